@@ -227,3 +227,22 @@ def test_through_rrdcached(rrdcached: RrdcachedProcess) -> None:
     png = result_of(store.graph(2, 5, slot(0), slot(3)))
     assert png is not None and png.startswith(PNG_SIGNATURE)
     assert rrdtool.last(path) == int(slot(3).timestamp())
+
+
+def test_stale_last_update_is_retried(store: RrdStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If another writer moved the file on since its last update was read, re-read and retry."""
+    import accounting.graphs as graphs
+
+    result_of(store.update(1, 1, slot(0), 300, 300))
+    result_of(store.update(1, 1, slot(1), 300, 300))
+    real_last = rrdtool.last
+    stale = [int(slot(1).timestamp())]  # what a racing thread would have seen
+
+    def last(*args: str) -> int:
+        return stale.pop() if stale else int(real_last(*args))
+
+    monkeypatch.setattr(graphs.rrdtool, "last", last)
+    assert result_of(store.update_many([(1, 1, slot(2), 900, 900)])) == 1
+    rows = result_of(store.fetch(1, 1, slot(0), slot(3)))
+    assert not stale
+    assert [rx for _t, rx, _tx in rows] == [1.0, 1.0, 3.0]
