@@ -120,7 +120,7 @@ class Aggregation:
 def aggregate(
     rows: Iterable[tuple[int, int, int, int, int]], slot: datetime
 ) -> Aggregation:
-    """Sum the deltas of session rows ``(login_id, in_now, out_now, agg_in, agg_out)`` per login."""
+    """Sum per login the deltas of rows ``(login_id, in_now, out_now, agg_in, agg_out)``."""
     slot = slot_start(slot)
     sums_in: dict[int, int] = {}
     sums_out: dict[int, int] = {}

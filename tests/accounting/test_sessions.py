@@ -441,7 +441,7 @@ def delivered(draw: st.DrawFn, clean: list[AcctRecord]) -> list[AcctRecord]:
 @settings(max_examples=300)
 @given(st.data())
 def test_any_delivery_gives_the_clean_totals(data: st.DataObject) -> None:
-    """Reordered, duplicated, delayed packets fold to the clean sequence's counters, start and stop."""
+    """Reordered, duplicated, delayed packets fold to the clean totals, start and stop."""
     clean = data.draw(clean_sessions())
     got = reduce(apply, data.draw(delivered(clean)), None)
     want = reduce(apply, clean, None)
@@ -500,7 +500,7 @@ def test_apply_is_order_independent_for_every_field(data: st.DataObject) -> None
 
 @given(st.lists(arbitrary_records, min_size=1, max_size=6), st.integers(0, 20_000))
 def test_stale_close_then_late_packets(packets: list[AcctRecord], offset: int) -> None:
-    """Closing early then applying late packets equals closing at the end, unless a later Stop lost."""
+    """A stale close then late packets equals closing at the end, bar a later Stop."""
     now = T0 + timedelta(seconds=offset)
     folded = reduce(apply, packets, None)
     assert folded is not None
@@ -510,3 +510,18 @@ def test_stale_close_then_late_packets(packets: list[AcctRecord], offset: int) -
         assert early == close_stale(folded, now)
     else:
         assert early.stop_time is not None and early.stop_time <= folded.stop_time
+
+
+@given(st.data())
+def test_lost_start_changes_no_totals(data: st.DataObject) -> None:
+    """Without its Start, a session still folds to the clean counters, start and stop."""
+    clean = data.draw(clean_sessions())
+    got = reduce(apply, data.draw(delivered(clean[1:])), None)
+    want = reduce(apply, clean, None)
+    assert got is not None and want is not None
+    assert (got.input_octets, got.output_octets, got.session_time) == (
+        want.input_octets,
+        want.output_octets,
+        want.session_time,
+    )
+    assert (got.start_time, got.stop_time) == (want.start_time, want.stop_time)
