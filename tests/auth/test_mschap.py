@@ -209,20 +209,18 @@ def test_rfc2433_nt_hash_and_response() -> None:
 
 
 def test_rfc2433_vector_independent_implementation() -> None:
-    """scapy's pure-Python MD4 and OpenSSL's DES (via cryptography) agree on the v1 vector."""
+    """scapy's pure-Python MD4 and pycryptodome's DES (not the ones in use) agree on the v1 vector."""
     md4_module = pytest.importorskip("scapy.layers.tls.crypto.md4")
-    decrepit = pytest.importorskip("cryptography.hazmat.decrepit.ciphers.algorithms")
-    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+    from Crypto.Cipher import DES
 
     nt_hash = md4_module.MD4("MyPw".encode("utf-16-le")).digest()
     assert nt_hash == V1_NT_HASH
 
     def des(key7: bytes, block: bytes) -> bytes:
-        """Encrypt one block with single DES as 3DES with K1=K2=K3 (parity bits ignored)."""
+        """Encrypt one block with single DES; parity bits left zero (DES ignores them)."""
         bits = int.from_bytes(key7, "big")
         key8 = bytes(((bits >> (49 - 7 * i)) & 0x7F) << 1 for i in range(8))
-        encryptor = Cipher(decrepit.TripleDES(key8 * 3), modes.ECB()).encryptor()
-        return encryptor.update(block) + encryptor.finalize()
+        return DES.new(key8, DES.MODE_ECB).encrypt(block)
 
     padded = nt_hash + bytes(5)
     response = b"".join(des(padded[i : i + 7], V1_CHALLENGE) for i in (0, 7, 14))
