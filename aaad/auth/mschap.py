@@ -4,9 +4,10 @@ Pure functions over bytes: RFC 2433 (MS-CHAPv1), RFC 2759 (MS-CHAPv2),
 RFC 3079 (MPPE key derivation) and RFC 2548 (the Microsoft vendor
 attributes that carry them in RADIUS). MD4 comes from pycryptodome because
 OpenSSL 3 dropped MD4 from hashlib. DES runs through ``cryptography``
-(OpenSSL) as Triple-DES with three equal keys, which is single DES: it is
-three to four times faster per call than pycryptodome's DES, whose cipher
-set-up dominates the MS-CHAP check (see ``bench/bench_mschap.py``).
+(OpenSSL; single DES is a legacy-provider cipher there) as Triple-DES with
+three equal keys, which is single DES: per call it measured about 1.5 times
+faster than pycryptodome's DES, whose per-key set-up dominates a failed
+check (see ``bench/bench_mschap.py``).
 
 The replies hold MPPE keys in the clear; encrypting them for the wire is the
 server's job (RFC 2548 §2.4.2/§2.4.3 salt encryption for MS-MPPE-Send-Key and
