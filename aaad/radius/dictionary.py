@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,15 +53,16 @@ class AttributeDef:
 
 
 def default_dictionary_path() -> Path:
-    """Where the shipped dictionary is: $AAAD_DICTIONARY, the repo, or next to the package."""
+    """Where the dictionary is: $AAAD_DICTIONARY, else the first that exists of
+    the source tree's conf/dictionary, <prefix>/share/aaad/dictionary and
+    /etc/aaad/dictionary."""
     env = os.environ.get(ENV_VAR)
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
     candidates = [
-        here.parents[2] / "conf" / "dictionary" / "dictionary",
-        here.parent / "dictionary" / "dictionary",
-        here.parents[1] / "conf" / "dictionary" / "dictionary",
+        Path(__file__).resolve().parents[2] / "conf" / "dictionary" / "dictionary",
+        Path(sys.prefix) / "share" / "aaad" / "dictionary" / "dictionary",
+        Path("/etc/aaad/dictionary/dictionary"),
     ]
     for candidate in candidates:
         if candidate.is_file():
