@@ -135,6 +135,8 @@ _md5 = hashlib.md5
 _hmac_digest = hmac.digest
 _compare = hmac.compare_digest
 _KNOWN = KNOWN_CODES
+# Types decode() looks at closer: reserved 0, Vendor-Specific, Message-Authenticator.
+_SPECIAL_TYPES = frozenset({0, VENDOR_SPECIFIC, MESSAGE_AUTHENTICATOR})
 
 
 class MalformedPacket(Exception):
@@ -221,27 +223,29 @@ def decode(data: bytes, tiled_vendors: frozenset[int] = DEFAULT_TILED_VENDORS) -
     append = attrs.append
     ma_offset = -1
     pos = HEADER_LENGTH
-    while pos < length:
-        if pos + 2 > length:
-            raise MalformedPacket("bad_attribute_length", f"truncated header at {pos}")
-        t = raw[pos]
-        end = pos + raw[pos + 1]
-        if end > length or end < pos + 2:
-            raise MalformedPacket("bad_attribute_length", f"type {t} at {pos}")
-        if t == 0:
-            raise MalformedPacket("attribute_type_zero", f"at {pos}")
-        value = raw[pos + 2:end]
-        if t == 26:
-            _check_vsa(value, tiled_vendors)
-        elif t == 80:
-            if end - pos != 18:
-                raise MalformedPacket("bad_message_authenticator_length",
-                                      f"length {end - pos}")
-            if ma_offset >= 0:
-                raise MalformedPacket("duplicate_message_authenticator")
-            ma_offset = pos + 2
-        append((t, value))
-        pos = end
+    special = _SPECIAL_TYPES
+    try:
+        while pos < length:
+            t = raw[pos]
+            end = pos + raw[pos + 1]  # IndexError: header cut by Length
+            if end > length or end < pos + 2:
+                raise MalformedPacket("bad_attribute_length", f"type {t} at {pos}")
+            if t in special:
+                if t == 0:
+                    raise MalformedPacket("attribute_type_zero", f"at {pos}")
+                if t == VENDOR_SPECIFIC:
+                    _check_vsa(raw[pos + 2:end], tiled_vendors)
+                else:
+                    if end - pos != 18:
+                        raise MalformedPacket("bad_message_authenticator_length",
+                                              f"length {end - pos}")
+                    if ma_offset >= 0:
+                        raise MalformedPacket("duplicate_message_authenticator")
+                    ma_offset = pos + 2
+            append((t, raw[pos + 2:end]))
+            pos = end
+    except IndexError:
+        raise MalformedPacket("bad_attribute_length", f"truncated header at {pos}") from None
     return Packet(code, data[1], raw[4:20], attrs, raw, ma_offset)
 
 
