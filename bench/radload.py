@@ -350,6 +350,7 @@ class Worker:
         self.t_last_reply = 0.0
         self.t_end_send = 0.0
         self.max_send_lag = 0.0
+        self.cpu_seconds = 0.0
         self._rr = -1
         self._prepare_users()
         self._open_sockets()
@@ -363,6 +364,8 @@ class Worker:
         self.upw: dict[int, bytes] = {}
         self.ustatic: dict[int, bytes] = {}
         self.utail: dict[int, bytes] = {}
+        self.upap: dict[int, tuple[list[int], bytes]] = {}
+        self.md5_secret = hashlib.md5(self.secret)
         self.ums: dict[int, tuple[bytes, bytes]] = {}
         nas_ip = attr(A_NAS_IP_ADDRESS, socket.inet_aton("127.0.0.1"))
         common = nas_ip + attr(A_NAS_IDENTIFIER, b"radload") + attr_int(A_NAS_PORT_TYPE, 15)
@@ -382,6 +385,12 @@ class Worker:
             )
             self.ustatic[u] = attr(A_USER_NAME, name)  # goes before the credentials
             self.utail[u] = static  # goes after them
+            pwb = self.upw[u] or b"\0"
+            pwb = pwb.ljust((len(pwb) + 15) // 16 * 16, b"\0")
+            self.upap[u] = (
+                [int.from_bytes(pwb[i:i + 16], "big") for i in range(0, len(pwb), 16)],
+                bytes((A_USER_PASSWORD, 2 + len(pwb))),
+            )
             if self.mode == "mschapv2":
                 ac = os.urandom(16)
                 pc = os.urandom(16)
@@ -441,7 +450,7 @@ class Worker:
             return self._build_acct(pid, u)
         ra = self._next_ra()
         if mode == "pap":
-            cred = attr(A_USER_PASSWORD, pap_hide(self.upw[u], self.secret, ra))
+            cred = self._pap_attr(u, ra)
             extra = None
         elif mode == "chap":
             chal = _U64.pack(self.ctr) + self.nonce  # differs from the authenticator
@@ -457,6 +466,19 @@ class Worker:
         else:
             pkt = _HDR.pack(ACCESS_REQUEST, pid, 20 + len(rest)) + ra + rest
         return pkt, ra, extra
+
+    def _pap_attr(self, u: int, ra: bytes) -> bytes:
+        """User-Password attribute (RFC 2865 §5.2), with the secret's MD5 state precomputed."""
+        blocks, hdr = self.upap[u]
+        md5s = self.md5_secret
+        prev = ra
+        out = hdr
+        for p in blocks:  # one block for passwords up to 16 octets
+            h = md5s.copy()
+            h.update(prev)
+            prev = (p ^ int.from_bytes(h.digest(), "big")).to_bytes(16, "big")
+            out += prev
+        return out
 
     def _build_acct(self, pid: int, u: int) -> tuple[bytes, bytes, Any]:
         """Build the next Accounting-Request of user *u*'s session (RFC 2866 §3 authenticator)."""
@@ -682,6 +704,7 @@ class Worker:
         perf = time.perf_counter
         t0 = perf()
         self.t_first = t0
+        cpu0 = time.process_time()
         end = t0 + duration if duration else t0 + 86400.0
         next_tick = t0 + 1.0
         poll = self.ep.poll
@@ -740,6 +763,7 @@ class Worker:
             now = perf()
             for fd, _ev in events:
                 si = fd_index[fd]
+                now = perf()
                 drain(si, now)
                 if inflight and not stop_sending:
                     # closed loop: top the socket up again right away
@@ -769,6 +793,7 @@ class Worker:
                     self.lost += 1
         if shared is not None:
             self._publish(shared)
+        self.cpu_seconds = time.process_time() - cpu0
         return self.result(self.t_end_send or now)
 
     def _publish(self, shared: Any) -> None:
@@ -786,7 +811,7 @@ class Worker:
             "late": self.late, "not_sent_no_free_id": self.no_id, "codes": self.codes, "bad": self.bad,
             "t_first": self.t_first, "t_end_send": t_end_send,
             "t_last_reply": self.t_last_reply or t_end_send, "max_send_lag": self.max_send_lag,
-            "lat": self.lat.tobytes(), "sockets": len(self.socks),
+            "lat": self.lat.tobytes(), "sockets": len(self.socks), "cpu_seconds": self.cpu_seconds,
         }
 
 
@@ -854,6 +879,9 @@ def summarize(opts: argparse.Namespace, parts: list[dict[str, Any]]) -> dict[str
         "offered_per_s": round(tot["sent"] / send_window, 1),
         "throughput_per_s": round(tot["answered"] / elapsed, 1),
         "ok_per_s": round(tot["ok"] / elapsed, 1),
+        "generator_cpu_seconds": round(sum(p["cpu_seconds"] for p in parts), 3),
+        "requests_per_generator_cpu_second": round(
+            (tot["sent"] + tot["answered"]) / 2 / max(1e-9, sum(p["cpu_seconds"] for p in parts)), 1),
         "max_send_lag_ms": round(max(p["max_send_lag"] for p in parts) * ms, 3),
         "latency_ms": {
             "p50": round(percentile(s, 50) * ms, 3),
@@ -881,6 +909,8 @@ def print_summary(sm: dict[str, Any]) -> None:
           f"(Accept/Reject without Message-Authenticator {sm['ma_missing']}, not first {sm['ma_not_first']})")
     print(f"  offered {sm['offered_per_s']:.0f}/s over {sm['send_seconds']}s  throughput {sm['throughput_per_s']:.0f} answered/s  "
           f"ok {sm['ok_per_s']:.0f}/s  max send lag {sm['max_send_lag_ms']} ms")
+    print(f"  generator CPU {sm['generator_cpu_seconds']}s = {sm['requests_per_generator_cpu_second']:.0f} "
+          f"requests per generator CPU-second")
     print(f"  latency ms: p50 {L['p50']:.3f}  p90 {L['p90']:.3f}  p99 {L['p99']:.3f}  p99.9 {L['p999']:.3f}  "
           f"max {L['max']:.3f}  mean {L['mean']:.3f}")
 
