@@ -1,0 +1,226 @@
+"""The composition root: assembles config sections and builds the service tree.
+
+Nothing else instantiates concrete stores or reads globals.  Start-up
+order: validate the whole config (every error at once, exit 2, nothing
+bound), open the database and bring its schema up, load the AAA view,
+bind every listener, then announce readiness (a JSON line on stdout and,
+if configured, the ready file) with the ports actually bound.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.web.server import Site
+
+from aaad import config as cfg
+from aaad import migrate
+from aaad.clock import utcnow
+from aaad.crypto import SecretBox, load_or_create_key
+from aaad.db import Database, default_url, is_sqlite, sync_engine
+from aaad.events import Dispatcher
+from aaad.jobs import LeaderLock, Scheduler
+from aaad.logins import AAAView, ChangeFollower, LoginService, load_snapshot
+from aaad.metrics import Stats
+from aaad.web import CoreWeb
+
+log = Logger()
+
+
+def schema() -> dict[str, type]:
+    """Every package's config sections, in file order."""
+    from aaad.radius.server import RadiusConfig
+    sections: dict[str, type] = {
+        "server": cfg.ServerConfig,
+        "database": cfg.DatabaseConfig,
+        "secrets": cfg.SecretsConfig,
+        "web": cfg.WebConfig,
+        "jobs": cfg.JobsConfig,
+        "radius": RadiusConfig,
+    }
+    try:
+        from accounting.config import AccountingConfig
+        sections["accounting"] = AccountingConfig
+    except ModuleNotFoundError:
+        pass
+    return sections
+
+
+def load_config(path: str | None, environ: dict[str, str] | None = None) -> cfg.Config:
+    return cfg.load(schema(), path, environ)
+
+
+def database_url(conf: cfg.Config) -> str:
+    return conf.database.url or default_url(conf.server.data_dir)
+
+
+def key_path(conf: cfg.Config) -> str:
+    return conf.secrets.key_file or str(Path(conf.server.data_dir) / "secret.key")
+
+
+def secret_box(conf: cfg.Config) -> SecretBox:
+    return SecretBox(load_or_create_key(key_path(conf)))
+
+
+def prepare_storage(conf: cfg.Config, upgrade: bool = True) -> str:
+    """Create the data dir, and bring the schema to head; returns the URL."""
+    Path(conf.server.data_dir).mkdir(parents=True, exist_ok=True)
+    url = database_url(conf)
+    if upgrade:
+        engine = sync_engine(url, conf.database.busy_timeout_ms)
+        try:
+            migrate.upgrade(engine)
+        finally:
+            engine.dispose()
+    return url
+
+
+@dataclass
+class Bound:
+    web: int = 0
+    auth: int = 0
+    acct: int = 0
+
+
+class App:
+    """The running daemon: one reactor, one database, one AAA view."""
+
+    def __init__(self, conf: cfg.Config, reactor: Any):
+        self.conf = conf
+        self.reactor = reactor
+        self.clock = reactor
+        self.stats = Stats()
+        self.box = secret_box(conf)
+        url = prepare_storage(conf, upgrade=True)
+        d = conf.database
+        self.db = Database(url, reactor, synchronous=d.sqlite_synchronous,
+                           busy_timeout_ms=d.busy_timeout_ms, read_pool_size=d.read_pool_size,
+                           batch_max=d.writer_batch_max)
+        self.view = AAAView()
+        self.logins = LoginService(self.db, self.box, self.view, self.clock)
+        self.follower = ChangeFollower(self.db, self.box, self.view, self.clock,
+                                       d.change_poll_interval)
+        self.leader = LeaderLock(self.db)
+        self.dispatcher = Dispatcher(self.db, self.clock, d.change_poll_interval)
+        self.scheduler = Scheduler(self.db, self.clock, conf.jobs.tick, self.leader)
+        self.scheduler.on_leader.append(self._leader_changed)
+        self.dispatcher.enabled = self.leader.leader
+        self.db.writer.after_commit.append(self.dispatcher.poke)
+        self.bound = Bound()
+        self._ports: list[Any] = []
+        self.components: list[Any] = []
+        self.started = self.clock.seconds()
+        self._gauges()
+
+    def _leader_changed(self, leader: bool) -> None:
+        self.dispatcher.enabled = leader
+
+    def _gauges(self) -> None:
+        s = self.stats
+        s.gauge("aaad_logins", "Logins in the in-memory AAA view.", lambda: len(self.view))
+        s.gauge("aaad_nas_clients", "NAS clients known.", lambda: len(self.view.nas))
+        s.gauge("aaad_change_feed_position", "Last change-feed id applied.", lambda: self.view.last_change)
+        s.gauge("aaad_events_delivered", "Events delivered since start.", lambda: self.dispatcher.delivered)
+        s.gauge("aaad_db_write_batches", "Writer transactions committed since start.", lambda: self.db.writer.batches)
+        s.gauge("aaad_db_write_ops", "Write operations committed since start.", lambda: self.db.writer.ops)
+        s.gauge("aaad_uptime_seconds", "Seconds since start.", lambda: self.clock.seconds() - self.started)
+
+    def load_view(self) -> None:
+        t0 = time.monotonic()
+        engine = self.db.read_engine
+        with engine.connect() as conn:
+            snap = load_snapshot(conn, self.box)
+        self.view.load(snap)
+        log.info("AAA view loaded: {logins} logins, {nas} NAS clients, {profiles} profiles in {secs:.2f}s",
+                 logins=len(snap.logins), nas=len(snap.nas), profiles=len(snap.profiles),
+                 secs=time.monotonic() - t0)
+
+    def start(self) -> None:
+        """Load state, bind every port, start the loops; raise if a bind fails."""
+        self.db.start()
+        self.load_view()
+        self._build_components()
+        site = Site(CoreWeb(self.db, self.stats, self.view, self.started).app.resource())
+        site.displayTracebacks = False
+        p = self.reactor.listenTCP(self.conf.web.port, site, interface=self.conf.web.address)
+        self._ports.append(p)
+        self.bound.web = p.getHost().port
+        for c in self.components:
+            c.start()
+        self.follower.start()
+        self.dispatcher.start()
+        if self.conf.jobs.enabled:
+            self.scheduler.start()
+        self.announce()
+
+    def _build_components(self) -> None:
+        from aaad.radius.server import build_auth_server
+        auth = build_auth_server(self)
+        self.components.append(auth)
+        self.bound.auth = auth.port
+        try:
+            from accounting.server import build_accounting
+        except ModuleNotFoundError:
+            return
+        acct = build_accounting(self)
+        self.components.append(acct)
+        self.bound.acct = acct.port
+
+    def announce(self) -> None:
+        ready = {"web": self.bound.web, "auth": self.bound.auth, "acct": self.bound.acct,
+                 "pid": os.getpid()}
+        if self.conf.server.ready_file:
+            tmp = self.conf.server.ready_file + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(ready, f)
+            os.replace(tmp, self.conf.server.ready_file)
+        print("aaad ready " + json.dumps(ready), flush=True)
+        log.info("aaad ready: web {web}, auth {auth}, acct {acct}", **ready)
+
+    @defer.inlineCallbacks
+    def stop(self):  # type: ignore[no-untyped-def]
+        self.scheduler.stop()
+        self.dispatcher.stop()
+        self.follower.stop()
+        for c in reversed(self.components):
+            yield defer.maybeDeferred(c.stop)
+        for p in self._ports:
+            yield defer.maybeDeferred(p.stopListening)
+        self.leader.release()
+        yield self.db.stop()
+
+    def now(self):  # type: ignore[no-untyped-def]
+        return utcnow(self.clock)
+
+
+def setup_logging(level: str) -> None:
+    from twisted.logger import (FilteringLogObserver, LogLevel, LogLevelFilterPredicate,
+                                globalLogBeginner, textFileLogObserver)
+    pred = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
+    obs = FilteringLogObserver(textFileLogObserver(sys.stdout), [pred])
+    globalLogBeginner.beginLoggingTo([obs], redirectStandardIO=False)
+
+
+def serve(conf: cfg.Config) -> int:
+    """Run the daemon until SIGTERM/SIGINT."""
+    from twisted.internet import reactor
+    setup_logging(conf.server.log_level)
+    app = App(conf, reactor)
+    try:
+        app.start()
+    except Exception as e:
+        print(f"aaad: cannot start: {e}", file=sys.stderr)
+        return 1
+    reactor.addSystemEventTrigger("before", "shutdown", app.stop)
+    reactor.run()
+    return 0
+
+
+__all__ = ["App", "serve", "load_config", "schema", "is_sqlite"]

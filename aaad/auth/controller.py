@@ -1,0 +1,274 @@
+"""The auth controller: Access-Requests through staged chains.
+
+Like FreeRADIUS, a request passes three phases, each a list of stages;
+every stage returns one of a closed set of results (:class:`Rcode`):
+
+- authorize: find the login in the AAA view (``notfound`` rejects);
+- authenticate: the credential check the request carries (PAP, CHAP,
+  MS-CHAPv1, MS-CHAPv2), ``reject`` on a wrong password;
+- post-auth: the login's state, validity, simultaneous use and data cap,
+  then the reply attributes.
+
+Credentials are checked before the account state, so a caller learns a
+login is disabled or suspended only after proving its password.  A new
+check is a new stage, not an ``if`` in the middle of a handler.  The
+controller never touches sockets: it takes a decoded request and returns a
+:class:`Decision`.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Any, Callable
+
+from aaad import policy
+from aaad.auth import chap, mschap, pap
+from aaad.logins import AAAView, Login
+from aaad.radius import codec
+from aaad.radius.codec import (ACCESS_ACCEPT, ACCESS_REJECT, CHAP_CHALLENGE, CHAP_PASSWORD,
+                               EAP_MESSAGE, USER_NAME, USER_PASSWORD, VENDOR_MICROSOFT)
+
+MS_CHAP_RESPONSE = 1
+MS_CHAP_CHALLENGE = 11
+MS_CHAP_MPPE_KEYS = 12
+MS_MPPE_SEND_KEY = 16
+MS_MPPE_RECV_KEY = 17
+MS_CHAP2_RESPONSE = 25
+
+
+class Rcode(enum.Enum):
+    """The closed set of stage results (FreeRADIUS's rcodes)."""
+    OK = "ok"
+    REJECT = "reject"
+    FAIL = "fail"
+    NOTFOUND = "notfound"
+    NOOP = "noop"
+    UPDATED = "updated"
+    HANDLED = "handled"
+    INVALID = "invalid"
+    USERLOCK = "userlock"
+
+
+_STOP = frozenset({Rcode.REJECT, Rcode.FAIL, Rcode.NOTFOUND, Rcode.INVALID, Rcode.USERLOCK,
+                   Rcode.HANDLED})
+
+
+class AuthRequest:
+    """One Access-Request in flight through the stages."""
+
+    __slots__ = ("packet", "nas", "secret", "now", "username", "login", "method", "reason",
+                 "reply", "reject_attrs", "walled", "code")
+
+    def __init__(self, packet: codec.Packet, nas: Any, now: float):
+        self.packet = packet
+        self.nas = nas
+        self.secret: bytes = nas.secret
+        self.now = now
+        self.username: str | None = None
+        self.login: Login | None = None
+        self.method = "none"
+        self.reason: str | None = None
+        self.reply: list[bytes] = []  # encoded accept attributes, in order
+        self.reject_attrs: list[bytes] = []  # e.g. MS-CHAP-Error, sent only with a reject
+        self.walled = False
+        self.code = ACCESS_REJECT
+
+
+class Decision:
+    __slots__ = ("code", "attrs", "reason", "method", "username", "login_id")
+
+    def __init__(self, code: int, attrs: bytes, reason: str | None, method: str,
+                 username: str | None, login_id: int | None):
+        self.code = code
+        self.attrs = attrs
+        self.reason = reason
+        self.method = method
+        self.username = username
+        self.login_id = login_id
+
+
+Stage = Callable[[AuthRequest], Rcode]
+
+
+class AuthController:
+    """Runs the stage chains over the AAA view and builds the decision."""
+
+    def __init__(self, view: AAAView, dictionary: Any, settings: policy.PolicySettings | None = None,
+                 open_sessions: Callable[[int], int] | None = None,
+                 over_cap: Callable[[Login], bool] | None = None,
+                 on_first_use: Callable[[Login], Any] | None = None):
+        self.view = view
+        self.enc = dictionary
+        self.settings = settings or policy.PolicySettings()
+        self.open_sessions = open_sessions
+        self.over_cap = over_cap
+        self.on_first_use = on_first_use
+        self._walled = policy.walled_garden_attrs(self.settings, dictionary)
+        self._reason_attr: dict[str, bytes] = {}
+        self.authorize: list[Stage] = [self.find_login]
+        self.authenticate: list[Stage] = [self.check_credentials]
+        self.post_auth: list[Stage] = [self.check_state, self.check_validity,
+                                       self.check_simultaneous_use, self.build_reply]
+
+    # -- driver ---------------------------------------------------------------------
+
+    def handle(self, req: AuthRequest) -> Decision:
+        for chain in (self.authorize, self.authenticate, self.post_auth):
+            for stage in chain:
+                rc = stage(req)
+                if rc in _STOP:
+                    return self._reject(req)
+        req.code = ACCESS_ACCEPT
+        lg = req.login
+        return Decision(ACCESS_ACCEPT, b"".join(req.reply), req.reason, req.method, req.username,
+                        lg.id if lg else None)
+
+    def _reject(self, req: AuthRequest) -> Decision:
+        reason = req.reason or policy.WRONG_PASSWORD
+        msg = self._reason_attr.get(reason)
+        if msg is None:
+            msg = self._reason_attr[reason] = self.enc.encode("Reply-Message", reason)
+        lg = req.login
+        return Decision(ACCESS_REJECT, b"".join(req.reject_attrs) + msg, reason, req.method, req.username,
+                        lg.id if lg else None)
+
+    # -- authorize ------------------------------------------------------------------
+
+    def find_login(self, req: AuthRequest) -> Rcode:
+        raw = req.packet.get(USER_NAME)
+        if not raw:
+            req.reason = policy.UNKNOWN_USER
+            return Rcode.INVALID
+        try:
+            req.username = name = raw.decode()
+        except UnicodeDecodeError:
+            req.username = raw.decode("latin-1")
+            req.reason = policy.UNKNOWN_USER
+            return Rcode.NOTFOUND
+        lg = self.view.logins.get((req.nas.org_id, name))
+        if lg is None:
+            req.reason = policy.UNKNOWN_USER
+            return Rcode.NOTFOUND
+        req.login = lg
+        return Rcode.OK
+
+    # -- authenticate ---------------------------------------------------------------
+
+    def check_credentials(self, req: AuthRequest) -> Rcode:
+        p = req.packet
+        lg = req.login
+        assert lg is not None
+        hidden = p.get(USER_PASSWORD)
+        if hidden is not None:
+            req.method = "pap"
+            given = codec.pap_unhide(hidden, req.secret, p.authenticator)
+            if given is None:
+                req.reason = policy.BAD_REQUEST
+                return Rcode.INVALID
+            if pap.check(given, lg.password):
+                return Rcode.OK
+            req.reason = policy.WRONG_PASSWORD
+            return Rcode.REJECT
+        chap_pw = p.get(CHAP_PASSWORD)
+        if chap_pw is not None:
+            req.method = "chap"
+            challenge = p.get(CHAP_CHALLENGE) or p.authenticator
+            if chap.check(chap_pw, challenge, lg.password):
+                return Rcode.OK
+            req.reason = policy.WRONG_PASSWORD
+            return Rcode.REJECT
+        ms_challenge = p.vsa(VENDOR_MICROSOFT, MS_CHAP_CHALLENGE)
+        if ms_challenge is not None:
+            resp2 = p.vsa(VENDOR_MICROSOFT, MS_CHAP2_RESPONSE)
+            if resp2 is not None:
+                req.method = "mschapv2"
+                if lg.nt_hash is None:
+                    lg.nt_hash = mschap.nt_password_hash(lg.password)
+                res = mschap.check_v2(req.username.encode(), lg.password, ms_challenge, resp2,
+                                      lg.nt_hash)
+                return self._mschap_result(req, res)
+            resp1 = p.vsa(VENDOR_MICROSOFT, MS_CHAP_RESPONSE)
+            if resp1 is not None:
+                req.method = "mschapv1"
+                if lg.nt_hash is None:
+                    lg.nt_hash = mschap.nt_password_hash(lg.password)
+                res = mschap.check_v1(lg.password, ms_challenge, resp1, lg.nt_hash)
+                return self._mschap_result(req, res)
+        if p.get(EAP_MESSAGE) is not None:
+            req.method = "eap"
+            req.reason = policy.EAP_UNSUPPORTED
+            return Rcode.INVALID
+        req.reason = policy.NO_CREDENTIALS
+        return Rcode.INVALID
+
+    def _mschap_result(self, req: AuthRequest, res: mschap.MschapResult) -> Rcode:
+        auth = req.packet.authenticator
+        out = req.reply if res.ok else req.reject_attrs
+        for sub, value in res.reply:
+            if sub in (MS_MPPE_SEND_KEY, MS_MPPE_RECV_KEY):
+                value = codec.salt_encrypt(value, req.secret, auth)
+            elif sub == MS_CHAP_MPPE_KEYS:
+                value = mschap.encrypt_mppe_keys_v1(value, req.secret, auth)
+            out.append(codec.encode_vsa(VENDOR_MICROSOFT, sub, value))
+        if res.ok:
+            return Rcode.OK
+        req.reason = policy.WRONG_PASSWORD
+        return Rcode.REJECT
+
+    # -- post-auth ------------------------------------------------------------------
+
+    def check_state(self, req: AuthRequest) -> Rcode:
+        lg = req.login
+        assert lg is not None
+        if lg.state == "active":
+            return Rcode.OK
+        reason = policy.state_reason(lg)
+        if reason is None:  # suspended into the walled garden
+            req.walled = True
+            return Rcode.OK
+        req.reason = reason
+        return Rcode.USERLOCK
+
+    def _compiled(self, lg: Login) -> policy.Compiled:
+        c = lg.compiled
+        if c is None:
+            prof = self.view.profiles.get(lg.profile_id) if lg.profile_id else None
+            c = lg.compiled = policy.compile_login(lg, prof, self.enc)
+        return c
+
+    def check_validity(self, req: AuthRequest) -> Rcode:
+        lg = req.login
+        assert lg is not None
+        if lg.validity_seconds is not None and lg.first_used_at is None and self.on_first_use:
+            self.on_first_use(lg)  # starts the clock; the reply below uses the new expiry
+            lg.compiled = None
+        c = self._compiled(lg)
+        if c.expiry_ts is not None and c.expiry_ts <= req.now:
+            req.reason = policy.EXPIRED
+            return Rcode.USERLOCK
+        return Rcode.OK
+
+    def check_simultaneous_use(self, req: AuthRequest) -> Rcode:
+        lg = req.login
+        assert lg is not None
+        limit = lg.simultaneous_use
+        if limit and self.open_sessions is not None and self.open_sessions(lg.id) >= limit:
+            req.reason = f"{policy.SIMULTANEOUS_USE} ({limit})"
+            return Rcode.USERLOCK
+        return Rcode.OK
+
+    def build_reply(self, req: AuthRequest) -> Rcode:
+        lg = req.login
+        assert lg is not None
+        if req.walled:
+            req.reply.append(self._walled)
+            req.reason = policy.SUSPENDED
+            return Rcode.UPDATED
+        c = self._compiled(lg)
+        if c.fup_attrs is not None and self.over_cap is not None and self.over_cap(lg):
+            req.reply.append(c.fup_attrs)
+        else:
+            req.reply.append(c.attrs)
+        st = policy.session_timeout(c, req.now)
+        if st is not None:
+            req.reply.append(codec.encode_int(codec.SESSION_TIMEOUT, max(st, 1)))
+        return Rcode.UPDATED

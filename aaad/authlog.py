@@ -1,0 +1,75 @@
+"""The auth log: every decision, written in batches off the hot path.
+
+The RADIUS path appends a tuple; a timer (and a size threshold) hands the
+batch to the writer thread as one multi-row INSERT.  Secrets never reach
+it: only the user name, NAS, method, result, reason and latency.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy.engine import Connection
+from twisted.internet import task
+from twisted.logger import Logger
+
+from aaad.schema import auth_log
+
+log = Logger()
+
+Entry = tuple  # (ts, org_id, nas_id, username, method, result, reason, calling_station, latency_us)
+
+
+def _insert(conn: Connection, rows: list[Entry]) -> int:
+    conn.execute(auth_log.insert(), [
+        {"created_at": datetime.fromtimestamp(r[0], timezone.utc), "org_id": r[1], "nas_id": r[2],
+         "username": r[3], "method": r[4], "result": r[5], "reason": r[6],
+         "calling_station": r[7], "latency_us": r[8]} for r in rows])
+    return len(rows)
+
+
+class AuthLog:
+    def __init__(self, db: Any, clock: Any, interval: float = 1.0, max_batch: int = 2000,
+                 max_buffer: int = 100_000):
+        self.db = db
+        self.clock = clock
+        self.interval = interval
+        self.max_batch = max_batch
+        self.max_buffer = max_buffer
+        self._buf: list[Entry] = []
+        self._loop: task.LoopingCall | None = None
+        self.dropped = 0
+        self.written = 0
+
+    def add(self, entry: Entry) -> None:
+        buf = self._buf
+        if len(buf) >= self.max_buffer:  # the database is stuck: keep the daemon alive
+            self.dropped += 1
+            return
+        buf.append(entry)
+        if len(buf) >= self.max_batch:
+            self.flush()
+
+    def flush(self) -> Any:
+        if not self._buf:
+            return None
+        rows, self._buf = self._buf, []
+        d = self.db.write(_insert, rows)
+
+        def done(n: int) -> None:
+            self.written += n
+
+        def failed(f: Any) -> None:
+            self.dropped += len(rows)
+            log.failure("auth log batch of {n} lost", f, n=len(rows))
+        return d.addCallbacks(done, failed)
+
+    def start(self) -> None:
+        self._loop = task.LoopingCall(self.flush)
+        self._loop.clock = self.clock
+        self._loop.start(self.interval, now=False)
+
+    def stop(self) -> Any:
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        return self.flush()

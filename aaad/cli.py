@@ -1,0 +1,472 @@
+"""The ``aaad`` command line.
+
+Commands other than ``serve`` and ``status`` work directly on the database
+(through the same store functions the daemon uses); their writes append to
+the change feed, so a running daemon picks them up within a second.
+Exit codes: 0 done, 1 failed, 2 bad arguments or configuration.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from aaad import config as cfg
+from aaad.orgs import ValidationError
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAIL):
+        self.code = code
+        super().__init__(message)
+
+
+def _now() -> datetime:
+    # The CLI is a composition root of its own: it may read the wall clock.
+    return datetime.now(timezone.utc)
+
+
+class Context:
+    """Config, engine and secret box for one CLI invocation."""
+
+    def __init__(self, args: argparse.Namespace):
+        from aaad import app
+        self.args = args
+        self.conf = app.load_config(args.config)
+        self._engine: Any = None
+        self._box: Any = None
+
+    @property
+    def engine(self) -> Any:
+        if self._engine is None:
+            from aaad import app
+            from aaad.db import sync_engine
+            url = app.prepare_storage(self.conf, upgrade=True)
+            self._engine = sync_engine(url, self.conf.database.busy_timeout_ms)
+        return self._engine
+
+    @property
+    def box(self) -> Any:
+        if self._box is None:
+            from aaad import app
+            self._box = app.secret_box(self.conf)
+        return self._box
+
+    def tx(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> Any:
+        with self.engine.begin() as conn:
+            return fn(conn, *a, **kw)
+
+    def org_id(self, slug: str | None) -> int:
+        from aaad import orgs
+        with self.engine.connect() as conn:
+            if slug:
+                o = orgs.get_by_slug(conn, slug)
+                if o is None:
+                    raise CliError(f"no org {slug!r} (see: aaad org list)", EXIT_USAGE)
+                return o.id
+            all_orgs = orgs.list_all(conn)
+        if len(all_orgs) == 1:
+            return all_orgs[0].id
+        if not all_orgs:
+            raise CliError("no org yet: create one with 'aaad org add SLUG --name NAME' (or 'aaad demo')", EXIT_USAGE)
+        raise CliError("several orgs exist: say which with --org SLUG", EXIT_USAGE)
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    cells = [headers] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+
+
+def _print_rows(args: argparse.Namespace, rows: list[list[Any]], headers: list[str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps([dict(zip(headers, r)) for r in rows], default=str, indent=1))
+    elif not rows:
+        print("(none)")
+    else:
+        print(_table(rows, headers))
+
+
+# -- commands -----------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aaad import app
+    conf = app.load_config(args.config)
+    return app.serve(conf)
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from aaad import app, migrate
+    from aaad.db import sync_engine
+    conf = app.load_config(args.config)
+    url = app.prepare_storage(conf, upgrade=False)
+    engine = sync_engine(url, conf.database.busy_timeout_ms)
+    before = migrate.current(engine)
+    migrate.upgrade(engine)
+    after = migrate.current(engine)
+    print(f"database {engine.url.render_as_string(hide_password=True)}: "
+          + (f"upgraded {before or 'empty'} -> {after}" if before != after else f"already at {after}"))
+    return EXIT_OK
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    from aaad import app
+    app.load_config(args.config)
+    print(f"{args.config or '<defaults>'}: OK")
+    return EXIT_OK
+
+
+def cmd_config_doc(args: argparse.Namespace) -> int:
+    from aaad import app
+    print(cfg.document(app.schema()))
+    return EXIT_OK
+
+
+def cmd_org_add(args: argparse.Namespace) -> int:
+    from aaad import orgs
+    ctx = Context(args)
+    o = ctx.tx(orgs.add, args.slug, args.name or args.slug, _now(), args.timezone, args.currency)
+    print(f"org {o.slug} added (id {o.id})")
+    return EXIT_OK
+
+
+def cmd_org_list(args: argparse.Namespace) -> int:
+    from aaad import orgs
+    ctx = Context(args)
+    with ctx.engine.connect() as conn:
+        rows = [[o.id, o.slug, o.name, o.timezone, o.currency] for o in orgs.list_all(conn)]
+    _print_rows(args, rows, ["id", "slug", "name", "timezone", "currency"])
+    return EXIT_OK
+
+
+def cmd_nas_add(args: argparse.Namespace) -> int:
+    from aaad import nas
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org)
+    n = ctx.tx(nas.add, ctx.box, org_id, args.name, args.address, args.secret, _now(),
+               type=args.type, coa_port=args.coa_port,
+               require_message_authenticator=not args.no_message_authenticator,
+               api_host=args.api_host, api_port=args.api_port, api_username=args.api_username,
+               api_password=args.api_password, api_tls=args.api_tls)
+    print(f"NAS {n.name} ({n.address}) added (id {n.id})")
+    return EXIT_OK
+
+
+def cmd_nas_list(args: argparse.Namespace) -> int:
+    from aaad import nas
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org) if args.org else None
+    with ctx.engine.connect() as conn:
+        rows = [[n.id, n.org_id, n.name, n.address, n.type, n.coa_port,
+                 "yes" if n.require_message_authenticator else "no"]
+                for n in nas.list_all(conn, ctx.box, org_id)]
+    _print_rows(args, rows, ["id", "org", "name", "address", "type", "coa_port", "require_ma"])
+    return EXIT_OK
+
+
+def cmd_nas_remove(args: argparse.Namespace) -> int:
+    from aaad import nas
+    ctx = Context(args)
+    if not ctx.tx(nas.remove, ctx.org_id(args.org), args.name, _now()):
+        raise CliError(f"no NAS named {args.name!r}")
+    print(f"NAS {args.name} removed")
+    return EXIT_OK
+
+
+def cmd_profile_add(args: argparse.Namespace) -> int:
+    from aaad import logins
+    ctx = Context(args)
+    values = {k: getattr(args, k) for k in logins.PROFILE_FIELDS if getattr(args, k) not in (None, False)}
+    p = ctx.tx(logins.add_profile, ctx.org_id(args.org), args.name, _now(), **values)
+    print(f"profile {p.name} added (id {p.id})")
+    return EXIT_OK
+
+
+def cmd_profile_list(args: argparse.Namespace) -> int:
+    from aaad import logins
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org) if args.org else None
+    with ctx.engine.connect() as conn:
+        rows = [[p.id, p.org_id, p.name, p.rate_limit, p.fup_rate_limit, p.session_timeout, p.pool,
+                 p.interim_interval, p.address_list] for p in logins.list_profiles(conn, org_id)]
+    _print_rows(args, rows, ["id", "org", "name", "rate_limit", "fup_rate_limit", "session_timeout",
+                             "pool", "interim", "address_list"])
+    return EXIT_OK
+
+
+def _parse_time(s: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(s)
+    except ValueError:
+        raise CliError(f"{s!r} is not an ISO 8601 date/time (e.g. 2026-12-31T23:59:00+00:00)", EXIT_USAGE) from None
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from aaad import logins
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org)
+    values: dict[str, Any] = {}
+    if args.profile:
+        with ctx.engine.connect() as conn:
+            p = logins.profile_by_name(conn, org_id, args.profile)
+        if p is None:
+            raise CliError(f"no profile {args.profile!r} in this org (see: aaad profile list)", EXIT_USAGE)
+        values["profile_id"] = p.id
+    for k in ("framed_ip", "simultaneous_use", "data_cap", "rate_limit", "suspend_mode"):
+        if getattr(args, k) is not None:
+            values[k] = getattr(args, k)
+    if args.validity is not None:
+        values["validity_seconds"] = args.validity
+    if args.expires:
+        values["expires_at"] = _parse_time(args.expires)
+    lg = ctx.tx(logins.add_login, ctx.box, org_id, args.username, args.password, _now(), **values)
+    print(f"user {lg.username} added (id {lg.id})")
+    return EXIT_OK
+
+
+def _find_login(ctx: Context, args: argparse.Namespace) -> Any:
+    from aaad import logins
+    org_id = ctx.org_id(args.org)
+    with ctx.engine.connect() as conn:
+        lg = logins.login_by_name(conn, ctx.box, org_id, args.username)
+    if lg is None:
+        raise CliError(f"no user {args.username!r}")
+    return lg
+
+
+def _set_state(state: str) -> Callable[[argparse.Namespace], int]:
+    def cmd(args: argparse.Namespace) -> int:
+        from aaad import logins
+        ctx = Context(args)
+        lg = _find_login(ctx, args)
+        values: dict[str, Any] = {"state": state}
+        if state == "suspended" and args.mode:
+            values["suspend_mode"] = args.mode
+        ctx.tx(logins.update_login, ctx.box, lg.id, _now(), **values)
+        print(f"user {lg.username}: {state}")
+        return EXIT_OK
+    return cmd
+
+
+def cmd_user_passwd(args: argparse.Namespace) -> int:
+    from aaad import logins
+    ctx = Context(args)
+    lg = _find_login(ctx, args)
+    ctx.tx(logins.update_login, ctx.box, lg.id, _now(), args.password)
+    print(f"user {lg.username}: password changed")
+    return EXIT_OK
+
+
+def cmd_user_remove(args: argparse.Namespace) -> int:
+    from aaad import logins
+    ctx = Context(args)
+    if not ctx.tx(logins.remove_login, ctx.org_id(args.org), args.username, _now()):
+        raise CliError(f"no user {args.username!r}")
+    print(f"user {args.username} removed")
+    return EXIT_OK
+
+
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from aaad import logins
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org) if args.org else None
+    with ctx.engine.connect() as conn:
+        profs = {p.id: p.name for p in logins.list_profiles(conn)}
+        rows = [[lg.id, lg.org_id, lg.username, lg.state, profs.get(lg.profile_id or -1),
+                 lg.framed_ip, lg.simultaneous_use, lg.expires_at, lg.data_cap]
+                for lg in logins.list_logins(conn, ctx.box, org_id, args.limit)]
+    _print_rows(args, rows, ["id", "org", "username", "state", "profile", "framed_ip", "sim_use",
+                             "expires_at", "data_cap"])
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from aaad.demo import seed
+    ctx = Context(args)
+    for line in seed(ctx.engine, ctx.box, _now()):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    url = args.url
+    if not url:
+        from aaad import app
+        conf = app.load_config(args.config)
+        port = conf.web.port
+        if conf.server.ready_file:
+            try:
+                with open(conf.server.ready_file) as f:
+                    port = json.load(f)["web"]
+            except (OSError, ValueError, KeyError):
+                pass
+        host = "127.0.0.1" if conf.web.address in ("0.0.0.0", "::") else conf.web.address
+        url = f"http://{host}:{port}"
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+    except (urllib.error.URLError, OSError) as e:
+        raise CliError(f"cannot reach the daemon at {url}: {e}") from None
+    for line in text.splitlines():
+        if line.startswith("aaad_") or line.startswith("radius_") or line.startswith("acct_"):
+            name, _, value = line.rpartition(" ")
+            try:
+                v = float(value)
+            except ValueError:
+                continue
+            print(f"{name:70s} {int(v) if v.is_integer() else v}")
+    return EXIT_OK
+
+
+# -- parser ----------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aaad", description="RADIUS AAA daemon with embedded billing.")
+    p.add_argument("--config", "-c", metavar="PATH", help="TOML config file (default: built-in defaults; see conf/aaad.example.toml)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("serve", help="run the daemon")
+    s.set_defaults(fn=cmd_serve)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="sub", metavar="SUB", required=True)
+    db.add_parser("upgrade", help="apply schema migrations (idempotent)").set_defaults(fn=cmd_db_upgrade)
+
+    c = sub.add_parser("config", help="check or document the configuration").add_subparsers(dest="sub", metavar="SUB", required=True)
+    c.add_parser("check", help="validate the config file and exit").set_defaults(fn=cmd_config_check)
+    c.add_parser("doc", help="print every key with its default and meaning").set_defaults(fn=cmd_config_doc)
+
+    o = sub.add_parser("org", help="orgs (tenants)").add_subparsers(dest="sub", metavar="SUB", required=True)
+    oa = o.add_parser("add", help="add an org")
+    oa.add_argument("slug")
+    oa.add_argument("--name")
+    oa.add_argument("--timezone", default="UTC")
+    oa.add_argument("--currency", default="USD")
+    oa.set_defaults(fn=cmd_org_add)
+    ol = o.add_parser("list", help="list orgs")
+    ol.add_argument("--json", action="store_true")
+    ol.set_defaults(fn=cmd_org_list)
+
+    n = sub.add_parser("nas", help="NAS clients (routers)").add_subparsers(dest="sub", metavar="SUB", required=True)
+    na = n.add_parser("add", help="add a NAS client")
+    na.add_argument("name")
+    na.add_argument("address", help="IP address or network (CIDR) the router sends from")
+    na.add_argument("--secret", required=True, help="the RADIUS shared secret")
+    na.add_argument("--org")
+    na.add_argument("--type", default="mikrotik", choices=["mikrotik", "other"])
+    na.add_argument("--coa-port", type=int, default=3799)
+    na.add_argument("--no-message-authenticator", action="store_true",
+                    help="accept Access-Requests without Message-Authenticator (not recommended: Blast-RADIUS)")
+    na.add_argument("--api-host")
+    na.add_argument("--api-port", type=int)
+    na.add_argument("--api-username")
+    na.add_argument("--api-password")
+    na.add_argument("--api-tls", action="store_true")
+    na.set_defaults(fn=cmd_nas_add)
+    nl = n.add_parser("list", help="list NAS clients")
+    nl.add_argument("--org")
+    nl.add_argument("--json", action="store_true")
+    nl.set_defaults(fn=cmd_nas_list)
+    nr = n.add_parser("remove", help="remove a NAS client")
+    nr.add_argument("name")
+    nr.add_argument("--org")
+    nr.set_defaults(fn=cmd_nas_remove)
+
+    pr = sub.add_parser("profile", help="profiles (the RADIUS side of a plan)").add_subparsers(dest="sub", metavar="SUB", required=True)
+    pa = pr.add_parser("add", help="add a profile")
+    pa.add_argument("name")
+    pa.add_argument("--org")
+    pa.add_argument("--rate-limit", help="Mikrotik-Rate-Limit, e.g. 10M/10M")
+    pa.add_argument("--fup-rate-limit", help="rate once the data cap is passed")
+    pa.add_argument("--session-timeout", type=int, help="seconds")
+    pa.add_argument("--pool", help="Framed-Pool (router IP pool name)")
+    pa.add_argument("--interim-interval", type=int, help="Acct-Interim-Interval seconds")
+    pa.add_argument("--address-list", help="Mikrotik-Address-List")
+    pa.add_argument("--block-when-exhausted", action="store_true",
+                    help="reject logins of this profile once their data cap is used up")
+    pa.set_defaults(fn=cmd_profile_add)
+    pl = pr.add_parser("list", help="list profiles")
+    pl.add_argument("--org")
+    pl.add_argument("--json", action="store_true")
+    pl.set_defaults(fn=cmd_profile_list)
+
+    u = sub.add_parser("user", help="logins (PPPoE and hotspot users) for operators without billing").add_subparsers(dest="sub", metavar="SUB", required=True)
+    ua = u.add_parser("add", help="add a login")
+    ua.add_argument("username")
+    ua.add_argument("--password", required=True)
+    ua.add_argument("--org")
+    ua.add_argument("--profile")
+    ua.add_argument("--framed-ip", help="fixed IPv4 address (Framed-IP-Address)")
+    ua.add_argument("--rate-limit", help="override the profile's rate limit")
+    ua.add_argument("--simultaneous-use", type=int)
+    ua.add_argument("--expires", help="ISO 8601 time the login stops working")
+    ua.add_argument("--validity", type=int, help="seconds of validity counted from first use")
+    ua.add_argument("--data-cap", type=int, help="octets per cycle (in + out)")
+    ua.add_argument("--suspend-mode", choices=["reject", "walled_garden"])
+    ua.set_defaults(fn=cmd_user_add)
+    ul = u.add_parser("list", help="list logins")
+    ul.add_argument("--org")
+    ul.add_argument("--limit", type=int)
+    ul.add_argument("--json", action="store_true")
+    ul.set_defaults(fn=cmd_user_list)
+    for name, state, helptext in (("disable", "disabled", "disable a login (rejected at next auth)"),
+                                  ("enable", "active", "re-enable a login"),
+                                  ("suspend", "suspended", "suspend a login (reject or walled garden)")):
+        x = u.add_parser(name, help=helptext)
+        x.add_argument("username")
+        x.add_argument("--org")
+        if name == "suspend":
+            x.add_argument("--mode", choices=["reject", "walled_garden"])
+        x.set_defaults(fn=_set_state(state))
+    up = u.add_parser("passwd", help="change a login's password")
+    up.add_argument("username")
+    up.add_argument("--password", required=True)
+    up.add_argument("--org")
+    up.set_defaults(fn=cmd_user_passwd)
+    ur = u.add_parser("remove", help="remove a login")
+    ur.add_argument("username")
+    ur.add_argument("--org")
+    ur.set_defaults(fn=cmd_user_remove)
+
+    sub.add_parser("demo", help="seed demo data (idempotent): an org, a NAS on 127.0.0.1, profiles, users").set_defaults(fn=cmd_demo)
+
+    st = sub.add_parser("status", help="print a running daemon's counters (from /metrics)")
+    st.add_argument("--url", help="base URL of the daemon's web listener (default: from the config)")
+    st.set_defaults(fn=cmd_status)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        from accounting.cli import register
+        register(parser)
+    except ModuleNotFoundError:
+        pass
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except cfg.ConfigErrors as e:
+        print(f"aaad: configuration has {len(e.errors)} error(s):", file=sys.stderr)
+        for err in e.errors:
+            print(f"  {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValidationError as e:
+        print(f"aaad: {e.field}: {e.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as e:
+        print(f"aaad: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

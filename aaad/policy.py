@@ -1,0 +1,97 @@
+"""The auth policy over the AAA view: from a login's state to a reply.
+
+Pure functions of (login, profile, now, settings): the accept attributes a
+login gets (pre-encoded once and cached on the login), or the reason it is
+rejected.  Reasons are short, human-readable and stable: they go into
+Reply-Message, the auth log and the reject counters.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aaad.logins import Login, Profile
+
+# Reject reasons (also metric labels).
+UNKNOWN_USER = "unknown user"
+WRONG_PASSWORD = "wrong password"
+DISABLED = "account disabled"
+EXPIRED = "account expired"
+SUSPENDED = "account suspended"
+EXHAUSTED = "data quota exhausted"
+SIMULTANEOUS_USE = "simultaneous-use limit reached"
+NO_CREDENTIALS = "no supported credentials in request"
+EAP_UNSUPPORTED = "EAP is not supported"
+BAD_REQUEST = "malformed credentials"
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    walled_garden_address_list: str = "suspended"
+    walled_garden_rate_limit: str = "256k/256k"
+    walled_garden_session_timeout: int = 300
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A login's prepared accept: static attributes and the numbers that vary with time."""
+    attrs: bytes                    # encoded attributes that never change for this login+profile
+    session_timeout: int | None     # the profile's, if any
+    expiry_ts: float | None         # epoch seconds the login stops being valid, if any
+    fup_attrs: bytes | None         # replaces the rate limit once the data cap is passed
+
+
+def compile_login(login: Login, profile: Profile | None, enc: Any) -> Compiled:
+    """Encode the reply attributes of a login once (``enc`` is the RadiusDictionary)."""
+    parts: list[bytes] = []
+    rate = login.rate_limit or (profile.rate_limit if profile else None)
+    if login.framed_ip:
+        parts.append(enc.encode("Framed-IP-Address", login.framed_ip))
+    elif profile and profile.pool:
+        parts.append(enc.encode("Framed-Pool", profile.pool))
+    if profile and profile.interim_interval:
+        parts.append(enc.encode("Acct-Interim-Interval", profile.interim_interval))
+    if profile and profile.address_list:
+        parts.append(enc.encode("Mikrotik-Address-List", profile.address_list))
+    base = b"".join(parts)
+    fup = None
+    if profile and profile.fup_rate_limit:
+        fup = base + enc.encode("Mikrotik-Rate-Limit", profile.fup_rate_limit)
+    if rate:
+        base += enc.encode("Mikrotik-Rate-Limit", rate)
+    expiry = login.effective_expiry()
+    return Compiled(base, profile.session_timeout if profile else None,
+                    expiry.timestamp() if expiry else None, fup)
+
+
+def state_reason(login: Login) -> str | None:
+    """Why the login's state forbids access (walled garden is not a rejection)."""
+    st = login.state
+    if st == "active":
+        return None
+    if st == "disabled":
+        return DISABLED
+    if st == "expired":
+        return EXPIRED
+    if st == "exhausted":
+        return EXHAUSTED
+    if st == "suspended":
+        return None if login.suspend_mode == "walled_garden" else SUSPENDED
+    return DISABLED
+
+
+def session_timeout(compiled: Compiled, now: float) -> int | None:
+    """The profile's Session-Timeout, shortened to the login's remaining validity."""
+    st = compiled.session_timeout
+    if compiled.expiry_ts is not None:
+        remaining = int(compiled.expiry_ts - now)
+        st = remaining if st is None else min(st, remaining)
+    return st
+
+
+def walled_garden_attrs(settings: PolicySettings, enc: Any) -> bytes:
+    return (enc.encode("Mikrotik-Address-List", settings.walled_garden_address_list)
+            + enc.encode("Mikrotik-Rate-Limit", settings.walled_garden_rate_limit)
+            + enc.encode("Session-Timeout", settings.walled_garden_session_timeout)
+            + enc.encode("Reply-Message", SUSPENDED))
+

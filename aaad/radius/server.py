@@ -1,0 +1,210 @@
+"""The RADIUS authentication listener (UDP 1812 by default).
+
+Decode and validate in the protocol, decide in the controller.  The
+protocol drops, silently and with a counted reason, every datagram that
+fails validation: unknown client, malformed packet, a code the port does
+not serve, a missing or wrong Message-Authenticator, Proxy-State without
+Message-Authenticator (Blast-RADIUS).  Valid requests go through duplicate
+detection, then the controller; accepts are sent at once, rejects after the
+reject delay on the clock (never blocking; pending delayed replies bounded).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+
+from aaad import policy
+from aaad.auth.controller import AuthController, AuthRequest
+from aaad.authlog import AuthLog
+from aaad.config import ip_address, non_negative, port, positive, setting
+from aaad.metrics import Stats
+from aaad.radius import codec
+from aaad.radius.codec import (ACCESS_ACCEPT, ACCESS_REQUEST, CALLING_STATION_ID,
+                               MalformedPacket, PROXY_STATE, STATUS_SERVER)
+from aaad.radius.dedup import DedupCache
+from aaad.radius.dictionary import load_dictionary
+
+log = Logger()
+
+
+@dataclass(frozen=True)
+class RadiusConfig:
+    """The RADIUS authentication server."""
+    address: str = setting("0.0.0.0", "Address the auth listener binds.", ip_address)
+    auth_port: int = setting(1812, "UDP port for Access-Request and Status-Server; 0 picks a free one.", port)
+    dictionary: str = setting("", "Path of the RADIUS dictionary (pyrad format). Empty: the shipped conf/dictionary/dictionary.")
+    reject_delay: float = setting(1.0, "Seconds to hold an Access-Reject before sending it (slows password guessing; FreeRADIUS's default is 1). 0 sends at once.", non_negative)
+    max_delayed_rejects: int = setting(10000, "Most rejects held for the delay at once; beyond this they are sent without delay (and counted).", positive)
+    dedup_window: float = setting(5.0, "Seconds a reply is kept to answer retransmissions of the same request byte for byte (RFC 5080).", positive)
+    walled_garden_address_list: str = setting("suspended", "Mikrotik-Address-List for suspended logins in walled-garden mode.")
+    walled_garden_rate_limit: str = setting("256k/256k", "Mikrotik-Rate-Limit for suspended logins in walled-garden mode.")
+    walled_garden_session_timeout: int = setting(300, "Session-Timeout (seconds) for walled-garden sessions, so they come back and re-check.", positive)
+    auth_log_interval: float = setting(1.0, "Seconds between auth-log batch writes.", positive)
+    socket_buffer: int = setting(4 * 1024 * 1024, "Receive buffer (bytes) asked of the kernel for the UDP socket; bursts beyond it are lost by the kernel.", positive)
+
+
+class RadiusStats:
+    """The auth server's counters, by reason."""
+
+    def __init__(self, stats: Stats, prefix: str = "radius_auth"):
+        self.requests = stats.counter(f"{prefix}_requests_total", "Valid requests received, by code.", "code")
+        self.responses = stats.counter(f"{prefix}_responses_total", "Replies sent, by code.", "code")
+        self.rejects = stats.counter(f"{prefix}_rejects_total", "Access-Rejects by reason.", "reason")
+        self.drops = stats.counter(f"{prefix}_dropped_total", "Datagrams discarded silently, by reason.", "reason")
+        self.duplicates = stats.counter(f"{prefix}_duplicates_total", "Retransmissions answered from the cache or dropped while pending.", "outcome")
+        self.methods = stats.counter(f"{prefix}_methods_total", "Requests by authentication method.", "method")
+
+
+class AuthProtocol(DatagramProtocol):
+    """Validates datagrams and hands requests to the controller."""
+
+    def __init__(self, view: Any, controller: AuthController, clock: Any, stats: RadiusStats,
+                 authlog: AuthLog | None, conf: RadiusConfig, tiled_vendors: frozenset[int]):
+        self.view = view
+        self.controller = controller
+        self.clock = clock
+        self.st = stats
+        self.authlog = authlog
+        self.conf = conf
+        self.tiled = tiled_vendors
+        self.dedup = DedupCache(clock, conf.dedup_window)
+        self.delayed = 0
+
+    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:  # noqa: N802
+        try:
+            self._handle(data, addr)
+        except Exception:  # never let one packet take the listener down
+            self.st.drops["internal_error"] += 1
+            log.failure("unexpected error handling a datagram from {addr}", addr=addr[0])
+
+    def _handle(self, data: bytes, addr: tuple[str, int]) -> None:
+        st = self.st
+        nas = self.view.nas.lookup(addr[0])
+        if nas is None:
+            st.drops["unknown_client"] += 1
+            return
+        try:
+            p = codec.decode(data, self.tiled)
+        except MalformedPacket as e:
+            st.drops[e.reason] += 1
+            return
+        code = p.code
+        if code != ACCESS_REQUEST and code != STATUS_SERVER:
+            st.drops["unexpected_code"] += 1
+            return
+        secret = nas.secret
+        if p.ma_offset >= 0:
+            if not codec.verify_message_authenticator(p, secret):
+                st.drops["bad_message_authenticator"] += 1
+                return
+        elif code == STATUS_SERVER:  # RFC 5997 section 3: MUST carry it
+            st.drops["missing_message_authenticator"] += 1
+            return
+        elif nas.require_message_authenticator:
+            st.drops["missing_message_authenticator"] += 1
+            return
+        elif p.get(PROXY_STATE) is not None:  # Blast-RADIUS: never without MA
+            st.drops["proxy_state_without_message_authenticator"] += 1
+            return
+        key = (addr[0], addr[1], p.ident, p.authenticator)
+        cached = self.dedup.lookup(key)
+        if cached is not None:
+            if not cached:  # PENDING
+                st.duplicates["dropped_pending"] += 1
+            else:
+                st.duplicates["answered_from_cache"] += 1
+                self.transport.write(cached, addr)
+            return
+        st.requests["access_request" if code == ACCESS_REQUEST else "status_server"] += 1
+        if code == STATUS_SERVER:
+            reply = codec.encode_reply(ACCESS_ACCEPT, p.ident, p.authenticator, b"", secret)
+            self._send(key, reply, addr, "status")
+            return
+        now = self.clock.seconds()
+        req = AuthRequest(p, nas, now)
+        decision = self.controller.handle(req)
+        proxy = p.get_all(PROXY_STATE) if p.get(PROXY_STATE) is not None else ()
+        try:
+            reply = codec.encode_reply(decision.code, p.ident, p.authenticator, decision.attrs,
+                                       secret, True, proxy)
+        except ValueError:
+            st.drops["reply_too_long"] += 1
+            self.dedup.forget(key)
+            return
+        st.methods[decision.method] += 1
+        if self.authlog is not None:
+            calling = p.get(CALLING_STATION_ID)
+            self.authlog.add((now, nas.org_id, nas.id, decision.username, decision.method,
+                              "accept" if decision.code == ACCESS_ACCEPT else "reject",
+                              decision.reason, calling.decode("latin-1") if calling else None,
+                              int((self.clock.seconds() - now) * 1e6)))
+        if decision.code == ACCESS_ACCEPT:
+            self._send(key, reply, addr, "accept")
+            return
+        st.rejects[decision.reason or "unknown"] += 1
+        delay = self.conf.reject_delay
+        if delay <= 0:
+            self._send(key, reply, addr, "reject")
+        elif self.delayed >= self.conf.max_delayed_rejects:
+            st.drops["reject_delay_overflow_sent_now"] += 1
+            self._send(key, reply, addr, "reject")
+        else:
+            self.delayed += 1
+            self.clock.callLater(delay, self._send_delayed, key, reply, addr)
+
+    def _send_delayed(self, key: tuple, reply: bytes, addr: tuple[str, int]) -> None:
+        self.delayed -= 1
+        self._send(key, reply, addr, "reject")
+
+    def _send(self, key: tuple, reply: bytes, addr: tuple[str, int], kind: str) -> None:
+        self.dedup.answered(key, reply)
+        self.st.responses[kind] += 1
+        if self.transport is not None:
+            self.transport.write(reply, addr)
+
+
+class AuthServer:
+    """The component the app starts: the listener, its controller and its auth log."""
+
+    def __init__(self, app: Any, conf: RadiusConfig):
+        self.app = app
+        self.conf = conf
+        self.dictionary = load_dictionary(conf.dictionary or None)
+        self.stats = RadiusStats(app.stats)
+        self.authlog = AuthLog(app.db, app.clock, conf.auth_log_interval)
+        settings = policy.PolicySettings(conf.walled_garden_address_list,
+                                         conf.walled_garden_rate_limit,
+                                         conf.walled_garden_session_timeout)
+        self.controller = AuthController(app.view, self.dictionary, settings,
+                                         on_first_use=app.logins.first_use)
+        self.protocol = AuthProtocol(app.view, self.controller, app.clock, self.stats, self.authlog,
+                                     conf, self.dictionary.vendor_ids)
+        self._port: Any = None
+        self.port = 0
+
+    def listen(self) -> None:
+        self._port = self.app.reactor.listenUDP(self.conf.auth_port, self.protocol,
+                                                interface=self.conf.address, maxPacketSize=4096)
+        try:
+            import socket
+            self._port.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.conf.socket_buffer)
+        except (OSError, AttributeError):
+            pass
+        self.port = self._port.getHost().port
+
+    def start(self) -> None:
+        self.authlog.start()
+
+    def stop(self) -> Any:
+        if self._port is not None:
+            self._port.stopListening()
+        return self.authlog.stop()
+
+
+def build_auth_server(app: Any) -> AuthServer:
+    srv = AuthServer(app, app.conf.radius)
+    srv.listen()
+    return srv
