@@ -108,11 +108,12 @@ def make_engine(url: str, *, write: bool = False, synchronous: str = "NORMAL",
 
 @dataclass
 class _Op:
-    fn: Callable[..., Any]
+    fn: Callable[..., Any] | None
     args: tuple
     kwargs: dict
     d: defer.Deferred
     result: Any = None
+    kind: str | None = None   # a registered batch handler's name (then args == (item,))
 
 
 class Writer:
@@ -131,8 +132,24 @@ class Writer:
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.after_commit: list[Callable[[], None]] = []
+        self.handlers: dict[str, Callable[[Connection, list[Any]], list[Any]]] = {}
         self.batches = 0
         self.ops = 0
+
+    def register_batch(self, kind: str, fn: Callable[[Connection, list[Any]], list[Any]]) -> None:
+        """Register ``fn(conn, items) -> results`` (one result per item, same order).
+
+        Items submitted under ``kind`` that land in the same batch are handed
+        to ``fn`` together, so it can use one multi-row statement for many
+        requests (accounting's group commit).
+        """
+        self.handlers[kind] = fn
+
+    def submit(self, kind: str, item: Any) -> "defer.Deferred[Any]":
+        """Queue ``item`` for the batch handler ``kind``; fires after commit."""
+        d: defer.Deferred = defer.Deferred()
+        self._q.put(_Op(None, (item,), {}, d, kind=kind))
+        return d
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="aaad-db-writer", daemon=True)
@@ -173,8 +190,16 @@ class Writer:
     def _run_batch(self, batch: list[_Op]) -> None:
         try:
             with self.engine.begin() as conn:
+                grouped: dict[str, list[_Op]] = {}
                 for op in batch:
-                    op.result = op.fn(conn, *op.args, **op.kwargs)
+                    if op.kind is not None:
+                        grouped.setdefault(op.kind, []).append(op)
+                    else:
+                        op.result = op.fn(conn, *op.args, **op.kwargs)  # type: ignore[misc]
+                for kind, ops in grouped.items():
+                    results = self.handlers[kind](conn, [op.args[0] for op in ops])
+                    for op, r in zip(ops, results):
+                        op.result = r
         except Exception:
             if len(batch) == 1:
                 self._deliver(batch[0].d, failure.Failure())
