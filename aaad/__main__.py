@@ -1,0 +1,6 @@
+"""``python -m aaad`` runs the CLI."""
+import sys
+
+from aaad.cli import main
+
+sys.exit(main())

@@ -1,0 +1,291 @@
+"""Shared fixtures: the real daemon as a subprocess, a private PostgreSQL
+cluster, and database URLs for tests that must pass on both databases."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- PostgreSQL --------------------------------------------------------------------
+
+def _pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(found[-1]).parent if found else None
+
+
+@dataclass
+class PgCluster:
+    bindir: Path
+    datadir: Path
+    sockdir: Path
+    port: int
+    _n: int = 0
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True,
+                              capture_output=True, text=True)
+
+    def psql(self, sql: str, db: str = "postgres") -> None:
+        self.run(str(self.bindir / "psql"), "-h", str(self.sockdir), "-p", str(self.port), "-d", db,
+                 "-v", "ON_ERROR_STOP=1", "-q", "-c", sql)
+
+    def new_database(self) -> str:
+        self._n += 1
+        name = f"aaad_test_{os.getpid()}_{self._n}"
+        self.psql(f"CREATE DATABASE {name}")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """A private PostgreSQL cluster on a free port, for the whole session."""
+    bindir = _pg_bin()
+    if bindir is None:
+        pytest.fail("PostgreSQL server binaries not found: run the README's test command (make test) to install them")
+    base = Path(tempfile.mkdtemp(prefix="aaad-pg-"))
+    os.chmod(base, 0o755)
+    datadir, sockdir = base / "data", base / "sock"
+    sockdir.mkdir()
+    shutil.chown(base, "postgres")
+    shutil.chown(sockdir, "postgres")
+    port = free_port()
+    c = PgCluster(bindir, datadir, sockdir, port)
+    c.run(str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+    c.run(str(bindir / "pg_ctl"), "-D", str(datadir), "-w", "-t", "60", "-l", str(base / "log"), "-o",
+          f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+          "start")
+    try:
+        yield c
+    finally:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(datadir),
+                        "-m", "immediate", "-w", "stop"], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: Any, tmp_path: Path) -> str:
+    """A fresh, empty database URL: each test using it runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("pg_cluster").new_database()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Any]:
+    """A migrated engine on both databases."""
+    from aaad import migrate
+    from aaad.db import sync_engine
+    e = sync_engine(db_url)
+    migrate.upgrade(e)
+    yield e
+    e.dispose()
+
+
+@pytest.fixture
+def box() -> Any:
+    from aaad.crypto import SecretBox
+    return SecretBox(b"k" * 32)
+
+
+# -- the real daemon ---------------------------------------------------------------------
+
+@dataclass
+class Daemon:
+    """A running ``aaad serve`` subprocess and how to talk to it."""
+    proc: subprocess.Popen
+    config_path: Path
+    data_dir: Path
+    ports: dict[str, int]
+    lines: "queue.Queue[str]"
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def auth_port(self) -> int:
+        return self.ports["auth"]
+
+    @property
+    def acct_port(self) -> int:
+        return self.ports["acct"]
+
+    @property
+    def web_port(self) -> int:
+        return self.ports["web"]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.web_port}{path}"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(self.config_path), *args],
+                           capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise AssertionError(f"aaad {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        return r
+
+    def get(self, path: str) -> tuple[int, str]:
+        import urllib.error
+        import urllib.request
+        try:
+            with urllib.request.urlopen(self.url(path), timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metric(self, name: str, labels: str = "") -> float:
+        _, text = self.get("/metrics")
+        key = f"{name}{{{labels}}}" if labels else name
+        for line in text.splitlines():
+            if line.startswith(key + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def stop(self, sig: str = "TERM", timeout: float = 15) -> int:
+        if self.proc.poll() is None:
+            if sig == "KILL":
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+def write_config(path: Path, data_dir: Path, db_url: str | None = None, extra: str = "") -> None:
+    text = f"""
+[server]
+data_dir = "{data_dir}"
+ready_file = "{data_dir / 'ready.json'}"
+log_level = "info"
+[web]
+port = 0
+[radius]
+auth_port = 0
+address = "127.0.0.1"
+reject_delay = 0.0
+"""
+    if db_url:
+        text += f'[database]\nurl = "{db_url}"\n'
+    sections: dict[str, str] = {}
+    for block in extra.strip().split("\n[") if extra.strip() else []:
+        block = block if block.startswith("[") else "[" + block
+        head, _, body = block.partition("\n")
+        sections[head.strip()] = body
+    for head, body in sections.items():
+        if head in text:
+            text = text.replace(head + "\n", head + "\n" + body + "\n", 1)
+        else:
+            text += f"{head}\n{body}\n"
+    if "[accounting]" not in text:
+        text += '[accounting]\nport = 0\naddress = "127.0.0.1"\n'
+    path.write_text(text)
+
+
+def start_daemon(config_path: Path, data_dir: Path, timeout: float = 60) -> Daemon:
+    """Start ``aaad serve`` and wait for its readiness line (no sleeping)."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "aaad", "-c", str(config_path), "serve"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            cwd=str(ROOT))
+    lines: queue.Queue[str] = queue.Queue()
+    log: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.append(line)
+            lines.put(line)
+        lines.put("")  # EOF
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            proc.kill()
+            raise AssertionError("daemon not ready in time:\n" + "".join(log))
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            continue
+        if line == "":
+            proc.wait(5)
+            raise AssertionError(f"daemon exited ({proc.returncode}) before ready:\n" + "".join(log))
+        if line.startswith("aaad ready "):
+            ports = json.loads(line[len("aaad ready "):])
+            return Daemon(proc, config_path, data_dir, ports, lines, log)
+
+
+class DaemonFactory:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.started: list[Daemon] = []
+        self._n = 0
+
+    def configure(self, db_url: str | None = None, extra: str = "", demo: bool = True) -> tuple[Path, Path]:
+        self._n += 1
+        data_dir = self.tmp / f"d{self._n}"
+        data_dir.mkdir(parents=True)
+        conf = data_dir / "aaad.toml"
+        write_config(conf, data_dir, db_url, extra)
+        if demo:
+            r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "demo"],
+                               capture_output=True, text=True, timeout=120)
+            assert r.returncode == 0, r.stdout + r.stderr
+        return conf, data_dir
+
+    def start(self, conf: Path, data_dir: Path) -> Daemon:
+        d = start_daemon(conf, data_dir)
+        self.started.append(d)
+        return d
+
+    def __call__(self, db_url: str | None = None, extra: str = "", demo: bool = True) -> Daemon:
+        return self.start(*self.configure(db_url, extra, demo))
+
+    def close(self) -> None:
+        for d in self.started:
+            d.stop()
+
+
+@pytest.fixture
+def daemon_factory(tmp_path: Path) -> Iterator[DaemonFactory]:
+    """Start daemons with their own temporary config and database; all stopped after."""
+    f = DaemonFactory(tmp_path)
+    yield f
+    f.close()
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: Any) -> Iterator[Daemon]:
+    """One demo daemon on SQLite shared by a test module (NAS 127.0.0.1, secret testing123)."""
+    f = DaemonFactory(tmp_path_factory.mktemp("daemon"))
+    d = f()
+    yield d
+    f.close()

@@ -1,0 +1,33 @@
+"""Test helpers: a synchronous stand-in for aaad.db.Database."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from twisted.internet import defer
+
+
+class SyncDB:
+    """Runs reads and writes at once on an engine; returns fired Deferreds.
+
+    Writes run each in its own transaction, like a writer batch of one.
+    """
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+        self.read_engine = engine
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.handlers: dict[str, Callable] = {}
+
+    def read(self, fn: Callable, *a: Any, **kw: Any) -> defer.Deferred:
+        try:
+            with self.engine.connect() as conn:
+                return defer.succeed(fn(conn, *a, **kw))
+        except Exception:
+            return defer.fail()
+
+    def write(self, fn: Callable, *a: Any, **kw: Any) -> defer.Deferred:
+        try:
+            with self.engine.begin() as conn:
+                return defer.succeed(fn(conn, *a, **kw))
+        except Exception:
+            return defer.fail()
