@@ -747,20 +747,22 @@ class Worker:
                     due = int((now - t0) * rate) + 1 - scheduled
                     if count:
                         due = min(due, count - self.sent)
+                    if due > 1:  # how late the oldest due request is: > 0 means the generator is behind
+                        lag = (due - 1) / rate
+                        if lag > self.max_send_lag:
+                            self.max_send_lag = lag
                     for _i in range(max(0, due)):
                         scheduled += 1
+                        # stay on one socket while it has free IDs (bigger receive batches);
+                        # move on to the next one when its 256 IDs are all in use
                         sent = False
                         for _j in range(k):
-                            si = rr
-                            rr = rr + 1 if rr + 1 < k else 0
-                            if send_one(si, now):
+                            if send_one(rr, now):
                                 sent = True
                                 break
+                            rr = rr + 1 if rr + 1 < k else 0
                         if not sent:
                             self.no_id += 1
-                    lag = now - (t0 + scheduled / rate)
-                    if lag > self.max_send_lag:
-                        self.max_send_lag = lag
                     wait = max(0.0, t0 + (scheduled + 1) / rate - perf())
                 else:
                     for si in range(k):
