@@ -48,6 +48,7 @@ class _Stop(Exception):
 
 
 def _stop(_signum: int, _frame: object) -> None:
+    """Signal handler: leave the receive loop."""
     raise _Stop()
 
 

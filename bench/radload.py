@@ -190,6 +190,7 @@ def nt_password_hash(password: str) -> bytes:
 
 
 def _md4(data: bytes) -> bytes:
+    """MD4 digest (pycryptodome; OpenSSL 3 dropped MD4)."""
     from Crypto.Hash import MD4
 
     return MD4.new(data).digest()
@@ -205,6 +206,7 @@ def _des_key(key7: bytes) -> bytes:
 
 
 def _des_encrypt(clear8: bytes, key7: bytes) -> bytes:
+    """DES-ECB encryption of one block with a 7-octet key."""
     from Crypto.Cipher import DES
 
     return DES.new(_des_key(key7), DES.MODE_ECB).encrypt(clear8)
@@ -585,6 +587,7 @@ class Worker:
         return True
 
     def _badr(self, reason: str) -> None:
+        """Count one bad reply under *reason*."""
         self.bad[reason] = self.bad.get(reason, 0) + 1
 
     def on_reply(self, si: int, data: bytes, now: float) -> None:
@@ -810,6 +813,7 @@ class Worker:
         return self.result(self.t_end_send or now)
 
     def _publish(self, shared: Any) -> None:
+        """Copy the counters to the shared array read by the parent for progress lines."""
         base = self.index * 5
         shared[base] = self.sent
         shared[base + 1] = self.answered
@@ -924,11 +928,15 @@ def print_summary(sm: dict[str, Any]) -> None:
           f"ok {sm['ok_per_s']:.0f}/s  max send lag {sm['max_send_lag_ms']} ms")
     print(f"  generator CPU {sm['generator_cpu_seconds']}s = {sm['requests_per_generator_cpu_second']:.0f} "
           f"requests per generator CPU-second")
+    if sm["loop"].startswith("open") and sm["max_send_lag_ms"] > 10:
+        print(f"  WARNING: the generator fell behind its schedule by up to {sm['max_send_lag_ms']} ms; "
+              "latencies include its own delays (add --processes or lower --rate)")
     print(f"  latency ms: p50 {L['p50']:.3f}  p90 {L['p90']:.3f}  p99 {L['p99']:.3f}  p99.9 {L['p999']:.3f}  "
           f"max {L['max']:.3f}  mean {L['mean']:.3f}")
 
 
 def _progress_line(t: float, sent: int, answered: int, ok: int, lost: int, bad: int, prev: list[int]) -> str:
+    """One progress line; *prev* holds the previous answered count."""
     d = answered - prev[0]
     prev[0] = answered
     return (f"[{t:6.1f}s] sent {sent} answered {answered} (+{d}/s) ok {ok} lost {lost} bad {bad} "
@@ -962,6 +970,7 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
 
         def progress(wk: Worker, now: float) -> None:
+            """Print one progress line to stderr."""
             if not quiet:
                 print(_progress_line(now - t0, wk.sent, wk.answered, wk.ok, wk.lost, sum(wk.bad.values()), prev),
                       file=sys.stderr, flush=True)
@@ -1041,7 +1050,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="count Accept/Reject without (or with non-first) Message-Authenticator but do not treat them as bad")
     p.add_argument("--acct-mix", default="start,interim,stop",
                    help="acct mode: per-user session sequence, e.g. start,interim,interim,stop")
-    p.add_argument("--run-id", default="", help="prefix of Acct-Session-Id (default random)")
+    p.add_argument("--run-id", default="", help="prefix of Acct-Session-Id (empty: random per run)")
     p.add_argument("--processes", type=int, default=1, help="generator processes, each pinned to one CPU")
     p.add_argument("--cpus", default="", help="CPUs for --processes, comma separated (default: all allowed)")
     p.add_argument("--cpu", type=int, default=None, help="pin the single-process generator to this CPU")
