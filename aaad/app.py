@@ -172,6 +172,8 @@ class App:
         acct = build_accounting(self)
         self.components.append(acct)
         self.bound.acct = acct.port
+        auth.controller.open_sessions = acct.tracker.open_count
+        auth.controller.over_cap = acct.tracker.over_cap
 
     def announce(self) -> None:
         ready = {"web": self.bound.web, "auth": self.bound.auth, "acct": self.bound.acct,
@@ -216,7 +218,9 @@ def serve(conf: cfg.Config) -> int:
     try:
         app.start()
     except Exception as e:
+        log.failure("start-up failed")
         print(f"aaad: cannot start: {e}", file=sys.stderr)
+        app.db.pool.stop()  # its threads would keep the process alive
         return 1
     reactor.addSystemEventTrigger("before", "shutdown", app.stop)
     reactor.run()
