@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Start the demo daemon in the background (once), wait for it, print what to try.
+set -euo pipefail
+AAAD=$1 CONF=$2 DIR=$3
+PIDFILE=$DIR/aaad.pid LOG=$DIR/aaad.log READY=$DIR/ready.json
+if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  echo "aaad is already running (pid $(cat "$PIDFILE")); 'make stop' stops it."
+else
+  rm -f "$READY"
+  nohup "$AAAD" -c "$CONF" serve >>"$LOG" 2>&1 &
+  echo $! >"$PIDFILE"
+  for _ in $(seq 1 300); do
+    [ -s "$READY" ] && break
+    kill -0 "$(cat "$PIDFILE")" 2>/dev/null || { echo "aaad failed to start; see $LOG:"; tail -n 20 "$LOG"; exit 1; }
+    sleep 0.1
+  done
+  [ -s "$READY" ] || { echo "aaad did not become ready; see $LOG"; exit 1; }
+fi
+read -r WEB AUTH ACCT < <(python3 -c "import json,sys; d=json.load(open('$READY')); print(d['web'], d['auth'], d['acct'])")
+cat <<MSG
+
+aaad is running (pid $(cat "$PIDFILE")): RADIUS auth on 127.0.0.1:$AUTH, accounting on :$ACCT, web on 127.0.0.1:$WEB
+Log: $LOG    Config: $CONF    Stop: make stop
+
+Demo org "demo", NAS 127.0.0.1 with secret testing123 (Message-Authenticator required), users:
+  alice/alice-pass (10M)  bob/bob-pass (50M, fixed IP, 1 session)  carol/carol-pass (hotspot, 1h from first use)
+  dave (disabled)  erin (suspended, walled garden)  frank (suspended, reject)  grace (100 MB cap)  henry (expired)
+
+Try:
+  radtest -t pap alice alice-pass 127.0.0.1:$AUTH 0 testing123
+  radtest -t mschap bob bob-pass 127.0.0.1:$AUTH 0 testing123
+  printf 'User-Name = erin\nUser-Password = erin-pass\nMessage-Authenticator = 0x00\n' | radclient -x 127.0.0.1:$AUTH auth testing123
+  printf 'User-Name = dave\nUser-Password = dave-pass\nMessage-Authenticator = 0x00\n' | radclient -x 127.0.0.1:$AUTH auth testing123
+  printf 'Acct-Status-Type = Start\nUser-Name = alice\nAcct-Session-Id = demo1\nNAS-IP-Address = 127.0.0.1\n' | radclient -x 127.0.0.1:$ACCT acct testing123
+  $AAAD -c $CONF sessions
+  $AAAD -c $CONF user add zoe --password zoe-pass --profile home-10M     # live in the daemon within a second
+  $AAAD -c $CONF status                                                   # counters from /metrics
+  curl -s http://127.0.0.1:$WEB/healthz
+MSG
