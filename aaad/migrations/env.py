@@ -3,6 +3,7 @@ from alembic import context
 
 # Every package's tables, on the one MetaData (migrations may import any layer).
 import aaad.schema  # noqa: F401
+import accounting.schema  # noqa: F401
 from aaad.db import metadata
 
 config = context.config

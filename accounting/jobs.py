@@ -1,0 +1,139 @@
+"""Accounting's periodic jobs: usage aggregation, stale-session cleanup, bucket pruning.
+
+Each job runs on the app's scheduler (once per period, never overlapping,
+only on the leader instance) and commits in chunks through the writer, so it
+never holds the writer for more than one chunk.  Aggregation checkpoints its
+cursor with each chunk (``JobContext.checkpoint``): the ``agg_*`` update,
+the bucket upserts, the cycle usage and any ``usage.quota_exceeded`` event
+of a chunk commit together, so a crash between chunks neither loses nor
+double counts anything.
+
+The ``usage.quota_exceeded`` subscriber sets a login whose profile says
+``block_when_exhausted`` to ``exhausted`` (through the LoginService, so the
+auth path rejects it at its next request); delivery is at least once, and
+the subscriber is idempotent.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from aaad.clock import utcnow
+from aaad.jobs import Job, JobContext
+from accounting import store
+from accounting.config import AccountingConfig
+from accounting.tracker import Tracker
+
+log = Logger()
+
+AGGREGATE = "acct.aggregate"
+STALE = "acct.close_stale"
+PRUNE = "acct.prune"
+
+
+class AccountingJobs:
+    """The jobs and the quota subscriber, bound to one app's db, tracker and RRD store."""
+
+    def __init__(self, app: Any, conf: AccountingConfig, tracker: Tracker, rrd: Any = None):
+        self.app = app
+        self.db = app.db
+        self.clock = app.clock
+        self.conf = conf
+        self.tracker = tracker
+        self.rrd = rrd
+        self.last_aggregation: dict[str, Any] = {}
+
+    def register(self, scheduler: Any, dispatcher: Any) -> None:
+        scheduler.add(Job(AGGREGATE, self.conf.aggregation_interval, self.aggregate))
+        scheduler.add(Job(STALE, 300, self.close_stale))
+        scheduler.add(Job(PRUNE, 3600, self.prune))
+        dispatcher.subscribe("usage.quota_exceeded", self.on_quota_exceeded)
+
+    @defer.inlineCallbacks
+    def aggregate(self, ctx: JobContext):  # type: ignore[no-untyped-def]
+        """Move new session octets into the buckets of the slot before this period."""
+        slot = ctx.period_start - timedelta(seconds=self.conf.aggregation_interval)
+        now = utcnow(self.clock)
+        after = int(ctx.progress or 0)
+        n = chunks = 0
+        slot_rows: list = []
+        while True:
+            # Like ctx.checkpoint, but the cursor is only known once the chunk
+            # ran: the chunk writes its own last id in its transaction.
+            chunk = yield self.db.write(_aggregate_and_mark, ctx, after, self.conf.aggregation_chunk,
+                                        slot, now)
+            if chunk.sessions == 0:
+                break
+            chunks += 1
+            n += chunk.sessions
+            after = chunk.last_id
+            ctx.progress = str(after)
+            self.tracker.set_cycles(chunk.cycles)
+            slot_rows.extend(chunk.slot_rows)
+            if chunk.sessions < self.conf.aggregation_chunk:
+                break
+        self.last_aggregation = {"sessions": n, "chunks": chunks, "logins": len(slot_rows)}
+        if slot_rows and self.rrd is not None:
+            self.rrd.update_many(slot_rows).addErrback(
+                lambda f: log.failure("RRD update after aggregation failed", f))
+        if n:
+            log.info("usage aggregated: {n} sessions in {chunks} chunks, slot {slot}",
+                     n=n, chunks=chunks, slot=slot.isoformat())
+        return n
+
+    @defer.inlineCallbacks
+    def close_stale(self, ctx: JobContext):  # type: ignore[no-untyped-def]
+        """Close open sessions with no update for twice their interim interval plus the grace."""
+        now = utcnow(self.clock)
+        after = 0
+        total = 0
+        while True:
+            chunk = yield self.db.write(store.close_stale_chunk, after, self.conf.aggregation_chunk, now,
+                                        self.conf.default_interim, self.conf.stale_grace)
+            self.tracker.closed(chunk.closed_logins)
+            total += chunk.closed
+            after = chunk.last_id
+            if chunk.scanned < self.conf.aggregation_chunk:
+                break
+        if total:
+            log.info("closed {n} stale sessions", n=total)
+        return total
+
+    @defer.inlineCallbacks
+    def prune(self, ctx: JobContext):  # type: ignore[no-untyped-def]
+        """Delete usage buckets past their level's retention."""
+        from accounting.usage import expired_before
+        now = utcnow(self.clock)
+        c = self.conf
+        out = {}
+        for level, days in (("slot", c.retention_5m), ("hour", c.retention_hourly), ("day", c.retention_daily)):
+            cutoff = expired_before(now, level, timedelta(days=days))  # type: ignore[arg-type]
+            out[level] = yield self.db.write(store.prune_usage, level, cutoff)
+        return out
+
+    def on_quota_exceeded(self, ev: Any) -> Any:
+        """Set a block-when-exhausted login to ``exhausted`` (idempotent)."""
+        return exhaust_if_blocking(self.app.view, self.app.logins, ev.payload.login_id)
+
+
+def exhaust_if_blocking(view: Any, logins: Any, login_id: int) -> defer.Deferred:
+    lg = view.login_by_id(login_id)
+    if lg is None or lg.state != "active" or lg.profile_id is None:
+        return defer.succeed(False)
+    prof = view.profiles.get(lg.profile_id)
+    if prof is None or not prof.block_when_exhausted:
+        return defer.succeed(False)
+    log.info("login {user} used up its data cap: exhausted", user=lg.username)
+    return logins.set_state(login_id, "exhausted").addCallback(lambda _: True)
+
+
+def _aggregate_and_mark(conn: Any, ctx: JobContext, after: int, limit: int, slot: Any, now: Any) -> Any:
+    """One aggregation chunk, and its cursor written into the job's checkpoint row."""
+    from aaad.schema import job_runs
+    chunk = store.aggregate_chunk(conn, after, limit, slot, now)
+    conn.execute(job_runs.update().where(job_runs.c.job == ctx.job, job_runs.c.org_id == ctx.org_id,
+                                         job_runs.c.period == ctx.period).values(progress=str(chunk.last_id)))
+    return chunk

@@ -1,0 +1,330 @@
+"""The RADIUS accounting listener (UDP 1813 by default) and the accounting component.
+
+Decode and validate in the protocol; the store decides what a request does
+to its session.  Every datagram that fails validation is dropped silently
+with a counted reason: unknown client, malformed packet, a code other than
+Accounting-Request, a wrong Request Authenticator (RFC 2866 section 3), a
+wrong Message-Authenticator when one is present (HMAC over the packet with
+16 zero octets as its authenticator, RFC 5176 section 3.3), or attributes
+the request cannot be recorded from.
+
+A valid request is handed to the database writer (group commit: requests
+arriving together are folded and written in one transaction) and the
+Accounting-Response is sent only once that transaction has committed.  A
+retransmission arriving meanwhile is dropped; one arriving after the reply,
+within ``dedup_window``, gets the same reply byte for byte.  Retransmissions
+outside the window are applied again, which is harmless: applying a request
+twice changes nothing (see ``accounting.sessions``).
+
+The Accounting-Response carries no Message-Authenticator: RFC 2866 does not
+define one, and implementations disagree on its HMAC input (FreeRADIUS 3
+computes it over a zeroed authenticator, RFC 3579 over the request's), so
+a NAS could reject either; the Response Authenticator protects the reply.
+
+Event time: the server's clock minus Acct-Delay-Time.  Event-Timestamp is
+ignored on purpose: routers without NTP send wildly wrong ones.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from twisted.internet import defer, threads
+from twisted.internet.protocol import DatagramProtocol
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from aaad.metrics import Stats
+from aaad.radius import codec
+from aaad.radius.codec import (ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, MalformedPacket, PROXY_STATE)
+from aaad.radius.dedup import DedupCache
+from accounting import sessions as sm
+from accounting.config import AccountingConfig
+from accounting.store import AcctItem, Outcome, apply_batch
+from accounting.tracker import Tracker
+
+log = Logger()
+
+_ZERO16 = bytes(16)
+_STATUS_NAMES = {sm.STATUS_START: "start", sm.STATUS_STOP: "stop", sm.STATUS_INTERIM: "interim",
+                 sm.STATUS_ACCOUNTING_ON: "accounting_on", sm.STATUS_ACCOUNTING_OFF: "accounting_off"}
+_SESSION_STATUSES = (sm.STATUS_START, sm.STATUS_STOP, sm.STATUS_INTERIM)
+
+BATCH_KIND = "acct"
+
+
+class BadRequest(Exception):
+    """A request we cannot record; ``reason`` is the drop counter's label."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class AcctStats:
+    """The accounting server's counters."""
+
+    def __init__(self, stats: Stats, prefix: str = "acct"):
+        self.requests = stats.counter(f"{prefix}_requests_total", "Valid Accounting-Requests received, by Acct-Status-Type.", "status")
+        self.responses = stats.counter(f"{prefix}_responses_total", "Accounting-Responses sent (after commit).")
+        self.drops = stats.counter(f"{prefix}_dropped_total", "Datagrams discarded silently, by reason.", "reason")
+        self.duplicates = stats.counter(f"{prefix}_duplicates_total", "Retransmissions answered from the cache or dropped while pending.", "outcome")
+        self.write_failures = stats.counter(f"{prefix}_write_failures_total", "Requests whose database write failed (not answered; the NAS retransmits).")
+
+
+def _int(v: bytes | None, reason: str) -> int | None:
+    if v is None:
+        return None
+    if len(v) != 4:
+        raise BadRequest(reason)
+    return int.from_bytes(v, "big")
+
+
+def _text(v: bytes | None) -> str | None:
+    return None if v is None else v.decode("utf-8", "replace")
+
+
+def _counter(p: codec.Packet, octets_type: int, giga_type: int, name: str) -> int | None:
+    lo = _int(p.get(octets_type), name)
+    hi = _int(p.get(giga_type), name)
+    if lo is None:
+        return None if hi is None else hi << 32
+    return ((hi or 0) << 32) | lo
+
+
+def parse_record(p: codec.Packet, nas_id: int, now: float) -> sm.AcctRecord:
+    """Turn a validated Accounting-Request into an :class:`AcctRecord`; BadRequest if unusable."""
+    status = _int(p.get(codec.ACCT_STATUS_TYPE), "bad_status_type")
+    if status is None:
+        raise BadRequest("missing_status_type")
+    if status not in _STATUS_NAMES:
+        raise BadRequest("unsupported_status_type")
+    delay = _int(p.get(codec.ACCT_DELAY_TIME), "bad_delay_time") or 0
+    event_time = datetime.fromtimestamp(now - delay, timezone.utc)
+    if status not in _SESSION_STATUSES:
+        return sm.AcctRecord(status, nas_id, "", "", event_time)
+    sid = p.get(codec.ACCT_SESSION_ID)
+    if not sid:
+        raise BadRequest("missing_session_id")
+    ip = p.get(codec.FRAMED_IP_ADDRESS)
+    if ip is not None:
+        if len(ip) != 4:
+            raise BadRequest("bad_framed_ip")
+        ip_s: str | None = str(ipaddress.IPv4Address(ip))
+    else:
+        ip_s = None
+    return sm.AcctRecord(
+        status=status, nas_id=nas_id, session_id=sid.decode("utf-8", "replace"),
+        username=_text(p.get(codec.USER_NAME)) or "", event_time=event_time,
+        nas_port=_int(p.get(codec.NAS_PORT), "bad_nas_port"),
+        nas_port_id=_text(p.get(codec.NAS_PORT_ID)), framed_ip=ip_s,
+        calling_station=_text(p.get(codec.CALLING_STATION_ID)),
+        called_station=_text(p.get(codec.CALLED_STATION_ID)),
+        input_octets=_counter(p, codec.ACCT_INPUT_OCTETS, codec.ACCT_INPUT_GIGAWORDS, "bad_octets"),
+        output_octets=_counter(p, codec.ACCT_OUTPUT_OCTETS, codec.ACCT_OUTPUT_GIGAWORDS, "bad_octets"),
+        input_packets=_int(p.get(codec.ACCT_INPUT_PACKETS), "bad_packets"),
+        output_packets=_int(p.get(codec.ACCT_OUTPUT_PACKETS), "bad_packets"),
+        session_time=_int(p.get(codec.ACCT_SESSION_TIME), "bad_session_time"),
+        terminate_cause=_int(p.get(codec.ACCT_TERMINATE_CAUSE), "bad_terminate_cause"),
+        interim_interval=_int(p.get(codec.ACCT_INTERIM_INTERVAL), "bad_interim_interval"),
+    )
+
+
+class AcctProtocol(DatagramProtocol):
+    """Validates Accounting-Requests, submits them, answers after commit.
+
+    ``submit(item) -> Deferred[Outcome]`` fires once the item's transaction
+    committed (the app passes ``db.writer.submit("acct", ...)``; tests pass
+    a Deferred they fire themselves).
+    """
+
+    def __init__(self, view: Any, submit: Callable[[AcctItem], defer.Deferred], clock: Any,
+                 stats: AcctStats, tracker: Tracker | None, dedup_window: float = 5.0,
+                 tiled_vendors: frozenset[int] = codec.DEFAULT_TILED_VENDORS):
+        self.view = view
+        self.submit = submit
+        self.clock = clock
+        self.st = stats
+        self.tracker = tracker
+        self.tiled = tiled_vendors
+        self.dedup = DedupCache(clock, dedup_window)
+        self.pending = 0
+
+    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:  # noqa: N802
+        try:
+            self._handle(data, addr)
+        except Exception:
+            self.st.drops["internal_error"] += 1
+            log.failure("unexpected error handling an accounting datagram from {addr}", addr=addr[0])
+
+    def _handle(self, data: bytes, addr: tuple[str, int]) -> None:
+        st = self.st
+        nas = self.view.nas.lookup(addr[0])
+        if nas is None:
+            st.drops["unknown_client"] += 1
+            return
+        try:
+            p = codec.decode(data, self.tiled)
+        except MalformedPacket as e:
+            st.drops[e.reason] += 1
+            return
+        if p.code != ACCOUNTING_REQUEST:
+            st.drops["unexpected_code"] += 1
+            return
+        secret = nas.secret
+        if not codec.verify_request_authenticator(p, secret):
+            st.drops["bad_authenticator"] += 1
+            return
+        if p.ma_offset >= 0 and not codec.verify_message_authenticator(p, secret, _ZERO16):
+            st.drops["bad_message_authenticator"] += 1
+            return
+        key = (addr[0], addr[1], p.ident, p.authenticator)
+        cached = self.dedup.lookup(key)
+        if cached is not None:
+            if not cached:
+                st.duplicates["dropped_pending"] += 1
+            else:
+                st.duplicates["answered_from_cache"] += 1
+                self.transport.write(cached, addr)
+            return
+        try:
+            rec = parse_record(p, nas.id, self.clock.seconds())
+        except BadRequest as e:
+            st.drops[e.reason] += 1
+            self.dedup.forget(key)
+            return
+        login_id = None
+        if rec.username:
+            lg = self.view.get(nas.org_id, rec.username)
+            if lg is not None:
+                login_id = lg.id
+                if rec.interim_interval is None and lg.profile_id is not None:
+                    prof = self.view.profiles.get(lg.profile_id)
+                    if prof is not None and prof.interim_interval:
+                        rec = _with_interim(rec, prof.interim_interval)
+        st.requests[_STATUS_NAMES[rec.status]] += 1
+        self.pending += 1
+        d = self.submit(AcctItem(rec, nas.org_id, login_id))
+        d.addCallbacks(self._committed, self._failed, callbackArgs=(key, p, secret, addr),
+                       errbackArgs=(key,))
+
+    def _committed(self, outcome: Outcome, key: tuple, p: codec.Packet, secret: bytes,
+                   addr: tuple[str, int]) -> None:
+        self.pending -= 1
+        if self.tracker is not None and outcome is not None:
+            self.tracker.apply(outcome)
+        proxy = p.get_all(PROXY_STATE)
+        reply = codec.encode_reply(ACCOUNTING_RESPONSE, p.ident, p.authenticator, b"", secret,
+                                   False, proxy)
+        self.dedup.answered(key, reply)
+        self.st.responses[""] += 1
+        if self.transport is not None:
+            self.transport.write(reply, addr)
+
+    def _failed(self, f: Any, key: tuple) -> None:
+        self.pending -= 1
+        self.st.write_failures[""] += 1
+        self.dedup.forget(key)
+        log.failure("accounting write failed", f)
+
+
+def _with_interim(rec: sm.AcctRecord, interval: int) -> sm.AcctRecord:
+    from dataclasses import replace
+    return replace(rec, interim_interval=interval)
+
+
+class AccountingServer:
+    """The component: listener, tracker, periodic jobs and RRD store."""
+
+    def __init__(self, app: Any, conf: AccountingConfig):
+        from accounting import jobs
+        self.app = app
+        self.conf = conf
+        self.stats = AcctStats(app.stats)
+        self.tracker = Tracker(app.db, app.clock, conf.tracker_refresh)
+        app.db.writer.register_batch(BATCH_KIND, apply_batch)
+        self.protocol = AcctProtocol(app.view, self._submit, app.clock, self.stats, self.tracker,
+                                     conf.dedup_window)
+        self.rrd_pool: ThreadPool | None = None
+        self.rrd: Any = None
+        self._setup_rrd()
+        self.jobs = jobs.AccountingJobs(app, conf, self.tracker, self.rrd)
+        self.jobs.register(app.scheduler, app.dispatcher)
+        self._port: Any = None
+        self.port = 0
+        s = app.stats
+        s.gauge("acct_open_sessions", "Open sessions with a known login, as this instance counts them.",
+                lambda: sum(self.tracker.open.values()))
+        s.gauge("acct_pending_writes", "Accounting-Requests waiting for their commit.",
+                lambda: self.protocol.pending)
+
+    def _submit(self, item: AcctItem) -> defer.Deferred:
+        return self.app.db.writer.submit(BATCH_KIND, item)
+
+    def _setup_rrd(self) -> None:
+        conf = self.conf
+        if not conf.rrd_enabled:
+            return
+        try:
+            from accounting.graphs import RrdStore
+        except ImportError as e:
+            log.warn("RRD graphs disabled: the rrdtool module cannot be imported ({error})", error=e)
+            return
+        rrd_dir = conf.rrd_dir or os.path.join(self.app.conf.server.data_dir, "rrd")
+        os.makedirs(rrd_dir, exist_ok=True)
+        self.rrd_pool = ThreadPool(minthreads=1, maxthreads=conf.rrd_threads, name="aaad-rrd")
+        reactor, pool = self.app.reactor, self.rrd_pool
+
+        def run_in_thread(fn: Callable[..., Any], *args: Any) -> defer.Deferred:
+            return threads.deferToThreadPool(reactor, pool, fn, *args)
+        self.rrd = RrdStore(rrd_dir, conf.rrdcached or None, run_in_thread, clock=self.app.clock)
+
+    def load(self) -> None:
+        """Load the tracker synchronously (before the auth server answers anyone)."""
+        with self.app.db.read_engine.connect() as conn:
+            self.tracker.load(conn)
+        log.info("accounting: {n} open sessions over {logins} logins, {cycles} cycle usages loaded",
+                 n=sum(self.tracker.open.values()), logins=len(self.tracker.open),
+                 cycles=len(self.tracker.cycles))
+
+    def listen(self) -> None:
+        self._port = self.app.reactor.listenUDP(self.conf.port, self.protocol,
+                                                interface=self.conf.address, maxPacketSize=4096)
+        try:
+            self._port.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.conf.socket_buffer)
+        except (OSError, AttributeError):
+            pass
+        self.port = self._port.getHost().port
+
+    def start(self) -> None:
+        if self.rrd_pool is not None:
+            self.rrd_pool.start()
+        self.tracker.start()
+
+    def stop(self) -> Any:
+        self.tracker.stop()
+        d = defer.maybeDeferred(self._port.stopListening) if self._port is not None else defer.succeed(None)
+
+        def stop_pool(r: Any) -> Any:
+            if self.rrd_pool is not None and self.rrd_pool.started:
+                self.rrd_pool.stop()
+            return r
+        return d.addBoth(stop_pool)
+
+    def graph(self, org_id: int, login_id: int, start: datetime, end: datetime,
+              **kw: Any) -> defer.Deferred:
+        """A PNG of a login's traffic in [start, end); None if there is none or RRD is off."""
+        if self.rrd is None:
+            return defer.succeed(None)
+        return self.rrd.graph(org_id, login_id, start, end, **kw)
+
+
+def build_accounting(app: Any) -> AccountingServer:
+    """Build the accounting component, load its tracker and bind its port."""
+    srv = AccountingServer(app, app.conf.accounting)
+    srv.load()
+    srv.listen()
+    return srv

@@ -1,0 +1,459 @@
+"""SQL for accounting: sessions, usage buckets, cycle usage (one place, run on db threads).
+
+Every function takes a connection and returns plain values or dataclasses.
+``apply_batch`` is the writer's batch handler for Accounting-Requests (group
+commit): it folds the requests of one writer batch per session in memory
+with :func:`accounting.sessions.merge`, reads the stored rows of those
+sessions in one SELECT, and writes with one multi-row INSERT and one
+executemany UPDATE.  Because the fold is a join (order-independent,
+idempotent), retransmissions, duplicates and late packets can never double
+count.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aaad.events import QuotaExceeded, publish
+from aaad.schema import logins as logins_t, nas as nas_t, orgs as orgs_t
+from accounting import sessions as sm
+from accounting import usage as um
+from accounting.schema import UNAGGREGATED, sessions as sessions_t, usage as usage_t, usage_cycles
+
+#: The fields of :class:`accounting.sessions.Session`, in order; the column of
+#: ``key`` is ``session_key``, every other one has the field's name.
+SESSION_FIELDS = tuple(sm.Session.__dataclass_fields__)
+_SESSION_COLS = [sessions_t.c.session_key if f == "key" else sessions_t.c[f] for f in SESSION_FIELDS]
+_MUTABLE = ("nas_port", "nas_port_id", "framed_ip", "calling_station", "called_station",
+            "start_time", "last_update", "stop_time", "input_octets", "output_octets",
+            "input_packets", "output_packets", "session_time", "terminate_cause",
+            "interim_interval")
+_IN_CHUNK = 500  # keys per IN (...) list
+
+NAS_RESET = (sm.STATUS_ACCOUNTING_ON, sm.STATUS_ACCOUNTING_OFF)
+
+# The default cycle when a login has no cycle_anchor: the 1st of each month, UTC.
+DEFAULT_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AcctItem:
+    """What the server submits to the writer: a decoded request and who it is about."""
+    rec: sm.AcctRecord
+    org_id: int
+    login_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Open-session changes a committed request caused: login ids opened and closed.
+
+    The changes of a session are reported once per batch (on its last
+    request there), so summing the outcomes of all requests is exact.
+    """
+    opened: tuple[int, ...] = ()
+    closed: tuple[int, ...] = ()
+
+
+NOTHING = Outcome()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A session row as the CLI and the API show it."""
+    id: int
+    org_id: int
+    login_id: int | None
+    session: sm.Session
+    agg_input_octets: int
+    agg_output_octets: int
+
+
+def _row_session(r: Sequence) -> sm.Session:
+    return sm.Session(*r)
+
+
+def _values(s: sm.Session) -> dict:
+    return {f: getattr(s, f) for f in _MUTABLE}
+
+
+def _select_by_keys(conn: Connection, keys: list[str]) -> dict[str, tuple[int, int | None, sm.Session]]:
+    out: dict[str, tuple[int, int | None, sm.Session]] = {}
+    base = sa.select(sessions_t.c.id, sessions_t.c.login_id, *_SESSION_COLS)
+    for i in range(0, len(keys), _IN_CHUNK):
+        part = keys[i:i + _IN_CHUNK]
+        for r in conn.execute(base.where(sessions_t.c.session_key.in_(part))):
+            out[r[2]] = (r[0], r[1], _row_session(r[2:]))
+    return out
+
+
+_update_stmt = None
+
+
+def _update_session_stmt() -> sa.Update:
+    global _update_stmt
+    if _update_stmt is None:
+        _update_stmt = sessions_t.update().where(sessions_t.c.id == sa.bindparam("b_id")).values(
+            {sessions_t.c[f]: sa.bindparam("b_" + f) for f in _MUTABLE + ("login_id",)})
+    return _update_stmt
+
+
+def _delta(before: int | None, after: int | None) -> Outcome:
+    if before == after:
+        return NOTHING
+    return Outcome(opened=(after,) if after is not None else (),
+                   closed=(before,) if before is not None else ())
+
+
+def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
+    """Apply Accounting-Requests in one transaction; one :class:`Outcome` per item.
+
+    Start / Interim-Update / Stop fold into their session (created by
+    whichever packet arrives first); Accounting-On / Off close every open
+    session of that NAS that started before it (after this batch's other
+    writes, so a late Interim of a lost session is closed too).
+    """
+    results: list[Outcome] = [NOTHING] * len(items)
+    folded: dict[str, list] = {}   # key -> [session, org_id, login_id, last index]
+    resets: list[int] = []
+    for i, item in enumerate(items):
+        rec = item.rec
+        if rec.status in NAS_RESET:
+            resets.append(i)
+            continue
+        one = sm.apply(None, rec)
+        cur = folded.get(one.key)
+        if cur is None:
+            folded[one.key] = [one, item.org_id, item.login_id, i]
+        else:
+            cur[0] = sm.merge(cur[0], one)
+            if cur[2] is None:
+                cur[2] = item.login_id
+            cur[3] = i
+    if folded:
+        existing = _select_by_keys(conn, list(folded))
+        inserts: list[dict] = []
+        updates: list[dict] = []
+        for key, (s, org_id, login_id, idx) in folded.items():
+            ex = existing.get(key)
+            if ex is None:
+                row = _values(s)
+                row.update(session_key=key, org_id=org_id, nas_id=s.nas_id, session_id=s.session_id,
+                           username=s.username, login_id=login_id)
+                inserts.append(row)
+                results[idx] = _delta(None, login_id if s.stop_time is None else None)
+                continue
+            row_id, old_login, old = ex
+            new = sm.merge(old, s)
+            new_login = old_login if old_login is not None else login_id
+            if new != old or new_login != old_login:
+                u = {"b_" + f: getattr(new, f) for f in _MUTABLE}
+                u["b_login_id"] = new_login
+                u["b_id"] = row_id
+                updates.append(u)
+            results[idx] = _delta(old_login if old.stop_time is None else None,
+                                  new_login if new.stop_time is None else None)
+        if inserts:
+            conn.execute(sessions_t.insert(), inserts)
+        if updates:
+            conn.execute(_update_session_stmt(), updates)
+    for i in resets:
+        rec = items[i].rec
+        closed = close_nas_sessions(conn, rec.nas_id, rec.event_time, sm.TERMINATE_NAS_REBOOT)
+        results[i] = Outcome(closed=tuple(closed))
+    return results
+
+
+def _close_rows(conn: Connection, rows: list[tuple[int, int | None, sm.Session, sm.Session]]) -> list[int]:
+    """Write stop_time / terminate_cause of closed sessions; return their login ids."""
+    if not rows:
+        return []
+    conn.execute(sessions_t.update().where(sessions_t.c.id == sa.bindparam("b_id"))
+                 .values(stop_time=sa.bindparam("b_stop"), terminate_cause=sa.bindparam("b_cause")),
+                 [{"b_id": rid, "b_stop": new.stop_time, "b_cause": new.terminate_cause}
+                  for rid, _lid, _old, new in rows])
+    return [lid for rid, lid, _old, _new in rows if lid is not None]
+
+
+def close_nas_sessions(conn: Connection, nas_id: int, at: datetime, cause: int) -> list[int]:
+    """Close every open session of a NAS started before ``at``; return the login ids closed."""
+    q = sa.select(sessions_t.c.id, sessions_t.c.login_id, *_SESSION_COLS).where(
+        sessions_t.c.nas_id == nas_id, sessions_t.c.stop_time.is_(None))
+    rows = [(r[0], r[1], _row_session(r[2:])) for r in conn.execute(q)]
+    by_key = {s.key: (rid, lid, s) for rid, lid, s in rows}
+    closed = sm.close_all([s for _r, _l, s in rows], at, cause)
+    return _close_rows(conn, [(by_key[c.key][0], by_key[c.key][1], by_key[c.key][2], c) for c in closed])
+
+
+@dataclass
+class StaleChunk:
+    last_id: int
+    scanned: int
+    closed_logins: list[int] = field(default_factory=list)
+    closed: int = 0
+
+
+def close_stale_chunk(conn: Connection, after_id: int, limit: int, now: datetime,
+                      default_interim: int, grace: int) -> StaleChunk:
+    """Close the stale sessions among the next ``limit`` open ones (by id) not updated for ``grace``."""
+    cutoff = now - timedelta(seconds=grace)
+    q = (sa.select(sessions_t.c.id, sessions_t.c.login_id, *_SESSION_COLS)
+         .where(sessions_t.c.stop_time.is_(None), sessions_t.c.last_update < cutoff,
+                sessions_t.c.id > after_id)
+         .order_by(sessions_t.c.id).limit(limit))
+    rows = [(r[0], r[1], _row_session(r[2:])) for r in conn.execute(q)]
+    todo = [(rid, lid, s, sm.close_stale(s, now)) for rid, lid, s in rows
+            if sm.stale(s, now, default_interim, grace)]
+    logins = _close_rows(conn, todo)
+    return StaleChunk(rows[-1][0] if rows else after_id, len(rows), logins, len(todo))
+
+
+# -- usage aggregation -----------------------------------------------------------------
+
+def _tz(name: str | None, cache: dict[str, tzinfo]) -> tzinfo:
+    name = name or "UTC"
+    tz = cache.get(name)
+    if tz is None:
+        try:
+            tz = ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            tz = UTC
+        cache[name] = tz
+    return tz
+
+
+def org_timezones(conn: Connection) -> dict[int, tzinfo]:
+    cache: dict[str, tzinfo] = {}
+    return {r.id: _tz(r.timezone, cache) for r in conn.execute(sa.select(orgs_t.c.id, orgs_t.c.timezone))}
+
+
+def cycle_of(cycle_anchor: datetime | None, tz: tzinfo, at: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of a login's quota cycle holding ``at``.
+
+    With a cycle anchor: monthly from the anchor's local day in the org's
+    zone; without: calendar months in UTC.
+    """
+    if cycle_anchor is None:
+        return um.cycle_bounds(DEFAULT_ANCHOR, at, UTC)
+    return um.cycle_bounds(cycle_anchor, at, tz)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleUsage:
+    login_id: int
+    org_id: int
+    cycle_start: datetime
+    cycle_end: datetime
+    octets: int
+
+
+@dataclass
+class AggChunk:
+    """What one aggregation chunk committed."""
+    last_id: int
+    sessions: int
+    slot_rows: list[tuple[int, int, datetime, int, int]] = field(default_factory=list)  # org, login, slot, rx, tx
+    cycles: list[CycleUsage] = field(default_factory=list)
+    exceeded: list[QuotaExceeded] = field(default_factory=list)
+
+
+def _upsert(conn: Connection, table: sa.Table, keys: list[str], add: list[str], rows: list[dict]) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col, for many rows."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(index_elements=keys,
+                                      set_={c: table.c[c] + stmt.excluded[c] for c in add})
+    conn.execute(stmt, rows)
+
+
+def aggregate_chunk(conn: Connection, after_id: int, limit: int, slot: datetime,
+                    now: datetime) -> AggChunk:
+    """Move the next ``limit`` sessions' new octets (by id after ``after_id``) into buckets.
+
+    In ONE transaction: the sessions' ``agg_*`` columns, the slot / local
+    hour / local day buckets of their logins, each login's cycle usage, and
+    a ``usage.quota_exceeded`` event for a login whose usage crosses its
+    data cap (once per cycle: ``exceeded_at``).  Run again after a crash, a
+    chunk finds only what was not committed, so nothing is lost or counted
+    twice.
+    """
+    c = sessions_t.c
+    rows = conn.execute(
+        sa.select(c.id, c.org_id, c.login_id, c.input_octets, c.output_octets,
+                  c.agg_input_octets, c.agg_output_octets)
+        .where(sa.text(f"({UNAGGREGATED})"), c.id > after_id).order_by(c.id).limit(limit)).all()
+    if not rows:
+        return AggChunk(after_id, 0)
+    slot = um.slot_start(slot)
+    agg = um.aggregate(((r[2] or 0, r[3], r[4], r[5], r[6]) for r in rows), slot)
+    conn.execute(sessions_t.update().where(c.id == sa.bindparam("b_id")).values(
+        agg_input_octets=sa.bindparam("b_in"), agg_output_octets=sa.bindparam("b_out")),
+        [{"b_id": r[0], "b_in": a[0], "b_out": a[1]} for r, a in zip(rows, agg.new_agg)])
+    out = AggChunk(rows[-1][0], len(rows))
+    org_of = {r[2]: r[1] for r in rows if r[2] is not None}
+    buckets = {lid: v for (lid, _s), v in agg.buckets.items() if lid}
+    if not buckets:
+        return out
+    tzs = org_timezones(conn)
+    bucket_rows: list[dict] = []
+    for lid, (o_in, o_out) in buckets.items():
+        org = org_of[lid]
+        tz = tzs.get(org, UTC)
+        for level, start in (("slot", slot), ("hour", um.hour_start(slot, tz)), ("day", um.day_start(slot, tz))):
+            bucket_rows.append({"login_id": lid, "level": level, "start": start, "org_id": org,
+                                "octets_in": o_in, "octets_out": o_out})
+        out.slot_rows.append((org, lid, slot, o_out, o_in))
+    _upsert(conn, usage_t, ["login_id", "level", "start"], ["octets_in", "octets_out"], bucket_rows)
+    _add_cycle_usage(conn, buckets, org_of, tzs, slot, now, out)
+    return out
+
+
+def _add_cycle_usage(conn: Connection, buckets: dict[int, tuple[int, int]], org_of: dict[int, int],
+                     tzs: dict[int, tzinfo], slot: datetime, now: datetime, out: AggChunk) -> None:
+    ids = list(buckets)
+    info: dict[int, tuple[int | None, datetime | None]] = {}
+    for i in range(0, len(ids), _IN_CHUNK):
+        for r in conn.execute(sa.select(logins_t.c.id, logins_t.c.data_cap, logins_t.c.cycle_anchor)
+                              .where(logins_t.c.id.in_(ids[i:i + _IN_CHUNK]))):
+            info[r.id] = (r.data_cap, r.cycle_anchor)
+    bounds: dict[int, tuple[datetime, datetime]] = {}
+    for lid in ids:
+        if lid in info:  # a login deleted since: its buckets stay, no cycle
+            bounds[lid] = cycle_of(info[lid][1], tzs.get(org_of[lid], UTC), slot)
+    if not bounds:
+        return
+    before: dict[tuple[int, datetime], tuple[int, datetime | None]] = {}
+    uc = usage_cycles.c
+    for i in range(0, len(ids), _IN_CHUNK):
+        part = [lid for lid in ids[i:i + _IN_CHUNK] if lid in bounds]
+        if not part:
+            continue
+        starts = {bounds[lid][0] for lid in part}
+        for r in conn.execute(sa.select(uc.login_id, uc.cycle_start, uc.octets, uc.exceeded_at)
+                              .where(uc.login_id.in_(part), uc.cycle_start.in_(starts))):
+            before[(r.login_id, r.cycle_start)] = (r.octets, r.exceeded_at)
+    _upsert(conn, usage_cycles, ["login_id", "cycle_start"], ["octets"],
+            [{"login_id": lid, "cycle_start": b[0], "org_id": org_of[lid],
+              "octets": buckets[lid][0] + buckets[lid][1]} for lid, b in bounds.items()])
+    for lid, (start, end) in bounds.items():
+        prev, exceeded_at = before.get((lid, start), (0, None))
+        used = prev + buckets[lid][0] + buckets[lid][1]
+        out.cycles.append(CycleUsage(lid, org_of[lid], start, end, used))
+        cap = info[lid][0]
+        if exceeded_at is None and um.crossed(prev, used, cap):
+            ev = QuotaExceeded(lid, used, cap, start.isoformat())  # type: ignore[arg-type]
+            publish(conn, org_of[lid], ev, now)
+            conn.execute(usage_cycles.update().where(uc.login_id == lid, uc.cycle_start == start)
+                         .values(exceeded_at=now))
+            out.exceeded.append(ev)
+
+
+def prune_usage(conn: Connection, level: str, before: datetime) -> int:
+    """Delete the buckets of ``level`` starting before ``before``."""
+    return conn.execute(usage_t.delete().where(usage_t.c.level == level, usage_t.c.start < before)).rowcount
+
+
+# -- reads (tracker, CLI, API) -----------------------------------------------------------
+
+def open_counts(conn: Connection) -> dict[int, int]:
+    """Open sessions per login, from the database."""
+    c = sessions_t.c
+    q = (sa.select(c.login_id, sa.func.count()).where(c.stop_time.is_(None), c.login_id.is_not(None))
+         .group_by(c.login_id))
+    return {r[0]: r[1] for r in conn.execute(q)}
+
+
+def current_cycles(conn: Connection, now: datetime) -> list[CycleUsage]:
+    """Every login's usage in its cycle holding ``now`` (logins with no usage are absent)."""
+    tzs = org_timezones(conn)
+    since = now - timedelta(days=32)
+    uc = usage_cycles.c
+    q = (sa.select(uc.login_id, uc.org_id, uc.cycle_start, uc.octets, logins_t.c.cycle_anchor)
+         .join(logins_t, logins_t.c.id == uc.login_id).where(uc.cycle_start > since))
+    out = []
+    for r in conn.execute(q):
+        start, end = cycle_of(r.cycle_anchor, tzs.get(r.org_id, UTC), now)
+        if r.cycle_start == start:
+            out.append(CycleUsage(r.login_id, r.org_id, start, end, r.octets))
+    return out
+
+
+def list_sessions(conn: Connection, *, org_id: int | None = None, username: str | None = None,
+                  nas_name: str | None = None, include_closed: bool = False,
+                  limit: int | None = None) -> list[StoredSession]:
+    """Sessions, newest start first: open ones only unless ``include_closed``."""
+    c = sessions_t.c
+    q = sa.select(c.id, c.org_id, c.login_id, c.agg_input_octets, c.agg_output_octets, *_SESSION_COLS)
+    if not include_closed:
+        q = q.where(c.stop_time.is_(None))
+    if org_id is not None:
+        q = q.where(c.org_id == org_id)
+    if username is not None:
+        q = q.where(c.username == username)
+    if nas_name is not None:
+        q = q.where(c.nas_id.in_(sa.select(nas_t.c.id).where(nas_t.c.name == nas_name)))
+    q = q.order_by(c.start_time.desc(), c.id.desc())
+    if limit:
+        q = q.limit(limit)
+    return [StoredSession(r[0], r[1], r[2], _row_session(r[5:]), r[3], r[4]) for r in conn.execute(q)]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSummary:
+    """A login's octets: (in, out) today (org-local day) and ever, in + out this cycle."""
+    login_id: int
+    today: tuple[int, int]
+    cycle: int
+    cycle_start: datetime
+    cycle_end: datetime
+    total: tuple[int, int]
+    unaggregated: tuple[int, int]  # counted by open sessions, not yet in buckets
+
+
+def login_usage(conn: Connection, login_id: int, now: datetime) -> UsageSummary:
+    """Today and total from the daily buckets, the cycle from the cycle row."""
+    lg = conn.execute(sa.select(logins_t.c.org_id, logins_t.c.cycle_anchor)
+                      .where(logins_t.c.id == login_id)).one()
+    tz = org_timezones(conn).get(lg.org_id, UTC)
+    start, end = cycle_of(lg.cycle_anchor, tz, now)
+    u = usage_t.c
+
+    def total(since: datetime | None) -> tuple[int, int]:
+        q = sa.select(sa.func.coalesce(sa.func.sum(u.octets_in), 0),
+                      sa.func.coalesce(sa.func.sum(u.octets_out), 0)).where(
+            u.login_id == login_id, u.level == "day")
+        if since is not None:
+            q = q.where(u.start >= since)
+        r = conn.execute(q).one()
+        return int(r[0]), int(r[1])
+
+    c = sessions_t.c
+    pend = conn.execute(sa.select(
+        sa.func.coalesce(sa.func.sum(c.input_octets - c.agg_input_octets), 0),
+        sa.func.coalesce(sa.func.sum(c.output_octets - c.agg_output_octets), 0)).where(
+        c.login_id == login_id, sa.text(f"({UNAGGREGATED})"))).one()
+    cyc = conn.execute(sa.select(usage_cycles.c.octets).where(
+        usage_cycles.c.login_id == login_id, usage_cycles.c.cycle_start == start)).scalar()
+    return UsageSummary(login_id, total(um.day_start(now, tz)), int(cyc or 0), start, end,
+                        total(None), (int(pend[0]), int(pend[1])))
+
+
+def login_ids(conn: Connection, ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """(org_id, username) of logins by id."""
+    ids = list(ids)
+    out: dict[int, tuple[int, str]] = {}
+    for i in range(0, len(ids), _IN_CHUNK):
+        for r in conn.execute(sa.select(logins_t.c.id, logins_t.c.org_id, logins_t.c.username)
+                              .where(logins_t.c.id.in_(ids[i:i + _IN_CHUNK]))):
+            out[r.id] = (r.org_id, r.username)
+    return out

@@ -1,0 +1,340 @@
+"""accounting.store on a real SQLite file: sessions, Accounting-On/Off, aggregation, quotas."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from twisted.internet import defer, task
+
+from aaad import logins, migrate, nas, orgs
+from aaad.crypto import SecretBox
+from aaad.db import sync_engine
+from aaad.logins import AAAView, LoginService, load_snapshot
+from aaad.schema import events
+from accounting import sessions as sm
+from accounting import store
+from accounting.jobs import exhaust_if_blocking
+from accounting.schema import sessions as sessions_t, usage, usage_cycles
+from accounting.store import AcctItem, Outcome
+from accounting.tracker import Tracker
+
+T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+GB = 1 << 30
+
+
+@dataclass
+class World:
+    engine: Any
+    box: SecretBox
+    org: int
+    nas1: int
+    nas2: int
+    alice: int
+    bob: int
+    carol: int  # capped, profile blocks when exhausted
+
+    def tx(self, fn: Any, *a: Any, **kw: Any) -> Any:
+        with self.engine.begin() as conn:
+            return fn(conn, *a, **kw)
+
+
+@pytest.fixture
+def w(tmp_path: Any) -> World:
+    engine = sync_engine(f"sqlite:///{tmp_path / 'aaad.db'}")
+    migrate.upgrade(engine)
+    box = SecretBox(os.urandom(32))
+    with engine.begin() as conn:
+        o = orgs.add(conn, "isp", "ISP", T0)
+        n1 = nas.add(conn, box, o.id, "r1", "10.0.0.1", "s1", T0)
+        n2 = nas.add(conn, box, o.id, "r2", "10.0.0.2", "s2", T0)
+        plain = logins.add_profile(conn, o.id, "plain", T0, interim_interval=300)
+        block = logins.add_profile(conn, o.id, "block", T0, block_when_exhausted=True)
+        a = logins.add_login(conn, box, o.id, "alice", "pw", T0, profile_id=plain.id)
+        b = logins.add_login(conn, box, o.id, "bob", "pw", T0, profile_id=plain.id, data_cap=GB)
+        c = logins.add_login(conn, box, o.id, "carol", "pw", T0, profile_id=block.id, data_cap=1000)
+    yield World(engine, box, o.id, n1.id, n2.id, a.id, b.id, c.id)
+    engine.dispose()
+
+
+def rec(status: int, sid: str = "s1", user: str = "alice", at: datetime = T0, nas_id: int = 0,
+        **kw: Any) -> sm.AcctRecord:
+    return sm.AcctRecord(status, nas_id, sid, user, at, **kw)
+
+
+def item(w: World, r: sm.AcctRecord, login: int | None = -1) -> AcctItem:
+    if r.nas_id == 0:
+        r = replace(r, nas_id=w.nas1)
+    if login == -1:
+        login = {"alice": w.alice, "bob": w.bob, "carol": w.carol}.get(r.username)
+    return AcctItem(r, w.org, login)
+
+
+def apply(w: World, *records: sm.AcctRecord) -> list[Outcome]:
+    return w.tx(store.apply_batch, [item(w, r) for r in records])
+
+
+def rows(w: World) -> list[store.StoredSession]:
+    return w.tx(lambda c: store.list_sessions(c, include_closed=True))
+
+
+def one(w: World) -> sm.Session:
+    (s,) = rows(w)
+    return s.session
+
+
+def start(sid: str = "s1", user: str = "alice", at: datetime = T0, **kw: Any) -> sm.AcctRecord:
+    return rec(sm.STATUS_START, sid, user, at, **kw)
+
+
+def interim(secs: int, i: int, o: int, sid: str = "s1", user: str = "alice", **kw: Any) -> sm.AcctRecord:
+    return rec(sm.STATUS_INTERIM, sid, user, T0 + timedelta(seconds=secs), session_time=secs,
+               input_octets=i, output_octets=o, **kw)
+
+
+def stop(secs: int, i: int, o: int, sid: str = "s1", user: str = "alice", **kw: Any) -> sm.AcctRecord:
+    return rec(sm.STATUS_STOP, sid, user, T0 + timedelta(seconds=secs), session_time=secs,
+               input_octets=i, output_octets=o, terminate_cause=1, **kw)
+
+
+# -- sessions -----------------------------------------------------------------------
+
+def test_start_interim_stop(w: World) -> None:
+    """A full Start / Interim / Stop sequence gives one closed row with the Stop's counters."""
+    assert apply(w, start(framed_ip="10.1.0.5")) == [Outcome(opened=(w.alice,))]
+    assert apply(w, interim(300, 1000, 5000)) == [Outcome()]
+    assert apply(w, stop(600, 3 * GB, 9 * GB)) == [Outcome(closed=(w.alice,))]
+    s = one(w)
+    assert (s.input_octets, s.output_octets, s.session_time) == (3 * GB, 9 * GB, 600)
+    assert s.start_time == T0 and s.stop_time == T0 + timedelta(seconds=600)
+    assert s.terminate_cause == 1 and s.framed_ip == "10.1.0.5"
+    assert rows(w)[0].login_id == w.alice and rows(w)[0].org_id == w.org
+
+
+def test_sequence_in_one_batch(w: World) -> None:
+    """Start, Interim and Stop folded in one writer batch net to no open session."""
+    out = apply(w, start(), interim(300, 10, 20), stop(600, 30, 40))
+    assert sum(len(o.opened) for o in out) == sum(len(o.closed) for o in out)
+    assert one(w).stop_time is not None and one(w).input_octets == 30
+
+
+def test_retransmission_changes_nothing(w: World) -> None:
+    """The same Interim twice (same batch and later batch) is counted once."""
+    apply(w, start())
+    apply(w, interim(300, 100, 200), interim(300, 100, 200))
+    before = one(w)
+    assert apply(w, interim(300, 100, 200)) == [Outcome()]
+    assert one(w) == before and before.input_octets == 100
+
+
+def test_delayed_duplicate(w: World) -> None:
+    """A duplicate Start with a larger Acct-Delay-Time (earlier event time) keeps one session."""
+    apply(w, start())
+    out = apply(w, start(at=T0 - timedelta(seconds=5)))
+    assert out == [Outcome()]
+    assert len(rows(w)) == 1 and one(w).start_time == T0 - timedelta(seconds=5)
+
+
+def test_interim_after_stop_stays_closed(w: World) -> None:
+    """An Interim arriving after its Stop neither reopens nor lowers the session."""
+    apply(w, start(), stop(600, 500, 700))
+    assert apply(w, interim(300, 100, 200)) == [Outcome()]
+    s = one(w)
+    assert s.stop_time == T0 + timedelta(seconds=600) and (s.input_octets, s.output_octets) == (500, 700)
+
+
+def test_stop_without_start(w: World) -> None:
+    """A lone Stop creates the session, closed, started session_time before it."""
+    assert apply(w, stop(600, 10, 20)) == [Outcome()]
+    s = one(w)
+    assert s.start_time == T0 and s.stop_time == T0 + timedelta(seconds=600)
+    assert w.tx(store.open_counts) == {}
+
+
+def test_counters_going_backwards_keep_the_maximum(w: World) -> None:
+    """An Interim with smaller counters (reordered) never lowers them."""
+    apply(w, start(), interim(600, 1000, 2000))
+    apply(w, interim(300, 400, 500))
+    s = one(w)
+    assert (s.input_octets, s.output_octets, s.session_time) == (1000, 2000, 600)
+
+
+def test_unknown_user_has_no_login(w: World) -> None:
+    """A session of an unknown user name is stored with no login and not counted."""
+    out = apply(w, start(user="mallory"))
+    assert out == [Outcome()]
+    assert rows(w)[0].login_id is None
+
+
+def test_accounting_on_closes_only_that_nas(w: World) -> None:
+    """Accounting-On closes every open session of its NAS started before it, and no other."""
+    apply(w, start("a"), start("b", "bob"), replace(start("c"), nas_id=w.nas2), start("d"))
+    apply(w, stop(60, 1, 1, sid="d"))
+    on = rec(sm.STATUS_ACCOUNTING_ON, "", "", T0 + timedelta(seconds=100))
+    out = apply(w, on)
+    assert sorted(out[0].closed) == sorted([w.alice, w.bob])
+    by = {r.session.session_id: r.session for r in rows(w)}
+    assert by["a"].stop_time == T0 + timedelta(seconds=100) and by["a"].terminate_cause == 11
+    assert by["c"].stop_time is None
+    assert by["d"].terminate_cause == 1
+    assert w.tx(store.open_counts) == {w.alice: 1}
+
+
+def test_stale_sessions_are_closed(w: World) -> None:
+    """The stale job closes sessions silent for 2 x interval + grace, with Lost-Service."""
+    apply(w, start("old", interim_interval=60), start("fresh", "bob", interim_interval=60))
+    apply(w, interim(400, 1, 1, sid="fresh", user="bob"))
+    now = T0 + timedelta(seconds=500)
+    chunk = w.tx(store.close_stale_chunk, 0, 1000, now, 300, 300)
+    assert chunk.closed == 1 and chunk.closed_logins == [w.alice]
+    by = {r.session.session_id: r.session for r in rows(w)}
+    assert by["old"].stop_time == now and by["old"].terminate_cause == sm.TERMINATE_STALE
+    assert by["fresh"].stop_time is None
+
+
+# -- aggregation ---------------------------------------------------------------------
+
+SLOT = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def buckets(w: World, level: str = "slot") -> dict:
+    with w.engine.connect() as conn:
+        return {(r.login_id, r.start): (r.octets_in, r.octets_out) for r in conn.execute(
+            sa.select(usage).where(usage.c.level == level))}
+
+
+def agg_all(w: World, slot: datetime, limit: int = 5000) -> int:
+    after, n = 0, 0
+    while True:
+        c = w.tx(store.aggregate_chunk, after, limit, slot, slot + timedelta(minutes=5))
+        if c.sessions == 0:
+            return n
+        n += c.sessions
+        after = c.last_id
+
+
+def test_aggregation_buckets_and_no_double_count(w: World) -> None:
+    """Deltas go into slot, hour and day buckets once; a rerun adds nothing."""
+    apply(w, start("a"), start("b"), start("c", "bob"))
+    apply(w, interim(300, 100, 1000, sid="a"), interim(300, 10, 20, sid="b"),
+          interim(300, 5, 7, sid="c", user="bob"))
+    assert agg_all(w, SLOT) == 3
+    assert buckets(w) == {(w.alice, SLOT): (110, 1020), (w.bob, SLOT): (5, 7)}
+    assert buckets(w, "hour") == {(w.alice, SLOT): (110, 1020), (w.bob, SLOT): (5, 7)}
+    assert buckets(w, "day")[(w.alice, SLOT.replace(hour=0))] == (110, 1020)
+    assert agg_all(w, SLOT) == 0
+    apply(w, stop(600, 150, 1500, sid="a"))
+    nxt = SLOT + timedelta(minutes=5)
+    assert agg_all(w, nxt) == 1
+    assert buckets(w)[(w.alice, nxt)] == (50, 500)
+    assert buckets(w, "hour")[(w.alice, SLOT)] == (160, 1520)
+
+
+def test_aggregation_survives_a_crash_between_chunks(w: World) -> None:
+    """Chunks commit alone: a crash after one chunk, then a full rerun, counts everything once."""
+    apply(w, *[start(f"s{i}") for i in range(7)])
+    apply(w, *[interim(300, 10, 1, sid=f"s{i}") for i in range(7)])
+    first = w.tx(store.aggregate_chunk, 0, 3, SLOT, SLOT)
+    assert first.sessions == 3
+    with pytest.raises(RuntimeError):  # a crash inside the second chunk's transaction
+        with w.engine.begin() as conn:
+            store.aggregate_chunk(conn, first.last_id, 3, SLOT, SLOT)
+            raise RuntimeError("killed")
+    assert buckets(w) == {(w.alice, SLOT): (30, 3)}
+    assert agg_all(w, SLOT, limit=3) == 4  # restart from scratch: only what was not committed
+    assert buckets(w) == {(w.alice, SLOT): (70, 7)}
+
+
+def test_unknown_login_octets_are_marked_but_not_bucketed(w: World) -> None:
+    """Sessions with no login move their agg_* columns but make no bucket."""
+    apply(w, start(user="mallory"), interim(300, 9, 9, user="mallory"))
+    assert agg_all(w, SLOT) == 1 and buckets(w) == {} and agg_all(w, SLOT) == 0
+
+
+# -- quota ---------------------------------------------------------------------------
+
+def quota_events(w: World) -> list[dict]:
+    with w.engine.connect() as conn:
+        return [json.loads(r.payload) for r in conn.execute(
+            sa.select(events).where(events.c.type == "usage.quota_exceeded"))]
+
+
+class SyncDb:
+    """A Database stand-in running writes synchronously (for LoginService)."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+
+    def write(self, fn: Any, *a: Any, **kw: Any) -> defer.Deferred:
+        with self.engine.begin() as conn:
+            return defer.succeed(fn(conn, *a, **kw))
+
+    read = write
+
+
+def test_quota_crossing_publishes_once_and_exhausts(w: World) -> None:
+    """Crossing the cap publishes one event per cycle; a blocking profile's login becomes exhausted."""
+    apply(w, start(user="carol"), interim(300, 300, 300, user="carol"))
+    agg_all(w, SLOT)
+    assert quota_events(w) == []
+    apply(w, interim(600, 500, 600, user="carol"))
+    chunk = w.tx(store.aggregate_chunk, 0, 100, SLOT + timedelta(minutes=5), SLOT)
+    assert [e.login_id for e in chunk.exceeded] == [w.carol]
+    apply(w, interim(900, 900, 900, user="carol"))
+    agg_all(w, SLOT + timedelta(minutes=10))
+    (ev,) = quota_events(w)
+    assert ev == {"login_id": w.carol, "used": 1100, "cap": 1000,
+                  "cycle_start": "2026-03-01T00:00:00+00:00"}
+    with w.engine.connect() as conn:
+        assert conn.execute(sa.select(usage_cycles.c.octets)).scalar() == 1800
+
+    view = AAAView()
+    with w.engine.connect() as conn:
+        view.load(load_snapshot(conn, w.box))
+    svc = LoginService(SyncDb(w.engine), w.box, view, task.Clock())
+    assert exhaust_if_blocking(view, svc, w.carol).result is True
+    assert view.login_by_id(w.carol).state == "exhausted"
+    assert exhaust_if_blocking(view, svc, w.carol).result is False   # redelivery: nothing to do
+    assert exhaust_if_blocking(view, svc, w.bob).result is False     # profile does not block
+
+
+def test_tracker_loads_counts_and_cycles(w: World) -> None:
+    """The tracker loads open counts and current-cycle usage, and over_cap follows them."""
+    apply(w, start("x", "bob"), start("y", "bob"), interim(300, GB, 0, sid="x", user="bob"))
+    agg_all(w, SLOT)
+    clock = task.Clock()
+    clock.advance((SLOT + timedelta(minutes=10)).timestamp())
+    tr = Tracker(None, clock)
+    with w.engine.connect() as conn:
+        tr.load(conn)
+        bob = logins.get_login(conn, w.box, w.bob)
+        alice = logins.get_login(conn, w.box, w.alice)
+    assert tr.open_count(w.bob) == 2 and tr.open_count(w.alice) == 0
+    assert tr.cycle_used(w.bob) == GB and tr.over_cap(bob) and not tr.over_cap(alice)
+    clock.advance(timedelta(days=30).total_seconds())  # next cycle: usage starts again
+    assert not tr.over_cap(bob)
+    tr.apply(Outcome(opened=(w.alice,), closed=(w.bob,)))
+    assert tr.open_count(w.alice) == 1 and tr.open_count(w.bob) == 1
+
+
+def test_usage_summary(w: World) -> None:
+    """login_usage reports today, the cycle and the total, and what is not bucketed yet."""
+    apply(w, start(), interim(300, 100, 200))
+    agg_all(w, SLOT)
+    apply(w, interim(600, 150, 260))
+    u = w.tx(store.login_usage, w.alice, SLOT + timedelta(minutes=10))
+    assert u.today == (100, 200) and u.total == (100, 200) and u.cycle == 300
+    assert u.unaggregated == (50, 60)
+
+
+def test_prune(w: World) -> None:
+    """Pruning deletes only buckets of that level older than the cut-off."""
+    apply(w, start(), interim(300, 1, 1))
+    agg_all(w, SLOT)
+    assert w.tx(store.prune_usage, "slot", SLOT) == 0
+    assert w.tx(store.prune_usage, "slot", SLOT + timedelta(minutes=5)) == 1
+    assert buckets(w) == {} and buckets(w, "hour")
