@@ -59,7 +59,7 @@ class AccountingJobs:
         now = utcnow(self.clock)
         after = int(ctx.progress or 0)
         n = chunks = 0
-        slot_rows: list = []
+        slot_rows: dict[tuple, list[int]] = {}  # (org, login, slot) -> [rx, tx] over all chunks
         while True:
             # Like ctx.checkpoint, but the cursor is only known once the chunk
             # ran: the chunk writes its own last id in its transaction.
@@ -72,12 +72,15 @@ class AccountingJobs:
             after = chunk.last_id
             ctx.progress = str(after)
             self.tracker.set_cycles(chunk.cycles)
-            slot_rows.extend(chunk.slot_rows)
+            for org, lid, sl, rx, tx in chunk.slot_rows:
+                acc = slot_rows.setdefault((org, lid, sl), [0, 0])
+                acc[0] += rx
+                acc[1] += tx
             if chunk.sessions < self.conf.aggregation_chunk:
                 break
         self.last_aggregation = {"sessions": n, "chunks": chunks, "logins": len(slot_rows)}
         if slot_rows and self.rrd is not None:
-            self.rrd.update_many(slot_rows).addErrback(
+            self.rrd.update_many([(*k, v[0], v[1]) for k, v in slot_rows.items()]).addErrback(
                 lambda f: log.failure("RRD update after aggregation failed", f))
         if n:
             log.info("usage aggregated: {n} sessions in {chunks} chunks, slot {slot}",
