@@ -20,11 +20,21 @@ log = Logger()
 Entry = tuple  # (ts, org_id, nas_id, username, method, result, reason, calling_station, latency_us)
 
 
+_COLS = "created_at, org_id, nas_id, username, method, result, reason, calling_station, latency_us"
+
+
 def _insert(conn: Connection, rows: list[Entry]) -> int:
-    conn.execute(auth_log.insert(), [
-        {"created_at": datetime.fromtimestamp(r[0], timezone.utc), "org_id": r[1], "nas_id": r[2],
-         "username": r[3], "method": r[4], "result": r[5], "reason": r[6],
-         "calling_station": r[7], "latency_us": r[8]} for r in rows])
+    """One multi-row INSERT through the driver (SQLAlchemy's per-row parameter
+    processing cost more than SQLite itself at thousands of rows a second)."""
+    if conn.dialect.name == "sqlite":
+        # UTCDateTime's storage format on SQLite: naive UTC, ISO with a space.
+        fmt = lambda ts: datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
+        marks = ", ".join("?" * 9)
+    else:
+        fmt = lambda ts: datetime.fromtimestamp(ts, timezone.utc)  # noqa: E731
+        marks = ", ".join(["%s"] * 9)
+    conn.exec_driver_sql(f"INSERT INTO {auth_log.name} ({_COLS}) VALUES ({marks})",
+                         [(fmt(r[0]),) + tuple(r[1:]) for r in rows])
     return len(rows)
 
 

@@ -12,7 +12,6 @@ database.
 """
 from __future__ import annotations
 
-import gc
 import ipaddress
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -351,8 +350,6 @@ class AAAView:
         self.logins = {(lg.org_id, lg.username): lg for lg in snap.logins}
         self._by_id = {lg.id: lg for lg in snap.logins}
         self.last_change = snap.last_change
-        gc.collect()
-        gc.freeze()  # the loaded view is long-lived: keep it out of GC scans
 
     def get(self, org_id: int, username: str) -> Login | None:
         return self.logins.get((org_id, username))

@@ -109,6 +109,15 @@ class AuthController:
         self.post_auth: list[Stage] = [self.check_state, self.check_validity,
                                        self.check_simultaneous_use, self.build_reply]
 
+    def precompile(self, logins: Any) -> None:
+        """Prepare every login's reply and NT hash up front (start-up, before gc.freeze),
+        so the hot path neither compiles nor creates long-lived objects."""
+        for lg in logins:
+            if lg.compiled is None:
+                self._compiled(lg)
+            if lg.nt_hash is None:
+                lg.nt_hash = mschap.nt_password_hash(lg.password)
+
     # -- driver ---------------------------------------------------------------------
 
     def handle(self, req: AuthRequest) -> Decision:

@@ -132,8 +132,35 @@ _MA_HEADER = bytes((MESSAGE_AUTHENTICATOR, 18))
 _MA_ZEROED = _MA_HEADER + _ZERO16
 _MA_LENGTH = len(_MA_ZEROED)
 _md5 = hashlib.md5
-_hmac_digest = hmac.digest
 _compare = hmac.compare_digest
+_HMAC_KEYS: dict[bytes, tuple] = {}
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def _hmac_md5(secret: bytes, msg: bytes) -> bytes:
+    """HMAC-MD5 with the key's inner and outer pads hashed once per secret.
+
+    The hot path computes two HMACs per request with a handful of secrets;
+    copying pre-keyed MD5 states is about twice as fast as hmac.digest.
+    """
+    states = _HMAC_KEYS.get(secret)
+    if states is None:
+        key = _md5(secret).digest() if len(secret) > 64 else secret
+        key = key.ljust(64, b"\0")
+        states = (_md5(key.translate(_IPAD)), _md5(key.translate(_OPAD)))
+        if len(_HMAC_KEYS) > 4096:
+            _HMAC_KEYS.clear()
+        _HMAC_KEYS[secret] = states
+    inner = states[0].copy()
+    inner.update(msg)
+    outer = states[1].copy()
+    outer.update(inner.digest())
+    return outer.digest()
+
+
+def _hmac_digest(secret: bytes, msg: bytes, _digest: str = "md5") -> bytes:
+    return _hmac_md5(secret, msg)
 _KNOWN = KNOWN_CODES
 # Types decode() looks at closer: reserved 0, Vendor-Specific, Message-Authenticator.
 _SPECIAL_TYPES = frozenset({0, VENDOR_SPECIFIC, MESSAGE_AUTHENTICATOR})

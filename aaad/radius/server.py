@@ -10,6 +10,7 @@ reject delay on the clock (never blocking; pending delayed replies bounded).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +127,7 @@ class AuthProtocol(DatagramProtocol):
         now = self.clock.seconds()
         req = AuthRequest(p, nas, now)
         decision = self.controller.handle(req)
-        proxy = p.get_all(PROXY_STATE) if p.get(PROXY_STATE) is not None else ()
+        proxy = p.get_all(PROXY_STATE) if p.ma_offset >= 0 and p.get(PROXY_STATE) is not None else ()
         try:
             reply = codec.encode_reply(decision.code, p.ident, p.authenticator, decision.attrs,
                                        secret, True, proxy)
@@ -162,8 +163,15 @@ class AuthProtocol(DatagramProtocol):
     def _send(self, key: tuple, reply: bytes, addr: tuple[str, int], kind: str) -> None:
         self.dedup.answered(key, reply)
         self.st.responses[kind] += 1
-        if self.transport is not None:
-            self.transport.write(reply, addr)
+        sock = getattr(self.transport, "socket", None)
+        if sock is None:  # fake transports in tests
+            if self.transport is not None:
+                self.transport.write(reply, addr)
+            return
+        try:  # straight to the socket: Port.write re-validates the address every time
+            sock.sendto(reply, addr)
+        except OSError as e:  # full buffer or unreachable: the NAS retransmits
+            self.st.drops[f"send_error_{e.errno}"] += 1
 
 
 class AuthServer:
@@ -194,6 +202,12 @@ class AuthServer:
         except (OSError, AttributeError):
             pass
         self.port = self._port.getHost().port
+
+    def prepare_view(self) -> None:
+        t0 = time.monotonic()
+        self.controller.precompile(self.app.view.logins.values())
+        log.info("prepared replies for {n} logins in {secs:.2f}s", n=len(self.app.view),
+                 secs=time.monotonic() - t0)
 
     def start(self) -> None:
         self.authlog.start()
