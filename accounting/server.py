@@ -26,7 +26,6 @@ ignored on purpose: routers without NTP send wildly wrong ones.
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import socket
 from datetime import datetime, timezone
@@ -95,8 +94,12 @@ def _counter(p: codec.Packet, octets_type: int, giga_type: int, name: str) -> in
     return ((hi or 0) << 32) | lo
 
 
-def parse_record(p: codec.Packet, nas_id: int, now: float) -> sm.AcctRecord:
-    """Turn a validated Accounting-Request into an :class:`AcctRecord`; BadRequest if unusable."""
+def parse_record(p: codec.Packet, nas_id: int, now: float,
+                 default_interim: int | None = None) -> sm.AcctRecord:
+    """Turn a validated Accounting-Request into an :class:`AcctRecord`; BadRequest if unusable.
+
+    ``default_interim`` stands in for a missing Acct-Interim-Interval.
+    """
     status = _int(p.get(codec.ACCT_STATUS_TYPE), "bad_status_type")
     if status is None:
         raise BadRequest("missing_status_type")
@@ -113,7 +116,7 @@ def parse_record(p: codec.Packet, nas_id: int, now: float) -> sm.AcctRecord:
     if ip is not None:
         if len(ip) != 4:
             raise BadRequest("bad_framed_ip")
-        ip_s: str | None = str(ipaddress.IPv4Address(ip))
+        ip_s: str | None = socket.inet_ntoa(ip)
     else:
         ip_s = None
     return sm.AcctRecord(
@@ -129,7 +132,7 @@ def parse_record(p: codec.Packet, nas_id: int, now: float) -> sm.AcctRecord:
         output_packets=_int(p.get(codec.ACCT_OUTPUT_PACKETS), "bad_packets"),
         session_time=_int(p.get(codec.ACCT_SESSION_TIME), "bad_session_time"),
         terminate_cause=_int(p.get(codec.ACCT_TERMINATE_CAUSE), "bad_terminate_cause"),
-        interim_interval=_int(p.get(codec.ACCT_INTERIM_INTERVAL), "bad_interim_interval"),
+        interim_interval=_int(p.get(codec.ACCT_INTERIM_INTERVAL), "bad_interim_interval") or default_interim,
     )
 
 
@@ -190,21 +193,22 @@ class AcctProtocol(DatagramProtocol):
                 st.duplicates["answered_from_cache"] += 1
                 self.transport.write(cached, addr)
             return
+        login_id = interim = None
+        user = p.get(codec.USER_NAME)
+        if user:
+            lg = self.view.get(nas.org_id, user.decode("utf-8", "replace"))
+            if lg is not None:
+                login_id = lg.id
+                if lg.profile_id is not None:
+                    prof = self.view.profiles.get(lg.profile_id)
+                    if prof is not None:
+                        interim = prof.interim_interval
         try:
-            rec = parse_record(p, nas.id, self.clock.seconds())
+            rec = parse_record(p, nas.id, self.clock.seconds(), interim)
         except BadRequest as e:
             st.drops[e.reason] += 1
             self.dedup.forget(key)
             return
-        login_id = None
-        if rec.username:
-            lg = self.view.get(nas.org_id, rec.username)
-            if lg is not None:
-                login_id = lg.id
-                if rec.interim_interval is None and lg.profile_id is not None:
-                    prof = self.view.profiles.get(lg.profile_id)
-                    if prof is not None and prof.interim_interval:
-                        rec = _with_interim(rec, prof.interim_interval)
         st.requests[_STATUS_NAMES[rec.status]] += 1
         self.pending += 1
         d = self.submit(AcctItem(rec, nas.org_id, login_id))
@@ -229,11 +233,6 @@ class AcctProtocol(DatagramProtocol):
         self.st.write_failures[""] += 1
         self.dedup.forget(key)
         log.failure("accounting write failed", f)
-
-
-def _with_interim(rec: sm.AcctRecord, interval: int) -> sm.AcctRecord:
-    from dataclasses import replace
-    return replace(rec, interim_interval=interval)
 
 
 class AccountingServer:
