@@ -44,8 +44,9 @@ class World:
 
 
 @pytest.fixture
-def w(tmp_path: Any) -> World:
-    engine = sync_engine(f"sqlite:///{tmp_path / 'aaad.db'}")
+def w(db_url: str) -> World:
+    """A migrated database with an org, two NAS and three logins, on SQLite and PostgreSQL."""
+    engine = sync_engine(db_url)
     migrate.upgrade(engine)
     box = SecretBox(os.urandom(32))
     with engine.begin() as conn:
