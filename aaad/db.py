@@ -60,6 +60,10 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+# Set in a connection's info by events.publish, so the writer knows a batch
+# carried events and wakes the dispatcher only then.
+PUBLISHED = "aaad.published"
+
 # A 64-bit primary key that still auto-increments on SQLite (only INTEGER
 # PRIMARY KEY aliases the rowid there).
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -131,6 +135,7 @@ class Writer:
         self.batch_max = batch_max
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # Run on the reactor after a batch that published events (the dispatcher's poke).
         self.after_commit: list[Callable[[], None]] = []
         self.handlers: dict[str, Callable[[Connection, list[Any]], list[Any]]] = {}
         self.batches = 0
@@ -188,8 +193,10 @@ class Writer:
             self._run_batch(batch)
 
     def _run_batch(self, batch: list[_Op]) -> None:
+        published = False
         try:
             with self.engine.begin() as conn:
+                conn.info.pop(PUBLISHED, None)
                 grouped: dict[str, list[_Op]] = {}
                 for op in batch:
                     if op.kind is not None:
@@ -200,6 +207,7 @@ class Writer:
                     results = self.handlers[kind](conn, [op.args[0] for op in ops])
                     for op, r in zip(ops, results):
                         op.result = r
+                published = bool(conn.info.pop(PUBLISHED, None))
         except Exception:
             if len(batch) == 1:
                 self._deliver(batch[0].d, failure.Failure())
@@ -209,10 +217,14 @@ class Writer:
             return
         self.batches += 1
         self.ops += len(batch)
+        # One hop to the reactor for the whole batch, not one per operation.
+        self.reactor.callFromThread(self._deliver_batch, batch, published)
+
+    def _deliver_batch(self, batch: list[_Op], published: bool) -> None:
         for op in batch:
-            self._deliver(op.d, op.result)
-        if self.after_commit:
-            self.reactor.callFromThread(self._fire_after_commit)
+            op.d.callback(op.result)
+        if published:
+            self._fire_after_commit()
 
     def _fire_after_commit(self) -> None:
         for cb in list(self.after_commit):
