@@ -32,14 +32,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from twisted.internet import defer, threads
-from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from aaad.metrics import Stats
 from aaad.radius import codec
-from aaad.radius.codec import (ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, MalformedPacket, PROXY_STATE)
-from aaad.radius.dedup import DedupCache
+from aaad.radius.codec import ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, PROXY_STATE
+from aaad.radius.listener import RadiusListener
 from accounting import sessions as sm
 from accounting.config import AccountingConfig
 from accounting.store import AcctItem, Outcome, apply_batch
@@ -136,7 +135,7 @@ def parse_record(p: codec.Packet, nas_id: int, now: float,
     )
 
 
-class AcctProtocol(DatagramProtocol):
+class AcctProtocol(RadiusListener):
     """Validates Accounting-Requests, submits them, answers after commit.
 
     ``submit(item) -> Deferred[Outcome]`` fires once the item's transaction
@@ -144,39 +143,19 @@ class AcctProtocol(DatagramProtocol):
     a Deferred they fire themselves).
     """
 
+    codes = frozenset({ACCOUNTING_REQUEST})
+    kind = "accounting"
+
     def __init__(self, view: Any, submit: Callable[[AcctItem], defer.Deferred], clock: Any,
                  stats: AcctStats, tracker: Tracker | None, dedup_window: float = 5.0,
                  tiled_vendors: frozenset[int] = codec.DEFAULT_TILED_VENDORS):
-        self.view = view
+        super().__init__(view, clock, stats, dedup_window, tiled_vendors)
         self.submit = submit
-        self.clock = clock
-        self.st = stats
         self.tracker = tracker
-        self.tiled = tiled_vendors
-        self.dedup = DedupCache(clock, dedup_window)
         self.pending = 0
 
-    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:  # noqa: N802
-        try:
-            self._handle(data, addr)
-        except Exception:
-            self.st.drops["internal_error"] += 1
-            log.failure("unexpected error handling an accounting datagram from {addr}", addr=addr[0])
-
-    def _handle(self, data: bytes, addr: tuple[str, int]) -> None:
+    def request(self, p: codec.Packet, nas: Any, addr: tuple[str, int]) -> None:
         st = self.st
-        nas = self.view.nas.lookup(addr[0])
-        if nas is None:
-            st.drops["unknown_client"] += 1
-            return
-        try:
-            p = codec.decode(data, self.tiled)
-        except MalformedPacket as e:
-            st.drops[e.reason] += 1
-            return
-        if p.code != ACCOUNTING_REQUEST:
-            st.drops["unexpected_code"] += 1
-            return
         secret = nas.secret
         if not codec.verify_request_authenticator(p, secret):
             st.drops["bad_authenticator"] += 1
@@ -185,13 +164,7 @@ class AcctProtocol(DatagramProtocol):
             st.drops["bad_message_authenticator"] += 1
             return
         key = (addr[0], addr[1], p.ident, p.authenticator)
-        cached = self.dedup.lookup(key)
-        if cached is not None:
-            if not cached:
-                st.duplicates["dropped_pending"] += 1
-            else:
-                st.duplicates["answered_from_cache"] += 1
-                self.transport.write(cached, addr)
+        if self.is_duplicate(key, addr):
             return
         login_id = interim = None
         user = p.get(codec.USER_NAME)
@@ -225,8 +198,7 @@ class AcctProtocol(DatagramProtocol):
                                    False, proxy)
         self.dedup.answered(key, reply)
         self.st.responses[""] += 1
-        if self.transport is not None:
-            self.transport.write(reply, addr)
+        self.send(reply, addr)
 
     def _failed(self, f: Any, key: tuple) -> None:
         self.pending -= 1

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
 from aaad import policy
@@ -23,9 +22,9 @@ from aaad.authlog import AuthLog
 from aaad.config import ip_address, non_negative, port, positive, setting
 from aaad.metrics import Stats
 from aaad.radius import codec
-from aaad.radius.codec import (ACCESS_ACCEPT, ACCESS_REQUEST, CALLING_STATION_ID,
-                               MalformedPacket, PROXY_STATE, STATUS_SERVER)
-from aaad.radius.dedup import DedupCache
+from aaad.radius.codec import (ACCESS_ACCEPT, ACCESS_REQUEST, CALLING_STATION_ID, PROXY_STATE,
+                               STATUS_SERVER)
+from aaad.radius.listener import RadiusListener
 from aaad.radius.dictionary import load_dictionary
 
 log = Logger()
@@ -59,43 +58,23 @@ class RadiusStats:
         self.methods = stats.counter(f"{prefix}_methods_total", "Requests by authentication method.", "method")
 
 
-class AuthProtocol(DatagramProtocol):
-    """Validates datagrams and hands requests to the controller."""
+class AuthProtocol(RadiusListener):
+    """Validates Access-Requests and hands them to the controller."""
+
+    codes = frozenset({ACCESS_REQUEST, STATUS_SERVER})
+    kind = "auth"
 
     def __init__(self, view: Any, controller: AuthController, clock: Any, stats: RadiusStats,
                  authlog: AuthLog | None, conf: RadiusConfig, tiled_vendors: frozenset[int]):
-        self.view = view
+        super().__init__(view, clock, stats, conf.dedup_window, tiled_vendors)
         self.controller = controller
-        self.clock = clock
-        self.st = stats
         self.authlog = authlog
         self.conf = conf
-        self.tiled = tiled_vendors
-        self.dedup = DedupCache(clock, conf.dedup_window)
         self.delayed = 0
 
-    def datagramReceived(self, data: bytes, addr: tuple[str, int]) -> None:  # noqa: N802
-        try:
-            self._handle(data, addr)
-        except Exception:  # never let one packet take the listener down
-            self.st.drops["internal_error"] += 1
-            log.failure("unexpected error handling a datagram from {addr}", addr=addr[0])
-
-    def _handle(self, data: bytes, addr: tuple[str, int]) -> None:
+    def request(self, p: codec.Packet, nas: Any, addr: tuple[str, int]) -> None:
         st = self.st
-        nas = self.view.nas.lookup(addr[0])
-        if nas is None:
-            st.drops["unknown_client"] += 1
-            return
-        try:
-            p = codec.decode(data, self.tiled)
-        except MalformedPacket as e:
-            st.drops[e.reason] += 1
-            return
         code = p.code
-        if code != ACCESS_REQUEST and code != STATUS_SERVER:
-            st.drops["unexpected_code"] += 1
-            return
         secret = nas.secret
         if p.ma_offset >= 0:
             if not codec.verify_message_authenticator(p, secret):
@@ -111,13 +90,7 @@ class AuthProtocol(DatagramProtocol):
             st.drops["proxy_state_without_message_authenticator"] += 1
             return
         key = (addr[0], addr[1], p.ident, p.authenticator)
-        cached = self.dedup.lookup(key)
-        if cached is not None:
-            if not cached:  # PENDING
-                st.duplicates["dropped_pending"] += 1
-            else:
-                st.duplicates["answered_from_cache"] += 1
-                self.transport.write(cached, addr)
+        if self.is_duplicate(key, addr):
             return
         st.requests["access_request" if code == ACCESS_REQUEST else "status_server"] += 1
         if code == STATUS_SERVER:
@@ -163,15 +136,7 @@ class AuthProtocol(DatagramProtocol):
     def _send(self, key: tuple, reply: bytes, addr: tuple[str, int], kind: str) -> None:
         self.dedup.answered(key, reply)
         self.st.responses[kind] += 1
-        sock = getattr(self.transport, "socket", None)
-        if sock is None:  # fake transports in tests
-            if self.transport is not None:
-                self.transport.write(reply, addr)
-            return
-        try:  # straight to the socket: Port.write re-validates the address every time
-            sock.sendto(reply, addr)
-        except OSError as e:  # full buffer or unreachable: the NAS retransmits
-            self.st.drops[f"send_error_{e.errno}"] += 1
+        self.send(reply, addr)
 
 
 class AuthServer:
