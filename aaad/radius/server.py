@@ -42,7 +42,7 @@ class RadiusConfig:
     walled_garden_address_list: str = setting("suspended", "Mikrotik-Address-List for suspended logins in walled-garden mode.")
     walled_garden_rate_limit: str = setting("256k/256k", "Mikrotik-Rate-Limit for suspended logins in walled-garden mode.")
     walled_garden_session_timeout: int = setting(300, "Session-Timeout (seconds) for walled-garden sessions, so they come back and re-check.", positive)
-    auth_log_interval: float = setting(1.0, "Seconds between auth-log batch writes.", positive)
+    auth_log_interval: float = setting(0.2, "Seconds between auth-log batch writes (small batches keep the writer's busy stretches short).", positive)
     socket_buffer: int = setting(4 * 1024 * 1024, "Receive buffer (bytes) asked of the kernel for the UDP socket; bursts beyond it are lost by the kernel.", positive)
 
 
