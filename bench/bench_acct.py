@@ -48,9 +48,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def write_config(d: Path) -> Path:
+def write_config(d: Path, db_url: str | None = None) -> Path:
     conf = d / "aaad.toml"
-    conf.write_text(f"""
+    db = f'[database]\nurl = "{db_url}"\n' if db_url else ""
+    conf.write_text(db + f"""
 [server]
 data_dir = "{d / 'data'}"
 ready_file = "{d / 'ready.json'}"
@@ -89,7 +90,13 @@ def metrics(port: int) -> dict[str, float]:
 
 
 def bench_server(args: argparse.Namespace, tmp: Path) -> dict:
-    conf = write_config(tmp)
+    pg = None
+    if args.postgres:
+        sys.path.insert(0, str(ROOT))
+        from tests.pg import start_cluster
+        pg = start_cluster(fsync=True)
+        args.db_url = pg.new_database()
+    conf = write_config(tmp, getattr(args, "db_url", None))
     load_logins(conf, args.logins)
     ready = tmp / "ready.json"
     proc = subprocess.Popen(["taskset", "-c", str(args.daemon_cpu), PY, "-m", "aaad", "-c", str(conf), "serve"],
@@ -127,6 +134,8 @@ def bench_server(args: argparse.Namespace, tmp: Path) -> dict:
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if pg is not None:
+            pg.stop()
 
 
 def bench_aggregation(args: argparse.Namespace, tmp: Path) -> dict:
@@ -196,6 +205,8 @@ def main() -> int:
     p.add_argument("--chunk", type=int, default=5000)
     p.add_argument("--daemon-cpu", type=int, default=0)
     p.add_argument("--load-cpu", type=int, default=1)
+    p.add_argument("--postgres", action="store_true",
+                   help="run the server bench on a private PostgreSQL cluster (fsync on) instead of SQLite")
     args = p.parse_args()
     if shutil.which("taskset") is None:
         raise SystemExit("taskset (util-linux) is needed")
@@ -204,7 +215,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="aaad-bench-acct-") as d:
             out["server"] = bench_server(args, Path(d))
             s = out["server"]
-            print(f"accounting server ({s['mix']}, {s['logins']} logins, inflight {s['inflight']}): "
+            print(f"accounting server on {'PostgreSQL' if args.postgres else 'SQLite'} ({s['mix']}, {s['logins']} logins, inflight {s['inflight']}): "
                   f"{s['req_per_s']:.0f} durable req/s  p50 {s['p50_ms']} ms  p99 {s['p99_ms']} ms  "
                   f"lost {s['lost']}  bad {s['bad']}  {s['ops_per_batch']} ops/commit  "
                   f"daemon {s['daemon_cpu_us_per_req']} us CPU/req  RSS {s['daemon_rss_mib']} MiB", flush=True)

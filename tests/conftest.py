@@ -30,58 +30,19 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 # -- PostgreSQL --------------------------------------------------------------------
 
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(found[-1]).parent if found else None
-
-
-@dataclass
-class PgCluster:
-    bindir: Path
-    datadir: Path
-    sockdir: Path
-    port: int
-    _n: int = 0
-
-    def run(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True,
-                              capture_output=True, text=True)
-
-    def psql(self, sql: str, db: str = "postgres") -> None:
-        self.run(str(self.bindir / "psql"), "-h", str(self.sockdir), "-p", str(self.port), "-d", db,
-                 "-v", "ON_ERROR_STOP=1", "-q", "-c", sql)
-
-    def new_database(self) -> str:
-        self._n += 1
-        name = f"aaad_test_{os.getpid()}_{self._n}"
-        self.psql(f"CREATE DATABASE {name}")
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+from tests.pg import PgCluster, pg_bin, start_cluster  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Iterator[PgCluster]:
     """A private PostgreSQL cluster on a free port, for the whole session."""
-    bindir = _pg_bin()
-    if bindir is None:
+    if pg_bin() is None:
         pytest.fail("PostgreSQL server binaries not found: run the README's test command (make test) to install them")
-    base = Path(tempfile.mkdtemp(prefix="aaad-pg-"))
-    os.chmod(base, 0o755)
-    datadir, sockdir = base / "data", base / "sock"
-    sockdir.mkdir()
-    shutil.chown(base, "postgres")
-    shutil.chown(sockdir, "postgres")
-    port = free_port()
-    c = PgCluster(bindir, datadir, sockdir, port)
-    c.run(str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
-    c.run(str(bindir / "pg_ctl"), "-D", str(datadir), "-w", "-t", "60", "-l", str(base / "log"), "-o",
-          f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-          "start")
+    c = start_cluster()
     try:
         yield c
     finally:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(datadir),
-                        "-m", "immediate", "-w", "stop"], capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+        c.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,0 +1,80 @@
+"""A private PostgreSQL cluster (initdb + pg_ctl as the postgres user) on a free port.
+
+Used by the test fixtures and by the benchmarks; everything runs as root here,
+so the server runs as ``postgres`` through ``runuser``.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pg_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    return Path(found[-1]).parent if found else None
+
+
+@dataclass
+class PgCluster:
+    bindir: Path
+    base: Path
+    port: int
+    _n: int = 0
+
+    @property
+    def datadir(self) -> Path:
+        return self.base / "data"
+
+    @property
+    def sockdir(self) -> Path:
+        return self.base / "sock"
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True,
+                              capture_output=True, text=True)
+
+    def psql(self, sql: str, db: str = "postgres") -> None:
+        self.run(str(self.bindir / "psql"), "-h", str(self.sockdir), "-p", str(self.port), "-d", db,
+                 "-v", "ON_ERROR_STOP=1", "-q", "-c", sql)
+
+    def new_database(self) -> str:
+        """Create an empty database; return its SQLAlchemy URL."""
+        self._n += 1
+        name = f"aaad_test_{os.getpid()}_{self._n}"
+        self.psql(f"CREATE DATABASE {name}")
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(self.bindir / "pg_ctl"), "-D",
+                        str(self.datadir), "-m", "immediate", "-w", "stop"], capture_output=True)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def start_cluster(fsync: bool = False) -> PgCluster:
+    bindir = pg_bin()
+    if bindir is None:
+        raise RuntimeError("PostgreSQL server binaries not found (apt-get install postgresql)")
+    base = Path(tempfile.mkdtemp(prefix="aaad-pg-"))
+    os.chmod(base, 0o755)
+    (base / "sock").mkdir()
+    shutil.chown(base, "postgres")
+    shutil.chown(base / "sock", "postgres")
+    c = PgCluster(bindir, base, free_port())
+    c.run(str(bindir / "initdb"), "-D", str(c.datadir), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
+    opts = f"-p {c.port} -k {c.sockdir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not fsync:
+        opts += " -c fsync=off"
+    c.run(str(bindir / "pg_ctl"), "-D", str(c.datadir), "-w", "-t", "60", "-l", str(base / "log"), "-o", opts, "start")
+    return c
