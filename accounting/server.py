@@ -38,7 +38,7 @@ from twisted.python.threadpool import ThreadPool
 from aaad.metrics import Stats
 from aaad.radius import codec
 from aaad.radius.codec import ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, PROXY_STATE
-from aaad.radius.listener import RadiusListener
+from aaad.radius.listener import RadiusListener, listen_udp
 from accounting import sessions as sm
 from accounting.config import AccountingConfig
 from accounting.store import AcctItem, Outcome, apply_batch
@@ -262,12 +262,8 @@ class AccountingServer:
                  cycles=len(self.tracker.cycles))
 
     def listen(self) -> None:
-        self._port = self.app.reactor.listenUDP(self.conf.port, self.protocol,
-                                                interface=self.conf.address, maxPacketSize=4096)
-        try:
-            self._port.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.conf.socket_buffer)
-        except (OSError, AttributeError):
-            pass
+        self._port = listen_udp(self.app.reactor, self.conf.port, self.protocol,
+                                self.conf.address, self.conf.socket_buffer)
         self.port = self._port.getHost().port
 
     def start(self) -> None:

@@ -8,6 +8,7 @@ straight to the socket.
 """
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from twisted.internet.protocol import DatagramProtocol
@@ -79,3 +80,13 @@ class RadiusListener(DatagramProtocol):
             sock.sendto(reply, addr)
         except OSError as e:  # full buffer or unreachable: the NAS retransmits
             self.st.drops[f"send_error_{e.errno}"] += 1
+
+
+def listen_udp(reactor: Any, port: int, protocol: RadiusListener, address: str, rcvbuf: int) -> Any:
+    """Bind a listener and ask the kernel for a large receive buffer (bursts)."""
+    p = reactor.listenUDP(port, protocol, interface=address, maxPacketSize=4096)
+    try:
+        p.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    except (OSError, AttributeError):  # fake reactors in tests
+        pass
+    return p

@@ -24,7 +24,7 @@ from aaad.metrics import Stats
 from aaad.radius import codec
 from aaad.radius.codec import (ACCESS_ACCEPT, ACCESS_REQUEST, CALLING_STATION_ID, PROXY_STATE,
                                STATUS_SERVER)
-from aaad.radius.listener import RadiusListener
+from aaad.radius.listener import RadiusListener, listen_udp
 from aaad.radius.dictionary import load_dictionary
 
 log = Logger()
@@ -159,13 +159,8 @@ class AuthServer:
         self.port = 0
 
     def listen(self) -> None:
-        self._port = self.app.reactor.listenUDP(self.conf.auth_port, self.protocol,
-                                                interface=self.conf.address, maxPacketSize=4096)
-        try:
-            import socket
-            self._port.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.conf.socket_buffer)
-        except (OSError, AttributeError):
-            pass
+        self._port = listen_udp(self.app.reactor, self.conf.auth_port, self.protocol,
+                                self.conf.address, self.conf.socket_buffer)
         self.port = self._port.getHost().port
 
     def prepare_view(self) -> None:
