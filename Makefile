@@ -79,6 +79,9 @@ test: venv-test
 bench: venv-test
 	$(PY) bench/bench_codec.py 3
 	$(PY) bench/bench_mschap.py
+	bash bench/run_auth_bench.sh
+	$(PY) bench/bench_acct.py --logins 100000 --inflight 256
+	$(PY) bench/bench_acct.py --only server --postgres --logins 100000 --inflight 256
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -82,3 +82,20 @@ def test_accounting_on_closes_the_nas_sessions(daemon: Daemon) -> None:
     assert sessions(daemon) == []
     (s,) = [s for s in sessions(daemon, "--all", "--user", "grace") if s["session_id"] == "e2e-grace-1"]
     assert s["terminate_cause"] == 11
+
+
+def test_out_of_order_and_retransmitted_via_radclient(daemon: Daemon) -> None:
+    """Stop before Start, an Interim after the Stop, a lower late Interim: totals stay the Stop's."""
+    base = 'User-Name = "grace"\nAcct-Session-Id = "e2e-ooo-1"\nMessage-Authenticator = 0x00\n'
+    stop = (base + "Acct-Status-Type = Stop\nAcct-Input-Octets = 9000\nAcct-Output-Octets = 9900\n"
+            "Acct-Session-Time = 300\nAcct-Terminate-Cause = Lost-Carrier\n")
+    for attrs in (stop,                                   # Stop first: creates the session
+                  base + "Acct-Status-Type = Start\n",    # the Start arrives late
+                  base + "Acct-Status-Type = Interim-Update\nAcct-Input-Octets = 4000\n"
+                         "Acct-Output-Octets = 4400\nAcct-Session-Time = 120\n",  # late, lower counters
+                  stop, stop):                            # NAS retransmissions
+        r = acct(daemon, attrs)
+        assert "Received Accounting-Response" in r.stdout, r.stdout + r.stderr
+    (s,) = [s for s in sessions(daemon, "--all", "--user", "grace") if s["session_id"] == "e2e-ooo-1"]
+    assert (s["input_octets"], s["output_octets"], s["session_time"]) == (9000, 9900, 300)
+    assert s["stop"] is not None and s["terminate_cause"] == 2
