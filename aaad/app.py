@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,11 @@ from twisted.logger import Logger
 from twisted.web.server import Site
 
 from aaad import config as cfg
-from aaad import migrate
-from aaad.clock import utcnow
+from aaad import changes, events, migrate
 from aaad.crypto import SecretBox, load_or_create_key
 from aaad.db import Database, default_url, is_sqlite, sync_engine
 from aaad.events import Dispatcher
-from aaad.jobs import LeaderLock, Scheduler
+from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
 from aaad.logins import AAAView, ChangeFollower, LoginService, load_snapshot
 from aaad.metrics import Stats
 from aaad.web import CoreWeb
@@ -114,11 +114,20 @@ class App:
         self.scheduler.on_leader.append(self._leader_changed)
         self.dispatcher.enabled = self.leader.leader
         self.db.writer.after_commit.append(self.dispatcher.poke)
+        self.scheduler.add(Job("core.prune", 3600, self._prune))
         self.bound = Bound()
         self._ports: list[Any] = []
         self.components: list[Any] = []
         self.started = self.clock.seconds()
         self._gauges()
+
+    def _prune(self, ctx: JobContext) -> defer.Deferred:
+        """Hourly: drop change-feed rows every instance has applied (older than a
+        day) and delivered events older than a week; both tables grow otherwise."""
+        start = ctx.period_start
+        d = self.db.write(changes.prune, start - timedelta(days=1))
+        d.addCallback(lambda _: self.db.write(events.prune_delivered, start - timedelta(days=7)))
+        return d
 
     def _leader_changed(self, leader: bool) -> None:
         self.dispatcher.enabled = leader
@@ -211,9 +220,6 @@ class App:
             yield defer.maybeDeferred(p.stopListening)
         self.leader.release()
         yield self.db.stop()
-
-    def now(self):  # type: ignore[no-untyped-def]
-        return utcnow(self.clock)
 
 
 def setup_logging(level: str) -> None:

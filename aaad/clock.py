@@ -17,6 +17,3 @@ def utcnow(clock: Clock) -> datetime:
     """The clock's now as an aware UTC datetime."""
     return datetime.fromtimestamp(clock.seconds(), timezone.utc)
 
-
-def to_ts(dt: datetime) -> float:
-    return dt.timestamp()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
 import sqlalchemy as sa
@@ -23,6 +23,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from aaad import changes
+from aaad.clock import utcnow
 from aaad.crypto import SecretBox
 from aaad.nas import Nas, NasTable
 from aaad.nas import _row as _nas_row
@@ -75,9 +76,8 @@ class Login:
 
     def effective_expiry(self) -> datetime | None:
         """When the login stops being valid: the earlier of expires_at and first use + validity."""
-        candidates = [t for t in (self.expires_at,) if t is not None]
+        candidates = [self.expires_at] if self.expires_at is not None else []
         if self.validity_seconds is not None and self.first_used_at is not None:
-            from datetime import timedelta
             candidates.append(self.first_used_at + timedelta(seconds=self.validity_seconds))
         return min(candidates) if candidates else None
 
@@ -462,7 +462,6 @@ class LoginService:
         self.clock = clock
 
     def _now(self) -> datetime:
-        from aaad.clock import utcnow
         return utcnow(self.clock)
 
     @defer.inlineCallbacks

@@ -232,3 +232,23 @@ def test_job_does_not_overlap_itself(engine: Any) -> None:
     pending[0].callback(None)
     s.tick()
     assert len(pending) == 2
+
+
+def test_pruning_keeps_recent_changes_and_undelivered_events(engine: Any) -> None:
+    """Pruning drops old change rows and old delivered events, never undelivered ones."""
+    from datetime import timedelta
+    from aaad import changes
+    old, new = T0 - timedelta(days=10), T0
+    with engine.begin() as c:
+        changes.record(c, 1, "login", 1, "upsert", old)
+        changes.record(c, 1, "login", 2, "upsert", new)
+        events.publish(c, 1, events.Ping("old-delivered"), old)
+        events.publish(c, 1, events.Ping("old-pending"), old)
+    with engine.begin() as c:
+        first = events.pending(c)[0]
+        events.mark_delivered(c, first.id, old)
+        assert changes.prune(c, T0 - timedelta(days=1)) == 1
+        assert events.prune_delivered(c, T0 - timedelta(days=7)) == 1
+    with engine.connect() as c:
+        assert [ch.entity_id for ch in changes.since(c, 0)] == [2]
+        assert [e.payload.note for e in events.pending(c)] == ["old-pending"]

@@ -56,7 +56,7 @@ class AuthRequest:
     """One Access-Request in flight through the stages."""
 
     __slots__ = ("packet", "nas", "secret", "now", "username", "login", "method", "reason",
-                 "reply", "reject_attrs", "walled", "code")
+                 "reply", "reject_attrs", "walled")
 
     def __init__(self, packet: codec.Packet, nas: Any, now: float):
         self.packet = packet
@@ -70,7 +70,6 @@ class AuthRequest:
         self.reply: list[bytes] = []  # encoded accept attributes, in order
         self.reject_attrs: list[bytes] = []  # e.g. MS-CHAP-Error, sent only with a reject
         self.walled = False
-        self.code = ACCESS_REJECT
 
 
 class Decision:
@@ -126,7 +125,6 @@ class AuthController:
                 rc = stage(req)
                 if rc in _STOP:
                     return self._reject(req)
-        req.code = ACCESS_ACCEPT
         lg = req.login
         return Decision(ACCESS_ACCEPT, b"".join(req.reply), req.reason, req.method, req.username,
                         lg.id if lg else None)

@@ -157,10 +157,6 @@ def _hmac_md5(secret: bytes, msg: bytes) -> bytes:
     outer = states[1].copy()
     outer.update(inner.digest())
     return outer.digest()
-
-
-def _hmac_digest(secret: bytes, msg: bytes, _digest: str = "md5") -> bytes:
-    return _hmac_md5(secret, msg)
 _KNOWN = KNOWN_CODES
 # Types decode() looks at closer: reserved 0, Vendor-Specific, Message-Authenticator.
 _SPECIAL_TYPES = frozenset({0, VENDOR_SPECIFIC, MESSAGE_AUTHENTICATOR})
@@ -309,7 +305,7 @@ def verify_message_authenticator(packet: Packet, secret: bytes,
         msg = raw[:ma] + _ZERO16 + raw[ma + 16:]
     else:
         msg = raw[:4] + authenticator + raw[20:ma] + _ZERO16 + raw[ma + 16:]
-    return _compare(_hmac_digest(secret, msg, "md5"), raw[ma:ma + 16])
+    return _compare(_hmac_md5(secret, msg), raw[ma:ma + 16])
 
 
 def verify_request_authenticator(packet: Packet, secret: bytes) -> bool:
@@ -376,7 +372,7 @@ def encode_reply(code: int, ident: int, request_authenticator: bytes, attrs: byt
         raise ValueError(f"reply of {length} octets exceeds {MAX_PACKET_LENGTH}")
     header = bytes((code, ident, length >> 8, length & 0xFF))
     if message_authenticator:
-        mac = _hmac_digest(secret, header + request_authenticator + _MA_ZEROED + attrs, "md5")
+        mac = _hmac_md5(secret, header + request_authenticator + _MA_ZEROED + attrs)
         body = _MA_HEADER + mac + attrs
     else:
         body = attrs
@@ -411,7 +407,7 @@ def encode_request(code: int, ident: int, attrs: bytes, secret: bytes,
     vector = _ZERO16 if hashed else authenticator
     assert vector is not None
     if message_authenticator:
-        mac = _hmac_digest(secret, header + vector + _MA_ZEROED + attrs, "md5")
+        mac = _hmac_md5(secret, header + vector + _MA_ZEROED + attrs)
         body = _MA_HEADER + mac + attrs
     else:
         body = attrs
