@@ -60,9 +60,29 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
-# Set in a connection's info by events.publish, so the writer knows a batch
-# carried events and wakes the dispatcher only then.
-PUBLISHED = "aaad.published"
+# Per-transaction notes, kept in ``conn.info[TX]`` (a dict) and reset at the
+# start of every transaction the writer runs (also each re-run of a failed
+# batch's parts), so nothing noted by a rolled-back attempt survives:
+#   PUBLISHED: events.publish was called, so wake the dispatcher after commit;
+#   CHANGES: (change, entity) pairs from aaad.changes.record, applied to the
+#   local AAA view after commit, before the batch's Deferreds fire.
+TX = "aaad.tx"
+PUBLISHED = "published"
+CHANGES = "changes"
+
+
+def begin_tx(conn: Connection) -> dict[str, Any]:
+    """Start a fresh per-transaction notes dict on ``conn`` and return it."""
+    notes: dict[str, Any] = {}
+    conn.info[TX] = notes
+    return notes
+
+
+def tx_notes(conn: Connection) -> dict[str, Any]:
+    """The current transaction's notes; outside the writer (CLI, tests) a
+    throwaway dict, since nobody there acts on them after commit."""
+    notes = conn.info.get(TX)
+    return {} if notes is None else notes
 
 # A 64-bit primary key that still auto-increments on SQLite (only INTEGER
 # PRIMARY KEY aliases the rowid there).
@@ -137,6 +157,9 @@ class Writer:
         self._thread: threading.Thread | None = None
         # Run on the reactor after a batch that published events (the dispatcher's poke).
         self.after_commit: list[Callable[[], None]] = []
+        # Run on the reactor after a batch that recorded AAA changes, with the
+        # (change, entity) pairs, before the batch's Deferreds fire.
+        self.on_changes: list[Callable[[list[Any]], None]] = []
         self.handlers: dict[str, Callable[[Connection, list[Any]], list[Any]]] = {}
         self.batches = 0
         self.ops = 0
@@ -193,10 +216,9 @@ class Writer:
             self._run_batch(batch)
 
     def _run_batch(self, batch: list[_Op]) -> None:
-        published = False
         try:
             with self.engine.begin() as conn:
-                conn.info.pop(PUBLISHED, None)
+                notes = begin_tx(conn)
                 grouped: dict[str, list[_Op]] = {}
                 for op in batch:
                     if op.kind is not None:
@@ -207,7 +229,7 @@ class Writer:
                     results = self.handlers[kind](conn, [op.args[0] for op in ops])
                     for op, r in zip(ops, results):
                         op.result = r
-                published = bool(conn.info.pop(PUBLISHED, None))
+                conn.info.pop(TX, None)
         except Exception:
             if len(batch) == 1:
                 self._deliver(batch[0].d, failure.Failure())
@@ -218,12 +240,19 @@ class Writer:
         self.batches += 1
         self.ops += len(batch)
         # One hop to the reactor for the whole batch, not one per operation.
-        self.reactor.callFromThread(self._deliver_batch, batch, published)
+        self.reactor.callFromThread(self._deliver_batch, batch, notes)
 
-    def _deliver_batch(self, batch: list[_Op], published: bool) -> None:
+    def _deliver_batch(self, batch: list[_Op], notes: dict[str, Any]) -> None:
+        changed = notes.get(CHANGES)
+        if changed:
+            for cb in self.on_changes:
+                try:
+                    cb(changed)
+                except Exception:
+                    log.failure("on-changes callback failed")
         for op in batch:
             op.d.callback(op.result)
-        if published:
+        if notes.get(PUBLISHED):
             self._fire_after_commit()
 
     def _fire_after_commit(self) -> None:

@@ -24,7 +24,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from aaad.clock import utcnow
-from aaad.db import PUBLISHED
+from aaad.db import PUBLISHED, tx_notes
 from aaad.schema import events as events_t
 
 log = Logger()
@@ -131,7 +131,7 @@ def publish(conn: Connection, org_id: int, payload: Any, now: datetime) -> None:
     conn.execute(events_t.insert().values(
         org_id=org_id, type=name, payload=json.dumps(dataclasses.asdict(payload), sort_keys=True),
         created_at=now))
-    conn.info[PUBLISHED] = True
+    tx_notes(conn)[PUBLISHED] = True
 
 
 @dataclass(frozen=True)

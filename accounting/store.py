@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aaad.cycles import cycle_of, zone
 from aaad.events import QuotaExceeded, publish
 from aaad.schema import logins as logins_t, nas as nas_t, orgs as orgs_t
 from accounting import sessions as sm
@@ -37,8 +37,6 @@ _IN_CHUNK = 500  # keys per IN (...) list
 
 NAS_RESET = (sm.STATUS_ACCOUNTING_ON, sm.STATUS_ACCOUNTING_OFF)
 
-# The default cycle when a login has no cycle_anchor: the 1st of each month, UTC.
-DEFAULT_ANCHOR = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,32 +213,9 @@ def close_stale_chunk(conn: Connection, after_id: int, limit: int, now: datetime
 
 # -- usage aggregation -----------------------------------------------------------------
 
-def _tz(name: str | None, cache: dict[str, tzinfo]) -> tzinfo:
-    name = name or "UTC"
-    tz = cache.get(name)
-    if tz is None:
-        try:
-            tz = ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            tz = UTC
-        cache[name] = tz
-    return tz
-
-
 def org_timezones(conn: Connection) -> dict[int, tzinfo]:
     cache: dict[str, tzinfo] = {}
-    return {r.id: _tz(r.timezone, cache) for r in conn.execute(sa.select(orgs_t.c.id, orgs_t.c.timezone))}
-
-
-def cycle_of(cycle_anchor: datetime | None, tz: tzinfo, at: datetime) -> tuple[datetime, datetime]:
-    """[start, end) of a login's quota cycle holding ``at``.
-
-    With a cycle anchor: monthly from the anchor's local day in the org's
-    zone; without: calendar months in UTC.
-    """
-    if cycle_anchor is None:
-        return um.cycle_bounds(DEFAULT_ANCHOR, at, UTC)
-    return um.cycle_bounds(cycle_anchor, at, tz)
+    return {r.id: zone(r.timezone, cache) for r in conn.execute(sa.select(orgs_t.c.id, orgs_t.c.timezone))}
 
 
 @dataclass(frozen=True, slots=True)

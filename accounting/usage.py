@@ -25,11 +25,12 @@ Each function takes ``now`` or the instant it works on as an argument.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
+
+from aaad.cycles import cycle_bounds, local_midnight as _local_midnight, require_aware as _require_aware
 
 SLOT_SECONDS = 300
 
@@ -39,10 +40,6 @@ LoginSlot = tuple[int, datetime]
 Octets = tuple[int, int]
 
 
-def _require_aware(t: datetime) -> None:
-    """Reject naive datetimes: an instant without a zone has no slot."""
-    if t.tzinfo is None or t.utcoffset() is None:
-        raise ValueError(f"naive datetime {t!r}: pass an aware UTC datetime")
 
 
 def slot_start(t: datetime, seconds: int = SLOT_SECONDS) -> datetime:
@@ -74,13 +71,6 @@ def day_start(t: datetime, tz: tzinfo) -> datetime:
     return _local_midnight(local.year, local.month, local.day, tz)
 
 
-def _local_midnight(year: int, month: int, day: int, tz: tzinfo) -> datetime:
-    """Return the first instant (UTC) of a local date.
-
-    With ``fold=0`` a midnight skipped by a DST jump resolves with the offset
-    from before the jump, which is the first instant of the new day.
-    """
-    return datetime(year, month, day, tzinfo=tz, fold=0).astimezone(UTC)
 
 
 def period_start(t: datetime, level: Level, tz: tzinfo = UTC) -> datetime:
@@ -206,40 +196,6 @@ class QuotaState:
         if self.cap is None:
             return None
         return max(self.cap - self.used, 0)
-
-
-def _cycle_start_in(year: int, month: int, anchor_day: int, tz: tzinfo) -> datetime:
-    """Return the start (UTC) of the cycle beginning in a local month."""
-    last_day = calendar.monthrange(year, month)[1]
-    return _local_midnight(year, month, min(anchor_day, last_day), tz)
-
-
-def _add_months(year: int, month: int, months: int) -> tuple[int, int]:
-    """Return (year, month) ``months`` months after the given month."""
-    index = year * 12 + (month - 1) + months
-    return index // 12, index % 12 + 1
-
-
-def cycle_bounds(anchor: datetime, now: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
-    """Return [start, end) in UTC of the monthly cycle holding ``now``.
-
-    A cycle starts at local midnight (``tz``) of the anchor's local day of
-    month, and ends where the next one starts. Months too short for the
-    anchor day start their cycle on their last day instead (anchor 31: Jan
-    31, Feb 28/29, Mar 31, Apr 30), so every cycle is "one month" and none is
-    skipped. The anchor's time of day is ignored; ``now`` before the anchor
-    still gets the cycle of the same pattern holding it.
-    """
-    _require_aware(anchor)
-    _require_aware(now)
-    anchor_day = anchor.astimezone(tz).day
-    local = now.astimezone(tz)
-    start = _cycle_start_in(local.year, local.month, anchor_day, tz)
-    if start <= now:
-        year, month = _add_months(local.year, local.month, 1)
-        return start, _cycle_start_in(year, month, anchor_day, tz)
-    year, month = _add_months(local.year, local.month, -1)
-    return _cycle_start_in(year, month, anchor_day, tz), start
 
 
 def over_cap(used: int, cap: int | None) -> bool:
