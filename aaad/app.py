@@ -24,15 +24,22 @@ from twisted.web.server import Site
 
 from aaad import config as cfg
 from aaad import changes, events, migrate
+from aaad.clock import utcnow
 from aaad.crypto import SecretBox, load_or_create_key
 from aaad.db import Database, default_url, is_sqlite, sync_engine
 from aaad.events import Dispatcher
 from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
-from aaad.logins import AAAView, ChangeFollower, LoginService, load_snapshot
+from aaad.view.follower import ChangeFollower
+from aaad.view.memory import AAAView
+from aaad.view.store import load_snapshot
+from aaad.view.cycle_reset import start_cycles_chunk
+from aaad.view.write import LoginWriter
 from aaad.metrics import Stats
 from aaad.web import CoreWeb
 
 log = Logger()
+
+CYCLE_JOB = "aaad.cycles"
 
 
 def schema() -> dict[str, type]:
@@ -105,7 +112,8 @@ class App:
                            busy_timeout_ms=d.busy_timeout_ms, read_pool_size=d.read_pool_size,
                            batch_max=d.writer_batch_max)
         self.view = AAAView()
-        self.logins = LoginService(self.db, self.box, self.view, self.clock)
+        self.login_writer = LoginWriter(self.box)
+        self.db.writer.on_changes.append(self.view.apply_local)
         self.follower = ChangeFollower(self.db, self.box, self.view, self.clock,
                                        d.change_poll_interval)
         self.leader = LeaderLock(self.db)
@@ -115,6 +123,7 @@ class App:
         self.dispatcher.enabled = self.leader.leader
         self.db.writer.after_commit.append(self.dispatcher.poke)
         self.scheduler.add(Job("core.prune", 3600, self._prune))
+        self.scheduler.add(Job(CYCLE_JOB, 300, self._start_cycles, per_org=True))
         self.bound = Bound()
         self._ports: list[Any] = []
         self.components: list[Any] = []
@@ -128,6 +137,22 @@ class App:
         d = self.db.write(changes.prune, start - timedelta(days=1))
         d.addCallback(lambda _: self.db.write(events.prune_delivered, start - timedelta(days=7)))
         return d
+
+    @defer.inlineCallbacks
+    def _start_cycles(self, ctx: JobContext):  # type: ignore[no-untyped-def]
+        """Every 5 minutes, per org: logins past their quota-cycle boundary start the
+        new cycle (exhausted → active, throttle lifted, ``cycle.started``)."""
+        now = utcnow(self.clock)
+        after, started = int(ctx.progress or 0), 0
+        while True:
+            chunk = yield ctx.checkpoint_after(start_cycles_chunk, self.login_writer, ctx.org_id, now,
+                                               after, 500, progress=lambda c: str(c.last_id))
+            after, started = chunk.last_id, started + chunk.started
+            if chunk.scanned < 500:
+                break
+        if started:
+            log.info("{n} logins started a new quota cycle (org {org})", n=started, org=ctx.org_id)
+        return started
 
     def _leader_changed(self, leader: bool) -> None:
         self.dispatcher.enabled = leader

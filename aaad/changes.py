@@ -4,20 +4,32 @@ that did not make a CLI write) can bring its memory up to date.
 
 On PostgreSQL, writers take a transaction-scoped advisory lock before
 appending, so ids become visible in commit order and a follower reading
-``id > last`` never skips a row that commits late.  SQLite has one writer,
-which gives the same guarantee.
+``id > last`` never skips a row that commits late; a NOTIFY on the
+``aaa_changes`` channel wakes other instances' followers at once.  SQLite
+has one writer, which gives the same order.
+
+A write made on the daemon's own writer also notes ``(change, entity)`` in
+the transaction (``aaad.db.CHANGES``); after commit the writer hands those
+to the in-memory view, before the caller's Deferred fires.
+
+Pruning records the highest id it removed (``core_meta``), so a follower
+that was behind it knows it missed changes and reloads its snapshot.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad.schema import aaa_changes
+from aaad.db import CHANGES, tx_notes
+from aaad.schema import aaa_changes, core_meta
 
 _PG_LOCK_KEY = 0x4141_4144_0001  # "AAAD" change feed
+NOTIFY_CHANNEL = "aaad_changes"
+PRUNED_KEY = "aaa_changes.pruned_through"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,12 +41,25 @@ class Change:
     op: str
 
 
-def record(conn: Connection, org_id: int, kind: str, entity_id: int, op: str, now: datetime) -> None:
-    """Append a change row in the caller's transaction."""
-    if conn.dialect.name == "postgresql":
+def record(conn: Connection, org_id: int, kind: str, entity_id: int, op: str, now: datetime,
+           entity: Any = None) -> Change:
+    """Append a change row in the caller's transaction.
+
+    ``entity`` is the entity's new state (None for a delete): noted for
+    the local view, applied after commit.
+    """
+    pg = conn.dialect.name == "postgresql"
+    if pg:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    conn.execute(aaa_changes.insert().values(
-        org_id=org_id, kind=kind, entity_id=entity_id, op=op, created_at=now))
+    cid = conn.execute(aaa_changes.insert().values(
+        org_id=org_id, kind=kind, entity_id=entity_id, op=op, created_at=now)).inserted_primary_key[0]
+    ch = Change(cid, org_id, kind, entity_id, op)
+    notes = tx_notes(conn)
+    notes.setdefault(CHANGES, []).append((ch, entity))
+    if pg and not notes.get("notified"):
+        conn.execute(sa.text(f"NOTIFY {NOTIFY_CHANNEL}"))  # delivered at commit, once per tx
+        notes["notified"] = True
+    return ch
 
 
 def since(conn: Connection, last_id: int, limit: int = 5000) -> list[Change]:
@@ -44,9 +69,22 @@ def since(conn: Connection, last_id: int, limit: int = 5000) -> list[Change]:
 
 
 def last_id(conn: Connection) -> int:
-    return conn.execute(sa.select(sa.func.coalesce(sa.func.max(aaa_changes.c.id), 0))).scalar_one()
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(aaa_changes.c.id), 0))).scalar_one())
+
+
+def pruned_through(conn: Connection) -> int:
+    v = conn.execute(sa.select(core_meta.c.value).where(core_meta.c.key == PRUNED_KEY)).scalar()
+    return int(v) if v else 0
 
 
 def prune(conn: Connection, before: datetime) -> int:
-    """Delete change rows older than ``before`` (every instance has applied them)."""
-    return conn.execute(aaa_changes.delete().where(aaa_changes.c.created_at < before)).rowcount
+    """Delete change rows older than ``before`` and remember the highest id removed."""
+    top = conn.execute(sa.select(sa.func.max(aaa_changes.c.id))
+                       .where(aaa_changes.c.created_at < before)).scalar()
+    if top is None:
+        return 0
+    n = conn.execute(aaa_changes.delete().where(aaa_changes.c.id <= top)).rowcount
+    if conn.execute(core_meta.update().where(core_meta.c.key == PRUNED_KEY)
+                    .values(value=str(top))).rowcount == 0:
+        conn.execute(core_meta.insert().values(key=PRUNED_KEY, value=str(top)))
+    return int(n)

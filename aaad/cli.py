@@ -179,22 +179,62 @@ def cmd_nas_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _writer(ctx: Context) -> Any:
+    from aaad.view.write import LoginWriter
+    return LoginWriter(ctx.box)
+
+
+def _profile_values(args: argparse.Namespace) -> dict[str, Any]:
+    from aaad.view.model import PROFILE_FIELDS
+    return {k: getattr(args, k) for k in PROFILE_FIELDS if getattr(args, k, None) not in (None, False)}
+
+
 def cmd_profile_add(args: argparse.Namespace) -> int:
-    from aaad import logins
     ctx = Context(args)
-    values = {k: getattr(args, k) for k in logins.PROFILE_FIELDS if getattr(args, k) not in (None, False)}
-    p = ctx.tx(logins.add_profile, ctx.org_id(args.org), args.name, _now(), **values)
+    p = ctx.tx(_writer(ctx).create_profile, ctx.org_id(args.org), args.name, _now(), **_profile_values(args))
     print(f"profile {p.name} added (id {p.id})")
     return EXIT_OK
 
 
+def _find_profile(ctx: Context, org_id: int, name: str) -> Any:
+    from aaad.view import store
+    with ctx.engine.connect() as conn:
+        p = store.profile_by_name(conn, org_id, name)
+    if p is None:
+        raise CliError(f"no profile {name!r} in this org (see: aaad profile list)", EXIT_USAGE)
+    return p
+
+
+def cmd_profile_set(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org)
+    p = _find_profile(ctx, org_id, args.name)
+    values = _profile_values(args)
+    for k in args.clear or ():
+        values[k.replace("-", "_")] = None
+    if not values:
+        raise CliError("nothing to change: give at least one option (see --help)", EXIT_USAGE)
+    ctx.tx(_writer(ctx).update_profile, org_id, p.id, _now(), **values)
+    print(f"profile {p.name} changed: {', '.join(sorted(values))}")
+    return EXIT_OK
+
+
+def cmd_profile_remove(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org)
+    p = _find_profile(ctx, org_id, args.name)
+    ctx.tx(_writer(ctx).remove_profile, org_id, p.id, _now())
+    print(f"profile {p.name} removed")
+    return EXIT_OK
+
+
 def cmd_profile_list(args: argparse.Namespace) -> int:
-    from aaad import logins
+    from aaad.view import store
     ctx = Context(args)
     org_id = ctx.org_id(args.org) if args.org else None
     with ctx.engine.connect() as conn:
         rows = [[p.id, p.org_id, p.name, p.rate_limit, p.fup_rate_limit, p.session_timeout, p.pool,
-                 p.interim_interval, p.address_list] for p in logins.list_profiles(conn, org_id)]
+                 p.interim_interval, p.address_list] for p in store.list_profiles(conn, org_id)]
     _print_rows(args, rows, ["id", "org", "name", "rate_limit", "fup_rate_limit", "session_timeout",
                              "pool", "interim", "address_list"])
     return EXIT_OK
@@ -208,82 +248,108 @@ def _parse_time(s: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
-def cmd_user_add(args: argparse.Namespace) -> int:
-    from aaad import logins
-    ctx = Context(args)
-    org_id = ctx.org_id(args.org)
+def _login_values(ctx: Context, org_id: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Profile and per-login override options of ``user add`` / ``user set``."""
     values: dict[str, Any] = {}
     if args.profile:
-        with ctx.engine.connect() as conn:
-            p = logins.profile_by_name(conn, org_id, args.profile)
-        if p is None:
-            raise CliError(f"no profile {args.profile!r} in this org (see: aaad profile list)", EXIT_USAGE)
-        values["profile_id"] = p.id
-    for k in ("framed_ip", "simultaneous_use", "data_cap", "rate_limit", "suspend_mode"):
+        values["profile_id"] = _find_profile(ctx, org_id, args.profile).id
+    for k in ("framed_ip", "simultaneous_use", "data_cap", "rate_limit"):
         if getattr(args, k) is not None:
             values[k] = getattr(args, k)
     if args.validity is not None:
         values["validity_seconds"] = args.validity
     if args.expires:
         values["expires_at"] = _parse_time(args.expires)
-    lg = ctx.tx(logins.add_login, ctx.box, org_id, args.username, args.password, _now(), **values)
+    return values
+
+
+def _actor(args: argparse.Namespace) -> Any:
+    from aaad.view.write import Actor
+    return Actor.operator(force=bool(getattr(args, "force", False)))
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org)
+    values = _login_values(ctx, org_id, args)
+    if args.suspend_mode is not None:
+        values["suspend_mode"] = args.suspend_mode
+    lg = ctx.tx(_writer(ctx).create, org_id, args.username, args.password, _now(), **values)
     print(f"user {lg.username} added (id {lg.id})")
     return EXIT_OK
 
 
 def _find_login(ctx: Context, args: argparse.Namespace) -> Any:
-    from aaad import logins
+    from aaad.view import store
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:
-        lg = logins.login_by_name(conn, ctx.box, org_id, args.username)
+        lg = store.login_by_name(conn, ctx.box, org_id, args.username)
     if lg is None:
-        raise CliError(f"no user {args.username!r}")
+        raise CliError(f"no user {args.username!r} in this org (see: aaad user list)")
     return lg
+
+
+def cmd_user_set(args: argparse.Namespace) -> int:
+    ctx = Context(args)
+    lg = _find_login(ctx, args)
+    values = _login_values(ctx, lg.org_id, args)
+    for k in args.clear or ():
+        values[{"profile": "profile_id", "validity": "validity_seconds",
+                "expires": "expires_at"}.get(k, k.replace("-", "_"))] = None
+    if not values and not args.rename:
+        raise CliError("nothing to change: give at least one option (see --help)", EXIT_USAGE)
+    w = _writer(ctx)
+    now = _now()
+
+    def change(conn: Any) -> None:
+        if values:
+            w.set_profile(conn, lg.org_id, lg.id, now, actor=_actor(args), **values)
+        if args.rename:
+            w.rename(conn, lg.org_id, lg.id, args.rename, now, actor=_actor(args))
+    ctx.tx(change)
+    print(f"user {lg.username} changed" + (f", now named {args.rename}" if args.rename else ""))
+    return EXIT_OK
 
 
 def _set_state(state: str) -> Callable[[argparse.Namespace], int]:
     def cmd(args: argparse.Namespace) -> int:
-        from aaad import logins
         ctx = Context(args)
         lg = _find_login(ctx, args)
-        values: dict[str, Any] = {"state": state}
-        if state == "suspended" and args.mode:
-            values["suspend_mode"] = args.mode
-        ctx.tx(logins.update_login, ctx.box, lg.id, _now(), **values)
+        ctx.tx(_writer(ctx).set_state, lg.org_id, lg.id, state, _now(), actor=_actor(args),
+               suspend_mode=getattr(args, "mode", None), reason=getattr(args, "reason", None) or "operator")
         print(f"user {lg.username}: {state}")
         return EXIT_OK
     return cmd
 
 
 def cmd_user_passwd(args: argparse.Namespace) -> int:
-    from aaad import logins
     ctx = Context(args)
     lg = _find_login(ctx, args)
-    ctx.tx(logins.update_login, ctx.box, lg.id, _now(), args.password)
+    ctx.tx(_writer(ctx).set_password, lg.org_id, lg.id, args.password, _now(), actor=_actor(args))
     print(f"user {lg.username}: password changed")
     return EXIT_OK
 
 
 def cmd_user_remove(args: argparse.Namespace) -> int:
-    from aaad import logins
     ctx = Context(args)
-    if not ctx.tx(logins.remove_login, ctx.org_id(args.org), args.username, _now()):
-        raise CliError(f"no user {args.username!r}")
+    lg = _find_login(ctx, args)
+    ctx.tx(_writer(ctx).remove, lg.org_id, lg.id, _now(), actor=_actor(args))
     print(f"user {args.username} removed")
     return EXIT_OK
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
-    from aaad import logins
+    from aaad.view import store
     ctx = Context(args)
     org_id = ctx.org_id(args.org) if args.org else None
     with ctx.engine.connect() as conn:
-        profs = {p.id: p.name for p in logins.list_profiles(conn)}
+        profs = {p.id: p.name for p in store.list_profiles(conn, org_id)}
         rows = [[lg.id, lg.org_id, lg.username, lg.state, profs.get(lg.profile_id or -1),
-                 lg.framed_ip, lg.simultaneous_use, lg.expires_at, lg.data_cap]
-                for lg in logins.list_logins(conn, ctx.box, org_id, args.limit)]
+                 lg.framed_ip, lg.simultaneous_use, lg.expires_at, lg.data_cap,
+                 f"{lg.owner_type} {lg.owner_id}" if lg.owner_type else None]
+                for lg in store.list_logins(conn, ctx.box, org_id, args.limit)]
     _print_rows(args, rows, ["id", "org", "username", "state", "profile", "framed_ip", "sim_use",
-                             "expires_at", "data_cap"])
+                             "expires_at", "data_cap", "owner"])
     return EXIT_OK
 
 
@@ -380,17 +446,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("profile", help="profiles (the RADIUS side of a plan)").add_subparsers(dest="sub", metavar="SUB", required=True)
     pa = pr.add_parser("add", help="add a profile")
-    pa.add_argument("name")
-    pa.add_argument("--org")
-    pa.add_argument("--rate-limit", help="Mikrotik-Rate-Limit, e.g. 10M/10M")
-    pa.add_argument("--fup-rate-limit", help="rate once the data cap is passed")
-    pa.add_argument("--session-timeout", type=int, help="seconds")
-    pa.add_argument("--pool", help="Framed-Pool (router IP pool name)")
-    pa.add_argument("--interim-interval", type=int, help="Acct-Interim-Interval seconds")
-    pa.add_argument("--address-list", help="Mikrotik-Address-List")
-    pa.add_argument("--block-when-exhausted", action="store_true",
-                    help="reject logins of this profile once their data cap is used up")
+    ps = pr.add_parser("set", help="change a profile (logins using it get the new reply at once)")
+    for x in (pa, ps):
+        x.add_argument("name")
+        x.add_argument("--org")
+        x.add_argument("--rate-limit", help="Mikrotik-Rate-Limit, e.g. 10M/10M")
+        x.add_argument("--fup-rate-limit", help="rate once the data cap is passed")
+        x.add_argument("--session-timeout", type=int, help="seconds")
+        x.add_argument("--pool", help="Framed-Pool (router IP pool name)")
+        x.add_argument("--interim-interval", type=int, help="Acct-Interim-Interval seconds")
+        x.add_argument("--address-list", help="Mikrotik-Address-List")
+        x.add_argument("--block-when-exhausted", action="store_true",
+                       help="reject logins of this profile once their data cap is used up")
+    ps.add_argument("--clear", action="append", metavar="FIELD",
+                    choices=["rate-limit", "fup-rate-limit", "session-timeout", "pool", "interim-interval",
+                             "address-list"], help="unset a field (repeatable)")
     pa.set_defaults(fn=cmd_profile_add)
+    ps.set_defaults(fn=cmd_profile_set)
+    prm = pr.add_parser("remove", help="remove a profile no login uses")
+    prm.add_argument("name")
+    prm.add_argument("--org")
+    prm.set_defaults(fn=cmd_profile_remove)
     pl = pr.add_parser("list", help="list profiles")
     pl.add_argument("--org")
     pl.add_argument("--json", action="store_true")
@@ -398,18 +474,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("user", help="logins (PPPoE and hotspot users) for operators without billing").add_subparsers(dest="sub", metavar="SUB", required=True)
     ua = u.add_parser("add", help="add a login")
-    ua.add_argument("username")
+    us = u.add_parser("set", help="change a login's profile, overrides or name",
+                      description="Logins managed by billing or a voucher (see the owner column of "
+                                  "'user list') are changed there; --force overrides that.")
+    for x in (ua, us):
+        x.add_argument("username")
+        x.add_argument("--org")
+        x.add_argument("--profile")
+        x.add_argument("--framed-ip", help="fixed IPv4 address (Framed-IP-Address)")
+        x.add_argument("--rate-limit", help="override the profile's rate limit")
+        x.add_argument("--simultaneous-use", type=int)
+        x.add_argument("--expires", help="ISO 8601 time the login stops working")
+        x.add_argument("--validity", type=int, help="seconds of validity counted from first use")
+        x.add_argument("--data-cap", type=int, help="octets per cycle (in + out)")
     ua.add_argument("--password", required=True)
-    ua.add_argument("--org")
-    ua.add_argument("--profile")
-    ua.add_argument("--framed-ip", help="fixed IPv4 address (Framed-IP-Address)")
-    ua.add_argument("--rate-limit", help="override the profile's rate limit")
-    ua.add_argument("--simultaneous-use", type=int)
-    ua.add_argument("--expires", help="ISO 8601 time the login stops working")
-    ua.add_argument("--validity", type=int, help="seconds of validity counted from first use")
-    ua.add_argument("--data-cap", type=int, help="octets per cycle (in + out)")
     ua.add_argument("--suspend-mode", choices=["reject", "walled_garden"])
     ua.set_defaults(fn=cmd_user_add)
+    us.add_argument("--rename", metavar="NEW_NAME", help="give the login a new user name")
+    us.add_argument("--clear", action="append", metavar="FIELD",
+                    choices=["profile", "framed-ip", "rate-limit", "simultaneous-use", "expires",
+                             "validity", "data-cap"], help="unset an override (repeatable)")
+    us.add_argument("--force", action="store_true", help="change a login managed by billing or a voucher")
+    us.set_defaults(fn=cmd_user_set)
     ul = u.add_parser("list", help="list logins")
     ul.add_argument("--org")
     ul.add_argument("--limit", type=int)
@@ -421,6 +507,8 @@ def build_parser() -> argparse.ArgumentParser:
         x = u.add_parser(name, help=helptext)
         x.add_argument("username")
         x.add_argument("--org")
+        x.add_argument("--reason", help="recorded with the change (login.state_changed)")
+        x.add_argument("--force", action="store_true", help="change a login managed by billing or a voucher")
         if name == "suspend":
             x.add_argument("--mode", choices=["reject", "walled_garden"])
         x.set_defaults(fn=_set_state(state))
@@ -428,10 +516,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("username")
     up.add_argument("--password", required=True)
     up.add_argument("--org")
+    up.add_argument("--force", action="store_true", help="change a login managed by billing or a voucher")
     up.set_defaults(fn=cmd_user_passwd)
     ur = u.add_parser("remove", help="remove a login")
     ur.add_argument("username")
     ur.add_argument("--org")
+    ur.add_argument("--force", action="store_true", help="remove a login managed by billing or a voucher")
     ur.set_defaults(fn=cmd_user_remove)
 
     sub.add_parser("demo", help="seed demo data (idempotent): an org, a NAS on 127.0.0.1, profiles, users").set_defaults(fn=cmd_demo)

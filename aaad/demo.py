@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterator
 
-from aaad import logins, nas, orgs
+from aaad import nas, orgs
+from aaad.view import store
+from aaad.view.write import LoginWriter
 
 DEMO_SECRET = "testing123"
 
@@ -29,6 +31,7 @@ USERS: list[tuple[str, str, str | None, dict[str, Any]]] = [
 
 
 def seed(engine: Any, box: Any, now: datetime) -> Iterator[str]:
+    w = LoginWriter(box)
     with engine.begin() as conn:
         org = orgs.get_by_slug(conn, "demo")
         if org is None:
@@ -42,19 +45,19 @@ def seed(engine: Any, box: Any, now: datetime) -> Iterator[str]:
                 yield f"NAS loopback not added: {e}"
         pids = {}
         for name, values in PROFILES:
-            p = logins.profile_by_name(conn, org.id, name)
+            p = store.profile_by_name(conn, org.id, name)
             if p is None:
-                p = logins.add_profile(conn, org.id, name, now, **values)
+                p = w.create_profile(conn, org.id, name, now, **values)
                 yield f"profile {name} added"
             pids[name] = p.id
         for username, password, profile, extra in USERS:
-            if logins.login_by_name(conn, box, org.id, username) is None:
+            if store.login_by_name(conn, box, org.id, username) is None:
                 values = dict(extra)
                 if profile:
                     values["profile_id"] = pids[profile]
-                logins.add_login(conn, box, org.id, username, password, now, **values)
+                w.create(conn, org.id, username, password, now, **values)
                 yield f"user {username} / {password} added ({extra.get('state', 'active')})"
-        if logins.login_by_name(conn, box, org.id, "henry") is None:
-            logins.add_login(conn, box, org.id, "henry", "henry-pass", now,
+        if store.login_by_name(conn, box, org.id, "henry") is None:
+            w.create(conn, org.id, "henry", "henry-pass", now,
                              profile_id=pids["home-10M"], expires_at=now - timedelta(days=1))
             yield "user henry / henry-pass added (expired yesterday)"

@@ -78,24 +78,6 @@ class QuotaExceeded:
     TYPE: ClassVar[str]
 
 
-@event_type("cycle.started")
-@dataclass(frozen=True)
-class CycleStarted:
-    login_id: int
-    cycle_start: str
-    TYPE: ClassVar[str]
-
-
-@event_type("login.state_changed")
-@dataclass(frozen=True)
-class LoginStateChanged:
-    login_id: int
-    old: str
-    new: str
-    reason: str
-    TYPE: ClassVar[str]
-
-
 @event_type("registration.created")
 @dataclass(frozen=True)
 class RegistrationCreated:

@@ -64,6 +64,24 @@ class JobContext:
         d.addCallback(lambda r: (setattr(self, "progress", progress), r)[1])
         return d
 
+    def checkpoint_after(self, fn: Callable[..., Any], *args: Any,
+                         progress: Callable[[Any], str]) -> defer.Deferred:
+        """Like :meth:`checkpoint`, for a chunk whose checkpoint is known only once it
+        ran: ``progress(result)`` is stored in the same transaction."""
+        def thd(conn: Connection) -> Any:
+            result = fn(conn, *args)
+            done = progress(result)
+            conn.execute(job_runs.update().where(
+                job_runs.c.job == self.job, job_runs.c.org_id == self.org_id,
+                job_runs.c.period == self.period).values(progress=done))
+            return result, done
+        d = self.db.write(thd)
+
+        def note(r: tuple[Any, str]) -> Any:
+            self.progress = r[1]
+            return r[0]
+        return d.addCallback(note)
+
 
 def period_of(now: datetime, interval: int) -> datetime:
     ts = int(now.timestamp())

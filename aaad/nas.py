@@ -74,12 +74,14 @@ def add(conn: Connection, box: SecretBox, org_id: int, name: str, address: str, 
         api_host=api_host, api_port=api_port, api_username=api_username,
         api_password_enc=box.encrypt(api_password) if api_password else None, api_tls=api_tls,
         created_at=now)).inserted_primary_key[0]
-    changes.record(conn, org_id, "nas", nid, "upsert", now)
-    return get(conn, box, nid)  # type: ignore[return-value]
+    n = get(conn, box, org_id, nid)
+    assert n is not None
+    changes.record(conn, org_id, "nas", nid, "upsert", now, n)
+    return n
 
 
-def get(conn: Connection, box: SecretBox, nas_id: int) -> Nas | None:
-    r = conn.execute(sa.select(nas_t).where(nas_t.c.id == nas_id)).first()
+def get(conn: Connection, box: SecretBox, org_id: int, nas_id: int) -> Nas | None:
+    r = conn.execute(sa.select(nas_t).where(nas_t.c.org_id == org_id, nas_t.c.id == nas_id)).first()
     return _row(r, box) if r else None
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from aaad.logins import Login, Profile
+from aaad.view.model import Login, Profile
 
 # Reject reasons (also metric labels).
 UNKNOWN_USER = "unknown user"
@@ -80,11 +80,13 @@ def state_reason(login: Login) -> str | None:
     return DISABLED
 
 
-def session_timeout(compiled: Compiled, now: float) -> int | None:
-    """The profile's Session-Timeout, shortened to the login's remaining validity."""
+def session_timeout(compiled: Compiled, now: float, expiry_ts: float | None = None) -> int | None:
+    """The profile's Session-Timeout, shortened to the login's remaining validity
+    (``expiry_ts`` overrides the compiled expiry, e.g. at first use)."""
     st = compiled.session_timeout
-    if compiled.expiry_ts is not None:
-        remaining = int(compiled.expiry_ts - now)
+    expiry_ts = compiled.expiry_ts if expiry_ts is None else expiry_ts
+    if expiry_ts is not None:
+        remaining = int(expiry_ts - now)
         st = remaining if st is None else min(st, remaining)
     return st
 

@@ -78,6 +78,8 @@ logins = sa.Table(
     sa.Column("cycle_anchor", UTCDateTime),
     sa.Column("owner_type", sa.String(32)),           # which billing object wrote it; None for the CLI
     sa.Column("owner_id", sa.Integer),
+    sa.Column("throttle_level", sa.Integer, nullable=False, server_default="0"),  # FUP tier; 0 = none
+    sa.Column("cycle_start", UTCDateTime),            # start of the quota cycle last entered (system-managed)
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("org_id", "username", name="uq_logins_org_username"),
@@ -94,6 +96,12 @@ aaa_changes = sa.Table(
     sa.Column("entity_id", sa.Integer, nullable=False),
     sa.Column("op", sa.String(8), nullable=False),        # upsert | delete
     sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+core_meta = sa.Table(
+    "core_meta", metadata,  # small named values the core keeps (e.g. the change feed's prune mark)
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
 )
 
 events = sa.Table(

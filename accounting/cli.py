@@ -51,12 +51,12 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    from aaad import logins
+    from aaad.view import store as view_store
     from aaad.cli import EXIT_USAGE, CliError, Context, _now
     ctx = Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:
-        lg = logins.login_by_name(conn, ctx.box, org_id, args.login)
+        lg = view_store.login_by_name(conn, ctx.box, org_id, args.login)
         if lg is None:
             raise CliError(f"no login {args.login!r} in this org (see: aaad user list)", EXIT_USAGE)
         u = store.login_usage(conn, lg.id, _now())

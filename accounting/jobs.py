@@ -9,13 +9,13 @@ of a chunk commit together, so a crash between chunks neither loses nor
 double counts anything.
 
 The ``usage.quota_exceeded`` subscriber sets a login whose profile says
-``block_when_exhausted`` to ``exhausted`` (through the LoginService, so the
-auth path rejects it at its next request); delivery is at least once, and
-the subscriber is idempotent.
+``block_when_exhausted`` to ``exhausted`` (through the write path, so the
+auth path rejects it at its next request and ``login.state_changed`` is
+published); delivery is at least once, and the subscriber is idempotent.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from twisted.internet import defer
@@ -119,18 +119,24 @@ class AccountingJobs:
 
     def on_quota_exceeded(self, ev: Any) -> Any:
         """Set a block-when-exhausted login to ``exhausted`` (idempotent)."""
-        return exhaust_if_blocking(self.app.view, self.app.logins, ev.payload.login_id)
+        return self.db.write(exhaust_if_blocking, self.app.login_writer, ev.org_id,
+                             ev.payload.login_id, utcnow(self.clock),
+                             datetime.fromisoformat(ev.payload.cycle_start))
 
 
-def exhaust_if_blocking(view: Any, logins: Any, login_id: int) -> defer.Deferred:
-    lg = view.login_by_id(login_id)
+def exhaust_if_blocking(conn: Any, writer: Any, org_id: int, login_id: int, now: Any,
+                        cycle_start: Any = None) -> bool:
+    """In the caller's transaction: an active login whose profile blocks when
+    exhausted becomes ``exhausted`` through the write path; False otherwise."""
+    from aaad.view import store as view_store
+    lg = view_store.get_login(conn, writer.box, org_id, login_id)
     if lg is None or lg.state != "active" or lg.profile_id is None:
-        return defer.succeed(False)
-    prof = view.profiles.get(lg.profile_id)
+        return False
+    prof = view_store.get_profile(conn, org_id, lg.profile_id)
     if prof is None or not prof.block_when_exhausted:
-        return defer.succeed(False)
+        return False
     log.info("login {user} used up its data cap: exhausted", user=lg.username)
-    return logins.set_state(login_id, "exhausted").addCallback(lambda _: True)
+    return bool(writer.exhaust(conn, org_id, login_id, now, cycle_start))
 
 
 def _aggregate_and_mark(conn: Any, ctx: JobContext, after: int, limit: int, slot: Any, now: Any) -> Any:

@@ -1,15 +1,20 @@
 """Test helpers: a synchronous stand-in for aaad.db.Database."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, Callable
 
 from twisted.internet import defer
+
+from aaad.db import CHANGES, begin_tx
 
 
 class SyncDB:
     """Runs reads and writes at once on an engine; returns fired Deferreds.
 
-    Writes run each in its own transaction, like a writer batch of one.
+    Writes run each in its own transaction, like a writer batch of one, and
+    like the writer hand the transaction's AAA changes to ``writer.on_changes``
+    after commit, before the Deferred fires.
     """
 
     def __init__(self, engine: Any):
@@ -17,6 +22,7 @@ class SyncDB:
         self.read_engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self.handlers: dict[str, Callable] = {}
+        self.writer = SimpleNamespace(on_changes=[])
 
     def read(self, fn: Callable, *a: Any, **kw: Any) -> defer.Deferred:
         try:
@@ -28,6 +34,11 @@ class SyncDB:
     def write(self, fn: Callable, *a: Any, **kw: Any) -> defer.Deferred:
         try:
             with self.engine.begin() as conn:
-                return defer.succeed(fn(conn, *a, **kw))
+                notes = begin_tx(conn)
+                result = fn(conn, *a, **kw)
+            for cb in self.writer.on_changes:
+                if notes.get(CHANGES):
+                    cb(notes[CHANGES])
+            return defer.succeed(result)
         except Exception:
             return defer.fail()

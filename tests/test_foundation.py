@@ -9,8 +9,11 @@ import pytest
 import sqlalchemy as sa
 from twisted.internet import defer, task
 
-from aaad import events, jobs, logins, nas, orgs
-from aaad.logins import AAAView, ChangeFollower, LoginService, load_snapshot
+from aaad import events, jobs, nas, orgs
+from aaad.view.follower import ChangeFollower
+from aaad.view.memory import AAAView
+from aaad.view.store import load_snapshot
+from aaad.view.write import LoginWriter
 from aaad.orgs import ValidationError
 from tests.helpers import SyncDB
 
@@ -20,7 +23,7 @@ T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 def seed(engine: Any, box: Any) -> tuple[int, int]:
     with engine.begin() as c:
         o = orgs.add(c, "isp", "ISP", T0)
-        p = logins.add_profile(c, o.id, "10M", T0, rate_limit="10M/10M")
+        p = LoginWriter(box).create_profile(c, o.id, "10M", T0, rate_limit="10M/10M")
         nas.add(c, box, o.id, "r1", "10.0.0.1", "s3cret", T0)
     return o.id, p.id
 
@@ -29,7 +32,7 @@ def test_login_round_trip_and_secret_encrypted(engine: Any, box: Any) -> None:
     """A login's password is stored encrypted and reads back in the clear."""
     org_id, pid = seed(engine, box)
     with engine.begin() as c:
-        lg = logins.add_login(c, box, org_id, "alice", "pw1", T0, profile_id=pid, simultaneous_use=1)
+        lg = LoginWriter(box).create(c, org_id, "alice", "pw1", T0, profile_id=pid, simultaneous_use=1)
     with engine.connect() as c:
         raw = c.execute(sa.text("SELECT secret_enc FROM logins")).scalar_one()
         snap = load_snapshot(c, box)
@@ -41,13 +44,14 @@ def test_login_round_trip_and_secret_encrypted(engine: Any, box: Any) -> None:
 def test_duplicate_and_bad_values_are_field_errors(engine: Any, box: Any) -> None:
     """Bad input raises ValidationError naming the field."""
     org_id, _ = seed(engine, box)
+    w = LoginWriter(box)
     with engine.begin() as c:
-        logins.add_login(c, box, org_id, "bob", "x", T0)
+        w.create(c, org_id, "bob", "x", T0)
     for kwargs, field in (({"username": "bob"}, "username"), ({"framed_ip": "nope"}, "framed_ip"),
                           ({"state": "asleep"}, "state"), ({"profile_id": 999}, "profile")):
         args = {"username": "carol", "password": "x"} | kwargs
         with pytest.raises(ValidationError) as e, engine.begin() as c:
-            logins.add_login(c, box, org_id, args.pop("username"), args.pop("password"), T0, **args)
+            w.create(c, org_id, args.pop("username"), args.pop("password"), T0, **args)
         assert e.value.field == field
 
 
@@ -55,39 +59,28 @@ def test_change_feed_reaches_another_view(engine: Any, box: Any) -> None:
     """A write by someone else (CLI, other instance) reaches a view through the follower."""
     org_id, pid = seed(engine, box)
     db, clock, view = SyncDB(engine), task.Clock(), AAAView()
+    w = LoginWriter(box)
     with engine.connect() as c:
         view.load(load_snapshot(c, box))
     follower = ChangeFollower(db, box, view, clock, 0.25)
     follower.start()
     with engine.begin() as c:  # "the CLI"
-        lg = logins.add_login(c, box, org_id, "dora", "pw", T0, profile_id=pid)
+        lg = w.create(c, org_id, "dora", "pw", T0, profile_id=pid)
     assert view.get(org_id, "dora") is None
     clock.advance(0.25)
     assert view.get(org_id, "dora").password == b"pw"
     with engine.begin() as c:
-        logins.update_login(c, box, lg.id, T0, state="disabled")
-        logins.update_profile(c, pid, T0, rate_limit="20M/20M")
+        w.set_state(c, org_id, lg.id, "disabled", T0)
+        w.update_profile(c, org_id, pid, T0, rate_limit="20M/20M")
     clock.advance(0.25)
     assert view.get(org_id, "dora").state == "disabled"
     assert view.profiles[pid].rate_limit == "20M/20M"
     with engine.begin() as c:
-        logins.remove_login(c, org_id, "dora", T0)
+        w.remove(c, org_id, lg.id, T0)
         nas.remove(c, org_id, "r1", T0)
     clock.advance(0.25)
     assert view.get(org_id, "dora") is None and view.nas.lookup("10.0.0.1") is None
     follower.stop()
-
-
-def test_login_service_updates_memory_at_once(engine: Any, box: Any) -> None:
-    """LoginService writes the row and the change, and the view sees it immediately."""
-    org_id, pid = seed(engine, box)
-    view = AAAView()
-    svc = LoginService(SyncDB(engine), box, view, task.Clock())
-    lg = svc.add(org_id, "erin", "pw", profile_id=pid)
-    lg = lg.result if hasattr(lg, "result") else lg
-    assert view.get(org_id, "erin") is not None
-    svc.set_state(view.get(org_id, "erin").id, "suspended")
-    assert view.get(org_id, "erin").state == "suspended"
 
 
 def test_nas_lookup_exact_and_network(box: Any) -> None:

@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 from aaad import policy
 from aaad.auth import chap, mschap, pap
-from aaad.logins import AAAView, Login
+from aaad.view.memory import AAAView
+from aaad.view.model import Login
 from aaad.radius import codec
 from aaad.radius.codec import (ACCESS_ACCEPT, ACCESS_REJECT, CHAP_CHALLENGE, CHAP_PASSWORD,
                                EAP_MESSAGE, USER_NAME, USER_PASSWORD, VENDOR_MICROSOFT)
@@ -56,7 +57,7 @@ class AuthRequest:
     """One Access-Request in flight through the stages."""
 
     __slots__ = ("packet", "nas", "secret", "now", "username", "login", "method", "reason",
-                 "reply", "reject_attrs", "walled")
+                 "reply", "reject_attrs", "walled", "expiry_ts", "first_use")
 
     def __init__(self, packet: codec.Packet, nas: Any, now: float):
         self.packet = packet
@@ -70,19 +71,27 @@ class AuthRequest:
         self.reply: list[bytes] = []  # encoded accept attributes, in order
         self.reject_attrs: list[bytes] = []  # e.g. MS-CHAP-Error, sent only with a reject
         self.walled = False
+        self.expiry_ts: float | None = None  # this request's view of the expiry, if it differs
+        self.first_use = False
 
 
 class Decision:
-    __slots__ = ("code", "attrs", "reason", "method", "username", "login_id")
+    """What to answer, and what the caller must record once it has answered.
+
+    ``first_use``: the accepted login's validity clock starts now (the
+    controller never writes; the caller does, observing the Deferred).
+    """
+    __slots__ = ("code", "attrs", "reason", "method", "username", "login_id", "first_use")
 
     def __init__(self, code: int, attrs: bytes, reason: str | None, method: str,
-                 username: str | None, login_id: int | None):
+                 username: str | None, login_id: int | None, first_use: bool = False):
         self.code = code
         self.attrs = attrs
         self.reason = reason
         self.method = method
         self.username = username
         self.login_id = login_id
+        self.first_use = first_use
 
 
 Stage = Callable[[AuthRequest], Rcode]
@@ -93,14 +102,12 @@ class AuthController:
 
     def __init__(self, view: AAAView, dictionary: Any, settings: policy.PolicySettings | None = None,
                  open_sessions: Callable[[int], int] | None = None,
-                 over_cap: Callable[[Login], bool] | None = None,
-                 on_first_use: Callable[[Login], Any] | None = None):
+                 over_cap: Callable[[Login], bool] | None = None):
         self.view = view
         self.enc = dictionary
         self.settings = settings or policy.PolicySettings()
         self.open_sessions = open_sessions
         self.over_cap = over_cap
-        self.on_first_use = on_first_use
         self._walled = policy.walled_garden_attrs(self.settings, dictionary)
         self._reason_attr: dict[str, bytes] = {}
         self.authorize: list[Stage] = [self.find_login]
@@ -112,10 +119,18 @@ class AuthController:
         """Prepare every login's reply and NT hash up front (start-up, before gc.freeze),
         so the hot path neither compiles nor creates long-lived objects."""
         for lg in logins:
-            if lg.compiled is None:
-                self._compiled(lg)
-            if lg.nt_hash is None:
-                lg.nt_hash = mschap.nt_password_hash(lg.password)
+            self.prepare(lg)
+
+    def prepare(self, lg: Login) -> None:
+        if lg.compiled is None:
+            self._compiled(lg)
+        if lg.nt_hash is None:
+            lg.nt_hash = mschap.nt_password_hash(lg.password)
+
+    def on_view_change(self, kind: str, old: Any, new: Any) -> None:
+        """AAA view listener: prepare a login as it is applied, not on the hot path."""
+        if kind == "login" and new is not None:
+            self.prepare(new)
 
     # -- driver ---------------------------------------------------------------------
 
@@ -127,7 +142,7 @@ class AuthController:
                     return self._reject(req)
         lg = req.login
         return Decision(ACCESS_ACCEPT, b"".join(req.reply), req.reason, req.method, req.username,
-                        lg.id if lg else None)
+                        lg.id if lg else None, req.first_use)
 
     def _reject(self, req: AuthRequest) -> Decision:
         reason = req.reason or policy.WRONG_PASSWORD
@@ -245,11 +260,15 @@ class AuthController:
     def check_validity(self, req: AuthRequest) -> Rcode:
         lg = req.login
         assert lg is not None
-        if lg.validity_seconds is not None and lg.first_used_at is None and self.on_first_use:
-            self.on_first_use(lg)  # starts the clock; the reply below uses the new expiry
-            lg.compiled = None
         c = self._compiled(lg)
-        if c.expiry_ts is not None and c.expiry_ts <= req.now:
+        expiry = c.expiry_ts
+        if lg.validity_seconds is not None and lg.first_used_at is None:
+            # First use: the clock starts with this request if it is accepted
+            # (the caller records it); the reply already counts from now.
+            req.first_use = True
+            starts = req.now + lg.validity_seconds
+            expiry = req.expiry_ts = starts if expiry is None else min(expiry, starts)
+        if expiry is not None and expiry <= req.now:
             req.reason = policy.EXPIRED
             return Rcode.USERLOCK
         return Rcode.OK
@@ -275,7 +294,7 @@ class AuthController:
             req.reply.append(c.fup_attrs)
         else:
             req.reply.append(c.attrs)
-        st = policy.session_timeout(c, req.now)
+        st = policy.session_timeout(c, req.now, req.expiry_ts)
         if st is not None:
             req.reply.append(codec.encode_int(codec.SESSION_TIMEOUT, max(st, 1)))
         return Rcode.UPDATED

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, Callable
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from aaad import policy
@@ -65,11 +67,13 @@ class AuthProtocol(RadiusListener):
     kind = "auth"
 
     def __init__(self, view: Any, controller: AuthController, clock: Any, stats: RadiusStats,
-                 authlog: AuthLog | None, conf: RadiusConfig, tiled_vendors: frozenset[int]):
+                 authlog: AuthLog | None, conf: RadiusConfig, tiled_vendors: frozenset[int],
+                 first_use: Callable[[int, int, float], defer.Deferred] | None = None):
         super().__init__(view, clock, stats, conf.dedup_window, tiled_vendors)
         self.controller = controller
         self.authlog = authlog
         self.conf = conf
+        self.first_use = first_use
         self.delayed = 0
 
     def request(self, p: codec.Packet, nas: Any, addr: tuple[str, int]) -> None:
@@ -117,6 +121,10 @@ class AuthProtocol(RadiusListener):
                               int((self.clock.seconds() - now) * 1e6)))
         if decision.code == ACCESS_ACCEPT:
             self._send(key, reply, addr, "accept")
+            if decision.first_use and self.first_use is not None:
+                self.first_use(nas.org_id, decision.login_id, now).addErrback(  # type: ignore[arg-type]
+                    lambda f, user=decision.username: log.failure(
+                        "recording the first use of {user} failed", f, user=user))
             return
         st.rejects[decision.reason or "unknown"] += 1
         delay = self.conf.reject_delay
@@ -151,12 +159,16 @@ class AuthServer:
         settings = policy.PolicySettings(conf.walled_garden_address_list,
                                          conf.walled_garden_rate_limit,
                                          conf.walled_garden_session_timeout)
-        self.controller = AuthController(app.view, self.dictionary, settings,
-                                         on_first_use=app.logins.first_use)
+        self.controller = AuthController(app.view, self.dictionary, settings)
+        app.view.listeners.append(self.controller.on_view_change)
         self.protocol = AuthProtocol(app.view, self.controller, app.clock, self.stats, self.authlog,
-                                     conf, self.dictionary.vendor_ids)
+                                     conf, self.dictionary.vendor_ids, self._first_use)
         self._port: Any = None
         self.port = 0
+
+    def _first_use(self, org_id: int, login_id: int, now: float) -> defer.Deferred:
+        at = datetime.fromtimestamp(now, timezone.utc)
+        return self.app.db.write(self.app.login_writer.set_first_use, org_id, login_id, at)
 
     def listen(self) -> None:
         self._port = listen_udp(self.app.reactor, self.conf.auth_port, self.protocol,

@@ -11,13 +11,16 @@ from twisted.internet import defer, task
 from aaad.config import load
 from aaad.events import Event, QuotaExceeded
 from aaad.jobs import Job, JobContext, Scheduler, runs
-from aaad.logins import AAAView, LoginService, load_snapshot
+from aaad.view.memory import AAAView
+from aaad.view.store import load_snapshot
+from aaad.view.write import LoginWriter
+from tests.helpers import SyncDB
 from accounting import sessions as sm
 from accounting.config import AccountingConfig
 from accounting.jobs import AGGREGATE, AccountingJobs
 from accounting.schema import usage
 from accounting.tracker import Tracker
-from tests.accounting.test_store import (SLOT, SyncDb, World, apply, interim, rows, start,  # noqa: F401
+from tests.accounting.test_store import (SLOT, World, apply, interim, rows, start,  # noqa: F401
                                          w)
 
 
@@ -33,11 +36,12 @@ class FakeRrd:
 def make(w: World, chunk: int = 2) -> tuple[AccountingJobs, Tracker, FakeRrd, task.Clock, Any]:
     clock = task.Clock()
     clock.advance((SLOT + timedelta(minutes=5, seconds=1)).timestamp())
-    db = SyncDb(w.engine)
+    db = SyncDB(w.engine)
     view = AAAView()
     with w.engine.connect() as conn:
         view.load(load_snapshot(conn, w.box))
-    app = SimpleNamespace(db=db, clock=clock, view=view, logins=LoginService(db, w.box, view, clock))
+    db.writer.on_changes.append(view.apply_local)
+    app = SimpleNamespace(db=db, clock=clock, view=view, login_writer=LoginWriter(w.box))
     conf = load({"accounting": AccountingConfig}, None, {}).accounting
     import dataclasses
     conf = dataclasses.replace(conf, aggregation_chunk=chunk)
@@ -101,7 +105,7 @@ def test_quota_subscriber_exhausts_blocking_login(w: World) -> None:
     jobs, _t, _r, _c, app = make(w)
     ev = Event(1, w.org, "usage.quota_exceeded", QuotaExceeded(w.carol, 2000, 1000, SLOT.isoformat()), 0)
     assert jobs.on_quota_exceeded(ev).result is True
-    assert app.view.login_by_id(w.carol).state == "exhausted"
+    assert app.view.login_by_id(w.org, w.carol).state == "exhausted"
 
 
 def test_prune_job(w: World) -> None:

@@ -11,10 +11,14 @@ import pytest
 import sqlalchemy as sa
 from twisted.internet import defer, task
 
-from aaad import logins, migrate, nas, orgs
+from aaad import migrate, nas, orgs
 from aaad.crypto import SecretBox
 from aaad.db import sync_engine
-from aaad.logins import AAAView, LoginService, load_snapshot
+from aaad.view import store as view_store
+from aaad.view.memory import AAAView
+from aaad.view.store import load_snapshot
+from aaad.view.write import LoginWriter
+from tests.helpers import SyncDB
 from aaad.schema import events
 from accounting import sessions as sm
 from accounting import store
@@ -53,11 +57,12 @@ def w(db_url: str) -> World:
         o = orgs.add(conn, "isp", "ISP", T0)
         n1 = nas.add(conn, box, o.id, "r1", "10.0.0.1", "s1", T0)
         n2 = nas.add(conn, box, o.id, "r2", "10.0.0.2", "s2", T0)
-        plain = logins.add_profile(conn, o.id, "plain", T0, interim_interval=300)
-        block = logins.add_profile(conn, o.id, "block", T0, block_when_exhausted=True)
-        a = logins.add_login(conn, box, o.id, "alice", "pw", T0, profile_id=plain.id)
-        b = logins.add_login(conn, box, o.id, "bob", "pw", T0, profile_id=plain.id, data_cap=GB)
-        c = logins.add_login(conn, box, o.id, "carol", "pw", T0, profile_id=block.id, data_cap=1000)
+        lw = LoginWriter(box)
+        plain = lw.create_profile(conn, o.id, "plain", T0, interim_interval=300)
+        block = lw.create_profile(conn, o.id, "block", T0, block_when_exhausted=True)
+        a = lw.create(conn, o.id, "alice", "pw", T0, profile_id=plain.id)
+        b = lw.create(conn, o.id, "bob", "pw", T0, profile_id=plain.id, data_cap=GB)
+        c = lw.create(conn, o.id, "carol", "pw", T0, profile_id=block.id, data_cap=1000)
     yield World(engine, box, o.id, n1.id, n2.id, a.id, b.id, c.id)
     engine.dispose()
 
@@ -264,19 +269,6 @@ def quota_events(w: World) -> list[dict]:
             sa.select(events).where(events.c.type == "usage.quota_exceeded"))]
 
 
-class SyncDb:
-    """A Database stand-in running writes synchronously (for LoginService)."""
-
-    def __init__(self, engine: Any):
-        self.engine = engine
-
-    def write(self, fn: Any, *a: Any, **kw: Any) -> defer.Deferred:
-        with self.engine.begin() as conn:
-            return defer.succeed(fn(conn, *a, **kw))
-
-    read = write
-
-
 def test_quota_crossing_publishes_once_and_exhausts(w: World) -> None:
     """Crossing the cap publishes one event per cycle; a blocking profile's login becomes exhausted."""
     apply(w, start(user="carol"), interim(300, 300, 300, user="carol"))
@@ -296,11 +288,14 @@ def test_quota_crossing_publishes_once_and_exhausts(w: World) -> None:
     view = AAAView()
     with w.engine.connect() as conn:
         view.load(load_snapshot(conn, w.box))
-    svc = LoginService(SyncDb(w.engine), w.box, view, task.Clock())
-    assert exhaust_if_blocking(view, svc, w.carol).result is True
-    assert view.login_by_id(w.carol).state == "exhausted"
-    assert exhaust_if_blocking(view, svc, w.carol).result is False   # redelivery: nothing to do
-    assert exhaust_if_blocking(view, svc, w.bob).result is False     # profile does not block
+    db = SyncDB(w.engine)
+    db.writer.on_changes.append(view.apply_local)
+    writer = LoginWriter(w.box)
+    org_id = w.org
+    assert db.write(exhaust_if_blocking, writer, org_id, w.carol, SLOT).result is True
+    assert view.login_by_id(org_id, w.carol).state == "exhausted"
+    assert db.write(exhaust_if_blocking, writer, org_id, w.carol, SLOT).result is False  # redelivery
+    assert db.write(exhaust_if_blocking, writer, org_id, w.bob, SLOT).result is False    # no block
 
 
 def test_tracker_loads_counts_and_cycles(w: World) -> None:
@@ -312,8 +307,8 @@ def test_tracker_loads_counts_and_cycles(w: World) -> None:
     tr = Tracker(None, clock)
     with w.engine.connect() as conn:
         tr.load(conn)
-        bob = logins.get_login(conn, w.box, w.bob)
-        alice = logins.get_login(conn, w.box, w.alice)
+        bob = view_store.get_login(conn, w.box, w.org, w.bob)
+        alice = view_store.get_login(conn, w.box, w.org, w.alice)
     assert tr.open_count(w.bob) == 2 and tr.open_count(w.alice) == 0
     assert tr.cycle_used(w.bob) == GB and tr.over_cap(bob) and not tr.over_cap(alice)
     clock.advance(timedelta(days=30).total_seconds())  # next cycle: usage starts again

@@ -2,18 +2,22 @@
 Message-Authenticator rules, duplicates, reject delay, and policy replies."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from twisted.internet import task
+from twisted.internet import defer, task
 
 from aaad import policy
 from aaad.auth import chap as chap_mod, mschap
 from aaad.auth.controller import AuthController
-from aaad.logins import AAAView, Login, Profile, Snapshot
+from aaad.changes import Change
+from aaad.view.memory import AAAView
+from aaad.view.model import Login, Profile
+from aaad.view.store import Snapshot
 from aaad.metrics import Stats
 from aaad.nas import Nas
 from aaad.radius import codec
@@ -54,18 +58,24 @@ def make(require_ma: bool = True, reject_delay: float = 0.0, **conf: Any) -> tup
     view.load(Snapshot(0, [Nas(1, 1, "r", "127.0.0.1", SECRET, "mikrotik", 3799, require_ma),
                            Nas(2, 2, "r2", "127.0.0.2", b"other", "mikrotik", 3799, False)],
                        [prof], users))
-    first_use: list[Login] = []
+    first_use: list[tuple[int, int]] = []
 
-    def on_first(lg: Login) -> None:
-        lg.first_used_at = datetime.fromtimestamp(clock.seconds(), timezone.utc)
-        first_use.append(lg)
-    ctl = AuthController(view, D, on_first_use=on_first)
+    def on_first(org_id: int, login_id: int, now: float) -> defer.Deferred:
+        """Stands in for the writer: commits, then the view applies the change locally."""
+        first_use.append((org_id, login_id))
+        lg = view.login_by_id(org_id, login_id)
+        new = dataclasses.replace(lg, first_used_at=datetime.fromtimestamp(now, timezone.utc),
+                                  compiled=None)
+        view.apply_local([(Change(len(first_use), org_id, "login", login_id, "upsert"), new)])
+        return defer.succeed(True)
+    ctl = AuthController(view, D)
+    view.listeners.append(ctl.on_view_change)
     stats = Stats()
     cfg = RadiusConfig(reject_delay=reject_delay, **conf)
-    proto = AuthProtocol(view, ctl, clock, RadiusStats(stats), None, cfg, D.vendor_ids)
+    proto = AuthProtocol(view, ctl, clock, RadiusStats(stats), None, cfg, D.vendor_ids, on_first)
     tr = FakeTransport()
     proto.transport = tr  # type: ignore[assignment]
-    proto.first_use = first_use  # type: ignore[attr-defined]
+    proto.first_uses = first_use  # type: ignore[attr-defined]
     return proto, tr, clock, stats, view
 
 
@@ -177,16 +187,30 @@ def test_first_use_starts_the_validity_clock() -> None:
     req = pap_req("carol", "carol-pass")
     proto.datagramReceived(req, NAS_ADDR)
     assert text(reply_of(tr, req), "Session-Timeout") == 3600
-    assert len(proto.first_use) == 1  # type: ignore[attr-defined]
+    assert len(proto.first_uses) == 1  # type: ignore[attr-defined]
     clock.advance(1000)
     req2 = pap_req("carol", "carol-pass", ident=2)
     proto.datagramReceived(req2, NAS_ADDR)
     assert text(reply_of(tr, req2), "Session-Timeout") == 2600
-    assert len(proto.first_use) == 1  # type: ignore[attr-defined]
+    assert len(proto.first_uses) == 1  # type: ignore[attr-defined]
     clock.advance(2600)
     req3 = pap_req("carol", "carol-pass", ident=3)
     proto.datagramReceived(req3, NAS_ADDR)
     assert text(reply_of(tr, req3), "Reply-Message") == policy.EXPIRED
+
+
+def test_first_use_not_recorded_when_a_later_stage_rejects() -> None:
+    """A first auth rejected by simultaneous-use does not start the validity clock."""
+    proto, tr, clock, _, view = make()
+    carol = view.get(1, "carol")
+    view.apply_local([(Change(100, 1, "login", carol.id, "upsert"),
+                       dataclasses.replace(carol, simultaneous_use=1, compiled=None))])
+    proto.controller.open_sessions = lambda login_id: 1
+    req = pap_req("carol", "carol-pass")
+    proto.datagramReceived(req, NAS_ADDR)
+    assert text(reply_of(tr, req), "Reply-Message").startswith(policy.SIMULTANEOUS_USE)
+    assert proto.first_uses == []  # type: ignore[attr-defined]
+    assert view.get(1, "carol").first_used_at is None
 
 
 def test_chap_with_and_without_challenge_attribute() -> None:

@@ -1,0 +1,145 @@
+"""Profiles and logins as the daemon holds them, and the rules for their fields."""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from aaad.orgs import ValidationError
+from aaad.schema import LOGIN_STATES, SUSPEND_MODES
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    id: int
+    org_id: int
+    name: str
+    rate_limit: str | None = None
+    fup_rate_limit: str | None = None
+    session_timeout: int | None = None
+    pool: str | None = None
+    interim_interval: int | None = None
+    address_list: str | None = None
+    block_when_exhausted: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class Login:
+    """A login as the auth server sees it (password decrypted, in memory only).
+
+    ``compiled`` and ``nt_hash`` are cache slots the auth server fills when
+    the login is loaded or applied from the change feed, never on the hot
+    path; a change to the login or its profile makes a new object.
+    """
+    id: int
+    org_id: int
+    username: str
+    password: bytes
+    state: str = "active"
+    suspend_mode: str = "reject"
+    profile_id: int | None = None
+    framed_ip: str | None = None
+    rate_limit: str | None = None
+    simultaneous_use: int | None = None
+    expires_at: datetime | None = None
+    validity_seconds: int | None = None
+    first_used_at: datetime | None = None
+    data_cap: int | None = None
+    cycle_anchor: datetime | None = None
+    owner_type: str | None = None
+    owner_id: int | None = None
+    throttle_level: int = 0
+    compiled: Any = field(default=None, repr=False)
+    nt_hash: bytes | None = field(default=None, repr=False)
+
+    def effective_expiry(self) -> datetime | None:
+        """When the login stops being valid: the earlier of expires_at and first use + validity."""
+        candidates = [self.expires_at] if self.expires_at is not None else []
+        if self.validity_seconds is not None and self.first_used_at is not None:
+            candidates.append(self.first_used_at + timedelta(seconds=self.validity_seconds))
+        return min(candidates) if candidates else None
+
+    @property
+    def owner(self) -> tuple[str, int] | None:
+        return (self.owner_type, self.owner_id or 0) if self.owner_type else None
+
+
+PROFILE_FIELDS = ("rate_limit", "fup_rate_limit", "session_timeout", "pool", "interim_interval",
+                  "address_list", "block_when_exhausted")
+
+#: Per-login overrides of the profile: owner-protected, set with the profile.
+OVERRIDE_FIELDS = ("framed_ip", "rate_limit", "simultaneous_use", "expires_at", "validity_seconds",
+                   "data_cap", "cycle_anchor")
+
+#: Fields a login may be created with (besides username and password).
+CREATE_FIELDS = ("state", "suspend_mode", "profile_id") + OVERRIDE_FIELDS
+
+
+def check_profile(values: dict[str, Any]) -> None:
+    unknown = set(values) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValidationError(sorted(unknown)[0], "unknown profile field")
+    for k in ("session_timeout", "interim_interval"):
+        v = values.get(k)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
+            raise ValidationError(k, "a whole number of seconds greater than 0")
+    for k in ("rate_limit", "fup_rate_limit"):
+        v = values.get(k)
+        if v is not None and (not v or len(v) > 200 or any(c.isspace() for c in v.strip(" "))):
+            raise ValidationError(k, "a MikroTik rate limit such as 10M/10M or 2M/4M 4M/8M 1M/2M 10/10")
+
+
+def check_profile_name(name: str) -> None:
+    if not name or len(name) > 100:
+        raise ValidationError("name", "1 to 100 characters")
+
+
+def check_state(state: str) -> None:
+    if state not in LOGIN_STATES:
+        raise ValidationError("state", f"one of {', '.join(LOGIN_STATES)}")
+
+
+def check_suspend_mode(mode: str) -> None:
+    if mode not in SUSPEND_MODES:
+        raise ValidationError("suspend_mode", f"one of {', '.join(SUSPEND_MODES)}")
+
+
+def check_overrides(values: dict[str, Any], allowed: tuple[str, ...] = OVERRIDE_FIELDS) -> None:
+    unknown = set(values) - set(allowed)
+    if unknown:
+        raise ValidationError(sorted(unknown)[0], "unknown login field")
+    if "state" in values:
+        check_state(values["state"])
+    if "suspend_mode" in values:
+        check_suspend_mode(values["suspend_mode"])
+    if values.get("framed_ip") is not None:
+        try:
+            ipaddress.IPv4Address(values["framed_ip"])
+        except ValueError:
+            raise ValidationError("framed_ip", f"{values['framed_ip']!r} is not an IPv4 address") from None
+    for k in ("simultaneous_use", "validity_seconds"):
+        v = values.get(k)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
+            raise ValidationError(k, "a whole number greater than 0")
+    v = values.get("data_cap")
+    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+        raise ValidationError("data_cap", "a number of octets, 0 or more")
+    for k in ("expires_at", "cycle_anchor"):
+        v = values.get(k)
+        if v is not None and (not isinstance(v, datetime) or v.tzinfo is None):
+            raise ValidationError(k, "an aware date and time (with its time zone)")
+
+
+def check_username(username: str) -> None:
+    if not username or len(username.encode()) > 253:
+        raise ValidationError("username", "1 to 253 octets")
+    if any(ord(c) < 32 or ord(c) == 127 for c in username):
+        raise ValidationError("username", "must not contain control characters")
+
+
+def password_bytes(password: str | bytes) -> bytes:
+    pw = password.encode() if isinstance(password, str) else password
+    if not pw or len(pw) > 128:
+        raise ValidationError("password", "1 to 128 octets (the most RADIUS PAP can carry)")
+    return pw

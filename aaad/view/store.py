@@ -1,0 +1,150 @@
+"""Read queries over profiles and logins; every lookup by id is scoped by org.
+
+Functions take a connection and return dataclasses (run on the read pool or
+inside a writer transaction).  ``load_snapshot`` and ``load_changes`` feed
+the in-memory view.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aaad import changes
+from aaad.crypto import SecretBox
+from aaad.nas import Nas
+from aaad.nas import _row as _nas_row
+from aaad.schema import logins, nas as nas_t, profiles
+from aaad.view.model import Login, Profile
+
+_LOGIN_COLS = (logins.c.id, logins.c.org_id, logins.c.username, logins.c.secret_enc, logins.c.state,
+               logins.c.suspend_mode, logins.c.profile_id, logins.c.framed_ip, logins.c.rate_limit,
+               logins.c.simultaneous_use, logins.c.expires_at, logins.c.validity_seconds,
+               logins.c.first_used_at, logins.c.data_cap, logins.c.cycle_anchor, logins.c.owner_type,
+               logins.c.owner_id, logins.c.throttle_level)
+
+
+def profile_row(r: Any) -> Profile:
+    return Profile(r.id, r.org_id, r.name, r.rate_limit, r.fup_rate_limit, r.session_timeout,
+                   r.pool, r.interim_interval, r.address_list, bool(r.block_when_exhausted))
+
+
+def _logins(conn: Connection, box: SecretBox, *where: Any, limit: int | None = None) -> list[Login]:
+    q = sa.select(*_LOGIN_COLS).where(*where).order_by(logins.c.id)
+    if limit:
+        q = q.limit(limit)
+    decrypt = box.decrypt
+    return [Login(r[0], r[1], r[2], decrypt(r[3]), *r[4:17], r[17] or 0) for r in conn.execute(q)]
+
+
+# -- profiles -------------------------------------------------------------------
+
+def get_profile(conn: Connection, org_id: int, profile_id: int) -> Profile | None:
+    r = conn.execute(sa.select(profiles).where(profiles.c.org_id == org_id,
+                                               profiles.c.id == profile_id)).first()
+    return profile_row(r) if r else None
+
+
+def profile_by_name(conn: Connection, org_id: int, name: str) -> Profile | None:
+    r = conn.execute(sa.select(profiles).where(profiles.c.org_id == org_id,
+                                               profiles.c.name == name)).first()
+    return profile_row(r) if r else None
+
+
+def list_profiles(conn: Connection, org_id: int | None = None) -> list[Profile]:
+    """Profiles of one org, or of every org (operator listings, the snapshot)."""
+    q = sa.select(profiles).order_by(profiles.c.id)
+    if org_id is not None:
+        q = q.where(profiles.c.org_id == org_id)
+    return [profile_row(r) for r in conn.execute(q)]
+
+
+# -- logins ---------------------------------------------------------------------
+
+def get_login(conn: Connection, box: SecretBox, org_id: int, login_id: int) -> Login | None:
+    found = _logins(conn, box, logins.c.org_id == org_id, logins.c.id == login_id)
+    return found[0] if found else None
+
+
+def login_by_name(conn: Connection, box: SecretBox, org_id: int, username: str) -> Login | None:
+    found = _logins(conn, box, logins.c.org_id == org_id, logins.c.username == username)
+    return found[0] if found else None
+
+
+def list_logins(conn: Connection, box: SecretBox, org_id: int | None = None,
+                limit: int | None = None) -> list[Login]:
+    """Logins of one org, or of every org (operator listings)."""
+    where = [logins.c.org_id == org_id] if org_id is not None else []
+    return _logins(conn, box, *where, limit=limit)
+
+
+def logins_of_owner(conn: Connection, box: SecretBox, org_id: int, owner_type: str,
+                    owner_id: int) -> list[Login]:
+    return _logins(conn, box, logins.c.org_id == org_id, logins.c.owner_type == owner_type,
+                   logins.c.owner_id == owner_id)
+
+
+# -- snapshot and change feed ---------------------------------------------------------
+
+@dataclass
+class Snapshot:
+    last_change: int
+    nas: list[Nas]
+    profiles: list[Profile]
+    logins: list[Login]
+
+
+def load_snapshot(conn: Connection, box: SecretBox) -> Snapshot:
+    """Everything the auth path needs, and the change id it is current to.
+
+    The change id is read first: changes committed while loading are
+    applied again by the follower, which is harmless (loads are idempotent).
+    """
+    last = changes.last_id(conn)
+    all_nas = [_nas_row(r, box) for r in conn.execute(sa.select(nas_t))]
+    return Snapshot(last, all_nas, list_profiles(conn), _logins(conn, box))
+
+
+@dataclass(frozen=True, slots=True)
+class EntityUpdate:
+    """A change-feed row and the entity's state to apply (None: deleted)."""
+    change: changes.Change
+    entity: Any  # Login | Profile | Nas | None
+
+
+def load_entity(conn: Connection, box: SecretBox, ch: changes.Change) -> Any:
+    """The current state of a change's entity, in the change's org; None if gone."""
+    if ch.op == "delete":
+        return None
+    if ch.kind == "login":
+        return get_login(conn, box, ch.org_id, ch.entity_id)
+    if ch.kind == "profile":
+        return get_profile(conn, ch.org_id, ch.entity_id)
+    if ch.kind == "nas":
+        r = conn.execute(sa.select(nas_t).where(nas_t.c.org_id == ch.org_id,
+                                                nas_t.c.id == ch.entity_id)).first()
+        return _nas_row(r, box) if r else None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    updates: list[EntityUpdate]
+    read: int            # change rows read (a full page means: read again)
+    last_id: int         # the highest id read (skipped rows included)
+    pruned_through: int  # the feed holds no rows at or below this id any more
+
+
+def load_changes(conn: Connection, box: SecretBox, last_id: int, skip: Iterable[int] = (),
+                 limit: int = 5000) -> FeedPage:
+    """Change rows after ``last_id`` with each entity's current state.
+
+    Rows whose id is in ``skip`` (already applied locally) are passed over
+    without loading their entity.
+    """
+    skip = frozenset(skip)
+    rows = changes.since(conn, last_id, limit)
+    updates = [EntityUpdate(ch, load_entity(conn, box, ch)) for ch in rows if ch.id not in skip]
+    return FeedPage(updates, len(rows), rows[-1].id if rows else last_id, changes.pruned_through(conn))
