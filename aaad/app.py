@@ -31,6 +31,7 @@ from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
 from aaad.logins import AAAView, ChangeFollower, LoginService, load_snapshot
 from aaad.metrics import Stats
 from aaad.web import CoreWeb
+from web.root import build_root
 
 log = Logger()
 
@@ -170,7 +171,8 @@ class App:
         # reactor get it back within 0.5 ms instead of 5, or a thread's busy
         # stretch shows up as RADIUS latency.
         sys.setswitchinterval(0.0005)
-        site = Site(CoreWeb(self.db, self.stats, self.view, self.started).app.resource())
+        site = Site(build_root(CoreWeb(self.db, self.stats, self.view, self.started), self.db.read,
+                               self.clock, self.started))
         site.displayTracebacks = False
         p = self.reactor.listenTCP(self.conf.web.port, site, interface=self.conf.web.address)
         self._ports.append(p)
