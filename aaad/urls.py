@@ -9,7 +9,7 @@ here and the web root mounts its routes at the same paths.
 from __future__ import annotations
 
 import urllib.parse
-from typing import Mapping
+from collections.abc import Mapping
 
 from aaad.config import WebConfig
 

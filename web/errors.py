@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound as RouteNotFound
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.exceptions import NotFound as RouteNotFound
 from werkzeug.routing import RequestRedirect
 
 from aaad.errors import NotFound, ValidationError
@@ -72,7 +73,7 @@ def _location(e: RequestRedirect, request: IRequest) -> str:
     may reach through a proxy): relative for the common added trailing
     slash (``/x/portal`` -> ``portal/``), so it also works under a prefix."""
     target = urllib.parse.urlsplit(e.new_url)
-    path = request.path.decode("utf-8", "replace")
+    path: str = request.path.decode("utf-8", "replace")
     query = urllib.parse.urlsplit(request.uri.decode("utf-8", "replace")).query
     query = f"?{query}" if query else ""
     if target.path == path + "/":

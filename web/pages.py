@@ -25,7 +25,7 @@ _SECURITY_HEADERS = (
 def root_prefix(request: IRequest) -> str:
     """The relative path from this request's page to the web root: '' for
     /, '../../' for /org/portal/suspended."""
-    path = request.path.split(b"?", 1)[0]
+    path: bytes = request.path.split(b"?", 1)[0]
     return "../" * max(path.count(b"/") - 1, 0)
 
 

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import importlib.metadata
 import mimetypes
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, Callable, Generator
+from typing import Any
 
-from klein import Klein
+from klein import Klein, KleinRenderable
 from twisted.internet import defer
-from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource
+from twisted.web.resource import Resource
 
 from aaad import orgs
+from aaad.clock import Clock
 from aaad.errors import NotFound
 from aaad.web import CoreWeb
 from web.api.app import Api
@@ -48,7 +49,7 @@ def format_uptime(seconds: float) -> str:
     s = max(int(seconds), 0)
     if s < 60:
         return f"{s} s"
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         n, s = divmod(s, size)
         if n or parts:
@@ -61,8 +62,8 @@ class Root:
 
     app = Klein()
 
-    def __init__(self, core: CoreWeb, api: Api, portal: Callable[[str], IResource], read: Reader,
-                 pages: Pages, clock: IReactorTime, started: float, version: str,
+    def __init__(self, core: CoreWeb, api: Api, portal: Callable[[str], KleinRenderable], read: Reader,
+                 pages: Pages, clock: Clock, started: float, version: str,
                  static_dir: Path = STATIC_DIR):
         self.core = core
         self.api = api
@@ -86,7 +87,7 @@ class Root:
             api_docs=self.api.docs_path)
 
     @app.route("/healthz", methods=["GET"])
-    def healthz(self, request: IRequest) -> Any:
+    def healthz(self, request: IRequest) -> KleinRenderable:
         return self.core.healthz(request)
 
     @app.route("/metrics", methods=["GET"])
@@ -94,11 +95,11 @@ class Root:
         return self.core.metrics(request)
 
     @app.route("/api/v1/", branch=True)
-    def api_v1(self, request: IRequest) -> IResource:
+    def api_v1(self, request: IRequest) -> KleinRenderable:
         return self.api.app.resource()
 
     @app.route("/<slug>/portal/", branch=True)
-    def portal_pages(self, request: IRequest, slug: str) -> IResource:
+    def portal_pages(self, request: IRequest, slug: str) -> KleinRenderable:
         return self.portal(slug)
 
     @app.route("/static/<path:name>", methods=["GET"])
@@ -124,7 +125,7 @@ class Root:
             hit = self._static_cache[name] = (path.read_bytes(), content_type)
         return hit
 
-    @app.handle_errors
+    @app.handle_errors(Exception)
     def error(self, request: IRequest, failure: Failure) -> bytes:
         """The one place the root turns exceptions into pages."""
         err = classify(failure, request)
@@ -132,14 +133,14 @@ class Root:
         return self.pages.error(request, err, "aaad", "")
 
 
-def build_root(core: CoreWeb, read: Reader, clock: IReactorTime, started: float) -> IResource:
+def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float) -> Resource:
     """The web root from the core's routes and the database reader
     (``Database.read``); ``started`` is the clock's time at start-up."""
     pages = Pages()
     version = aaad_version()
     api = Api(version)
 
-    def portal(slug: str) -> IResource:
+    def portal(slug: str) -> KleinRenderable:
         return Portal(read, pages, slug).app.resource()
 
     return Root(core, api, portal, read, pages, clock, started, version).app.resource()

@@ -3,9 +3,10 @@ an in-memory HTTP client (treq's StubTreq) over the root resource."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, ClassVar
 
 import pytest
 from treq.testing import StubTreq
@@ -19,7 +20,7 @@ from aaad.web import CoreWeb
 from tests.helpers import SyncDB, result_of
 from web.root import build_root
 
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 STARTED = 1_000_000.0
 
 
@@ -61,7 +62,7 @@ class Client:
 
 class FakeView:
     """What CoreWeb's /healthz reads from the AAA view."""
-    nas: dict[Any, Any] = {}
+    nas: ClassVar[dict[Any, Any]] = {}
     last_change = 0
 
     def __len__(self) -> int:

@@ -35,7 +35,7 @@ class Api:
         return json_body(request, {"name": "aaad admin API", "api_version": API_VERSION,
                                    "aaad_version": self.aaad_version, "docs": self.docs_path})
 
-    @app.handle_errors
+    @app.handle_errors(Exception)
     def error(self, request: IRequest, failure: Failure) -> bytes:
         """The one place the API turns exceptions into responses."""
         err = classify(failure, request)

@@ -7,7 +7,8 @@ page the walled garden redirects to (``aaad.urls.suspension_url``).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Generator
+from collections.abc import Callable, Generator
+from typing import Any
 
 from klein import Klein
 from twisted.internet import defer
@@ -33,12 +34,14 @@ class Portal:
         self.pages = pages
         self.slug = slug
         self.org: orgs.Org | None = None
+        self.looked_up = False
 
     @defer.inlineCallbacks
     def _org(self) -> Generator[Any, Any, orgs.Org]:
         """This portal's org; NotFound if no org has the slug."""
         if self.org is None:
             self.org = yield self.read(orgs.get_by_slug, self.slug)
+            self.looked_up = True
             if self.org is None:
                 raise NotFound("org", self.slug)
         return self.org
@@ -60,17 +63,15 @@ class Portal:
         return self.pages.render(request, "portal/suspended.html", brand=org.name,
                                  reason=SUSPENSION_REASONS.get(code))
 
-    @app.handle_errors
+    @app.handle_errors(Exception)
     @defer.inlineCallbacks
     def error(self, request: IRequest, failure: Failure) -> Generator[Any, Any, bytes]:
         """The one place the portal turns exceptions into pages; branded with
         the org when there is one."""
         err = classify(failure, request)
         apply(request, err)
-        if self.org is None and not failure.check(NotFound):
-            try:
-                yield self._org()
-            except Exception:  # branding only: the page goes out unbranded
-                pass
+        if not self.looked_up:
+            # Branding only: if the org cannot be read, the page goes out unbranded.
+            yield self._org().addErrback(lambda _: None)
         back = f"{self.slug}/portal/" if self.org is not None else ""
         return self.pages.error(request, err, self.org.name if self.org else "aaad", back)
