@@ -57,6 +57,19 @@ def format_uptime(seconds: float) -> str:
     return " ".join(parts)
 
 
+def load_static(folder: Path) -> dict[str, tuple[bytes, str]]:
+    """Every file under ``folder`` by its relative path: bytes and content
+    type.  They are few, small and part of the package: read once."""
+    files: dict[str, tuple[bytes, str]] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            if content_type.startswith("text/") or content_type.endswith(("+xml", "javascript")):
+                content_type += "; charset=utf-8"
+            files[path.relative_to(folder).as_posix()] = (path.read_bytes(), content_type)
+    return files
+
+
 class Root:
     """The top of the URL space; it delegates to the parts it is given."""
 
@@ -73,8 +86,7 @@ class Root:
         self.clock = clock
         self.started = started
         self.version = version
-        self.static_dir = static_dir.resolve()
-        self._static_cache: dict[str, tuple[bytes, str]] = {}
+        self.static_files = load_static(static_dir)
 
     @app.route("/", methods=["GET"])
     @defer.inlineCallbacks
@@ -112,17 +124,11 @@ class Root:
         return body
 
     def _static_file(self, name: str) -> tuple[bytes, str]:
-        """The bytes and content type of a static file, read once (they are
-        small and part of the installed package)."""
-        hit = self._static_cache.get(name)
+        """The bytes and content type of a static file; only names of files
+        in web/static are known, so no path can lead out of it."""
+        hit = self.static_files.get(name)
         if hit is None:
-            path = (self.static_dir / name).resolve()
-            if not path.is_relative_to(self.static_dir) or not path.is_file():
-                raise NotFound("file", name)
-            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            if content_type.startswith("text/") or content_type.endswith(("+xml", "javascript")):
-                content_type += "; charset=utf-8"
-            hit = self._static_cache[name] = (path.read_bytes(), content_type)
+            raise NotFound("file", name)
         return hit
 
     @app.handle_errors(Exception)

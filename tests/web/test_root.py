@@ -20,7 +20,7 @@ from tests.web.conftest import STARTED, Client, RootFactory
 from web.api.app import Api
 from web.pages import Pages
 from web.portal.app import Portal
-from web.root import Root, format_uptime
+from web.root import Root, format_uptime, load_static
 
 SECRET = "db password is hunter2"
 
@@ -179,11 +179,22 @@ def test_static_files_have_content_types(client: Client) -> None:
 
 @pytest.mark.parametrize("path", ["/static/", "/static/missing.css", "/static/../root.py",
                                   "/static/%2e%2e/root.py", "/static/..%2froot.py",
-                                  "/static/%2e%2e/%2e%2e/aaad/config.py"])
+                                  "/static/%2e%2e/%2e%2e/aaad/config.py", "/static/./aaad.css",
+                                  "/static/x/../aaad.css"])
 def test_static_serves_nothing_outside_its_folder(client: Client, path: str) -> None:
     """A missing file, a listing or a path out of web/static is an HTML 404."""
     r = client.get(path)
     assert r.code == 404 and b"import" not in r.body
+
+
+def test_static_files_are_known_by_relative_path(tmp_path: Any) -> None:
+    """Static files are read once by their path under the folder, subfolders included."""
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "logo.png").write_bytes(b"\x89PNG")
+    (tmp_path / "site.js").write_text("x = 1")
+    files = load_static(tmp_path)
+    assert files == {"img/logo.png": (b"\x89PNG", "image/png"),
+                     "site.js": (b"x = 1", "text/javascript; charset=utf-8")}
 
 
 # -- errors: one place per sub-application, never a stack trace --------------
