@@ -36,6 +36,7 @@ from aaad.view.cycle_reset import start_cycles_chunk
 from aaad.view.write import LoginWriter
 from aaad.metrics import Stats
 from aaad.web import CoreWeb
+from web.root import build_root
 
 log = Logger()
 
@@ -195,7 +196,8 @@ class App:
         # reactor get it back within 0.5 ms instead of 5, or a thread's busy
         # stretch shows up as RADIUS latency.
         sys.setswitchinterval(0.0005)
-        site = Site(CoreWeb(self.db, self.stats, self.view, self.started).app.resource())
+        site = Site(build_root(CoreWeb(self.db, self.stats, self.view, self.started), self.db.read,
+                               self.clock, self.started))
         site.displayTracebacks = False
         p = self.reactor.listenTCP(self.conf.web.port, site, interface=self.conf.web.address)
         self._ports.append(p)

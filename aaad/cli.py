@@ -364,7 +364,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     url = args.url
     if not url:
-        from aaad import app
+        from aaad import app, urls
         conf = app.load_config(args.config)
         port = conf.web.port
         if conf.server.ready_file:
@@ -373,8 +373,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                     port = json.load(f)["web"]
             except (OSError, ValueError, KeyError):
                 pass
-        host = "127.0.0.1" if conf.web.address in ("0.0.0.0", "::") else conf.web.address
-        url = f"http://{host}:{port}"
+        url = urls.local_url(conf.web, port)
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/metrics", timeout=5) as r:
             text = r.read().decode()

@@ -20,6 +20,7 @@ import os
 import tomllib
 import types
 import typing
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -57,6 +58,22 @@ def ip_address(v: str) -> str | None:
         ipaddress.ip_address(v)
     except ValueError:
         return f"{v!r} is not an IP address"
+    return None
+
+
+def http_url(v: str) -> str | None:
+    """Empty, or an absolute http(s) URL with a host and no query or fragment."""
+    if v == "":
+        return None
+    u = urllib.parse.urlsplit(v)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        return f"{v!r} is not an http:// or https:// URL with a host"
+    if u.query or u.fragment or "?" in v or "#" in v:
+        return f"{v!r} must not have a query (?...) or fragment (#...)"
+    try:
+        u.port
+    except ValueError:
+        return f"{v!r} has a bad port"
     return None
 
 
@@ -298,9 +315,12 @@ class SecretsConfig:
 
 @dataclass(frozen=True)
 class WebConfig:
-    """The HTTP listener: /healthz, /metrics; later the portal and the admin API."""
+    """The HTTP listener: the landing page, /healthz, /metrics, /api/v1/, /{org}/portal/, /static/."""
     address: str = setting("127.0.0.1", "Address to listen on.", ip_address)
     port: int = setting(8080, "TCP port; 0 picks a free one.", port)
+    public_url: str = setting(
+        "", "The address customers and routers reach the web side at, e.g. https://portal.example.net or https://isp.example/aaad (links in messages, QR codes, the walled garden's redirect to /{org}/portal/suspended). An http(s) URL without query. Empty: derived from address and port (127.0.0.1 when listening on every address), which only this machine can reach: set it when the web side sits behind a proxy or is reached from the LAN.",
+        http_url)
 
 
 @dataclass(frozen=True)

@@ -9,18 +9,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aaad.errors import ValidationError
 from aaad.schema import orgs
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
-
-class ValidationError(ValueError):
-    """A bad value for a named field; ``field`` says which."""
-
-    def __init__(self, field: str, message: str):
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+# An org's portal lives at /{slug}/portal/, beside the web root's own
+# top-level paths; a slug equal to one of them would make that org's
+# portal unreachable (or shadow the route), so it is refused.
+RESERVED_SLUGS = frozenset({"admin", "api", "healthz", "metrics", "static"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +36,9 @@ def _row(r) -> Org:  # type: ignore[no-untyped-def]
 def validate(slug: str, tz: str, currency: str) -> None:
     if not SLUG_RE.match(slug):
         raise ValidationError("slug", "lower-case letters, digits and '-', at most 63, starting with a letter or digit")
+    if slug in RESERVED_SLUGS:
+        raise ValidationError("slug", f"{slug!r} is reserved for the web root's /{slug}/ path "
+                                      f"(reserved: {', '.join(sorted(RESERVED_SLUGS))})")
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

@@ -36,4 +36,8 @@ Try:
   $AAAD -c $CONF user add zoe --password zoe-pass --profile home-10M     # live in the daemon within a second
   $AAAD -c $CONF status                                                   # counters from /metrics
   curl -s http://127.0.0.1:$WEB/healthz
+  curl -s http://127.0.0.1:$WEB/api/v1/
+
+In a browser: http://127.0.0.1:$WEB/ (what is running, each org's portal) and
+http://127.0.0.1:$WEB/demo/portal/suspended?reason=unpaid (where erin's walled garden sends her)
 MSG

@@ -2,11 +2,24 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from aaad.db import CHANGES, begin_tx
+
+T = TypeVar("T")
+
+
+def result_of(d: "defer.Deferred[T]") -> T:
+    """The result of an already-fired Deferred; re-raise its failure."""
+    box: list[Any] = []
+    d.addBoth(box.append)
+    assert box, "Deferred has not fired"
+    if isinstance(box[0], Failure):
+        box[0].raiseException()
+    return box[0]
 
 
 class SyncDB:

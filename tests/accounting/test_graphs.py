@@ -13,10 +13,10 @@ import rrdtool
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.python.failure import Failure
 
 from accounting.graphs import STEP, RrdStore, RrdUpdateError
 from accounting.rrdcached import RrdcachedProcess, rrdcached_binary, rrdcached_command
+from tests.helpers import result_of
 
 T = TypeVar("T")
 
@@ -32,16 +32,6 @@ def slot(n: int) -> datetime:
 def run_now(func: Callable[..., T], *args: Any) -> Deferred[T]:
     """A synchronous stand-in for deferToThreadPool."""
     return defer.maybeDeferred(func, *args)
-
-
-def result_of(d: Deferred[T]) -> T:
-    """The result of an already-fired Deferred; re-raise its failure."""
-    box: list[Any] = []
-    d.addBoth(box.append)
-    assert box, "Deferred has not fired"
-    if isinstance(box[0], Failure):
-        box[0].raiseException()
-    return box[0]
 
 
 @pytest.fixture

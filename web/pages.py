@@ -1,0 +1,60 @@
+"""HTML pages from Jinja2 templates (web/templates, autoescaped).
+
+Links inside pages are relative to the page, so the web side works the same
+at the root of a host and behind a proxy under a path prefix.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from twisted.web.iweb import IRequest
+
+from web.errors import HttpError
+
+# Pages load nothing from elsewhere (the product must work on an offline
+# LAN) and run no inline script; say so to the browser.
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
+    ("Referrer-Policy", "same-origin"),
+)
+
+
+def root_prefix(request: IRequest) -> str:
+    """The relative path from this request's page to the web root: '' for
+    /, '../../' for /org/portal/suspended."""
+    path: bytes = request.path.split(b"?", 1)[0]
+    return "../" * max(path.count(b"/") - 1, 0)
+
+
+class Pages:
+    """Renders templates into HTML responses."""
+
+    def __init__(self) -> None:
+        self.env = Environment(loader=PackageLoader("web", "templates"), autoescape=True,
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+    def render(self, request: IRequest, template: str, **context: Any) -> bytes:
+        """The page as UTF-8 bytes, with its content type and headers set."""
+        request.setHeader("Content-Type", "text/html; charset=utf-8")
+        for name, value in _SECURITY_HEADERS:
+            request.setHeader(name, value)
+        context.setdefault("root", root_prefix(request))
+        return self.env.get_template(template).render(**context).encode("utf-8")
+
+    def error(self, request: IRequest, err: HttpError, brand: str, back: str) -> bytes:
+        """The error page: ``brand`` in the header, a link to ``back`` (a path
+        relative to the web root)."""
+        root = root_prefix(request)
+        return self.render(request, "error.html", root=root, brand=brand, status=err.status,
+                           heading=err.heading, message=err.message, field=err.field,
+                           back=(root + back) or "./")
+
+
+def json_body(request: IRequest, value: Any) -> bytes:
+    """``value`` as a JSON response body."""
+    request.setHeader("Content-Type", "application/json")
+    request.setHeader("X-Content-Type-Options", "nosniff")
+    return json.dumps(value).encode("utf-8")

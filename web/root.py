@@ -1,0 +1,152 @@
+"""The one web root: every HTTP path aaad serves, and where each goes.
+
+    /                   landing page: what is running, links to each portal
+    /healthz, /metrics  the core's (aaad.web.CoreWeb)
+    /api/v1/...         the admin API (web.api; JSON errors)
+    /{org}/portal/...   an org's customer portal (web.portal; HTML errors)
+    /static/...         CSS and images shipped in the package (no CDN)
+
+The root is built from parts handed to it (Klein's non-global-state
+pattern); ``aaad/app.py`` calls :func:`build_root`.  Every top-level path
+segment here is in ``aaad.orgs.RESERVED_SLUGS``, so no org can shadow it.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import mimetypes
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+from klein import Klein, KleinRenderable
+from twisted.internet import defer
+from twisted.python.failure import Failure
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+
+from aaad import orgs
+from aaad.clock import Clock
+from aaad.errors import NotFound
+from aaad.web import CoreWeb
+from web.api.app import Api
+from web.errors import apply, classify
+from web.pages import Pages
+from web.portal.app import Portal, Reader
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def aaad_version() -> str:
+    """The installed package's version."""
+    try:
+        return importlib.metadata.version("aaad")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def format_uptime(seconds: float) -> str:
+    """'3 d 4 h 5 min' style, down to seconds under a minute."""
+    s = max(int(seconds), 0)
+    if s < 60:
+        return f"{s} s"
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        n, s = divmod(s, size)
+        if n or parts:
+            parts.append(f"{n} {unit}")
+    return " ".join(parts)
+
+
+def load_static(folder: Path) -> dict[str, tuple[bytes, str]]:
+    """Every file under ``folder`` by its relative path: bytes and content
+    type.  They are few, small and part of the package: read once."""
+    files: dict[str, tuple[bytes, str]] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            if content_type.startswith("text/") or content_type.endswith(("+xml", "javascript")):
+                content_type += "; charset=utf-8"
+            files[path.relative_to(folder).as_posix()] = (path.read_bytes(), content_type)
+    return files
+
+
+class Root:
+    """The top of the URL space; it delegates to the parts it is given."""
+
+    app = Klein()
+
+    def __init__(self, core: CoreWeb, api: Api, portal: Callable[[str], KleinRenderable], read: Reader,
+                 pages: Pages, clock: Clock, started: float, version: str,
+                 static_dir: Path = STATIC_DIR):
+        self.core = core
+        self.api = api
+        self.portal = portal
+        self.read = read
+        self.pages = pages
+        self.clock = clock
+        self.started = started
+        self.version = version
+        self.static_files = load_static(static_dir)
+
+    @app.route("/", methods=["GET"])
+    @defer.inlineCallbacks
+    def landing(self, request: IRequest) -> Generator[Any, Any, bytes]:
+        """What is running, and a link to each org's portal."""
+        all_orgs = yield self.read(orgs.list_all)
+        return self.pages.render(
+            request, "landing.html", brand="aaad", version=self.version,
+            uptime=format_uptime(self.clock.seconds() - self.started), orgs=all_orgs,
+            api_docs=self.api.docs_path)
+
+    @app.route("/healthz", methods=["GET"])
+    def healthz(self, request: IRequest) -> KleinRenderable:
+        return self.core.healthz(request)
+
+    @app.route("/metrics", methods=["GET"])
+    def metrics(self, request: IRequest) -> bytes:
+        return self.core.metrics(request)
+
+    @app.route("/api/v1/", branch=True)
+    def api_v1(self, request: IRequest) -> KleinRenderable:
+        return self.api.app.resource()
+
+    @app.route("/<slug>/portal/", branch=True)
+    def portal_pages(self, request: IRequest, slug: str) -> KleinRenderable:
+        return self.portal(slug)
+
+    @app.route("/static/<path:name>", methods=["GET"])
+    def static(self, request: IRequest, name: str) -> bytes:
+        """A file shipped in web/static; nothing outside it, no listings."""
+        body, content_type = self._static_file(name)
+        request.setHeader("Content-Type", content_type)
+        request.setHeader("Cache-Control", "public, max-age=3600")
+        request.setHeader("X-Content-Type-Options", "nosniff")
+        return body
+
+    def _static_file(self, name: str) -> tuple[bytes, str]:
+        """The bytes and content type of a static file; only names of files
+        in web/static are known, so no path can lead out of it."""
+        hit = self.static_files.get(name)
+        if hit is None:
+            raise NotFound("file", name)
+        return hit
+
+    @app.handle_errors(Exception)
+    def error(self, request: IRequest, failure: Failure) -> bytes:
+        """The one place the root turns exceptions into pages."""
+        err = classify(failure, request)
+        apply(request, err)
+        return self.pages.error(request, err, "aaad", "")
+
+
+def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float) -> Resource:
+    """The web root from the core's routes and the database reader
+    (``Database.read``); ``started`` is the clock's time at start-up."""
+    pages = Pages()
+    version = aaad_version()
+    api = Api(version)
+
+    def portal(slug: str) -> KleinRenderable:
+        return Portal(read, pages, slug).app.resource()
+
+    return Root(core, api, portal, read, pages, clock, started, version).app.resource()
