@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet import defer
+from twisted.python.failure import Failure
 from twisted.logger import Logger
 from twisted.web.server import Site
 
@@ -27,6 +28,7 @@ from aaad import changes, events, migrate
 from aaad.crypto import SecretBox, load_or_create_key
 from aaad.db import Database, default_url, is_sqlite, sync_engine
 from aaad.events import Dispatcher
+from aaad.health import HealthCheck, check_data_dir
 from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
 from aaad.logins import AAAView, ChangeFollower, LoginService, load_snapshot
 from aaad.metrics import Stats
@@ -103,7 +105,9 @@ class App:
         d = conf.database
         self.db = Database(url, reactor, synchronous=d.sqlite_synchronous,
                            busy_timeout_ms=d.busy_timeout_ms, read_pool_size=d.read_pool_size,
-                           batch_max=d.writer_batch_max)
+                           batch_max=d.writer_batch_max, queue_max=d.writer_queue_max,
+                           connect_timeout=d.connect_timeout,
+                           statement_timeout_ms=int(d.statement_timeout * 1000))
         self.view = AAAView()
         self.logins = LoginService(self.db, self.box, self.view, self.clock)
         self.follower = ChangeFollower(self.db, self.box, self.view, self.clock,
@@ -116,6 +120,7 @@ class App:
         self.db.writer.after_commit.append(self.dispatcher.poke)
         self.scheduler.add(Job("core.prune", 3600, self._prune))
         self.bound = Bound()
+        self.stop_timed_out = False
         self._ports: list[Any] = []
         self.components: list[Any] = []
         self.started = self.clock.seconds()
@@ -140,6 +145,9 @@ class App:
         s.gauge("aaad_events_delivered", "Events delivered since start.", lambda: self.dispatcher.delivered)
         s.gauge("aaad_db_write_batches", "Writer transactions committed since start.", lambda: self.db.writer.batches)
         s.gauge("aaad_db_write_ops", "Write operations committed since start.", lambda: self.db.writer.ops)
+        s.gauge("aaad_db_write_failed_ops", "Write operations that failed since start.", lambda: self.db.writer.failed_ops)
+        s.gauge("aaad_db_write_refused_ops", "Write operations refused at once because the writer's queue was full.", lambda: self.db.writer.refused)
+        s.gauge("aaad_db_write_pending", "Write operations waiting for the writer.", lambda: self.db.writer.pending)
         s.gauge("aaad_uptime_seconds", "Seconds since start.", lambda: self.clock.seconds() - self.started)
 
     def load_view(self) -> None:
@@ -170,7 +178,11 @@ class App:
         # reactor get it back within 0.5 ms instead of 5, or a thread's busy
         # stretch shows up as RADIUS latency.
         sys.setswitchinterval(0.0005)
-        site = Site(CoreWeb(self.db, self.stats, self.view, self.started).app.resource())
+        c = self.conf
+        health = HealthCheck(self.db, self.clock, c.server.data_dir, min_free_mb=c.server.min_free_mb,
+                             stall_seconds=c.database.writer_stall_seconds,
+                             job_failures=c.jobs.unhealthy_after_failures)
+        site = Site(CoreWeb(self.db, self.stats, self.view, self.started, health).app.resource())
         site.displayTracebacks = False
         p = self.reactor.listenTCP(self.conf.web.port, site, interface=self.conf.web.address)
         self._ports.append(p)
@@ -219,21 +231,52 @@ class App:
         for p in self._ports:
             yield defer.maybeDeferred(p.stopListening)
         self.leader.release()
-        yield self.db.stop()
+        yield self.db.stop(self.conf.server.stop_timeout)
+
+    def stop_bounded(self) -> defer.Deferred:
+        """:meth:`stop`, but fires after ``server.stop_timeout`` at the latest
+        (a hung database must not keep SIGTERM from ending the process);
+        sets ``stop_timed_out`` then."""
+        done: defer.Deferred = defer.Deferred()
+        self.stop_timed_out = False
+
+        def late() -> None:
+            if not done.called:
+                self.stop_timed_out = True
+                log.warn("stop did not finish within {t}s (is the database hung?); exiting anyway",
+                         t=self.conf.server.stop_timeout)
+                done.callback(None)
+        call = self.reactor.callLater(self.conf.server.stop_timeout + 1, late)
+
+        def finished(r: Any) -> None:
+            if isinstance(r, Failure):
+                log.failure("stop failed", r)
+            if call.active():
+                call.cancel()
+            if not done.called:
+                done.callback(None)
+        self.stop().addBoth(finished)
+        return done
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, repeat_interval: float = 0.0) -> None:
     from twisted.logger import (FilteringLogObserver, LogLevel, LogLevelFilterPredicate,
                                 globalLogBeginner, textFileLogObserver)
+    from aaad.ratelog import RateLimitingObserver
     pred = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
-    obs = FilteringLogObserver(textFileLogObserver(sys.stdout), [pred])
+    out = RateLimitingObserver(textFileLogObserver(sys.stdout), time.monotonic, repeat_interval)
+    obs = FilteringLogObserver(out, [pred])
     globalLogBeginner.beginLoggingTo([obs], redirectStandardIO=False)
 
 
 def serve(conf: cfg.Config) -> int:
     """Run the daemon until SIGTERM/SIGINT."""
     from twisted.internet import reactor
-    setup_logging(conf.server.log_level)
+    setup_logging(conf.server.log_level, conf.server.log_repeat_interval)
+    problem = check_data_dir(conf.server.data_dir)
+    if problem:
+        print(f"aaad: cannot start: {problem}", file=sys.stderr)
+        return 2
     app = App(conf, reactor)
     try:
         app.start()
@@ -242,8 +285,13 @@ def serve(conf: cfg.Config) -> int:
         print(f"aaad: cannot start: {e}", file=sys.stderr)
         app.db.pool.stop()  # its threads would keep the process alive
         return 1
-    reactor.addSystemEventTrigger("before", "shutdown", app.stop)
+    reactor.addSystemEventTrigger("before", "shutdown", app.stop_bounded)
     reactor.run()
+    if app.stop_timed_out:
+        # Threads stuck in the hung database would keep the interpreter from exiting.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 
