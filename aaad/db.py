@@ -14,6 +14,7 @@ grows memory (see :class:`Writer`).
 """
 from __future__ import annotations
 
+import os
 import queue
 import sqlite3
 import threading
@@ -287,6 +288,7 @@ class Writer:
         self.last_error: str | None = None
         self._busy_since: float | None = None
         self.stop_timed_out = False
+        self._poison = os.environ.get(POISON_ENV, "")
 
     def register_batch(self, kind: str, fn: Callable[[Connection, list[Any]], list[Any]],
                        check: Callable[[Any], None] | None = None) -> None:
@@ -298,6 +300,8 @@ class Writer:
         given, runs before the transaction; an item it raises on fails alone
         without costing the batch anything.
         """
+        if self._poison:
+            fn = _poisoned(fn, self._poison)
         self.handlers[kind] = fn
         if check is not None:
             self.checks[kind] = check
@@ -514,6 +518,22 @@ class Writer:
                 cb()
             except Exception:
                 log.failure("after-commit callback failed")
+
+
+#: Test-only fault hook: with ``AAAD_TEST_POISON=TEXT`` in the environment, a
+#: batch handler call fails when one of its items' repr contains TEXT, like a
+#: value the database refuses (end-to-end tests of isolation under load).
+#: Off unless set; nothing is wrapped then.
+POISON_ENV = "AAAD_TEST_POISON"
+
+
+def _poisoned(fn: Callable[[Connection, list[Any]], list[Any]],
+              marker: str) -> Callable[[Connection, list[Any]], list[Any]]:
+    def handler(conn: Connection, items: list[Any]) -> list[Any]:
+        if any(marker in repr(item) for item in items):
+            raise ValueError(f"{POISON_ENV}: poisoned item")
+        return fn(conn, items)
+    return handler
 
 
 class WriterUnavailable(Exception):
