@@ -56,7 +56,8 @@ class RateLimited:
 @implementer(ILogObserver)
 class RateLimitingObserver:
     """Pass warnings and errors on at most once per ``interval`` per message
-    template; the next one passed says how many were held back."""
+    template; the next one passed says how many were held back, and gives
+    the failure in one line (its traceback was logged the first time)."""
 
     def __init__(self, observer: Callable[[dict], None], now: Callable[[], float],
                  interval: float = 10.0, level: LogLevel = LogLevel.warn):
@@ -78,7 +79,14 @@ class RateLimitingObserver:
             seen.count += 1
             return
         self._seen[key] = _Seen(now)
-        if seen is not None and seen.count:
-            event = dict(event, log_format=f"{event.get('log_format') or ''} "
-                         f"({seen.count} more like this held back in the last {self.interval:g}s)")
+        if seen is not None:
+            # Seen before, traceback and all: this time one line says what and how often.
+            fmt = event.get("log_format") or ""
+            f = event.get("log_failure")
+            if f is not None:
+                fmt += ": " + describe(f).replace("{", "{{").replace("}", "}}")
+                event = {k: v for k, v in event.items() if k != "log_failure"}
+            if seen.count:
+                fmt += f" ({seen.count} more like this held back in the last {self.interval:g}s)"
+            event = dict(event, log_format=fmt)
         self.observer(event)

@@ -56,6 +56,20 @@ def test_observer_holds_back_repeated_errors_but_not_info() -> None:
     assert "39 more like this held back" in errors[1]["log_format"]
 
 
+def test_observer_logs_a_repeated_traceback_once() -> None:
+    """The first failure of a kind keeps its traceback; later reports are one line."""
+    from twisted.python.failure import Failure
+    now = [0.0]
+    seen: list[dict] = []
+    obs = RateLimitingObserver(seen.append, lambda: now[0], interval=10)
+    for _ in range(3):
+        obs({"log_level": LogLevel.critical, "log_namespace": "x", "log_format": "poll failed",
+             "log_failure": Failure(RuntimeError("db {down}"))})
+        now[0] += 11
+    assert "log_failure" in seen[0] and "log_failure" not in seen[1]
+    assert seen[1]["log_format"] == "poll failed: RuntimeError: db {{down}}"
+
+
 def test_describe_names_type_and_first_line() -> None:
     """describe() gives one line, from an exception or a Failure."""
     from twisted.python.failure import Failure

@@ -394,3 +394,14 @@ def test_classify_by_sqlite_code_and_sqlstate() -> None:
     assert classify(psycopg.OperationalError("connection refused")) == ENVIRONMENT
     assert classify(psycopg.DataError("NUL byte")) == OPERATION
     assert dbmod.WriterUnavailable.__doc__
+
+
+def test_poison_fault_hook(wengine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AAAD_TEST_POISON makes a batch handler fail for a marked item (tests only); the rest commit."""
+    monkeypatch.setenv(dbmod.POISON_ENV, "bad-7")
+    w = Writer(wengine, NowReactor())
+    w.register_batch("t", insert_many)
+    ds = [w.submit("t", v) for v in ("a", "bad-7", "c")]
+    drain(w)
+    assert [outcome(d) for d in ds][::2] == ["ok:a", "ok:c"]
+    assert "poisoned" in str(outcome(ds[1]))

@@ -338,6 +338,7 @@ def test_postgresql_stopped_and_hung(tmp_path: Path, own_cluster: Any, daemon_fa
     assert radclient_auth(d, "bob", "bob-pass").count("Received Access-Accept") == 1
     wait_for(unhealthy_with(d, "database: "), 10, "/healthz to report the database")
     outage_lines = len(d.log) - lines0
+    print(f"outage: {outage_lines} log lines, RSS {rss0} -> {rss_kb(d.pid)} kB")
     assert outage_lines < 300, "".join(d.log[lines0:lines0 + 80])
     assert rss_kb(d.pid) - rss0 < 60_000, (rss0, rss_kb(d.pid))
 
@@ -345,6 +346,7 @@ def test_postgresql_stopped_and_hung(tmp_path: Path, own_cluster: Any, daemon_fa
     down.run(60)
     assert len(down.acked) == 2000
     wait_for(lambda: health(d)[0] == 200, 20, "/healthz to recover after the restart")
+    assert rss_kb(d.pid) - rss0 < 60_000, (rss0, rss_kb(d.pid))
 
     for pid in cluster_pids(own_cluster):  # now hang it
         os.kill(pid, signal.SIGSTOP)
@@ -356,6 +358,7 @@ def test_postgresql_stopped_and_hung(tmp_path: Path, own_cluster: Any, daemon_fa
     t0 = time.monotonic()
     d.proc.terminate()
     d.proc.wait(30)
+    print(f"SIGTERM with the database hung: exited {d.proc.returncode} in {time.monotonic() - t0:.1f}s")
     assert time.monotonic() - t0 < 10, "SIGTERM took too long with the database hung"
     for pid in cluster_pids(own_cluster):
         os.kill(pid, signal.SIGCONT)
@@ -388,33 +391,42 @@ def test_poisoned_request_does_not_slow_other_nases(tmp_path: Path, daemon_facto
 
     warm = Nas(d.acct_port, items("warm-", 500))
     warm.run(30)
-    clean = Nas(d.acct_port, items("clean-", 3000))
-    clean_secs = clean.run(60)
-    assert len(clean.acked) == 3000
-
-    stop = threading.Event()
     poison = Nas(d.acct_port, [("poisoned-session", 1)], source="127.0.0.2", secret=b"poison123",
                  user=marker)
 
-    def retransmit() -> None:
-        while not stop.is_set():
-            poison.socks[0].send(poison.packets[0])
-            stop.wait(0.002)
-    t = threading.Thread(target=retransmit, daemon=True)
-    t.start()
-    try:
-        wait_for(lambda: d.metric("acct_write_failures_total") > 0, 10, "the poison to fail")
-        dirty = Nas(d.acct_port, items("dirty-", 3000))
-        dirty_secs = dirty.run(60)
-    finally:
-        stop.set()
-        t.join(5)
-    assert len(dirty.acked) == 3000
+    def rate(name: str, poisoned: bool) -> float:
+        """Clean replies per second for 2000 requests, with the poison retransmitted meanwhile or not."""
+        stop = threading.Event()
+
+        def retransmit() -> None:
+            while not stop.is_set():
+                poison.socks[0].send(poison.packets[0])
+                stop.wait(0.002)
+        t = threading.Thread(target=retransmit, daemon=True)
+        if poisoned:
+            t.start()
+        try:
+            nas = Nas(d.acct_port, items(name, 2000))
+            secs = nas.run(60)
+        finally:
+            stop.set()
+            if poisoned:
+                t.join(5)
+        assert len(nas.acked) == 2000
+        nas.close()
+        return 2000 / secs
+
+    # Alternate, and compare the best of each: this machine's speed varies from second to second.
+    rates = {False: [], True: []}  # type: dict[bool, list[float]]
+    for i in range(2):
+        for poisoned in (False, True):
+            rates[poisoned].append(rate(f"r{i}-{poisoned}-", poisoned))
     failures = d.metric("acct_write_failures_total")
-    ratio = clean_secs / dirty_secs
-    print(f"{backend}: clean {3000 / clean_secs:.0f}/s, with poison {3000 / dirty_secs:.0f}/s "
-          f"(ratio {ratio:.2f}), poison failures {failures:.0f}")
+    ratio = max(rates[True]) / max(rates[False])
+    print(f"{backend}: clean {rates[False]}/s, with poison {rates[True]}/s (ratio {ratio:.2f}), "
+          f"poison failures {failures:.0f}")
     assert failures > 10, "the poison was not retried under load"
+    assert d.metric("acct_responses_total") >= 8500
     assert ratio >= 0.5
     poison.close()
     d.stop()
