@@ -566,10 +566,11 @@ class Database:
         self.url = url
         self.reactor = reactor
         self.sqlite = is_sqlite(url)
-        kw = dict(synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
-                  connect_timeout=connect_timeout, statement_timeout_ms=statement_timeout_ms)
-        self.read_engine = make_engine(url, pool_size=read_pool_size, **kw)  # type: ignore[arg-type]
-        self.write_engine = make_engine(url, write=True, pool_size=2, **kw)  # type: ignore[arg-type]
+        kw: dict[str, Any] = {"synchronous": synchronous, "busy_timeout_ms": busy_timeout_ms,
+                              "connect_timeout": connect_timeout,
+                              "statement_timeout_ms": statement_timeout_ms}
+        self.read_engine = make_engine(url, pool_size=read_pool_size, **kw)
+        self.write_engine = make_engine(url, write=True, pool_size=2, **kw)
         self.pool = ThreadPool(minthreads=1, maxthreads=read_pool_size, name="aaad-db-read")
         self.writer = Writer(self.write_engine, reactor, batch_max, queue_max)
 

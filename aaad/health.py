@@ -103,13 +103,17 @@ class HealthCheck:
         self._probe = _Probe()
         self._cached: tuple[float, tuple[str, Any]] | None = None
 
-    def probe(self) -> "defer.Deferred[tuple[str, Any]]":
+    def probe(self) -> defer.Deferred[tuple[str, Any]]:
         """("ok", failing jobs) | ("error", text) | ("timeout", None)."""
         now = self.clock.seconds()
         if self._cached is not None and now - self._cached[0] < self.cache_seconds:
             return defer.succeed(self._cached[1])
         out: defer.Deferred = defer.Deferred()
-        call = self.clock.callLater(self.timeout, lambda: out.called or out.callback(("timeout", None)))
+
+        def expire() -> None:
+            if not out.called:
+                out.callback(("timeout", None))
+        call = self.clock.callLater(self.timeout, expire)
         out.addBoth(lambda r: (call.cancel() if call.active() else None, r)[1])
         self._probe.waiting.append(out)
         if not self._probe.running:

@@ -9,8 +9,9 @@ a safety net for the periodic loops that log their own failures.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from twisted.logger import ILogObserver, LogLevel
 from zope.interface import implementer

@@ -11,7 +11,8 @@ import math
 import queue
 import sqlite3
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,8 +20,19 @@ from sqlalchemy import event
 from twisted.internet import task
 
 from aaad import db as dbmod
-from aaad.db import (CHANGES, ENVIRONMENT, OPERATION, PUBLISHED, TRANSIENT, Writer, WriterFull,
-                     WriterStopped, classify, make_engine, tx_notes)
+from aaad.db import (
+    CHANGES,
+    ENVIRONMENT,
+    OPERATION,
+    PUBLISHED,
+    TRANSIENT,
+    Writer,
+    WriterFull,
+    WriterStopped,
+    classify,
+    make_engine,
+    tx_notes,
+)
 
 meta = sa.MetaData()
 rows = sa.Table("writer_test", meta,
@@ -31,7 +43,7 @@ rows = sa.Table("writer_test", meta,
 class NowReactor(task.Clock):
     """A fake clock whose callFromThread runs the call at once (same thread)."""
 
-    def callFromThread(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> None:  # noqa: N802
+    def callFromThread(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> None:
         fn(*a, **kw)
 
 
@@ -42,7 +54,7 @@ class QueueReactor(task.Clock):
         super().__init__()
         self.calls: queue.Queue = queue.Queue()
 
-    def callFromThread(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> None:  # noqa: N802
+    def callFromThread(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> None:
         self.calls.put((fn, a, kw))
 
     def pump(self, done: Callable[[], bool], timeout: float = 10.0) -> None:

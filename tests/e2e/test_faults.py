@@ -20,8 +20,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -152,7 +153,7 @@ def radclient_auth(d: Daemon, user: str, password: str) -> str:
     return subprocess.run(["radclient", "-x", "-r", "1", "-t", "3", f"127.0.0.1:{d.auth_port}", "auth",
                            SECRET.decode()],
                           input=f'User-Name = "{user}"\nUser-Password = "{password}"\nMessage-Authenticator = 0x00\n',
-                          capture_output=True, text=True, timeout=30).stdout
+                          capture_output=True, text=True, timeout=30, check=False).stdout
 
 
 def configure(tmp: Path, data_dir: Path, db_url: str | None = None, extra: str = "") -> Path:
@@ -160,7 +161,7 @@ def configure(tmp: Path, data_dir: Path, db_url: str | None = None, extra: str =
     conf = tmp / "aaad.toml"
     write_config(conf, data_dir, db_url, extra)
     r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "demo"], capture_output=True,
-                       text=True, timeout=120, cwd=str(ROOT))
+                       text=True, timeout=120, cwd=str(ROOT), check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     return conf
 
@@ -174,7 +175,7 @@ def sqlite_url(data_dir: Path) -> str:
 
 
 def run(*cmd: str) -> subprocess.CompletedProcess:
-    return subprocess.run(list(cmd), capture_output=True, text=True)
+    return subprocess.run(list(cmd), capture_output=True, text=True, check=False)
 
 
 @pytest.fixture
@@ -272,7 +273,7 @@ def test_read_only_file_system(tmp_path: Path, ext4: Path, daemon_factory: Daemo
     assert d.stop() is not None
 
     r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "serve"], capture_output=True,
-                       text=True, timeout=60, cwd=str(ROOT))
+                       text=True, timeout=60, cwd=str(ROOT), check=False)
     assert r.returncode == 2, r.stdout + r.stderr
     assert "not writable" in r.stderr and "Read-only file system" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
@@ -385,7 +386,8 @@ def test_poisoned_request_does_not_slow_other_nases(tmp_path: Path, daemon_facto
     data = tmp_path / "data"
     conf = configure(tmp_path, data, url, extra="[accounting]\nrrd_enabled = false\n")
     r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "nas", "add", "poisoner",
-                        "127.0.0.2", "--secret", "poison123"], capture_output=True, text=True, cwd=str(ROOT))
+                        "127.0.0.2", "--secret", "poison123"], capture_output=True, text=True, cwd=str(ROOT),
+                       check=False)
     assert r.returncode == 0, r.stderr
     d = daemon_factory.start(conf, data)
 
