@@ -376,6 +376,7 @@ class Writer:
 
     def _loop(self) -> None:
         stopping = False
+        down = 0  # consecutive batches that failed for a database-wide reason
         while not stopping:
             item = self._q.get()
             if item is self._STOP:
@@ -398,6 +399,14 @@ class Writer:
                 self._fail(batch, failure.Failure())
             finally:
                 self._busy_since = None
+            if self.last_error is None:
+                down = 0
+            elif not stopping:
+                # The database cannot write: wait a little before the next
+                # attempt (what arrives meanwhile fails with it), so an outage
+                # is not a storm of connection attempts.
+                self._sleep(min(self.backoff * 2 ** down, 1.0))
+                down = min(down + 1, 10)
 
     def _run_batch(self, batch: list[_Op]) -> None:
         """Run a batch: cheap checks first, then the transaction, isolating failures."""

@@ -352,6 +352,40 @@ def test_real_thread_group_commit_and_stop(wengine: Any) -> None:
     assert isinstance(outcome(w.run(insert, "late")), WriterStopped)
 
 
+def test_backs_off_while_the_database_cannot_write(wengine: Any) -> None:
+    """After batches fail for a database-wide reason the thread waits, longer each time, until a commit."""
+    r = QueueReactor()
+    waits: list[float] = []
+    gates = [threading.Event() for _ in range(4)]
+
+    def sleep(secs: float) -> None:
+        waits.append(secs)
+        gates[len(waits) - 1].wait(10)  # the test lets the thread go on step by step
+
+    def down(conn: Any) -> None:
+        err = sqlite3.OperationalError("unable to open database file")
+        err.sqlite_errorcode = 14  # type: ignore[attr-defined]  # SQLITE_CANTOPEN
+        raise sa.exc.OperationalError("SELECT 1", {}, err)
+
+    w = Writer(wengine, r, backoff=0.05, sleep=sleep)
+    w.start()
+    fails = [w.run(down), None, None]
+    r.pump(lambda: fails[0].called)
+    fails[1] = w.run(down)
+    gates[0].set()
+    r.pump(lambda: fails[1].called)
+    ok = w.run(insert, "x")
+    gates[1].set()
+    r.pump(lambda: ok.called)
+    assert waits == [0.05, 0.1] and outcome(ok) == 1
+    for g in gates:
+        g.set()
+    stopped = w.stop(timeout=10)
+    r.pump(lambda: stopped.called)
+    assert len(waits) == 2  # no wait after the commit
+    outcome(fails[0]), outcome(fails[1])
+
+
 def test_stop_gives_up_on_a_hung_transaction(wengine: Any) -> None:
     """stop(timeout) returns while a transaction hangs; queued operations fail with WriterStopped."""
     r = QueueReactor()
