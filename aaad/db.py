@@ -167,6 +167,7 @@ _SQLITE_ENVIRONMENT = frozenset({3, 7, 8, 10, 11, 13, 14, 26})  # PERM, NOMEM, R
 _PG_TRANSIENT = frozenset({"40001", "40P01"})
 _PG_ENVIRONMENT_CLASSES = frozenset({"08", "53", "57", "58", "XX"})
 _PG_READ_ONLY = "25006"
+_PG_QUERY_CANCELED = "57014"
 
 
 def classify(exc: BaseException) -> str:
@@ -192,6 +193,8 @@ def classify(exc: BaseException) -> str:
             return ENVIRONMENT if type(orig).__name__ in ("OperationalError", "InterfaceError") else OPERATION
         if state in _PG_TRANSIENT:
             return TRANSIENT
+        if state == _PG_QUERY_CANCELED:  # statement_timeout: one slow operation, not the database
+            return OPERATION
         if state[:2] in _PG_ENVIRONMENT_CLASSES or state == _PG_READ_ONLY:
             return ENVIRONMENT
     return OPERATION

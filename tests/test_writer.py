@@ -434,7 +434,8 @@ def test_classify_by_sqlite_code_and_sqlstate() -> None:
     assert classify(sqlite_err(1)) == OPERATION          # a plain SQL error
     import psycopg
     for state, kind in (("40001", TRANSIENT), ("40P01", TRANSIENT), ("53100", ENVIRONMENT),
-                        ("57P01", ENVIRONMENT), ("25006", ENVIRONMENT), ("23505", OPERATION)):
+                        ("57P01", ENVIRONMENT), ("25006", ENVIRONMENT), ("23505", OPERATION),
+                        ("57014", OPERATION)):
         e = psycopg.errors.lookup(state)("x")
         assert classify(e) == kind, state
     assert classify(psycopg.OperationalError("connection refused")) == ENVIRONMENT
