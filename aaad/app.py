@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from twisted.internet import defer
-from twisted.python.failure import Failure
 from twisted.logger import Logger
 from twisted.web.server import Site
 
@@ -29,6 +28,7 @@ from aaad.crypto import SecretBox, load_or_create_key
 from aaad.db import Database, default_url, is_sqlite, sync_engine
 from aaad.events import Dispatcher
 from aaad.health import HealthCheck, check_data_dir
+from aaad.shutdown import BoundedStop
 from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
 from aaad.logins import AAAView, ChangeFollower, LoginService, load_snapshot
 from aaad.metrics import Stats
@@ -120,7 +120,6 @@ class App:
         self.db.writer.after_commit.append(self.dispatcher.poke)
         self.scheduler.add(Job("core.prune", 3600, self._prune))
         self.bound = Bound()
-        self.stop_timed_out = False
         self._ports: list[Any] = []
         self.components: list[Any] = []
         self.started = self.clock.seconds()
@@ -233,31 +232,6 @@ class App:
         self.leader.release()
         yield self.db.stop(self.conf.server.stop_timeout)
 
-    def stop_bounded(self) -> defer.Deferred:
-        """:meth:`stop`, but fires after ``server.stop_timeout`` at the latest
-        (a hung database must not keep SIGTERM from ending the process);
-        sets ``stop_timed_out`` then."""
-        done: defer.Deferred = defer.Deferred()
-        self.stop_timed_out = False
-
-        def late() -> None:
-            if not done.called:
-                self.stop_timed_out = True
-                log.warn("stop did not finish within {t}s (is the database hung?); exiting anyway",
-                         t=self.conf.server.stop_timeout)
-                done.callback(None)
-        call = self.reactor.callLater(self.conf.server.stop_timeout + 1, late)
-
-        def finished(r: Any) -> None:
-            if isinstance(r, Failure):
-                log.failure("stop failed", r)
-            if call.active():
-                call.cancel()
-            if not done.called:
-                done.callback(None)
-        self.stop().addBoth(finished)
-        return done
-
 
 def setup_logging(level: str, repeat_interval: float = 0.0) -> None:
     from twisted.logger import (FilteringLogObserver, LogLevel, LogLevelFilterPredicate,
@@ -285,9 +259,10 @@ def serve(conf: cfg.Config) -> int:
         print(f"aaad: cannot start: {e}", file=sys.stderr)
         app.db.pool.stop()  # its threads would keep the process alive
         return 1
-    reactor.addSystemEventTrigger("before", "shutdown", app.stop_bounded)
+    stop = BoundedStop(reactor, app.stop, conf.server.stop_timeout + 1)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
     reactor.run()
-    if app.stop_timed_out:
+    if stop.timed_out:
         # Threads stuck in the hung database would keep the interpreter from exiting.
         sys.stdout.flush()
         sys.stderr.flush()

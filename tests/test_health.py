@@ -113,3 +113,25 @@ def test_check_data_dir(tmp_path: Any) -> None:
         assert "not writable" in (check_data_dir(str(tmp_path / "file")) or "")
     else:
         assert "not writable" in (check_data_dir(str(ro)) or "")
+
+
+def test_bounded_stop_gives_up_after_the_timeout() -> None:
+    """A stop that never finishes is abandoned after the timeout, and says so."""
+    from aaad.shutdown import BoundedStop
+    clock = task.Clock()
+    hung: defer.Deferred = defer.Deferred()
+    stop = BoundedStop(clock, lambda: hung, 5)
+    d = stop()
+    clock.advance(4.9)
+    assert not d.called
+    clock.advance(0.1)
+    assert d.called and stop.timed_out
+
+
+def test_bounded_stop_fires_when_the_stop_finishes() -> None:
+    """A stop that finishes (or fails) in time fires at once, not timed out, no delayed call left."""
+    from aaad.shutdown import BoundedStop
+    clock = task.Clock()
+    for result in (defer.succeed(None), defer.fail(RuntimeError("x"))):
+        stop = BoundedStop(clock, lambda r=result: r, 5)
+        assert stop().called and not stop.timed_out and not clock.getDelayedCalls()
