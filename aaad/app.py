@@ -28,6 +28,8 @@ from aaad.clock import utcnow
 from aaad.crypto import SecretBox, load_or_create_key
 from aaad.db import Database, default_url, is_sqlite, sync_engine
 from aaad.events import Dispatcher
+from aaad.health import HealthCheck, check_data_dir
+from aaad.shutdown import BoundedStop
 from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
 from aaad.view.follower import ChangeFollower
 from aaad.view.memory import AAAView
@@ -111,7 +113,9 @@ class App:
         d = conf.database
         self.db = Database(url, reactor, synchronous=d.sqlite_synchronous,
                            busy_timeout_ms=d.busy_timeout_ms, read_pool_size=d.read_pool_size,
-                           batch_max=d.writer_batch_max)
+                           batch_max=d.writer_batch_max, queue_max=d.writer_queue_max,
+                           connect_timeout=d.connect_timeout,
+                           statement_timeout_ms=int(d.statement_timeout * 1000))
         self.view = AAAView()
         self.login_writer = LoginWriter(self.box)
         self.db.writer.on_changes.append(self.view.apply_local)
@@ -166,6 +170,9 @@ class App:
         s.gauge("aaad_events_delivered", "Events delivered since start.", lambda: self.dispatcher.delivered)
         s.gauge("aaad_db_write_batches", "Writer transactions committed since start.", lambda: self.db.writer.batches)
         s.gauge("aaad_db_write_ops", "Write operations committed since start.", lambda: self.db.writer.ops)
+        s.gauge("aaad_db_write_failed_ops", "Write operations that failed since start.", lambda: self.db.writer.failed_ops)
+        s.gauge("aaad_db_write_refused_ops", "Write operations refused at once because the writer's queue was full.", lambda: self.db.writer.refused)
+        s.gauge("aaad_db_write_pending", "Write operations waiting for the writer.", lambda: self.db.writer.pending)
         s.gauge("aaad_uptime_seconds", "Seconds since start.", lambda: self.clock.seconds() - self.started)
 
     def load_view(self) -> None:
@@ -196,8 +203,12 @@ class App:
         # reactor get it back within 0.5 ms instead of 5, or a thread's busy
         # stretch shows up as RADIUS latency.
         sys.setswitchinterval(0.0005)
-        site = Site(build_root(CoreWeb(self.db, self.stats, self.view, self.started), self.db.read,
-                               self.clock, self.started))
+        c = self.conf
+        health = HealthCheck(self.db, self.clock, c.server.data_dir, min_free_mb=c.server.min_free_mb,
+                             stall_seconds=c.database.writer_stall_seconds,
+                             job_failures=c.jobs.unhealthy_after_failures)
+        site = Site(build_root(CoreWeb(self.db, self.stats, self.view, self.started, health),
+                               self.db.read, self.clock, self.started))
         site.displayTracebacks = False
         p = self.reactor.listenTCP(self.conf.web.port, site, interface=self.conf.web.address)
         self._ports.append(p)
@@ -246,21 +257,27 @@ class App:
         for p in self._ports:
             yield defer.maybeDeferred(p.stopListening)
         self.leader.release()
-        yield self.db.stop()
+        yield self.db.stop(self.conf.server.stop_timeout)
 
 
-def setup_logging(level: str) -> None:
+def setup_logging(level: str, repeat_interval: float = 0.0) -> None:
     from twisted.logger import (FilteringLogObserver, LogLevel, LogLevelFilterPredicate,
                                 globalLogBeginner, textFileLogObserver)
+    from aaad.ratelog import RateLimitingObserver
     pred = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
-    obs = FilteringLogObserver(textFileLogObserver(sys.stdout), [pred])
+    out = RateLimitingObserver(textFileLogObserver(sys.stdout), time.monotonic, repeat_interval)
+    obs = FilteringLogObserver(out, [pred])
     globalLogBeginner.beginLoggingTo([obs], redirectStandardIO=False)
 
 
 def serve(conf: cfg.Config) -> int:
     """Run the daemon until SIGTERM/SIGINT."""
     from twisted.internet import reactor
-    setup_logging(conf.server.log_level)
+    setup_logging(conf.server.log_level, conf.server.log_repeat_interval)
+    problem = check_data_dir(conf.server.data_dir)
+    if problem:
+        print(f"aaad: cannot start: {problem}", file=sys.stderr)
+        return 2
     app = App(conf, reactor)
     try:
         app.start()
@@ -269,8 +286,14 @@ def serve(conf: cfg.Config) -> int:
         print(f"aaad: cannot start: {e}", file=sys.stderr)
         app.db.pool.stop()  # its threads would keep the process alive
         return 1
-    reactor.addSystemEventTrigger("before", "shutdown", app.stop)
+    stop = BoundedStop(reactor, app.stop, conf.server.stop_timeout + 1)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
     reactor.run()
+    if stop.timed_out:
+        # Threads stuck in the hung database would keep the interpreter from exiting.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     return 0
 
 

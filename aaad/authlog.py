@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from twisted.internet import task
 from twisted.logger import Logger
 
+from aaad.ratelog import RateLimited
 from aaad.schema import auth_log
 
 log = Logger()
@@ -50,6 +51,7 @@ class AuthLog:
         self._loop: task.LoopingCall | None = None
         self.dropped = 0
         self.written = 0
+        self.errors = RateLimited(log, clock)
 
     def add(self, entry: Entry) -> None:
         buf = self._buf
@@ -71,7 +73,7 @@ class AuthLog:
 
         def failed(f: Any) -> None:
             self.dropped += len(rows)
-            log.failure("auth log batch of {n} lost", f, n=len(rows))
+            self.errors.failure("auth log batch lost", f, n=len(rows))
         return d.addCallbacks(done, failed)
 
     def start(self) -> None:

@@ -5,13 +5,20 @@ no SQLAlchemy result ever crosses back to the reactor (the Buildbot
 pattern).  Reads run on a small thread pool.  Writes go through one writer
 thread that takes everything queued, runs it in ONE transaction and commits
 once (group commit): a burst of accounting requests costs a few commits, not
-thousands.  If any operation in a batch fails, the batch is rolled back and
-each operation is re-run alone, so one bad write fails only its own caller.
+thousands.  If an operation in a batch fails, the batch is rolled back and
+split in halves, each re-run as its own transaction, so one bad write fails
+only its own caller and costs the others about 2·log2(n) transactions; a
+database that cannot write at all (down, full, read-only) fails the batch
+at once, and the queue in front of the writer is capped so an outage never
+grows memory (see :class:`Writer`).
 """
 from __future__ import annotations
 
+import os
 import queue
+import sqlite3
 import threading
+import time
 from datetime import timezone
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,13 +106,18 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
 
 
 def make_engine(url: str, *, write: bool = False, synchronous: str = "NORMAL",
-                busy_timeout_ms: int = 10000, pool_size: int = 5) -> Engine:
+                busy_timeout_ms: int = 10000, pool_size: int = 5, connect_timeout: int = 10,
+                statement_timeout_ms: int = 0) -> Engine:
     """An engine with aaad's connection settings.
 
     SQLite: WAL, a busy timeout (so a CLI write waits for the daemon instead
     of failing), the chosen ``synchronous`` level, foreign keys on, and
     explicit ``BEGIN`` handling (``BEGIN IMMEDIATE`` for writers so a
     transaction never has to upgrade its lock and fail with SQLITE_BUSY).
+
+    PostgreSQL: a connect timeout and TCP keepalives, so a database host that
+    vanished fails a connection instead of hanging its thread for ever, and
+    optionally a statement timeout.
     """
     if is_sqlite(url):
         engine = sa.create_engine(
@@ -127,7 +139,74 @@ def make_engine(url: str, *, write: bool = False, synchronous: str = "NORMAL",
         def _begin(conn: Connection) -> None:
             conn.exec_driver_sql(begin)
         return engine
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    args: dict[str, Any] = {"connect_timeout": connect_timeout, "keepalives": 1, "keepalives_idle": 10,
+                            "keepalives_interval": 5, "keepalives_count": 3}
+    if statement_timeout_ms:
+        args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                            pool_timeout=max(connect_timeout, 1), connect_args=args)
+
+
+# -- failures: which ones a re-run or a bisection can help ----------------------
+
+#: A failure worth retrying the whole batch for: SQLITE_BUSY / SQLITE_LOCKED,
+#: a PostgreSQL serialization failure or deadlock.
+TRANSIENT = "transient"
+#: The database cannot take writes at all (down, disk full, read-only, I/O
+#: error): bisecting would only repeat the failure, so the batch fails whole.
+ENVIRONMENT = "environment"
+#: Something in the batch's operations failed: isolate it by halving.
+OPERATION = "operation"
+
+# SQLite primary result codes (https://sqlite.org/rescode.html).
+_SQLITE_TRANSIENT = frozenset({5, 6})                          # BUSY, LOCKED
+_SQLITE_ENVIRONMENT = frozenset({3, 7, 8, 10, 11, 13, 14, 26})  # PERM, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB
+# PostgreSQL SQLSTATEs: serialization_failure, deadlock_detected; then the classes
+# connection exception, insufficient resources (disk full), operator intervention
+# (shutdown, statement timeout), system error, internal error.
+_PG_TRANSIENT = frozenset({"40001", "40P01"})
+_PG_ENVIRONMENT_CLASSES = frozenset({"08", "53", "57", "58", "XX"})
+_PG_READ_ONLY = "25006"
+_PG_QUERY_CANCELED = "57014"
+
+
+def classify(exc: BaseException) -> str:
+    """Say whether a failed write transaction is :data:`TRANSIENT`,
+    :data:`ENVIRONMENT` or :data:`OPERATION` (see each)."""
+    if isinstance(exc, (sa.exc.DisconnectionError, sa.exc.TimeoutError)):
+        return ENVIRONMENT
+    orig: Any = exc
+    if isinstance(exc, sa.exc.DBAPIError):
+        if exc.connection_invalidated:
+            return ENVIRONMENT
+        orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        if code is None:
+            return TRANSIENT if "locked" in str(orig) else OPERATION
+        if code & 0xFF in _SQLITE_TRANSIENT:
+            return TRANSIENT
+        return ENVIRONMENT if code & 0xFF in _SQLITE_ENVIRONMENT else OPERATION
+    if type(orig).__module__.split(".")[0] == "psycopg":
+        state = getattr(orig, "sqlstate", None)
+        if state is None:  # raised by the client library itself
+            return ENVIRONMENT if type(orig).__name__ in ("OperationalError", "InterfaceError") else OPERATION
+        if state in _PG_TRANSIENT:
+            return TRANSIENT
+        if state == _PG_QUERY_CANCELED:  # statement_timeout: one slow operation, not the database
+            return OPERATION
+        if state[:2] in _PG_ENVIRONMENT_CLASSES or state == _PG_READ_ONLY:
+            return ENVIRONMENT
+    return OPERATION
+
+
+class WriterFull(Exception):
+    """The writer already holds ``queue_max`` operations: this one was refused
+    at once instead of queued (a database outage must not grow memory)."""
+
+
+class WriterStopped(Exception):
+    """The writer was stopped before it ran the operation."""
 
 
 @dataclass
@@ -140,65 +219,167 @@ class _Op:
     kind: str | None = None   # a registered batch handler's name (then args == (item,))
 
 
+@dataclass
+class WriterHealth:
+    """What the writer knows about its own state, for /healthz."""
+    pending: int              # operations submitted and not yet answered
+    queue_max: int
+    last_commit: float | None  # clock seconds of the last successful commit
+    last_error: str | None    # the last transaction's failure, if it could not commit at all
+    busy_for: float           # seconds the running transaction has been going (0: idle)
+
+    def problems(self, stall_seconds: float) -> list[str]:
+        """Why the writer cannot commit right now, if it cannot."""
+        out = []
+        if self.last_error is not None:
+            out.append(f"last commit failed: {self.last_error}")
+        if self.pending >= self.queue_max:
+            out.append(f"queue full ({self.pending} operations waiting)")
+        if self.busy_for >= stall_seconds:
+            out.append(f"a transaction has been running for {self.busy_for:.0f}s "
+                       f"({self.pending} operations waiting)")
+        return out
+
+
 class Writer:
     """One thread that runs write operations in batches, one commit per batch.
 
-    ``after_commit`` callbacks (run on the reactor) let others react to a
-    committed batch, e.g. the event dispatcher polls the outbox at once.
+    A batch that fails is retried whole on a transient failure (lock
+    contention, serialization failure), failed whole when the database
+    cannot write at all, and otherwise split in halves, each re-run as its
+    own transaction, recursively: one bad operation among n costs about
+    2·log2(n) extra transactions and fails only its own caller.  Items of
+    a batch handler are split like any other operations.
+
+    At most ``queue_max`` operations wait at a time; beyond that ``run`` and
+    ``submit`` fail at once with :class:`WriterFull`.  ``after_commit``
+    callbacks (run on the reactor) let others react to a committed batch,
+    e.g. the event dispatcher polls the outbox at once.
     """
 
     _STOP = object()
 
-    def __init__(self, engine: Engine, reactor: Any, batch_max: int = 1000):
+    def __init__(self, engine: Engine, reactor: Any, batch_max: int = 1000,
+                 queue_max: int = 20000, retries: int = 3, backoff: float = 0.05,
+                 sleep: Callable[[float], None] = time.sleep):
         self.engine = engine
         self.reactor = reactor
         self.batch_max = batch_max
+        self.queue_max = queue_max
+        self.retries = retries
+        self.backoff = backoff
+        self._sleep = sleep
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._closed = False
         # Run on the reactor after a batch that published events (the dispatcher's poke).
         self.after_commit: list[Callable[[], None]] = []
         # Run on the reactor after a batch that recorded AAA changes, with the
         # (change, entity) pairs, before the batch's Deferreds fire.
         self.on_changes: list[Callable[[list[Any]], None]] = []
         self.handlers: dict[str, Callable[[Connection, list[Any]], list[Any]]] = {}
-        self.batches = 0
-        self.ops = 0
+        self.checks: dict[str, Callable[[Any], None]] = {}
+        self.batches = 0          # transactions committed
+        self.ops = 0              # operations committed
+        self.failed_ops = 0       # operations answered with a failure
+        self.retried = 0          # transactions re-run after a transient failure
+        self.splits = 0           # failed batches split in halves
+        self.refused = 0          # operations refused by the queue cap
+        self.last_commit: float | None = None
+        self.last_error: str | None = None
+        self._busy_since: float | None = None
+        self.stop_timed_out = False
+        self._poison = os.environ.get(POISON_ENV, "")
 
-    def register_batch(self, kind: str, fn: Callable[[Connection, list[Any]], list[Any]]) -> None:
+    def register_batch(self, kind: str, fn: Callable[[Connection, list[Any]], list[Any]],
+                       check: Callable[[Any], None] | None = None) -> None:
         """Register ``fn(conn, items) -> results`` (one result per item, same order).
 
-        Items submitted under ``kind`` that land in the same batch are handed
-        to ``fn`` together, so it can use one multi-row statement for many
-        requests (accounting's group commit).
+        Items submitted under ``kind`` that land next to each other in a batch
+        are handed to ``fn`` together, so it can use one multi-row statement
+        for many requests (accounting's group commit).  ``check(item)``, if
+        given, runs before the transaction; an item it raises on fails alone
+        without costing the batch anything.
         """
+        if self._poison:
+            fn = _poisoned(fn, self._poison)
         self.handlers[kind] = fn
+        if check is not None:
+            self.checks[kind] = check
 
     def submit(self, kind: str, item: Any) -> "defer.Deferred[Any]":
         """Queue ``item`` for the batch handler ``kind``; fires after commit."""
-        d: defer.Deferred = defer.Deferred()
-        self._q.put(_Op(None, (item,), {}, d, kind=kind))
-        return d
+        if kind not in self.handlers:
+            return defer.fail(KeyError(f"no batch handler {kind!r}"))
+        return self._enqueue(_Op(None, (item,), {}, defer.Deferred(), kind=kind))
+
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "defer.Deferred[T]":
+        """Queue ``fn(conn, *args, **kwargs)``; fires with its result after commit."""
+        return self._enqueue(_Op(fn, args, kwargs, defer.Deferred()))
+
+    def _enqueue(self, op: _Op) -> defer.Deferred:
+        with self._lock:
+            if self._closed:
+                return defer.fail(WriterStopped("the database writer is stopped"))
+            if self._pending >= self.queue_max:
+                self.refused += 1
+                return defer.fail(WriterFull(f"{self._pending} write operations already waiting"))
+            self._pending += 1
+        self._q.put(op)
+        return op.d
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def health(self) -> WriterHealth:
+        busy = self._busy_since
+        return WriterHealth(self._pending, self.queue_max, self.last_commit, self.last_error,
+                            0.0 if busy is None else max(0.0, self.reactor.seconds() - busy))
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="aaad-db-writer", daemon=True)
         self._thread.start()
 
-    def stop(self) -> defer.Deferred:
-        """Finish what is queued, then stop the thread."""
+    def stop(self, timeout: float | None = None) -> "defer.Deferred[None]":
+        """Finish what is queued, then stop the thread.
+
+        With ``timeout``, give up waiting after that many seconds (a hung
+        database): what is still queued fails with :class:`WriterStopped`
+        and ``stop_timed_out`` is set; the thread is a daemon and dies with
+        the process.
+        """
+        with self._lock:
+            self._closed = True
         if self._thread is None:
             return defer.succeed(None)
         self._q.put(self._STOP)
         t, self._thread = self._thread, None
-        return threads.deferToThread(t.join)
 
-    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "defer.Deferred[T]":
-        """Queue ``fn(conn, *args, **kwargs)``; fires with its result after commit."""
-        d: defer.Deferred = defer.Deferred()
-        self._q.put(_Op(fn, args, kwargs, d))
-        return d
+        def joined(alive: bool) -> None:
+            if alive:
+                self.stop_timed_out = True
+                n = self._fail_queued(WriterStopped("the database writer was stopped while the database hung"))
+                log.warn("database writer did not finish within {timeout}s; {n} queued operations failed",
+                         timeout=timeout, n=n)
+        return join_thread(self.reactor, t, timeout).addCallback(joined)
+
+    def _fail_queued(self, exc: Exception) -> int:
+        n = 0
+        while True:
+            try:
+                op = self._q.get_nowait()
+            except queue.Empty:
+                return n
+            if op is not self._STOP:
+                n += 1
+                self._settle([op], failure.Failure(exc))
 
     def _loop(self) -> None:
         stopping = False
+        down = 0  # consecutive batches that failed for a database-wide reason
         while not stopping:
             item = self._q.get()
             if item is self._STOP:
@@ -213,36 +394,124 @@ class Writer:
                     stopping = True
                     break
                 batch.append(nxt)
-            self._run_batch(batch)
+            self._busy_since = self.reactor.seconds()
+            try:
+                self._run_batch(batch)
+            except Exception:  # never lose the thread (and every later write with it)
+                log.failure("database writer: unexpected error")
+                self._fail(batch, failure.Failure())
+            finally:
+                self._busy_since = None
+            if self.last_error is None:
+                down = 0
+            elif not stopping:
+                # The database cannot write: wait a little before the next
+                # attempt (what arrives meanwhile fails with it), so an outage
+                # is not a storm of connection attempts.
+                self._sleep(min(self.backoff * 2 ** down, 1.0))
+                down = min(down + 1, 10)
 
     def _run_batch(self, batch: list[_Op]) -> None:
-        try:
-            with self.engine.begin() as conn:
-                notes = begin_tx(conn)
-                grouped: dict[str, list[_Op]] = {}
-                for op in batch:
-                    if op.kind is not None:
-                        grouped.setdefault(op.kind, []).append(op)
-                    else:
-                        op.result = op.fn(conn, *op.args, **op.kwargs)  # type: ignore[misc]
-                for kind, ops in grouped.items():
-                    results = self.handlers[kind](conn, [op.args[0] for op in ops])
-                    for op, r in zip(ops, results):
-                        op.result = r
-                conn.info.pop(TX, None)
-        except Exception:
-            if len(batch) == 1:
-                self._deliver(batch[0].d, failure.Failure())
-                return
-            for op in batch:  # isolate the failing operation
-                self._run_batch([op])
-            return
+        """Run a batch: cheap checks first, then the transaction, isolating failures."""
+        ok = []
+        for op in batch:
+            check = self.checks.get(op.kind) if op.kind is not None else None
+            if check is not None:
+                try:
+                    check(op.args[0])
+                except Exception:
+                    self._fail([op], failure.Failure())
+                    continue
+            ok.append(op)
+        if ok:
+            self._isolate(ok)
+
+    def _isolate(self, ops: list[_Op]) -> bool:
+        """Commit ``ops`` or find what fails by halving; False if the database
+        itself failed (then every op left in ``ops`` has failed too)."""
+        notes, f, kind = self._attempt(ops)
+        if f is None:
+            self._committed(ops, notes)
+            return True
+        if kind == ENVIRONMENT or len(ops) == 1:
+            self._fail(ops, f)
+            return kind != ENVIRONMENT
+        self.splits += 1
+        mid = len(ops) // 2
+        if not self._isolate(ops[:mid]):
+            self._fail(ops[mid:], failure.Failure(WriterUnavailable(self.last_error or "database failed")))
+            return False
+        return self._isolate(ops[mid:])
+
+    def _attempt(self, ops: list[_Op]) -> tuple[dict[str, Any], failure.Failure | None, str]:
+        """One transaction over ``ops``, re-run after transient failures."""
+        for attempt in range(self.retries + 1):
+            phase = "begin"
+            try:
+                with self.engine.begin() as conn:
+                    notes = begin_tx(conn)
+                    phase = "run"
+                    self._run_ops(conn, ops)
+                    conn.info.pop(TX, None)
+                    phase = "commit"
+                self.last_commit = self.reactor.seconds()
+                self.last_error = None
+                return notes, None, ""
+            except Exception as e:
+                f = failure.Failure()
+                f.cleanFailure()
+                kind = classify(e)
+                if kind == OPERATION and phase != "run":
+                    kind = ENVIRONMENT  # failing to begin or commit is not an operation's fault
+                if kind == TRANSIENT and attempt < self.retries:
+                    self.retried += 1
+                    self._sleep(self.backoff * 2 ** attempt)
+                    continue
+                if kind != OPERATION:
+                    self.last_error = f"{type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
+                    kind = ENVIRONMENT
+                return {}, f, kind
+        raise AssertionError("unreachable")
+
+    def _run_ops(self, conn: Connection, ops: list[_Op]) -> None:
+        """Run ops in submission order; neighbouring items of one handler in one call."""
+        i, n = 0, len(ops)
+        while i < n:
+            op = ops[i]
+            if op.kind is None:
+                op.result = op.fn(conn, *op.args, **op.kwargs)  # type: ignore[misc]
+                i += 1
+                continue
+            j = i + 1
+            while j < n and ops[j].kind == op.kind:
+                j += 1
+            run = ops[i:j]
+            results = self.handlers[op.kind](conn, [o.args[0] for o in run])
+            if len(results) != len(run):
+                raise RuntimeError(f"batch handler {op.kind!r} returned {len(results)} results for {len(run)} items")
+            for o, r in zip(run, results):
+                o.result = r
+            i = j
+
+    def _committed(self, ops: list[_Op], notes: dict[str, Any]) -> None:
         self.batches += 1
-        self.ops += len(batch)
+        self.ops += len(ops)
         # One hop to the reactor for the whole batch, not one per operation.
-        self.reactor.callFromThread(self._deliver_batch, batch, notes)
+        self.reactor.callFromThread(self._deliver_batch, ops, notes)
+
+    def _fail(self, ops: list[_Op], f: failure.Failure) -> None:
+        self.failed_ops += len(ops)
+        self.reactor.callFromThread(self._settle, ops, f)
+
+    def _settle(self, ops: list[_Op], f: failure.Failure) -> None:
+        with self._lock:
+            self._pending -= len(ops)
+        for op in ops:
+            op.d.errback(f)
 
     def _deliver_batch(self, batch: list[_Op], notes: dict[str, Any]) -> None:
+        with self._lock:
+            self._pending -= len(batch)
         changed = notes.get(CHANGES)
         if changed:
             for cb in self.on_changes:
@@ -262,36 +531,75 @@ class Writer:
             except Exception:
                 log.failure("after-commit callback failed")
 
-    def _deliver(self, d: defer.Deferred, result: Any) -> None:
-        if isinstance(result, failure.Failure):
-            self.reactor.callFromThread(d.errback, result)
-        else:
-            self.reactor.callFromThread(d.callback, result)
+
+#: Test-only fault hook: with ``AAAD_TEST_POISON=TEXT`` in the environment, a
+#: batch handler call fails when one of its items' repr contains TEXT, like a
+#: value the database refuses (end-to-end tests of isolation under load).
+#: Off unless set; nothing is wrapped then.
+POISON_ENV = "AAAD_TEST_POISON"
+
+
+def _poisoned(fn: Callable[[Connection, list[Any]], list[Any]],
+              marker: str) -> Callable[[Connection, list[Any]], list[Any]]:
+    def handler(conn: Connection, items: list[Any]) -> list[Any]:
+        if any(marker in repr(item) for item in items):
+            raise ValueError(f"{POISON_ENV}: poisoned item")
+        return fn(conn, items)
+    return handler
+
+
+class WriterUnavailable(Exception):
+    """The database failed while the writer was isolating a failed batch's
+    parts; this part was never tried."""
+
+
+def join_thread(reactor: Any, t: threading.Thread, timeout: float | None,
+                start: bool = False) -> "defer.Deferred[bool]":
+    """Join ``t`` (after starting it, with ``start``) from a daemon thread of its
+    own, never the reactor's pool, whose shutdown would wait for it; fires
+    with True if ``t`` is still alive after ``timeout`` seconds."""
+    d: defer.Deferred = defer.Deferred()
+
+    def thd() -> None:
+        if start:
+            t.start()
+        t.join(timeout)
+        reactor.callFromThread(d.callback, t.is_alive())
+    threading.Thread(target=thd, name=f"join-{t.name}", daemon=True).start()
+    return d
 
 
 class Database:
     """The app's handle on the database: reads on a pool, writes on the writer."""
 
     def __init__(self, url: str, reactor: Any, *, synchronous: str = "NORMAL",
-                 busy_timeout_ms: int = 10000, read_pool_size: int = 4, batch_max: int = 1000):
+                 busy_timeout_ms: int = 10000, read_pool_size: int = 4, batch_max: int = 1000,
+                 queue_max: int = 20000, connect_timeout: int = 10, statement_timeout_ms: int = 0):
         self.url = url
         self.reactor = reactor
         self.sqlite = is_sqlite(url)
-        self.read_engine = make_engine(url, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
-                                       pool_size=read_pool_size)
-        self.write_engine = make_engine(url, write=True, synchronous=synchronous,
-                                        busy_timeout_ms=busy_timeout_ms, pool_size=2)
+        kw: dict[str, Any] = {"synchronous": synchronous, "busy_timeout_ms": busy_timeout_ms,
+                              "connect_timeout": connect_timeout,
+                              "statement_timeout_ms": statement_timeout_ms}
+        self.read_engine = make_engine(url, pool_size=read_pool_size, **kw)
+        self.write_engine = make_engine(url, write=True, pool_size=2, **kw)
         self.pool = ThreadPool(minthreads=1, maxthreads=read_pool_size, name="aaad-db-read")
-        self.writer = Writer(self.write_engine, reactor, batch_max)
+        self.writer = Writer(self.write_engine, reactor, batch_max, queue_max)
 
     def start(self) -> None:
         self.pool.start()
         self.writer.start()
 
     @defer.inlineCallbacks
-    def stop(self):  # type: ignore[no-untyped-def]
-        yield self.writer.stop()
-        self.pool.stop()
+    def stop(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
+        """Drain the writer, then the read pool; with ``timeout``, give up on
+        each after that long (a hung database) instead of waiting for ever."""
+        yield self.writer.stop(timeout)
+        hung = yield join_thread(self.reactor, threading.Thread(target=self.pool.stop, daemon=True,
+                                                                name="aaad-db-read-stop"), timeout,
+                                 start=True)
+        if hung or self.writer.stop_timed_out:
+            return  # a thread may still hold a connection: leave the engines to the exit
         self.read_engine.dispose()
         self.write_engine.dispose()
 

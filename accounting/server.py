@@ -39,6 +39,7 @@ from aaad.metrics import Stats
 from aaad.radius import codec
 from aaad.radius.codec import ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, PROXY_STATE
 from aaad.radius.listener import RadiusListener, listen_udp
+from aaad.ratelog import RateLimited
 from accounting import sessions as sm
 from accounting.config import AccountingConfig
 from accounting.store import AcctItem, Outcome, apply_batch
@@ -153,6 +154,7 @@ class AcctProtocol(RadiusListener):
         self.submit = submit
         self.tracker = tracker
         self.pending = 0
+        self.errors = RateLimited(log, clock)
 
     def request(self, p: codec.Packet, nas: Any, addr: tuple[str, int]) -> None:
         st = self.st
@@ -204,7 +206,10 @@ class AcctProtocol(RadiusListener):
         self.pending -= 1
         self.st.write_failures[""] += 1
         self.dedup.forget(key)
-        log.failure("accounting write failed", f)
+        # Not answered: the NAS retransmits.  In an outage every request lands
+        # here (the database is down, or the writer's queue is full), so one
+        # line per interval with a count, not a traceback per request.
+        self.errors.failure("accounting write failed; not answered, the NAS will retransmit", f)
 
 
 class AccountingServer:

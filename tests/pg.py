@@ -31,6 +31,7 @@ class PgCluster:
     bindir: Path
     base: Path
     port: int
+    opts: str = ""
     _n: int = 0
 
     @property
@@ -56,10 +57,16 @@ class PgCluster:
         self.psql(f"CREATE DATABASE {name}")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
-    def stop(self) -> None:
+    def start(self) -> None:
+        """Start the server (again) on the same port and data."""
+        self.run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-w", "-t", "60", "-l",
+                 str(self.base / "log"), "-o", self.opts, "start")
+
+    def stop(self, remove: bool = True, mode: str = "immediate") -> None:
         subprocess.run(["runuser", "-u", "postgres", "--", str(self.bindir / "pg_ctl"), "-D",
-                        str(self.datadir), "-m", "immediate", "-w", "stop"], capture_output=True)
-        shutil.rmtree(self.base, ignore_errors=True)
+                        str(self.datadir), "-m", mode, "-w", "stop"], capture_output=True)
+        if remove:
+            shutil.rmtree(self.base, ignore_errors=True)
 
 
 def start_cluster(fsync: bool = False) -> PgCluster:
@@ -73,8 +80,8 @@ def start_cluster(fsync: bool = False) -> PgCluster:
     shutil.chown(base / "sock", "postgres")
     c = PgCluster(bindir, base, free_port())
     c.run(str(bindir / "initdb"), "-D", str(c.datadir), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
-    opts = f"-p {c.port} -k {c.sockdir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    c.opts = f"-p {c.port} -k {c.sockdir} -c listen_addresses=127.0.0.1 -c max_connections=200"
     if not fsync:
-        opts += " -c fsync=off"
-    c.run(str(bindir / "pg_ctl"), "-D", str(c.datadir), "-w", "-t", "60", "-l", str(base / "log"), "-o", opts, "start")
+        c.opts += " -c fsync=off"
+    c.start()
     return c

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import pytest
 from treq.testing import StubTreq
-from twisted.internet import task
+from twisted.internet import defer, task
 from twisted.web.resource import IResource
 
 from aaad import migrate, orgs
@@ -91,11 +91,18 @@ def clock() -> task.Clock:
 RootFactory = Callable[..., Client]
 
 
+class FakeHealth:
+    """Everything healthy (aaad.health is tested on its own, tests/test_health.py)."""
+
+    def check(self) -> defer.Deferred:
+        return defer.succeed(([], {}))
+
+
 @pytest.fixture
 def make_client(db: SyncDB, clock: task.Clock) -> RootFactory:
     """Build the root as aaad/app.py does, optionally with another reader."""
     def make(read: Callable[..., Any] | None = None) -> Client:
-        core = CoreWeb(db, Stats(), FakeView(), STARTED)
+        core = CoreWeb(db, Stats(), FakeView(), STARTED, FakeHealth())
         return Client(build_root(core, read or db.read, clock, STARTED))
     return make
 

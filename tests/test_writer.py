@@ -1,0 +1,454 @@
+"""The database writer on SQLite and PostgreSQL: group commit, isolation of a
+failing operation by halving, order, hooks, retries and the queue cap.
+
+Most tests drive the writer's batches on the test thread with a reactor
+whose ``callFromThread`` runs at once, so results are there when the call
+returns; one test runs the real thread.
+"""
+from __future__ import annotations
+
+import math
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
+from twisted.internet import task
+
+from aaad import db as dbmod
+from aaad.db import (
+    CHANGES,
+    ENVIRONMENT,
+    OPERATION,
+    PUBLISHED,
+    TRANSIENT,
+    Writer,
+    WriterFull,
+    WriterStopped,
+    classify,
+    make_engine,
+    tx_notes,
+)
+
+meta = sa.MetaData()
+rows = sa.Table("writer_test", meta,
+                sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                sa.Column("v", sa.String(64), nullable=False, unique=True))
+
+
+class NowReactor(task.Clock):
+    """A fake clock whose callFromThread runs the call at once (same thread)."""
+
+    def callFromThread(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> None:
+        fn(*a, **kw)
+
+
+class QueueReactor(task.Clock):
+    """callFromThread queues the call; the test thread runs them with :meth:`pump`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: queue.Queue = queue.Queue()
+
+    def callFromThread(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> None:
+        self.calls.put((fn, a, kw))
+
+    def pump(self, done: Callable[[], bool], timeout: float = 10.0) -> None:
+        while not done():
+            fn, a, kw = self.calls.get(timeout=timeout)
+            fn(*a, **kw)
+
+
+@pytest.fixture
+def wengine(engine: Any) -> Any:
+    """The migrated engine of both databases, with the test table."""
+    meta.create_all(engine)
+    return engine
+
+
+def commits(engine: Any) -> list[int]:
+    """A list that grows by one per committed transaction on ``engine``."""
+    seen: list[int] = []
+    event.listen(engine, "commit", lambda conn: seen.append(1))
+    return seen
+
+
+def drain(w: Writer) -> None:
+    """Run everything queued as one batch on this thread, as the writer thread would."""
+    batch = []
+    while True:
+        try:
+            batch.append(w._q.get_nowait())
+        except queue.Empty:
+            break
+    if batch:
+        w._run_batch(batch)
+
+
+def insert(conn: Any, v: str) -> int:
+    return conn.execute(rows.insert().values(v=v)).inserted_primary_key[0]
+
+
+def insert_many(conn: Any, items: list[str]) -> list[str]:
+    conn.execute(rows.insert(), [{"v": v} for v in items])
+    return [f"ok:{v}" for v in items]
+
+
+def stored(engine: Any) -> list[str]:
+    with engine.connect() as c:
+        return [r.v for r in c.execute(sa.select(rows.c.v).order_by(rows.c.id))]
+
+
+def outcome(d: Any) -> Any:
+    """The result of a fired Deferred, or its failure's exception."""
+    if hasattr(d, "outcome"):
+        return d.outcome
+    box: list[Any] = []
+
+    def keep(r: Any) -> Any:
+        box.append(r.value if hasattr(r, "value") and hasattr(r, "trap") else r)
+        return r
+    d.addBoth(keep)
+    assert box, "the Deferred has not fired"
+    if isinstance(box[0], BaseException):
+        d.addErrback(lambda f: None)  # observed: no "unhandled error" at collection
+    d.outcome = box[0]
+    return box[0]
+
+
+def test_group_commit_many_operations_one_transaction(wengine: Any) -> None:
+    """200 queued writes commit in one transaction and each caller gets its own result."""
+    w = Writer(wengine, NowReactor())
+    seen = commits(wengine)
+    ds = [w.run(insert, f"v{i}") for i in range(200)]
+    drain(w)
+    assert len(seen) == 1 and w.batches == 1 and w.ops == 200
+    assert sorted(outcome(d) for d in ds) == list(range(1, 201))
+    assert len(stored(wengine)) == 200 and w.pending == 0
+
+
+def test_a_failing_operation_is_isolated_by_halving(wengine: Any) -> None:
+    """One duplicate among 1000 writes fails alone; the rest commit in ~2·log2(1000) transactions."""
+    w = Writer(wengine, NowReactor(), batch_max=2000)
+    with wengine.begin() as c:
+        insert(c, "taken")
+    seen = commits(wengine)
+    ds = [w.run(insert, "taken" if i == 637 else f"v{i}") for i in range(1000)]
+    drain(w)
+    results = [outcome(d) for d in ds]
+    assert isinstance(results[637], sa.exc.IntegrityError)
+    assert all(isinstance(r, int) for i, r in enumerate(results) if i != 637)
+    assert len(stored(wengine)) == 1000
+    assert len(seen) <= 2 * math.ceil(math.log2(1000)), len(seen)
+    assert w.failed_ops == 1 and w.last_error is None
+
+
+def test_a_failing_batch_handler_item_is_isolated_by_items(wengine: Any) -> None:
+    """A handler call over 1000 items with one poisoned item is halved by items: only that item fails."""
+    calls: list[int] = []
+
+    def poisoned(conn: Any, items: list[str]) -> list[str]:
+        """Test-only fault hook around a real batch handler: raises for the marked item."""
+        calls.append(len(items))
+        if "POISON" in items:
+            raise ValueError("poisoned item")
+        return insert_many(conn, items)
+
+    w = Writer(wengine, NowReactor(), batch_max=2000)
+    w.register_batch("t", poisoned)
+    ds = [w.submit("t", "POISON" if i == 3 else f"i{i}") for i in range(1000)]
+    drain(w)
+    results = [outcome(d) for d in ds]
+    assert isinstance(results[3], ValueError)
+    assert results[:3] == ["ok:i0", "ok:i1", "ok:i2"] and results[999] == "ok:i999"
+    assert len(stored(wengine)) == 999
+    assert len(calls) <= 2 * math.ceil(math.log2(1000)) + 1, calls
+
+
+def test_check_fails_an_item_before_the_transaction(wengine: Any) -> None:
+    """An item the handler's check refuses fails without rolling back anyone's transaction."""
+    def check(item: str) -> None:
+        if not item.isalnum():
+            raise ValueError("not alphanumeric")
+    w = Writer(wengine, NowReactor())
+    w.register_batch("t", insert_many, check)
+    seen = commits(wengine)
+    ds = [w.submit("t", v) for v in ("a", "b c", "d")]
+    drain(w)
+    assert [outcome(d) for d in ds][::2] == ["ok:a", "ok:d"]
+    assert isinstance(outcome(ds[1]), ValueError)
+    assert len(seen) == 1 and w.splits == 0
+
+
+def test_plain_and_batched_operations_run_in_submission_order(wengine: Any) -> None:
+    """Plain writes and batch items interleaved reach the database in the order submitted."""
+    w = Writer(wengine, NowReactor())
+    w.register_batch("t", insert_many)
+    order = ["p1", "b1", "b2", "p2", "b3", "p3", "p4", "b4"]
+    ds = [w.run(insert, v) if v[0] == "p" else w.submit("t", v) for v in order]
+    drain(w)
+    assert stored(wengine) == order
+    assert w.batches == 1 and all(not isinstance(outcome(d), Exception) for d in ds)
+
+
+def test_order_kept_when_a_batch_is_split(wengine: Any) -> None:
+    """When a failing batch is halved, the parts still commit in submission order."""
+    w = Writer(wengine, NowReactor())
+    w.register_batch("t", insert_many)
+    order = [f"{'p' if i % 3 else 'b'}{i}" for i in range(40)]
+    ds = [w.run(insert, v) if v[0] == "p" else w.submit("t", v) for v in order]
+    bad = w.run(insert, "p1")  # a duplicate of an earlier write
+    drain(w)
+    assert stored(wengine) == order
+    assert isinstance(outcome(bad), sa.exc.IntegrityError) and w.splits > 0
+    assert all(not isinstance(outcome(d), Exception) for d in ds)
+
+
+def test_hooks_run_after_commit_before_deferreds_and_only_for_committed_parts(wengine: Any) -> None:
+    """on_changes and after_commit run after the commit and before the callers' Deferreds fire;
+    notes of a rolled-back attempt are not delivered."""
+    log: list[Any] = []
+    w = Writer(wengine, NowReactor())
+    w.on_changes.append(lambda changes: log.append(("changes", sorted(changes))))
+    w.after_commit.append(lambda: log.append("after_commit"))
+
+    def noting(conn: Any, v: str) -> str:
+        notes = tx_notes(conn)
+        notes.setdefault(CHANGES, []).append(v)
+        notes[PUBLISHED] = True
+        insert(conn, v)
+        return v
+
+    ds = [w.run(noting, v) for v in ("a", "b", "a")]  # the second "a" fails and is rolled back
+    for d in ds:
+        d.addBoth(lambda r: log.append(("fired", r if isinstance(r, str) else "failed")))
+    drain(w)
+    delivered = log
+    assert delivered.count("after_commit") >= 1
+    first_fire = next(i for i, e in enumerate(delivered) if e[0] == "fired")
+    assert delivered[0][0] == "changes" and first_fire > 0
+    all_changes = [c for e in delivered if e[0] == "changes" for c in e[1]]
+    assert sorted(all_changes) == ["a", "b"]  # the failed attempt's notes were dropped
+    assert [e for e in delivered if e[0] == "fired"] == [("fired", "a"), ("fired", "b"), ("fired", "failed")]
+
+
+def test_database_failure_fails_the_batch_whole_and_shows_in_health(wengine: Any) -> None:
+    """A database that cannot write (disk full) fails the whole batch at once, no bisection;
+    health reports it until a commit succeeds."""
+    w = Writer(wengine, NowReactor())
+
+    def full(conn: Any, v: str) -> None:
+        err = sqlite3.OperationalError("database or disk is full")
+        err.sqlite_errorcode = 13  # type: ignore[attr-defined]
+        raise sa.exc.OperationalError("INSERT", {}, err)
+
+    seen: list[int] = []
+    event.listen(wengine, "rollback", lambda conn: seen.append(1))
+    ds = [w.run(insert, f"v{i}") for i in range(7)] + [w.run(full, "x")]
+    drain(w)
+    assert all(isinstance(outcome(d), sa.exc.OperationalError) for d in ds)
+    assert len(seen) == 1 and w.splits == 0
+    assert w.health().problems(30) == ["last commit failed: OperationalError: (sqlite3.OperationalError) database or disk is full"]
+    w.run(insert, "ok")
+    drain(w)
+    assert w.health().problems(30) == []
+
+
+def test_queue_cap_refuses_at_once_and_recovers(wengine: Any) -> None:
+    """Beyond queue_max operations waiting, run and submit fail at once with WriterFull."""
+    w = Writer(wengine, NowReactor(), queue_max=3)
+    w.register_batch("t", insert_many)
+    ds = [w.run(insert, "a"), w.submit("t", "b"), w.run(insert, "c")]
+    assert isinstance(outcome(w.run(insert, "d")), WriterFull)
+    assert isinstance(outcome(w.submit("t", "e")), WriterFull)
+    assert w.refused == 2 and "queue full" in w.health().problems(30)[0]
+    drain(w)
+    assert [outcome(d) for d in ds][1] == "ok:b" and w.pending == 0
+    w.run(insert, "f")
+    drain(w)
+    assert stored(wengine) == ["a", "b", "c", "f"]
+
+
+def test_retry_on_sqlite_busy(tmp_path: Any) -> None:
+    """SQLITE_BUSY (another connection holds the write lock) is retried, not failed."""
+    path = tmp_path / "busy.db"
+    url = f"sqlite:///{path}"
+    eng = make_engine(url, write=True, busy_timeout_ms=20)
+    meta.create_all(eng)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    released: list[float] = []
+
+    def sleep(secs: float) -> None:  # the back-off: the other writer finishes meanwhile
+        released.append(secs)
+        other.execute("ROLLBACK")
+
+    w = Writer(eng, NowReactor(), sleep=sleep)
+    d = w.run(insert, "x")
+    drain(w)
+    assert outcome(d) == 1 and w.retried == 1 and len(released) == 1
+    other.close()
+    eng.dispose()
+
+
+def test_retry_gives_up_after_bounded_attempts(tmp_path: Any) -> None:
+    """A lock that never goes away fails the batch after the bounded retries, with growing back-off."""
+    path = tmp_path / "busy.db"
+    eng = make_engine(f"sqlite:///{path}", write=True, busy_timeout_ms=5)
+    meta.create_all(eng)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    waits: list[float] = []
+    w = Writer(eng, NowReactor(), retries=3, backoff=0.01, sleep=waits.append)
+    d = w.run(insert, "x")
+    drain(w)
+    assert isinstance(outcome(d), sa.exc.OperationalError)
+    assert waits == [0.01, 0.02, 0.04] and "locked" in (w.last_error or "")
+    other.close()
+    eng.dispose()
+
+
+def test_retry_on_postgresql_serialization_failure(wengine: Any) -> None:
+    """A real serialization failure (concurrent update under REPEATABLE READ) is retried and commits."""
+    if wengine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with wengine.begin() as c:
+        insert(c, "0")
+    attempts: list[int] = []
+
+    def bump(conn: Any) -> str:
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        conn.execute(sa.select(rows.c.v)).all()  # takes the snapshot
+        attempts.append(1)
+        if len(attempts) == 1:  # someone else changes the row meanwhile
+            with wengine.begin() as other:
+                other.execute(rows.update().values(v=sa.cast(sa.cast(rows.c.v, sa.Integer) + 10, sa.String)))
+        conn.execute(rows.update().values(v=sa.cast(sa.cast(rows.c.v, sa.Integer) + 1, sa.String)))
+        return "done"
+
+    w = Writer(wengine, NowReactor(), sleep=lambda s: None)
+    d = w.run(bump)
+    drain(w)
+    assert outcome(d) == "done" and w.retried == 1 and len(attempts) == 2
+    assert stored(wengine) == ["11"]
+
+
+def test_real_thread_group_commit_and_stop(wengine: Any) -> None:
+    """The writer thread commits queued work and stops after finishing it; later writes fail."""
+    r = QueueReactor()
+    w = Writer(wengine, r)
+    gate = threading.Event()
+    w.run(lambda conn: gate.wait(10))  # holds the thread so the rest queue up behind it
+    ds = [w.run(insert, f"v{i}") for i in range(50)]
+    w.start()
+    gate.set()
+    stopped = w.stop(timeout=10)
+    r.pump(lambda: stopped.called)
+    assert [outcome(d) for d in ds] == list(range(1, 51)) and w.batches <= 3
+    assert isinstance(outcome(w.run(insert, "late")), WriterStopped)
+
+
+def test_backs_off_while_the_database_cannot_write(wengine: Any) -> None:
+    """After batches fail for a database-wide reason the thread waits, longer each time, until a commit."""
+    r = QueueReactor()
+    waits: list[float] = []
+    gates = [threading.Event() for _ in range(4)]
+
+    def sleep(secs: float) -> None:
+        waits.append(secs)
+        gates[len(waits) - 1].wait(10)  # the test lets the thread go on step by step
+
+    def down(conn: Any) -> None:
+        err = sqlite3.OperationalError("unable to open database file")
+        err.sqlite_errorcode = 14  # type: ignore[attr-defined]  # SQLITE_CANTOPEN
+        raise sa.exc.OperationalError("SELECT 1", {}, err)
+
+    w = Writer(wengine, r, backoff=0.05, sleep=sleep)
+    w.start()
+    fails = [w.run(down), None, None]
+    r.pump(lambda: fails[0].called)
+    fails[1] = w.run(down)
+    gates[0].set()
+    r.pump(lambda: fails[1].called)
+    ok = w.run(insert, "x")
+    gates[1].set()
+    r.pump(lambda: ok.called)
+    assert waits == [0.05, 0.1] and outcome(ok) == 1
+    for g in gates:
+        g.set()
+    stopped = w.stop(timeout=10)
+    r.pump(lambda: stopped.called)
+    assert len(waits) == 2  # no wait after the commit
+    outcome(fails[0]), outcome(fails[1])
+
+
+def test_stop_gives_up_on_a_hung_transaction(wengine: Any) -> None:
+    """stop(timeout) returns while a transaction hangs; queued operations fail with WriterStopped."""
+    r = QueueReactor()
+    w = Writer(wengine, r)
+    gate = threading.Event()
+    w.run(lambda conn: gate.wait(30))
+    w.start()
+    queued = w.run(insert, "never")
+    stopped = w.stop(timeout=0.2)
+    r.pump(lambda: stopped.called)
+    assert w.stop_timed_out and isinstance(outcome(queued), WriterStopped)
+    gate.set()
+
+
+def test_health_reports_a_stalled_transaction(wengine: Any) -> None:
+    """A transaction running longer than the stall bound is reported."""
+    r = NowReactor()
+    w = Writer(wengine, r)
+    w._busy_since = r.seconds()
+    r.advance(45)
+    assert "running for 45s" in w.health().problems(30)[0]
+    assert w.health().problems(60) == []
+
+
+@pytest.mark.parametrize("exc, kind", [
+    (sqlite3.OperationalError("database is locked"), TRANSIENT),
+    (sqlite3.IntegrityError("UNIQUE constraint failed"), OPERATION),
+    (ValueError("bad value"), OPERATION),
+    (sa.exc.TimeoutError("pool"), ENVIRONMENT),
+])
+def test_classify(exc: BaseException, kind: str) -> None:
+    """Failures are classified into retry / database-wide / an operation's own."""
+    assert classify(exc) == kind
+
+
+def test_classify_by_sqlite_code_and_sqlstate() -> None:
+    """SQLite result codes and PostgreSQL SQLSTATEs decide the class."""
+    def sqlite_err(code: int) -> BaseException:
+        e = sqlite3.OperationalError("x")
+        e.sqlite_errorcode = code  # type: ignore[attr-defined]
+        return e
+    assert classify(sqlite_err(5)) == TRANSIENT          # BUSY
+    assert classify(sqlite_err(517)) == TRANSIENT        # BUSY_SNAPSHOT
+    assert classify(sqlite_err(13)) == ENVIRONMENT       # FULL
+    assert classify(sqlite_err(8)) == ENVIRONMENT        # READONLY
+    assert classify(sqlite_err(1)) == OPERATION          # a plain SQL error
+    import psycopg
+    for state, kind in (("40001", TRANSIENT), ("40P01", TRANSIENT), ("53100", ENVIRONMENT),
+                        ("57P01", ENVIRONMENT), ("25006", ENVIRONMENT), ("23505", OPERATION),
+                        ("57014", OPERATION)):
+        e = psycopg.errors.lookup(state)("x")
+        assert classify(e) == kind, state
+    assert classify(psycopg.OperationalError("connection refused")) == ENVIRONMENT
+    assert classify(psycopg.DataError("NUL byte")) == OPERATION
+    assert dbmod.WriterUnavailable.__doc__
+
+
+def test_poison_fault_hook(wengine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AAAD_TEST_POISON makes a batch handler fail for a marked item (tests only); the rest commit."""
+    monkeypatch.setenv(dbmod.POISON_ENV, "bad-7")
+    w = Writer(wengine, NowReactor())
+    w.register_batch("t", insert_many)
+    ds = [w.submit("t", v) for v in ("a", "bad-7", "c")]
+    drain(w)
+    assert [outcome(d) for d in ds][::2] == ["ok:a", "ok:c"]
+    assert "poisoned" in str(outcome(ds[1]))
