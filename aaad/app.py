@@ -25,6 +25,10 @@ from twisted.web.server import Site
 from aaad import config as cfg
 from aaad import changes, events, migrate
 from aaad.clock import utcnow
+from aaad.component import Core, Package
+from aaad.radius.server import RadiusConfig, build_auth_server
+from accounting.component import PACKAGE as ACCOUNTING
+from accounting.server import build_accounting
 from aaad.crypto import SecretBox, load_or_create_key
 from aaad.db import Database, default_url, is_sqlite, sync_engine
 from aaad.events import Dispatcher
@@ -45,23 +49,22 @@ log = Logger()
 CYCLE_JOB = "aaad.cycles"
 
 
+AAAD = Package(name="aaad", config={
+    "server": cfg.ServerConfig,
+    "database": cfg.DatabaseConfig,
+    "secrets": cfg.SecretsConfig,
+    "web": cfg.WebConfig,
+    "jobs": cfg.JobsConfig,
+    "radius": RadiusConfig,
+})
+
+#: Every package, bottom layer first: their config sections, migrations and CLI commands.
+PACKAGES: tuple[Package, ...] = (AAAD, ACCOUNTING)
+
+
 def schema() -> dict[str, type]:
     """Every package's config sections, in file order."""
-    from aaad.radius.server import RadiusConfig
-    sections: dict[str, type] = {
-        "server": cfg.ServerConfig,
-        "database": cfg.DatabaseConfig,
-        "secrets": cfg.SecretsConfig,
-        "web": cfg.WebConfig,
-        "jobs": cfg.JobsConfig,
-        "radius": RadiusConfig,
-    }
-    try:
-        from accounting.config import AccountingConfig
-        sections["accounting"] = AccountingConfig
-    except ModuleNotFoundError:
-        pass
-    return sections
+    return {name: section for p in PACKAGES for name, section in p.config.items()}
 
 
 def load_config(path: str | None, environ: dict[str, str] | None = None) -> cfg.Config:
@@ -222,19 +225,13 @@ class App:
         self.announce()
 
     def _build_components(self) -> None:
-        from aaad.radius.server import build_auth_server
-        auth = build_auth_server(self)
-        self.components.append(auth)
-        self.bound.auth = auth.port
-        try:
-            from accounting.server import build_accounting
-        except ModuleNotFoundError:
-            return
-        acct = build_accounting(self)
-        self.components.append(acct)
-        self.bound.acct = acct.port
-        auth.controller.open_sessions = acct.tracker.open_count
-        auth.controller.over_cap = acct.tracker.over_cap
+        """Each package's services, bottom up, from the core and what lower ones provide."""
+        core = Core(self.conf, self.reactor, self.clock, self.db, self.box, self.stats, self.view,
+                    self.login_writer, self.scheduler, self.dispatcher, self.conf.server.data_dir)
+        acct = build_accounting(core)
+        auth = build_auth_server(core, sessions=acct.tracker)
+        self.components += [auth, acct]
+        self.bound.auth, self.bound.acct = auth.port, acct.port
 
     def announce(self) -> None:
         ready = {"web": self.bound.web, "auth": self.bound.auth, "acct": self.bound.acct,

@@ -27,7 +27,7 @@ class CliError(Exception):
         super().__init__(message)
 
 
-def _now() -> datetime:
+def now_utc() -> datetime:
     # The CLI is a composition root of its own: it may read the wall clock.
     return datetime.now(timezone.utc)
 
@@ -84,7 +84,7 @@ def _table(rows: list[list[Any]], headers: list[str]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
 
 
-def _print_rows(args: argparse.Namespace, rows: list[list[Any]], headers: list[str]) -> None:
+def print_rows(args: argparse.Namespace, rows: list[list[Any]], headers: list[str]) -> None:
     if getattr(args, "json", False):
         print(json.dumps([dict(zip(headers, r)) for r in rows], default=str, indent=1))
     elif not rows:
@@ -131,7 +131,7 @@ def cmd_config_doc(args: argparse.Namespace) -> int:
 def cmd_org_add(args: argparse.Namespace) -> int:
     from aaad import orgs
     ctx = Context(args)
-    o = ctx.tx(orgs.add, args.slug, args.name or args.slug, _now(), args.timezone, args.currency)
+    o = ctx.tx(orgs.add, args.slug, args.name or args.slug, now_utc(), args.timezone, args.currency)
     print(f"org {o.slug} added (id {o.id})")
     return EXIT_OK
 
@@ -141,7 +141,7 @@ def cmd_org_list(args: argparse.Namespace) -> int:
     ctx = Context(args)
     with ctx.engine.connect() as conn:
         rows = [[o.id, o.slug, o.name, o.timezone, o.currency] for o in orgs.list_all(conn)]
-    _print_rows(args, rows, ["id", "slug", "name", "timezone", "currency"])
+    print_rows(args, rows, ["id", "slug", "name", "timezone", "currency"])
     return EXIT_OK
 
 
@@ -149,7 +149,7 @@ def cmd_nas_add(args: argparse.Namespace) -> int:
     from aaad import nas
     ctx = Context(args)
     org_id = ctx.org_id(args.org)
-    n = ctx.tx(nas.add, ctx.box, org_id, args.name, args.address, args.secret, _now(),
+    n = ctx.tx(nas.add, ctx.box, org_id, args.name, args.address, args.secret, now_utc(),
                type=args.type, coa_port=args.coa_port,
                require_message_authenticator=not args.no_message_authenticator,
                api_host=args.api_host, api_port=args.api_port, api_username=args.api_username,
@@ -166,14 +166,14 @@ def cmd_nas_list(args: argparse.Namespace) -> int:
         rows = [[n.id, n.org_id, n.name, n.address, n.type, n.coa_port,
                  "yes" if n.require_message_authenticator else "no"]
                 for n in nas.list_all(conn, ctx.box, org_id)]
-    _print_rows(args, rows, ["id", "org", "name", "address", "type", "coa_port", "require_ma"])
+    print_rows(args, rows, ["id", "org", "name", "address", "type", "coa_port", "require_ma"])
     return EXIT_OK
 
 
 def cmd_nas_remove(args: argparse.Namespace) -> int:
     from aaad import nas
     ctx = Context(args)
-    if not ctx.tx(nas.remove, ctx.org_id(args.org), args.name, _now()):
+    if not ctx.tx(nas.remove, ctx.org_id(args.org), args.name, now_utc()):
         raise CliError(f"no NAS named {args.name!r}")
     print(f"NAS {args.name} removed")
     return EXIT_OK
@@ -191,7 +191,7 @@ def _profile_values(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_profile_add(args: argparse.Namespace) -> int:
     ctx = Context(args)
-    p = ctx.tx(_writer(ctx).create_profile, ctx.org_id(args.org), args.name, _now(), **_profile_values(args))
+    p = ctx.tx(_writer(ctx).create_profile, ctx.org_id(args.org), args.name, now_utc(), **_profile_values(args))
     print(f"profile {p.name} added (id {p.id})")
     return EXIT_OK
 
@@ -214,7 +214,7 @@ def cmd_profile_set(args: argparse.Namespace) -> int:
         values[k.replace("-", "_")] = None
     if not values:
         raise CliError("nothing to change: give at least one option (see --help)", EXIT_USAGE)
-    ctx.tx(_writer(ctx).update_profile, org_id, p.id, _now(), **values)
+    ctx.tx(_writer(ctx).update_profile, org_id, p.id, now_utc(), **values)
     print(f"profile {p.name} changed: {', '.join(sorted(values))}")
     return EXIT_OK
 
@@ -223,7 +223,7 @@ def cmd_profile_remove(args: argparse.Namespace) -> int:
     ctx = Context(args)
     org_id = ctx.org_id(args.org)
     p = _find_profile(ctx, org_id, args.name)
-    ctx.tx(_writer(ctx).remove_profile, org_id, p.id, _now())
+    ctx.tx(_writer(ctx).remove_profile, org_id, p.id, now_utc())
     print(f"profile {p.name} removed")
     return EXIT_OK
 
@@ -235,7 +235,7 @@ def cmd_profile_list(args: argparse.Namespace) -> int:
     with ctx.engine.connect() as conn:
         rows = [[p.id, p.org_id, p.name, p.rate_limit, p.fup_rate_limit, p.session_timeout, p.pool,
                  p.interim_interval, p.address_list] for p in store.list_profiles(conn, org_id)]
-    _print_rows(args, rows, ["id", "org", "name", "rate_limit", "fup_rate_limit", "session_timeout",
+    print_rows(args, rows, ["id", "org", "name", "rate_limit", "fup_rate_limit", "session_timeout",
                              "pool", "interim", "address_list"])
     return EXIT_OK
 
@@ -274,7 +274,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     values = _login_values(ctx, org_id, args)
     if args.suspend_mode is not None:
         values["suspend_mode"] = args.suspend_mode
-    lg = ctx.tx(_writer(ctx).create, org_id, args.username, args.password, _now(), **values)
+    lg = ctx.tx(_writer(ctx).create, org_id, args.username, args.password, now_utc(), **values)
     print(f"user {lg.username} added (id {lg.id})")
     return EXIT_OK
 
@@ -299,7 +299,7 @@ def cmd_user_set(args: argparse.Namespace) -> int:
     if not values and not args.rename:
         raise CliError("nothing to change: give at least one option (see --help)", EXIT_USAGE)
     w = _writer(ctx)
-    now = _now()
+    now = now_utc()
 
     def change(conn: Any) -> None:
         if values:
@@ -315,7 +315,7 @@ def _set_state(state: str) -> Callable[[argparse.Namespace], int]:
     def cmd(args: argparse.Namespace) -> int:
         ctx = Context(args)
         lg = _find_login(ctx, args)
-        ctx.tx(_writer(ctx).set_state, lg.org_id, lg.id, state, _now(), actor=_actor(args),
+        ctx.tx(_writer(ctx).set_state, lg.org_id, lg.id, state, now_utc(), actor=_actor(args),
                suspend_mode=getattr(args, "mode", None), reason=getattr(args, "reason", None) or "operator")
         print(f"user {lg.username}: {state}")
         return EXIT_OK
@@ -325,7 +325,7 @@ def _set_state(state: str) -> Callable[[argparse.Namespace], int]:
 def cmd_user_passwd(args: argparse.Namespace) -> int:
     ctx = Context(args)
     lg = _find_login(ctx, args)
-    ctx.tx(_writer(ctx).set_password, lg.org_id, lg.id, args.password, _now(), actor=_actor(args))
+    ctx.tx(_writer(ctx).set_password, lg.org_id, lg.id, args.password, now_utc(), actor=_actor(args))
     print(f"user {lg.username}: password changed")
     return EXIT_OK
 
@@ -333,7 +333,7 @@ def cmd_user_passwd(args: argparse.Namespace) -> int:
 def cmd_user_remove(args: argparse.Namespace) -> int:
     ctx = Context(args)
     lg = _find_login(ctx, args)
-    ctx.tx(_writer(ctx).remove, lg.org_id, lg.id, _now(), actor=_actor(args))
+    ctx.tx(_writer(ctx).remove, lg.org_id, lg.id, now_utc(), actor=_actor(args))
     print(f"user {args.username} removed")
     return EXIT_OK
 
@@ -348,7 +348,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
                  lg.framed_ip, lg.simultaneous_use, lg.expires_at, lg.data_cap,
                  f"{lg.owner_type} {lg.owner_id}" if lg.owner_type else None]
                 for lg in store.list_logins(conn, ctx.box, org_id, args.limit)]
-    _print_rows(args, rows, ["id", "org", "username", "state", "profile", "framed_ip", "sim_use",
+    print_rows(args, rows, ["id", "org", "username", "state", "profile", "framed_ip", "sim_use",
                              "expires_at", "data_cap", "owner"])
     return EXIT_OK
 
@@ -356,7 +356,7 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from aaad.demo import seed
     ctx = Context(args)
-    for line in seed(ctx.engine, ctx.box, _now()):
+    for line in seed(ctx.engine, ctx.box, now_utc()):
         print(line)
     return EXIT_OK
 
@@ -532,12 +532,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from aaad.app import PACKAGES
     parser = build_parser()
-    try:
-        from accounting.cli import register
-        register(parser)
-    except ModuleNotFoundError:
-        pass
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for package in PACKAGES:
+        if package.cli is not None:
+            package.cli(sub)
     args = parser.parse_args(argv)
     try:
         return args.fn(args)

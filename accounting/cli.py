@@ -21,10 +21,10 @@ def _human(n: int) -> str:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    from aaad.cli import Context, _now, _print_rows
+    from aaad.cli import Context, now_utc, print_rows
     ctx = Context(args)
     org_id = ctx.org_id(args.org) if args.org else None
-    now = _now()
+    now = now_utc()
     with ctx.engine.connect() as conn:
         found = store.list_sessions(conn, org_id=org_id, username=args.user, nas_name=args.nas,
                                     include_closed=args.all, limit=args.limit)
@@ -46,20 +46,20 @@ def cmd_sessions(args: argparse.Namespace) -> int:
               _human(r[10]), _human(r[11]),
               f"{int((now - found[i].session.start_time).total_seconds()) if r[9] is None else r[14]}s"]
              for i, r in enumerate(rows)]
-    _print_rows(args, short, ["id", "user", "nas", "session", "ip", "start", "stop", "in", "out", "time"])
+    print_rows(args, short, ["id", "user", "nas", "session", "ip", "start", "stop", "in", "out", "time"])
     return 0
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
     from aaad.view import store as view_store
-    from aaad.cli import EXIT_USAGE, CliError, Context, _now
+    from aaad.cli import EXIT_USAGE, CliError, Context, now_utc
     ctx = Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:
         lg = view_store.login_by_name(conn, ctx.box, org_id, args.login)
         if lg is None:
             raise CliError(f"no login {args.login!r} in this org (see: aaad user list)", EXIT_USAGE)
-        u = store.login_usage(conn, lg.id, _now())
+        u = store.login_usage(conn, lg.id, now_utc())
     data = {
         "login": args.login, "login_id": lg.id,
         "today": {"in": u.today[0], "out": u.today[1]},
@@ -82,16 +82,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> Any:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    raise RuntimeError("the aaad parser has no sub-commands")
-
-
-def register(parser: argparse.ArgumentParser) -> None:
-    """Add ``sessions`` and ``usage`` to the ``aaad`` command line."""
-    sub = _subparsers(parser)
+def register(sub: Any) -> None:
+    """Add ``sessions`` and ``usage`` to the ``aaad`` command line's sub-parsers."""
     s = sub.add_parser("sessions", help="accounting sessions (open ones unless --all)")
     s.add_argument("--user", help="only this user name")
     s.add_argument("--nas", help="only this NAS (by name)")

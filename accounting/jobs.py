@@ -22,6 +22,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from aaad.clock import utcnow
+from aaad.component import Core
 from aaad.jobs import Job, JobContext
 from accounting import store
 from accounting.config import AccountingConfig
@@ -37,10 +38,10 @@ PRUNE = "acct.prune"
 class AccountingJobs:
     """The jobs and the quota subscriber, bound to one app's db, tracker and RRD store."""
 
-    def __init__(self, app: Any, conf: AccountingConfig, tracker: Tracker, rrd: Any = None):
-        self.app = app
-        self.db = app.db
-        self.clock = app.clock
+    def __init__(self, core: Core, conf: AccountingConfig, tracker: Tracker, rrd: Any = None):
+        self.core = core
+        self.db = core.db
+        self.clock = core.clock
         self.conf = conf
         self.tracker = tracker
         self.rrd = rrd
@@ -119,7 +120,7 @@ class AccountingJobs:
 
     def on_quota_exceeded(self, ev: Any) -> Any:
         """Set a block-when-exhausted login to ``exhausted`` (idempotent)."""
-        return self.db.write(exhaust_if_blocking, self.app.login_writer, ev.org_id,
+        return self.db.write(exhaust_if_blocking, self.core.login_writer, ev.org_id,
                              ev.payload.login_id, utcnow(self.clock),
                              datetime.fromisoformat(ev.payload.cycle_start))
 

@@ -35,6 +35,7 @@ from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
+from aaad.component import Core
 from aaad.metrics import Stats
 from aaad.radius import codec
 from aaad.radius.codec import ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, PROXY_STATE
@@ -215,30 +216,30 @@ class AcctProtocol(RadiusListener):
 class AccountingServer:
     """The component: listener, tracker, periodic jobs and RRD store."""
 
-    def __init__(self, app: Any, conf: AccountingConfig):
+    def __init__(self, core: Core, conf: AccountingConfig):
         from accounting import jobs
-        self.app = app
+        self.core = core
         self.conf = conf
-        self.stats = AcctStats(app.stats)
-        self.tracker = Tracker(app.db, app.clock, conf.tracker_refresh)
-        app.db.writer.register_batch(BATCH_KIND, apply_batch)
-        self.protocol = AcctProtocol(app.view, self._submit, app.clock, self.stats, self.tracker,
+        self.stats = AcctStats(core.stats)
+        self.tracker = Tracker(core.db, core.clock, conf.tracker_refresh)
+        core.db.writer.register_batch(BATCH_KIND, apply_batch)
+        self.protocol = AcctProtocol(core.view, self._submit, core.clock, self.stats, self.tracker,
                                      conf.dedup_window)
         self.rrd_pool: ThreadPool | None = None
         self.rrd: Any = None
         self._setup_rrd()
-        self.jobs = jobs.AccountingJobs(app, conf, self.tracker, self.rrd)
-        self.jobs.register(app.scheduler, app.dispatcher)
+        self.jobs = jobs.AccountingJobs(core, conf, self.tracker, self.rrd)
+        self.jobs.register(core.scheduler, core.dispatcher)
         self._port: Any = None
         self.port = 0
-        s = app.stats
+        s = core.stats
         s.gauge("acct_open_sessions", "Open sessions with a known login, as this instance counts them.",
                 lambda: sum(self.tracker.open.values()))
         s.gauge("acct_pending_writes", "Accounting-Requests waiting for their commit.",
                 lambda: self.protocol.pending)
 
     def _submit(self, item: AcctItem) -> defer.Deferred:
-        return self.app.db.writer.submit(BATCH_KIND, item)
+        return self.core.db.writer.submit(BATCH_KIND, item)
 
     def _setup_rrd(self) -> None:
         conf = self.conf
@@ -249,25 +250,25 @@ class AccountingServer:
         except ImportError as e:
             log.warn("RRD graphs disabled: the rrdtool module cannot be imported ({error})", error=e)
             return
-        rrd_dir = conf.rrd_dir or os.path.join(self.app.conf.server.data_dir, "rrd")
+        rrd_dir = conf.rrd_dir or os.path.join(self.core.data_dir, "rrd")
         os.makedirs(rrd_dir, exist_ok=True)
         self.rrd_pool = ThreadPool(minthreads=1, maxthreads=conf.rrd_threads, name="aaad-rrd")
-        reactor, pool = self.app.reactor, self.rrd_pool
+        reactor, pool = self.core.reactor, self.rrd_pool
 
         def run_in_thread(fn: Callable[..., Any], *args: Any) -> defer.Deferred:
             return threads.deferToThreadPool(reactor, pool, fn, *args)
-        self.rrd = RrdStore(rrd_dir, conf.rrdcached or None, run_in_thread, clock=self.app.clock)
+        self.rrd = RrdStore(rrd_dir, conf.rrdcached or None, run_in_thread, clock=self.core.clock)
 
     def load(self) -> None:
         """Load the tracker synchronously (before the auth server answers anyone)."""
-        with self.app.db.read_engine.connect() as conn:
+        with self.core.db.read_engine.connect() as conn:
             self.tracker.load(conn)
         log.info("accounting: {n} open sessions over {logins} logins, {cycles} cycle usages loaded",
                  n=sum(self.tracker.open.values()), logins=len(self.tracker.open),
                  cycles=len(self.tracker.cycles))
 
     def listen(self) -> None:
-        self._port = listen_udp(self.app.reactor, self.conf.port, self.protocol,
+        self._port = listen_udp(self.core.reactor, self.conf.port, self.protocol,
                                 self.conf.address, self.conf.socket_buffer)
         self.port = self._port.getHost().port
 
@@ -294,9 +295,9 @@ class AccountingServer:
         return self.rrd.graph(org_id, login_id, start, end, **kw)
 
 
-def build_accounting(app: Any) -> AccountingServer:
+def build_accounting(core: Core) -> AccountingServer:
     """Build the accounting component, load its tracker and bind its port."""
-    srv = AccountingServer(app, app.conf.accounting)
+    srv = AccountingServer(core, core.conf.accounting)
     srv.load()
     srv.listen()
     return srv

@@ -21,6 +21,7 @@ from twisted.logger import Logger
 from aaad import policy
 from aaad.auth.controller import AuthController, AuthRequest
 from aaad.authlog import AuthLog
+from aaad.component import Core, SessionInfo
 from aaad.config import ip_address, non_negative, port, positive, setting
 from aaad.metrics import Stats
 from aaad.radius import codec
@@ -148,37 +149,44 @@ class AuthProtocol(RadiusListener):
 
 
 class AuthServer:
-    """The component the app starts: the listener, its controller and its auth log."""
+    """The component the app starts: the listener, its controller and its auth log.
 
-    def __init__(self, app: Any, conf: RadiusConfig):
-        self.app = app
+    ``sessions`` (accounting's tracker, through the Protocol aaad defines)
+    answers simultaneous-use and quota questions at auth; without it
+    neither is checked.
+    """
+
+    def __init__(self, core: Core, conf: RadiusConfig, sessions: SessionInfo | None = None):
+        self.core = core
         self.conf = conf
         self.dictionary = load_dictionary(conf.dictionary or None)
-        self.stats = RadiusStats(app.stats)
-        self.authlog = AuthLog(app.db, app.clock, conf.auth_log_interval)
+        self.stats = RadiusStats(core.stats)
+        self.authlog = AuthLog(core.db, core.clock, conf.auth_log_interval)
         settings = policy.PolicySettings(conf.walled_garden_address_list,
                                          conf.walled_garden_rate_limit,
                                          conf.walled_garden_session_timeout)
-        self.controller = AuthController(app.view, self.dictionary, settings)
-        app.view.listeners.append(self.controller.on_view_change)
-        self.protocol = AuthProtocol(app.view, self.controller, app.clock, self.stats, self.authlog,
+        self.controller = AuthController(core.view, self.dictionary, settings,
+                                         sessions.open_count if sessions else None,
+                                         sessions.over_cap if sessions else None)
+        core.view.listeners.append(self.controller.on_view_change)
+        self.protocol = AuthProtocol(core.view, self.controller, core.clock, self.stats, self.authlog,
                                      conf, self.dictionary.vendor_ids, self._first_use)
         self._port: Any = None
         self.port = 0
 
     def _first_use(self, org_id: int, login_id: int, now: float) -> defer.Deferred:
         at = datetime.fromtimestamp(now, timezone.utc)
-        return self.app.db.write(self.app.login_writer.set_first_use, org_id, login_id, at)
+        return self.core.db.write(self.core.login_writer.set_first_use, org_id, login_id, at)
 
     def listen(self) -> None:
-        self._port = listen_udp(self.app.reactor, self.conf.auth_port, self.protocol,
+        self._port = listen_udp(self.core.reactor, self.conf.auth_port, self.protocol,
                                 self.conf.address, self.conf.socket_buffer)
         self.port = self._port.getHost().port
 
     def prepare_view(self) -> None:
         t0 = time.monotonic()
-        self.controller.precompile(self.app.view.logins.values())
-        log.info("prepared replies for {n} logins in {secs:.2f}s", n=len(self.app.view),
+        self.controller.precompile(self.core.view.logins.values())
+        log.info("prepared replies for {n} logins in {secs:.2f}s", n=len(self.core.view),
                  secs=time.monotonic() - t0)
 
     def start(self) -> None:
@@ -190,7 +198,7 @@ class AuthServer:
         return self.authlog.stop()
 
 
-def build_auth_server(app: Any) -> AuthServer:
-    srv = AuthServer(app, app.conf.radius)
+def build_auth_server(core: Core, sessions: SessionInfo | None = None) -> AuthServer:
+    srv = AuthServer(core, core.conf.radius, sessions)
     srv.listen()
     return srv
