@@ -181,7 +181,7 @@ def test_rolled_back_write_leaves_no_row_change_or_event(engine: Any, w: LoginWr
 
 # -- memory: local apply, once --------------------------------------------------------------
 
-class _NowReactor:
+class _NowReactor(task.Clock):
     """callFromThread runs at once: the writer's batch is delivered synchronously."""
 
     def callFromThread(self, fn: Any, *a: Any) -> None:

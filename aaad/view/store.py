@@ -101,8 +101,9 @@ def load_snapshot(conn: Connection, box: SecretBox) -> Snapshot:
 
     The change id is read first: changes committed while loading are
     applied again by the follower, which is harmless (loads are idempotent).
+    A feed pruned past its last row counts as read up to the prune mark.
     """
-    last = changes.last_id(conn)
+    last = max(changes.last_id(conn), changes.pruned_through(conn))
     all_nas = [_nas_row(r, box) for r in conn.execute(sa.select(nas_t))]
     return Snapshot(last, all_nas, list_profiles(conn), _logins(conn, box))
 
