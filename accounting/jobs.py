@@ -75,7 +75,6 @@ class AccountingJobs:
             chunks += 1
             n += chunk.sessions
             after = chunk.last_id
-            ctx.progress = str(after)
             self.tracker.set_cycles(chunk.cycles)
             for org, lid, sl, rx, tx in chunk.slot_rows:
                 acc = slot_rows.setdefault((org, lid, sl), [0, 0])
