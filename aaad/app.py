@@ -28,10 +28,10 @@ from aaad.clock import utcnow
 from aaad.component import Core, Package
 from aaad.radius.server import RadiusConfig, build_auth_server
 from accounting.component import PACKAGE as ACCOUNTING
-from accounting.server import build_accounting
+from accounting.server import AccountingServer, build_accounting
 from aaad.crypto import SecretBox, load_or_create_key
 from aaad.db import Database, default_url, is_sqlite, sync_engine
-from aaad.events import Dispatcher
+from aaad.events import Dispatcher, RetryPolicy
 from aaad.health import HealthCheck, check_data_dir
 from aaad.shutdown import BoundedStop
 from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
@@ -49,7 +49,14 @@ log = Logger()
 CYCLE_JOB = "aaad.cycles"
 
 
-AAAD = Package(name="aaad", config={
+def _aaad_cli(sub: Any) -> None:
+    """aaad's commands beyond the core ones: events and jobs."""
+    from aaad import events_cli, jobs_cli
+    events_cli.register(sub)
+    jobs_cli.register(sub)
+
+
+AAAD = Package(name="aaad", cli=_aaad_cli, config={
     "server": cfg.ServerConfig,
     "database": cfg.DatabaseConfig,
     "secrets": cfg.SecretsConfig,
@@ -124,9 +131,12 @@ class App:
         self.db.writer.on_changes.append(self.view.apply_local)
         self.follower = ChangeFollower(self.db, self.box, self.view, self.clock,
                                        d.change_poll_interval)
-        self.leader = LeaderLock(self.db)
-        self.dispatcher = Dispatcher(self.db, self.clock, d.change_poll_interval)
-        self.scheduler = Scheduler(self.db, self.clock, conf.jobs.tick, self.leader)
+        j = conf.jobs
+        self.leader = LeaderLock(self.db, conf.server.data_dir)
+        self.dispatcher = Dispatcher(self.db, self.clock, d.change_poll_interval, stats=self.stats,
+                                     policy=RetryPolicy(j.event_max_attempts, j.event_backoff,
+                                                        j.event_max_backoff))
+        self.scheduler = Scheduler(self.db, self.clock, j.tick, self.leader, lease=j.lease)
         self.scheduler.on_leader.append(self._leader_changed)
         self.dispatcher.enabled = self.leader.leader
         self.db.writer.after_commit.append(self.dispatcher.poke)
@@ -176,6 +186,8 @@ class App:
         s.gauge("aaad_db_write_failed_ops", "Write operations that failed since start.", lambda: self.db.writer.failed_ops)
         s.gauge("aaad_db_write_refused_ops", "Write operations refused at once because the writer's queue was full.", lambda: self.db.writer.refused)
         s.gauge("aaad_db_write_pending", "Write operations waiting for the writer.", lambda: self.db.writer.pending)
+        s.gauge("aaad_leader", "1 while this instance is the leader (runs jobs, dispatches events).",
+                lambda: int(self.leader.leader))
         s.gauge("aaad_uptime_seconds", "Seconds since start.", lambda: self.clock.seconds() - self.started)
 
     def load_view(self) -> None:
@@ -224,10 +236,14 @@ class App:
             self.scheduler.start()
         self.announce()
 
+    def core(self) -> Core:
+        """What the packages above get from the core."""
+        return Core(self.conf, self.reactor, self.clock, self.db, self.box, self.stats, self.view,
+                    self.login_writer, self.scheduler, self.dispatcher, self.conf.server.data_dir)
+
     def _build_components(self) -> None:
         """Each package's services, bottom up, from the core and what lower ones provide."""
-        core = Core(self.conf, self.reactor, self.clock, self.db, self.box, self.stats, self.view,
-                    self.login_writer, self.scheduler, self.dispatcher, self.conf.server.data_dir)
+        core = self.core()
         acct = build_accounting(core)
         auth = build_auth_server(core, sessions=acct.tracker)
         self.components += [auth, acct]
@@ -246,15 +262,22 @@ class App:
 
     @defer.inlineCallbacks
     def stop(self):  # type: ignore[no-untyped-def]
-        self.scheduler.stop()
-        self.dispatcher.stop()
-        self.follower.stop()
+        yield defer.gatherResults([defer.maybeDeferred(s.stop) for s in
+                                   (self.scheduler, self.dispatcher, self.follower)])
         for c in reversed(self.components):
             yield defer.maybeDeferred(c.stop)
         for p in self._ports:
             yield defer.maybeDeferred(p.stopListening)
         self.leader.release()
         yield self.db.stop(self.conf.server.stop_timeout)
+
+
+def jobs_app(conf: cfg.Config, reactor: Any) -> App:
+    """An App with every package's jobs and event subscriptions registered and
+    nothing loaded, bound or started: what ``aaad jobs`` lists and runs."""
+    app = App(conf, reactor)
+    app.components.append(AccountingServer(app.core(), conf.accounting))
+    return app
 
 
 def setup_logging(level: str, repeat_interval: float = 0.0) -> None:

@@ -10,11 +10,12 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy.engine import Connection
-from twisted.internet import task
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from aaad.ratelog import RateLimited
 from aaad.schema import auth_log
+from aaad.timer import Timer
 
 log = Logger()
 
@@ -48,7 +49,7 @@ class AuthLog:
         self.max_batch = max_batch
         self.max_buffer = max_buffer
         self._buf: list[Entry] = []
-        self._loop: task.LoopingCall | None = None
+        self.timer = Timer(self.flush, interval, clock, "auth log flush", now=False)
         self.dropped = 0
         self.written = 0
         self.errors = RateLimited(log, clock)
@@ -77,11 +78,8 @@ class AuthLog:
         return d.addCallbacks(done, failed)
 
     def start(self) -> None:
-        self._loop = task.LoopingCall(self.flush)
-        self._loop.clock = self.clock
-        self._loop.start(self.interval, now=False)
+        self.timer.start()
 
-    def stop(self) -> Any:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        return self.flush()
+    def stop(self) -> defer.Deferred:
+        """Stop the timer, wait for a flush in progress, then write what is left."""
+        return self.timer.stop().addCallback(lambda _: self.flush())

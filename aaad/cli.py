@@ -392,6 +392,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 # -- parser ----------------------------------------------------------------------------
 
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aaad", description="RADIUS AAA daemon with embedded billing.")
     p.add_argument("--config", "-c", metavar="PATH", help="TOML config file (default: built-in defaults; see conf/aaad.example.toml)")

@@ -333,6 +333,10 @@ class WebConfig:
 @dataclass(frozen=True)
 class JobsConfig:
     """Periodic jobs (aggregation, cleanup, billing)."""
-    enabled: bool = setting(True, "Run periodic jobs in this instance. With several instances on PostgreSQL they also take a leader lock, so only one runs them.")
-    tick: float = setting(1.0, "Seconds between scheduler checks for due jobs.", positive)
+    enabled: bool = setting(True, "Run periodic jobs and dispatch events in this instance. Instances sharing a database (or a data directory) take a leader lock, so only one runs them.")
+    tick: float = setting(1.0, "Seconds between scheduler checks for due jobs (and leader lock checks).", positive)
     unhealthy_after_failures: int = setting(3, "/healthz reports unhealthy when a job's latest period failed this many attempts, or its last this many periods all failed.", positive)
+    lease: float = setting(300.0, "Seconds a runner holds a job period without a checkpoint before another may take it over.", positive)
+    event_max_attempts: int = setting(10, "Deliveries of an event a subscriber may fail before it is parked as dead (aaad events --dead).", positive)
+    event_backoff: float = setting(1.0, "Seconds before the first retry of a failed delivery; doubles with each failure.", positive)
+    event_max_backoff: float = setting(3600.0, "Longest wait between retries of a failed delivery.", positive)

@@ -111,10 +111,36 @@ events = sa.Table(
     sa.Column("type", sa.String(64), nullable=False),
     sa.Column("payload", sa.Text, nullable=False),         # JSON of the payload dataclass
     sa.Column("created_at", UTCDateTime, nullable=False),
-    sa.Column("delivered_at", UTCDateTime),
+)
+
+# Each subscriber's delivery position in the outbox (aaad.events).
+event_subscribers = sa.Table(
+    "event_subscribers", metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("types", sa.Text, nullable=False),            # the event types it takes, comma-separated
+    sa.Column("position", BigId, nullable=False, server_default="0"),  # every event <= this was handled
+    sa.Column("seen_at", UTCDateTime, nullable=False),      # last registered by a running dispatcher
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Events a subscriber failed on: 'failing' (the head of that org's queue,
+# retried with back-off; later events of the org wait behind it), 'dead'
+# (parked after the bound; kept until retried) and 'retry' (a dead one an
+# operator re-queued).
+event_failures = sa.Table(
+    "event_failures", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("subscriber", sa.String(100), nullable=False),
+    sa.Column("event_id", BigId, nullable=False),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(8), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime),
     sa.Column("last_error", sa.Text),
-    sa.Index("ix_events_pending", "delivered_at", "id"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("subscriber", "event_id", name="uq_event_failures_subscriber_event"),
+    sa.Index("ix_event_failures_due", "subscriber", "state", "next_attempt_at"),
+    sa.CheckConstraint(sa.text("state IN ('failing','dead','retry')"), name="state"),
 )
 
 job_runs = sa.Table(
@@ -129,6 +155,8 @@ job_runs = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime),
     sa.Column("error", sa.Text),
+    sa.Column("lease_owner", sa.String(100)),              # the runner holding the period (aaad.jobs)
+    sa.Column("lease_expires_at", UTCDateTime),            # others may take it over after this
     sa.UniqueConstraint("job", "org_id", "period", name="uq_job_runs_job_org_period"),
 )
 

@@ -8,21 +8,24 @@ the bucket upserts, the cycle usage and any ``usage.quota_exceeded`` event
 of a chunk commit together, so a crash between chunks neither loses nor
 double counts anything.
 
-The ``usage.quota_exceeded`` subscriber sets a login whose profile says
-``block_when_exhausted`` to ``exhausted`` (through the write path, so the
-auth path rejects it at its next request and ``login.state_changed`` is
-published); delivery is at least once, and the subscriber is idempotent.
+The ``usage.quota_exceeded`` subscriber (``accounting.exhaust``) sets a
+login whose profile says ``block_when_exhausted`` to ``exhausted`` through
+the write path, in the dispatcher's transaction: the login row, its change
+row and ``login.state_changed`` commit exactly once with the subscriber's
+position (and the subscriber is idempotent besides).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from twisted.internet import defer
 from twisted.logger import Logger
 
 from aaad.clock import utcnow
 from aaad.component import Core
+from aaad.events import Event
 from aaad.jobs import Job, JobContext
 from accounting import store
 from accounting.config import AccountingConfig
@@ -33,6 +36,7 @@ log = Logger()
 AGGREGATE = "acct.aggregate"
 STALE = "acct.close_stale"
 PRUNE = "acct.prune"
+EXHAUST = "accounting.exhaust"
 
 
 class AccountingJobs:
@@ -51,7 +55,7 @@ class AccountingJobs:
         scheduler.add(Job(AGGREGATE, self.conf.aggregation_interval, self.aggregate))
         scheduler.add(Job(STALE, 300, self.close_stale))
         scheduler.add(Job(PRUNE, 3600, self.prune))
-        dispatcher.subscribe("usage.quota_exceeded", self.on_quota_exceeded)
+        dispatcher.subscribe(EXHAUST, "usage.quota_exceeded", self.on_quota_exceeded)
 
     @defer.inlineCallbacks
     def aggregate(self, ctx: JobContext):  # type: ignore[no-untyped-def]
@@ -62,16 +66,15 @@ class AccountingJobs:
         n = chunks = 0
         slot_rows: dict[tuple, list[int]] = {}  # (org, login, slot) -> [rx, tx] over all chunks
         while True:
-            # Like ctx.checkpoint, but the cursor is only known once the chunk
-            # ran: the chunk writes its own last id in its transaction.
-            chunk = yield self.db.write(_aggregate_and_mark, ctx, after, self.conf.aggregation_chunk,
-                                        slot, now)
+            # The cursor is known once the chunk ran: it is the checkpoint,
+            # committed with the chunk under the job's lease.
+            chunk = yield ctx.checkpoint_after(store.aggregate_chunk, after, self.conf.aggregation_chunk,
+                                               slot, now, progress=lambda c: str(c.last_id))
             if chunk.sessions == 0:
                 break
             chunks += 1
             n += chunk.sessions
             after = chunk.last_id
-            ctx.progress = str(after)
             self.tracker.set_cycles(chunk.cycles)
             for org, lid, sl, rx, tx in chunk.slot_rows:
                 acc = slot_rows.setdefault((org, lid, sl), [0, 0])
@@ -118,11 +121,10 @@ class AccountingJobs:
             out[level] = yield self.db.write(store.prune_usage, level, cutoff)
         return out
 
-    def on_quota_exceeded(self, ev: Any) -> Any:
+    def on_quota_exceeded(self, conn: Connection, ev: Event) -> None:
         """Set a block-when-exhausted login to ``exhausted`` (idempotent)."""
-        return self.db.write(exhaust_if_blocking, self.core.login_writer, ev.org_id,
-                             ev.payload.login_id, utcnow(self.clock),
-                             datetime.fromisoformat(ev.payload.cycle_start))
+        exhaust_if_blocking(conn, self.core.login_writer, ev.org_id, ev.payload.login_id,
+                            utcnow(self.clock), datetime.fromisoformat(ev.payload.cycle_start))
 
 
 def exhaust_if_blocking(conn: Any, writer: Any, org_id: int, login_id: int, now: Any,
@@ -138,12 +140,3 @@ def exhaust_if_blocking(conn: Any, writer: Any, org_id: int, login_id: int, now:
         return False
     log.info("login {user} used up its data cap: exhausted", user=lg.username)
     return bool(writer.exhaust(conn, org_id, login_id, now, cycle_start))
-
-
-def _aggregate_and_mark(conn: Any, ctx: JobContext, after: int, limit: int, slot: Any, now: Any) -> Any:
-    """One aggregation chunk, and its cursor written into the job's checkpoint row."""
-    from aaad.schema import job_runs
-    chunk = store.aggregate_chunk(conn, after, limit, slot, now)
-    conn.execute(job_runs.update().where(job_runs.c.job == ctx.job, job_runs.c.org_id == ctx.org_id,
-                                         job_runs.c.period == ctx.period).values(progress=str(chunk.last_id)))
-    return chunk

@@ -278,8 +278,9 @@ class AccountingServer:
         self.tracker.start()
 
     def stop(self) -> Any:
-        self.tracker.stop()
-        d = defer.maybeDeferred(self._port.stopListening) if self._port is not None else defer.succeed(None)
+        d = self.tracker.stop()
+        if self._port is not None:
+            d.addCallback(lambda _: self._port.stopListening())
 
         def stop_pool(r: Any) -> Any:
             if self.rrd_pool is not None and self.rrd_pool.started:

@@ -19,9 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad.cycles import cycle_of, zone
-from aaad.events import QuotaExceeded, publish
+from aaad.events import publish
 from aaad.schema import logins as logins_t, nas as nas_t, orgs as orgs_t
 from accounting import sessions as sm
+from accounting.events import QuotaExceeded
 from accounting import usage as um
 from accounting.schema import UNAGGREGATED, sessions as sessions_t, usage as usage_t, usage_cycles
 

@@ -27,10 +27,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Iterable
 
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from aaad.clock import utcnow
+from aaad.timer import Timer
 from accounting import store
 from accounting.store import CycleUsage, Outcome
 from accounting.usage import over_cap as _over_cap
@@ -47,7 +48,7 @@ class Tracker:
         self.refresh_interval = refresh_interval
         self.open: dict[int, int] = {}
         self.cycles: dict[int, CycleUsage] = {}
-        self._loop: task.LoopingCall | None = None
+        self.timer = Timer(self.refresh, refresh_interval, clock, "accounting tracker refresh", now=False)
         self.refreshes = 0
 
     # -- the auth hooks ------------------------------------------------------------
@@ -105,22 +106,15 @@ class Tracker:
     @defer.inlineCallbacks
     def refresh(self):  # type: ignore[no-untyped-def]
         """Re-read counts and cycle usage from the database (other instances' sessions)."""
-        try:
-            counts = yield self.db.read(store.open_counts)
-            cycles = yield self.db.read(store.current_cycles, utcnow(self.clock))
-        except Exception:
-            log.failure("accounting tracker refresh failed")
-            return
+        counts = yield self.db.read(store.open_counts)
+        cycles = yield self.db.read(store.current_cycles, utcnow(self.clock))
         self.open = counts
         self.set_cycles(cycles)
         self.refreshes += 1
 
     def start(self) -> None:
-        self._loop = task.LoopingCall(self.refresh)
-        self._loop.clock = self.clock
-        self._loop.start(self.refresh_interval, now=False).addErrback(
-            lambda f: log.failure("accounting tracker refresh stopped", f))
+        self.timer.start()
 
-    def stop(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
+    def stop(self) -> defer.Deferred:
+        """Stop refreshing; fires when a refresh in progress has ended."""
+        return self.timer.stop()

@@ -9,14 +9,15 @@ import sqlalchemy as sa
 from twisted.internet import defer, task
 
 from aaad.config import load
-from aaad.events import Event, QuotaExceeded
-from aaad.jobs import Job, JobContext, Scheduler, runs
+from aaad.events import Event
+from aaad.jobs import Job, JobContext, Scheduler, claim, runs
 from aaad.view.memory import AAAView
 from aaad.view.store import load_snapshot
 from aaad.view.write import LoginWriter
 from tests.helpers import SyncDB
 from accounting import sessions as sm
 from accounting.config import AccountingConfig
+from accounting.events import QuotaExceeded
 from accounting.jobs import AGGREGATE, AccountingJobs
 from accounting.schema import usage
 from accounting.tracker import Tracker
@@ -50,9 +51,12 @@ def make(w: World, chunk: int = 2) -> tuple[AccountingJobs, Tracker, FakeRrd, ta
     return AccountingJobs(app, conf, tracker, rrd), tracker, rrd, clock, app
 
 
-def ctx(jobs: AccountingJobs, name: str = AGGREGATE, progress: str | None = None) -> JobContext:
+def ctx(jobs: AccountingJobs, name: str = AGGREGATE) -> JobContext:
+    """A context holding the lease on the period after SLOT (as the scheduler's claim gives)."""
     start = SLOT + timedelta(minutes=5)
-    return JobContext(name, 0, start.isoformat(), start, progress, jobs.db, jobs.clock)
+    c = jobs.db.write(claim, name, 0, start.isoformat(), start, "test-runner").result
+    return JobContext(name, 0, start.isoformat(), start, c.progress, jobs.db, jobs.clock, c.attempt,
+                      "test-runner")
 
 
 def slot_buckets(w: World) -> dict:
@@ -81,9 +85,9 @@ def test_aggregate_job_through_the_scheduler_is_once_per_period(w: World) -> Non
     sched = Scheduler(jobs.db, clock)
     job = Job(AGGREGATE, 300, jobs.aggregate)
     start_ = SLOT + timedelta(minutes=5)
-    assert sched.run_one(job, 0, start_, start_.isoformat()).result is True
+    assert sched.run_period(job, 0, start_.isoformat(), start_).result == "ran"
     apply(w, interim(400, 20, 20))
-    assert sched.run_one(job, 0, start_, start_.isoformat()).result is True  # done: not run again
+    assert sched.run_period(job, 0, start_.isoformat(), start_).result == "done"  # not run again
     with w.engine.connect() as conn:
         assert runs(conn, AGGREGATE) == [(0, start_.isoformat(), "done", 1)]
     assert slot_buckets(w) == {w.alice: (10, 10)}
@@ -103,8 +107,8 @@ def test_stale_job_closes_and_updates_tracker(w: World) -> None:
 def test_quota_subscriber_exhausts_blocking_login(w: World) -> None:
     """The usage.quota_exceeded subscriber sets a block-when-exhausted login to exhausted."""
     jobs, _t, _r, _c, app = make(w)
-    ev = Event(1, w.org, "usage.quota_exceeded", QuotaExceeded(w.carol, 2000, 1000, SLOT.isoformat()), 0)
-    assert jobs.on_quota_exceeded(ev).result is True
+    ev = Event(1, w.org, "usage.quota_exceeded", QuotaExceeded(w.carol, 2000, 1000, SLOT.isoformat()))
+    jobs.db.write(jobs.on_quota_exceeded, ev)
     assert app.view.login_by_id(w.org, w.carol).state == "exhausted"
 
 

@@ -292,6 +292,7 @@ def test_quota_crossing_publishes_once_and_exhausts(w: World) -> None:
     db.writer.on_changes.append(view.apply_local)
     writer = LoginWriter(w.box)
     org_id = w.org
+    assert db.write(exhaust_if_blocking, writer, org_id + 1, w.carol, SLOT).result is False  # other org
     assert db.write(exhaust_if_blocking, writer, org_id, w.carol, SLOT).result is True
     assert view.login_by_id(org_id, w.carol).state == "exhausted"
     assert db.write(exhaust_if_blocking, writer, org_id, w.carol, SLOT).result is False  # redelivery
