@@ -141,7 +141,7 @@ class App:
         self.dispatcher.enabled = self.leader.leader
         self.db.writer.after_commit.append(self.dispatcher.poke)
         self.scheduler.add(Job("core.prune", 3600, self._prune))
-        self.scheduler.add(Job(CYCLE_JOB, 300, self._start_cycles, per_org=True))
+        self.scheduler.add(Job(CYCLE_JOB, conf.jobs.cycle_check_interval, self._start_cycles, per_org=True))
         self.bound = Bound()
         self._ports: list[Any] = []
         self.components: list[Any] = []

@@ -340,3 +340,4 @@ class JobsConfig:
     event_max_attempts: int = setting(10, "Deliveries of an event a subscriber may fail before it is parked as dead (aaad events --dead).", positive)
     event_backoff: float = setting(1.0, "Seconds before the first retry of a failed delivery; doubles with each failure.", positive)
     event_max_backoff: float = setting(3600.0, "Longest wait between retries of a failed delivery.", positive)
+    cycle_check_interval: int = setting(300, "Seconds between checks for logins past their quota-cycle boundary (an exhausted login is active again at most this long after its new cycle starts).", positive)

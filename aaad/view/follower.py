@@ -14,11 +14,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from twisted.internet import defer, task
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from aaad.changes import NOTIFY_CHANNEL
 from aaad.crypto import SecretBox
+from aaad.timer import Timer
 from aaad.view.memory import AAAView
 from aaad.view.store import FeedPage, load_changes, load_snapshot
 
@@ -36,58 +37,41 @@ class ChangeFollower:
         self.view = view
         self.clock = clock
         self.interval = interval
-        self._loop: task.LoopingCall | None = None
-        self._running = False
-        self._again = False
+        self.timer = Timer(self.poll, interval, clock, "change follower", now=False)
         self._listener: _PgListener | None = None
         self.applied = 0
         self.reloads = 0
 
     def start(self) -> None:
-        self._loop = task.LoopingCall(self.poll)
-        self._loop.clock = self.clock
-        self._loop.start(self.interval, now=False).addErrback(
-            lambda f: log.failure("change follower stopped", f))
+        self.timer.start()
         if not self.db.sqlite:
             self._listener = _PgListener(self.db, self.poke)
             self._listener.start()
 
-    def stop(self) -> None:
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
+    def stop(self) -> defer.Deferred:
+        """Stop polling; fires once the poll in progress has ended."""
         if self._listener is not None:
             self._listener.stop()
             self._listener = None
+        return self.timer.stop()
 
     def poke(self) -> None:
-        """Read the feed now (a NOTIFY arrived)."""
-        if self._running:
-            self._again = True
-        else:
-            self.poll()
+        """Read the feed now (a NOTIFY arrived), or right after the poll in progress."""
+        self.timer.kick()
 
     @defer.inlineCallbacks
     def poll(self):  # type: ignore[no-untyped-def]
-        """Apply everything new; never overlaps itself; errors are logged, not fatal."""
-        if self._running:
-            return
-        self._running = True
-        try:
-            while True:
-                self._again = False
-                page: FeedPage = yield self.db.read(load_changes, self.box, self.view.last_change,
-                                                    frozenset(self.view.local), PAGE)
-                if page.pruned_through > self.view.last_change:
-                    yield self.reload(page.pruned_through)
-                    continue
-                self.applied += self.view.apply(page.updates)
-                self.view.passed(page.last_id)
-                if page.read < PAGE and not self._again:
-                    break
-        except Exception:
-            log.failure("change feed poll failed")
-        finally:
-            self._running = False
+        """Apply everything new (the timer keeps it from overlapping itself and logs failures)."""
+        while True:
+            page: FeedPage = yield self.db.read(load_changes, self.box, self.view.last_change,
+                                                frozenset(self.view.local), PAGE)
+            if page.pruned_through > self.view.last_change:
+                yield self.reload(page.pruned_through)
+                continue
+            self.applied += self.view.apply(page.updates)
+            self.view.passed(page.last_id)
+            if page.read < PAGE:
+                break
 
     @defer.inlineCallbacks
     def reload(self, pruned_through: int):  # type: ignore[no-untyped-def]

@@ -76,3 +76,28 @@ def test_postgresql_notify_wakes_the_follower(daemon_factory, pg_cluster) -> Non
     d.cli("user", "passwd", "alice", "--password", "changed-pass")
     assert until(lambda: "Access-Accept" in radclient(d, pap("alice", "changed-pass")).stdout, timeout=20)
     assert time.monotonic() - t0 < 30
+
+
+def test_quota_exhausts_and_the_new_cycle_lets_radclient_back_in(daemon_factory) -> None:  # type: ignore[no-untyped-def]
+    """Traffic past the cap (radclient accounting) and the daemon's aggregation pass make the
+    login exhausted (rejected); at its next cycle boundary the cycle job makes it active again."""
+    import sqlite3
+    from tests.e2e.test_accounting_e2e import acct
+    # aggregate and check cycles every 2 s
+    d = daemon_factory(extra="[accounting]\naggregation_interval = 2\n[jobs]\ncycle_check_interval = 2\n")
+    d.cli("profile", "add", "capped", "--rate-limit", "5M/5M", "--block-when-exhausted")
+    d.cli("user", "add", "capper", "--password", "cap-pass", "--profile", "capped", "--data-cap", "1000")
+    assert until(lambda: "Access-Accept" in radclient(d, pap("capper", "cap-pass")).stdout)
+    base = 'User-Name = "capper"\nAcct-Session-Id = "cap-1"\nMessage-Authenticator = 0x00\n'
+    assert "Accounting-Response" in acct(d, base + "Acct-Status-Type = Start\n").stdout
+    assert "Accounting-Response" in acct(d, base + "Acct-Status-Type = Interim-Update\n"
+                                                "Acct-Input-Octets = 4000\nAcct-Session-Time = 60\n").stdout
+    out = until(lambda: (lambda o: o if "Access-Reject" in o else "")(radclient(d, pap("capper", "cap-pass")).stdout))
+    assert 'Reply-Message = "data quota exhausted"' in out
+    # A month passes: the login's recorded cycle is the previous one.
+    with sqlite3.connect(d.data_dir / "data" / "aaad.db" if (d.data_dir / "data").exists()
+                         else d.data_dir / "aaad.db") as db:
+        n = db.execute("UPDATE logins SET cycle_start = datetime(cycle_start, '-40 days') "
+                       "WHERE username = 'capper'").rowcount
+    assert n == 1
+    assert until(lambda: "Access-Accept" in radclient(d, pap("capper", "cap-pass")).stdout)
