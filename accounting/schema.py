@@ -1,4 +1,4 @@
-"""The accounting tables: sessions, usage buckets and per-cycle usage.
+"""The accounting tables: sessions, NAS epochs, usage buckets and per-cycle usage.
 
 Counters are 64-bit (Acct-*-Gigawords folded in); times are aware UTC.
 ``sessions`` keeps no foreign key to ``logins`` or ``nas``: a session is a
@@ -42,6 +42,7 @@ sessions = sa.Table(
     sa.Column("session_time", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("terminate_cause", sa.Integer),
     sa.Column("interim_interval", sa.Integer),
+    sa.Column("class_attr", sa.String(512)),                           # Class echoed by the NAS
     sa.Column("agg_input_octets", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("agg_output_octets", sa.BigInteger, nullable=False, server_default="0"),
     sa.Index("ix_acct_sessions_login_start", "login_id", "start_time"),
@@ -51,6 +52,16 @@ sessions = sa.Table(
              sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN)),
     sa.Index("ix_acct_sessions_unaggregated", "id",
              sqlite_where=sa.text(UNAGGREGATED), postgresql_where=sa.text(UNAGGREGATED)),
+)
+
+# Per NAS: its Accounting-On/Off epoch, the fallback session identity for
+# sessions without a Class (see accounting.sessions.session_key).
+nas_state = sa.Table(
+    "acct_nas_state", metadata,
+    sa.Column("nas_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("epoch", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("epoch_at", UTCDateTime),     # event time of the Accounting-On/Off that began it
 )
 
 LEVELS = ("slot", "hour", "day")

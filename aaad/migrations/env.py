@@ -1,12 +1,16 @@
-"""Alembic environment: batch mode on SQLite, all packages' tables in one MetaData."""
+"""Alembic environment: batch mode on SQLite, the listed packages' tables in one MetaData."""
+import importlib
+
 from alembic import context
 
-# Every package's tables, on the one MetaData (migrations may import any layer).
-import aaad.schema  # noqa: F401
-import accounting.schema  # noqa: F401
+from aaad import migrate
 from aaad.db import metadata
 
 config = context.config
+# Every listed package's tables, on the one MetaData (autogenerate compares them).
+for name in config.attributes.get("packages", migrate.PACKAGES):
+    importlib.import_module(name + ".schema")
+
 engine = config.attributes.get("engine")
 if engine is None:  # `alembic` command line: url from -x url=...
     from aaad.db import sync_engine

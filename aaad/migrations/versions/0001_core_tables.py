@@ -11,7 +11,7 @@ import aaad.db
 
 revision = '0001'
 down_revision = None
-branch_labels = None
+branch_labels = ('aaad',)
 depends_on = None
 
 

@@ -1,7 +1,7 @@
 """write path: logins.throttle_level and cycle_start, core_meta (change-feed prune mark)
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0001 (aaad's branch; accounting's revisions are in accounting/migrations)
 """
 import sqlalchemy as sa
 from alembic import op
@@ -9,7 +9,7 @@ from alembic import op
 import aaad.db
 
 revision = '0003'
-down_revision = '0002'
+down_revision = '0001'
 branch_labels = None
 depends_on = None
 

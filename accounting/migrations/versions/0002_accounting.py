@@ -1,7 +1,7 @@
-"""accounting
+"""accounting: sessions, usage buckets, cycle usage (the accounting branch's first revision)
 
 Revision ID: 0002
-Revises: 0001
+Revises: (branch root; depends on aaad 0001)
 Create Date: 2026-11-23 03:42:44.481433
 """
 from alembic import op
@@ -10,9 +10,9 @@ import aaad.db
 
 
 revision = '0002'
-down_revision = '0001'
-branch_labels = None
-depends_on = None
+down_revision = None
+branch_labels = ('accounting',)
+depends_on = '0001'
 
 
 def upgrade() -> None:

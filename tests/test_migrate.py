@@ -1,0 +1,76 @@
+"""Migrations: one Alembic history with a branch per package, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+import aaad.schema  # noqa: F401
+import accounting.schema  # noqa: F401
+from aaad import migrate
+from aaad.db import metadata, sync_engine
+
+T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+def test_each_package_has_its_branch_head() -> None:
+    """aaad and accounting each have a head; accounting's revisions live in its own folder."""
+    assert migrate.heads() == ("0003", "a0003")
+    locations = migrate.version_locations(migrate.PACKAGES)
+    assert [p.split("/")[-3] for p in locations] == ["aaad", "accounting"]
+    assert migrate.heads(("aaad",)) == ("0003",)
+
+
+def test_fresh_database_matches_the_schema_modules(db_url: str) -> None:
+    """Upgrading an empty database creates exactly the tables the schema modules declare."""
+    e = sync_engine(db_url)
+    try:
+        assert not migrate.is_current(e)
+        migrate.upgrade(e)
+        assert migrate.is_current(e)
+        with e.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        migrate.upgrade(e)  # idempotent
+        assert migrate.current(e) == "0003, a0003"
+    finally:
+        e.dispose()
+
+
+def test_core_alone_migrates_without_accounting(db_url: str) -> None:
+    """With only aaad listed, only the core tables are created and the database is current."""
+    e = sync_engine(db_url)
+    try:
+        migrate.upgrade(e, packages=("aaad",))
+        assert migrate.is_current(e, ("aaad",))
+        names = set(sa.inspect(e).get_table_names())
+        assert "logins" in names and "acct_sessions" not in names
+        migrate.upgrade(e)  # adding accounting later brings its branch in
+        assert migrate.is_current(e) and "acct_nas_state" in sa.inspect(e).get_table_names()
+    finally:
+        e.dispose()
+
+
+def test_database_from_the_linear_history_upgrades(db_url: str) -> None:
+    """A database the old linear history left at 0002 upgrades to every head, keeping its rows."""
+    e = sync_engine(db_url)
+    try:
+        migrate.upgrade(e, "0002")
+        with e.begin() as conn:  # exactly what the old code recorded: one row, '0002'
+            conn.execute(sa.text("DELETE FROM alembic_version"))
+            conn.execute(sa.text("INSERT INTO alembic_version (version_num) VALUES ('0002')"))
+            conn.execute(accounting.schema.sessions.insert().values(
+                session_key="k" * 32, org_id=1, nas_id=1, session_id="s", username="u",
+                start_time=T0, last_update=T0, input_octets=5))
+        assert migrate.current(e) == "0002" and not migrate.is_current(e)
+        migrate.upgrade(e)
+        assert migrate.current(e) == "0003, a0003" and migrate.is_current(e)
+        with e.connect() as conn:
+            row: Any = conn.execute(sa.select(accounting.schema.sessions)).one()
+            assert row.input_octets == 5 and row.class_attr is None
+            assert conn.execute(sa.select(sa.func.count()).select_from(
+                accounting.schema.nas_state)).scalar() == 0
+    finally:
+        e.dispose()
