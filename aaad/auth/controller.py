@@ -25,6 +25,7 @@ from aaad.auth import chap, mschap, pap
 from aaad.view.memory import AAAView
 from aaad.view.model import Login
 from aaad.radius import codec
+from aaad.radius.class_attr import ClassGenerator
 from aaad.radius.codec import (ACCESS_ACCEPT, ACCESS_REJECT, CHAP_CHALLENGE, CHAP_PASSWORD,
                                EAP_MESSAGE, USER_NAME, USER_PASSWORD, VENDOR_MICROSOFT)
 
@@ -110,6 +111,7 @@ class AuthController:
         self.over_cap = over_cap
         self._walled = policy.walled_garden_attrs(self.settings, dictionary)
         self._reason_attr: dict[str, bytes] = {}
+        self.classes = ClassGenerator()  # a unique Class in every Access-Accept
         self.authorize: list[Stage] = [self.find_login]
         self.authenticate: list[Stage] = [self.check_credentials]
         self.post_auth: list[Stage] = [self.check_state, self.check_validity,
@@ -285,6 +287,7 @@ class AuthController:
     def build_reply(self, req: AuthRequest) -> Rcode:
         lg = req.login
         assert lg is not None
+        req.reply.append(self.classes.next_attr())  # session identity for accounting
         if req.walled:
             req.reply.append(self._walled)
             req.reason = policy.SUSPENDED
