@@ -2,17 +2,22 @@
 
 The RADIUS path appends a tuple; a timer (and a size threshold) hands the
 batch to the writer thread as one multi-row INSERT.  Secrets never reach
-it: only the user name, NAS, method, result, reason and latency.
+it: only the user name, NAS, method, result, reason and latency.  Text is
+made storable on the writer thread, off the hot path (``clean_entry``), so
+a NUL in one User-Name cannot lose the batch.  Rows older than the
+retention are deleted in chunks (``prune``).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from aaad.dbsafe import clean_text
 from aaad.ratelog import RateLimited
 from aaad.schema import auth_log
 from aaad.timer import Timer
@@ -24,10 +29,32 @@ Entry = tuple  # (ts, org_id, nas_id, username, method, result, reason, calling_
 
 _COLS = "created_at, org_id, nas_id, username, method, result, reason, calling_station, latency_us"
 
+#: The text columns an entry fills, by position in :data:`Entry`, and their
+#: widths: what a NAS sends is cut to fit (PostgreSQL refuses longer values
+#: and NUL bytes, and one refused row would lose the whole batch).
+_TEXT = tuple((i, auth_log.c[name].type.length) for i, name in
+              ((3, "username"), (4, "method"), (5, "result"), (6, "reason"), (7, "calling_station")))
 
-def _insert(conn: Connection, rows: list[Entry]) -> int:
+#: Rows deleted per transaction when pruning (each one holds the writer briefly).
+PRUNE_CHUNK = 5000
+
+
+def clean_entry(entry: Entry) -> Entry:
+    """``entry`` with its text fields storable: NUL replaced, cut to their column's width."""
+    out = None
+    for i, width in _TEXT:
+        v = entry[i]
+        if v is not None and ("\x00" in v or len(v) > width):
+            if out is None:
+                out = list(entry)
+            out[i] = clean_text(v, width)
+    return entry if out is None else tuple(out)
+
+
+def _insert(conn: Connection, rows: list[Entry]) -> tuple[int, int]:
     """One multi-row INSERT through the driver (SQLAlchemy's per-row parameter
-    processing cost more than SQLite itself at thousands of rows a second)."""
+    processing cost more than SQLite itself at thousands of rows a second).
+    Returns the rows written and how many of them had to be cleaned."""
     if conn.dialect.name == "sqlite":
         # UTCDateTime's storage format on SQLite: naive UTC, ISO with a space.
         fmt = lambda ts: datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
@@ -35,9 +62,29 @@ def _insert(conn: Connection, rows: list[Entry]) -> int:
     else:
         fmt = lambda ts: datetime.fromtimestamp(ts, timezone.utc)  # noqa: E731
         marks = ", ".join(["%s"] * 9)
-    conn.exec_driver_sql(f"INSERT INTO {auth_log.name} ({_COLS}) VALUES ({marks})",
-                         [(fmt(r[0]),) + tuple(r[1:]) for r in rows])
-    return len(rows)
+    cleaned = 0
+    params = []
+    for r in rows:
+        c = clean_entry(r)
+        if c is not r:
+            cleaned += 1
+        params.append((fmt(c[0]),) + tuple(c[1:]))
+    conn.exec_driver_sql(f"INSERT INTO {auth_log.name} ({_COLS}) VALUES ({marks})", params)
+    return len(rows), cleaned
+
+
+def prune_chunk(conn: Connection, before: datetime, limit: int = PRUNE_CHUNK) -> int:
+    """Delete up to ``limit`` of the oldest rows created before ``before``; the count deleted.
+
+    Rows are taken in id order (ids grow with time), so each chunk finds the
+    oldest rows at the start of the primary key without a time index.
+    """
+    c = auth_log.c
+    q = sa.select(c.id).where(c.created_at < before).order_by(c.id).limit(limit)
+    ids = [r[0] for r in conn.execute(q)]
+    if not ids:
+        return 0
+    return conn.execute(auth_log.delete().where(c.id.in_(ids))).rowcount
 
 
 class AuthLog:
@@ -53,6 +100,7 @@ class AuthLog:
         self.dropped = 0
         self.written = 0
         self.errors = RateLimited(log, clock)
+        self.cleaned = 0   # rows whose text had to be cut or had NUL replaced
 
     def add(self, entry: Entry) -> None:
         buf = self._buf
@@ -69,8 +117,9 @@ class AuthLog:
         rows, self._buf = self._buf, []
         d = self.db.write(_insert, rows)
 
-        def done(n: int) -> None:
-            self.written += n
+        def done(n: tuple[int, int]) -> None:
+            self.written += n[0]
+            self.cleaned += n[1]
 
         def failed(f: Any) -> None:
             self.dropped += len(rows)
@@ -83,3 +132,14 @@ class AuthLog:
     def stop(self) -> defer.Deferred:
         """Stop the timer, wait for a flush in progress, then write what is left."""
         return self.timer.stop().addCallback(lambda _: self.flush())
+
+
+@defer.inlineCallbacks
+def prune(db: Any, before: datetime, limit: int = PRUNE_CHUNK):  # type: ignore[no-untyped-def]
+    """Delete the rows created before ``before``, one chunk per writer transaction."""
+    total = 0
+    while True:
+        n = yield db.write(prune_chunk, before, limit)
+        total += n
+        if n < limit:
+            return total

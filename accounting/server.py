@@ -41,7 +41,7 @@ from aaad.radius import codec
 from aaad.radius.codec import ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, PROXY_STATE
 from aaad.radius.listener import RadiusListener, listen_udp
 from aaad.ratelog import RateLimited
-from accounting import sessions as sm
+from accounting import preacct, sessions as sm
 from accounting.config import AccountingConfig
 from accounting.store import AcctItem, Outcome, apply_batch
 from accounting.tracker import Tracker
@@ -54,6 +54,7 @@ _STATUS_NAMES = {sm.STATUS_START: "start", sm.STATUS_STOP: "stop", sm.STATUS_INT
 _SESSION_STATUSES = (sm.STATUS_START, sm.STATUS_STOP, sm.STATUS_INTERIM)
 
 BATCH_KIND = "acct"
+_BOUNDS = preacct.Bounds()
 
 
 class BadRequest(Exception):
@@ -73,6 +74,7 @@ class AcctStats:
         self.drops = stats.counter(f"{prefix}_dropped_total", "Datagrams discarded silently, by reason.", "reason")
         self.duplicates = stats.counter(f"{prefix}_duplicates_total", "Retransmissions answered from the cache or dropped while pending.", "outcome")
         self.write_failures = stats.counter(f"{prefix}_write_failures_total", "Requests whose database write failed (not answered; the NAS retransmits).")
+        self.anomalies = stats.counter(f"{prefix}_anomalies_total", "Values a NAS sent that were clamped, cleaned or reinterpreted before recording (the request is recorded), by kind.", "kind")
 
 
 def _int(v: bytes | None, reason: str) -> int | None:
@@ -83,30 +85,23 @@ def _int(v: bytes | None, reason: str) -> int | None:
     return int.from_bytes(v, "big")
 
 
-def _text(v: bytes | None) -> str | None:
-    return None if v is None else v.decode("utf-8", "replace")
-
-
-def _counter(p: codec.Packet, octets_type: int, giga_type: int, name: str) -> int | None:
-    lo = _int(p.get(octets_type), name)
-    hi = _int(p.get(giga_type), name)
-    if lo is None:
-        return None if hi is None else hi << 32
-    return ((hi or 0) << 32) | lo
-
-
 def parse_record(p: codec.Packet, nas_id: int, now: float,
-                 default_interim: int | None = None) -> sm.AcctRecord:
+                 default_interim: int | None = None, bounds: preacct.Bounds = _BOUNDS,
+                 notes: list[str] | None = None) -> sm.AcctRecord:
     """Turn a validated Accounting-Request into an :class:`AcctRecord`; BadRequest if unusable.
 
     ``default_interim`` stands in for a missing Acct-Interim-Interval.
+    Values beyond ``bounds`` or beyond what the database can store are
+    clamped or cleaned (``accounting.preacct``); each kind of change is
+    appended to ``notes``.
     """
+    notes = [] if notes is None else notes
     status = _int(p.get(codec.ACCT_STATUS_TYPE), "bad_status_type")
     if status is None:
         raise BadRequest("missing_status_type")
     if status not in _STATUS_NAMES:
         raise BadRequest("unsupported_status_type")
-    delay = _int(p.get(codec.ACCT_DELAY_TIME), "bad_delay_time") or 0
+    delay = preacct.delay(_int(p.get(codec.ACCT_DELAY_TIME), "bad_delay_time") or 0, bounds, notes)
     event_time = datetime.fromtimestamp(now - delay, timezone.utc)
     if status not in _SESSION_STATUSES:
         return sm.AcctRecord(status, nas_id, "", "", event_time)
@@ -120,20 +115,31 @@ def parse_record(p: codec.Packet, nas_id: int, now: float,
         ip_s: str | None = socket.inet_ntoa(ip)
     else:
         ip_s = None
+    text = preacct.text
+    in_lo = _int(p.get(codec.ACCT_INPUT_OCTETS), "bad_octets")
+    in_hi = _int(p.get(codec.ACCT_INPUT_GIGAWORDS), "bad_octets")
+    out_lo = _int(p.get(codec.ACCT_OUTPUT_OCTETS), "bad_octets")
+    out_hi = _int(p.get(codec.ACCT_OUTPUT_GIGAWORDS), "bad_octets")
+    interim = preacct.int32(_int(p.get(codec.ACCT_INTERIM_INTERVAL), "bad_interim_interval"), notes)
     return sm.AcctRecord(
-        status=status, nas_id=nas_id, session_id=sid.decode("utf-8", "replace"),
-        username=_text(p.get(codec.USER_NAME)) or "", event_time=event_time,
+        status=status, nas_id=nas_id, session_id=text(sid, notes) or "",
+        username=text(p.get(codec.USER_NAME), notes) or "", event_time=event_time,
         nas_port=_int(p.get(codec.NAS_PORT), "bad_nas_port"),
-        nas_port_id=_text(p.get(codec.NAS_PORT_ID)), framed_ip=ip_s,
-        calling_station=_text(p.get(codec.CALLING_STATION_ID)),
-        called_station=_text(p.get(codec.CALLED_STATION_ID)),
-        input_octets=_counter(p, codec.ACCT_INPUT_OCTETS, codec.ACCT_INPUT_GIGAWORDS, "bad_octets"),
-        output_octets=_counter(p, codec.ACCT_OUTPUT_OCTETS, codec.ACCT_OUTPUT_GIGAWORDS, "bad_octets"),
+        nas_port_id=text(p.get(codec.NAS_PORT_ID), notes), framed_ip=ip_s,
+        calling_station=text(p.get(codec.CALLING_STATION_ID), notes),
+        called_station=text(p.get(codec.CALLED_STATION_ID), notes),
+        input_octets=preacct.counter(in_lo, in_hi, notes),
+        output_octets=preacct.counter(out_lo, out_hi, notes),
         input_packets=_int(p.get(codec.ACCT_INPUT_PACKETS), "bad_packets"),
         output_packets=_int(p.get(codec.ACCT_OUTPUT_PACKETS), "bad_packets"),
-        session_time=_int(p.get(codec.ACCT_SESSION_TIME), "bad_session_time"),
-        terminate_cause=_int(p.get(codec.ACCT_TERMINATE_CAUSE), "bad_terminate_cause"),
-        interim_interval=_int(p.get(codec.ACCT_INTERIM_INTERVAL), "bad_interim_interval") or default_interim,
+        session_time=preacct.session_time(_int(p.get(codec.ACCT_SESSION_TIME), "bad_session_time"),
+                                          bounds, notes),
+        terminate_cause=preacct.int32(_int(p.get(codec.ACCT_TERMINATE_CAUSE), "bad_terminate_cause"),
+                                      notes),
+        interim_interval=interim or default_interim,
+        class_attr=preacct.class_text(p.get(codec.CLASS)),
+        in_32bit=in_lo is not None and in_hi is None,
+        out_32bit=out_lo is not None and out_hi is None,
     )
 
 
@@ -150,9 +156,11 @@ class AcctProtocol(RadiusListener):
 
     def __init__(self, view: Any, submit: Callable[[AcctItem], defer.Deferred], clock: Any,
                  stats: AcctStats, tracker: Tracker | None, dedup_window: float = 5.0,
-                 tiled_vendors: frozenset[int] = codec.DEFAULT_TILED_VENDORS):
+                 tiled_vendors: frozenset[int] = codec.DEFAULT_TILED_VENDORS,
+                 bounds: preacct.Bounds = _BOUNDS):
         super().__init__(view, clock, stats, dedup_window, tiled_vendors)
         self.submit = submit
+        self.bounds = bounds
         self.tracker = tracker
         self.pending = 0
         self.errors = RateLimited(log, clock)
@@ -179,12 +187,15 @@ class AcctProtocol(RadiusListener):
                     prof = self.view.profiles.get(lg.profile_id)
                     if prof is not None:
                         interim = prof.interim_interval
+        notes: list[str] = []
         try:
-            rec = parse_record(p, nas.id, self.clock.seconds(), interim)
+            rec = parse_record(p, nas.id, self.clock.seconds(), interim, self.bounds, notes)
         except BadRequest as e:
             st.drops[e.reason] += 1
             self.dedup.forget(key)
             return
+        for kind in notes:
+            st.anomalies[kind] += 1
         st.requests[_STATUS_NAMES[rec.status]] += 1
         self.pending += 1
         d = self.submit(AcctItem(rec, nas.org_id, login_id))
@@ -194,8 +205,11 @@ class AcctProtocol(RadiusListener):
     def _committed(self, outcome: Outcome, key: tuple, p: codec.Packet, secret: bytes,
                    addr: tuple[str, int]) -> None:
         self.pending -= 1
-        if self.tracker is not None and outcome is not None:
-            self.tracker.apply(outcome)
+        if outcome is not None:
+            if self.tracker is not None:
+                self.tracker.apply(outcome)
+            for kind in outcome.anomalies:
+                self.st.anomalies[kind] += 1
         proxy = p.get_all(PROXY_STATE)
         reply = codec.encode_reply(ACCOUNTING_RESPONSE, p.ident, p.authenticator, b"", secret,
                                    False, proxy)
@@ -224,7 +238,8 @@ class AccountingServer:
         self.tracker = Tracker(core.db, core.clock, conf.tracker_refresh)
         core.db.writer.register_batch(BATCH_KIND, apply_batch)
         self.protocol = AcctProtocol(core.view, self._submit, core.clock, self.stats, self.tracker,
-                                     conf.dedup_window)
+                                     conf.dedup_window,
+                                     bounds=preacct.Bounds(conf.max_delay, conf.max_session_time))
         self.rrd_pool: ThreadPool | None = None
         self.rrd: Any = None
         self._setup_rrd()

@@ -8,17 +8,35 @@ new row depends only on the set of packets seen, never on their order or on
 how often each arrived. Every field follows one of these rules:
 
 Identity
-    ``key``, ``nas_id``, ``session_id`` and ``username`` come from the first
-    packet; a record whose identity differs from ``current`` is a caller bug
-    (``ValueError``). ``apply`` accepts Start (1), Stop (2) and
-    Interim-Update (3); Accounting-On/Off (7, 8) concern the whole NAS and go
-    through ``close_all``; any other status is a ``ValueError``.
+    ``key``, ``nas_id``, ``session_id``, ``username`` and ``class_attr``
+    come from the first packet; a record of another session (another key)
+    is a caller bug (``ValueError``). ``apply`` accepts Start (1), Stop (2)
+    and Interim-Update (3); Accounting-On/Off (7, 8) concern the whole NAS
+    and go through ``close_all`` and ``next_epoch``; any other status is a
+    ``ValueError``. See ``session_key`` for what tells two sessions apart:
+    the Class we gave the authentication when the NAS echoes it, else the
+    NAS's Accounting-On epoch.
 
 Counters (octets, packets, session_time)
     Cumulative over a session, so the stored value is the **maximum** ever
     reported (``None`` reports nothing). A retransmission, a duplicate with a
     new Acct-Delay-Time, an Interim arriving after its Stop or a counter that
-    goes backwards can never lower or double-count anything.
+    goes backwards can never lower or double-count anything. Counters are at
+    most ``COUNTER_MAX`` (the server clamps what a NAS claims beyond it).
+
+32-bit wraps (``read_counters``, applied by ``apply`` before the fold)
+    An octet counter that came without its Gigawords attribute holds only
+    the low 32 bits. It is read against the session so far: in the stored
+    value's 4 GiB turn when that is not lower; in the next turn (a wrap)
+    when it is lower, the packet is newer (its Acct-Session-Time, else its
+    event time, is later than the session's), the stored low 32 bits are in
+    their upper half, the new value in its lower half, and the growth
+    implied is possible at ``WRAP_MAX_RATE``. Otherwise (an older packet, or
+    an implausible drop) the value is read below the stored one, so the
+    maximum rule ignores it. Both a wrap and a newer packet going backwards
+    are reported as anomalies. The reading depends on what was stored
+    first, so unlike the other rules it needs the packets of a session in
+    order; a NAS that sends Gigawords (RouterOS does) never needs it.
 
 start_time
     The earliest known start: a Start's ``event_time``; for any other packet
@@ -55,7 +73,7 @@ interim_interval
     The maximum reported: the stale check then never fires early.
 
 ``close_all`` (Accounting-On/Off: the NAS rebooted, every session it had is
-gone), ``stale`` / ``close_stale`` (a NAS that stopped sending Interims) and
+gone), ``next_epoch`` / ``epoch_of`` (the NAS's epochs), ``stale`` / ``close_stale`` (a NAS that stopped sending Interims) and
 ``is_open`` complete the module. Nothing here does I/O or reads a clock.
 """
 
@@ -85,6 +103,20 @@ TERMINATE_NAS_REBOOT = 11
 #: NAS's Stop never does.
 TERMINATE_STALE = TERMINATE_LOST_SERVICE
 
+#: The largest counter kept (octets, packets, session time): 2^62 - 1, so
+#: that the sum of two still fits a signed 64-bit column (4.6 EB, far beyond
+#: any real session).
+COUNTER_MAX = (1 << 62) - 1
+
+#: One turn of a 32-bit counter, and the fastest growth (octets per second,
+#: 10 Gbit/s) for which a counter going backwards is read as a wrap.
+WRAP = 1 << 32
+WRAP_MAX_RATE = 1_250_000_000
+
+#: Two Accounting-On/Off closer than this (seconds) are one reboot: the
+#: second is a retransmission (or the On after its Off) and starts no epoch.
+EPOCH_GUARD = 30
+
 _SESSION_STATUSES = frozenset({STATUS_START, STATUS_STOP, STATUS_INTERIM})
 
 _T = TypeVar("_T", int, str)
@@ -111,6 +143,10 @@ class AcctRecord:
     session_time: int | None = None
     terminate_cause: int | None = None
     interim_interval: int | None = None
+    class_attr: str | None = None     # the Class echoed by the NAS (text, see server)
+    epoch: int = 0                    # the NAS's epoch the packet belongs to (store sets it)
+    in_32bit: bool = False            # input_octets came without Acct-Input-Gigawords
+    out_32bit: bool = False           # output_octets came without Acct-Output-Gigawords
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,9 +172,11 @@ class Session:
     session_time: int
     terminate_cause: int | None
     interim_interval: int | None
+    class_attr: str | None = None
 
 
-def session_key(nas_id: int, session_id: str, username: str) -> str:
+def session_key(nas_id: int, session_id: str, username: str, class_attr: str | None = None,
+                epoch: int = 0) -> str:
     """Return the stable unique key of a session: 32 hex digits.
 
     Acct-Session-Id is only unique per NAS (RFC 2866), and MikroTik's are
@@ -149,8 +187,19 @@ def session_key(nas_id: int, session_id: str, username: str) -> str:
     Start and Stop. The fields are length-prefixed before hashing so that no
     two different triples join to the same bytes; SHA-1 truncated to 128 bits
     is collision-safe for this use and fits a fixed-width indexed column.
+
+    MikroTik reuses Acct-Session-Ids after a reboot, so the triple alone
+    would fold a new session into an old closed row. The Class we put in
+    every Access-Accept is unique per authentication: when the NAS echoes
+    it, it joins the key. Without a Class the NAS's epoch (bumped by each
+    Accounting-On/Off) joins it instead; epoch 0 adds nothing, so rows
+    written before epochs existed keep their keys.
     """
-    parts = (str(nas_id), session_id, username)
+    parts: tuple[str, ...] = (str(nas_id), session_id, username)
+    if class_attr is not None:
+        parts += ("class", class_attr)
+    elif epoch:
+        parts += ("epoch", str(epoch))
     joined = b"".join(
         f"{len(encoded)}:".encode("ascii") + encoded
         for encoded in (part.encode("utf-8") for part in parts)
@@ -170,22 +219,108 @@ def apply(current: Session | None, rec: AcctRecord) -> Session:
     Stop or an Interim without a Start creates it). See the module docstring
     for the rule of every field.
     """
+    return fold(current, rec)[0]
+
+
+def fold(current: Session | None, rec: AcctRecord) -> tuple[Session, tuple[str, ...]]:
+    """``apply``, also returning the anomalies ``read_counters`` noted."""
     if rec.status not in _SESSION_STATUSES:
         raise ValueError(
             f"Acct-Status-Type {rec.status} does not belong to one session"
         )
+    rec, notes = read_counters(current, rec)
     incoming = _from_record(rec)
     if current is None:
-        return incoming
-    if (current.nas_id, current.session_id, current.username) != (
-        rec.nas_id,
-        rec.session_id,
-        rec.username,
-    ):
+        return incoming, notes
+    if current.key != incoming.key:
         raise ValueError(
             f"record for session {incoming.key} applied to session {current.key}"
         )
-    return merge(current, incoming)
+    return merge(current, incoming), notes
+
+
+def read_counters(current: Session | None, rec: AcctRecord) -> tuple[AcctRecord, tuple[str, ...]]:
+    """Read a record's octet counters against the session so far; note anomalies.
+
+    Returns the record with 64-bit counters (32-bit ones unwrapped, see the
+    module docstring) and the anomalies seen: ``counter_wrapped``,
+    ``counter_backwards`` (a newer packet reporting less than stored).
+    """
+    if current is None:
+        if rec.in_32bit or rec.out_32bit:
+            rec = replace(rec, in_32bit=False, out_32bit=False)
+        return rec, ()
+    elapsed = _elapsed(current, rec)
+    notes: list[str] = []
+    values = []
+    for reported, is_32bit, stored in ((rec.input_octets, rec.in_32bit, current.input_octets),
+                                       (rec.output_octets, rec.out_32bit, current.output_octets)):
+        if reported is not None and is_32bit:
+            reported, note = unwrap(stored, reported, elapsed)
+            if note:
+                notes.append(note)
+        elif reported is not None and elapsed > 0 and reported < stored:
+            notes.append("counter_backwards")
+        values.append(reported)
+    if rec.in_32bit or rec.out_32bit:
+        rec = replace(rec, input_octets=values[0], output_octets=values[1],
+                      in_32bit=False, out_32bit=False)
+    return rec, tuple(notes)
+
+
+def unwrap(stored: int, reported: int, elapsed: float) -> tuple[int, str | None]:
+    """Read a 32-bit ``reported`` counter against the 64-bit ``stored`` one.
+
+    ``elapsed`` (seconds) is how much newer the packet is than the session
+    so far (zero or less: a retransmission or a late packet). Returns the
+    64-bit value and ``counter_wrapped`` / ``counter_backwards`` or None.
+    """
+    high, low = divmod(stored, WRAP)
+    same_turn = high * WRAP + reported
+    if reported >= low:
+        return same_turn, None
+    if elapsed <= 0:  # an older packet: read it below what is stored
+        return same_turn, None
+    growth = WRAP - low + reported
+    if low >= WRAP // 2 and reported < WRAP // 2 and growth <= WRAP_MAX_RATE * elapsed:
+        return min(same_turn + WRAP, COUNTER_MAX), "counter_wrapped"
+    return same_turn, "counter_backwards"
+
+
+def _elapsed(current: Session, rec: AcctRecord) -> float:
+    """How much newer ``rec`` is than ``current``: by session time when it has one."""
+    if rec.session_time is not None and rec.status != STATUS_START:
+        return float(rec.session_time - current.session_time)
+    return (rec.event_time - current.last_update).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class NasEpoch:
+    """A NAS's current epoch and the event time of the Accounting-On/Off that began it."""
+
+    epoch: int = 0
+    since: datetime | None = None
+
+
+def next_epoch(cur: NasEpoch, at: datetime, guard: int = EPOCH_GUARD) -> NasEpoch:
+    """The epoch after an Accounting-On/Off at ``at``.
+
+    A new epoch begins unless the current one began less than ``guard``
+    seconds before ``at`` (a retransmitted On, or the On right after its
+    Off) or after it (a stale retransmission): then it is unchanged.
+    """
+    if cur.since is not None and at <= cur.since + timedelta(seconds=guard):
+        return cur
+    return NasEpoch(cur.epoch + 1, at)
+
+
+def epoch_of(cur: NasEpoch, event_time: datetime) -> int:
+    """The epoch a session packet belongs to: the previous one if the packet is
+    older than the current epoch's start (a Stop that lost the race with the
+    Accounting-Off after it), else the current one."""
+    if cur.since is not None and cur.epoch > 0 and event_time < cur.since:
+        return cur.epoch - 1
+    return cur.epoch
 
 
 def merge(a: Session, b: Session) -> Session:
@@ -215,6 +350,7 @@ def merge(a: Session, b: Session) -> Session:
         session_time=max(a.session_time, b.session_time),
         terminate_cause=terminate_cause,
         interim_interval=_greatest(a.interim_interval, b.interim_interval),
+        class_attr=_greatest(a.class_attr, b.class_attr),
     )
 
 
@@ -270,7 +406,7 @@ def _from_record(rec: AcctRecord) -> Session:
         start_time = rec.event_time - timedelta(seconds=session_time)
     stopped = rec.status == STATUS_STOP
     return Session(
-        key=session_key(rec.nas_id, rec.session_id, rec.username),
+        key=session_key(rec.nas_id, rec.session_id, rec.username, rec.class_attr, rec.epoch),
         nas_id=rec.nas_id,
         session_id=rec.session_id,
         username=rec.username,
@@ -289,6 +425,7 @@ def _from_record(rec: AcctRecord) -> Session:
         session_time=session_time,
         terminate_cause=rec.terminate_cause if stopped else None,
         interim_interval=rec.interim_interval,
+        class_attr=rec.class_attr,
     )
 
 

@@ -12,7 +12,7 @@ count.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
@@ -24,7 +24,8 @@ from aaad.schema import logins as logins_t, nas as nas_t, orgs as orgs_t
 from accounting import sessions as sm
 from accounting.events import QuotaExceeded
 from accounting import usage as um
-from accounting.schema import UNAGGREGATED, sessions as sessions_t, usage as usage_t, usage_cycles
+from accounting.schema import (UNAGGREGATED, nas_state, sessions as sessions_t, usage as usage_t,
+                               usage_cycles)
 
 #: The fields of :class:`accounting.sessions.Session`, in order; the column of
 #: ``key`` is ``session_key``, every other one has the field's name.
@@ -33,7 +34,7 @@ _SESSION_COLS = [sessions_t.c.session_key if f == "key" else sessions_t.c[f] for
 _MUTABLE = ("nas_port", "nas_port_id", "framed_ip", "calling_station", "called_station",
             "start_time", "last_update", "stop_time", "input_octets", "output_octets",
             "input_packets", "output_packets", "session_time", "terminate_cause",
-            "interim_interval")
+            "interim_interval", "class_attr")
 _IN_CHUNK = 500  # keys per IN (...) list
 
 NAS_RESET = (sm.STATUS_ACCOUNTING_ON, sm.STATUS_ACCOUNTING_OFF)
@@ -57,6 +58,7 @@ class Outcome:
     """
     opened: tuple[int, ...] = ()
     closed: tuple[int, ...] = ()
+    anomalies: tuple[str, ...] = ()   # pre-accounting anomalies of this request (metric labels)
 
 
 NOTHING = Outcome()
@@ -112,60 +114,124 @@ def _delta(before: int | None, after: int | None) -> Outcome:
 def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
     """Apply Accounting-Requests in one transaction; one :class:`Outcome` per item.
 
-    Start / Interim-Update / Stop fold into their session (created by
-    whichever packet arrives first); Accounting-On / Off close every open
-    session of that NAS that started before it (after this batch's other
-    writes, so a late Interim of a lost session is closed too).
+    Items are taken in order.  Accounting-On / Off start a new epoch of
+    their NAS (``sessions.next_epoch``) and close every open session of that
+    NAS that started before it (after this batch's other writes, so a late
+    Interim of a lost session is closed too).  A Start / Interim-Update /
+    Stop without a Class is keyed with its NAS's epoch at that point
+    (``sessions.epoch_of``); its session is folded from the stored row and
+    the batch's records of it, oldest event first (``sessions.fold``).
     """
-    results: list[Outcome] = [NOTHING] * len(items)
-    folded: dict[str, list] = {}   # key -> [session, org_id, login_id, last index]
+    epochs = _load_epochs(conn, items)
+    before = dict(epochs)
+    groups: dict[str, list] = {}   # key -> [records with their index, org_id, login_id, last index]
     resets: list[int] = []
     for i, item in enumerate(items):
         rec = item.rec
         if rec.status in NAS_RESET:
             resets.append(i)
+            epochs[rec.nas_id] = sm.next_epoch(epochs.get(rec.nas_id, _NO_EPOCH), rec.event_time)
             continue
-        one = sm.apply(None, rec)
-        cur = folded.get(one.key)
-        if cur is None:
-            folded[one.key] = [one, item.org_id, item.login_id, i]
+        if rec.class_attr is None:
+            epoch = sm.epoch_of(epochs.get(rec.nas_id, _NO_EPOCH), rec.event_time)
+            if epoch != rec.epoch:
+                rec = replace(rec, epoch=epoch)
+        elif rec.epoch:
+            rec = replace(rec, epoch=0)
+        key = sm.session_key(rec.nas_id, rec.session_id, rec.username, rec.class_attr, rec.epoch)
+        g = groups.get(key)
+        if g is None:
+            groups[key] = [[(rec, i)], item.org_id, item.login_id, i]
         else:
-            cur[0] = sm.merge(cur[0], one)
-            if cur[2] is None:
-                cur[2] = item.login_id
-            cur[3] = i
-    if folded:
-        existing = _select_by_keys(conn, list(folded))
+            g[0].append((rec, i))
+            if g[2] is None:
+                g[2] = item.login_id
+            g[3] = i
+    deltas: dict[int, Outcome] = {}
+    notes: dict[int, tuple[str, ...]] = {}
+    if groups:
+        existing = _select_by_keys(conn, list(groups))
         inserts: list[dict] = []
         updates: list[dict] = []
-        for key, (s, org_id, login_id, idx) in folded.items():
+        for key, (recs, org_id, login_id, idx) in groups.items():
             ex = existing.get(key)
+            old = ex[2] if ex is not None else None
+            cur = old
+            if len(recs) > 1:
+                recs.sort(key=lambda ri: ri[0].event_time)
+            for rec, i in recs:
+                cur, seen = sm.fold(cur, rec)
+                if seen:
+                    notes[i] = notes.get(i, ()) + seen
+            assert cur is not None
             if ex is None:
-                row = _values(s)
-                row.update(session_key=key, org_id=org_id, nas_id=s.nas_id, session_id=s.session_id,
-                           username=s.username, login_id=login_id)
+                row = _values(cur)
+                row.update(session_key=key, org_id=org_id, nas_id=cur.nas_id,
+                           session_id=cur.session_id, username=cur.username, login_id=login_id)
                 inserts.append(row)
-                results[idx] = _delta(None, login_id if s.stop_time is None else None)
+                deltas[idx] = _delta(None, login_id if cur.stop_time is None else None)
                 continue
-            row_id, old_login, old = ex
-            new = sm.merge(old, s)
+            row_id, old_login, _ = ex
+            assert old is not None
             new_login = old_login if old_login is not None else login_id
-            if new != old or new_login != old_login:
-                u = {"b_" + f: getattr(new, f) for f in _MUTABLE}
+            if cur != old or new_login != old_login:
+                u = {"b_" + f: getattr(cur, f) for f in _MUTABLE}
                 u["b_login_id"] = new_login
                 u["b_id"] = row_id
                 updates.append(u)
-            results[idx] = _delta(old_login if old.stop_time is None else None,
-                                  new_login if new.stop_time is None else None)
+            deltas[idx] = _delta(old_login if old.stop_time is None else None,
+                                 new_login if cur.stop_time is None else None)
         if inserts:
             conn.execute(sessions_t.insert(), inserts)
         if updates:
             conn.execute(_update_session_stmt(), updates)
+    _save_epochs(conn, items, before, epochs)
     for i in resets:
         rec = items[i].rec
         closed = close_nas_sessions(conn, rec.nas_id, rec.event_time, sm.TERMINATE_NAS_REBOOT)
-        results[i] = Outcome(closed=tuple(closed))
+        deltas[i] = Outcome(closed=tuple(closed))
+    results: list[Outcome] = [NOTHING] * len(items)
+    for i in deltas.keys() | notes.keys():
+        d = deltas.get(i, NOTHING)
+        results[i] = Outcome(d.opened, d.closed, notes[i]) if i in notes else d
     return results
+
+
+_NO_EPOCH = sm.NasEpoch()
+
+
+def _load_epochs(conn: Connection, items: list[AcctItem]) -> dict[int, sm.NasEpoch]:
+    """The epochs of the NASes whose records need one (no Class, or On/Off)."""
+    ids = {it.rec.nas_id for it in items if it.rec.class_attr is None or it.rec.status in NAS_RESET}
+    if not ids:
+        return {}
+    ns = nas_state.c
+    return {r.nas_id: sm.NasEpoch(r.epoch, r.epoch_at)
+            for r in conn.execute(sa.select(ns.nas_id, ns.epoch, ns.epoch_at).where(ns.nas_id.in_(ids)))}
+
+
+def _save_epochs(conn: Connection, items: list[AcctItem], before: dict[int, sm.NasEpoch],
+                 after: dict[int, sm.NasEpoch]) -> None:
+    """Write the epochs this batch's Accounting-On/Off changed."""
+    ns = nas_state.c
+    for nas_id, e in after.items():
+        old = before.get(nas_id)
+        if old == e:
+            continue
+        if old is None:
+            org_id = next(it.org_id for it in items if it.rec.nas_id == nas_id)
+            conn.execute(nas_state.insert().values(nas_id=nas_id, org_id=org_id, epoch=e.epoch,
+                                                   epoch_at=e.since))
+        else:
+            conn.execute(nas_state.update().where(ns.nas_id == nas_id)
+                         .values(epoch=e.epoch, epoch_at=e.since))
+
+
+def nas_epoch(conn: Connection, nas_id: int) -> sm.NasEpoch:
+    """A NAS's current epoch (epoch 0 before its first Accounting-On/Off)."""
+    ns = nas_state.c
+    r = conn.execute(sa.select(ns.epoch, ns.epoch_at).where(ns.nas_id == nas_id)).one_or_none()
+    return _NO_EPOCH if r is None else sm.NasEpoch(r.epoch, r.epoch_at)
 
 
 def _close_rows(conn: Connection, rows: list[tuple[int, int | None, sm.Session, sm.Session]]) -> list[int]:
