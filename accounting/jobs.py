@@ -1,4 +1,4 @@
-"""Accounting's periodic jobs: usage aggregation, stale-session cleanup, bucket pruning.
+"""Accounting's periodic jobs: usage aggregation, stale-session cleanup, pruning.
 
 Each job runs on the app's scheduler (once per period, never overlapping,
 only on the leader instance) and commits in chunks through the writer, so it
@@ -50,6 +50,8 @@ class AccountingJobs:
         self.tracker = tracker
         self.rrd = rrd
         self.last_aggregation: dict[str, Any] = {}
+        self.skipped = app.stats.counter("acct_aggregation_skipped_total", "Sessions left out of usage aggregation because their counters are impossible (negative or beyond 2^62).")
+        self.failures = app.stats.counter("acct_aggregation_failures_total", "Usage aggregation runs that failed (the job_runs row says failed; the next tick retries).")
 
     def register(self, scheduler: Any, dispatcher: Any) -> None:
         scheduler.add(Job(AGGREGATE, self.conf.aggregation_interval, self.aggregate))
@@ -57,9 +59,16 @@ class AccountingJobs:
         scheduler.add(Job(PRUNE, 3600, self.prune))
         dispatcher.subscribe(EXHAUST, "usage.quota_exceeded", self.on_quota_exceeded)
 
-    @defer.inlineCallbacks
-    def aggregate(self, ctx: JobContext):  # type: ignore[no-untyped-def]
+    def aggregate(self, ctx: JobContext) -> defer.Deferred:
         """Move new session octets into the buckets of the slot before this period."""
+        def failed(f: Any) -> Any:
+            self.failures[""] += 1
+            log.failure("usage aggregation failed (usage, quotas and graphs wait for the next run)", f)
+            return f
+        return self._aggregate(ctx).addErrback(failed)
+
+    @defer.inlineCallbacks
+    def _aggregate(self, ctx: JobContext):  # type: ignore[no-untyped-def]
         slot = ctx.period_start - timedelta(seconds=self.conf.aggregation_interval)
         now = utcnow(self.clock)
         after = int(ctx.progress or 0)
@@ -74,6 +83,9 @@ class AccountingJobs:
                 break
             chunks += 1
             n += chunk.sessions
+            if chunk.skipped:
+                self.skipped[""] += chunk.skipped
+                log.warn("usage aggregation skipped {n} sessions with impossible counters", n=chunk.skipped)
             after = chunk.last_id
             self.tracker.set_cycles(chunk.cycles)
             for org, lid, sl, rx, tx in chunk.slot_rows:
@@ -111,7 +123,7 @@ class AccountingJobs:
 
     @defer.inlineCallbacks
     def prune(self, ctx: JobContext):  # type: ignore[no-untyped-def]
-        """Delete usage buckets past their level's retention."""
+        """Delete usage buckets past their level's retention, and old closed sessions."""
         from accounting.usage import expired_before
         now = utcnow(self.clock)
         c = self.conf
@@ -119,7 +131,23 @@ class AccountingJobs:
         for level, days in (("slot", c.retention_5m), ("hour", c.retention_hourly), ("day", c.retention_daily)):
             cutoff = expired_before(now, level, timedelta(days=days))  # type: ignore[arg-type]
             out[level] = yield self.db.write(store.prune_usage, level, cutoff)
+        if c.retention_sessions:
+            out["sessions"] = yield self.prune_sessions(now - timedelta(days=c.retention_sessions))
         return out
+
+    @defer.inlineCallbacks
+    def prune_sessions(self, before: Any):  # type: ignore[no-untyped-def]
+        """Delete sessions closed before ``before`` (and aggregated), one chunk per transaction."""
+        after = total = 0
+        limit = self.conf.aggregation_chunk
+        while True:
+            ids = yield self.db.read(store.expired_session_ids, before, after, limit)
+            if not ids:
+                return total
+            total += yield self.db.write(store.delete_sessions, ids, before)
+            after = ids[-1]
+            if len(ids) < limit:
+                return total
 
     def on_quota_exceeded(self, conn: Connection, ev: Event) -> None:
         """Set a block-when-exhausted login to ``exhausted`` (idempotent)."""

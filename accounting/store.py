@@ -299,22 +299,30 @@ class AggChunk:
     """What one aggregation chunk committed."""
     last_id: int
     sessions: int
+    skipped: int = 0     # rows with impossible counters, left out (``usage.aggregate``)
     slot_rows: list[tuple[int, int, datetime, int, int]] = field(default_factory=list)  # org, login, slot, rx, tx
     cycles: list[CycleUsage] = field(default_factory=list)
     exceeded: list[QuotaExceeded] = field(default_factory=list)
 
 
 def _upsert(conn: Connection, table: sa.Table, keys: list[str], add: list[str], rows: list[dict]) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col, for many rows."""
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col, for many rows.
+
+    The sum stops at ``COUNTER_MAX`` and is computed so it never overflows
+    (``least(col, MAX - excluded) + excluded``), given added values of at
+    most ``COUNTER_MAX``: a counter column can never make the write fail.
+    """
     if not rows:
         return
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
+        least = sa.func.least
     else:
         from sqlalchemy.dialects.sqlite import insert
+        least = sa.func.min  # SQLite's two-argument min() is the scalar one
     stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(index_elements=keys,
-                                      set_={c: table.c[c] + stmt.excluded[c] for c in add})
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={
+        c: least(table.c[c], sm.COUNTER_MAX - stmt.excluded[c]) + stmt.excluded[c] for c in add})
     conn.execute(stmt, rows)
 
 
@@ -325,7 +333,9 @@ def aggregate_chunk(conn: Connection, after_id: int, limit: int, slot: datetime,
     In ONE transaction: the sessions' ``agg_*`` columns, the slot / local
     hour / local day buckets of their logins, each login's cycle usage, and
     a ``usage.quota_exceeded`` event for a login whose usage crosses its
-    data cap (once per cycle: ``exceeded_at``).  Run again after a crash, a
+    data cap (once per cycle: ``exceeded_at``).  A session with impossible
+    counters is skipped (``AggChunk.skipped``) and sums are bounded, so one
+    bad row never fails the chunk for everyone.  Run again after a crash, a
     chunk finds only what was not committed, so nothing is lost or counted
     twice.
     """
@@ -341,7 +351,7 @@ def aggregate_chunk(conn: Connection, after_id: int, limit: int, slot: datetime,
     conn.execute(sessions_t.update().where(c.id == sa.bindparam("b_id")).values(
         agg_input_octets=sa.bindparam("b_in"), agg_output_octets=sa.bindparam("b_out")),
         [{"b_id": r[0], "b_in": a[0], "b_out": a[1]} for r, a in zip(rows, agg.new_agg)])
-    out = AggChunk(rows[-1][0], len(rows))
+    out = AggChunk(rows[-1][0], len(rows), agg.skipped)
     org_of = {r[2]: r[1] for r in rows if r[2] is not None}
     buckets = {lid: v for (lid, _s), v in agg.buckets.items() if lid}
     if not buckets:
@@ -386,10 +396,11 @@ def _add_cycle_usage(conn: Connection, buckets: dict[int, tuple[int, int]], org_
             before[(r.login_id, r.cycle_start)] = (r.octets, r.exceeded_at)
     _upsert(conn, usage_cycles, ["login_id", "cycle_start"], ["octets"],
             [{"login_id": lid, "cycle_start": b[0], "org_id": org_of[lid],
-              "octets": buckets[lid][0] + buckets[lid][1]} for lid, b in bounds.items()])
+              "octets": min(buckets[lid][0] + buckets[lid][1], sm.COUNTER_MAX)}
+             for lid, b in bounds.items()])
     for lid, (start, end) in bounds.items():
         prev, exceeded_at = before.get((lid, start), (0, None))
-        used = prev + buckets[lid][0] + buckets[lid][1]
+        used = min(prev + buckets[lid][0] + buckets[lid][1], sm.COUNTER_MAX)
         out.cycles.append(CycleUsage(lid, org_of[lid], start, end, used))
         cap = info[lid][0]
         if exceeded_at is None and um.crossed(prev, used, cap):
@@ -398,6 +409,33 @@ def _add_cycle_usage(conn: Connection, buckets: dict[int, tuple[int, int]], org_
             conn.execute(usage_cycles.update().where(uc.login_id == lid, uc.cycle_start == start)
                          .values(exceeded_at=now))
             out.exceeded.append(ev)
+
+
+def expired_session_ids(conn: Connection, before: datetime, after_id: int, limit: int) -> list[int]:
+    """Ids (ascending, after ``after_id``) of up to ``limit`` sessions stopped before
+    ``before`` whose octets are all in the buckets: what retention may delete.
+
+    Run on the read pool: the scan may be long, the delete that follows is not.
+    """
+    c = sessions_t.c
+    q = (sa.select(c.id).where(c.id > after_id, c.stop_time < before,
+                               c.input_octets <= c.agg_input_octets,
+                               c.output_octets <= c.agg_output_octets)
+         .order_by(c.id).limit(limit))
+    return [r[0] for r in conn.execute(q)]
+
+
+def delete_sessions(conn: Connection, ids: list[int], before: datetime) -> int:
+    """Delete the sessions ``ids`` that are still expired (a late packet may have changed one)."""
+    if not ids:
+        return 0
+    c = sessions_t.c
+    n = 0
+    for i in range(0, len(ids), _IN_CHUNK):
+        n += conn.execute(sessions_t.delete().where(
+            c.id.in_(ids[i:i + _IN_CHUNK]), c.stop_time < before,
+            c.input_octets <= c.agg_input_octets, c.output_octets <= c.agg_output_octets)).rowcount
+    return n
 
 
 def prune_usage(conn: Connection, level: str, before: datetime) -> int:

@@ -6,7 +6,9 @@ the session's cumulative counters and what it had already put into buckets
 the difference into one bucket per login and 5-minute slot (``aggregate``).
 Because session counters only ever grow (``accounting.sessions`` keeps the
 maximum reported), the delta is never negative and the sum of a login's
-buckets equals the sum of its sessions' final counters. Slots roll up into
+buckets equals the sum of its sessions' final counters (up to
+``COUNTER_MAX`` per bucket: sums are bounded so they always fit a signed
+64-bit column, and impossible rows are skipped, see ``aggregate``). Slots roll up into
 hours and days (``rollup``), old rows expire (``expired_before``), and the
 quota helpers decide when a login crosses its data cap in its billing cycle.
 
@@ -31,6 +33,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
 from aaad.cycles import cycle_bounds, local_midnight as _local_midnight, require_aware as _require_aware
+from accounting.sessions import COUNTER_MAX
 
 SLOT_SECONDS = 300
 
@@ -100,32 +103,51 @@ class Aggregation:
     bucket; logins whose sessions moved nothing are absent. ``new_agg``
     holds, in the order of the input rows, the (agg_in, agg_out) to store on
     each session row; a value never decreases, so a counter that went
-    backwards cannot be counted twice when it climbs again.
+    backwards cannot be counted twice when it climbs again. ``skipped``
+    counts the rows left out as impossible (see ``aggregate``).
     """
 
     buckets: dict[LoginSlot, Octets]
     new_agg: list[Octets]
+    skipped: int = 0
+
+
+def valid_row(in_now: int, out_now: int, agg_in: int, agg_out: int) -> bool:
+    """Whether a session's counters are possible: each within [0, COUNTER_MAX]."""
+    return all(0 <= v <= COUNTER_MAX for v in (in_now, out_now, agg_in, agg_out))
 
 
 def aggregate(
     rows: Iterable[tuple[int, int, int, int, int]], slot: datetime
 ) -> Aggregation:
-    """Sum per login the deltas of rows ``(login_id, in_now, out_now, agg_in, agg_out)``."""
+    """Sum per login the deltas of rows ``(login_id, in_now, out_now, agg_in, agg_out)``.
+
+    Isolated per row and bounded: a row whose values are impossible (see
+    ``valid_row``; e.g. written before the server clamped counters) is
+    skipped and counted, and marked as aggregated at its counters so it is
+    not read again; a login's sums stop at ``COUNTER_MAX``. So one bad
+    session can neither fail the run nor overflow another login's bucket.
+    """
     slot = slot_start(slot)
     sums_in: dict[int, int] = {}
     sums_out: dict[int, int] = {}
     new_agg: list[Octets] = []
     append = new_agg.append
+    skipped = 0
     for login_id, in_now, out_now, agg_in, agg_out in rows:
+        if not valid_row(in_now, out_now, agg_in, agg_out):
+            skipped += 1
+            append((in_now, out_now))
+            continue
         d_in = in_now - agg_in
         d_out = out_now - agg_out
         if d_in > 0:
-            sums_in[login_id] = sums_in.get(login_id, 0) + d_in
+            sums_in[login_id] = min(sums_in.get(login_id, 0) + d_in, COUNTER_MAX)
         else:
             d_in = 0
             in_now = agg_in
         if d_out > 0:
-            sums_out[login_id] = sums_out.get(login_id, 0) + d_out
+            sums_out[login_id] = min(sums_out.get(login_id, 0) + d_out, COUNTER_MAX)
         else:
             d_out = 0
             out_now = agg_out
@@ -134,7 +156,7 @@ def aggregate(
         (login_id, slot): (sums_in.get(login_id, 0), sums_out.get(login_id, 0))
         for login_id in sums_in.keys() | sums_out.keys()
     }
-    return Aggregation(buckets=buckets, new_agg=new_agg)
+    return Aggregation(buckets=buckets, new_agg=new_agg, skipped=skipped)
 
 
 def rollup(

@@ -11,6 +11,7 @@ from twisted.internet import defer, task
 from aaad.config import load
 from aaad.events import Event
 from aaad.jobs import Job, JobContext, Scheduler, claim, runs
+from aaad.metrics import Stats
 from aaad.view.memory import AAAView
 from aaad.view.store import load_snapshot
 from aaad.view.write import LoginWriter
@@ -42,7 +43,7 @@ def make(w: World, chunk: int = 2) -> tuple[AccountingJobs, Tracker, FakeRrd, ta
     with w.engine.connect() as conn:
         view.load(load_snapshot(conn, w.box))
     db.writer.on_changes.append(view.apply_local)
-    app = SimpleNamespace(db=db, clock=clock, view=view, login_writer=LoginWriter(w.box))
+    app = SimpleNamespace(db=db, clock=clock, view=view, login_writer=LoginWriter(w.box), stats=Stats())
     conf = load({"accounting": AccountingConfig}, None, {}).accounting
     import dataclasses
     conf = dataclasses.replace(conf, aggregation_chunk=chunk)
@@ -118,4 +119,4 @@ def test_prune_job(w: World) -> None:
     apply(w, start(), interim(300, 1, 1))
     jobs.aggregate(ctx(jobs))
     clock.advance(timedelta(days=8).total_seconds())
-    assert jobs.prune(ctx(jobs)).result == {"slot": 1, "hour": 0, "day": 0}
+    assert jobs.prune(ctx(jobs)).result == {"slot": 1, "hour": 0, "day": 0, "sessions": 0}
