@@ -23,7 +23,7 @@ from accounting.jobs import AGGREGATE, AccountingJobs
 from accounting.schema import usage
 from accounting.tracker import Tracker
 from tests.accounting.test_store import (SLOT, World, apply, interim, rows, start,  # noqa: F401
-                                         w)
+                                         stop, w)
 
 
 class FakeRrd:
@@ -120,3 +120,14 @@ def test_prune_job(w: World) -> None:
     jobs.aggregate(ctx(jobs))
     clock.advance(timedelta(days=8).total_seconds())
     assert jobs.prune(ctx(jobs)).result == {"slot": 1, "hour": 0, "day": 0, "sessions": 0}
+
+
+def test_prune_job_deletes_old_closed_sessions(w: World) -> None:
+    """Closed, aggregated sessions older than retention_sessions go; open ones stay."""
+    jobs, _t, _r, clock, _app = make(w, chunk=2)
+    apply(w, *[start(f"c{i}") for i in range(3)], start("open"))
+    apply(w, *[stop(60, 5, 5, sid=f"c{i}") for i in range(3)])
+    jobs.aggregate(ctx(jobs))
+    clock.advance(timedelta(days=366).total_seconds())
+    assert jobs.prune(ctx(jobs)).result["sessions"] == 3
+    assert [r.session.session_id for r in rows(w)] == ["open"]

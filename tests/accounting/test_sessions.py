@@ -12,6 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accounting.sessions import (
+    COUNTER_MAX,
+    EPOCH_GUARD,
+    WRAP,
+    NasEpoch,
+    epoch_of,
+    fold as fold_one,
+    next_epoch,
+    read_counters,
+    unwrap,
     STATUS_ACCOUNTING_ON,
     STATUS_INTERIM,
     STATUS_START,
@@ -525,3 +534,126 @@ def test_lost_start_changes_no_totals(data: st.DataObject) -> None:
         want.session_time,
     )
     assert (got.start_time, got.stop_time) == (want.start_time, want.stop_time)
+
+
+
+# --- identity: Class and NAS epochs -------------------------------------------------
+
+
+def test_epoch_zero_without_class_keeps_the_old_key() -> None:
+    """Rows written before epochs existed keep their keys: epoch 0 and no Class add nothing."""
+    assert session_key(NAS, SID, USER, None, 0) == session_key(NAS, SID, USER)
+    assert session_key(NAS, SID, USER, None, 1) != session_key(NAS, SID, USER)
+
+
+@given(st.text(min_size=1, max_size=40), st.integers(0, 1000), st.integers(0, 1000))
+def test_class_decides_identity_whatever_the_epoch(cls: str, e1: int, e2: int) -> None:
+    """With a Class the epoch is irrelevant; the Class alone separates reused session ids."""
+    assert session_key(NAS, SID, USER, cls, e1) == session_key(NAS, SID, USER, cls, e2)
+    assert session_key(NAS, SID, USER, cls, e1) != session_key(NAS, SID, USER, cls + "x", e1)
+    assert session_key(NAS, SID, USER, cls, 0) != session_key(NAS, SID, USER, None, 0)
+
+
+def test_same_session_id_with_another_class_is_another_session() -> None:
+    """A reused Acct-Session-Id with a new Class never folds into the old session."""
+    old, notes = fold_one(None, stop(60, (5, 5), class_attr="aaad:a"))
+    assert notes == ()
+    with pytest.raises(ValueError):
+        apply(old, start(class_attr="aaad:b"))
+    new = apply(None, start(class_attr="aaad:b"))
+    assert new.key != old.key and is_open(new) and new.class_attr == "aaad:b"
+
+
+@settings(max_examples=200)
+@given(st.data())
+def test_order_independence_holds_with_class_and_epoch(data: st.DataObject) -> None:
+    """Packets of one session carrying a Class (or an epoch) still fold order-independently."""
+    tag = data.draw(st.sampled_from([{"class_attr": "aaad:x"}, {"epoch": 3}]))
+    packets = [replace(p, **tag) for p in data.draw(st.lists(arbitrary_records, min_size=1, max_size=6))]
+    shuffled = data.draw(st.permutations(packets))
+    assert reduce(apply, shuffled + packets[:2], None) == reduce(apply, packets, None)
+
+
+times = st.integers(0, 100_000).map(lambda s: T0 + timedelta(seconds=s))
+
+
+@given(st.lists(times, max_size=12))
+def test_epochs_only_grow_and_retransmissions_do_not_bump(ons: list[datetime]) -> None:
+    """Each On/Off at least EPOCH_GUARD after the epoch's start begins one; others change nothing."""
+    cur = NasEpoch()
+    for at in ons:
+        nxt = next_epoch(cur, at)
+        bumped = cur.since is None or at > cur.since + timedelta(seconds=EPOCH_GUARD)
+        assert nxt == (NasEpoch(cur.epoch + 1, at) if bumped else cur)
+        assert next_epoch(nxt, at) == nxt  # the same On again: a retransmission
+        cur = nxt
+
+
+@given(times, times)
+def test_packets_older_than_the_epoch_belong_to_the_previous_one(since: datetime, at: datetime) -> None:
+    """A session packet from before the Accounting-On/Off that began the epoch is of the one before."""
+    cur = NasEpoch(4, since)
+    assert epoch_of(cur, at) == (3 if at < since else 4)
+    assert epoch_of(NasEpoch(), at) == 0
+
+
+# --- 32-bit counters -----------------------------------------------------------------------
+
+
+def test_wrap_without_gigawords_is_read_as_the_next_turn() -> None:
+    """A 32-bit counter dropping from the upper half to the lower half later on is a wrap."""
+    s = apply(None, interim(300, (4_000_000_000, 10), in_32bit=True, out_32bit=True))
+    rec, notes = read_counters(s, interim(600, (5_000, 20), in_32bit=True, out_32bit=True))
+    assert (rec.input_octets, rec.output_octets) == (WRAP + 5_000, 20)
+    assert notes == ("counter_wrapped",)
+    s = apply(s, interim(600, (5_000, 20), in_32bit=True, out_32bit=True))
+    assert s.input_octets == WRAP + 5_000
+    s = apply(s, interim(900, (9_000, 30), in_32bit=True, out_32bit=True))  # same turn, stays there
+    assert s.input_octets == WRAP + 9_000
+
+
+def test_older_packet_or_implausible_drop_is_not_a_wrap() -> None:
+    """A late packet, or a drop from the lower half, is ignored by the maximum and flagged when newer."""
+    s = apply(None, interim(300, (4_000_000_000, 10)))
+    assert read_counters(s, interim(200, (5_000, 10), in_32bit=True))[1] == ()
+    assert apply(s, interim(200, (5_000, 10), in_32bit=True)).input_octets == 4_000_000_000
+    low = apply(None, interim(300, (1_000_000, 10)))
+    rec, notes = read_counters(low, interim(600, (5_000, 10), in_32bit=True))
+    assert notes == ("counter_backwards",) and apply(low, rec).input_octets == 1_000_000
+    assert read_counters(low, interim(600, (5_000, 10)))[1] == ("counter_backwards",)
+
+
+@given(st.integers(0, COUNTER_MAX), st.integers(0, WRAP - 1), st.floats(-1e6, 1e6))
+def test_unwrap_keeps_the_low_bits_and_never_jumps_more_than_a_turn(
+        stored: int, reported: int, elapsed: float) -> None:
+    """The value read always has the reported low 32 bits and lies within one turn of the stored one."""
+    value, note = unwrap(stored, reported, elapsed)
+    assert value % WRAP == reported or value == COUNTER_MAX
+    assert stored - WRAP < value <= stored + WRAP
+    grew = value > stored or value == COUNTER_MAX  # a wrap at the cap stays at the cap
+    assert (note == "counter_wrapped") == (grew and reported < stored % WRAP)
+    if elapsed <= 0:
+        assert note is None
+
+
+@st.composite
+def wrapping_sessions(draw: st.DrawFn) -> tuple[list[AcctRecord], int]:
+    """Interims of a session whose NAS sends no Gigawords, growing under 2^31 per 300 s."""
+    total, packets = 0, []
+    for i in range(1, draw(st.integers(1, 12)) + 1):
+        total += draw(st.integers(0, (1 << 31) - 1))
+        packets.append(interim(300 * i, (total % WRAP, 0), in_32bit=True))
+    return packets, total
+
+
+@settings(max_examples=200)
+@given(wrapping_sessions(), st.data())
+def test_in_order_32bit_counters_add_up_whatever_the_retransmissions(
+        session: tuple[list[AcctRecord], int], data: st.DataObject) -> None:
+    """Packets in order, each possibly repeated later, fold to the true 64-bit total."""
+    packets, total = session
+    delivered_ = []
+    for p in packets:
+        delivered_.append(p)
+        delivered_.extend(data.draw(st.lists(st.sampled_from(delivered_), max_size=2)))
+    assert reduce(apply, delivered_, None).input_octets == total
