@@ -30,7 +30,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                                     include_closed=args.all, limit=args.limit)
     headers = ["id", "username", "login_id", "nas_id", "session_id", "framed_ip", "calling_station",
                "start", "last_update", "stop", "input_octets", "output_octets", "input_packets",
-               "output_packets", "session_time", "terminate_cause", "nas_port", "nas_port_id"]
+               "output_packets", "session_time", "terminate_cause", "nas_port", "nas_port_id", "class"]
     rows: list[list[Any]] = []
     for r in found:
         s = r.session
@@ -38,7 +38,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                      s.start_time.isoformat(), s.last_update.isoformat(),
                      s.stop_time.isoformat() if s.stop_time else None,
                      s.input_octets, s.output_octets, s.input_packets, s.output_packets,
-                     s.session_time, s.terminate_cause, s.nas_port, s.nas_port_id])
+                     s.session_time, s.terminate_cause, s.nas_port, s.nas_port_id, s.class_attr])
     if args.json:
         print(json.dumps([dict(zip(headers, r)) for r in rows], indent=1))
         return 0
