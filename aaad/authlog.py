@@ -32,7 +32,13 @@ _COLS = "created_at, org_id, nas_id, username, method, result, reason, calling_s
 #: The text columns an entry fills, by position in :data:`Entry`, and their
 #: widths: what a NAS sends is cut to fit (PostgreSQL refuses longer values
 #: and NUL bytes, and one refused row would lose the whole batch).
-_TEXT = tuple((i, auth_log.c[name].type.length) for i, name in
+def _width(column: str) -> int:
+    t = auth_log.c[column].type
+    assert isinstance(t, sa.String) and t.length
+    return t.length
+
+
+_TEXT = tuple((i, _width(name)) for i, name in
               ((3, "username"), (4, "method"), (5, "result"), (6, "reason"), (7, "calling_station")))
 
 #: Rows deleted per transaction when pruning (each one holds the writer briefly).

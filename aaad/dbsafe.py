@@ -26,4 +26,4 @@ def clean_text(s: str, max_chars: int | None = None) -> str:
 
 def clamp(n: int, high: int, low: int = 0) -> int:
     """``n`` brought into ``[low, high]``."""
-    return low if n < low else high if n > high else n
+    return max(low, min(n, high))

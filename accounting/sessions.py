@@ -31,9 +31,10 @@ Counters (octets, packets, session_time)
     when it is lower, the packet is newer (its Acct-Session-Time, else its
     event time, is later than the session's), the stored low 32 bits are in
     their upper half, the new value in its lower half, and the growth
-    implied is possible at ``WRAP_MAX_RATE``. Otherwise (an older packet, or
-    an implausible drop) the value is read below the stored one, so the
-    maximum rule ignores it. Both a wrap and a newer packet going backwards
+    implied is possible at ``WRAP_MAX_RATE``. A packet that is not newer (a
+    retransmission, a late packet) is read in the latest turn that keeps it
+    at or below the stored value, and a newer packet with an implausible
+    drop below it: either way the maximum rule ignores it. Both a wrap and a newer packet going backwards
     are reported as anomalies. The reading depends on what was stored
     first, so unlike the other rules it needs the packets of a session in
     order; a NAS that sends Gigawords (RouterOS does) never needs it.
@@ -277,9 +278,9 @@ def unwrap(stored: int, reported: int, elapsed: float) -> tuple[int, str | None]
     """
     high, low = divmod(stored, WRAP)
     same_turn = high * WRAP + reported
+    if elapsed <= 0:  # an older packet or a retransmission: from this turn or the one before
+        return (same_turn - WRAP if same_turn > stored and high else same_turn), None
     if reported >= low:
-        return same_turn, None
-    if elapsed <= 0:  # an older packet: read it below what is stored
         return same_turn, None
     growth = WRAP - low + reported
     if low >= WRAP // 2 and reported < WRAP // 2 and growth <= WRAP_MAX_RATE * elapsed:

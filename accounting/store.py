@@ -314,12 +314,12 @@ def _upsert(conn: Connection, table: sa.Table, keys: list[str], add: list[str], 
     """
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
+    pg = conn.dialect.name == "postgresql"
+    if pg:
         from sqlalchemy.dialects.postgresql import insert
-        least = sa.func.least
     else:
         from sqlalchemy.dialects.sqlite import insert
-        least = sa.func.min  # SQLite's two-argument min() is the scalar one
+    least = getattr(sa.func, "least" if pg else "min")  # SQLite's two-argument min() is scalar
     stmt = insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=keys, set_={
         c: least(table.c[c], sm.COUNTER_MAX - stmt.excluded[c]) + stmt.excluded[c] for c in add})
