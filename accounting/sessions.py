@@ -196,15 +196,16 @@ def session_key(nas_id: int, session_id: str, username: str, class_attr: str | N
     Accounting-On/Off) joins it instead; epoch 0 adds nothing, so rows
     written before epochs existed keep their keys.
     """
-    parts: tuple[str, ...] = (str(nas_id), session_id, username)
+    n = str(nas_id).encode()
+    s = session_id.encode()
+    u = username.encode()
+    joined = b"%d:%s%d:%s%d:%s" % (len(n), n, len(s), s, len(u), u)
     if class_attr is not None:
-        parts += ("class", class_attr)
+        c = class_attr.encode()
+        joined += b"5:class%d:%s" % (len(c), c)
     elif epoch:
-        parts += ("epoch", str(epoch))
-    joined = b"".join(
-        f"{len(encoded)}:".encode("ascii") + encoded
-        for encoded in (part.encode("utf-8") for part in parts)
-    )
+        e = str(epoch).encode()
+        joined += b"5:epoch%d:%s" % (len(e), e)
     return hashlib.sha1(joined).hexdigest()[:32]
 
 
@@ -223,14 +224,19 @@ def apply(current: Session | None, rec: AcctRecord) -> Session:
     return fold(current, rec)[0]
 
 
-def fold(current: Session | None, rec: AcctRecord) -> tuple[Session, tuple[str, ...]]:
-    """``apply``, also returning the anomalies ``read_counters`` noted."""
+def fold(current: Session | None, rec: AcctRecord,
+         key: str | None = None) -> tuple[Session, tuple[str, ...]]:
+    """``apply``, also returning the anomalies ``read_counters`` noted.
+
+    ``key``, when the caller already computed the record's ``session_key``,
+    saves computing it again.
+    """
     if rec.status not in _SESSION_STATUSES:
         raise ValueError(
             f"Acct-Status-Type {rec.status} does not belong to one session"
         )
     rec, notes = read_counters(current, rec)
-    incoming = _from_record(rec)
+    incoming = _from_record(rec, key)
     if current is None:
         return incoming, notes
     if current.key != incoming.key:
@@ -251,6 +257,10 @@ def read_counters(current: Session | None, rec: AcctRecord) -> tuple[AcctRecord,
         if rec.in_32bit or rec.out_32bit:
             rec = replace(rec, in_32bit=False, out_32bit=False)
         return rec, ()
+    if not (rec.in_32bit or rec.out_32bit):  # the usual case: 64-bit counters, not lower
+        i, o = rec.input_octets, rec.output_octets
+        if ((i is None or i >= current.input_octets) and (o is None or o >= current.output_octets)):
+            return rec, ()
     elapsed = _elapsed(current, rec)
     notes: list[str] = []
     values = []
@@ -398,7 +408,7 @@ def _close(s: Session, at: datetime, cause: int) -> Session:
     return replace(s, stop_time=at, terminate_cause=cause)
 
 
-def _from_record(rec: AcctRecord) -> Session:
+def _from_record(rec: AcctRecord, key: str | None = None) -> Session:
     """Build the one-packet view of a session from a Start, Interim or Stop."""
     session_time = rec.session_time or 0
     if rec.status == STATUS_START:
@@ -407,7 +417,7 @@ def _from_record(rec: AcctRecord) -> Session:
         start_time = rec.event_time - timedelta(seconds=session_time)
     stopped = rec.status == STATUS_STOP
     return Session(
-        key=session_key(rec.nas_id, rec.session_id, rec.username, rec.class_attr, rec.epoch),
+        key=key or session_key(rec.nas_id, rec.session_id, rec.username, rec.class_attr, rec.epoch),
         nas_id=rec.nas_id,
         session_id=rec.session_id,
         username=rec.username,

@@ -160,7 +160,7 @@ def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
             if len(recs) > 1:
                 recs.sort(key=lambda ri: ri[0].event_time)
             for rec, i in recs:
-                cur, seen = sm.fold(cur, rec)
+                cur, seen = sm.fold(cur, rec, key)
                 if seen:
                     notes[i] = notes.get(i, ()) + seen
             assert cur is not None

@@ -542,6 +542,7 @@ def test_lost_start_changes_no_totals(data: st.DataObject) -> None:
 
 def test_epoch_zero_without_class_keeps_the_old_key() -> None:
     """Rows written before epochs existed keep their keys: epoch 0 and no Class add nothing."""
+    assert session_key(NAS, SID, USER) == "085dd66952ff2b0a07d7e5d2e4f22e0c"  # the key stored by earlier versions
     assert session_key(NAS, SID, USER, None, 0) == session_key(NAS, SID, USER)
     assert session_key(NAS, SID, USER, None, 1) != session_key(NAS, SID, USER)
 
