@@ -23,6 +23,12 @@ a NAS could reject either; the Response Authenticator protects the reply.
 
 Event time: the server's clock minus Acct-Delay-Time.  Event-Timestamp is
 ignored on purpose: routers without NTP send wildly wrong ones.
+
+Pre-accounting (``accounting.preacct``): a delay or session time beyond its
+configured bound, a counter or integer a column cannot hold, and NUL in
+text are clamped or cleaned in ``parse_record``, the request is recorded
+anyway, and each kind is counted in ``acct_anomalies_total{kind}`` (with
+the 32-bit wraps the store reads against the stored session).
 """
 from __future__ import annotations
 
