@@ -131,3 +131,21 @@ def test_prune_job_deletes_old_closed_sessions(w: World) -> None:
     clock.advance(timedelta(days=366).total_seconds())
     assert jobs.prune(ctx(jobs)).result["sessions"] == 3
     assert [r.session.session_id for r in rows(w)] == ["open"]
+
+
+def test_aggregate_job_counts_skipped_rows_and_failures(w: World) -> None:
+    """A session with impossible counters is skipped and counted; a failing run is counted and fails."""
+    from tests.accounting.test_hygiene import _raw_session
+    jobs, _t, _r, _c, app = make(w, chunk=10)
+    _raw_session(w, "huge", w.alice, -5, (1 << 63) - 1)
+    apply(w, start("b", "bob"), interim(300, 7, 3, sid="b", user="bob"))
+    assert jobs.aggregate(ctx(jobs)).result == 2
+    assert app.stats.counters["acct_aggregation_skipped_total"][""] == 1
+    assert slot_buckets(w) == {w.bob: (7, 3)}
+
+    def broken(*_a: Any, **_k: Any) -> defer.Deferred:
+        return defer.fail(RuntimeError("database down"))
+    jobs.db = SimpleNamespace(write=broken)  # type: ignore[assignment]
+    d = jobs.aggregate(ctx(jobs))
+    assert app.stats.counters["acct_aggregation_failures_total"][""] == 1
+    d.addErrback(lambda f: f.trap(RuntimeError))
