@@ -34,10 +34,12 @@ Counters (octets, packets, session_time)
     implied is possible at ``WRAP_MAX_RATE``. A packet that is not newer (a
     retransmission, a late packet) is read in the latest turn that keeps it
     at or below the stored value, and a newer packet with an implausible
-    drop below it: either way the maximum rule ignores it. Both a wrap and a newer packet going backwards
-    are reported as anomalies. The reading depends on what was stored
-    first, so unlike the other rules it needs the packets of a session in
-    order; a NAS that sends Gigawords (RouterOS does) never needs it.
+    drop below it: either way the maximum rule ignores it. Both a wrap and
+    a newer packet going backwards are reported as anomalies. The reading
+    depends on what was stored first, so unlike the other rules it needs
+    the packets of a session in order; a NAS that sends Gigawords (RouterOS
+    does) never needs it. Packet counters have no Gigawords and are not
+    unwrapped (the maximum rule alone).
 
 start_time
     The earliest known start: a Start's ``event_time``; for any other packet
@@ -74,8 +76,9 @@ interim_interval
     The maximum reported: the stale check then never fires early.
 
 ``close_all`` (Accounting-On/Off: the NAS rebooted, every session it had is
-gone), ``next_epoch`` / ``epoch_of`` (the NAS's epochs), ``stale`` / ``close_stale`` (a NAS that stopped sending Interims) and
-``is_open`` complete the module. Nothing here does I/O or reads a clock.
+gone), ``next_epoch`` / ``epoch_of`` (the NAS's epochs), ``stale`` /
+``close_stale`` (a NAS that stopped sending Interims) and ``is_open``
+complete the module. Nothing here does I/O or reads a clock.
 """
 
 from __future__ import annotations
@@ -104,9 +107,8 @@ TERMINATE_NAS_REBOOT = 11
 #: NAS's Stop never does.
 TERMINATE_STALE = TERMINATE_LOST_SERVICE
 
-#: The largest counter kept (octets, packets, session time): 2^62 - 1, so
-#: that the sum of two still fits a signed 64-bit column (4.6 EB, far beyond
-#: any real session).
+#: The largest octet counter kept: 2^62 - 1, so that the sum of two still
+#: fits a signed 64-bit column (4.6 EB, far beyond any real session).
 COUNTER_MAX = (1 << 62) - 1
 
 #: One turn of a 32-bit counter, and the fastest growth (octets per second,
