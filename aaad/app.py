@@ -63,10 +63,15 @@ AAAD = Package(name="aaad", cli=_aaad_cli, config={
     "web": cfg.WebConfig,
     "jobs": cfg.JobsConfig,
     "radius": RadiusConfig,
-})
+}, migrations=str(migrate.HERE / "versions"))
 
 #: Every package, bottom layer first: their config sections, migrations and CLI commands.
 PACKAGES: tuple[Package, ...] = (AAAD, ACCOUNTING)
+
+
+def migrating() -> tuple[str, ...]:
+    """The packages with a migration folder, bottom layer first (for ``aaad.migrate``)."""
+    return tuple(p.name for p in PACKAGES if p.migrations)
 
 
 def schema() -> dict[str, type]:
@@ -97,7 +102,7 @@ def prepare_storage(conf: cfg.Config, upgrade: bool = True) -> str:
     if upgrade:
         engine = sync_engine(url, conf.database.busy_timeout_ms)
         try:
-            migrate.upgrade(engine)
+            migrate.upgrade(engine, packages=migrating())
         finally:
             engine.dispose()
     return url

@@ -108,7 +108,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     url = app.prepare_storage(conf, upgrade=False)
     engine = sync_engine(url, conf.database.busy_timeout_ms)
     before = migrate.current(engine)
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, packages=app.migrating())
     after = migrate.current(engine)
     print(f"database {engine.url.render_as_string(hide_password=True)}: "
           + (f"upgraded {before or 'empty'} -> {after}" if before != after else f"already at {after}"))

@@ -24,7 +24,10 @@ from sqlalchemy.engine import Engine
 HERE = Path(__file__).resolve().parent / "migrations"
 
 #: The packages whose schemas and migration folders make up the history,
-#: lowest layer first (each is a name: ``<name>.schema`` defines its tables).
+#: lowest layer first (each is a name: ``<name>.schema`` defines its tables,
+#: ``<name>/migrations/versions`` holds its revisions).  The app passes its
+#: own list (``aaad.app.migrating``, from the packages it composes); this
+#: default serves the ``alembic`` command line and tests.
 PACKAGES: tuple[str, ...] = ("aaad", "accounting")
 
 

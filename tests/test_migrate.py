@@ -74,3 +74,10 @@ def test_database_from_the_linear_history_upgrades(db_url: str) -> None:
                 accounting.schema.nas_state)).scalar() == 0
     finally:
         e.dispose()
+
+
+def test_app_migrates_the_packages_it_composes() -> None:
+    """The app's package list names each package with a migration folder, and that folder is the one used."""
+    from aaad import app
+    assert app.migrating() == migrate.PACKAGES
+    assert [p.migrations for p in app.PACKAGES] == migrate.version_locations(app.migrating())
