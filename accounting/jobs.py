@@ -50,8 +50,8 @@ class AccountingJobs:
         self.tracker = tracker
         self.rrd = rrd
         self.last_aggregation: dict[str, Any] = {}
-        self.skipped = app.stats.counter("acct_aggregation_skipped_total", "Sessions left out of usage aggregation because their counters are impossible (negative or beyond 2^62).")
-        self.failures = app.stats.counter("acct_aggregation_failures_total", "Usage aggregation runs that failed (the job_runs row says failed; the next tick retries).")
+        self.skipped = core.stats.counter("acct_aggregation_skipped_total", "Sessions left out of usage aggregation because their counters are impossible (negative or beyond 2^62).")
+        self.failures = core.stats.counter("acct_aggregation_failures_total", "Usage aggregation runs that failed (the job_runs row says failed; the next tick retries).")
 
     def register(self, scheduler: Any, dispatcher: Any) -> None:
         scheduler.add(Job(AGGREGATE, self.conf.aggregation_interval, self.aggregate))

@@ -178,16 +178,16 @@ class AuthServer:
                                      conf, self.dictionary.vendor_ids, self._first_use)
         self._port: Any = None
         self.port = 0
-        app.stats.gauge("radius_auth_log_cleaned", "Auth-log rows whose text was cut or had NUL replaced to be storable, since start.",
+        core.stats.gauge("radius_auth_log_cleaned", "Auth-log rows whose text was cut or had NUL replaced to be storable, since start.",
                         lambda: self.authlog.cleaned)
-        app.stats.gauge("radius_auth_log_dropped", "Auth-log rows lost (buffer full or a failed write), since start.",
+        core.stats.gauge("radius_auth_log_dropped", "Auth-log rows lost (buffer full or a failed write), since start.",
                         lambda: self.authlog.dropped)
         if conf.auth_log_retention:
-            app.scheduler.add(Job(PRUNE_LOG, 3600, self.prune_log))
+            core.scheduler.add(Job(PRUNE_LOG, 3600, self.prune_log))
 
     def prune_log(self, ctx: JobContext) -> Any:
         """Hourly: delete auth-log rows older than the retention, in chunks."""
-        return authlog.prune(self.app.db, ctx.period_start - timedelta(days=self.conf.auth_log_retention))
+        return authlog.prune(self.core.db, ctx.period_start - timedelta(days=self.conf.auth_log_retention))
 
     def _first_use(self, org_id: int, login_id: int, now: float) -> defer.Deferred:
         at = datetime.fromtimestamp(now, timezone.utc)
