@@ -145,7 +145,7 @@ def test_aggregate_job_counts_skipped_rows_and_failures(w: World) -> None:
 
     def broken(*_a: Any, **_k: Any) -> defer.Deferred:
         return defer.fail(RuntimeError("database down"))
-    jobs.db = SimpleNamespace(write=broken)  # type: ignore[assignment]
-    d = jobs.aggregate(ctx(jobs))
+    import dataclasses
+    d = jobs.aggregate(dataclasses.replace(ctx(jobs), db=SimpleNamespace(write=broken)))
     assert app.stats.counters["acct_aggregation_failures_total"][""] == 1
     d.addErrback(lambda f: f.trap(RuntimeError))
