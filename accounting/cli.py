@@ -59,7 +59,8 @@ def cmd_usage(args: argparse.Namespace) -> int:
         lg = view_store.login_by_name(conn, ctx.box, org_id, args.login)
         if lg is None:
             raise CliError(f"no login {args.login!r} in this org (see: aaad user list)", EXIT_USAGE)
-        u = store.login_usage(conn, lg.id, now_utc())
+        u = store.login_usage(conn, org_id, lg.id, now_utc())
+        assert u is not None
     data = {
         "login": args.login, "login_id": lg.id,
         "today": {"in": u.today[0], "out": u.today[1]},

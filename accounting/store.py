@@ -500,10 +500,13 @@ class UsageSummary:
     unaggregated: tuple[int, int]  # counted by open sessions, not yet in buckets
 
 
-def login_usage(conn: Connection, login_id: int, now: datetime) -> UsageSummary:
-    """Today and total from the daily buckets, the cycle from the cycle row."""
+def login_usage(conn: Connection, org_id: int, login_id: int, now: datetime) -> UsageSummary | None:
+    """Today and total from the daily buckets, the cycle from the cycle row; None if the
+    login is not in ``org_id``."""
     lg = conn.execute(sa.select(logins_t.c.org_id, logins_t.c.cycle_anchor)
-                      .where(logins_t.c.id == login_id)).one()
+                      .where(logins_t.c.org_id == org_id, logins_t.c.id == login_id)).first()
+    if lg is None:
+        return None
     tz = org_timezones(conn).get(lg.org_id, UTC)
     start, end = cycle_of(lg.cycle_anchor, tz, now)
     u = usage_t.c
@@ -511,7 +514,7 @@ def login_usage(conn: Connection, login_id: int, now: datetime) -> UsageSummary:
     def total(since: datetime | None) -> tuple[int, int]:
         q = sa.select(sa.func.coalesce(sa.func.sum(u.octets_in), 0),
                       sa.func.coalesce(sa.func.sum(u.octets_out), 0)).where(
-            u.login_id == login_id, u.level == "day")
+            u.org_id == org_id, u.login_id == login_id, u.level == "day")
         if since is not None:
             q = q.where(u.start >= since)
         r = conn.execute(q).one()
@@ -521,9 +524,10 @@ def login_usage(conn: Connection, login_id: int, now: datetime) -> UsageSummary:
     pend = conn.execute(sa.select(
         sa.func.coalesce(sa.func.sum(c.input_octets - c.agg_input_octets), 0),
         sa.func.coalesce(sa.func.sum(c.output_octets - c.agg_output_octets), 0)).where(
-        c.login_id == login_id, sa.text(f"({UNAGGREGATED})"))).one()
+        c.org_id == org_id, c.login_id == login_id, sa.text(f"({UNAGGREGATED})"))).one()
     cyc = conn.execute(sa.select(usage_cycles.c.octets).where(
-        usage_cycles.c.login_id == login_id, usage_cycles.c.cycle_start == start)).scalar()
+        usage_cycles.c.org_id == org_id, usage_cycles.c.login_id == login_id,
+        usage_cycles.c.cycle_start == start)).scalar()
     return UsageSummary(login_id, total(um.day_start(now, tz)), int(cyc or 0), start, end,
                         total(None), (int(pend[0]), int(pend[1])))
 

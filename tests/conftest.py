@@ -151,6 +151,9 @@ port = 0
 auth_port = 0
 address = "127.0.0.1"
 reject_delay = 0.0
+[accounting]
+port = 0
+address = "127.0.0.1"
 """
     if db_url:
         text += f'[database]\nurl = "{db_url}"\n'
@@ -164,8 +167,6 @@ reject_delay = 0.0
             text = text.replace(head + "\n", head + "\n" + body + "\n", 1)
         else:
             text += f"{head}\n{body}\n"
-    if "[accounting]" not in text:
-        text += '[accounting]\nport = 0\naddress = "127.0.0.1"\n'
     path.write_text(text)
 
 

@@ -323,7 +323,8 @@ def test_usage_summary(w: World) -> None:
     apply(w, start(), interim(300, 100, 200))
     agg_all(w, SLOT)
     apply(w, interim(600, 150, 260))
-    u = w.tx(store.login_usage, w.alice, SLOT + timedelta(minutes=10))
+    u = w.tx(store.login_usage, w.org, w.alice, SLOT + timedelta(minutes=10))
+    assert w.tx(store.login_usage, w.org + 1, w.alice, SLOT) is None  # another org's id does not exist
     assert u.today == (100, 200) and u.total == (100, 200) and u.cycle == 300
     assert u.unaggregated == (50, 60)
 
