@@ -19,7 +19,7 @@ TEST_PKGS := $(RUN_PKGS) postgresql freeradius-utils
 help:
 	@echo "make run    install everything and start the demo daemon (SQLite, demo data)"
 	@echo "make stop   stop the demo daemon"
-	@echo "make test   install what the tests need and run the whole suite"
+	@echo "make test   install what the tests need, run ruff, mypy and the whole suite"
 	@echo "make bench  run the benchmarks (see bench/README.md)"
 
 # -- system packages (only what is missing; service start-up blocked while installing) --
@@ -73,7 +73,10 @@ stop:
 	  kill $$(cat $(DEMO_DIR)/aaad.pid); echo "aaad stopped"; else echo "aaad is not running"; fi; \
 	rm -f $(DEMO_DIR)/aaad.pid
 
+# Lint and type-check first (configured in pyproject.toml), then the suite; any failure fails.
 test: venv-test
+	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 bench: venv-test
