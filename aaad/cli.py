@@ -12,8 +12,9 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from aaad import config as cfg
 from aaad.orgs import ValidationError
@@ -29,7 +30,7 @@ class CliError(Exception):
 
 def now_utc() -> datetime:
     # The CLI is a composition root of its own: it may read the wall clock.
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Context:
@@ -81,12 +82,12 @@ class Context:
 def _table(rows: list[list[Any]], headers: list[str]) -> str:
     cells = [headers] + [["" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells)
 
 
 def print_rows(args: argparse.Namespace, rows: list[list[Any]], headers: list[str]) -> None:
     if getattr(args, "json", False):
-        print(json.dumps([dict(zip(headers, r)) for r in rows], default=str, indent=1))
+        print(json.dumps([dict(zip(headers, r, strict=True)) for r in rows], default=str, indent=1))
     elif not rows:
         print("(none)")
     else:
@@ -245,7 +246,7 @@ def _parse_time(s: str) -> datetime:
         t = datetime.fromisoformat(s)
     except ValueError:
         raise CliError(f"{s!r} is not an ISO 8601 date/time (e.g. 2026-12-31T23:59:00+00:00)", EXIT_USAGE) from None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def _login_values(ctx: Context, org_id: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -395,20 +396,24 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aaad", description="RADIUS AAA daemon with embedded billing.")
-    p.add_argument("--config", "-c", metavar="PATH", help="TOML config file (default: built-in defaults; see conf/aaad.example.toml)")
+    p.add_argument("--config", "-c", metavar="PATH", help="TOML config file (default: built-in defaults; see "
+                                                          "conf/aaad.example.toml)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("serve", help="run the daemon")
     s.set_defaults(fn=cmd_serve)
 
-    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="sub", metavar="SUB", required=True)
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(
+        dest="sub", metavar="SUB", required=True)
     db.add_parser("upgrade", help="apply schema migrations (idempotent)").set_defaults(fn=cmd_db_upgrade)
 
-    c = sub.add_parser("config", help="check or document the configuration").add_subparsers(dest="sub", metavar="SUB", required=True)
+    c = sub.add_parser("config", help="check or document the configuration").add_subparsers(
+        dest="sub", metavar="SUB", required=True)
     c.add_parser("check", help="validate the config file and exit").set_defaults(fn=cmd_config_check)
     c.add_parser("doc", help="print every key with its default and meaning").set_defaults(fn=cmd_config_doc)
 
-    o = sub.add_parser("org", help="orgs (tenants)").add_subparsers(dest="sub", metavar="SUB", required=True)
+    o = sub.add_parser("org", help="orgs (tenants)").add_subparsers(
+        dest="sub", metavar="SUB", required=True)
     oa = o.add_parser("add", help="add an org")
     oa.add_argument("slug")
     oa.add_argument("--name")
@@ -419,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     ol.add_argument("--json", action="store_true")
     ol.set_defaults(fn=cmd_org_list)
 
-    n = sub.add_parser("nas", help="NAS clients (routers)").add_subparsers(dest="sub", metavar="SUB", required=True)
+    n = sub.add_parser("nas", help="NAS clients (routers)").add_subparsers(
+        dest="sub", metavar="SUB", required=True)
     na = n.add_parser("add", help="add a NAS client")
     na.add_argument("name")
     na.add_argument("address", help="IP address or network (CIDR) the router sends from")
@@ -444,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     nr.add_argument("--org")
     nr.set_defaults(fn=cmd_nas_remove)
 
-    pr = sub.add_parser("profile", help="profiles (the RADIUS side of a plan)").add_subparsers(dest="sub", metavar="SUB", required=True)
+    pr = sub.add_parser("profile", help="profiles (the RADIUS side of a plan)").add_subparsers(
+        dest="sub", metavar="SUB", required=True)
     pa = pr.add_parser("add", help="add a profile")
     ps = pr.add_parser("set", help="change a profile (logins using it get the new reply at once)")
     for x in (pa, ps):
@@ -472,7 +479,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(fn=cmd_profile_list)
 
-    u = sub.add_parser("user", help="logins (PPPoE and hotspot users) for operators without billing").add_subparsers(dest="sub", metavar="SUB", required=True)
+    u = sub.add_parser("user", help="logins (PPPoE and hotspot users) for operators without billing").add_subparsers(
+        dest="sub", metavar="SUB", required=True)
     ua = u.add_parser("add", help="add a login")
     us = u.add_parser("set", help="change a login's profile, overrides or name",
                       description="Logins managed by billing or a voucher (see the owner column of "
@@ -524,7 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
     ur.add_argument("--force", action="store_true", help="remove a login managed by billing or a voucher")
     ur.set_defaults(fn=cmd_user_remove)
 
-    sub.add_parser("demo", help="seed demo data (idempotent): an org, a NAS on 127.0.0.1, profiles, users").set_defaults(fn=cmd_demo)
+    sub.add_parser("demo", help="seed demo data (idempotent): an org, a NAS on 127.0.0.1, profiles, users"
+                   ).set_defaults(fn=cmd_demo)
 
     st = sub.add_parser("status", help="print a running daemon's counters (from /metrics)")
     st.add_argument("--url", help="base URL of the daemon's web listener (default: from the config)")
@@ -541,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
             package.cli(sub)
     args = parser.parse_args(argv)
     try:
-        return args.fn(args)
+        code: int = args.fn(args)
+        return code
     except cfg.ConfigErrors as e:
         print(f"aaad: configuration has {len(e.errors)} error(s):", file=sys.stderr)
         for err in e.errors:

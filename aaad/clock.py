@@ -4,16 +4,21 @@ Tests pass ``twisted.internet.task.Clock``; the app passes the reactor.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Protocol
+
+from twisted.internet.interfaces import IDelayedCall
 
 
 class Clock(Protocol):
     def seconds(self) -> float: ...
-    def callLater(self, delay: float, f, *args, **kwargs): ...  # noqa: N802 (Twisted's name)
+    def callLater(  # noqa: N802 (Twisted's name)
+        self, delay: float, f: Callable[..., object], /, *args: object, **kwargs: object
+    ) -> IDelayedCall: ...
 
 
 def utcnow(clock: Clock) -> datetime:
     """The clock's now as an aware UTC datetime."""
-    return datetime.fromtimestamp(clock.seconds(), timezone.utc)
+    return datetime.fromtimestamp(clock.seconds(), UTC)
 

@@ -15,15 +15,17 @@ quoted strings, arrays), otherwise taken as a plain string.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import os
 import tomllib
 import types
 import typing
 import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 ENV_PREFIX = "AAAD_"
 
@@ -35,7 +37,7 @@ def setting(default: Any, doc: str, check: Callable[[Any], str | None] | None = 
     """
     meta = {"doc": doc, "check": check}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+        return field(default_factory=functools.partial(type(default), default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -121,7 +123,7 @@ class Config:
     def section(self, name: str) -> Any:
         return self._sections[name]
 
-    def replace(self, name: str, **changes: Any) -> "Config":
+    def replace(self, name: str, **changes: Any) -> Config:
         """A copy with some keys of one section changed (tests, CLI flags)."""
         new = dict(self._sections)
         new[name] = dataclasses.replace(new[name], **changes)
@@ -234,8 +236,8 @@ def load(schema: Mapping[str, type], path: str | Path | None = None,
         given = values.get(sect, {})
         kwargs: dict[str, Any] = {}
         for key, (value, src) in given.items():
-            f = known.get(key)
-            if f is None:
+            fld = known.get(key)
+            if fld is None:
                 errors.append(ConfigError(f"{sect}.{key}", "unknown key", src))
                 continue
             ok, coerced = _type_ok(value, hints[key])
@@ -243,7 +245,7 @@ def load(schema: Mapping[str, type], path: str | Path | None = None,
                 errors.append(ConfigError(
                     f"{sect}.{key}", f"must be {_type_name(hints[key])}, got {value!r}", src))
                 continue
-            check = f.metadata.get("check")
+            check = fld.metadata.get("check")
             msg = check(coerced) if check else None
             if msg:
                 errors.append(ConfigError(f"{sect}.{key}", msg, src))
@@ -266,7 +268,9 @@ def document(schema: Mapping[str, type]) -> str:
         if cls.__doc__:
             lines.extend(f"# {ln.strip()}" for ln in cls.__doc__.strip().splitlines())
         for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            default = f.default
+            if default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
             lines.append(f"# {f.metadata.get('doc', '')}")
             lines.append(f"#{f.name} = {_toml_value(default)}")
         lines.append("")
@@ -288,7 +292,8 @@ def _toml_value(v: Any) -> str:
 @dataclass(frozen=True)
 class ServerConfig:
     """Process-wide settings."""
-    data_dir: str = setting("var/aaad", "Directory for the SQLite database, the secret key, RRD files and journals. Created if missing.")
+    data_dir: str = setting("var/aaad", "Directory for the SQLite database, the secret key, RRD files and journals. "
+                                        "Created if missing.")
     log_level: str = setting("info", "Minimum level logged to stdout: debug, info, warn, error.",
                              one_of("debug", "info", "warn", "error"))
     ready_file: str = setting("", "If set, write the bound ports as JSON to this file once every listener is up (tests and supervisors use it).")
@@ -300,11 +305,14 @@ class ServerConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     """The database. SQLite by default (one file in data_dir); PostgreSQL by URL for production."""
-    url: str = setting("", "SQLAlchemy URL. Empty: sqlite:///<data_dir>/aaad.db. PostgreSQL: postgresql+psycopg://user:pass@host/dbname.")
+    url: str = setting("", "SQLAlchemy URL. Empty: sqlite:///<data_dir>/aaad.db. PostgreSQL: "
+                           "postgresql+psycopg://user:pass@host/dbname.")
     sqlite_synchronous: str = setting(
-        "NORMAL", "SQLite synchronous pragma. NORMAL survives a killed process but may lose the last commits on a power cut; FULL survives power cuts at some cost in write speed.",
+        "NORMAL", "SQLite synchronous pragma. NORMAL survives a killed process but may lose the last commits on a "
+                  "power cut; FULL survives power cuts at some cost in write speed.",
         one_of("NORMAL", "FULL"))
-    busy_timeout_ms: int = setting(10000, "How long a SQLite writer waits for the lock held by another process (e.g. the CLI) before failing.", positive)
+    busy_timeout_ms: int = setting(10000, "How long a SQLite writer waits for the lock held by another process (e.g. "
+                                          "the CLI) before failing.", positive)
     read_pool_size: int = setting(4, "Threads that run database reads.", positive)
     writer_batch_max: int = setting(1000, "Most write operations the writer thread commits in one transaction (group commit).", positive)
     writer_queue_max: int = setting(20000, "Most write operations waiting for the writer. Beyond it new writes fail at once (new accounting is not answered, so NASes retransmit): a database outage cannot grow memory without bound.", positive)
@@ -317,7 +325,9 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class SecretsConfig:
     """Encryption of secrets at rest (NAS secrets, login passwords, router API passwords)."""
-    key_file: str = setting("", "Path of the 32-byte key file. Empty: <data_dir>/secret.key. Generated on first run with mode 0600 if absent. Losing it makes stored secrets unreadable; back it up with the database.")
+    key_file: str = setting("", "Path of the 32-byte key file. Empty: <data_dir>/secret.key. Generated on first run "
+                                "with mode 0600 if absent. Losing it makes stored secrets unreadable; back it up with "
+                                "the database.")
 
 
 @dataclass(frozen=True)

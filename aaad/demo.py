@@ -1,8 +1,9 @@
 """Demo data: an org, a NAS on 127.0.0.1, profiles and users (idempotent)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Iterator
+from typing import Any
 
 from aaad import nas, orgs
 from aaad.view import store

@@ -7,7 +7,8 @@ only when /metrics is scraped.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
@@ -34,7 +35,7 @@ class Stats:
 
     def registry(self) -> CollectorRegistry:
         reg = CollectorRegistry(auto_describe=False)
-        reg.register(_Collector(self))  # type: ignore[arg-type]
+        reg.register(_Collector(self))
         return reg
 
 
@@ -53,6 +54,6 @@ class _Collector:
                 fam.add_metric([], values.get("", 0))
             yield fam
         for name, (doc, fn) in self.stats.gauges.items():
-            fam = GaugeMetricFamily(name, doc)
-            fam.add_metric([], fn())
-            yield fam
+            gauge = GaugeMetricFamily(name, doc)
+            gauge.add_metric([], fn())
+            yield gauge

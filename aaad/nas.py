@@ -68,14 +68,16 @@ def add(conn: Connection, box: SecretBox, org_id: int, name: str, address: str, 
         raise ValidationError("address", f"a NAS with address {addr} already exists")
     if conn.execute(sa.select(nas_t.c.id).where(nas_t.c.org_id == org_id, nas_t.c.name == name)).first():
         raise ValidationError("name", f"a NAS named {name!r} already exists in this org")
-    nid = conn.execute(nas_t.insert().values(
+    pk = conn.execute(nas_t.insert().values(
         org_id=org_id, name=name, address=addr, secret_enc=box.encrypt(secret), type=type,
         coa_port=coa_port, require_message_authenticator=require_message_authenticator,
         api_host=api_host, api_port=api_port, api_username=api_username,
         api_password_enc=box.encrypt(api_password) if api_password else None, api_tls=api_tls,
-        created_at=now)).inserted_primary_key[0]
+        created_at=now)).inserted_primary_key
+    assert pk is not None  # an INSERT always has one
+    nid = pk[0]
     n = get(conn, box, org_id, nid)
-    assert n is not None
+    assert n is not None  # just inserted in this transaction
     changes.record(conn, org_id, "nas", nid, "upsert", now, n)
     return n
 

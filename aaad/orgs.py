@@ -51,8 +51,10 @@ def add(conn: Connection, slug: str, name: str, now: datetime, tz: str = "UTC", 
     validate(slug, tz, currency)
     if get_by_slug(conn, slug) is not None:
         raise ValidationError("slug", f"an org {slug!r} already exists")
-    oid = conn.execute(orgs.insert().values(slug=slug, name=name, timezone=tz, currency=currency,
-                                            created_at=now)).inserted_primary_key[0]
+    pk = conn.execute(orgs.insert().values(slug=slug, name=name, timezone=tz, currency=currency,
+                                           created_at=now)).inserted_primary_key
+    assert pk is not None  # an INSERT always has one
+    oid = pk[0]
     return Org(oid, slug, name, tz, currency)
 
 

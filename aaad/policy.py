@@ -8,9 +8,9 @@ Reply-Message, the auth log and the reject counters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from aaad.view.model import Login, Profile
+from aaad.radius.dictionary import RadiusDictionary
 
 # Reject reasons (also metric labels).
 UNKNOWN_USER = "unknown user"
@@ -41,7 +41,7 @@ class Compiled:
     fup_attrs: bytes | None         # replaces the rate limit once the data cap is passed
 
 
-def compile_login(login: Login, profile: Profile | None, enc: Any) -> Compiled:
+def compile_login(login: Login, profile: Profile | None, enc: RadiusDictionary) -> Compiled:
     """Encode the reply attributes of a login once (``enc`` is the RadiusDictionary)."""
     parts: list[bytes] = []
     rate = login.rate_limit or (profile.rate_limit if profile else None)
@@ -91,7 +91,7 @@ def session_timeout(compiled: Compiled, now: float, expiry_ts: float | None = No
     return st
 
 
-def walled_garden_attrs(settings: PolicySettings, enc: Any) -> bytes:
+def walled_garden_attrs(settings: PolicySettings, enc: RadiusDictionary) -> bytes:
     return (enc.encode("Mikrotik-Address-List", settings.walled_garden_address_list)
             + enc.encode("Mikrotik-Rate-Limit", settings.walled_garden_rate_limit)
             + enc.encode("Session-Timeout", settings.walled_garden_session_timeout)

@@ -19,6 +19,7 @@ Run: ``.venv/bin/python bench/bench_acct.py`` (about a minute);
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -82,10 +83,8 @@ def metrics(port: int) -> dict[str, float]:
         for line in r.read().decode().splitlines():
             if line and not line.startswith("#"):
                 k, _, v = line.rpartition(" ")
-                try:
+                with contextlib.suppress(ValueError):
                     out[k] = float(v)
-                except ValueError:
-                    pass
         return out
 
 
@@ -139,12 +138,14 @@ def bench_server(args: argparse.Namespace, tmp: Path) -> dict:
 
 
 def bench_aggregation(args: argparse.Namespace, tmp: Path) -> dict:
+    import sqlalchemy as sa
+
     from aaad import app
     from aaad.db import sync_engine
+    from aaad.schema import logins as logins_t
+    from aaad.schema import nas as nas_t
     from accounting import sessions as sm
     from accounting import store
-    import sqlalchemy as sa
-    from aaad.schema import logins as logins_t, nas as nas_t
 
     conf_path = write_config(tmp)
     load_logins(conf_path, args.logins)
@@ -152,7 +153,7 @@ def bench_aggregation(args: argparse.Namespace, tmp: Path) -> dict:
     engine = sync_engine(app.prepare_storage(conf))
     with engine.connect() as conn:
         ids = [r[0] for r in conn.execute(sa.select(logins_t.c.id, logins_t.c.org_id))]
-        nas_id, org_id = conn.execute(sa.select(nas_t.c.id, nas_t.c.org_id)).first()
+        nas_id, org_id = conn.execute(sa.select(nas_t.c.id, nas_t.c.org_id)).one()
     t0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
     n = args.sessions
     began = time.perf_counter()
@@ -215,7 +216,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="aaad-bench-acct-") as d:
             out["server"] = bench_server(args, Path(d))
             s = out["server"]
-            print(f"accounting server on {'PostgreSQL' if args.postgres else 'SQLite'} ({s['mix']}, {s['logins']} logins, inflight {s['inflight']}): "
+            print(f"accounting server on {'PostgreSQL' if args.postgres else 'SQLite'} ({s['mix']}, {s['logins']} "
+                  f"logins, inflight {s['inflight']}): "
                   f"{s['req_per_s']:.0f} durable req/s  p50 {s['p50_ms']} ms  p99 {s['p99_ms']} ms  "
                   f"lost {s['lost']}  bad {s['bad']}  {s['ops_per_batch']} ops/commit  "
                   f"daemon {s['daemon_cpu_us_per_req']} us CPU/req  RSS {s['daemon_rss_mib']} MiB", flush=True)

@@ -146,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([sys.executable, str(BENCH / "load_logins.py"), "-c", str(conf), "--secret", SECRET,
                     "-n", str(o.logins), "--replace"], check=True, timeout=600)
     load_s = time.perf_counter() - t
-    log = open(d / "aaad.log", "w")
     cmd = ["taskset", "-c", o.daemon_cpu, venv_bin("aaad"), "-c", str(conf), "serve"]
     t0 = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(d))
+    with open(d / "aaad.log", "w") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(d))
     rows = []
     try:
         info = wait_ready(ready, proc, o.ready_timeout)
@@ -196,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
         hwm = proc_status(pid, "VmHWM") / 1024
     finally:
         stop(proc)
-        log.close()
     print()
     print(f"logins {o.logins}, bulk load {load_s:.1f}s; daemon on CPU {o.daemon_cpu}, radload on CPU {o.load_cpu}; "
           f"{o.duration:g}s per run")

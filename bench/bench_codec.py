@@ -14,7 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from aaad.radius import codec  # noqa: E402
 
-
 SECRET = b"testing123"
 
 

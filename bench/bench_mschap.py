@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aaad.auth import mschap  # noqa: E402
 
 USERNAME = b"ACME\\alice"
-PASSWORD = "correct horse battery staple".encode()
+PASSWORD = b"correct horse battery staple"
 
 
 def _rate(label: str, fn: Callable[[], object], seconds: float) -> float:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sqlalchemy as sa  # noqa: E402
 
 from aaad import app, logins, nas, orgs  # noqa: E402
+from aaad.crypto import SecretBox  # noqa: E402
 from aaad.db import sync_engine  # noqa: E402
 from aaad.schema import logins as logins_t  # noqa: E402
 
@@ -55,7 +56,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def setup(conn: sa.Connection, box, o: argparse.Namespace, now: datetime) -> tuple[int, list[int]]:  # type: ignore[no-untyped-def]
+def setup(conn: sa.Connection, box: SecretBox, o: argparse.Namespace, now: datetime) -> tuple[int, list[int]]:
     """The org, its NAS and profiles via the project's store functions; returns ids."""
     org = orgs.get_by_slug(conn, o.org)
     if org is None:
@@ -85,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     url = app.prepare_storage(conf, upgrade=True)
     box = app.secret_box(conf)
     engine = sync_engine(url, conf.database.busy_timeout_ms)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     try:
         with engine.begin() as conn:
             org_id, pids = setup(conn, box, o, now)

@@ -126,14 +126,14 @@ def main(argv: list[str] | None = None) -> int:
             code = data[0]
             if code == 1:
                 ra = data[4:20]
-                if verify:
-                    # Message-Authenticator must be present and valid (Blast-RADIUS rules)
+                # Message-Authenticator must be present and valid (Blast-RADIUS rules):
+                # first as the first attribute, else wherever it is.
+                if verify and (data[20] != 0x50 or data[21] != 18
+                               or hm(data[:22] + ZERO16 + data[38:]) != data[22:38]):
                     i = data.find(b"\x50\x12", 20)
-                    if data[20] != 0x50 or data[21] != 18 or \
-                            hm(data[:22] + ZERO16 + data[38:]) != data[22:38]:
-                        if i < 0 or hm(data[:i + 2] + ZERO16 + data[i + 18:]) != data[i + 2:i + 18]:
-                            n_drop += 1
-                            continue
+                    if i < 0 or hm(data[:i + 2] + ZERO16 + data[i + 18:]) != data[i + 2:i + 18]:
+                        n_drop += 1
+                        continue
                 if mschap and ms_marker in data:
                     extra = mschap_success(data)
                     if extra is None:
@@ -148,10 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                 n_auth += 1
             elif code == 4:
                 ra = data[4:20]
-                if verify:
-                    if md5(data[:4] + ZERO16 + data[20:] + secret).digest() != ra:
-                        n_drop += 1
-                        continue
+                if verify and md5(data[:4] + ZERO16 + data[20:] + secret).digest() != ra:
+                    n_drop += 1
+                    continue
                 hdr = acct_hdr[data[1]]
                 sendto(hdr + md5(hdr + ra + secret).digest(), addr)
                 n_acct += 1

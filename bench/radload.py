@@ -35,7 +35,8 @@ import struct
 import sys
 import time
 from collections import deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # --------------------------------------------------------------------------
 # RADIUS constants
@@ -160,7 +161,7 @@ def pap_hide(password: bytes, secret: bytes, authenticator: bytes) -> bytes:
     prev = authenticator
     for i in range(0, n, 16):
         b = hashlib.md5(secret + prev).digest()
-        c = bytes(x ^ y for x, y in zip(p[i:i + 16], b))
+        c = bytes(x ^ y for x, y in zip(p[i:i + 16], b, strict=True))
         out += c
         prev = c
     return bytes(out)
@@ -378,7 +379,7 @@ class Worker:
             pw = (o.password_format % u)
             self.uname[u] = name
             self.upw[u] = pw.encode()
-            mac = "02:%02x:%02x:%02x:%02x:%02x" % tuple((u >> s) & 0xFF for s in (32, 24, 16, 8, 0))
+            mac = "02:" + ":".join(f"{(u >> s) & 0xFF:02x}" for s in (32, 24, 16, 8, 0))
             static = (
                 common
                 + attr_int(A_NAS_PORT, u)
@@ -418,7 +419,7 @@ class Worker:
             self._acct_status = {k: attr_int(A_ACCT_STATUS_TYPE, v) for k, v in ACCT_STATUS.items()}
             self.astatic = {}
             for u in self.users:
-                ip = socket.inet_aton("10.%d.%d.%d" % ((u >> 16) & 0xFF, (u >> 8) & 0xFF, (u & 0xFF) or 1))
+                ip = socket.inet_aton(f"10.{(u >> 16) & 0xFF}.{(u >> 8) & 0xFF}.{(u & 0xFF) or 1}")
                 self.astatic[u] = (
                     self.ustatic[u] + attr(A_FRAMED_IP_ADDRESS, ip) + attr_int(A_ACCT_AUTHENTIC, 1)
                     + attr_int(A_ACCT_DELAY_TIME, 0) + self.utail[u]
@@ -709,7 +710,7 @@ class Worker:
 
     # ---- loops ----------------------------------------------------------------
 
-    def run(self, progress: Callable[["Worker", float], None] | None, shared: Any = None) -> dict[str, Any]:
+    def run(self, progress: Callable[[Worker, float], None] | None, shared: Any = None) -> dict[str, Any]:
         """Run the configured load; return this worker's raw result."""
         o = self.o
         count = o.count // self.nproc + (1 if self.index < o.count % self.nproc else 0) if o.count else 0
@@ -918,13 +919,15 @@ def print_summary(sm: dict[str, Any]) -> None:
     print(f"radload {sm['mode']} -> {sm['server']}  {sm['loop']}  processes={sm['processes']} "
           f"sockets={sm['sockets']} message-authenticator={'on' if sm['message_authenticator'] else 'off'}")
     print(f"  sent {sm['sent']}  answered {sm['answered']}  ok {sm['ok']}  lost {sm['lost']}  "
-          f"bad {sm['bad']}  late/unmatched {sm['late_or_unmatched']}  not-sent(no free ID) {sm['not_sent_no_free_id']}")
+          f"bad {sm['bad']}  late/unmatched {sm['late_or_unmatched']}  not-sent(no free ID) "
+          f"{sm['not_sent_no_free_id']}")
     if sm["bad_reasons"]:
         print("  bad by reason: " + ", ".join(f"{r}={n}" for r, n in sm["bad_reasons"].items()))
     print(f"  accepts {sm['accepts']}  rejects {sm['rejects']}  challenges {sm['challenges']}  "
           f"accounting-responses {sm['accounting_responses']}  "
           f"(Accept/Reject without Message-Authenticator {sm['ma_missing']}, not first {sm['ma_not_first']})")
-    print(f"  offered {sm['offered_per_s']:.0f}/s over {sm['send_seconds']}s  throughput {sm['throughput_per_s']:.0f} answered/s  "
+    print(f"  offered {sm['offered_per_s']:.0f}/s over {sm['send_seconds']}s  throughput {sm['throughput_per_s']:.0f} "
+          f"answered/s  "
           f"ok {sm['ok_per_s']:.0f}/s  max send lag {sm['max_send_lag_ms']} ms")
     print(f"  generator CPU {sm['generator_cpu_seconds']}s = {sm['requests_per_generator_cpu_second']:.0f} "
           f"requests per generator CPU-second")
@@ -1009,8 +1012,9 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
             time.sleep(1.0)
             if not quiet:
                 v = list(shared)
-                agg = [sum(v[i * 5 + j] for i in range(nproc)) for j in range(5)]
-                print(_progress_line(time.perf_counter() - t0, *agg, prev), file=sys.stderr, flush=True)
+                sent, answered, ok, lost, bad = (sum(v[i * 5 + j] for i in range(nproc)) for j in range(5))
+                print(_progress_line(time.perf_counter() - t0, sent, answered, ok, lost, bad, prev),
+                      file=sys.stderr, flush=True)
     for p in procs:
         p.join(5)
     errors = [r["error"] for r in results if r is not None and "error" in r]
@@ -1030,7 +1034,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--bind", default="127.0.0.1", help="source address of the UDP sockets")
     p.add_argument("--secret", default="testing123")
     p.add_argument("--mode", choices=("pap", "chap", "mschapv2", "acct"), default="pap")
-    p.add_argument("--users", type=int, default=1000, help="number of users; request n uses user (offset + n mod users)")
+    p.add_argument("--users", type=int, default=1000, help="number of users; request n uses user (offset + n mod "
+                                                           "users)")
     p.add_argument("--user-offset", type=int, default=0, help="index of the first user")
     p.add_argument("--user-format", default="user%06d")
     p.add_argument("--password-format", default="pass%06d")
@@ -1047,7 +1052,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-message-authenticator", action="store_true",
                    help="do not put Message-Authenticator in requests (it is added by default)")
     p.add_argument("--lenient-ma", action="store_true",
-                   help="count Accept/Reject without (or with non-first) Message-Authenticator but do not treat them as bad")
+                   help="count Accept/Reject without (or with non-first) Message-Authenticator but do not treat them "
+                        "as bad")
     p.add_argument("--acct-mix", default="start,interim,stop",
                    help="acct mode: per-user session sequence, e.g. start,interim,interim,stop")
     p.add_argument("--run-id", default="", help="prefix of Acct-Session-Id (empty: random per run)")

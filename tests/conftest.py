@@ -2,20 +2,18 @@
 cluster, and database URLs for tests that must pass on both databases."""
 from __future__ import annotations
 
-import glob
 import json
 import os
 import queue
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -79,7 +77,7 @@ class Daemon:
     config_path: Path
     data_dir: Path
     ports: dict[str, int]
-    lines: "queue.Queue[str]"
+    lines: queue.Queue[str]
     log: list[str] = field(default_factory=list)
 
     @property

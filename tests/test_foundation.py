@@ -2,7 +2,7 @@
 (events: tests/test_events.py; jobs: tests/test_jobs.py)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from aaad.view.write import LoginWriter
 from aaad.orgs import ValidationError
 from tests.helpers import SyncDB
 
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def seed(engine: Any, box: Any) -> tuple[int, int]:

@@ -258,10 +258,7 @@ def get_asymmetric_start_key(
     The server's send key is the client's receive key (Magic3) and the
     server's receive key is the client's send key (Magic2).
     """
-    if is_send:
-        magic = _MPPE_MAGIC3 if is_server else _MPPE_MAGIC2
-    else:
-        magic = _MPPE_MAGIC2 if is_server else _MPPE_MAGIC3
+    magic = _MPPE_MAGIC3 if is_send == is_server else _MPPE_MAGIC2
     digest = hashlib.sha1(master_key + _SHS_PAD1 + magic + _SHS_PAD2).digest()
     return digest[:key_length]
 
@@ -295,7 +292,7 @@ def encrypt_mppe_keys_v1(
     previous = request_authenticator
     for start in range(0, len(plain32), 16):
         pad = hashlib.md5(secret + previous).digest()
-        block = bytes(p ^ b for p, b in zip(plain32[start : start + 16], pad))
+        block = bytes(p ^ b for p, b in zip(plain32[start : start + 16], pad, strict=True))
         out += block
         previous = block
     return bytes(out)

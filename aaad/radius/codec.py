@@ -133,7 +133,7 @@ _MA_ZEROED = _MA_HEADER + _ZERO16
 _MA_LENGTH = len(_MA_ZEROED)
 _md5 = hashlib.md5
 _compare = hmac.compare_digest
-_HMAC_KEYS: dict[bytes, tuple] = {}
+_HMAC_KEYS: dict[bytes, tuple[hashlib._Hash, hashlib._Hash]] = {}
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 

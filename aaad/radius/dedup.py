@@ -13,19 +13,22 @@ from typing import Any
 
 PENDING = b""  # marker: being handled, no reply yet
 
+# A request is (source address, source port, identifier, Request Authenticator).
+RequestKey = tuple[str, int, int, bytes]
+
 
 class DedupCache:
     def __init__(self, clock: Any, window: float = 5.0, max_entries: int = 200_000):
         self.clock = clock
         self.window = window
         self.max_entries = max_entries
-        self._entries: dict[tuple, bytes] = {}
-        self._order: deque[tuple[float, tuple]] = deque()
+        self._entries: dict[RequestKey, bytes] = {}
+        self._order: deque[tuple[float, RequestKey]] = deque()
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def lookup(self, key: tuple) -> bytes | None:
+    def lookup(self, key: RequestKey) -> bytes | None:
         """None: new request (now marked pending); PENDING: in progress; else the cached reply."""
         entries = self._entries
         hit = entries.get(key)
@@ -40,11 +43,11 @@ class DedupCache:
         order.append((now + self.window, key))
         return None
 
-    def answered(self, key: tuple, reply: bytes) -> None:
+    def answered(self, key: RequestKey, reply: bytes) -> None:
         if key in self._entries:
             self._entries[key] = reply
 
-    def forget(self, key: tuple) -> None:
+    def forget(self, key: RequestKey) -> None:
         """Drop a pending entry (the request was discarded, not answered)."""
         if self._entries.get(key) == PENDING:
             del self._entries[key]

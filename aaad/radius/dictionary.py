@@ -104,9 +104,9 @@ class RadiusDictionary:
                                 attr.has_tag, values, names)
             self._by_name[name] = adef
         for name in pyrad_dict.attrindex.backward.values():
-            adef = self._by_name.get(name)
-            if adef is not None:
-                self._by_key[(adef.vendor, adef.code)] = adef
+            known = self._by_name.get(name)
+            if known is not None:
+                self._by_key[(known.vendor, known.code)] = known
         for adef in self._by_name.values():
             self._by_key.setdefault((adef.vendor, adef.code), adef)
         self.vendor_ids: frozenset[int] = frozenset(vendor_ids)

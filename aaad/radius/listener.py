@@ -8,6 +8,7 @@ straight to the socket.
 """
 from __future__ import annotations
 
+import contextlib
 import socket
 from typing import Any
 
@@ -16,7 +17,7 @@ from twisted.logger import Logger
 
 from aaad.radius import codec
 from aaad.radius.codec import MalformedPacket
-from aaad.radius.dedup import DedupCache
+from aaad.radius.dedup import DedupCache, RequestKey
 
 log = Logger()
 
@@ -58,7 +59,7 @@ class RadiusListener(DatagramProtocol):
     def request(self, p: codec.Packet, nas: Any, addr: tuple[str, int]) -> None:
         raise NotImplementedError
 
-    def is_duplicate(self, key: tuple, addr: tuple[str, int]) -> bool:
+    def is_duplicate(self, key: RequestKey, addr: tuple[str, int]) -> bool:
         """True if ``key`` was seen: answered again from the cache, or dropped while pending."""
         cached = self.dedup.lookup(key)
         if cached is None:
@@ -73,8 +74,10 @@ class RadiusListener(DatagramProtocol):
     def send(self, reply: bytes, addr: tuple[str, int]) -> None:
         sock = getattr(self.transport, "socket", None)
         if sock is None:  # fake transports in tests
-            if self.transport is not None:
-                self.transport.write(reply, addr)
+            # Any: zope interface methods (IUDPTransport.write) do not type-check without mypy-zope.
+            transport: Any = self.transport
+            if transport is not None:
+                transport.write(reply, addr)
             return
         try:  # straight to the socket: Port.write re-validates the address every time
             sock.sendto(reply, addr)
@@ -85,8 +88,6 @@ class RadiusListener(DatagramProtocol):
 def listen_udp(reactor: Any, port: int, protocol: RadiusListener, address: str, rcvbuf: int) -> Any:
     """Bind a listener and ask the kernel for a large receive buffer (bursts)."""
     p = reactor.listenUDP(port, protocol, interface=address, maxPacketSize=4096)
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # fake reactors in tests
         p.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    except (OSError, AttributeError):  # fake reactors in tests
-        pass
     return p

@@ -27,10 +27,10 @@ from aaad.config import ip_address, non_negative, port, positive, setting
 from aaad.jobs import Job, JobContext
 from aaad.metrics import Stats
 from aaad.radius import codec
-from aaad.radius.codec import (ACCESS_ACCEPT, ACCESS_REQUEST, CALLING_STATION_ID, PROXY_STATE,
-                               STATUS_SERVER)
-from aaad.radius.listener import RadiusListener, listen_udp
+from aaad.radius.codec import ACCESS_ACCEPT, ACCESS_REQUEST, CALLING_STATION_ID, PROXY_STATE, STATUS_SERVER
+from aaad.radius.dedup import RequestKey
 from aaad.radius.dictionary import load_dictionary
+from aaad.radius.listener import RadiusListener, listen_udp
 
 log = Logger()
 
@@ -62,7 +62,8 @@ class RadiusStats:
         self.responses = stats.counter(f"{prefix}_responses_total", "Replies sent, by code.", "code")
         self.rejects = stats.counter(f"{prefix}_rejects_total", "Access-Rejects by reason.", "reason")
         self.drops = stats.counter(f"{prefix}_dropped_total", "Datagrams discarded silently, by reason.", "reason")
-        self.duplicates = stats.counter(f"{prefix}_duplicates_total", "Retransmissions answered from the cache or dropped while pending.", "outcome")
+        self.duplicates = stats.counter(f"{prefix}_duplicates_total", "Retransmissions answered from the cache or "
+                                                                      "dropped while pending.", "outcome")
         self.methods = stats.counter(f"{prefix}_methods_total", "Requests by authentication method.", "method")
 
 
@@ -90,10 +91,7 @@ class AuthProtocol(RadiusListener):
             if not codec.verify_message_authenticator(p, secret):
                 st.drops["bad_message_authenticator"] += 1
                 return
-        elif code == STATUS_SERVER:  # RFC 5997 section 3: MUST carry it
-            st.drops["missing_message_authenticator"] += 1
-            return
-        elif nas.require_message_authenticator:
+        elif code == STATUS_SERVER or nas.require_message_authenticator:  # RFC 5997 section 3: MUST carry it
             st.drops["missing_message_authenticator"] += 1
             return
         elif p.get(PROXY_STATE) is not None:  # Blast-RADIUS: never without MA
@@ -143,11 +141,11 @@ class AuthProtocol(RadiusListener):
             self.delayed += 1
             self.clock.callLater(delay, self._send_delayed, key, reply, addr)
 
-    def _send_delayed(self, key: tuple, reply: bytes, addr: tuple[str, int]) -> None:
+    def _send_delayed(self, key: RequestKey, reply: bytes, addr: tuple[str, int]) -> None:
         self.delayed -= 1
         self._send(key, reply, addr, "reject")
 
-    def _send(self, key: tuple, reply: bytes, addr: tuple[str, int], kind: str) -> None:
+    def _send(self, key: RequestKey, reply: bytes, addr: tuple[str, int], kind: str) -> None:
         self.dedup.answered(key, reply)
         self.st.responses[kind] += 1
         self.send(reply, addr)

@@ -283,9 +283,9 @@ def test_encrypt_mppe_keys_v1() -> None:
     authenticator = bytes.fromhex("00112233445566778899AABBCCDDEEFF")
     cipher = mschap.encrypt_mppe_keys_v1(plain, secret, authenticator)
     b1 = hashlib.md5(secret + authenticator).digest()
-    c1 = bytes(p ^ b for p, b in zip(plain[:16], b1))
+    c1 = bytes(p ^ b for p, b in zip(plain[:16], b1, strict=True))
     b2 = hashlib.md5(secret + c1).digest()
-    c2 = bytes(p ^ b for p, b in zip(plain[16:], b2))
+    c2 = bytes(p ^ b for p, b in zip(plain[16:], b2, strict=True))
     assert cipher == c1 + c2
     assert len(mschap.encrypt_mppe_keys_v1(plain[:24], secret, authenticator)) == 32
 

@@ -3,10 +3,8 @@ is lost, and the NAS's retransmissions after the restart count nothing twice.
 Runs on SQLite and on a real PostgreSQL."""
 from __future__ import annotations
 
-
 import select
 import socket
-
 import time
 from typing import Any
 
@@ -14,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from aaad.radius import codec
-from tests.conftest import start_daemon
 
 SECRET = b"testing123"
 SESSIONS = 300

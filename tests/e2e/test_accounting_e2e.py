@@ -32,7 +32,8 @@ def sessions(d: Daemon, *args: str) -> list[dict]:
 
 def test_start_interim_stop_recorded_exactly(daemon: Daemon) -> None:
     """Start, Interim and Stop (with Gigawords) are acknowledged and stored with exact counters."""
-    base = 'User-Name = "alice"\nAcct-Session-Id = "e2e-alice-1"\nNAS-Port = 7\nFramed-IP-Address = 10.9.0.7\nMessage-Authenticator = 0x00\n'
+    base = ('User-Name = "alice"\nAcct-Session-Id = "e2e-alice-1"\nNAS-Port = 7\nFramed-IP-Address = 10.9.0.7\n'
+            'Message-Authenticator = 0x00\n')
     r = acct(daemon, base + "Acct-Status-Type = Start\n")
     assert "Received Accounting-Response" in r.stdout, r.stdout + r.stderr
     open_ = [s for s in sessions(daemon, "--user", "alice") if s["session_id"] == "e2e-alice-1"]

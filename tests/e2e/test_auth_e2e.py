@@ -99,6 +99,7 @@ def test_pyrad_client_verifies_replies(daemon: Daemon) -> None:
     from pyrad import packet
     from pyrad.client import Client
     from pyrad.dictionary import Dictionary
+
     from aaad.radius.dictionary import default_dictionary_path
     c = Client(server="127.0.0.1", authport=daemon.auth_port, secret=SECRET.encode(),
                dict=Dictionary(str(default_dictionary_path())))

@@ -8,7 +8,8 @@ import struct
 from collections import OrderedDict
 
 import pytest
-from pyrad.packet import AcctPacket, AuthPacket, CoAPacket, Packet as PyradPacket
+from pyrad.packet import AcctPacket, AuthPacket, CoAPacket
+from pyrad.packet import Packet as PyradPacket
 
 from aaad.radius import codec
 from aaad.radius.codec import MalformedPacket, decode

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -132,7 +132,7 @@ def test_unknown_names_raise_value_error(rd: RadiusDictionary) -> None:
     ("Framed-IP-Address", "10.1.2.3", b"\x08\x06\x0a\x01\x02\x03"),
     ("Framed-IP-Address", ipaddress.IPv4Address("10.1.2.3"), b"\x08\x06\x0a\x01\x02\x03"),
     ("Event-Timestamp", 1_700_000_000, b"\x37\x06" + (1_700_000_000).to_bytes(4, "big")),
-    ("Event-Timestamp", datetime.fromtimestamp(1_700_000_000, timezone.utc),
+    ("Event-Timestamp", datetime.fromtimestamp(1_700_000_000, UTC),
      b"\x37\x06" + (1_700_000_000).to_bytes(4, "big")),
     ("Framed-IPv6-Prefix", "2001:db8:1::/48",
      b"\x61\x14\x00\x30" + ipaddress.IPv6Address("2001:db8:1::").packed),

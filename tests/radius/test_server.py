@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.internet import defer, task
 
 from aaad import policy
-from aaad.auth import chap as chap_mod, mschap
+from aaad.auth import chap as chap_mod
+from aaad.auth import mschap
 from aaad.auth.controller import AuthController
 from aaad.changes import Change
 from aaad.view.memory import AAAView
@@ -27,7 +28,7 @@ from aaad.radius.server import AuthProtocol, RadiusConfig, RadiusStats
 SECRET = b"testing123"
 NAS_ADDR = ("127.0.0.1", 40000)
 D = load_dictionary()
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
 class FakeTransport:
@@ -38,7 +39,8 @@ class FakeTransport:
         self.sent.append((data, addr))
 
 
-def make(require_ma: bool = True, reject_delay: float = 0.0, **conf: Any) -> tuple[AuthProtocol, FakeTransport, task.Clock, Stats, AAAView]:
+def make(require_ma: bool = True, reject_delay: float = 0.0,
+         **conf: Any) -> tuple[AuthProtocol, FakeTransport, task.Clock, Stats, AAAView]:
     clock = task.Clock()
     clock.advance(NOW.timestamp())
     view = AAAView()
@@ -236,18 +238,21 @@ def test_mschapv2_success_and_mppe_keys() -> None:
     nt = mschap.generate_nt_response(ach, pch, b"alice", b"alice-pass")
     resp = bytes([5, 0]) + pch + bytes(8) + nt
     auth = os.urandom(16)
-    req = request([("User-Name", "alice")], auth=auth, raw_attrs=codec.encode_vsa(311, 11, ach) + codec.encode_vsa(311, 25, resp))
+    req = request([("User-Name", "alice")], auth=auth,
+                  raw_attrs=codec.encode_vsa(311, 11, ach) + codec.encode_vsa(311, 25, resp))
     proto.datagramReceived(req, NAS_ADDR)
     p = reply_of(tr, req)
     assert p.code == codec.ACCESS_ACCEPT
     want = mschap.generate_authenticator_response(b"alice-pass", nt, pch, ach, b"alice")
     assert p.vsa(311, 26) == bytes([5]) + want
-    for sub in (16, 17):
-        key = codec.salt_decrypt(p.vsa(311, sub), SECRET, auth)
+    send_enc, recv_enc = p.vsa(311, 16), p.vsa(311, 17)
+    assert send_enc is not None and recv_enc is not None
+    for enc in (send_enc, recv_enc):
+        key = codec.salt_decrypt(enc, SECRET, auth)
         assert key is not None and len(key) == 16
     send, recv = mschap.mppe_master_keys_v2(mschap.nt_password_hash(b"alice-pass"), nt)
-    assert codec.salt_decrypt(p.vsa(311, 16), SECRET, auth) == send
-    assert codec.salt_decrypt(p.vsa(311, 17), SECRET, auth) == recv
+    assert codec.salt_decrypt(send_enc, SECRET, auth) == send
+    assert codec.salt_decrypt(recv_enc, SECRET, auth) == recv
 
 
 def test_mschapv2_failure_has_error_and_no_keys() -> None:
@@ -260,7 +265,8 @@ def test_mschapv2_failure_has_error_and_no_keys() -> None:
     proto.datagramReceived(req, NAS_ADDR)
     p = reply_of(tr, req)
     assert p.code == codec.ACCESS_REJECT
-    assert p.vsa(311, 2).startswith(bytes([5]) + b"E=691")
+    error = p.vsa(311, 2)
+    assert error is not None and error.startswith(bytes([5]) + b"E=691")
     assert p.vsa(311, 16) is None and p.vsa(311, 26) is None
 
 
@@ -282,7 +288,8 @@ def test_no_credentials_and_eap_are_invalid() -> None:
     req = request([("User-Name", "alice")])
     proto.datagramReceived(req, NAS_ADDR)
     assert text(reply_of(tr, req), "Reply-Message") == policy.NO_CREDENTIALS
-    req = request([("User-Name", "alice")], ident=2, raw_attrs=codec.encode_attr(codec.EAP_MESSAGE, b"\x02\x01\x00\x05\x01"))
+    req = request([("User-Name", "alice")], ident=2,
+                  raw_attrs=codec.encode_attr(codec.EAP_MESSAGE, b"\x02\x01\x00\x05\x01"))
     proto.datagramReceived(req, NAS_ADDR)
     assert text(reply_of(tr, req), "Reply-Message") == policy.EAP_UNSUPPORTED
 
@@ -402,7 +409,7 @@ def test_fuzz_never_crashes_and_valid_request_still_answered(data: bytes) -> Non
     """Arbitrary and mutated datagrams never raise; a valid request right after is answered."""
     proto, tr, _, stats, _ = make()
     proto.datagramReceived(data, NAS_ADDR)
-    assert stats.counters.get("radius_auth_dropped_total", {}).get("internal_error", 0) == 0
+    assert stats.counters["radius_auth_dropped_total"]["internal_error"] == 0
     req = pap_req("alice", "alice-pass", ident=200)
     tr.sent.clear()
     proto.datagramReceived(req, NAS_ADDR)
