@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aaad import config as cfg
+from aaad.crypto import SecretBoxError
 from aaad.orgs import ValidationError
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -33,13 +35,22 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def load_config(args: argparse.Namespace, storage: bool = True) -> cfg.Config:
+    """The validated config; with ``storage``, also a usable data directory
+    (created if missing) and key file, or ConfigErrors (exit 2)."""
+    from aaad import app, datadir
+    conf = app.load_config(args.config)
+    if storage:
+        datadir.ensure(conf, app.key_path(conf))
+    return conf
+
+
 class Context:
     """Config, engine and secret box for one CLI invocation."""
 
     def __init__(self, args: argparse.Namespace):
-        from aaad import app
         self.args = args
-        self.conf = app.load_config(args.config)
+        self.conf = load_config(args)
         self._engine: Any = None
         self._box: Any = None
 
@@ -98,14 +109,13 @@ def print_rows(args: argparse.Namespace, rows: list[list[Any]], headers: list[st
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from aaad import app
-    conf = app.load_config(args.config)
-    return app.serve(conf)
+    return app.serve(load_config(args))
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from aaad import app, migrate
     from aaad.db import sync_engine
-    conf = app.load_config(args.config)
+    conf = load_config(args)
     url = app.prepare_storage(conf, upgrade=False)
     engine = sync_engine(url, conf.database.busy_timeout_ms)
     before = migrate.current(engine)
@@ -117,9 +127,13 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    from aaad import app
-    app.load_config(args.config)
+    from aaad import app, datadir
+    conf = app.load_config(args.config)
+    problems = datadir.errors(conf, app.key_path(conf), create=False)
+    if problems:
+        raise cfg.ConfigErrors(problems)
     print(f"{args.config or '<defaults>'}: OK")
+    print(datadir.describe(conf))
     return EXIT_OK
 
 
@@ -396,8 +410,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aaad", description="RADIUS AAA daemon with embedded billing.")
-    p.add_argument("--config", "-c", metavar="PATH", help="TOML config file (default: built-in defaults; see "
-                                                          "conf/aaad.example.toml)")
+    p.add_argument("--config", "-c", metavar="PATH", default=os.environ.get("AAAD_CONFIG") or None,
+                   help="TOML config file (default: $AAAD_CONFIG, else built-in defaults; "
+                        "see conf/aaad.example.toml)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("serve", help="run the daemon")
@@ -559,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except ValidationError as e:
         print(f"aaad: {e.field}: {e.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except SecretBoxError as e:
+        print(f"aaad: secrets.key_file: {e}", file=sys.stderr)
         return EXIT_USAGE
     except CliError as e:
         print(f"aaad: {e}", file=sys.stderr)

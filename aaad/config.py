@@ -210,6 +210,12 @@ def load(schema: Mapping[str, type], path: str | Path | None = None,
                 data = tomllib.load(f)
         except FileNotFoundError:
             raise ConfigErrors([ConfigError("-", "file not found", source)]) from None
+        except IsADirectoryError:
+            raise ConfigErrors([ConfigError("-", "is a directory, not a config file", source)]) from None
+        except OSError as e:  # permission denied, I/O error, ...
+            raise ConfigErrors([ConfigError("-", f"cannot be read ({e.strerror or e})", source)]) from None
+        except UnicodeDecodeError as e:
+            raise ConfigErrors([ConfigError("-", f"not valid TOML: not UTF-8 text ({e.reason})", source)]) from None
         except tomllib.TOMLDecodeError as e:
             raise ConfigErrors([ConfigError("-", f"not valid TOML: {e}", source)]) from None
 
