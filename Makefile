@@ -10,11 +10,16 @@ DEMO_CONF := $(DEMO_DIR)/aaad.toml
 AUTH_PORT ?= 1812
 ACCT_PORT ?= 1813
 WEB_PORT ?= 8080
+# `make run` puts a small `aaad` here that runs this checkout's .venv/bin/aaad with the demo config.
+BIN_DIR ?= /usr/local/bin
+WRAPPER := $(BIN_DIR)/aaad
+WRAPPER_MARK := written by make run in
 
-RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached
-TEST_PKGS := $(RUN_PKGS) postgresql freeradius-utils
+# RUN_PKGS covers what the demo's printed examples use too (radtest/radclient, curl).
+RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached freeradius-utils curl
+TEST_PKGS := $(RUN_PKGS) postgresql
 
-.PHONY: run stop test bench sys-run sys-test venv venv-test demo-config clean help
+.PHONY: run stop test bench sys-run sys-test venv venv-test demo-config wrapper clean help
 
 help:
 	@echo "make run    install everything and start the demo daemon (SQLite, demo data)"
@@ -63,7 +68,18 @@ $(DEMO_CONF):
 	  '[radius]' 'auth_port = $(AUTH_PORT)' \
 	  '[accounting]' 'port = $(ACCT_PORT)' > $@
 
-run: venv $(DEMO_CONF)
+# $(WRAPPER): exec this checkout's aaad with AAAD_CONFIG defaulting to the demo config (-c still wins).
+# Rewritten only when its content changes; someone else's `aaad` there is left alone.
+wrapper: venv $(DEMO_CONF)
+	@new='#!/bin/sh'$$'\n''# aaad $(WRAPPER_MARK) $(CURDIR): the demo config unless -c/--config or AAAD_CONFIG says otherwise.'$$'\n''AAAD_CONFIG="$${AAAD_CONFIG:-$(abspath $(DEMO_CONF))}" exec "$(abspath $(VENV))/bin/aaad" "$$@"'; \
+	if [ -e $(WRAPPER) ] && ! grep -qs '$(WRAPPER_MARK)' $(WRAPPER); then \
+	  echo "$(WRAPPER) exists and is not ours: left alone (use $(VENV)/bin/aaad -c $(DEMO_CONF))"; \
+	elif [ "$$(cat $(WRAPPER) 2>/dev/null)" != "$$new" ]; then \
+	  printf '%s\n' "$$new" > $(WRAPPER).tmp && chmod 755 $(WRAPPER).tmp && mv $(WRAPPER).tmp $(WRAPPER) && \
+	  echo "installed $(WRAPPER) (runs $(abspath $(VENV))/bin/aaad with AAAD_CONFIG=$(abspath $(DEMO_CONF)))"; \
+	fi
+
+run: venv $(DEMO_CONF) wrapper
 	@$(VENV)/bin/aaad -c $(DEMO_CONF) db upgrade
 	@$(VENV)/bin/aaad -c $(DEMO_CONF) demo
 	@bash scripts/start-demo.sh $(VENV)/bin/aaad $(DEMO_CONF) $(DEMO_DIR)
@@ -87,4 +103,5 @@ bench: venv-test
 	$(PY) bench/bench_acct.py --only server --postgres --logins 100000 --inflight 256
 
 clean:
+	@if grep -qs '$(WRAPPER_MARK) $(CURDIR):' $(WRAPPER); then rm -f $(WRAPPER); echo "removed $(WRAPPER)"; fi
 	rm -rf $(VENV) var build *.egg-info

@@ -17,6 +17,9 @@ else
   [ -s "$READY" ] || { echo "aaad did not become ready; see $LOG"; exit 1; }
 fi
 read -r WEB AUTH ACCT < <(python3 -c "import json,sys; d=json.load(open('$READY')); print(d['web'], d['auth'], d['acct'])")
+# The short `aaad` when the one on the PATH is make run's wrapper for this config, else the long form.
+CLI="$AAAD -c $CONF"
+if grep -qsF "$(realpath "$CONF")" "$(command -v aaad || true)"; then CLI=aaad; fi
 cat <<MSG
 
 aaad is running (pid $(cat "$PIDFILE")): RADIUS auth on 127.0.0.1:$AUTH, accounting on :$ACCT, web on 127.0.0.1:$WEB
@@ -32,9 +35,10 @@ Try:
   printf 'User-Name = erin\nUser-Password = erin-pass\nMessage-Authenticator = 0x00\n' | radclient -x 127.0.0.1:$AUTH auth testing123
   printf 'User-Name = dave\nUser-Password = dave-pass\nMessage-Authenticator = 0x00\n' | radclient -x 127.0.0.1:$AUTH auth testing123
   printf 'Acct-Status-Type = Start\nUser-Name = alice\nAcct-Session-Id = demo1\nNAS-IP-Address = 127.0.0.1\n' | radclient -x 127.0.0.1:$ACCT acct testing123
-  $AAAD -c $CONF sessions
-  $AAAD -c $CONF user add zoe --password zoe-pass --profile home-10M     # live in the daemon within a second
-  $AAAD -c $CONF status                                                   # counters from /metrics
+  $CLI sessions
+  $CLI user add zoe --password zoe-pass --profile home-10M     # live in the daemon within a second
+  radtest -t pap zoe zoe-pass 127.0.0.1:$AUTH 0 testing123
+  $CLI status                                                   # counters from /metrics
   curl -s http://127.0.0.1:$WEB/healthz
   curl -s http://127.0.0.1:$WEB/api/v1/
 
