@@ -15,11 +15,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aaad import config as cfg
-from aaad.crypto import SecretBoxError
+from aaad.crypto import SecretBox, SecretBoxError
 from aaad.orgs import ValidationError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 
@@ -51,11 +54,11 @@ class Context:
     def __init__(self, args: argparse.Namespace):
         self.args = args
         self.conf = load_config(args)
-        self._engine: Any = None
-        self._box: Any = None
+        self._engine: Engine | None = None
+        self._box: SecretBox | None = None
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> Engine:
         if self._engine is None:
             from aaad import app
             from aaad.db import sync_engine
@@ -64,7 +67,7 @@ class Context:
         return self._engine
 
     @property
-    def box(self) -> Any:
+    def box(self) -> SecretBox:
         if self._box is None:
             from aaad import app
             self._box = app.secret_box(self.conf)

@@ -14,7 +14,7 @@ from twisted.internet.interfaces import IDelayedCall
 class Clock(Protocol):
     def seconds(self) -> float: ...
     def callLater(  # noqa: N802 (Twisted's name)
-        self, delay: float, f: Callable[..., object], /, *args: object, **kwargs: object
+        self, delay: float, callable: Callable[..., object], *args: object, **kw: object
     ) -> IDelayedCall: ...
 
 

@@ -5,7 +5,10 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.engine import Engine
+
 from aaad import nas, orgs
+from aaad.crypto import SecretBox
 from aaad.view import store
 from aaad.view.write import LoginWriter
 
@@ -31,7 +34,7 @@ USERS: list[tuple[str, str, str | None, dict[str, Any]]] = [
 ]
 
 
-def seed(engine: Any, box: Any, now: datetime) -> Iterator[str]:
+def seed(engine: Engine, box: SecretBox, now: datetime) -> Iterator[str]:
     w = LoginWriter(box)
     with engine.begin() as conn:
         org = orgs.get_by_slug(conn, "demo")

@@ -9,7 +9,8 @@ the clock; expiry is amortised over inserts (a deque in time order).
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+
+from aaad.clock import Clock
 
 PENDING = b""  # marker: being handled, no reply yet
 
@@ -18,7 +19,7 @@ RequestKey = tuple[str, int, int, bytes]
 
 
 class DedupCache:
-    def __init__(self, clock: Any, window: float = 5.0, max_entries: int = 200_000):
+    def __init__(self, clock: Clock, window: float = 5.0, max_entries: int = 200_000):
         self.clock = clock
         self.window = window
         self.max_entries = max_entries

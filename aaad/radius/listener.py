@@ -15,6 +15,8 @@ from typing import Any
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
 
+from aaad.clock import Clock
+from aaad.nas import Nas
 from aaad.radius import codec
 from aaad.radius.codec import MalformedPacket
 from aaad.radius.dedup import DedupCache, RequestKey
@@ -28,11 +30,12 @@ class RadiusListener(DatagramProtocol):
     codes: frozenset[int] = frozenset()
     kind = "radius"
 
-    def __init__(self, view: Any, clock: Any, stats: Any, dedup_window: float,
+    def __init__(self, view: Any, clock: Clock, stats: Any, dedup_window: float,
                  tiled_vendors: frozenset[int]):
+        # view: the AAA view (.nas.lookup); stats: the subclass's counters, with .drops and .duplicates
         self.view = view
         self.clock = clock
-        self.st = stats  # needs .drops and .duplicates counters
+        self.st = stats
         self.tiled = tiled_vendors
         self.dedup = DedupCache(clock, dedup_window)
 
@@ -56,7 +59,7 @@ class RadiusListener(DatagramProtocol):
             log.failure("unexpected error in the {kind} listener on a datagram from {addr}",
                         kind=self.kind, addr=addr[0])
 
-    def request(self, p: codec.Packet, nas: Any, addr: tuple[str, int]) -> None:
+    def request(self, p: codec.Packet, nas: Nas, addr: tuple[str, int]) -> None:
         raise NotImplementedError
 
     def is_duplicate(self, key: RequestKey, addr: tuple[str, int]) -> bool:

@@ -22,10 +22,12 @@ from aaad import policy
 from aaad.auth.controller import AuthController, AuthRequest
 from aaad import authlog
 from aaad.authlog import AuthLog
+from aaad.clock import Clock
 from aaad.component import Core, SessionInfo
 from aaad.config import ip_address, non_negative, port, positive, setting
 from aaad.jobs import Job, JobContext
 from aaad.metrics import Stats
+from aaad.nas import Nas
 from aaad.radius import codec
 from aaad.radius.codec import ACCESS_ACCEPT, ACCESS_REQUEST, CALLING_STATION_ID, PROXY_STATE, STATUS_SERVER
 from aaad.radius.dedup import RequestKey
@@ -73,7 +75,7 @@ class AuthProtocol(RadiusListener):
     codes = frozenset({ACCESS_REQUEST, STATUS_SERVER})
     kind = "auth"
 
-    def __init__(self, view: Any, controller: AuthController, clock: Any, stats: RadiusStats,
+    def __init__(self, view: Any, controller: AuthController, clock: Clock, stats: RadiusStats,
                  authlog: AuthLog | None, conf: RadiusConfig, tiled_vendors: frozenset[int],
                  first_use: Callable[[int, int, float], defer.Deferred] | None = None):
         super().__init__(view, clock, stats, conf.dedup_window, tiled_vendors)
@@ -83,7 +85,7 @@ class AuthProtocol(RadiusListener):
         self.first_use = first_use
         self.delayed = 0
 
-    def request(self, p: codec.Packet, nas: Any, addr: tuple[str, int]) -> None:
+    def request(self, p: codec.Packet, nas: Nas, addr: tuple[str, int]) -> None:
         st = self.st
         code = p.code
         secret = nas.secret
