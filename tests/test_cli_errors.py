@@ -154,8 +154,7 @@ def test_data_dir_on_read_only_file_system(ro_mount: Path, tmp_path: Path, comma
 
 
 def test_config_check_says_data_dir_is_writable(tmp_path: Path) -> None:
-    """`config check` on a good config says the data directory is writable, or can be created (and
-    does not create it)."""
+    """`config check` says the data directory is writable, or can be created (without creating it)."""
     conf = tmp_path / "aaad.toml"
     write_config(conf, tmp_path / "data")
     r = aaad("-c", str(conf), "config", "check")
