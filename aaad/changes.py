@@ -51,8 +51,10 @@ def record(conn: Connection, org_id: int, kind: str, entity_id: int, op: str, no
     pg = conn.dialect.name == "postgresql"
     if pg:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    cid = conn.execute(aaa_changes.insert().values(
-        org_id=org_id, kind=kind, entity_id=entity_id, op=op, created_at=now)).inserted_primary_key[0]
+    pk = conn.execute(aaa_changes.insert().values(
+        org_id=org_id, kind=kind, entity_id=entity_id, op=op, created_at=now)).inserted_primary_key
+    assert pk is not None  # an INSERT always has one
+    cid = pk[0]
     ch = Change(cid, org_id, kind, entity_id, op)
     notes = tx_notes(conn)
     notes.setdefault(CHANGES, []).append((ch, entity))

@@ -73,7 +73,7 @@ def http_url(v: str) -> str | None:
     if u.query or u.fragment or "?" in v or "#" in v:
         return f"{v!r} must not have a query (?...) or fragment (#...)"
     try:
-        u.port
+        _ = u.port  # parsing it raises ValueError for a bad port
     except ValueError:
         return f"{v!r} has a bad port"
     return None
@@ -342,7 +342,11 @@ class WebConfig:
     address: str = setting("127.0.0.1", "Address to listen on.", ip_address)
     port: int = setting(8080, "TCP port; 0 picks a free one.", port)
     public_url: str = setting(
-        "", "The address customers and routers reach the web side at, e.g. https://portal.example.net or https://isp.example/aaad (links in messages, QR codes, the walled garden's redirect to /{org}/portal/suspended). An http(s) URL without query. Empty: derived from address and port (127.0.0.1 when listening on every address), which only this machine can reach: set it when the web side sits behind a proxy or is reached from the LAN.",
+        "", "The address customers and routers reach the web side at, e.g. https://portal.example.net or "
+            "https://isp.example/aaad (links in messages, QR codes, the walled garden's redirect to "
+            "/{org}/portal/suspended). An http(s) URL without query. Empty: derived from address and port "
+            "(127.0.0.1 when listening on every address), which only this machine can reach: set it when the web "
+            "side sits behind a proxy or is reached from the LAN.",
         http_url)
 
 

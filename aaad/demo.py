@@ -14,7 +14,7 @@ from aaad.view.write import LoginWriter
 
 DEMO_SECRET = "testing123"
 
-PROFILES = [
+PROFILES: list[tuple[str, dict[str, Any]]] = [
     ("home-10M", dict(rate_limit="10M/10M", interim_interval=300, pool="pppoe-pool",
                       fup_rate_limit="1M/1M")),
     ("home-50M", dict(rate_limit="50M/50M", interim_interval=300, pool="pppoe-pool",
@@ -56,10 +56,10 @@ def seed(engine: Engine, box: SecretBox, now: datetime) -> Iterator[str]:
             pids[name] = p.id
         for username, password, profile, extra in USERS:
             if store.login_by_name(conn, box, org.id, username) is None:
-                values = dict(extra)
+                fields = dict(extra)
                 if profile:
-                    values["profile_id"] = pids[profile]
-                w.create(conn, org.id, username, password, now, **values)
+                    fields["profile_id"] = pids[profile]
+                w.create(conn, org.id, username, password, now, **fields)
                 yield f"user {username} / {password} added ({extra.get('state', 'active')})"
         if store.login_by_name(conn, box, org.id, "henry") is None:
             w.create(conn, org.id, "henry", "henry-pass", now,

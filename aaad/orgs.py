@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad.errors import ValidationError
+from aaad.errors import ValidationError as ValidationError  # re-exported: callers catch orgs.ValidationError
 from aaad.schema import orgs
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

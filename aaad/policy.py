@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aaad.view.model import Login, Profile
 from aaad.radius.dictionary import RadiusDictionary
+from aaad.view.model import Login, Profile
 
 # Reject reasons (also metric labels).
 UNKNOWN_USER = "unknown user"

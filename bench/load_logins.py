@@ -27,10 +27,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sqlalchemy as sa  # noqa: E402
 
-from aaad import app, logins, nas, orgs  # noqa: E402
+from aaad import app, nas, orgs  # noqa: E402
 from aaad.crypto import SecretBox  # noqa: E402
 from aaad.db import sync_engine  # noqa: E402
 from aaad.schema import logins as logins_t  # noqa: E402
+from aaad.view import store  # noqa: E402
+from aaad.view.write import LoginWriter  # noqa: E402
 
 PROFILES = [
     ("bench-10M", dict(rate_limit="10M/10M", interim_interval=300, pool="pppoe-pool")),
@@ -71,9 +73,9 @@ def setup(conn: sa.Connection, box: SecretBox, o: argparse.Namespace, now: datet
                          "with another secret; use a fresh data dir")
     pids = []
     for name, values in PROFILES:
-        pr = logins.profile_by_name(conn, org.id, name)
+        pr = store.profile_by_name(conn, org.id, name)
         if pr is None:
-            pr = logins.add_profile(conn, org.id, name, now, **values)
+            pr = LoginWriter(box).create_profile(conn, org.id, name, now, **values)
             print(f"profile {name} added (id {pr.id})")
         pids.append(pr.id)
     return org.id, pids

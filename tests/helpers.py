@@ -1,8 +1,9 @@
 """Test helpers: a synchronous stand-in for aaad.db.Database."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from twisted.internet import defer
 from twisted.python.failure import Failure
@@ -12,7 +13,7 @@ from aaad.db import CHANGES, begin_tx
 T = TypeVar("T")
 
 
-def result_of(d: "defer.Deferred[T]") -> T:
+def result_of(d: defer.Deferred[T]) -> T:
     """The result of an already-fired Deferred; re-raise its failure."""
     box: list[Any] = []
     d.addBoth(box.append)

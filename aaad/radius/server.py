@@ -11,12 +11,14 @@ reject delay on the clock (never blocking; pending delayed replies bounded).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from twisted.internet import defer
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from aaad import policy
 from aaad.auth.controller import AuthController, AuthRequest
@@ -77,7 +79,7 @@ class AuthProtocol(RadiusListener):
 
     def __init__(self, view: Any, controller: AuthController, clock: Clock, stats: RadiusStats,
                  authlog: AuthLog | None, conf: RadiusConfig, tiled_vendors: frozenset[int],
-                 first_use: Callable[[int, int, float], defer.Deferred] | None = None):
+                 first_use: Callable[[int, int, float], defer.Deferred[bool]] | None = None):
         super().__init__(view, clock, stats, conf.dedup_window, tiled_vendors)
         self.controller = controller
         self.authlog = authlog
@@ -127,10 +129,9 @@ class AuthProtocol(RadiusListener):
                               int((self.clock.seconds() - now) * 1e6)))
         if decision.code == ACCESS_ACCEPT:
             self._send(key, reply, addr, "accept")
-            if decision.first_use and self.first_use is not None:
-                self.first_use(nas.org_id, decision.login_id, now).addErrback(  # type: ignore[arg-type]
-                    lambda f, user=decision.username: log.failure(
-                        "recording the first use of {user} failed", f, user=user))
+            if decision.first_use and self.first_use is not None and decision.login_id is not None:
+                d = self.first_use(nas.org_id, decision.login_id, now)
+                d.addErrback(self._first_use_failed, decision.username)
             return
         st.rejects[decision.reason or "unknown"] += 1
         delay = self.conf.reject_delay
@@ -142,6 +143,9 @@ class AuthProtocol(RadiusListener):
         else:
             self.delayed += 1
             self.clock.callLater(delay, self._send_delayed, key, reply, addr)
+
+    def _first_use_failed(self, f: Failure, user: str | None) -> None:
+        log.failure("recording the first use of {user} failed", f, user=user)
 
     def _send_delayed(self, key: RequestKey, reply: bytes, addr: tuple[str, int]) -> None:
         self.delayed -= 1
@@ -189,9 +193,10 @@ class AuthServer:
         """Hourly: delete auth-log rows older than the retention, in chunks."""
         return authlog.prune(self.core.db, ctx.period_start - timedelta(days=self.conf.auth_log_retention))
 
-    def _first_use(self, org_id: int, login_id: int, now: float) -> defer.Deferred:
-        at = datetime.fromtimestamp(now, timezone.utc)
-        return self.core.db.write(self.core.login_writer.set_first_use, org_id, login_id, at)
+    def _first_use(self, org_id: int, login_id: int, now: float) -> defer.Deferred[bool]:
+        at = datetime.fromtimestamp(now, UTC)
+        d: defer.Deferred[bool] = self.core.db.write(self.core.login_writer.set_first_use, org_id, login_id, at)
+        return d
 
     def listen(self) -> None:
         self._port = listen_udp(self.core.reactor, self.conf.auth_port, self.protocol,

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from twisted.internet import defer, task
 
 from aaad import policy
@@ -16,14 +17,14 @@ from aaad.auth import chap as chap_mod
 from aaad.auth import mschap
 from aaad.auth.controller import AuthController
 from aaad.changes import Change
-from aaad.view.memory import AAAView
-from aaad.view.model import Login, Profile
-from aaad.view.store import Snapshot
 from aaad.metrics import Stats
 from aaad.nas import Nas
 from aaad.radius import codec
 from aaad.radius.dictionary import load_dictionary
 from aaad.radius.server import AuthProtocol, RadiusConfig, RadiusStats
+from aaad.view.memory import AAAView
+from aaad.view.model import Login, Profile
+from aaad.view.store import Snapshot
 
 SECRET = b"testing123"
 NAS_ADDR = ("127.0.0.1", 40000)
@@ -66,7 +67,8 @@ def make(require_ma: bool = True, reject_delay: float = 0.0,
         """Stands in for the writer: commits, then the view applies the change locally."""
         first_use.append((org_id, login_id))
         lg = view.login_by_id(org_id, login_id)
-        new = dataclasses.replace(lg, first_used_at=datetime.fromtimestamp(now, timezone.utc),
+        assert lg is not None
+        new = dataclasses.replace(lg, first_used_at=datetime.fromtimestamp(now, UTC),
                                   compiled=None)
         view.apply_local([(Change(len(first_use), org_id, "login", login_id, "upsert"), new)])
         return defer.succeed(True)
@@ -205,6 +207,7 @@ def test_first_use_not_recorded_when_a_later_stage_rejects() -> None:
     """A first auth rejected by simultaneous-use does not start the validity clock."""
     proto, tr, clock, _, view = make()
     carol = view.get(1, "carol")
+    assert carol is not None
     view.apply_local([(Change(100, 1, "login", carol.id, "upsert"),
                        dataclasses.replace(carol, simultaneous_use=1, compiled=None))])
     proto.controller.open_sessions = lambda login_id: 1
@@ -212,7 +215,8 @@ def test_first_use_not_recorded_when_a_later_stage_rejects() -> None:
     proto.datagramReceived(req, NAS_ADDR)
     assert text(reply_of(tr, req), "Reply-Message").startswith(policy.SIMULTANEOUS_USE)
     assert proto.first_uses == []  # type: ignore[attr-defined]
-    assert view.get(1, "carol").first_used_at is None
+    carol = view.get(1, "carol")
+    assert carol is not None and carol.first_used_at is None
 
 
 def test_chap_with_and_without_challenge_attribute() -> None:
