@@ -302,10 +302,17 @@ class ServerConfig:
                                         "Created if missing.")
     log_level: str = setting("info", "Minimum level logged to stdout: debug, info, warn, error.",
                              one_of("debug", "info", "warn", "error"))
-    ready_file: str = setting("", "If set, write the bound ports as JSON to this file once every listener is up (tests and supervisors use it).")
-    stop_timeout: float = setting(10.0, "Seconds SIGTERM waits for pending work (the database writer, the read pool) before the process exits anyway; with a hung database, what is still queued is not acknowledged, so nothing acknowledged is lost.", positive)
-    min_free_mb: int = setting(100, "/healthz reports unhealthy when the file system of data_dir has less than this many MB free (0: never).", non_negative)
-    log_repeat_interval: float = setting(10.0, "A warning or error that repeats (the same message, e.g. every request failing during a database outage) is logged at most once per this many seconds, with a count of those held back (0: log every one).", non_negative)
+    ready_file: str = setting("", "If set, write the bound ports as JSON to this file once every listener is up (tests"
+                                  " and supervisors use it).")
+    stop_timeout: float = setting(10.0, "Seconds SIGTERM waits for pending work (the database writer, the read pool) "
+                                        "before the process exits anyway; with a hung database, what is still queued "
+                                        "is not acknowledged, so nothing acknowledged is lost.", positive)
+    min_free_mb: int = setting(100, "/healthz reports unhealthy when the file system of data_dir has less than this "
+                                    "many MB free (0: never).", non_negative)
+    log_repeat_interval: float = setting(10.0, "A warning or error that repeats (the same message, e.g. every request "
+                                               "failing during a database outage) is logged at most once per this "
+                                               "many seconds, with a count of those held back (0: log every one).",
+                                         non_negative)
 
 
 @dataclass(frozen=True)
@@ -320,12 +327,20 @@ class DatabaseConfig:
     busy_timeout_ms: int = setting(10000, "How long a SQLite writer waits for the lock held by another process (e.g. "
                                           "the CLI) before failing.", positive)
     read_pool_size: int = setting(4, "Threads that run database reads.", positive)
-    writer_batch_max: int = setting(1000, "Most write operations the writer thread commits in one transaction (group commit).", positive)
-    writer_queue_max: int = setting(20000, "Most write operations waiting for the writer. Beyond it new writes fail at once (new accounting is not answered, so NASes retransmit): a database outage cannot grow memory without bound.", positive)
-    writer_stall_seconds: float = setting(10.0, "/healthz reports unhealthy when one writer transaction has been running this long (a hung database).", positive)
-    connect_timeout: int = setting(10, "PostgreSQL: seconds to wait for a connection before failing (TCP keepalives are on as well, so a vanished server fails a connection instead of hanging it).", positive)
-    statement_timeout: float = setting(0.0, "PostgreSQL: seconds after which the server cancels a statement (0: no limit). Jobs commit in chunks, so a few minutes is safe.", non_negative)
-    change_poll_interval: float = setting(0.25, "Seconds between polls of the change feed (aaa_changes) and the event outbox for rows written by other processes.", positive)
+    writer_batch_max: int = setting(1000, "Most write operations the writer thread commits in one transaction (group "
+                                          "commit).", positive)
+    writer_queue_max: int = setting(20000, "Most write operations waiting for the writer. Beyond it new writes fail at"
+                                           " once (new accounting is not answered, so NASes retransmit): a database "
+                                           "outage cannot grow memory without bound.", positive)
+    writer_stall_seconds: float = setting(10.0, "/healthz reports unhealthy when one writer transaction has been "
+                                                "running this long (a hung database).", positive)
+    connect_timeout: int = setting(10, "PostgreSQL: seconds to wait for a connection before failing (TCP keepalives "
+                                       "are on as well, so a vanished server fails a connection instead of hanging "
+                                       "it).", positive)
+    statement_timeout: float = setting(0.0, "PostgreSQL: seconds after which the server cancels a statement (0: no "
+                                            "limit). Jobs commit in chunks, so a few minutes is safe.", non_negative)
+    change_poll_interval: float = setting(0.25, "Seconds between polls of the change feed (aaa_changes) and the event "
+                                                "outbox for rows written by other processes.", positive)
 
 
 @dataclass(frozen=True)
@@ -353,11 +368,18 @@ class WebConfig:
 @dataclass(frozen=True)
 class JobsConfig:
     """Periodic jobs (aggregation, cleanup, billing)."""
-    enabled: bool = setting(True, "Run periodic jobs and dispatch events in this instance. Instances sharing a database (or a data directory) take a leader lock, so only one runs them.")
+    enabled: bool = setting(True, "Run periodic jobs and dispatch events in this instance. Instances sharing a "
+                                  "database (or a data directory) take a leader lock, so only one runs them.")
     tick: float = setting(1.0, "Seconds between scheduler checks for due jobs (and leader lock checks).", positive)
-    unhealthy_after_failures: int = setting(3, "/healthz reports unhealthy when a job's latest period failed this many attempts, or its last this many periods all failed.", positive)
-    lease: float = setting(300.0, "Seconds a runner holds a job period without a checkpoint before another may take it over.", positive)
-    event_max_attempts: int = setting(10, "Deliveries of an event a subscriber may fail before it is parked as dead (aaad events --dead).", positive)
-    event_backoff: float = setting(1.0, "Seconds before the first retry of a failed delivery; doubles with each failure.", positive)
+    unhealthy_after_failures: int = setting(3, "/healthz reports unhealthy when a job's latest period failed this many"
+                                               " attempts, or its last this many periods all failed.", positive)
+    lease: float = setting(300.0, "Seconds a runner holds a job period without a checkpoint before another may take it"
+                                  " over.", positive)
+    event_max_attempts: int = setting(10, "Deliveries of an event a subscriber may fail before it is parked as dead "
+                                          "(aaad events --dead).", positive)
+    event_backoff: float = setting(1.0, "Seconds before the first retry of a failed delivery; doubles with each "
+                                        "failure.", positive)
     event_max_backoff: float = setting(3600.0, "Longest wait between retries of a failed delivery.", positive)
-    cycle_check_interval: int = setting(300, "Seconds between checks for logins past their quota-cycle boundary (an exhausted login is active again at most this long after its new cycle starts).", positive)
+    cycle_check_interval: int = setting(300, "Seconds between checks for logins past their quota-cycle boundary (an "
+                                             "exhausted login is active again at most this long after its new cycle "
+                                             "starts).", positive)
