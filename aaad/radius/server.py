@@ -13,16 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from aaad import policy
+from aaad import authlog, policy
 from aaad.auth.controller import AuthController, AuthRequest
-from aaad import authlog
 from aaad.authlog import AuthLog
 from aaad.clock import Clock
 from aaad.component import Core, SessionInfo
@@ -46,16 +45,27 @@ class RadiusConfig:
     """The RADIUS authentication server."""
     address: str = setting("0.0.0.0", "Address the auth listener binds.", ip_address)
     auth_port: int = setting(1812, "UDP port for Access-Request and Status-Server; 0 picks a free one.", port)
-    dictionary: str = setting("", "Path of the RADIUS dictionary (pyrad format). Empty: the shipped conf/dictionary/dictionary.")
-    reject_delay: float = setting(1.0, "Seconds to hold an Access-Reject before sending it (slows password guessing; FreeRADIUS's default is 1). 0 sends at once.", non_negative)
-    max_delayed_rejects: int = setting(10000, "Most rejects held for the delay at once; beyond this they are sent without delay (and counted).", positive)
-    dedup_window: float = setting(5.0, "Seconds a reply is kept to answer retransmissions of the same request byte for byte (RFC 5080).", positive)
-    walled_garden_address_list: str = setting("suspended", "Mikrotik-Address-List for suspended logins in walled-garden mode.")
-    walled_garden_rate_limit: str = setting("256k/256k", "Mikrotik-Rate-Limit for suspended logins in walled-garden mode.")
-    walled_garden_session_timeout: int = setting(300, "Session-Timeout (seconds) for walled-garden sessions, so they come back and re-check.", positive)
-    auth_log_interval: float = setting(0.2, "Seconds between auth-log batch writes (small batches keep the writer's busy stretches short).", positive)
-    auth_log_retention: int = setting(30, "Days auth-log rows are kept (about 1 GB a day at 100 rejects/s); 0 keeps them for ever. Pruned hourly, a few thousand rows per transaction.", non_negative)
-    socket_buffer: int = setting(4 * 1024 * 1024, "Receive buffer (bytes) asked of the kernel for the UDP socket; bursts beyond it are lost by the kernel.", positive)
+    dictionary: str = setting("", "Path of the RADIUS dictionary (pyrad format). Empty: the shipped "
+                                  "conf/dictionary/dictionary.")
+    reject_delay: float = setting(1.0, "Seconds to hold an Access-Reject before sending it (slows password guessing; "
+                                       "FreeRADIUS's default is 1). 0 sends at once.", non_negative)
+    max_delayed_rejects: int = setting(10000, "Most rejects held for the delay at once; beyond this they are sent "
+                                              "without delay (and counted).", positive)
+    dedup_window: float = setting(5.0, "Seconds a reply is kept to answer retransmissions of the same request byte for"
+                                       " byte (RFC 5080).", positive)
+    walled_garden_address_list: str = setting("suspended", "Mikrotik-Address-List for suspended logins in "
+                                                           "walled-garden mode.")
+    walled_garden_rate_limit: str = setting("256k/256k", "Mikrotik-Rate-Limit for suspended logins in walled-garden "
+                                                         "mode.")
+    walled_garden_session_timeout: int = setting(300, "Session-Timeout (seconds) for walled-garden sessions, so they "
+                                                      "come back and re-check.", positive)
+    auth_log_interval: float = setting(0.2, "Seconds between auth-log batch writes (small batches keep the writer's "
+                                            "busy stretches short).", positive)
+    auth_log_retention: int = setting(30, "Days auth-log rows are kept (about 1 GB a day at 100 rejects/s); 0 keeps "
+                                          "them for ever. Pruned hourly, a few thousand rows per transaction.",
+                                      non_negative)
+    socket_buffer: int = setting(4 * 1024 * 1024, "Receive buffer (bytes) asked of the kernel for the UDP socket; "
+                                                  "bursts beyond it are lost by the kernel.", positive)
 
 
 class RadiusStats:
@@ -182,7 +192,8 @@ class AuthServer:
                                      conf, self.dictionary.vendor_ids, self._first_use)
         self._port: Any = None
         self.port = 0
-        core.stats.gauge("radius_auth_log_cleaned", "Auth-log rows whose text was cut or had NUL replaced to be storable, since start.",
+        core.stats.gauge("radius_auth_log_cleaned", "Auth-log rows whose text was cut or had NUL replaced to be "
+                                                    "storable, since start.",
                         lambda: self.authlog.cleaned)
         core.stats.gauge("radius_auth_log_dropped", "Auth-log rows lost (buffer full or a failed write), since start.",
                         lambda: self.authlog.dropped)
