@@ -73,7 +73,7 @@ def _udp(port: int, data: bytes, timeout: float = 5.0) -> bytes | None:
         s.sendto(data, ("127.0.0.1", port))
         try:
             return s.recv(4096)
-        except socket.timeout:
+        except TimeoutError:
             return None
 
 

@@ -1,7 +1,8 @@
 """Class attributes: unique per authentication, in every Access-Accept and no reject."""
 from __future__ import annotations
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aaad.radius import codec
 from aaad.radius.class_attr import VALUE_LENGTH, ClassGenerator, is_ours
