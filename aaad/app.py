@@ -22,26 +22,26 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web.server import Site
 
-from aaad import config as cfg
 from aaad import changes, events, migrate
+from aaad import config as cfg
 from aaad.clock import utcnow
 from aaad.component import Core, Package
-from aaad.radius.server import RadiusConfig, build_auth_server
-from accounting.component import PACKAGE as ACCOUNTING
-from accounting.server import AccountingServer, build_accounting
 from aaad.crypto import SecretBox, load_or_create_key
 from aaad.db import Database, default_url, is_sqlite, sync_engine
 from aaad.events import Dispatcher, RetryPolicy
 from aaad.health import HealthCheck, check_data_dir
-from aaad.shutdown import BoundedStop
 from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
+from aaad.metrics import Stats
+from aaad.radius.server import RadiusConfig, build_auth_server
+from aaad.shutdown import BoundedStop
+from aaad.view.cycle_reset import start_cycles_chunk
 from aaad.view.follower import ChangeFollower
 from aaad.view.memory import AAAView
 from aaad.view.store import load_snapshot
-from aaad.view.cycle_reset import start_cycles_chunk
 from aaad.view.write import LoginWriter
-from aaad.metrics import Stats
 from aaad.web import CoreWeb
+from accounting.component import PACKAGE as ACCOUNTING
+from accounting.server import AccountingServer, build_accounting
 from web.root import build_root
 
 log = Logger()
@@ -286,8 +286,14 @@ def jobs_app(conf: cfg.Config, reactor: Any) -> App:
 
 
 def setup_logging(level: str, repeat_interval: float = 0.0) -> None:
-    from twisted.logger import (FilteringLogObserver, LogLevel, LogLevelFilterPredicate,
-                                globalLogBeginner, textFileLogObserver)
+    from twisted.logger import (
+        FilteringLogObserver,
+        LogLevel,
+        LogLevelFilterPredicate,
+        globalLogBeginner,
+        textFileLogObserver,
+    )
+
     from aaad.ratelog import RateLimitingObserver
     pred = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
     out = RateLimitingObserver(textFileLogObserver(sys.stdout), time.monotonic, repeat_interval)

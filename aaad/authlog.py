@@ -9,7 +9,7 @@ retention are deleted in chunks (``prune``).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -63,10 +63,10 @@ def _insert(conn: Connection, rows: list[Entry]) -> tuple[int, int]:
     Returns the rows written and how many of them had to be cleaned."""
     if conn.dialect.name == "sqlite":
         # UTCDateTime's storage format on SQLite: naive UTC, ISO with a space.
-        fmt = lambda ts: datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
+        fmt = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
         marks = ", ".join("?" * 9)
     else:
-        fmt = lambda ts: datetime.fromtimestamp(ts, timezone.utc)  # noqa: E731
+        fmt = lambda ts: datetime.fromtimestamp(ts, UTC)  # noqa: E731
         marks = ", ".join(["%s"] * 9)
     cleaned = 0
     params = []

@@ -13,8 +13,9 @@ session counts for simultaneous use and quotas at auth).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from aaad.config import Config
@@ -43,16 +44,16 @@ class Package:
 @dataclass(frozen=True)
 class Core:
     """What the core gives the packages above it when they build their services."""
-    conf: "Config"
+    conf: Config
     reactor: Any
     clock: Any                  # IReactorTime: seconds() and callLater()
-    db: "Database"
-    box: "SecretBox"
-    stats: "Stats"
-    view: "AAAView"
-    login_writer: "LoginWriter"
-    scheduler: "Scheduler"
-    dispatcher: "Dispatcher"
+    db: Database
+    box: SecretBox
+    stats: Stats
+    view: AAAView
+    login_writer: LoginWriter
+    scheduler: Scheduler
+    dispatcher: Dispatcher
     data_dir: str
 
 
@@ -62,5 +63,5 @@ class SessionInfo(Protocol):
     def open_count(self, login_id: int) -> int:
         """Sessions the login has open now (simultaneous use)."""
 
-    def over_cap(self, login: "Login") -> bool:
+    def over_cap(self, login: Login) -> bool:
         """Whether the login has reached its data cap in its current cycle."""

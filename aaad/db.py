@@ -19,18 +19,19 @@ import queue
 import sqlite3
 import threading
 import time
-from datetime import timezone
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from twisted.internet import defer, threads
+from twisted.logger import Logger
 from twisted.python import failure
 from twisted.python.threadpool import ThreadPool
-from twisted.logger import Logger
 
 log = Logger()
 T = TypeVar("T")
@@ -56,15 +57,15 @@ class UTCDateTime(sa.types.TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: pass an aware (UTC) datetime")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 # Per-transaction notes, kept in ``conn.info[TX]`` (a dict) and reset at the
@@ -309,13 +310,13 @@ class Writer:
         if check is not None:
             self.checks[kind] = check
 
-    def submit(self, kind: str, item: Any) -> "defer.Deferred[Any]":
+    def submit(self, kind: str, item: Any) -> defer.Deferred[Any]:
         """Queue ``item`` for the batch handler ``kind``; fires after commit."""
         if kind not in self.handlers:
             return defer.fail(KeyError(f"no batch handler {kind!r}"))
         return self._enqueue(_Op(None, (item,), {}, defer.Deferred(), kind=kind))
 
-    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "defer.Deferred[T]":
+    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
         """Queue ``fn(conn, *args, **kwargs)``; fires with its result after commit."""
         return self._enqueue(_Op(fn, args, kwargs, defer.Deferred()))
 
@@ -343,7 +344,7 @@ class Writer:
         self._thread = threading.Thread(target=self._loop, name="aaad-db-writer", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float | None = None) -> "defer.Deferred[None]":
+    def stop(self, timeout: float | None = None) -> defer.Deferred[None]:
         """Finish what is queued, then stop the thread.
 
         With ``timeout``, give up waiting after that many seconds (a hung
@@ -554,7 +555,7 @@ class WriterUnavailable(Exception):
 
 
 def join_thread(reactor: Any, t: threading.Thread, timeout: float | None,
-                start: bool = False) -> "defer.Deferred[bool]":
+                start: bool = False) -> defer.Deferred[bool]:
     """Join ``t`` (after starting it, with ``start``) from a daemon thread of its
     own, never the reactor's pool, whose shutdown would wait for it; fires
     with True if ``t`` is still alive after ``timeout`` seconds."""
@@ -603,7 +604,7 @@ class Database:
         self.read_engine.dispose()
         self.write_engine.dispose()
 
-    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "defer.Deferred[T]":
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
         """Run ``fn(conn, ...)`` on the read pool; the connection is returned after."""
         def thd() -> T:
             with self.read_engine.connect() as conn:
@@ -613,7 +614,7 @@ class Database:
                     conn.rollback()
         return threads.deferToThreadPool(self.reactor, self.pool, thd)
 
-    def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> "defer.Deferred[T]":
+    def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
         """Run ``fn(conn, ...)`` in the writer's next batch transaction."""
         return self.writer.run(fn, *args, **kwargs)
 

@@ -22,5 +22,5 @@ ARMED = os.environ.get("AAAD_FAULT", "")
 
 def fault_point(name: str) -> None:
     """Die here (SIGKILL) if ``AAAD_FAULT`` names this point; otherwise nothing."""
-    if ARMED and ARMED == name:
+    if ARMED and name == ARMED:
         os.kill(os.getpid(), signal.SIGKILL)

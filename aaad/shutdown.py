@@ -8,7 +8,8 @@ Nothing acknowledged is lost: accounting is answered only after its commit.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from twisted.internet import defer
 from twisted.logger import Logger

@@ -51,8 +51,8 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def cmd_usage(args: argparse.Namespace) -> int:
-    from aaad.view import store as view_store
     from aaad.cli import EXIT_USAGE, CliError, Context, now_utc
+    from aaad.view import store as view_store
     ctx = Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:

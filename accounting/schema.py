@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from aaad.db import BigId, UTCDateTime as _UTC, metadata
+from aaad.db import BigId, metadata
+from aaad.db import UTCDateTime as _UTC
 
 UTCDateTime = _UTC()
 

@@ -34,8 +34,9 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from twisted.internet import defer, threads
 from twisted.logger import Logger
@@ -47,7 +48,8 @@ from aaad.radius import codec
 from aaad.radius.codec import ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, PROXY_STATE
 from aaad.radius.listener import RadiusListener, listen_udp
 from aaad.ratelog import RateLimited
-from accounting import preacct, sessions as sm
+from accounting import preacct
+from accounting import sessions as sm
 from accounting.config import AccountingConfig
 from accounting.store import AcctItem, Outcome, apply_batch
 from accounting.tracker import Tracker
@@ -108,7 +110,7 @@ def parse_record(p: codec.Packet, nas_id: int, now: float,
     if status not in _STATUS_NAMES:
         raise BadRequest("unsupported_status_type")
     delay = preacct.delay(_int(p.get(codec.ACCT_DELAY_TIME), "bad_delay_time") or 0, bounds, notes)
-    event_time = datetime.fromtimestamp(now - delay, timezone.utc)
+    event_time = datetime.fromtimestamp(now - delay, UTC)
     if status not in _SESSION_STATUSES:
         return sm.AcctRecord(status, nas_id, "", "", event_time)
     sid = p.get(codec.ACCT_SESSION_ID)

@@ -20,12 +20,15 @@ from sqlalchemy.engine import Connection
 
 from aaad.cycles import cycle_of, zone
 from aaad.events import publish
-from aaad.schema import logins as logins_t, nas as nas_t, orgs as orgs_t
+from aaad.schema import logins as logins_t
+from aaad.schema import nas as nas_t
+from aaad.schema import orgs as orgs_t
 from accounting import sessions as sm
-from accounting.events import QuotaExceeded
 from accounting import usage as um
-from accounting.schema import (UNAGGREGATED, nas_state, sessions as sessions_t, usage as usage_t,
-                               usage_cycles)
+from accounting.events import QuotaExceeded
+from accounting.schema import UNAGGREGATED, nas_state, usage_cycles
+from accounting.schema import sessions as sessions_t
+from accounting.schema import usage as usage_t
 
 #: The fields of :class:`accounting.sessions.Session`, in order; the column of
 #: ``key`` is ``session_key``, every other one has the field's name.

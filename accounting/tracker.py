@@ -24,8 +24,9 @@ How current the answers are:
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from twisted.internet import defer
 from twisted.logger import Logger

@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
-from aaad.cycles import cycle_bounds, local_midnight as _local_midnight, require_aware as _require_aware
+from aaad.cycles import local_midnight as _local_midnight
+from aaad.cycles import require_aware as _require_aware
 from accounting.sessions import COUNTER_MAX
 
 SLOT_SECONDS = 300

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from twisted.internet import task
 
 from aaad import nas, orgs
+from aaad.orgs import ValidationError
 from aaad.view.follower import ChangeFollower
 from aaad.view.memory import AAAView
 from aaad.view.store import load_snapshot
 from aaad.view.write import LoginWriter
-from aaad.orgs import ValidationError
 from tests.helpers import SyncDB
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

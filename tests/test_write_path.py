@@ -4,7 +4,7 @@ apply before the caller resumes (once), a pruned feed reloads, quota cycles."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,9 +13,10 @@ from twisted.internet import task
 
 from aaad import changes, nas, orgs
 from aaad.changes import Change
-from aaad.db import CHANGES, Writer
+from aaad.db import Writer
 from aaad.orgs import ValidationError
-from aaad.schema import aaa_changes, events as events_t, logins as logins_t
+from aaad.schema import aaa_changes
+from aaad.schema import events as events_t
 from aaad.view import store
 from aaad.view.cycle_reset import start_cycles_chunk
 from aaad.view.follower import ChangeFollower
@@ -25,7 +26,7 @@ from aaad.view.store import load_snapshot
 from aaad.view.write import SYSTEM, Actor, LoginWriter, OwnedLogin
 from tests.helpers import SyncDB
 
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 BILLING = Actor.owner("service", 7)
 
 
@@ -265,15 +266,15 @@ def test_cycle_start_resets_exhausted_and_throttle_once(engine: Any, w: LoginWri
     """At the boundary an exhausted, throttled login is active at full speed again, with
     cycle.started; a repeated run in the same cycle does nothing."""
     a, _b, pa, _pb = two_orgs(engine, w)
-    anchor = datetime(2026, 1, 15, tzinfo=timezone.utc)
+    anchor = datetime(2026, 1, 15, tzinfo=UTC)
     lg = tx(engine, w.create, a, "cap", "pw", T0, profile_id=pa, data_cap=1000, cycle_anchor=anchor)
     tx(engine, w.create, a, "nocap", "pw", T0, profile_id=pa)
-    nov20 = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    nov20 = datetime(2026, 11, 20, tzinfo=UTC)
     assert tx(engine, start_cycles_chunk, w, a, nov20, 0, 100).started == 0  # first sight: noted
     tx(engine, w.set_throttle, a, lg.id, 1, nov20)
     assert tx(engine, w.exhaust, a, lg.id, nov20) is True
     assert tx(engine, start_cycles_chunk, w, a, nov20 + timedelta(days=2), 0, 100).started == 0
-    dec15 = datetime(2026, 12, 15, 0, 1, tzinfo=timezone.utc)
+    dec15 = datetime(2026, 12, 15, 0, 1, tzinfo=UTC)
     chunk = tx(engine, start_cycles_chunk, w, a, dec15, 0, 100)
     assert (chunk.scanned, chunk.started) == (1, 1)
     got = tx(engine, store.get_login, w.box, a, lg.id)
@@ -289,10 +290,10 @@ def test_cycle_boundary_in_the_org_time_zone(engine: Any, w: LoginWriter) -> Non
     """Cycles start at local midnight of the org's zone (Asia/Kathmandu, +05:45)."""
     with engine.begin() as c:
         o = orgs.add(c, "ktm", "KTM", T0, "Asia/Kathmandu")
-        lg = w.create(c, o.id, "k", "pw", T0, data_cap=10, cycle_anchor=datetime(2026, 1, 1, tzinfo=timezone.utc))
-    tx(engine, start_cycles_chunk, w, o.id, datetime(2026, 11, 20, tzinfo=timezone.utc), 0, 10)
+        lg = w.create(c, o.id, "k", "pw", T0, data_cap=10, cycle_anchor=datetime(2026, 1, 1, tzinfo=UTC))
+    tx(engine, start_cycles_chunk, w, o.id, datetime(2026, 11, 20, tzinfo=UTC), 0, 10)
     tx(engine, w.exhaust, o.id, lg.id, T0)
-    before = datetime(2026, 11, 30, 18, 0, tzinfo=timezone.utc)   # 23:45 local, Nov 30
-    after = datetime(2026, 11, 30, 18, 16, tzinfo=timezone.utc)   # 00:01 local, Dec 1
+    before = datetime(2026, 11, 30, 18, 0, tzinfo=UTC)   # 23:45 local, Nov 30
+    after = datetime(2026, 11, 30, 18, 16, tzinfo=UTC)   # 00:01 local, Dec 1
     assert tx(engine, start_cycles_chunk, w, o.id, before, 0, 10).started == 0
     assert tx(engine, start_cycles_chunk, w, o.id, after, 0, 10).started == 1

@@ -18,16 +18,25 @@ controller never touches sockets: it takes a decoded request and returns a
 from __future__ import annotations
 
 import enum
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from aaad import policy
 from aaad.auth import chap, mschap, pap
-from aaad.view.memory import AAAView
-from aaad.view.model import Login
 from aaad.radius import codec
 from aaad.radius.class_attr import ClassGenerator
-from aaad.radius.codec import (ACCESS_ACCEPT, ACCESS_REJECT, CHAP_CHALLENGE, CHAP_PASSWORD,
-                               EAP_MESSAGE, USER_NAME, USER_PASSWORD, VENDOR_MICROSOFT)
+from aaad.radius.codec import (
+    ACCESS_ACCEPT,
+    ACCESS_REJECT,
+    CHAP_CHALLENGE,
+    CHAP_PASSWORD,
+    EAP_MESSAGE,
+    USER_NAME,
+    USER_PASSWORD,
+    VENDOR_MICROSOFT,
+)
+from aaad.view.memory import AAAView
+from aaad.view.model import Login
 
 MS_CHAP_RESPONSE = 1
 MS_CHAP_CHALLENGE = 11

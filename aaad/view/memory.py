@@ -10,8 +10,9 @@ follower reads it again (applied once).
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from twisted.logger import Logger
 

@@ -6,8 +6,9 @@ the in-memory view.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,7 +17,8 @@ from aaad import changes
 from aaad.crypto import SecretBox
 from aaad.nas import Nas
 from aaad.nas import _row as _nas_row
-from aaad.schema import logins, nas as nas_t, profiles
+from aaad.schema import logins, profiles
+from aaad.schema import nas as nas_t
 from aaad.view.model import Login, Profile
 
 _LOGIN_COLS = (logins.c.id, logins.c.org_id, logins.c.username, logins.c.secret_enc, logins.c.state,

@@ -33,8 +33,15 @@ from aaad.crypto import SecretBox
 from aaad.orgs import ValidationError
 from aaad.schema import logins, profiles
 from aaad.view import model, store
-from aaad.view.events import (CycleStarted, LoginCreated, LoginProfileChanged, LoginRemoved,
-                              LoginStateChanged, LoginThrottled, ProfileChanged)
+from aaad.view.events import (
+    CycleStarted,
+    LoginCreated,
+    LoginProfileChanged,
+    LoginRemoved,
+    LoginStateChanged,
+    LoginThrottled,
+    ProfileChanged,
+)
 from aaad.view.model import Login, Profile
 
 
@@ -47,11 +54,11 @@ class Actor:
     force: bool = False
 
     @classmethod
-    def owner(cls, owner_type: str, owner_id: int) -> "Actor":
+    def owner(cls, owner_type: str, owner_id: int) -> Actor:
         return cls("owner", owner_type, owner_id)
 
     @classmethod
-    def operator(cls, force: bool = False) -> "Actor":
+    def operator(cls, force: bool = False) -> Actor:
         return cls("operator", force=force)
 
 

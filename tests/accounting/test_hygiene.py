@@ -14,9 +14,8 @@ from accounting import store
 from accounting.schema import sessions as sessions_t
 from accounting.server import parse_record
 from accounting.store import Outcome
+from tests.accounting.test_store import SLOT, T0, World, agg_all, apply, buckets, interim, rec, rows, start, stop  # noqa: F401
 from tests.helpers import SyncDB
-from tests.accounting.test_store import (SLOT, T0, World, agg_all, apply, buckets, interim, rec,  # noqa: F401
-                                         rows, start, stop, w)
 
 CLASS_A = "aaad:00000000000000aa:0000000000000001"
 CLASS_B = "aaad:00000000000000aa:0000000000000002"

@@ -15,15 +15,14 @@ from aaad.metrics import Stats
 from aaad.view.memory import AAAView
 from aaad.view.store import load_snapshot
 from aaad.view.write import LoginWriter
-from tests.helpers import SyncDB
 from accounting import sessions as sm
 from accounting.config import AccountingConfig
 from accounting.events import QuotaExceeded
 from accounting.jobs import AGGREGATE, AccountingJobs
 from accounting.schema import usage
 from accounting.tracker import Tracker
-from tests.accounting.test_store import (SLOT, World, apply, interim, rows, start,  # noqa: F401
-                                         stop, w)
+from tests.accounting.test_store import SLOT, World, apply, interim, rows, start, stop  # noqa: F401
+from tests.helpers import SyncDB
 
 
 class FakeRrd:

@@ -14,28 +14,30 @@ from hypothesis import strategies as st
 from accounting.sessions import (
     COUNTER_MAX,
     EPOCH_GUARD,
-    WRAP,
-    NasEpoch,
-    epoch_of,
-    fold as fold_one,
-    next_epoch,
-    read_counters,
-    unwrap,
     STATUS_ACCOUNTING_ON,
     STATUS_INTERIM,
     STATUS_START,
     STATUS_STOP,
     TERMINATE_NAS_REBOOT,
     TERMINATE_STALE,
+    WRAP,
     AcctRecord,
+    NasEpoch,
     Session,
     apply,
     close_all,
     close_stale,
+    epoch_of,
     is_open,
     merge,
+    next_epoch,
+    read_counters,
     session_key,
     stale,
+    unwrap,
+)
+from accounting.sessions import (
+    fold as fold_one,
 )
 
 T0 = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)

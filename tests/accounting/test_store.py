@@ -9,23 +9,23 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from twisted.internet import defer, task
+from twisted.internet import task
 
 from aaad import migrate, nas, orgs
 from aaad.crypto import SecretBox
 from aaad.db import sync_engine
+from aaad.schema import events
 from aaad.view import store as view_store
 from aaad.view.memory import AAAView
 from aaad.view.store import load_snapshot
 from aaad.view.write import LoginWriter
-from tests.helpers import SyncDB
-from aaad.schema import events
 from accounting import sessions as sm
 from accounting import store
 from accounting.jobs import exhaust_if_blocking
-from accounting.schema import sessions as sessions_t, usage, usage_cycles
+from accounting.schema import usage, usage_cycles
 from accounting.store import AcctItem, Outcome
 from accounting.tracker import Tracker
+from tests.helpers import SyncDB
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 GB = 1 << 30

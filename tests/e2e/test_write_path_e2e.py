@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -38,7 +38,7 @@ def add_owned_login(d: Daemon, username: str) -> None:
     engine = sync_engine(app.database_url(conf))
     with engine.begin() as c:
         org = orgs.get_by_slug(c, "demo")
-        LoginWriter(app.secret_box(conf)).create(c, org.id, username, "pw-1", datetime.now(timezone.utc),
+        LoginWriter(app.secret_box(conf)).create(c, org.id, username, "pw-1", datetime.now(UTC),
                                                  actor=Actor.owner("service", 7))
     engine.dispose()
 
@@ -82,6 +82,7 @@ def test_quota_exhausts_and_the_new_cycle_lets_radclient_back_in(daemon_factory)
     """Traffic past the cap (radclient accounting) and the daemon's aggregation pass make the
     login exhausted (rejected); at its next cycle boundary the cycle job makes it active again."""
     import sqlite3
+
     from tests.e2e.test_accounting_e2e import acct
     # aggregate and check cycles every 2 s
     d = daemon_factory(extra="[accounting]\naggregation_interval = 2\n[jobs]\ncycle_check_interval = 2\n")

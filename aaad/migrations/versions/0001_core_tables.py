@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-23 03:37:21.613451
 """
-from alembic import op
 import sqlalchemy as sa
-import aaad.db
+from alembic import op
 
+import aaad.db
 
 revision = '0001'
 down_revision = None

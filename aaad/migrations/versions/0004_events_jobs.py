@@ -4,10 +4,10 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-29 15:45:00
 """
-from alembic import op
 import sqlalchemy as sa
-import aaad.db
+from alembic import op
 
+import aaad.db
 
 revision = '0004'
 down_revision = '0003'

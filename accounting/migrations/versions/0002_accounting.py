@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: (branch root; depends on aaad 0001)
 Create Date: 2026-11-23 03:42:44.481433
 """
-from alembic import op
 import sqlalchemy as sa
-import aaad.db
+from alembic import op
 
+import aaad.db
 
 revision = '0002'
 down_revision = None

@@ -4,10 +4,10 @@ Revision ID: a0003
 Revises: 0002
 Create Date: 2026-11-29 15:45:00
 """
-from alembic import op
 import sqlalchemy as sa
-import aaad.db
+from alembic import op
 
+import aaad.db
 
 revision = 'a0003'
 down_revision = '0002'
