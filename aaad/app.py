@@ -153,7 +153,7 @@ class App:
         self.started = self.clock.seconds()
         self._gauges()
 
-    def _prune(self, ctx: JobContext) -> defer.Deferred:
+    def _prune(self, ctx: JobContext) -> defer.Deferred[int]:
         """Hourly: drop change-feed rows every instance has applied (older than a
         day) and delivered events older than a week; both tables grow otherwise."""
         start = ctx.period_start
@@ -188,8 +188,11 @@ class App:
         s.gauge("aaad_events_delivered", "Events delivered since start.", lambda: self.dispatcher.delivered)
         s.gauge("aaad_db_write_batches", "Writer transactions committed since start.", lambda: self.db.writer.batches)
         s.gauge("aaad_db_write_ops", "Write operations committed since start.", lambda: self.db.writer.ops)
-        s.gauge("aaad_db_write_failed_ops", "Write operations that failed since start.", lambda: self.db.writer.failed_ops)
-        s.gauge("aaad_db_write_refused_ops", "Write operations refused at once because the writer's queue was full.", lambda: self.db.writer.refused)
+        s.gauge("aaad_db_write_failed_ops", "Write operations that failed since start.",
+                lambda: self.db.writer.failed_ops)
+        s.gauge("aaad_db_write_refused_ops",
+                "Write operations refused at once because the writer's queue was full.",
+                lambda: self.db.writer.refused)
         s.gauge("aaad_db_write_pending", "Write operations waiting for the writer.", lambda: self.db.writer.pending)
         s.gauge("aaad_leader", "1 while this instance is the leader (runs jobs, dispatches events).",
                 lambda: int(self.leader.leader))
@@ -227,8 +230,8 @@ class App:
         health = HealthCheck(self.db, self.clock, c.server.data_dir, min_free_mb=c.server.min_free_mb,
                              stall_seconds=c.database.writer_stall_seconds,
                              job_failures=c.jobs.unhealthy_after_failures)
-        site = Site(build_root(CoreWeb(self.db, self.stats, self.view, self.started, health),
-                               self.db.read, self.clock, self.started))
+        site = Site(build_root(  # type: ignore[no-untyped-call]  # Site() is unannotated in Twisted
+            CoreWeb(self.db, self.stats, self.view, self.started, health), self.db.read, self.clock, self.started))
         site.displayTracebacks = False
         p = self.reactor.listenTCP(self.conf.web.port, site, interface=self.conf.web.address)
         self._ports.append(p)
@@ -297,13 +300,16 @@ def setup_logging(level: str, repeat_interval: float = 0.0) -> None:
     from aaad.ratelog import RateLimitingObserver
     pred = LogLevelFilterPredicate(defaultLogLevel=LogLevel.levelWithName(level))
     out = RateLimitingObserver(textFileLogObserver(sys.stdout), time.monotonic, repeat_interval)
-    obs = FilteringLogObserver(out, [pred])
-    globalLogBeginner.beginLoggingTo([obs], redirectStandardIO=False)
+    # Both are zope ``@implementer``s of the logger's interfaces, which mypy cannot see.
+    obs = FilteringLogObserver(out, [pred])  # type: ignore[arg-type,list-item]
+    globalLogBeginner.beginLoggingTo([obs], redirectStandardIO=False)  # type: ignore[list-item]
 
 
 def serve(conf: cfg.Config) -> int:
     """Run the daemon until SIGTERM/SIGINT."""
-    from twisted.internet import reactor
+    from twisted.internet import reactor as _reactor
+    # The reactor's interfaces are zope ones, unreadable to mypy: used untyped, as App takes it.
+    reactor: Any = _reactor
     setup_logging(conf.server.log_level, conf.server.log_repeat_interval)
     problem = check_data_dir(conf.server.data_dir)
     if problem:

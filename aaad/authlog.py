@@ -9,6 +9,7 @@ retention are deleted in chunks (``prune``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +25,7 @@ from aaad.timer import Timer
 
 log = Logger()
 
-Entry = tuple  # (ts, org_id, nas_id, username, method, result, reason, calling_station, latency_us)
+Entry = tuple[Any, ...]  # (ts, org_id, nas_id, username, method, result, reason, calling_station, latency_us)
 
 
 _COLS = "created_at, org_id, nas_id, username, method, result, reason, calling_station, latency_us"
@@ -63,7 +64,8 @@ def _insert(conn: Connection, rows: list[Entry]) -> tuple[int, int]:
     Returns the rows written and how many of them had to be cleaned."""
     if conn.dialect.name == "sqlite":
         # UTCDateTime's storage format on SQLite: naive UTC, ISO with a space.
-        fmt = lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
+        fmt: Callable[[float], str | datetime] = (  # noqa: E731
+            lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
         marks = ", ".join("?" * 9)
     else:
         fmt = lambda ts: datetime.fromtimestamp(ts, UTC)  # noqa: E731
@@ -135,7 +137,7 @@ class AuthLog:
     def start(self) -> None:
         self.timer.start()
 
-    def stop(self) -> defer.Deferred:
+    def stop(self) -> defer.Deferred[None]:
         """Stop the timer, wait for a flush in progress, then write what is left."""
         return self.timer.stop().addCallback(lambda _: self.flush())
 

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,7 +44,7 @@ metadata = sa.MetaData(naming_convention={
     "pk": "pk_%(table_name)s",
 })
 
-class UTCDateTime(sa.types.TypeDecorator):
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """A timestamp stored in UTC and always read back timezone-aware (UTC).
 
     Naive datetimes are refused: domain code must say what zone it means.
@@ -161,7 +161,8 @@ OPERATION = "operation"
 
 # SQLite primary result codes (https://sqlite.org/rescode.html).
 _SQLITE_TRANSIENT = frozenset({5, 6})                          # BUSY, LOCKED
-_SQLITE_ENVIRONMENT = frozenset({3, 7, 8, 10, 11, 13, 14, 26})  # PERM, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB
+# PERM, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB
+_SQLITE_ENVIRONMENT = frozenset({3, 7, 8, 10, 11, 13, 14, 26})
 # PostgreSQL SQLSTATEs: serialization_failure, deadlock_detected; then the classes
 # connection exception, insufficient resources (disk full), operator intervention
 # (shutdown, statement timeout), system error, internal error.
@@ -201,6 +202,16 @@ def classify(exc: BaseException) -> str:
     return OPERATION
 
 
+def _failure(exc: BaseException | None = None, *, clean: bool = False) -> failure.Failure:
+    """A Failure of ``exc`` (None: of the exception being handled), with ``clean``
+    stripped of its references to frames; the one place that calls Twisted's
+    unannotated Failure API."""
+    f = failure.Failure(exc)  # type: ignore[no-untyped-call]  # unannotated in Twisted
+    if clean:
+        f.cleanFailure()  # type: ignore[no-untyped-call]  # unannotated in Twisted
+    return f
+
+
 class WriterFull(Exception):
     """The writer already holds ``queue_max`` operations: this one was refused
     at once instead of queued (a database outage must not grow memory)."""
@@ -213,9 +224,9 @@ class WriterStopped(Exception):
 @dataclass
 class _Op:
     fn: Callable[..., Any] | None
-    args: tuple
-    kwargs: dict
-    d: defer.Deferred
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    d: defer.Deferred[Any]
     result: Any = None
     kind: str | None = None   # a registered batch handler's name (then args == (item,))
 
@@ -270,7 +281,7 @@ class Writer:
         self.retries = retries
         self.backoff = backoff
         self._sleep = sleep
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()  # an _Op, or _STOP
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._pending = 0
@@ -320,7 +331,7 @@ class Writer:
         """Queue ``fn(conn, *args, **kwargs)``; fires with its result after commit."""
         return self._enqueue(_Op(fn, args, kwargs, defer.Deferred()))
 
-    def _enqueue(self, op: _Op) -> defer.Deferred:
+    def _enqueue(self, op: _Op) -> defer.Deferred[Any]:
         with self._lock:
             if self._closed:
                 return defer.fail(WriterStopped("the database writer is stopped"))
@@ -376,7 +387,7 @@ class Writer:
                 return n
             if op is not self._STOP:
                 n += 1
-                self._settle([op], failure.Failure(exc))
+                self._settle([op], _failure(exc))
 
     def _loop(self) -> None:
         stopping = False
@@ -400,7 +411,7 @@ class Writer:
                 self._run_batch(batch)
             except Exception:  # never lose the thread (and every later write with it)
                 log.failure("database writer: unexpected error")
-                self._fail(batch, failure.Failure())
+                self._fail(batch, _failure())
             finally:
                 self._busy_since = None
             if self.last_error is None:
@@ -421,7 +432,7 @@ class Writer:
                 try:
                     check(op.args[0])
                 except Exception:
-                    self._fail([op], failure.Failure())
+                    self._fail([op], _failure())
                     continue
             ok.append(op)
         if ok:
@@ -440,7 +451,7 @@ class Writer:
         self.splits += 1
         mid = len(ops) // 2
         if not self._isolate(ops[:mid]):
-            self._fail(ops[mid:], failure.Failure(WriterUnavailable(self.last_error or "database failed")))
+            self._fail(ops[mid:], _failure(WriterUnavailable(self.last_error or "database failed")))
             return False
         return self._isolate(ops[mid:])
 
@@ -459,8 +470,7 @@ class Writer:
                 self.last_error = None
                 return notes, None, ""
             except Exception as e:
-                f = failure.Failure()
-                f.cleanFailure()
+                f = _failure(clean=True)
                 kind = classify(e)
                 if kind == OPERATION and phase != "run":
                     kind = ENVIRONMENT  # failing to begin or commit is not an operation's fault
@@ -490,7 +500,7 @@ class Writer:
             results = self.handlers[op.kind](conn, [o.args[0] for o in run])
             if len(results) != len(run):
                 raise RuntimeError(f"batch handler {op.kind!r} returned {len(results)} results for {len(run)} items")
-            for o, r in zip(run, results):
+            for o, r in zip(run, results, strict=True):  # same length: checked above
                 o.result = r
             i = j
 
@@ -559,7 +569,7 @@ def join_thread(reactor: Any, t: threading.Thread, timeout: float | None,
     """Join ``t`` (after starting it, with ``start``) from a daemon thread of its
     own, never the reactor's pool, whose shutdown would wait for it; fires
     with True if ``t`` is still alive after ``timeout`` seconds."""
-    d: defer.Deferred = defer.Deferred()
+    d: defer.Deferred[bool] = defer.Deferred()
 
     def thd() -> None:
         if start:

@@ -128,7 +128,8 @@ class RetryPolicy:
     max_backoff: float = 3600.0
 
     def delay(self, attempts: int) -> float:
-        return min(self.max_backoff, self.backoff * 2 ** min(attempts - 1, 30))
+        factor: float = 2 ** min(attempts - 1, 30)  # a float when attempts < 1
+        return min(self.max_backoff, self.backoff * factor)
 
 
 @dataclass
@@ -427,7 +428,7 @@ class Dispatcher:
     def start(self) -> None:
         self.timer.start()
 
-    def stop(self) -> defer.Deferred:
+    def stop(self) -> defer.Deferred[None]:
         """Stop; fires when the pass in progress has ended."""
         return self.timer.stop()
 

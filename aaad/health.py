@@ -77,7 +77,7 @@ def check_data_dir(path: str) -> str | None:
 class _Probe:
     """The last database probe: (ok, failing jobs or error text), and who waits."""
     running: bool = False
-    waiting: list[defer.Deferred] = field(default_factory=list)
+    waiting: list[defer.Deferred[tuple[str, Any]]] = field(default_factory=list)
 
 
 class HealthCheck:
@@ -108,7 +108,7 @@ class HealthCheck:
         now = self.clock.seconds()
         if self._cached is not None and now - self._cached[0] < self.cache_seconds:
             return defer.succeed(self._cached[1])
-        out: defer.Deferred = defer.Deferred()
+        out: defer.Deferred[tuple[str, Any]] = defer.Deferred()
 
         def expire() -> None:
             if not out.called:

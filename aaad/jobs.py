@@ -73,6 +73,12 @@ class Job:
         if isinstance(self.schedule, int):
             self.schedule = Every(self.schedule)
 
+    @property
+    def plan(self) -> Schedule:
+        """``schedule`` as a :class:`Schedule` (an int became :class:`Every` at construction)."""
+        assert not isinstance(self.schedule, int)
+        return self.schedule
+
 
 @dataclass
 class JobContext:
@@ -87,13 +93,13 @@ class JobContext:
     owner: str = ""
     lease: float = DEFAULT_LEASE
 
-    def checkpoint(self, fn: Callable[..., Any], *args: Any, progress: str) -> defer.Deferred:
+    def checkpoint(self, fn: Callable[..., Any], *args: Any, progress: str) -> defer.Deferred[Any]:
         """Run ``fn(conn, *args)`` and store ``progress`` in the same transaction,
         which rolls back (LeaseLost) if this runner lost the period."""
         return self.checkpoint_after(fn, *args, progress=lambda _: progress)
 
     def checkpoint_after(self, fn: Callable[..., Any], *args: Any,
-                         progress: Callable[[Any], str]) -> defer.Deferred:
+                         progress: Callable[[Any], str]) -> defer.Deferred[Any]:
         """Like :meth:`checkpoint`, for a chunk whose checkpoint is known only once it
         ran: ``progress(result)`` is stored in the same transaction."""
         def thd(conn: Connection) -> tuple[Any, str]:
@@ -105,7 +111,8 @@ class JobContext:
         def note(r: tuple[Any, str]) -> Any:
             self.progress = r[1]
             return r[0]
-        return self.db.write(thd).addCallback(note)
+        d: defer.Deferred[tuple[Any, str]] = self.db.write(thd)
+        return d.addCallback(note)
 
 
 def save_progress(conn: Connection, ctx: JobContext, progress: str, now: datetime) -> None:
@@ -116,24 +123,6 @@ def save_progress(conn: Connection, ctx: JobContext, progress: str, now: datetim
         progress=progress, lease_expires_at=now + timedelta(seconds=ctx.lease))).rowcount
     if n != 1:
         raise LeaseLost(f"{ctx.job} (org {ctx.org_id}, period {ctx.period}) is no longer ours")
-
-    def checkpoint_after(self, fn: Callable[..., Any], *args: Any,
-                         progress: Callable[[Any], str]) -> defer.Deferred:
-        """Like :meth:`checkpoint`, for a chunk whose checkpoint is known only once it
-        ran: ``progress(result)`` is stored in the same transaction."""
-        def thd(conn: Connection) -> Any:
-            result = fn(conn, *args)
-            done = progress(result)
-            conn.execute(job_runs.update().where(
-                job_runs.c.job == self.job, job_runs.c.org_id == self.org_id,
-                job_runs.c.period == self.period).values(progress=done))
-            return result, done
-        d = self.db.write(thd)
-
-        def note(r: tuple[Any, str]) -> Any:
-            self.progress = r[1]
-            return r[0]
-        return d.addCallback(note)
 
 
 def period_of(now: datetime, interval: int) -> datetime:
@@ -247,7 +236,7 @@ class LeaderLock:
         self.leader = bool(db.sqlite and data_dir is None)
         self.changes = 0
 
-    def check(self) -> defer.Deferred:
+    def check(self) -> defer.Deferred[bool]:
         """Re-check (and try to take) leadership; fires with whether we lead."""
         if self.db.sqlite:
             if self.data_dir is not None and not self.leader:
@@ -349,7 +338,7 @@ class Scheduler:
         self.lease = lease
         self.owner = owner or runner_id()
         self._state: dict[str, _State] = {}
-        self._inflight: set[defer.Deferred] = set()
+        self._inflight: set[defer.Deferred[Any]] = set()
         self._renewed = 0.0
         self._zones: dict[str, tzinfo] = {}
         self.timer = Timer(self.tick, tick, clock, "job scheduler")
@@ -364,7 +353,7 @@ class Scheduler:
     def start(self) -> None:
         self.timer.start()
 
-    def stop(self) -> defer.Deferred:
+    def stop(self) -> defer.Deferred[None]:
         """Stop ticking; fires once the tick and the job runs in progress have ended."""
         d = self.timer.stop()
         inflight = list(self._inflight)
@@ -394,7 +383,11 @@ class Scheduler:
                 st.running = True
                 d = self._run_periods(job, st, todo)
                 self._inflight.add(d)
-                d.addBoth(lambda _, d=d: self._inflight.discard(d))
+                d.addBoth(self._forget, d)
+
+    def _forget(self, _result: object, d: defer.Deferred[Any]) -> None:
+        """``d`` (a run of periods) has ended: no longer in flight."""
+        self._inflight.discard(d)
 
     def zone_of(self, org: Any) -> tzinfo:
         return zone(org.timezone, self._zones) if org is not None else UTC
@@ -404,7 +397,7 @@ class Scheduler:
         targets = [(o.id, o) for o in orgs] if job.per_org else [(0, None)]
         out = []
         for org_id, org in targets:
-            key, start = job.schedule.period_at(now, self.zone_of(org))  # type: ignore[union-attr]
+            key, start = job.plan.period_at(now, self.zone_of(org))
             out.append((org_id, key, start))
         return out
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aaad import jobs, orgs
 from aaad.cycles import zone
+from aaad.schedules import Every
+
+if TYPE_CHECKING:
+    from aaad.app import App
 
 
-def _app(args: argparse.Namespace) -> Any:
+def _app(args: argparse.Namespace) -> App:
     from twisted.internet import reactor
 
     from aaad import app
@@ -42,15 +46,15 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
             for org in _targets(job, all_orgs, None):
                 org_id = org.id if org else 0
                 tz = zone(org.timezone if org else None)
-                key, _start = job.schedule.period_at(now, tz)  # type: ignore[union-attr]
+                key, _start = job.plan.period_at(now, tz)
                 cur = jobs.get_run(conn, job.name, org_id, key)
                 if cur is not None and cur.status == "done":
-                    nkey, nat = job.schedule.next_after(now, tz)  # type: ignore[union-attr]
+                    nkey, nat = job.plan.next_after(now, tz)
                     nxt = f"{nat:%Y-%m-%d %H:%M:%S}Z ({nkey})"
                 else:
                     nxt = f"due now ({key})"
                 lr = last.get((job.name, org_id))
-                rows.append([job.name, org.slug if org else "-", job.schedule.describe(),  # type: ignore[union-attr]
+                rows.append([job.name, org.slug if org else "-", job.plan.describe(),
                              nxt, lr.period if lr else None, lr.status if lr else None,
                              f"{lr.finished_at:%Y-%m-%d %H:%M:%S}" if lr and lr.finished_at else None,
                              (lr.error or "")[:60] if lr else None])
@@ -98,8 +102,8 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         raise CliError(f"{job.name} is not a per-org job: drop --org", EXIT_USAGE)
     run_date: date | None = None
     if args.date:
-        if not job.schedule.calendar:  # type: ignore[union-attr]
-            raise CliError(f"{job.name} runs {job.schedule.describe()}: --date is for calendar jobs "  # type: ignore[union-attr]
+        if not job.plan.calendar:
+            raise CliError(f"{job.name} runs {job.plan.describe()}: --date is for calendar jobs "
                            "(it runs the current period without it)", EXIT_USAGE)
         try:
             run_date = date.fromisoformat(args.date)
@@ -110,9 +114,10 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     for org in _targets(job, all_orgs, only):
         tz = zone(org.timezone if org else None)
         if run_date is not None:
-            key, start = job.schedule.occurrence(run_date, tz)  # type: ignore[union-attr]
+            assert not isinstance(job.plan, Every)  # --date was refused above for interval jobs
+            key, start = job.plan.occurrence(run_date, tz)
         else:
-            key, start = job.schedule.period_at(now, tz)  # type: ignore[union-attr]
+            key, start = job.plan.period_at(now, tz)
         plan.append((org, key, start))
 
     @defer.inlineCallbacks
@@ -157,5 +162,6 @@ def register(sub: Any) -> None:
     r = jsub.add_parser("run", help="run one period of a job now (exactly once: a done period is not re-run)")
     r.add_argument("name")
     r.add_argument("--org", help="only this org (per-org jobs; default: every org)")
-    r.add_argument("--date", help="a calendar job's period by its local date (a monthly job: any date of the month; default: the period due now)")
+    r.add_argument("--date", help="a calendar job's period by its local date "
+                   "(a monthly job: any date of the month; default: the period due now)")
     r.set_defaults(fn=cmd_jobs_run)

@@ -60,7 +60,7 @@ class RateLimitingObserver:
     template; the next one passed says how many were held back, and gives
     the failure in one line (its traceback was logged the first time)."""
 
-    def __init__(self, observer: Callable[[dict], None], now: Callable[[], float],
+    def __init__(self, observer: Callable[[dict[str, Any]], None], now: Callable[[], float],
                  interval: float = 10.0, level: LogLevel = LogLevel.warn):
         self.observer = observer
         self.now = now
@@ -68,7 +68,7 @@ class RateLimitingObserver:
         self.level = level
         self._seen: dict[tuple[str, str], _Seen] = {}
 
-    def __call__(self, event: dict) -> None:
+    def __call__(self, event: dict[str, Any]) -> None:
         level = event.get("log_level")
         if self.interval <= 0 or level is None or level < self.level:
             self.observer(event)

@@ -27,8 +27,8 @@ class BoundedStop:
         self.timeout = timeout
         self.timed_out = False
 
-    def __call__(self) -> defer.Deferred:
-        done: defer.Deferred = defer.Deferred()
+    def __call__(self) -> defer.Deferred[None]:
+        done: defer.Deferred[None] = defer.Deferred()
 
         def late() -> None:
             if not done.called:

@@ -34,10 +34,10 @@ class Timer:
         self.runs = 0
         self.failures = 0
         self._call: Any = None
-        self._current: defer.Deferred | None = None
+        self._current: defer.Deferred[Any] | None = None
         self._again = False
         self._started = False
-        self._waiters: list[defer.Deferred] = []
+        self._waiters: list[defer.Deferred[None]] = []
 
     @property
     def started(self) -> bool:
@@ -66,14 +66,14 @@ class Timer:
         self._cancel()
         self._run()
 
-    def stop(self) -> defer.Deferred:
+    def stop(self) -> defer.Deferred[None]:
         """Stop scheduling; the Deferred fires when the run in progress has ended."""
         self._started = False
         self._again = False
         self._cancel()
         if self._current is None:
             return defer.succeed(None)
-        d: defer.Deferred = defer.Deferred()
+        d: defer.Deferred[None] = defer.Deferred()
         self._waiters.append(d)
         return d
 

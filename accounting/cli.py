@@ -40,7 +40,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                      s.input_octets, s.output_octets, s.input_packets, s.output_packets,
                      s.session_time, s.terminate_cause, s.nas_port, s.nas_port_id, s.class_attr])
     if args.json:
-        print(json.dumps([dict(zip(headers, r)) for r in rows], indent=1))
+        print(json.dumps([dict(zip(headers, r, strict=True)) for r in rows], indent=1))
         return 0
     short = [[r[0], r[1], r[3], r[4], r[5] or "", r[7][:19], (r[9] or "open")[:19],
               _human(r[10]), _human(r[11]),

@@ -255,10 +255,7 @@ class RrdStore:
         ``start`` to the resolution. Unknown values are None; an unknown
         login gives an empty list.
         """
-        if isinstance(resolution, timedelta):
-            seconds = int(resolution.total_seconds())
-        else:
-            seconds = resolution
+        seconds = int(resolution.total_seconds()) if isinstance(resolution, timedelta) else resolution
         if seconds <= 0:
             raise ValueError(f"resolution must be positive, not {resolution!r}")
         path = self.path_for(org_id, login_id)

@@ -50,8 +50,12 @@ class AccountingJobs:
         self.tracker = tracker
         self.rrd = rrd
         self.last_aggregation: dict[str, Any] = {}
-        self.skipped = core.stats.counter("acct_aggregation_skipped_total", "Sessions left out of usage aggregation because their counters are impossible (negative or beyond 2^62).")
-        self.failures = core.stats.counter("acct_aggregation_failures_total", "Usage aggregation runs that failed (the job_runs row says failed; the next tick retries).")
+        self.skipped = core.stats.counter(
+            "acct_aggregation_skipped_total",
+            "Sessions left out of usage aggregation because their counters are impossible (negative or beyond 2^62).")
+        self.failures = core.stats.counter(
+            "acct_aggregation_failures_total",
+            "Usage aggregation runs that failed (the job_runs row says failed; the next tick retries).")
 
     def register(self, scheduler: Any, dispatcher: Any) -> None:
         scheduler.add(Job(AGGREGATE, self.conf.aggregation_interval, self.aggregate))
@@ -59,7 +63,7 @@ class AccountingJobs:
         scheduler.add(Job(PRUNE, 3600, self.prune))
         dispatcher.subscribe(EXHAUST, "usage.quota_exceeded", self.on_quota_exceeded)
 
-    def aggregate(self, ctx: JobContext) -> defer.Deferred:
+    def aggregate(self, ctx: JobContext) -> defer.Deferred[Any]:
         """Move new session octets into the buckets of the slot before this period."""
         def failed(f: Any) -> Any:
             self.failures[""] += 1
@@ -73,7 +77,7 @@ class AccountingJobs:
         now = utcnow(self.clock)
         after = int(ctx.progress or 0)
         n = chunks = 0
-        slot_rows: dict[tuple, list[int]] = {}  # (org, login, slot) -> [rx, tx] over all chunks
+        slot_rows: dict[tuple[int, int, datetime], list[int]] = {}  # (org, login, slot) -> [rx, tx] over all chunks
         while True:
             # The cursor is known once the chunk ran: it is the checkpoint,
             # committed with the chunk under the job's lease.

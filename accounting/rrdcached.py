@@ -107,7 +107,7 @@ class RrdcachedProcess:
             self.sock_path, self.journal_dir, self.base_dir, binary=self._binary
         )
         # A file, not a pipe: nobody reads while it runs, so a pipe could fill.
-        self._output = tempfile.TemporaryFile()
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115 - outlives this call; closed in stop()
         self._process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._output, stderr=subprocess.STDOUT
         )

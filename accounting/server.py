@@ -36,7 +36,7 @@ import os
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import defer, threads
 from twisted.logger import Logger
@@ -46,6 +46,7 @@ from aaad.component import Core
 from aaad.metrics import Stats
 from aaad.radius import codec
 from aaad.radius.codec import ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, PROXY_STATE
+from aaad.radius.dedup import RequestKey
 from aaad.radius.listener import RadiusListener, listen_udp
 from aaad.ratelog import RateLimited
 from accounting import preacct
@@ -53,6 +54,9 @@ from accounting import sessions as sm
 from accounting.config import AccountingConfig
 from accounting.store import AcctItem, Outcome, apply_batch
 from accounting.tracker import Tracker
+
+if TYPE_CHECKING:
+    from accounting.graphs import RrdStore
 
 log = Logger()
 
@@ -77,12 +81,17 @@ class AcctStats:
     """The accounting server's counters."""
 
     def __init__(self, stats: Stats, prefix: str = "acct"):
-        self.requests = stats.counter(f"{prefix}_requests_total", "Valid Accounting-Requests received, by Acct-Status-Type.", "status")
+        self.requests = stats.counter(f"{prefix}_requests_total",
+                                      "Valid Accounting-Requests received, by Acct-Status-Type.", "status")
         self.responses = stats.counter(f"{prefix}_responses_total", "Accounting-Responses sent (after commit).")
         self.drops = stats.counter(f"{prefix}_dropped_total", "Datagrams discarded silently, by reason.", "reason")
-        self.duplicates = stats.counter(f"{prefix}_duplicates_total", "Retransmissions answered from the cache or dropped while pending.", "outcome")
-        self.write_failures = stats.counter(f"{prefix}_write_failures_total", "Requests whose database write failed (not answered; the NAS retransmits).")
-        self.anomalies = stats.counter(f"{prefix}_anomalies_total", "Values a NAS sent that were clamped, cleaned or reinterpreted before recording (the request is recorded), by kind.", "kind")
+        self.duplicates = stats.counter(f"{prefix}_duplicates_total",
+                                        "Retransmissions answered from the cache or dropped while pending.", "outcome")
+        self.write_failures = stats.counter(f"{prefix}_write_failures_total",
+                                            "Requests whose database write failed (not answered; the NAS retransmits).")
+        self.anomalies = stats.counter(f"{prefix}_anomalies_total",
+                                       "Values a NAS sent that were clamped, cleaned or reinterpreted before recording "
+                                       "(the request is recorded), by kind.", "kind")
 
 
 def _int(v: bytes | None, reason: str) -> int | None:
@@ -162,7 +171,7 @@ class AcctProtocol(RadiusListener):
     codes = frozenset({ACCOUNTING_REQUEST})
     kind = "accounting"
 
-    def __init__(self, view: Any, submit: Callable[[AcctItem], defer.Deferred], clock: Any,
+    def __init__(self, view: Any, submit: Callable[[AcctItem], defer.Deferred[Outcome | None]], clock: Any,
                  stats: AcctStats, tracker: Tracker | None, dedup_window: float = 5.0,
                  tiled_vendors: frozenset[int] = codec.DEFAULT_TILED_VENDORS,
                  bounds: preacct.Bounds = _BOUNDS):
@@ -210,7 +219,7 @@ class AcctProtocol(RadiusListener):
         d.addCallbacks(self._committed, self._failed, callbackArgs=(key, p, secret, addr),
                        errbackArgs=(key,))
 
-    def _committed(self, outcome: Outcome, key: tuple, p: codec.Packet, secret: bytes,
+    def _committed(self, outcome: Outcome | None, key: RequestKey, p: codec.Packet, secret: bytes,
                    addr: tuple[str, int]) -> None:
         self.pending -= 1
         if outcome is not None:
@@ -225,7 +234,7 @@ class AcctProtocol(RadiusListener):
         self.st.responses[""] += 1
         self.send(reply, addr)
 
-    def _failed(self, f: Any, key: tuple) -> None:
+    def _failed(self, f: Any, key: RequestKey) -> None:
         self.pending -= 1
         self.st.write_failures[""] += 1
         self.dedup.forget(key)
@@ -249,7 +258,7 @@ class AccountingServer:
                                      conf.dedup_window,
                                      bounds=preacct.Bounds(conf.max_delay, conf.max_session_time))
         self.rrd_pool: ThreadPool | None = None
-        self.rrd: Any = None
+        self.rrd: RrdStore | None = None
         self._setup_rrd()
         self.jobs = jobs.AccountingJobs(core, conf, self.tracker, self.rrd)
         self.jobs.register(core.scheduler, core.dispatcher)
@@ -261,7 +270,7 @@ class AccountingServer:
         s.gauge("acct_pending_writes", "Accounting-Requests waiting for their commit.",
                 lambda: self.protocol.pending)
 
-    def _submit(self, item: AcctItem) -> defer.Deferred:
+    def _submit(self, item: AcctItem) -> defer.Deferred[Outcome | None]:
         return self.core.db.writer.submit(BATCH_KIND, item)
 
     def _setup_rrd(self) -> None:
@@ -278,7 +287,7 @@ class AccountingServer:
         self.rrd_pool = ThreadPool(minthreads=1, maxthreads=conf.rrd_threads, name="aaad-rrd")
         reactor, pool = self.core.reactor, self.rrd_pool
 
-        def run_in_thread(fn: Callable[..., Any], *args: Any) -> defer.Deferred:
+        def run_in_thread(fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
             return threads.deferToThreadPool(reactor, pool, fn, *args)
         self.rrd = RrdStore(rrd_dir, conf.rrdcached or None, run_in_thread, clock=self.core.clock)
 
@@ -312,7 +321,7 @@ class AccountingServer:
         return d.addBoth(stop_pool)
 
     def graph(self, org_id: int, login_id: int, start: datetime, end: datetime,
-              **kw: Any) -> defer.Deferred:
+              **kw: Any) -> defer.Deferred[bytes | None]:
         """A PNG of a login's traffic in [start, end); None if there is none or RRD is off."""
         if self.rrd is None:
             return defer.succeed(None)

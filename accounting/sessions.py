@@ -413,10 +413,7 @@ def _close(s: Session, at: datetime, cause: int) -> Session:
 def _from_record(rec: AcctRecord, key: str | None = None) -> Session:
     """Build the one-packet view of a session from a Start, Interim or Stop."""
     session_time = rec.session_time or 0
-    if rec.status == STATUS_START:
-        start_time = rec.event_time
-    else:
-        start_time = rec.event_time - timedelta(seconds=session_time)
+    start_time = rec.event_time if rec.status == STATUS_START else rec.event_time - timedelta(seconds=session_time)
     stopped = rec.status == STATUS_STOP
     return Session(
         key=key or session_key(rec.nas_id, rec.session_id, rec.username, rec.class_attr, rec.epoch),

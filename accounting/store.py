@@ -14,8 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import dml as pg_dml
+from sqlalchemy.dialects.sqlite import dml as sqlite_dml
 from sqlalchemy.engine import Connection
 
 from aaad.cycles import cycle_of, zone
@@ -78,11 +81,11 @@ class StoredSession:
     agg_output_octets: int
 
 
-def _row_session(r: Sequence) -> sm.Session:
+def _row_session(r: Sequence[Any]) -> sm.Session:
     return sm.Session(*r)
 
 
-def _values(s: sm.Session) -> dict:
+def _values(s: sm.Session) -> dict[str, Any]:
     return {f: getattr(s, f) for f in _MUTABLE}
 
 
@@ -127,7 +130,7 @@ def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
     """
     epochs = _load_epochs(conn, items)
     before = dict(epochs)
-    groups: dict[str, list] = {}   # key -> [records with their index, org_id, login_id, last index]
+    groups: dict[str, list[Any]] = {}   # key -> [records with their index, org_id, login_id, last index]
     resets: list[int] = []
     for i, item in enumerate(items):
         rec = item.rec
@@ -154,8 +157,8 @@ def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
     notes: dict[int, tuple[str, ...]] = {}
     if groups:
         existing = _select_by_keys(conn, list(groups))
-        inserts: list[dict] = []
-        updates: list[dict] = []
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         for key, (recs, org_id, login_id, idx) in groups.items():
             ex = existing.get(key)
             old = ex[2] if ex is not None else None
@@ -308,7 +311,7 @@ class AggChunk:
     exceeded: list[QuotaExceeded] = field(default_factory=list)
 
 
-def _upsert(conn: Connection, table: sa.Table, keys: list[str], add: list[str], rows: list[dict]) -> None:
+def _upsert(conn: Connection, table: sa.Table, keys: list[str], add: list[str], rows: list[dict[str, Any]]) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET col = col + excluded.col, for many rows.
 
     The sum stops at ``COUNTER_MAX`` and is computed so it never overflows
@@ -318,12 +321,8 @@ def _upsert(conn: Connection, table: sa.Table, keys: list[str], add: list[str], 
     if not rows:
         return
     pg = conn.dialect.name == "postgresql"
-    if pg:
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     least = getattr(sa.func, "least" if pg else "min")  # SQLite's two-argument min() is scalar
-    stmt = insert(table)
+    stmt: pg_dml.Insert | sqlite_dml.Insert = pg_dml.insert(table) if pg else sqlite_dml.insert(table)
     stmt = stmt.on_conflict_do_update(index_elements=keys, set_={
         c: least(table.c[c], sm.COUNTER_MAX - stmt.excluded[c]) + stmt.excluded[c] for c in add})
     conn.execute(stmt, rows)
@@ -353,14 +352,14 @@ def aggregate_chunk(conn: Connection, after_id: int, limit: int, slot: datetime,
     agg = um.aggregate(((r[2] or 0, r[3], r[4], r[5], r[6]) for r in rows), slot)
     conn.execute(sessions_t.update().where(c.id == sa.bindparam("b_id")).values(
         agg_input_octets=sa.bindparam("b_in"), agg_output_octets=sa.bindparam("b_out")),
-        [{"b_id": r[0], "b_in": a[0], "b_out": a[1]} for r, a in zip(rows, agg.new_agg)])
+        [{"b_id": r[0], "b_in": a[0], "b_out": a[1]} for r, a in zip(rows, agg.new_agg, strict=True)])
     out = AggChunk(rows[-1][0], len(rows), agg.skipped)
     org_of = {r[2]: r[1] for r in rows if r[2] is not None}
     buckets = {lid: v for (lid, _s), v in agg.buckets.items() if lid}
     if not buckets:
         return out
     tzs = org_timezones(conn)
-    bucket_rows: list[dict] = []
+    bucket_rows: list[dict[str, Any]] = []
     for lid, (o_in, o_out) in buckets.items():
         org = org_of[lid]
         tz = tzs.get(org, UTC)
@@ -394,9 +393,9 @@ def _add_cycle_usage(conn: Connection, buckets: dict[int, tuple[int, int]], org_
         if not part:
             continue
         starts = {bounds[lid][0] for lid in part}
-        for r in conn.execute(sa.select(uc.login_id, uc.cycle_start, uc.octets, uc.exceeded_at)
-                              .where(uc.login_id.in_(part), uc.cycle_start.in_(starts))):
-            before[(r.login_id, r.cycle_start)] = (r.octets, r.exceeded_at)
+        for row in conn.execute(sa.select(uc.login_id, uc.cycle_start, uc.octets, uc.exceeded_at)
+                                .where(uc.login_id.in_(part), uc.cycle_start.in_(starts))):
+            before[(row.login_id, row.cycle_start)] = (row.octets, row.exceeded_at)
     _upsert(conn, usage_cycles, ["login_id", "cycle_start"], ["octets"],
             [{"login_id": lid, "cycle_start": b[0], "org_id": org_of[lid],
               "octets": min(buckets[lid][0] + buckets[lid][1], sm.COUNTER_MAX)}

@@ -116,6 +116,6 @@ class Tracker:
     def start(self) -> None:
         self.timer.start()
 
-    def stop(self) -> defer.Deferred:
+    def stop(self) -> defer.Deferred[None]:
         """Stop refreshing; fires when a refresh in progress has ended."""
         return self.timer.stop()

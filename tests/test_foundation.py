@@ -49,7 +49,7 @@ def test_duplicate_and_bad_values_are_field_errors(engine: Any, box: Any) -> Non
         w.create(c, org_id, "bob", "x", T0)
     for kwargs, field in (({"username": "bob"}, "username"), ({"framed_ip": "nope"}, "framed_ip"),
                           ({"state": "asleep"}, "state"), ({"profile_id": 999}, "profile")):
-        args = {"username": "carol", "password": "x"} | kwargs
+        args: dict[str, Any] = {"username": "carol", "password": "x"} | kwargs
         with pytest.raises(ValidationError) as e, engine.begin() as c:
             w.create(c, org_id, args.pop("username"), args.pop("password"), T0, **args)
         assert e.value.field == field
@@ -68,12 +68,12 @@ def test_change_feed_reaches_another_view(engine: Any, box: Any) -> None:
         lg = w.create(c, org_id, "dora", "pw", T0, profile_id=pid)
     assert view.get(org_id, "dora") is None
     clock.advance(0.25)
-    assert view.get(org_id, "dora").password == b"pw"
+    assert getattr(view.get(org_id, "dora"), "password", None) == b"pw"
     with engine.begin() as c:
         w.set_state(c, org_id, lg.id, "disabled", T0)
         w.update_profile(c, org_id, pid, T0, rate_limit="20M/20M")
     clock.advance(0.25)
-    assert view.get(org_id, "dora").state == "disabled"
+    assert getattr(view.get(org_id, "dora"), "state", None) == "disabled"
     assert view.profiles[pid].rate_limit == "20M/20M"
     with engine.begin() as c:
         w.remove(c, org_id, lg.id, T0)
@@ -89,7 +89,5 @@ def test_nas_lookup_exact_and_network(box: Any) -> None:
     t = NasTable()
     mk = lambda i, a: Nas(i, 1, f"n{i}", a, b"s", "mikrotik", 3799, True)  # noqa: E731
     t.load([mk(1, "10.0.0.0/8"), mk(2, "10.1.0.0/16"), mk(3, "10.1.2.3")])
-    assert t.lookup("10.1.2.3").id == 3
-    assert t.lookup("10.1.9.9").id == 2
-    assert t.lookup("10.9.9.9").id == 1
+    assert [getattr(t.lookup(a), "id", None) for a in ("10.1.2.3", "10.1.9.9", "10.9.9.9")] == [3, 2, 1]
     assert t.lookup("192.168.0.1") is None

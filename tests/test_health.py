@@ -55,9 +55,13 @@ class FakeDb:
         return d
 
 
-def result(d: defer.Deferred) -> Any:
+def result(d: defer.Deferred[Any]) -> Any:
     box: list[Any] = []
-    d.addBoth(lambda r: (box.append(r), r)[1])
+
+    def keep(r: Any) -> Any:
+        box.append(r)
+        return r
+    d.addBoth(keep)
     assert box, "not fired"
     return box[0]
 
@@ -132,6 +136,9 @@ def test_bounded_stop_fires_when_the_stop_finishes() -> None:
     """A stop that finishes (or fails) in time fires at once, not timed out, no delayed call left."""
     from aaad.shutdown import BoundedStop
     clock = task.Clock()
-    for result in (defer.succeed(None), defer.fail(RuntimeError("x"))):
-        stop = BoundedStop(clock, lambda r=result: r, 5)
+    fired: list[defer.Deferred[None]] = [defer.succeed(None), defer.fail(RuntimeError("x"))]
+    for d in fired:
+        def finish(r: defer.Deferred[None] = d) -> defer.Deferred[None]:
+            return r
+        stop = BoundedStop(clock, finish, 5)
         assert stop().called and not stop.timed_out and not clock.getDelayedCalls()

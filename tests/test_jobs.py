@@ -2,6 +2,7 @@
 schedules per org zone, and the leader lock (synchronous, on a fake clock)."""
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -53,11 +54,11 @@ def _chunked(work: sa.Table) -> Any:
     def insert(conn: Any, n: int) -> None:
         conn.execute(work.insert().values(chunk=n))  # a PK: doing a chunk twice would fail
 
-    def job(ctx: jobs.JobContext, die_after: int | None) -> defer.Deferred:
+    def job(ctx: jobs.JobContext, die_after: int | None) -> defer.Deferred[None]:
         start = int(ctx.progress or 0)
 
         @defer.inlineCallbacks
-        def run():  # type: ignore[no-untyped-def]
+        def run() -> Generator[defer.Deferred[Any], Any, None]:
             for n in range(start, 10):
                 if die_after is not None and n == die_after:
                     yield defer.Deferred()  # the process dies here: never resumes, marks nothing

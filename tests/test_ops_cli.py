@@ -15,7 +15,7 @@ from twisted.internet import task
 from aaad import app, cli, events, jobs
 from aaad.db import sync_engine
 from aaad.events import Dispatcher, RetryPolicy
-from aaad.schedules import Daily
+from aaad.schedules import Daily, Every
 from tests.conftest import ROOT
 from tests.helpers import SyncDB
 from tests.test_events import Noted
@@ -87,7 +87,7 @@ def test_jobs_list_shows_schedules_next_runs_per_org_and_last_status(
     monkeypatch.setattr(app, "jobs_app", with_calendar_job)
     engine = engine_of(conf)
     now = datetime.now(UTC)
-    key, _ = jobs.Every(300).period_at(now)
+    key, _ = Every(300).period_at(now)
     with engine.begin() as c:
         jobs.claim(c, "acct.aggregate", 0, key, now, "x")
         jobs.finish(c, "acct.aggregate", 0, key, now, owner="x")

@@ -24,7 +24,7 @@ from aaad.view.memory import AAAView
 from aaad.view.model import Login
 from aaad.view.store import load_snapshot
 from aaad.view.write import SYSTEM, Actor, LoginWriter, OwnedLogin
-from tests.helpers import SyncDB
+from tests.helpers import SyncDB, result_of
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 BILLING = Actor.owner("service", 7)
@@ -51,6 +51,13 @@ def event_rows(engine: Any, type_: str | None = None) -> list[tuple[str, dict]]:
         if type_:
             q = q.where(events_t.c.type == type_)
         return [(r.type, json.loads(r.payload)) for r in c.execute(q)]
+
+
+def mem(view: AAAView, org_id: int, username: str) -> Login:
+    """The login as the in-memory view holds it (it must be there)."""
+    lg = view.get(org_id, username)
+    assert lg is not None, username
+    return lg
 
 
 def tx(engine: Any, fn: Any, *a: Any, **kw: Any) -> Any:
@@ -204,7 +211,7 @@ def test_writer_applies_changes_to_memory_before_the_deferred_fires(engine: Any,
     assert seen and seen[0] is not None and seen[0].password == b"pw"
     lg = seen[0]
     d2 = writer.run(w.set_state, a, lg.id, "disabled", T0)
-    d2.addCallback(lambda _: seen.append(view.get(a, "zoe").state))
+    d2.addCallback(lambda _: seen.append(mem(view, a, "zoe").state))
     writer._run_batch([writer._q.get()])
     assert seen[-1] == "disabled"
 
@@ -217,16 +224,16 @@ def test_follower_does_not_apply_a_local_change_again(engine: Any, w: LoginWrite
     with engine.connect() as c:
         view.load(load_snapshot(c, w.box))
     db.writer.on_changes.append(view.apply_local)
-    lg = db.write(w.create, a, "amy", "pw", T0, profile_id=pa).result
-    mem = view.get(a, "amy")
-    mem.nt_hash, mem.compiled = b"prepared", "compiled"
+    lg = result_of(db.write(w.create, a, "amy", "pw", T0, profile_id=pa))
+    amy = mem(view, a, "amy")
+    amy.nt_hash, amy.compiled = b"prepared", "compiled"
     follower = ChangeFollower(db, w.box, view, clock, 0.25)
     follower.poll()
-    assert view.get(a, "amy") is mem and follower.applied == 0 and view.local == set()
+    assert view.get(a, "amy") is amy and follower.applied == 0 and view.local == set()
     with engine.begin() as c:  # the CLI: same password, new state
         w.set_state(c, a, lg.id, "disabled", T0)
     follower.poll()
-    new = view.get(a, "amy")
+    new = mem(view, a, "amy")
     assert follower.applied == 1 and new.state == "disabled" and new.nt_hash == b"prepared"
 
 
@@ -237,7 +244,7 @@ def test_an_older_change_never_replaces_a_newer_one(w: LoginWriter) -> None:
     old = Login(1, 1, "x", b"pw", state="active")
     view.apply_local([(Change(5, 1, "login", 1, "upsert"), new)])
     view.apply_local([(Change(4, 1, "login", 1, "upsert"), old)])
-    assert view.get(1, "x").state == "disabled"
+    assert mem(view, 1, "x").state == "disabled"
 
 
 def test_pruned_feed_makes_a_follower_reload(engine: Any, w: LoginWriter) -> None:

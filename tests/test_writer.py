@@ -48,18 +48,18 @@ class NowReactor(task.Clock):
 
 
 class QueueReactor(task.Clock):
-    """callFromThread queues the call; the test thread runs them with :meth:`pump`."""
+    """callFromThread queues the call; the test thread runs them with :meth:`run_until`."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls: queue.Queue = queue.Queue()
+        self.thread_calls: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]] = queue.Queue()
 
     def callFromThread(self, fn: Callable[..., Any], *a: Any, **kw: Any) -> None:
-        self.calls.put((fn, a, kw))
+        self.thread_calls.put((fn, a, kw))
 
-    def pump(self, done: Callable[[], bool], timeout: float = 10.0) -> None:
+    def run_until(self, done: Callable[[], bool], timeout: float = 10.0) -> None:
         while not done():
-            fn, a, kw = self.calls.get(timeout=timeout)
+            fn, a, kw = self.thread_calls.get(timeout=timeout)
             fn(*a, **kw)
 
 
@@ -243,7 +243,7 @@ def test_database_failure_fails_the_batch_whole_and_shows_in_health(wengine: Any
 
     def full(conn: Any, v: str) -> None:
         err = sqlite3.OperationalError("database or disk is full")
-        err.sqlite_errorcode = 13  # type: ignore[attr-defined]
+        err.sqlite_errorcode = 13
         raise sa.exc.OperationalError("INSERT", {}, err)
 
     seen: list[int] = []
@@ -252,7 +252,8 @@ def test_database_failure_fails_the_batch_whole_and_shows_in_health(wengine: Any
     drain(w)
     assert all(isinstance(outcome(d), sa.exc.OperationalError) for d in ds)
     assert len(seen) == 1 and w.splits == 0
-    assert w.health().problems(30) == ["last commit failed: OperationalError: (sqlite3.OperationalError) database or disk is full"]
+    assert w.health().problems(30) == [
+        "last commit failed: OperationalError: (sqlite3.OperationalError) database or disk is full"]
     w.run(insert, "ok")
     drain(w)
     assert w.health().problems(30) == []
@@ -347,7 +348,7 @@ def test_real_thread_group_commit_and_stop(wengine: Any) -> None:
     w.start()
     gate.set()
     stopped = w.stop(timeout=10)
-    r.pump(lambda: stopped.called)
+    r.run_until(lambda: stopped.called)
     assert [outcome(d) for d in ds] == list(range(1, 51)) and w.batches <= 3
     assert isinstance(outcome(w.run(insert, "late")), WriterStopped)
 
@@ -364,26 +365,26 @@ def test_backs_off_while_the_database_cannot_write(wengine: Any) -> None:
 
     def down(conn: Any) -> None:
         err = sqlite3.OperationalError("unable to open database file")
-        err.sqlite_errorcode = 14  # type: ignore[attr-defined]  # SQLITE_CANTOPEN
+        err.sqlite_errorcode = 14  # SQLITE_CANTOPEN
         raise sa.exc.OperationalError("SELECT 1", {}, err)
 
     w = Writer(wengine, r, backoff=0.05, sleep=sleep)
     w.start()
-    fails = [w.run(down), None, None]
-    r.pump(lambda: fails[0].called)
-    fails[1] = w.run(down)
+    first = w.run(down)
+    r.run_until(lambda: first.called)
+    second = w.run(down)
     gates[0].set()
-    r.pump(lambda: fails[1].called)
+    r.run_until(lambda: second.called)
     ok = w.run(insert, "x")
     gates[1].set()
-    r.pump(lambda: ok.called)
+    r.run_until(lambda: ok.called)
     assert waits == [0.05, 0.1] and outcome(ok) == 1
     for g in gates:
         g.set()
     stopped = w.stop(timeout=10)
-    r.pump(lambda: stopped.called)
+    r.run_until(lambda: stopped.called)
     assert len(waits) == 2  # no wait after the commit
-    outcome(fails[0]), outcome(fails[1])
+    outcome(first), outcome(second)
 
 
 def test_stop_gives_up_on_a_hung_transaction(wengine: Any) -> None:
@@ -395,7 +396,7 @@ def test_stop_gives_up_on_a_hung_transaction(wengine: Any) -> None:
     w.start()
     queued = w.run(insert, "never")
     stopped = w.stop(timeout=0.2)
-    r.pump(lambda: stopped.called)
+    r.run_until(lambda: stopped.called)
     assert w.stop_timed_out and isinstance(outcome(queued), WriterStopped)
     gate.set()
 
@@ -425,7 +426,7 @@ def test_classify_by_sqlite_code_and_sqlstate() -> None:
     """SQLite result codes and PostgreSQL SQLSTATEs decide the class."""
     def sqlite_err(code: int) -> BaseException:
         e = sqlite3.OperationalError("x")
-        e.sqlite_errorcode = code  # type: ignore[attr-defined]
+        e.sqlite_errorcode = code
         return e
     assert classify(sqlite_err(5)) == TRANSIENT          # BUSY
     assert classify(sqlite_err(517)) == TRANSIENT        # BUSY_SNAPSHOT

@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from twisted.web.iweb import IRequest
 
-from web.errors import HttpError
+from web.errors import HttpError, set_header
 
 # Pages load nothing from elsewhere (the product must work on an offline
 # LAN) and run no inline script; say so to the browser.
@@ -38,9 +38,9 @@ class Pages:
 
     def render(self, request: IRequest, template: str, **context: Any) -> bytes:
         """The page as UTF-8 bytes, with its content type and headers set."""
-        request.setHeader("Content-Type", "text/html; charset=utf-8")
+        set_header(request, "Content-Type", "text/html; charset=utf-8")
         for name, value in _SECURITY_HEADERS:
-            request.setHeader(name, value)
+            set_header(request, name, value)
         context.setdefault("root", root_prefix(request))
         return self.env.get_template(template).render(**context).encode("utf-8")
 
@@ -55,6 +55,6 @@ class Pages:
 
 def json_body(request: IRequest, value: Any) -> bytes:
     """``value`` as a JSON response body."""
-    request.setHeader("Content-Type", "application/json")
-    request.setHeader("X-Content-Type-Options", "nosniff")
+    set_header(request, "Content-Type", "application/json")
+    set_header(request, "X-Content-Type-Options", "nosniff")
     return json.dumps(value).encode("utf-8")

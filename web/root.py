@@ -16,20 +16,20 @@ import importlib.metadata
 import mimetypes
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from klein import Klein, KleinRenderable
 from twisted.internet import defer
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from twisted.web.resource import Resource
+from twisted.web.resource import IResource
 
 from aaad import orgs
 from aaad.clock import Clock
 from aaad.errors import NotFound
 from aaad.web import CoreWeb
 from web.api.app import Api
-from web.errors import apply, classify
+from web.errors import apply, classify, set_header
 from web.pages import Pages
 from web.portal.app import Portal, Reader
 
@@ -70,6 +70,12 @@ def load_static(folder: Path) -> dict[str, tuple[bytes, str]]:
     return files
 
 
+def resource_of(app: Klein) -> IResource:
+    """``app.resource()`` as the ``IResource`` it provides (mypy cannot see
+    zope's ``@implementer``, so a ``KleinResource`` is not one to it)."""
+    return cast(IResource, app.resource())
+
+
 class Root:
     """The top of the URL space; it delegates to the parts it is given."""
 
@@ -108,7 +114,7 @@ class Root:
 
     @app.route("/api/v1/", branch=True)
     def api_v1(self, request: IRequest) -> KleinRenderable:
-        return self.api.app.resource()
+        return resource_of(self.api.app)
 
     @app.route("/<slug>/portal/", branch=True)
     def portal_pages(self, request: IRequest, slug: str) -> KleinRenderable:
@@ -118,9 +124,9 @@ class Root:
     def static(self, request: IRequest, name: str) -> bytes:
         """A file shipped in web/static; nothing outside it, no listings."""
         body, content_type = self._static_file(name)
-        request.setHeader("Content-Type", content_type)
-        request.setHeader("Cache-Control", "public, max-age=3600")
-        request.setHeader("X-Content-Type-Options", "nosniff")
+        set_header(request, "Content-Type", content_type)
+        set_header(request, "Cache-Control", "public, max-age=3600")
+        set_header(request, "X-Content-Type-Options", "nosniff")
         return body
 
     def _static_file(self, name: str) -> tuple[bytes, str]:
@@ -139,7 +145,7 @@ class Root:
         return self.pages.error(request, err, "aaad", "")
 
 
-def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float) -> Resource:
+def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float) -> IResource:
     """The web root from the core's routes and the database reader
     (``Database.read``); ``started`` is the clock's time at start-up."""
     pages = Pages()
@@ -147,6 +153,6 @@ def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float) -> Res
     api = Api(version)
 
     def portal(slug: str) -> KleinRenderable:
-        return Portal(read, pages, slug).app.resource()
+        return resource_of(Portal(read, pages, slug).app)
 
-    return Root(core, api, portal, read, pages, clock, started, version).app.resource()
+    return resource_of(Root(core, api, portal, read, pages, clock, started, version).app)

@@ -216,6 +216,7 @@ class AuthController:
                 req.method = "mschapv2"
                 if lg.nt_hash is None:
                     lg.nt_hash = mschap.nt_password_hash(lg.password)
+                assert req.username is not None  # set by find_login
                 res = mschap.check_v2(req.username.encode(), lg.password, ms_challenge, resp2,
                                       lg.nt_hash)
                 return self._mschap_result(req, res)
@@ -262,7 +263,7 @@ class AuthController:
         return Rcode.USERLOCK
 
     def _compiled(self, lg: Login) -> policy.Compiled:
-        c = lg.compiled
+        c: policy.Compiled | None = lg.compiled
         if c is None:
             prof = self.view.profiles.get(lg.profile_id) if lg.profile_id else None
             c = lg.compiled = policy.compile_login(lg, prof, self.enc)

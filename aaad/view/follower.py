@@ -48,7 +48,7 @@ class ChangeFollower:
             self._listener = _PgListener(self.db, self.poke)
             self._listener.start()
 
-    def stop(self) -> defer.Deferred:
+    def stop(self) -> defer.Deferred[None]:
         """Stop polling; fires once the poll in progress has ended."""
         if self._listener is not None:
             self._listener.stop()

@@ -38,7 +38,8 @@ def _logins(conn: Connection, box: SecretBox, *where: Any, limit: int | None = N
     if limit:
         q = q.limit(limit)
     decrypt = box.decrypt
-    return [Login(r[0], r[1], r[2], decrypt(r[3]), *r[4:17], r[17] or 0) for r in conn.execute(q)]
+    return [Login(r[0], r[1], r[2], decrypt(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+                  r[12], r[13], r[14], r[15], r[16], r[17] or 0) for r in conn.execute(q)]
 
 
 # -- profiles -------------------------------------------------------------------

@@ -128,9 +128,11 @@ class LoginWriter:
                                                      logins.c.username == username)).first():
             raise ValidationError("username", f"{username!r} already exists in this org")
         owner = {"owner_type": actor.owner_type, "owner_id": actor.owner_id} if actor.kind == "owner" else {}
-        lid = conn.execute(logins.insert().values(
+        key = conn.execute(logins.insert().values(
             org_id=org_id, username=username, secret_enc=self.box.encrypt(pw), created_at=now,
-            updated_at=now, **owner, **values)).inserted_primary_key[0]
+            updated_at=now, **owner, **values)).inserted_primary_key
+        assert key is not None
+        lid: int = key[0]
         lg = self._done(conn, org_id, lid, now)
         events.publish(conn, org_id, LoginCreated(lid, username, lg.state, lg.profile_id), now)
         return lg
@@ -283,9 +285,10 @@ class LoginWriter:
         model.check_profile(values)
         if store.profile_by_name(conn, org_id, name) is not None:
             raise ValidationError("name", f"a profile named {name!r} already exists in this org")
-        pid = conn.execute(profiles.insert().values(org_id=org_id, name=name, created_at=now, **values)
-                           ).inserted_primary_key[0]
-        return self._profile_done(conn, org_id, pid, now, "created")
+        key = conn.execute(profiles.insert().values(org_id=org_id, name=name, created_at=now, **values)
+                           ).inserted_primary_key
+        assert key is not None
+        return self._profile_done(conn, org_id, key[0], now, "created")
 
     def update_profile(self, conn: Connection, org_id: int, profile_id: int, now: datetime,
                        **values: Any) -> Profile:

@@ -6,12 +6,13 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import pytest
 import rrdtool
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import Clock
 
 from accounting.graphs import STEP, RrdStore, RrdUpdateError
@@ -169,7 +170,8 @@ def test_call_times_out(tmp_path: Path) -> None:
         pending.append(d)
         return d
 
-    store = RrdStore(str(tmp_path), None, never, clock=clock, timeout=5.0)
+    # Clock provides IReactorTime (zope's @implementer is invisible to mypy)
+    store = RrdStore(str(tmp_path), None, never, clock=cast(IReactorTime, clock), timeout=5.0)
     d = store.graph(1, 1, slot(0), slot(1))
     clock.advance(4.9)
     assert not d.called
@@ -221,8 +223,6 @@ def test_through_rrdcached(rrdcached: RrdcachedProcess) -> None:
 
 def test_stale_last_update_is_retried(store: RrdStore, monkeypatch: pytest.MonkeyPatch) -> None:
     """If another writer moved the file on since its last update was read, re-read and retry."""
-    import accounting.graphs as graphs
-
     result_of(store.update(1, 1, slot(0), 300, 300))
     result_of(store.update(1, 1, slot(1), 300, 300))
     real_last = rrdtool.last
@@ -231,7 +231,7 @@ def test_stale_last_update_is_retried(store: RrdStore, monkeypatch: pytest.Monke
     def last(*args: str) -> int:
         return stale.pop() if stale else int(real_last(*args))
 
-    monkeypatch.setattr(graphs.rrdtool, "last", last)
+    monkeypatch.setattr("accounting.graphs.rrdtool.last", last)
     assert result_of(store.update_many([(1, 1, slot(2), 900, 900)])) == 1
     rows = result_of(store.fetch(1, 1, slot(0), slot(3)))
     assert not stale

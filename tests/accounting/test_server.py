@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from twisted.internet import defer, task
+from twisted.internet.interfaces import IUDPTransport
 from twisted.internet.testing import FakeDatagramTransport
 
 from aaad.metrics import Stats
@@ -55,7 +56,8 @@ class Harness:
         self.tracker = Tracker(None, self.clock)
         self.proto = AcctProtocol(FakeView(), self.submit, self.clock, self.st, self.tracker)
         self.transport = FakeDatagramTransport()
-        self.proto.makeConnection(self.transport)
+        # FakeDatagramTransport provides IUDPTransport (zope's @implementer is invisible to mypy)
+        self.proto.makeConnection(cast(IUDPTransport, self.transport))
 
     def submit(self, it: AcctItem) -> defer.Deferred:
         d: defer.Deferred = defer.Deferred()

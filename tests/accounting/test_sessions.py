@@ -6,6 +6,7 @@ import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import reduce
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -571,7 +572,8 @@ def test_same_session_id_with_another_class_is_another_session() -> None:
 @given(st.data())
 def test_order_independence_holds_with_class_and_epoch(data: st.DataObject) -> None:
     """Packets of one session carrying a Class (or an epoch) still fold order-independently."""
-    tag = data.draw(st.sampled_from([{"class_attr": "aaad:x"}, {"epoch": 3}]))
+    tags: list[dict[str, Any]] = [{"class_attr": "aaad:x"}, {"epoch": 3}]
+    tag = data.draw(st.sampled_from(tags))
     packets = [replace(p, **tag) for p in data.draw(st.lists(arbitrary_records, min_size=1, max_size=6))]
     shuffled = data.draw(st.permutations(packets))
     assert reduce(apply, shuffled + packets[:2], None) == reduce(apply, packets, None)
@@ -659,4 +661,6 @@ def test_in_order_32bit_counters_add_up_whatever_the_retransmissions(
     for p in packets:
         delivered_.append(p)
         delivered_.extend(data.draw(st.lists(st.sampled_from(delivered_), max_size=2)))
-    assert reduce(apply, delivered_, None).input_octets == total
+    folded = reduce(apply, delivered_, None)
+    assert folded is not None
+    assert folded.input_octets == total

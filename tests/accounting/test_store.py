@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +49,7 @@ class World:
 
 
 @pytest.fixture
-def w(db_url: str) -> World:
+def w(db_url: str) -> Iterator[World]:
     """A migrated database with an org, two NAS and three logins, on SQLite and PostgreSQL."""
     engine = sync_engine(db_url)
     migrate.upgrade(engine)
@@ -246,10 +247,10 @@ def test_aggregation_survives_a_crash_between_chunks(w: World) -> None:
     apply(w, *[interim(300, 10, 1, sid=f"s{i}") for i in range(7)])
     first = w.tx(store.aggregate_chunk, 0, 3, SLOT, SLOT)
     assert first.sessions == 3
-    with pytest.raises(RuntimeError):  # a crash inside the second chunk's transaction
-        with w.engine.begin() as conn:
-            store.aggregate_chunk(conn, first.last_id, 3, SLOT, SLOT)
-            raise RuntimeError("killed")
+    # a crash inside the second chunk's transaction
+    with pytest.raises(RuntimeError), w.engine.begin() as conn:
+        store.aggregate_chunk(conn, first.last_id, 3, SLOT, SLOT)
+        raise RuntimeError("killed")
     assert buckets(w) == {(w.alice, SLOT): (30, 3)}
     assert agg_all(w, SLOT, limit=3) == 4  # restart from scratch: only what was not committed
     assert buckets(w) == {(w.alice, SLOT): (70, 7)}
@@ -294,7 +295,9 @@ def test_quota_crossing_publishes_once_and_exhausts(w: World) -> None:
     org_id = w.org
     assert db.write(exhaust_if_blocking, writer, org_id + 1, w.carol, SLOT).result is False  # other org
     assert db.write(exhaust_if_blocking, writer, org_id, w.carol, SLOT).result is True
-    assert view.login_by_id(org_id, w.carol).state == "exhausted"
+    carol = view.login_by_id(org_id, w.carol)
+    assert carol is not None
+    assert carol.state == "exhausted"
     assert db.write(exhaust_if_blocking, writer, org_id, w.carol, SLOT).result is False  # redelivery
     assert db.write(exhaust_if_blocking, writer, org_id, w.bob, SLOT).result is False    # no block
 

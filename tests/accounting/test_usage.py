@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aaad.cycles import cycle_bounds
 from accounting.usage import (
     Aggregation,
     QuotaState,
     aggregate,
     crossed,
-    cycle_bounds,
     day_start,
     delta,
     expired_before,
@@ -32,9 +32,10 @@ SANTIAGO = ZoneInfo("America/Santiago")  # DST starts at local midnight
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def utc(*args: int) -> datetime:
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
+        microsecond: int = 0) -> datetime:
     """Build an aware UTC datetime."""
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
 
 
 instants = st.datetimes(

@@ -13,7 +13,8 @@ from aaad.db import sync_engine
 from aaad.jobs import _LEADER_KEY
 from tests.conftest import Daemon, DaemonFactory
 
-EXTRA = "[accounting]\nport = 0\naddress = \"127.0.0.1\"\nrrd_enabled = false\naggregation_interval = 1\n[jobs]\ntick = 0.2\n"
+# [accounting] port and address come from tests.conftest.write_config's base config
+EXTRA = "[accounting]\nrrd_enabled = false\naggregation_interval = 1\n[jobs]\ntick = 0.2\n"
 
 
 def wait_for(what: str, cond: Callable[[], Any], timeout: float = 30) -> Any:

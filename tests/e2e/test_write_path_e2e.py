@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ def pap(user: str, password: str) -> str:
     return f'User-Name = "{user}"\nUser-Password = "{password}"\nMessage-Authenticator = 0x00\n'
 
 
-def until(check, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+def until(check: Any, timeout: float = 10.0) -> Any:
     """Poll a real condition with a deadline (the daemon applies the feed within a second)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -38,6 +39,7 @@ def add_owned_login(d: Daemon, username: str) -> None:
     engine = sync_engine(app.database_url(conf))
     with engine.begin() as c:
         org = orgs.get_by_slug(c, "demo")
+        assert org is not None
         LoginWriter(app.secret_box(conf)).create(c, org.id, username, "pw-1", datetime.now(UTC),
                                                  actor=Actor.owner("service", 7))
     engine.dispose()
@@ -67,7 +69,7 @@ def test_user_set_changes_profile_and_name(daemon: Daemon) -> None:
     assert "Access-Reject" in radclient(daemon, pap("sam", "sam-pass")).stdout
 
 
-def test_postgresql_notify_wakes_the_follower(daemon_factory, pg_cluster) -> None:  # type: ignore[no-untyped-def]
+def test_postgresql_notify_wakes_the_follower(daemon_factory: Any, pg_cluster: Any) -> None:
     """On PostgreSQL a CLI change reaches the daemon through LISTEN/NOTIFY, long before
     the (here 60 s) poll would have found it."""
     d = daemon_factory(db_url=pg_cluster.new_database(), extra="[database]\nchange_poll_interval = 60.0\n")
@@ -78,7 +80,7 @@ def test_postgresql_notify_wakes_the_follower(daemon_factory, pg_cluster) -> Non
     assert time.monotonic() - t0 < 30
 
 
-def test_quota_exhausts_and_the_new_cycle_lets_radclient_back_in(daemon_factory) -> None:  # type: ignore[no-untyped-def]
+def test_quota_exhausts_and_the_new_cycle_lets_radclient_back_in(daemon_factory: Any) -> None:
     """Traffic past the cap (radclient accounting) and the daemon's aggregation pass make the
     login exhausted (rejected); at its next cycle boundary the cycle job makes it active again."""
     import sqlite3

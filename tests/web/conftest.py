@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, cast
 
 import pytest
 from treq.testing import StubTreq
@@ -15,6 +15,7 @@ from twisted.web.resource import IResource
 
 from aaad import migrate, orgs
 from aaad.db import sync_engine
+from aaad.health import HealthCheck
 from aaad.metrics import Stats
 from aaad.web import CoreWeb
 from tests.helpers import SyncDB, result_of
@@ -38,15 +39,32 @@ class Reply:
         values = self.headers.getRawHeaders(name)
         return values[0] if values else None
 
+    def required_header(self, name: str) -> str:
+        """The header's first value; fails the test if there is none."""
+        value = self.header(name)
+        assert value is not None, f"no {name} header"
+        return value
+
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+class _StubTreqApi(Protocol):
+    """The part of StubTreq used here: treq's functions are set on it at
+    run time, so its type does not show them."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> defer.Deferred[Any]: ...
+
+    def content(self, response: Any) -> defer.Deferred[bytes]: ...
+
+    def flush(self) -> None: ...
 
 
 class Client:
     """Requests against a resource, answered synchronously in memory."""
 
     def __init__(self, resource: IResource):
-        self.treq = StubTreq(resource)
+        self.treq = cast(_StubTreqApi, StubTreq(resource))
 
     def request(self, method: str, path: str) -> Reply:
         d = self.treq.request(method, "http://aaad.test" + path, allow_redirects=False)
@@ -94,7 +112,7 @@ RootFactory = Callable[..., Client]
 class FakeHealth:
     """Everything healthy (aaad.health is tested on its own, tests/test_health.py)."""
 
-    def check(self) -> defer.Deferred:
+    def check(self) -> defer.Deferred[tuple[list[Any], dict[str, Any]]]:
         return defer.succeed(([], {}))
 
 
@@ -102,7 +120,8 @@ class FakeHealth:
 def make_client(db: SyncDB, clock: task.Clock) -> RootFactory:
     """Build the root as aaad/app.py does, optionally with another reader."""
     def make(read: Callable[..., Any] | None = None) -> Client:
-        core = CoreWeb(db, Stats(), FakeView(), STARTED, FakeHealth())
+        # FakeHealth has the one method CoreWeb calls
+        core = CoreWeb(db, Stats(), FakeView(), STARTED, cast(HealthCheck, FakeHealth()))
         return Client(build_root(core, read or db.read, clock, STARTED))
     return make
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from twisted.internet import defer
-from twisted.logger import globalLogPublisher
+from twisted.logger import ILogObserver, globalLogPublisher
 from twisted.python.failure import Failure
 from twisted.web.test.requesthelper import DummyRequest
 
@@ -29,9 +29,11 @@ SECRET = "db password is hunter2"
 def logged() -> Iterator[list[dict[str, Any]]]:
     """Log events emitted during the test."""
     events: list[dict[str, Any]] = []
-    globalLogPublisher.addObserver(events.append)
+    # a callable taking an event is an ILogObserver (zope's interfaces are invisible to mypy)
+    observer = cast(ILogObserver, events.append)
+    globalLogPublisher.addObserver(observer)
     yield events
-    globalLogPublisher.removeObserver(events.append)
+    globalLogPublisher.removeObserver(observer)
 
 
 def failing_read(fn: Any, *a: Any, **kw: Any) -> defer.Deferred[Any]:
@@ -76,7 +78,7 @@ def test_healthz_and_metrics_are_the_cores(client: Client) -> None:
     assert h.code == 200 and h.header("Content-Type") == "application/json"
     assert h.json()["status"] == "ok"
     m = client.get("/metrics")
-    assert m.code == 200 and m.header("Content-Type").startswith("text/plain")
+    assert m.code == 200 and m.required_header("Content-Type").startswith("text/plain")
 
 
 def test_api_index_names_itself(client: Client) -> None:
@@ -100,7 +102,7 @@ def test_api_wrong_method_is_json_405(client: Client) -> None:
     """A method the route does not take is a JSON 405 with an Allow header."""
     r = client.request("DELETE", "/api/v1/")
     assert r.code == 405 and r.json()["error"]["code"] == "method_not_allowed"
-    assert "GET" in r.header("Allow")
+    assert "GET" in r.required_header("Allow")
 
 
 def test_missing_slash_redirects_relative(client: Client) -> None:
@@ -174,7 +176,7 @@ def test_static_files_have_content_types(client: Client) -> None:
     assert css.code == 200 and css.header("Content-Type") == "text/css; charset=utf-8"
     assert b"body" in css.body and b"http" not in css.body  # nothing fetched from elsewhere
     svg = client.get("/static/favicon.svg")
-    assert svg.code == 200 and svg.header("Content-Type").startswith("image/svg+xml")
+    assert svg.code == 200 and svg.required_header("Content-Type").startswith("image/svg+xml")
 
 
 @pytest.mark.parametrize("path", ["/static/", "/static/missing.css", "/static/../root.py",
@@ -217,8 +219,13 @@ def test_portal_500_is_generic_html(make_client: RootFactory, logged: list[dict[
     assert_no_leak(r.text)
 
 
-def _request(path: bytes = b"/x") -> DummyRequest:
-    req = DummyRequest(path.strip(b"/").split(b"/"))
+class _PathRequest(DummyRequest):
+    """A DummyRequest with the ``path`` a real request has (DummyRequest sets none)."""
+    path: bytes
+
+
+def _request(path: bytes = b"/x") -> _PathRequest:
+    req = _PathRequest(path.strip(b"/").split(b"/"))
     req.path = req.uri = path
     return req
 
