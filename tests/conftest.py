@@ -138,34 +138,28 @@ class Daemon:
 
 
 def write_config(path: Path, data_dir: Path, db_url: str | None = None, extra: str = "") -> None:
-    text = f"""
-[server]
-data_dir = "{data_dir}"
-ready_file = "{data_dir / 'ready.json'}"
-log_level = "info"
-[web]
-port = 0
-[radius]
-auth_port = 0
-address = "127.0.0.1"
-reject_delay = 0.0
-[accounting]
-port = 0
-address = "127.0.0.1"
-"""
+    """A test daemon's config: every port 0 on loopback, no reject delay; ``extra`` (TOML
+    sections) adds keys or overrides these."""
+    sections: dict[str, dict[str, str]] = {
+        "server": {"data_dir": f'"{data_dir}"', "ready_file": f'"{data_dir / "ready.json"}"',
+                   "log_level": '"info"'},
+        "web": {"port": "0"},
+        "radius": {"auth_port": "0", "address": '"127.0.0.1"', "reject_delay": "0.0"},
+        "accounting": {"port": "0", "address": '"127.0.0.1"'},
+    }
     if db_url:
-        text += f'[database]\nurl = "{db_url}"\n'
-    sections: dict[str, str] = {}
-    for block in extra.strip().split("\n[") if extra.strip() else []:
-        block = block if block.startswith("[") else "[" + block
-        head, _, body = block.partition("\n")
-        sections[head.strip()] = body
-    for head, body in sections.items():
-        if head in text:
-            text = text.replace(head + "\n", head + "\n" + body + "\n", 1)
-        else:
-            text += f"{head}\n{body}\n"
-    path.write_text(text)
+        sections["database"] = {"url": f'"{db_url}"'}
+    current: dict[str, str] | None = None
+    for line in extra.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1].strip(), {})
+        elif line and not line.startswith("#"):
+            assert current is not None, f"extra config line outside a section: {line!r}"
+            key, _, value = line.partition("=")
+            current[key.strip()] = value.strip()
+    path.write_text("".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items())
+                            for name, keys in sections.items()))
 
 
 def start_daemon(config_path: Path, data_dir: Path, timeout: float = 60) -> Daemon:

@@ -15,7 +15,7 @@ from aaad.db import sync_engine
 from accounting.events import QuotaExceeded
 from tests.conftest import DaemonFactory
 
-EXTRA = "[accounting]\nport = 0\naddress = \"127.0.0.1\"\nrrd_enabled = false\n"
+EXTRA = "[accounting]\nrrd_enabled = false\n"
 
 
 def _login(engine: Any, name: str) -> tuple[int, int, str]:

@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 
 from aaad.radius import codec
-from tests.conftest import ROOT, Daemon, DaemonFactory, write_config
+from tests.conftest import ROOT, Daemon, DaemonFactory, free_port, write_config
 
 SECRET = b"testing123"
 IS_ROOT = os.geteuid() == 0
@@ -323,9 +323,10 @@ def test_postgresql_stopped_and_hung(tmp_path: Path, own_cluster: Any, daemon_fa
     memory, /healthz 503, log and memory bounded, SIGTERM exits in bounded time, and after
     recovery everything acknowledged is in the database."""
     url = own_cluster.new_database()
+    acct_port = free_port(socket.SOCK_DGRAM)  # the restarted daemon must answer the same NAS
     conf = configure(tmp_path, tmp_path / "data", url,
                      extra="[server]\nstop_timeout = 3.0\n[database]\nconnect_timeout = 2\n"
-                           "writer_stall_seconds = 3.0\n[accounting]\nrrd_enabled = false\n")
+                           f"writer_stall_seconds = 3.0\n[accounting]\nrrd_enabled = false\nport = {acct_port}\n")
     d = daemon_factory.start(conf, tmp_path / "data")
     first = Nas(d.acct_port, items("pg-a-", 300))
     first.run(20)
