@@ -32,7 +32,7 @@ from aaad.events import Dispatcher, RetryPolicy
 from aaad.health import HealthCheck, check_data_dir
 from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
 from aaad.metrics import Stats
-from aaad.radius.server import RadiusConfig, build_auth_server
+from aaad.radius.server import AuthServer, RadiusConfig
 from aaad.shutdown import BoundedStop
 from aaad.view.cycle_reset import start_cycles_chunk
 from aaad.view.follower import ChangeFollower
@@ -41,7 +41,7 @@ from aaad.view.store import load_snapshot
 from aaad.view.write import LoginWriter
 from aaad.web import CoreWeb
 from accounting.component import PACKAGE as ACCOUNTING
-from accounting.server import AccountingServer, build_accounting
+from accounting.server import AccountingServer
 from web.root import build_root
 
 log = Logger()
@@ -249,11 +249,19 @@ class App:
         return Core(self.conf, self.reactor, self.clock, self.db, self.box, self.stats, self.view,
                     self.login_writer, self.scheduler, self.dispatcher, self.conf.server.data_dir)
 
-    def _build_components(self) -> None:
-        """Each package's services, bottom up, from the core and what lower ones provide."""
+    def services(self) -> tuple[AuthServer, AccountingServer]:
+        """Each package's services, bottom up, from the core and what lower ones provide
+        (constructing them registers their jobs, subscriptions and batch handlers)."""
         core = self.core()
-        acct = build_accounting(core)
-        auth = build_auth_server(core, sessions=acct.tracker)
+        acct = AccountingServer(core, self.conf.accounting)
+        auth = AuthServer(core, self.conf.radius, sessions=acct.tracker)
+        return auth, acct
+
+    def _build_components(self) -> None:
+        auth, acct = self.services()
+        acct.load()
+        acct.listen()
+        auth.listen()
         self.components += [auth, acct]
         self.bound.auth, self.bound.acct = auth.port, acct.port
 
@@ -284,7 +292,7 @@ def jobs_app(conf: cfg.Config, reactor: Any) -> App:
     """An App with every package's jobs and event subscriptions registered and
     nothing loaded, bound or started: what ``aaad jobs`` lists and runs."""
     app = App(conf, reactor)
-    app.components.append(AccountingServer(app.core(), conf.accounting))
+    app.components += list(app.services())
     return app
 
 

@@ -326,11 +326,3 @@ class AccountingServer:
         if self.rrd is None:
             return defer.succeed(None)
         return self.rrd.graph(org_id, login_id, start, end, **kw)
-
-
-def build_accounting(core: Core) -> AccountingServer:
-    """Build the accounting component, load its tracker and bind its port."""
-    srv = AccountingServer(core, core.conf.accounting)
-    srv.load()
-    srv.listen()
-    return srv

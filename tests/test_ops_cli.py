@@ -125,3 +125,16 @@ def test_jobs_run_is_exactly_once(conf: str) -> None:
         assert [row[2:] for row in jobs.runs(c, "acct.prune")] == [("done", 1)]
         assert c.execute(sa.text("SELECT lease_owner FROM job_runs")).scalar().count(":") == 2
     engine.dispose()
+
+
+def test_jobs_list_shows_every_package_job(tmp_path: Path) -> None:
+    """aaad jobs list shows the jobs of every package's services (auth-log pruning included)."""
+    conf = tmp_path / "aaad.toml"
+    conf.write_text(f'[server]\ndata_dir = "{tmp_path / "data"}"\n')
+    subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "org", "add", "isp"], check=True,
+                   capture_output=True, timeout=120)  # per-org jobs are listed per org
+    r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "jobs", "list", "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    names = {row["job"] for row in json.loads(r.stdout)}
+    assert {"core.prune", "aaad.cycles", "auth.prune_log", "acct.aggregate", "acct.prune"} <= names

@@ -227,9 +227,3 @@ class AuthServer:
         if self._port is not None:
             self._port.stopListening()
         return self.authlog.stop()
-
-
-def build_auth_server(core: Core, sessions: SessionInfo | None = None) -> AuthServer:
-    srv = AuthServer(core, core.conf.radius, sessions)
-    srv.listen()
-    return srv
