@@ -33,6 +33,8 @@ from twisted.logger import Logger
 from twisted.python import failure
 from twisted.python.threadpool import ThreadPool
 
+from aaad.faults import POISON_ENV, poisoned
+
 log = Logger()
 T = TypeVar("T")
 
@@ -303,7 +305,7 @@ class Writer:
         self.last_error: str | None = None
         self._busy_since: float | None = None
         self.stop_timed_out = False
-        self._poison = os.environ.get(POISON_ENV, "")
+        self._poison = os.environ.get(POISON_ENV, "")  # test-only (aaad.faults)
 
     def register_batch(self, kind: str, fn: Callable[[Connection, list[Any]], list[Any]],
                        check: Callable[[Any], None] | None = None) -> None:
@@ -316,7 +318,7 @@ class Writer:
         without costing the batch anything.
         """
         if self._poison:
-            fn = _poisoned(fn, self._poison)
+            fn = poisoned(fn, self._poison)
         self.handlers[kind] = fn
         if check is not None:
             self.checks[kind] = check
@@ -541,22 +543,6 @@ class Writer:
                 cb()
             except Exception:
                 log.failure("after-commit callback failed")
-
-
-#: Test-only fault hook: with ``AAAD_TEST_POISON=TEXT`` in the environment, a
-#: batch handler call fails when one of its items' repr contains TEXT, like a
-#: value the database refuses (end-to-end tests of isolation under load).
-#: Off unless set; nothing is wrapped then.
-POISON_ENV = "AAAD_TEST_POISON"
-
-
-def _poisoned(fn: Callable[[Connection, list[Any]], list[Any]],
-              marker: str) -> Callable[[Connection, list[Any]], list[Any]]:
-    def handler(conn: Connection, items: list[Any]) -> list[Any]:
-        if any(marker in repr(item) for item in items):
-            raise ValueError(f"{POISON_ENV}: poisoned item")
-        return fn(conn, items)
-    return handler
 
 
 class WriterUnavailable(Exception):

@@ -20,6 +20,7 @@ from sqlalchemy import event
 from twisted.internet import task
 
 from aaad import db as dbmod
+from aaad import faults
 from aaad.db import (
     CHANGES,
     ENVIRONMENT,
@@ -446,7 +447,7 @@ def test_classify_by_sqlite_code_and_sqlstate() -> None:
 
 def test_poison_fault_hook(wengine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """AAAD_TEST_POISON makes a batch handler fail for a marked item (tests only); the rest commit."""
-    monkeypatch.setenv(dbmod.POISON_ENV, "bad-7")
+    monkeypatch.setenv(faults.POISON_ENV, "bad-7")
     w = Writer(wengine, NowReactor())
     w.register_batch("t", insert_many)
     ds = [w.submit("t", v) for v in ("a", "bad-7", "c")]
