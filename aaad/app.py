@@ -42,6 +42,8 @@ from aaad.view.write import LoginWriter
 from aaad.web import CoreWeb
 from accounting.component import PACKAGE as ACCOUNTING
 from accounting.server import AccountingServer
+from billing.component import PACKAGE as BILLING
+from billing.service import BillingService
 from web.root import build_root
 
 log = Logger()
@@ -66,7 +68,7 @@ AAAD = Package(name="aaad", cli=_aaad_cli, config={
 }, migrations=str(migrate.HERE / "versions"))
 
 #: Every package, bottom layer first: their config sections, migrations and CLI commands.
-PACKAGES: tuple[Package, ...] = (AAAD, ACCOUNTING)
+PACKAGES: tuple[Package, ...] = (AAAD, ACCOUNTING, BILLING)
 
 
 def migrating() -> tuple[str, ...]:
@@ -249,20 +251,21 @@ class App:
         return Core(self.conf, self.reactor, self.clock, self.db, self.box, self.stats, self.view,
                     self.login_writer, self.scheduler, self.dispatcher, self.conf.server.data_dir)
 
-    def services(self) -> tuple[AuthServer, AccountingServer]:
+    def services(self) -> tuple[AuthServer, AccountingServer, BillingService]:
         """Each package's services, bottom up, from the core and what lower ones provide
         (constructing them registers their jobs, subscriptions and batch handlers)."""
         core = self.core()
         acct = AccountingServer(core, self.conf.accounting)
         auth = AuthServer(core, self.conf.radius, sessions=acct.tracker)
-        return auth, acct
+        billing = BillingService(core, self.conf.billing)
+        return auth, acct, billing
 
     def _build_components(self) -> None:
-        auth, acct = self.services()
+        auth, acct, billing = self.services()
         acct.load()
         acct.listen()
         auth.listen()
-        self.components += [auth, acct]
+        self.components += [auth, acct, billing]
         self.bound.auth, self.bound.acct = auth.port, acct.port
 
     def announce(self) -> None:

@@ -1,0 +1,15 @@
+"""The billing package's declaration (see aaad.component)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aaad.component import Package
+from billing.cli import register
+from billing.config import BillingConfig
+
+PACKAGE = Package(
+    name="billing",
+    config={"billing": BillingConfig},
+    migrations=str(Path(__file__).resolve().parent / "migrations" / "versions"),
+    cli=register,
+)

@@ -1,0 +1,177 @@
+"""Invoices: issuing one (number, lines, ledger entry, credit applied, event), reading them.
+
+An invoice is issued in one transaction: its gap-free number, its lines
+(each rounded half-even, see :mod:`billing.money`), its journal entry
+(receivable against revenue and VAT payable), the customer's unused credit
+applied to it, and ``invoice.issued``.  Its totals are the exact sums of its
+lines.  States: ``open`` → ``paid`` (allocations reach the total) or
+``void`` (keeps its number; balanced by a credit note).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aaad import events
+from aaad.errors import NotFound, ValidationError
+from billing import ledger, money, settings
+from billing.events import InvoiceIssued
+from billing.ledger import Posting
+from billing.schema import customers, invoice_lines, invoices
+
+
+@dataclass(frozen=True)
+class LineIn:
+    """A line to invoice: ``unit_price × quantity − discount`` before VAT (or including
+    it, per the org's setting); ``taxable`` False for VAT-exempt products."""
+    description: str
+    unit_price: int
+    quantity: int = 1
+    discount: int = 0
+    taxable: bool = True
+    kind: str = "one_time"          # recurring | setup | proration | one_time | adjustment
+    service_id: int | None = None
+    period_start: date | None = None
+    period_end: date | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    id: int
+    service_id: int | None
+    kind: str
+    period_start: date | None
+    period_end: date | None
+    description: str
+    quantity: int
+    unit_price: int
+    discount: int
+    net: int
+    vat_bp: int
+    vat: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Invoice:
+    id: int
+    org_id: int
+    customer_id: int
+    seq: int | None
+    number: str | None
+    state: str
+    issue_date: date
+    due_date: date
+    currency: str
+    subtotal: int
+    discount: int
+    vat: int
+    total: int
+    paid: int
+    created_at: datetime
+    paid_at: datetime | None
+    voided_at: datetime | None
+    lines: tuple[Line, ...] = field(default=())
+
+    @property
+    def open_amount(self) -> int:
+        return 0 if self.state in ("void", "draft") else self.total - self.paid
+
+
+def line_values(ln: LineIn, vat_bp: int, inclusive: bool) -> dict[str, object]:
+    """A line's stored money: net, VAT and total from its price, discount and rate."""
+    if ln.quantity < 1:
+        raise ValidationError("quantity", "at least 1")
+    if ln.unit_price < 0 or ln.discount < 0:
+        raise ValidationError("unit_price", "prices and discounts are not negative")
+    gross = ln.unit_price * ln.quantity
+    if ln.discount > gross:
+        raise ValidationError("discount", "larger than the line's price")
+    rate = vat_bp if ln.taxable else 0
+    a = money.line_amounts(gross - ln.discount, rate, inclusive)
+    return {"service_id": ln.service_id, "kind": ln.kind, "period_start": ln.period_start,
+            "period_end": ln.period_end, "description": ln.description, "quantity": ln.quantity,
+            "unit_price": ln.unit_price, "discount": ln.discount, "net": a.net, "vat_bp": rate,
+            "vat": a.vat, "total": a.total}
+
+
+def issue(conn: Connection, org_id: int, customer_id: int, lines: list[LineIn], issue_date: date,
+          now: datetime, *, due_date: date | None = None, run: str | None = None,
+          apply_credit: bool = True) -> Invoice:
+    """Issue an invoice in the caller's transaction (see the module docstring)."""
+    if not lines:
+        raise ValidationError("lines", "an invoice needs at least one line")
+    cust = conn.execute(sa.select(customers.c.id).where(customers.c.org_id == org_id,
+                                                        customers.c.id == customer_id)).first()
+    if cust is None:
+        raise NotFound("customer", customer_id)
+    st = settings.get(conn, org_id)
+    rows = [line_values(ln, st.vat_bp, st.prices_include_vat) for ln in lines]
+    subtotal = sum(int(r["net"]) for r in rows)   # type: ignore[call-overload]
+    vat = sum(int(r["vat"]) for r in rows)        # type: ignore[call-overload]
+    total = sum(int(r["total"]) for r in rows)    # type: ignore[call-overload]
+    discount = sum(int(r["discount"]) for r in rows)  # type: ignore[call-overload]
+    seq, number = settings.next_number(conn, org_id, "invoice", now)
+    due = due_date or issue_date + timedelta(days=st.payment_terms_days)
+    key = conn.execute(invoices.insert().values(
+        org_id=org_id, customer_id=customer_id, seq=seq, number=number,
+        state="open" if total > 0 else "paid", issue_date=issue_date, due_date=due, currency=st.currency,
+        subtotal=subtotal, discount=discount, vat=vat, total=total, paid=0, run=run, created_at=now,
+        paid_at=None if total > 0 else now)).inserted_primary_key
+    assert key is not None
+    invoice_id = int(key[0])
+    conn.execute(invoice_lines.insert(), [dict(r, org_id=org_id, invoice_id=invoice_id) for r in rows])
+    ledger.post(conn, org_id, "invoice", [Posting(ledger.RECEIVABLE, total, customer_id),
+                                          Posting(ledger.REVENUE, -subtotal),
+                                          Posting(ledger.VAT, -vat)],
+                issue_date, now, ref_type="invoice", ref_id=invoice_id, customer_id=customer_id,
+                memo=f"invoice {number}")
+    if apply_credit and total > 0:
+        ledger.apply_credit(conn, org_id, customer_id, issue_date, now)
+    events.publish(conn, org_id, InvoiceIssued(invoice_id, customer_id, number, total, st.currency,
+                                               due.isoformat()), now)
+    inv = get(conn, org_id, invoice_id)
+    assert inv is not None
+    return inv
+
+
+def _line(r: sa.Row) -> Line:  # type: ignore[type-arg]
+    return Line(r.id, r.service_id, r.kind, r.period_start, r.period_end, r.description, r.quantity,
+                r.unit_price, r.discount, r.net, r.vat_bp, r.vat, r.total)
+
+
+def _invoice(r: sa.Row, lines: tuple[Line, ...] = ()) -> Invoice:  # type: ignore[type-arg]
+    return Invoice(r.id, r.org_id, r.customer_id, r.seq, r.number, r.state, r.issue_date, r.due_date,
+                   r.currency, r.subtotal, r.discount, r.vat, r.total, r.paid, r.created_at, r.paid_at,
+                   r.voided_at, lines)
+
+
+def get(conn: Connection, org_id: int, invoice_id: int) -> Invoice | None:
+    """One invoice of the org, with its lines."""
+    r = conn.execute(sa.select(invoices).where(invoices.c.org_id == org_id, invoices.c.id == invoice_id)).first()
+    if r is None:
+        return None
+    lines = tuple(_line(x) for x in conn.execute(
+        sa.select(invoice_lines).where(invoice_lines.c.invoice_id == invoice_id).order_by(invoice_lines.c.id)))
+    return _invoice(r, lines)
+
+
+def by_number(conn: Connection, org_id: int, number: str) -> Invoice | None:
+    r = conn.execute(sa.select(invoices.c.id).where(invoices.c.org_id == org_id,
+                                                    invoices.c.number == number)).first()
+    return None if r is None else get(conn, org_id, r.id)
+
+
+def list_invoices(conn: Connection, org_id: int, *, customer_id: int | None = None, state: str | None = None,
+                  limit: int = 200, offset: int = 0) -> list[Invoice]:
+    """The org's invoices, newest first (without lines)."""
+    q = sa.select(invoices).where(invoices.c.org_id == org_id)
+    if customer_id is not None:
+        q = q.where(invoices.c.customer_id == customer_id)
+    if state is not None:
+        q = q.where(invoices.c.state == state)
+    q = q.order_by(invoices.c.issue_date.desc(), invoices.c.id.desc()).limit(limit).offset(offset)
+    return [_invoice(r) for r in conn.execute(q)]

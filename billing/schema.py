@@ -1,0 +1,323 @@
+"""billing's tables.
+
+Money is integer minor units of the org's currency (``orgs.currency``); VAT
+rates are basis points (1500 = 15 %).  Nothing with money attached is ever
+deleted: customers are closed, services cancelled, invoices voided (and
+balanced by a credit note).  Every row carries ``org_id`` and every query is
+scoped by it.  Dates (``sa.Date``) are the org's local calendar dates;
+instants are UTC.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from aaad.db import BigId, metadata
+from aaad.db import UTCDateTime as _UTC
+
+UTCDateTime = _UTC()
+
+CUSTOMER_STATUSES = ("pending", "active", "suspended", "closed")
+PRODUCT_TYPES = ("internet", "voice", "bundle", "recurring", "one_time")
+PERIODS = ("monthly", "days", "daily", "once")
+SERVICE_STATES = ("pending", "active", "suspended", "cancelled", "rejected")
+INVOICE_STATES = ("draft", "open", "paid", "void")
+
+# Per-org billing settings (one row per org, created with defaults on first use).
+billing_settings = sa.Table(
+    "billing_settings", metadata,
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), primary_key=True, autoincrement=False),
+    sa.Column("country", sa.String(2), nullable=False, server_default="US"),      # default phone region
+    sa.Column("vat_bp", sa.Integer, nullable=False, server_default="0"),           # basis points
+    sa.Column("prices_include_vat", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("billing_day", sa.Integer, nullable=False, server_default="1"),      # 1..28
+    sa.Column("payment_terms_days", sa.Integer, nullable=False, server_default="14"),
+    sa.Column("grace_days", sa.Integer, nullable=False, server_default="3"),
+    sa.Column("suspend_mode", sa.String(16), nullable=False, server_default="reject"),
+    sa.Column("auto_resume", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("invoice_prefix", sa.String(20), nullable=False, server_default="INV-"),
+    sa.Column("credit_note_prefix", sa.String(20), nullable=False, server_default="CN-"),
+    sa.Column("receipt_prefix", sa.String(20), nullable=False, server_default="RC-"),
+    sa.Column("brand_name", sa.String(200)),
+    sa.Column("brand_logo", sa.Text),          # a data: URL or a path under the static dir
+    sa.Column("brand_colour", sa.String(16)),
+    sa.Column("brand_address", sa.Text),
+    sa.Column("brand_tax_id", sa.String(64)),
+    sa.Column("locale", sa.String(16), nullable=False, server_default="en_US"),
+    # Gap-free counters: incremented in the transaction that uses the number.
+    sa.Column("next_invoice_no", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("next_credit_note_no", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("next_receipt_no", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+customers = sa.Table(
+    "customers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("username", sa.String(100), nullable=False),      # john-doe-5432
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254)),
+    sa.Column("phone", sa.String(32)),                           # E.164
+    sa.Column("address", sa.Text),
+    sa.Column("zone", sa.String(100)),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("password_hash", sa.String(200)),                  # argon2, set by the portal
+    sa.Column("custom_fields", sa.Text, nullable=False, server_default="{}"),  # JSON object
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("closed_at", UTCDateTime),
+    sa.UniqueConstraint("org_id", "username", name="uq_customers_org_username"),
+    sa.UniqueConstraint("org_id", "email", name="uq_customers_org_email"),
+    sa.UniqueConstraint("org_id", "phone", name="uq_customers_org_phone"),
+    sa.CheckConstraint(sa.text("status IN ('pending','active','suspended','closed')"), name="status"),
+)
+
+products = sa.Table(
+    "products", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("price", sa.BigInteger, nullable=False),           # minor units per period
+    sa.Column("taxable", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("period", sa.String(8), nullable=False, server_default="monthly"),
+    sa.Column("period_days", sa.Integer),                        # for period = days (prepaid N days)
+    sa.Column("setup_fee", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("on_portal", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("zones", sa.Text, nullable=False, server_default="[]"),   # JSON list; [] = everywhere
+    sa.Column("profile_id", sa.Integer, sa.ForeignKey("profiles.id")),  # internet products
+    sa.Column("data_cap", sa.BigInteger),                        # octets per cycle, set on the login
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),  # still sold
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("org_id", "name", name="uq_products_org_name"),
+    sa.CheckConstraint(sa.text("type IN ('internet','voice','bundle','recurring','one_time')"), name="type"),
+    sa.CheckConstraint(sa.text("period IN ('monthly','days','daily','once')"), name="period"),
+)
+
+# Discount rules of a product: percent (basis points) or fixed (minor units), for the
+# first N periods of a service, or until a date, or both (whichever ends first).
+discounts = sa.Table(
+    "discounts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("product_id", sa.Integer, sa.ForeignKey("products.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(8), nullable=False),             # percent | fixed
+    sa.Column("value", sa.BigInteger, nullable=False),           # basis points or minor units
+    sa.Column("periods", sa.Integer),                            # first N billed periods
+    sa.Column("until", sa.Date),                                 # periods starting before this date
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(sa.text("kind IN ('percent','fixed')"), name="kind"),
+)
+
+services = sa.Table(
+    "services", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("product_id", sa.Integer, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("start_date", sa.Date),          # actual start (approval), local date
+    sa.Column("end_date", sa.Date),            # last day of service (exclusive end = end_date + 1)
+    sa.Column("cancel_at", sa.Date),           # cancellation scheduled at period end
+    sa.Column("billed_through", sa.Date),      # exclusive end of the last period invoiced
+    sa.Column("periods_billed", sa.Integer, nullable=False, server_default="0"),  # for N-period discounts
+    sa.Column("login_id", sa.Integer),         # the internet service's login (owner = service)
+    sa.Column("username", sa.String(253)),     # its PPPoE/hotspot name, kept after removal
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(sa.text("state IN ('pending','active','suspended','cancelled','rejected')"),
+                       name="state"),
+)
+sa.Index("ix_services_org_state", services.c.org_id, services.c.state)
+
+# Every service state change (the per-customer timeline reads it).
+service_log = sa.Table(
+    "service_log", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), nullable=False, index=True),
+    sa.Column("customer_id", sa.Integer, nullable=False, index=True),
+    sa.Column("old_state", sa.String(16)),
+    sa.Column("new_state", sa.String(16), nullable=False),
+    sa.Column("what", sa.String(32), nullable=False),   # created|approved|suspended|resumed|plan_changed|...
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("invoice_id", sa.Integer),                # the invoice behind a dunning suspension
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+invoices = sa.Table(
+    "invoices", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("seq", sa.Integer),                        # gap-free per org; None while draft
+    sa.Column("number", sa.String(40)),                  # prefix + seq
+    sa.Column("state", sa.String(8), nullable=False),
+    sa.Column("issue_date", sa.Date, nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("subtotal", sa.BigInteger, nullable=False),  # net, after discounts
+    sa.Column("discount", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("vat", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("paid", sa.BigInteger, nullable=False, server_default="0"),  # sum of its allocations
+    sa.Column("run", sa.String(40)),                     # the billing run period that issued it
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("paid_at", UTCDateTime),
+    sa.Column("voided_at", UTCDateTime),
+    sa.UniqueConstraint("org_id", "seq", name="uq_invoices_org_seq"),
+    sa.CheckConstraint(sa.text("state IN ('draft','open','paid','void')"), name="state"),
+    sa.CheckConstraint(sa.text("paid >= 0 AND paid <= total"), name="paid_range"),
+)
+sa.Index("ix_invoices_org_state_due", invoices.c.org_id, invoices.c.state, invoices.c.due_date)
+
+invoice_lines = sa.Table(
+    "invoice_lines", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("invoice_id", sa.Integer, sa.ForeignKey("invoices.id"), nullable=False, index=True),
+    sa.Column("service_id", sa.Integer),
+    sa.Column("kind", sa.String(16), nullable=False),    # recurring|setup|proration|one_time|adjustment
+    sa.Column("period_start", sa.Date),
+    sa.Column("period_end", sa.Date),                    # exclusive
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("quantity", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("unit_price", sa.BigInteger, nullable=False),
+    sa.Column("discount", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("net", sa.BigInteger, nullable=False),     # after discount, excluding VAT
+    sa.Column("vat_bp", sa.Integer, nullable=False),
+    sa.Column("vat", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),   # net + vat
+    # A service is billed once per (period start, kind): a rerun of a billing run cannot bill twice.
+    sa.UniqueConstraint("service_id", "kind", "period_start", name="uq_invoice_lines_service_period"),
+)
+
+credit_notes = sa.Table(
+    "credit_notes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("invoice_id", sa.Integer, sa.ForeignKey("invoices.id")),   # the invoice it credits
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("number", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),    # unused_days|cancellation|downgrade|void|manual
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("issue_date", sa.Date, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("subtotal", sa.BigInteger, nullable=False),
+    sa.Column("vat", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("org_id", "seq", name="uq_credit_notes_org_seq"),
+)
+
+credit_note_lines = sa.Table(
+    "credit_note_lines", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("credit_note_id", sa.Integer, sa.ForeignKey("credit_notes.id"), nullable=False, index=True),
+    sa.Column("service_id", sa.Integer),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("period_start", sa.Date),
+    sa.Column("period_end", sa.Date),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("net", sa.BigInteger, nullable=False),
+    sa.Column("vat_bp", sa.Integer, nullable=False),
+    sa.Column("vat", sa.BigInteger, nullable=False),
+    sa.Column("total", sa.BigInteger, nullable=False),
+    # The unused days of one service period are credited once.
+    sa.UniqueConstraint("service_id", "kind", "period_start", name="uq_credit_note_lines_service_period"),
+)
+
+payments = sa.Table(
+    "payments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),     # cash | bank | mobile_money | card | ...
+    sa.Column("reference", sa.String(128), nullable=False),
+    sa.Column("receipt_seq", sa.Integer, nullable=False),
+    sa.Column("receipt_number", sa.String(40), nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # The same bank (or gateway) reference is recorded once.
+    sa.UniqueConstraint("org_id", "method", "reference", name="uq_payments_org_method_reference"),
+    sa.UniqueConstraint("org_id", "receipt_seq", name="uq_payments_org_receipt_seq"),
+    sa.CheckConstraint(sa.text("amount > 0"), name="amount_positive"),
+)
+
+refunds = sa.Table(
+    "refunds", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False, index=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("method", sa.String(32), nullable=False),
+    sa.Column("reference", sa.String(128), nullable=False, server_default=""),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(sa.text("amount > 0"), name="amount_positive"),
+)
+
+# What settled an invoice: a payment, a credit note, or customer credit.
+allocations = sa.Table(
+    "allocations", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("invoice_id", sa.Integer, sa.ForeignKey("invoices.id"), nullable=False, index=True),
+    sa.Column("customer_id", sa.Integer, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),      # payment | credit_note | credit
+    sa.Column("source_id", sa.Integer),                      # payment or credit note id
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("entry_id", sa.BigInteger),                    # its journal entry
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(sa.text("amount > 0"), name="amount_positive"),
+)
+
+# The double-entry ledger: a journal entry of postings that sum to zero
+# (debits positive, credits negative).  Accounts: receivable and
+# customer_credit (per customer), revenue, vat_payable, cash:<method>,
+# adjustments.
+journal_entries = sa.Table(
+    "journal_entries", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    # invoice | payment | credit_note | credit_applied | refund | adjustment
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("ref_type", sa.String(16)),
+    sa.Column("ref_id", sa.Integer),
+    sa.Column("customer_id", sa.Integer),
+    sa.Column("memo", sa.Text, nullable=False, server_default=""),
+    sa.Column("posted_on", sa.Date, nullable=False),     # the org's local date
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_journal_entries_org_posted", journal_entries.c.org_id, journal_entries.c.posted_on)
+
+postings = sa.Table(
+    "postings", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("entry_id", sa.BigInteger, sa.ForeignKey("journal_entries.id"), nullable=False, index=True),
+    sa.Column("account", sa.String(40), nullable=False),
+    sa.Column("customer_id", sa.Integer),
+    sa.Column("amount", sa.BigInteger, nullable=False),   # debit > 0, credit < 0
+)
+sa.Index("ix_postings_org_customer_account", postings.c.org_id, postings.c.customer_id, postings.c.account)
+
+# Dunning: a suspension and why (the invoice), closed when resumed.
+suspensions = sa.Table(
+    "suspensions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("customer_id", sa.Integer, nullable=False, index=True),
+    sa.Column("service_id", sa.Integer, sa.ForeignKey("services.id"), nullable=False, index=True),
+    sa.Column("invoice_id", sa.Integer),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("suspended_at", UTCDateTime, nullable=False),
+    sa.Column("resumed_at", UTCDateTime),
+    sa.Column("resumed_by", sa.String(32)),               # payment | operator
+)
