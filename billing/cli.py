@@ -1,8 +1,12 @@
-"""billing's commands on the ``aaad`` command line (each area registers its own)."""
+"""billing's commands on the ``aaad`` command line; each area registers its own."""
 from __future__ import annotations
 
 from typing import Any
 
+from billing import cli_customers, cli_documents, cli_invoices, cli_payments
+
 
 def register(sub: Any) -> None:
     """Add billing's commands to the ``aaad`` command line's sub-parsers."""
+    for area in (cli_customers, cli_invoices, cli_payments, cli_documents):
+        area.register(sub)

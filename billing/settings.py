@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 import sqlalchemy as sa
@@ -43,6 +44,10 @@ class Settings:
     brand_address: str | None = None
     brand_tax_id: str | None = None
     locale: str = "en_US"
+
+    def today(self, now: datetime) -> date:
+        """The org's local calendar date at the UTC instant ``now``."""
+        return now.astimezone(ZoneInfo(self.timezone)).date()
 
 
 #: What ``update`` accepts (everything but the org's own currency and time zone).
