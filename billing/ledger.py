@@ -215,7 +215,8 @@ def check(conn: Connection, org_id: int | None = None) -> list[Problem]:
     q = (sa.select(invoices.c.org_id, invoices.c.id, invoices.c.number, invoices.c.state, invoices.c.total,
                    invoices.c.paid, sa.func.coalesce(alloc.c.s, 0))
          .select_from(invoices.outerjoin(alloc, alloc.c.invoice_id == invoices.c.id)).where(*iscope))
-    for o, iid, num, state, total, paid, s in conn.execute(q).tuples():
+    for row in conn.execute(q):
+        o, iid, num, state, total, paid, s = tuple(row)
         ref = f"invoice {num or iid}"
         if paid != s:
             out.append(Problem(o, "allocations", ref, f"paid {paid} but allocations sum to {s}"))
