@@ -196,3 +196,12 @@ def test_two_racing_adds_of_one_email(world: World) -> None:
     errors = [r for r in out if isinstance(r, Exception)]
     assert len(errors) == 1 and isinstance(errors[0], ValidationError) and errors[0].field == "email", out
     assert len(world.read(customers.list_customers, world.org_id)) == 1
+
+
+def test_username_taken_at_insert_is_retried(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A username taken between the check and the insert (a racing add) is retried with
+    new digits by the unique constraint, not reported as an error."""
+    a = world.customer("Email Phone", seed=3)
+    monkeypatch.setattr(customers, "_username_taken", lambda *a: False)
+    b = world.customer("Email Phone", seed=3)
+    assert b.username != a.username and b.username.startswith("email-phone-")
