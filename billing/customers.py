@@ -142,9 +142,11 @@ def _check_unique(conn: Connection, org_id: int, values: dict[str, Any], exclude
 
 
 def _integrity_field(e: IntegrityError) -> str:
+    """The field whose unique constraint refused a write (PostgreSQL names the
+    constraint, SQLite the columns)."""
     msg = str(e.orig).lower()
     for k in ("email", "phone", "username"):
-        if k in msg:
+        if f"uq_customers_org_{k}" in msg or f"customers.{k}" in msg:
             return k
     raise e
 

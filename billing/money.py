@@ -17,8 +17,14 @@ created, however the period is cut.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
+
+from babel.numbers import get_currency_precision
+
+from aaad.errors import ValidationError
 
 BP = 10_000  # basis points in 100 %
 
@@ -105,3 +111,43 @@ def fixed_period(anchor: date, d: date, days: int) -> tuple[date, date]:
     n = (d - anchor).days // days
     start = anchor + timedelta(days=n * days)
     return start, start + timedelta(days=days)
+
+
+# -- amounts as people write them ------------------------------------------------------
+
+_AMOUNT_RE = re.compile(r"-?[0-9]+(\.[0-9]*)?|-?\.[0-9]+")
+_GROUPED_RE = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?")
+
+
+def exponent(currency: str) -> int:
+    """The number of minor-unit digits of ``currency`` (USD 2, JPY 0, KWD 3), from CLDR."""
+    return int(get_currency_precision(currency.upper()))
+
+
+def parse_amount(text: str, currency: str, field: str = "amount", negative: bool = False) -> int:
+    """``"25.00"`` in ``currency`` as integer minor units (2500): digits with an optional
+    ``.`` and at most the currency's number of decimals, thousands grouped by ``,`` or
+    not, no currency symbol; ValidationError(``field``) otherwise, or if negative
+    unless ``negative``."""
+    t = text.strip()
+    if _GROUPED_RE.fullmatch(t):
+        t = t.replace(",", "")
+    if not _AMOUNT_RE.fullmatch(t):
+        raise ValidationError(field, f"{text!r} is not an amount like 25.00")
+    d = Decimal(t)
+    e = exponent(currency)
+    minor = d.scaleb(e)
+    if minor != minor.to_integral_value():
+        raise ValidationError(field, f"{text!r} has more than {e} decimal(s) for {currency.upper()}")
+    if minor < 0 and not negative:
+        raise ValidationError(field, "must not be negative")
+    return int(minor)
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """Integer minor units as a plain decimal in ``currency`` (2500 -> ``"25.00"``; no
+    symbol, no grouping, no locale: for machines and the command line)."""
+    e = exponent(currency)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10 ** e)
+    return f"{sign}{whole}.{frac:0{e}d}" if e else f"{sign}{whole}"

@@ -96,8 +96,10 @@ def test_production_registry_has_no_test_or_billing_types() -> None:
     import accounting.events  # noqa: F401
     names = set(events.EVENT_TYPES) - {"test.noted", "test.other"}
     assert not {n for n in names if n.startswith("test.")}
-    assert not names & {"service.suspended", "service.resumed", "plan.changed",
-                        "registration.created", "payment.received"}
+    # billing's payloads may be registered (billing imported by other tests), but not by aaad.
+    assert not {n for n in names & {"service.suspended", "service.resumed", "plan.changed",
+                                    "registration.created", "payment.received"}
+                if not events.EVENT_TYPES[n].__module__.startswith("billing.")}
     assert events.EVENT_TYPES["usage.quota_exceeded"].__module__ == "accounting.events"
 
 

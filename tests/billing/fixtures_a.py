@@ -78,3 +78,39 @@ def make_world(engine: Any, slug: str = "isp", country: str = "GH", **st: Any) -
         o = orgs.add(c, slug, slug.upper(), T0, "Africa/Accra", "GHS")
         settings.update(c, o.id, T0, country=country, **st)
     return World(engine, o.id, LoginWriter(box), box)
+
+
+def race(engine: Any, hook_owner: Any, hook_name: str, *fns: Any) -> list[Any]:
+    """Run ``fns`` (each ``fn(conn)``) in their own transactions on two threads, lined up
+    at ``hook_owner.hook_name`` (each waits there, up to a second, for the other to
+    arrive: on SQLite, whose writers are serialised, the second never does).  Returns
+    each result or the exception it raised."""
+    import contextlib
+    import threading
+    arrived = threading.Barrier(len(fns))
+    original = getattr(hook_owner, hook_name)
+
+    def hooked(*a: Any, **kw: Any) -> Any:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            arrived.wait(timeout=1.0)
+        return original(*a, **kw)
+
+    out: list[Any] = [None] * len(fns)
+
+    def run(i: int, fn: Any) -> None:
+        try:
+            with engine.begin() as c:
+                out[i] = fn(c)
+        except Exception as e:  # noqa: BLE001 - handed back to the test
+            out[i] = e
+
+    setattr(hook_owner, hook_name, hooked)
+    try:
+        threads = [threading.Thread(target=run, args=(i, fn)) for i, fn in enumerate(fns)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        setattr(hook_owner, hook_name, original)
+    return out

@@ -184,3 +184,24 @@ def test_portal_password_is_argon2(world: World) -> None:
     with pytest.raises(ValidationError) as e:
         world.tx(customers.set_password, world.org_id, c.id, "short", T0)
     assert e.value.field == "password"
+
+
+def test_two_racing_adds_of_one_email(world: World) -> None:
+    """Two transactions adding the same e-mail at once: one customer, the other gets
+    ValidationError('email') (PostgreSQL: from the unique constraint after both checks)."""
+    from tests.billing.fixtures_a import race
+    out = race(world.engine, customers, "_check_unique",
+               *(lambda c, n=n: customers.add(c, world.org_id, T0, name=n, email="same@example.com")
+                 for n in ("A", "B")))
+    errors = [r for r in out if isinstance(r, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], ValidationError) and errors[0].field == "email", out
+    assert len(world.read(customers.list_customers, world.org_id)) == 1
+
+
+def test_username_taken_at_insert_is_retried(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A username taken between the check and the insert (a racing add) is retried with
+    new digits by the unique constraint, not reported as an error."""
+    a = world.customer("Email Phone", seed=3)
+    monkeypatch.setattr(customers, "_username_taken", lambda *a: False)
+    b = world.customer("Email Phone", seed=3)
+    assert b.username != a.username and b.username.startswith("email-phone-")

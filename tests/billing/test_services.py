@@ -335,3 +335,18 @@ def test_inactive_product_is_not_sold(world: World) -> None:
     with pytest.raises(ValidationError) as e:
         world.service(world.customer().id, p.id)
     assert e.value.field == "product"
+
+
+def test_two_racing_suspensions_suspend_once(world: World) -> None:
+    """Two transactions suspending one service at once: one wins; the other's conditional
+    UPDATE finds the state changed (ValidationError('state')); one log row, one event."""
+    from tests.billing.fixtures_a import race
+    s = world.service(world.customer().id, world.product().id, start=D0)
+    out = race(world.engine, services, "_transition",
+               *(lambda c, r=r: services.suspend(c, world.writer, world.org_id, s.id, T0, reason=r)
+                 for r in ("a", "b")))
+    errors = [r for r in out if isinstance(r, Exception)]
+    assert len(errors) == 1 and isinstance(errors[0], ValidationError) and errors[0].field == "state", out
+    assert world.event_types("service.").count("service.suspended") == 1
+    assert [e.what for e in world.read(services.history, world.org_id, service_id=s.id)].count("suspended") == 1
+    assert world.login(s.login_id).state == "suspended"
