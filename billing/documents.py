@@ -61,7 +61,7 @@ def last_day(end: date | None) -> date | None:
 
 def format_rate(vat_bp: int, locale: str) -> str:
     """A VAT rate in basis points as a percentage: 1500 -> en ``15%``, de ``15 %``."""
-    return format_percent(Decimal(vat_bp).scaleb(-4), format="#,##0.##%", locale=locale)
+    return format_percent(Decimal(vat_bp).scaleb(-4), locale=locale, decimal_quantization=False)
 
 
 def _locale(name: str) -> str:
@@ -277,9 +277,14 @@ def render(doc: Doc) -> str:
     )
 
 
+def _weasyprint() -> Any:
+    import weasyprint  # type: ignore[import-untyped]  # imported late: Pango loads only for PDFs
+    return weasyprint
+
+
 def _fetcher() -> Any:
     """WeasyPrint's URL fetcher limited to ``data:`` URLs: no network, no local files."""
-    import weasyprint
+    weasyprint = _weasyprint()
     fetcher_cls = getattr(weasyprint, "URLFetcher", None)
     if fetcher_cls is not None:
         return fetcher_cls(allowed_protocols=("data",), allow_redirects=False, fail_on_errors=False)
@@ -287,14 +292,13 @@ def _fetcher() -> Any:
     def fetch(url: str) -> Any:           # WeasyPrint before URLFetcher: a plain function
         if not url.lower().startswith("data:"):
             raise ValueError(f"offline: refusing to fetch {url.split(':', 1)[0]}: URLs")
-        return weasyprint.default_url_fetcher(url)  # type: ignore[attr-defined]
+        return weasyprint.default_url_fetcher(url)
     return fetch
 
 
 def html_to_pdf(html: str) -> bytes:
     """A PDF of the page, by WeasyPrint, fetching nothing but ``data:`` URLs."""
-    import weasyprint
-    out = weasyprint.HTML(string=html, url_fetcher=_fetcher(), base_url=None).write_pdf()
+    out = _weasyprint().HTML(string=html, url_fetcher=_fetcher(), base_url=None).write_pdf()
     assert isinstance(out, bytes)
     return out
 
