@@ -16,8 +16,10 @@ WRAPPER := $(BIN_DIR)/aaad
 WRAPPER_MARK := written by make run in
 
 # RUN_PKGS covers what the demo's printed examples use too (radtest/radclient, curl).
-RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached freeradius-utils curl
-TEST_PKGS := $(RUN_PKGS) postgresql
+# Pango, HarfBuzz-subset and a font: what WeasyPrint needs to render invoices as PDF.
+RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached freeradius-utils curl \
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+TEST_PKGS := $(RUN_PKGS) postgresql poppler-utils
 
 .PHONY: run stop test bench sys-run sys-test venv venv-test demo-config wrapper clean help
 

@@ -105,6 +105,8 @@ _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 _ACCT_COUNTERS = struct.Struct(">" + "BBI" * 7)
 _TERMINATE_USER_REQUEST = bytes((49, 6, 0, 0, 0, 1))  # Acct-Terminate-Cause = User-Request
+# Set by SIGUSR1 (single process): stop sending now, drain, print the summary (a harness ends a run early).
+_STOP_NOW = [False]
 
 
 # --------------------------------------------------------------------------
@@ -737,7 +739,7 @@ class Worker:
         hard_stop = end + o.timeout + 5.0
         for _ in range(1 << 40):
             now = perf()
-            if not stop_sending and (now >= end or (count and self.sent >= count)):
+            if not stop_sending and (now >= end or (count and self.sent >= count) or _STOP_NOW[0]):
                 stop_sending = True
                 self.t_end_send = now
                 drain_until = now + o.timeout + 0.05
@@ -966,6 +968,8 @@ def run(opts: argparse.Namespace) -> dict[str, Any]:
     """Run one or several workers and return the merged summary."""
     quiet = opts.quiet
     if opts.processes <= 1:
+        import signal
+        signal.signal(signal.SIGUSR1, lambda *_: _STOP_NOW.__setitem__(0, True))
         if opts.cpu is not None:
             os.sched_setaffinity(0, {opts.cpu})
         w = Worker(opts, 0, 1)
