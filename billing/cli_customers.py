@@ -380,7 +380,11 @@ def _writer(ctx: Any) -> Any:
     return LoginWriter(ctx.box)
 
 
-def _print_service(args: argparse.Namespace, conn: Any, org_id: int, s: Any, what: str) -> None:
+_DONE = {"approve": "approved", "reject": "rejected", "change": "changed plan", "suspend": "suspended",
+         "resume": "resumed"}
+
+
+def _print_service(args: argparse.Namespace, s: Any, what: str) -> None:
     if args.json:
         _dump(_plain(s))
         return
@@ -441,11 +445,8 @@ def _simple(action: str) -> Command:
             else:
                 s = services.cancel(conn, w, org_id, sid, now, at_period_end=args.at_period_end,
                                     on=_date(args.on, "on") if args.on else None, reason=args.reason or "")
-            _print_service(args, conn, org_id, s, {"approve": "approved", "reject": "rejected",
-                                                   "change": "changed plan", "suspend": "suspended",
-                                                   "resume": "resumed"}.get(action, "cancelled"
-                                                                            if s.state == "cancelled"
-                                                                            else f"cancels on {s.cancel_at}"))
+        _print_service(args, s, _DONE.get(action) or (
+            "cancelled" if s.state == "cancelled" else f"cancels on {s.cancel_at}"))
         return 0
     return run
 

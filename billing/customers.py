@@ -236,11 +236,14 @@ def close(conn: Connection, writer: LoginWriter, org_id: int, customer_id: int, 
     if c.status == "closed":
         raise ValidationError("status", "the customer is already closed")
     why = reason or "customer closed"
+    today = settings.get(conn, org_id).today(now)
     for s in services.list_services(conn, org_id, customer_id=customer_id):
         if s.state == "pending":
             services.reject(conn, writer, org_id, s.id, now, reason=why)
         elif s.state in ("active", "suspended"):
-            services.cancel(conn, writer, org_id, s.id, now)
+            # Ends today, or, not yet started, on its start (nothing used, all credited).
+            on = max(today, s.start_date) if s.start_date is not None else today
+            services.cancel(conn, writer, org_id, s.id, now, on=on, reason=why)
     n = conn.execute(customers.update().where(customers.c.org_id == org_id, customers.c.id == customer_id,
                                               customers.c.status != "closed")
                      .values(status="closed", closed_at=now, updated_at=now)).rowcount

@@ -205,3 +205,14 @@ def test_username_taken_at_insert_is_retried(world: World, monkeypatch: pytest.M
     monkeypatch.setattr(customers, "_username_taken", lambda *a: False)
     b = world.customer("Email Phone", seed=3)
     assert b.username != a.username and b.username.startswith("email-phone-")
+
+
+def test_close_with_a_service_starting_later(world: World) -> None:
+    """A service active from a future date is cancelled on its start when the customer closes."""
+    from datetime import timedelta
+    c = world.customer()
+    s = world.service(c.id, world.product().id, start=D0 + timedelta(days=20))
+    world.tx(customers.close, world.writer, world.org_id, c.id, T0, "changed mind")
+    x = world.read(services.get, world.org_id, s.id)
+    assert (x.state, x.end_date) == ("cancelled", D0 + timedelta(days=19))
+    assert [e.reason for e in world.read(services.history, world.org_id, service_id=s.id)][-1] == "changed mind"
