@@ -138,6 +138,15 @@ def customer_ref(conn: Connection, org_id: int, ref: str) -> int:
     return int(r.id)
 
 
+def customer_usernames(conn: Connection, org_id: int, ids: set[int]) -> dict[int, str]:
+    """Usernames of some customers of the org (for listings)."""
+    if not ids:
+        return {}
+    rows = conn.execute(sa.select(customers.c.id, customers.c.username).where(
+        customers.c.org_id == org_id, customers.c.id.in_(sorted(ids)))).all()
+    return {int(r[0]): str(r[1]) for r in rows}
+
+
 def _duplicate(conn: Connection, org_id: int, method: str, reference: str) -> ValidationError | None:
     r = conn.execute(sa.select(payments.c.receipt_number).where(
         payments.c.org_id == org_id, payments.c.method == method, payments.c.reference == reference)).first()

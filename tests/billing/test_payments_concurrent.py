@@ -17,6 +17,7 @@ from aaad.view.write import LoginWriter
 from billing import invoices, payments
 from billing.invoices import LineIn
 from billing.schema import allocations
+from billing.schema import invoices as invoices_t
 from billing.schema import payments as payments_t
 from tests.billing.fixtures_c import D0, T0, World, at, days, make_world
 
@@ -36,8 +37,8 @@ def assert_books(w: World, c: int, invoiced: int, paid: int, n_payments: int) ->
     """Balance, allocations, per-invoice limits, gap-free receipts, the books check."""
     assert w.balance(c) == invoiced - paid
     with w.engine.connect() as conn:
-        rows = conn.execute(sa.select(invoices.invoices.c.id, invoices.invoices.c.total, invoices.invoices.c.paid,
-                                      invoices.invoices.c.state).where(invoices.invoices.c.org_id == w.org_id)).all()
+        rows = conn.execute(sa.select(invoices_t.c.id, invoices_t.c.total, invoices_t.c.paid,
+                                      invoices_t.c.state).where(invoices_t.c.org_id == w.org_id)).all()
         alloc = dict(conn.execute(sa.select(allocations.c.invoice_id, sa.func.sum(allocations.c.amount))
                                   .where(allocations.c.org_id == w.org_id)
                                   .group_by(allocations.c.invoice_id)).all())
