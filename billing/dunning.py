@@ -30,9 +30,11 @@ from aaad.clock import utcnow
 from aaad.jobs import Job, JobContext
 from aaad.schedules import Daily
 from aaad.view.write import LoginWriter
+from billing import services as svc
 from billing import settings
 from billing.config import BillingConfig
-from billing.schema import invoices, service_log, services, suspensions
+from billing.schema import invoices, service_log, suspensions
+from billing.schema import services as services_t
 
 if TYPE_CHECKING:
     from aaad.component import Core
@@ -86,7 +88,6 @@ def dunning_chunk(conn: Connection, writer: LoginWriter, org_id: int, today: dat
                   limit: int, now: datetime) -> DunningChunk:
     """Suspend the active services of up to ``limit`` customers in arrears on ``today``
     (customer ids after ``after_customer_id``, ascending), in the caller's transaction."""
-    from billing import services as svc
     st = settings.get(conn, org_id)
     before = cutoff(st, today)
     ids = [int(r[0]) for r in conn.execute(
@@ -101,9 +102,9 @@ def dunning_chunk(conn: Connection, writer: LoginWriter, org_id: int, today: dat
                           .where(*_arrears(org_id, before), invoices.c.customer_id.in_(ids))
                           .order_by(invoices.c.customer_id, invoices.c.due_date, invoices.c.seq, invoices.c.id)):
         oldest.setdefault(r.customer_id, Overdue(r.id, r.number, r.due_date, r.total - r.paid))
-    active = conn.execute(sa.select(services.c.id, services.c.customer_id).where(
-        services.c.org_id == org_id, services.c.customer_id.in_(ids), services.c.state == "active")
-        .order_by(services.c.customer_id, services.c.id)).all()
+    active = conn.execute(sa.select(services_t.c.id, services_t.c.customer_id).where(
+        services_t.c.org_id == org_id, services_t.c.customer_id.in_(ids), services_t.c.state == "active")
+        .order_by(services_t.c.customer_id, services_t.c.id)).all()
     done: list[int] = []
     hit: set[int] = set()
     for sid, cid in active:
@@ -139,11 +140,10 @@ def resume_if_clear(conn: Connection, writer: LoginWriter, org_id: int, customer
     st = settings.get(conn, org_id)
     if not st.auto_resume or overdue(conn, org_id, customer_id, st.today(now)) is not None:
         return []
-    from billing import services as svc
     resumed: list[int] = []
     for row_id, sid in open_rows:
-        state = conn.execute(sa.select(services.c.state).where(services.c.org_id == org_id,
-                                                               services.c.id == sid)).scalar_one()
+        state = conn.execute(sa.select(services_t.c.state).where(services_t.c.org_id == org_id,
+                                                               services_t.c.id == sid)).scalar_one()
         ours = state == "suspended" and _dunning_suspended(conn, org_id, sid)
         # Closed by a conditional UPDATE: of two payments clearing the arrears at once, one resumes.
         n = conn.execute(suspensions.update().where(suspensions.c.id == row_id, suspensions.c.resumed_at.is_(None))

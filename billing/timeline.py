@@ -42,9 +42,11 @@ class Item:
     balance: int | None       # what the customer owes after a money item
 
 
-# Same-instant order: money owed first, then what settles it, then service changes.
-_ORDER = {"invoice": 0, "credit_applied": 1, "payment": 2, "credit_note": 3, "refund": 4, "adjustment": 5,
-          "invoice_void": 6}
+# Same-instant order: a service change first (it causes the invoice or credit note of an
+# activation, plan change or cancellation), then money owed, then what settles it, and a
+# resumption last (a payment causes it).
+_ORDER = {"invoice": 1, "credit_applied": 2, "payment": 3, "credit_note": 4, "refund": 5, "adjustment": 6,
+          "invoice_void": 7, "service.resumed": 9}
 
 
 def timeline(conn: Connection, org_id: int, customer_id: int) -> list[Item]:
@@ -55,7 +57,7 @@ def timeline(conn: Connection, org_id: int, customer_id: int) -> list[Item]:
     raw: list[tuple[datetime, int, int, str, str, str, int | None]] = []
 
     def add(at: datetime, kind: str, key: int, ref: str, desc: str, amount: int | None) -> None:
-        raw.append((at, _ORDER.get(kind, 9), key, kind, ref, desc, amount))
+        raw.append((at, _ORDER.get(kind, 0), key, kind, ref, desc, amount))
 
     for r in conn.execute(sa.select(invoices).where(invoices.c.org_id == org_id,
                                                     invoices.c.customer_id == customer_id,

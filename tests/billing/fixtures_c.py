@@ -12,8 +12,10 @@ import sqlalchemy as sa
 from aaad import orgs
 from aaad.crypto import SecretBox
 from aaad.schema import events as events_t
+from aaad.view import store
+from aaad.view.model import Login
 from aaad.view.write import LoginWriter
-from billing import invoices, ledger, payments, settings
+from billing import catalogue, invoices, ledger, payments, services, settings
 from billing.invoices import LineIn
 from billing.schema import customers
 
@@ -48,6 +50,30 @@ class World:
                                                       updated_at=T0)).inserted_primary_key
         assert key is not None
         return int(key[0])
+
+    def internet_product(self, name: str = "Home 10M") -> int:
+        """An internet product that costs nothing by itself (the tests issue their own invoices)."""
+        p = self.tx(catalogue.add_product, self.writer, self.org_id, T0, name=name, type="internet", price=0,
+                    rate_limit="10M/10M")
+        return int(p.id)
+
+    def subscriber(self, username: str, product_id: int, start: date = D0) -> tuple[int, int]:
+        """A customer (row inserted directly) with an internet service active from ``start``:
+        (customer id, service id)."""
+        cid = self.customer(username, username.title())
+        svc = self.tx(services.add, self.writer, self.org_id, cid, product_id, at(start), start=start,
+                      username=username, password="pw")
+        return cid, int(svc.id)
+
+    def service(self, service_id: int) -> services.Service:
+        svc = self.read(services.get, self.org_id, service_id)
+        assert svc is not None
+        return svc
+
+    def login_of(self, service_id: int) -> Login:
+        lg = self.read(store.get_login, self.box, self.org_id, self.service(service_id).login_id)
+        assert lg is not None
+        return lg
 
     def invoice(self, customer_id: int, net: int, day: date = D0, *, taxable: bool = False,
                 due: date | None = None) -> invoices.Invoice:
