@@ -11,8 +11,10 @@ naming the invoice.  A re-run after a crash skips what is already suspended.
 
 A payment that leaves no invoice in arrears resumes, in the payment's own
 transaction, the services *dunning* suspended (:func:`resume_if_clear`),
-unless the org turned ``auto_resume`` off.  A suspension by an operator has
-no ``suspensions`` row and is never lifted by a payment.
+unless the org turned ``auto_resume`` off.  Arrears cleared some other way
+(a credit note, an adjustment) are caught by the daily pass's second half,
+under the same rule.  A suspension by an operator has no ``suspensions``
+row and is never lifted by a payment.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
 log = Logger()
 JOB = "billing.dunning"
+RESUMING = "resume:"
 
 
 @dataclass(frozen=True)
@@ -128,10 +131,11 @@ def _dunning_suspended(conn: Connection, org_id: int, service_id: int) -> bool:
 
 
 def resume_if_clear(conn: Connection, writer: LoginWriter, org_id: int, customer_id: int,
-                    now: datetime) -> list[int]:
+                    now: datetime, *, by: str = "payment") -> list[int]:
     """If the org resumes on payment and the customer has no invoice left in arrears,
     resume the services dunning suspended and close their suspensions; the ids
-    resumed.  Run in the payment's transaction."""
+    resumed.  Run in the payment's transaction (``by`` is recorded on the suspension:
+    ``payment``, or ``cleared`` from the daily pass)."""
     open_rows = conn.execute(sa.select(suspensions.c.id, suspensions.c.service_id).where(
         suspensions.c.org_id == org_id, suspensions.c.customer_id == customer_id,
         suspensions.c.resumed_at.is_(None)).order_by(suspensions.c.id)).all()
@@ -147,9 +151,9 @@ def resume_if_clear(conn: Connection, writer: LoginWriter, org_id: int, customer
         ours = state == "suspended" and _dunning_suspended(conn, org_id, sid)
         # Closed by a conditional UPDATE: of two payments clearing the arrears at once, one resumes.
         n = conn.execute(suspensions.update().where(suspensions.c.id == row_id, suspensions.c.resumed_at.is_(None))
-                         .values(resumed_at=now, resumed_by="payment" if ours else "operator")).rowcount
+                         .values(resumed_at=now, resumed_by=by if ours else "operator")).rowcount
         if n == 1 and ours and sid not in resumed:
-            svc.resume(conn, writer, org_id, sid, now, reason="arrears paid")
+            svc.resume(conn, writer, org_id, sid, now, reason="arrears paid" if by == "payment" else "arrears cleared")
             resumed.append(sid)
     return resumed
 
@@ -185,6 +189,29 @@ def list_suspensions(conn: Connection, org_id: int, *, customer_id: int | None =
                        r.resumed_by) for r in conn.execute(q.order_by(suspensions.c.id))]
 
 
+@dataclass(frozen=True)
+class ResumeChunk:
+    scanned: int                          # customers with an open dunning suspension looked at
+    last_customer_id: int
+    resumed: tuple[int, ...]
+
+
+def resume_chunk(conn: Connection, writer: LoginWriter, org_id: int, after_customer_id: int, limit: int,
+                 now: datetime) -> ResumeChunk:
+    """The daily pass's second half: customers whose arrears were cleared some other way
+    than a payment (a credit note, an adjustment, credit applied) get their services
+    resumed too, under the same rule as a payment (:func:`resume_if_clear`)."""
+    ids = [int(r[0]) for r in conn.execute(
+        sa.select(suspensions.c.customer_id).where(suspensions.c.org_id == org_id,
+                                                   suspensions.c.resumed_at.is_(None),
+                                                   suspensions.c.customer_id > after_customer_id)
+        .group_by(suspensions.c.customer_id).order_by(suspensions.c.customer_id).limit(limit))]
+    resumed: list[int] = []
+    for cid in ids:
+        resumed += resume_if_clear(conn, writer, org_id, cid, now, by="cleared")
+    return ResumeChunk(len(ids), ids[-1] if ids else after_customer_id, tuple(resumed))
+
+
 # -- the daily job ----------------------------------------------------------------------------
 
 def job(core: Core, conf: BillingConfig) -> Job:
@@ -192,17 +219,30 @@ def job(core: Core, conf: BillingConfig) -> Job:
 
     @defer.inlineCallbacks
     def run(ctx: JobContext) -> Generator[Any, Any, int]:
+        # Progress: "<customer id>" while suspending, "resume:<customer id>" while resuming.
         now = utcnow(core.clock)
         today = date.fromisoformat(ctx.period)
-        after, total = int(ctx.progress or 0), 0
+        progress = ctx.progress or "0"
+        suspended = resumed = 0
+        if not progress.startswith(RESUMING):
+            after = int(progress)
+            while True:
+                chunk = yield ctx.checkpoint_after(dunning_chunk, core.login_writer, ctx.org_id, today, after,
+                                                   conf.chunk, now, progress=lambda c: str(c.last_customer_id))
+                after, suspended = chunk.last_customer_id, suspended + len(chunk.suspended)
+                if chunk.scanned < conf.chunk:
+                    break
+            progress = RESUMING + "0"
+        after = int(progress[len(RESUMING):])
         while True:
-            chunk = yield ctx.checkpoint_after(dunning_chunk, core.login_writer, ctx.org_id, today, after,
-                                               conf.chunk, now, progress=lambda c: str(c.last_customer_id))
-            after, total = chunk.last_customer_id, total + len(chunk.suspended)
-            if chunk.scanned < conf.chunk:
+            rc = yield ctx.checkpoint_after(resume_chunk, core.login_writer, ctx.org_id, after, conf.chunk, now,
+                                            progress=lambda c: f"{RESUMING}{c.last_customer_id}")
+            after, resumed = rc.last_customer_id, resumed + len(rc.resumed)
+            if rc.scanned < conf.chunk:
                 break
-        if total:
-            log.info("dunning suspended {n} services (org {org})", n=total, org=ctx.org_id)
-        return total
+        if suspended or resumed:
+            log.info("dunning suspended {n} services and resumed {r} (org {org})", n=suspended, r=resumed,
+                     org=ctx.org_id)
+        return suspended
 
     return Job(JOB, Daily(time.fromisoformat(conf.dunning_at)), run, per_org=True)

@@ -16,7 +16,7 @@ from twisted.internet import task
 
 from aaad import jobs
 from aaad.schema import job_runs
-from billing import dunning, services, timeline
+from billing import dunning, ledger, services, timeline
 from billing.config import BillingConfig
 from billing.schema import service_log
 from tests.billing.fixtures_c import World, at, make_world
@@ -190,7 +190,7 @@ def test_daily_job_runs_in_chunks_once_per_day(engine: Any, monkeypatch: pytest.
     assert all(w.service(s).state == "suspended" for _, s, _ in subs)
     with engine.connect() as c:
         progress = c.execute(sa.select(job_runs.c.progress).where(job_runs.c.job == "billing.dunning")).scalar_one()
-    assert progress == str(subs[-1][0])
+    assert progress == f"resume:{subs[-1][0]}"      # the second half looked at them all too
     assert result_of(sched.run_period(job, w.org_id, key, start)) == "done"
     assert len(w.read(dunning.list_suspensions, w.org_id)) == 5
 
@@ -206,3 +206,21 @@ def test_timeline_shows_suspension_and_resumption(engine: Any) -> None:
                      ("service.suspended", None), ("payment", 0), ("service.resumed", None)]
     items = w.read(timeline.timeline, w.org_id, cid)
     assert "INV-000001" in items[3].description and "arrears paid" in items[5].description
+
+
+def test_arrears_cleared_without_a_payment_resume_on_the_daily_pass(engine: Any) -> None:
+    """Arrears settled by customer credit (an adjustment here; a credit note alike) are
+    resumed by the daily pass's second half, not before; still-owing customers stay."""
+    w = make_world(engine)
+    cid, sid, _ = overdue_subscriber(w, "ama")
+    _, owing_sid, _ = overdue_subscriber(w, "kofi")
+    run_chunk(w, ARREARS)
+    day = date(2026, 11, 20)
+    w.tx(ledger.adjust, w.org_id, cid, -100_00, "goodwill", day, at(day))
+    assert w.tx(ledger.apply_credit, w.org_id, cid, day, at(day)) == 100_00
+    assert w.service(sid).state == "suspended"
+    rc = w.tx(dunning.resume_chunk, w.writer, w.org_id, 0, 100, at(day, 1))
+    assert (rc.scanned, rc.resumed) == (2, (sid,))
+    assert w.service(sid).state == "active" and w.service(owing_sid).state == "suspended"
+    (s,) = w.read(dunning.list_suspensions, w.org_id, customer_id=cid)
+    assert s.resumed_by == "cleared"
