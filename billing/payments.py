@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from aaad import events
 from aaad.errors import NotFound, ValidationError
 from aaad.view.write import LoginWriter
+from billing import customers as customers_mod
 from billing import dunning, ledger, settings
 from billing.events import PaymentReceived
 from billing.ledger import Posting
@@ -128,14 +129,12 @@ def _customer(conn: Connection, org_id: int, customer_id: int) -> None:
 
 
 def customer_ref(conn: Connection, org_id: int, ref: str) -> int:
-    """A customer's id from its username, or its id as digits (the CLI's CUSTOMER)."""
-    q = sa.select(customers.c.id).where(customers.c.org_id == org_id)
-    r = conn.execute(q.where(customers.c.username == ref)).first()
-    if r is None and ref.isdigit():
-        r = conn.execute(q.where(customers.c.id == int(ref))).first()
-    if r is None:
+    """A customer's id from what an operator types (id, username, e-mail or phone;
+    :func:`billing.customers.find`); NotFound otherwise."""
+    c = customers_mod.find(conn, org_id, ref)
+    if c is None:
         raise NotFound("customer", ref)
-    return int(r.id)
+    return int(c.id)
 
 
 def customer_usernames(conn: Connection, org_id: int, ids: set[int]) -> dict[int, str]:
