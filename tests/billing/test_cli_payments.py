@@ -33,10 +33,11 @@ def run(conf: str, *args: str, capsys: Any) -> tuple[int, str]:
 
 
 def world(conf: str) -> _World:
-    from aaad.crypto import SecretBox
+    """The CLI's database and secret key, as the test's world (org 1)."""
     from aaad.view.write import LoginWriter
-    engine = sync_engine(app.database_url(app.load_config(conf)))
-    return _World(engine, 1, LoginWriter(SecretBox(b"k" * 32)), SecretBox(b"k" * 32))
+    c = app.load_config(conf)
+    box = app.secret_box(c)
+    return _World(sync_engine(app.database_url(c)), 1, LoginWriter(box), box)
 
 
 def test_amounts_in_major_units() -> None:
@@ -124,3 +125,17 @@ def test_debtors_table_has_totals(conf: str, capsys: Any) -> None:
     rc, out = run(conf, "report", "debtors", "--date", "2026-12-20", capsys=capsys)
     last = out.splitlines()[-1].split()
     assert rc == 0 and last == ["total", "0.00", "5.25", "10.00", "0.00", "0.00", "15.25"]
+
+
+def test_payment_add_reports_services_resumed(conf: str, capsys: Any) -> None:
+    """A payment clearing arrears says which services it resumed (and the login is active)."""
+    from billing import dunning
+    w = world(conf)
+    cid, sid = w.subscriber("kwame", w.internet_product())
+    w.invoice(cid, 30_00, date(2026, 11, 1))
+    day = date(2026, 11, 19)
+    w.tx(dunning.dunning_chunk, w.writer, w.org_id, day, 0, 100, T0.replace(day=19))
+    assert w.service(sid).state == "suspended"
+    rc, out = run(conf, "payment", "add", "kwame", "30", "--method", "cash", "--reference", "RB-1", capsys=capsys)
+    assert rc == 0 and f"services resumed: {sid}" in out
+    assert w.service(sid).state == "active" and w.login_of(sid).state == "active"
