@@ -12,37 +12,21 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from aaad.errors import NotFound, ValidationError
-
-
-def _digits(currency: str) -> int:
-    from babel.numbers import get_currency_precision
-    return int(get_currency_precision(currency))
+from aaad.errors import NotFound
 
 
 def parse_amount(text: str, currency: str) -> int:
-    """``12.50`` in the currency's major unit -> minor units (1250); more decimals than
-    the currency has are refused rather than rounded."""
-    try:
-        d = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        raise ValidationError("amount", f"an amount like 12.50, not {text!r}") from None
-    if not d.is_finite():
-        raise ValidationError("amount", f"an amount like 12.50, not {text!r}")
-    minor = d.scaleb(_digits(currency))
-    if minor != minor.to_integral_value():
-        raise ValidationError("amount", f"{currency} has {_digits(currency)} decimal places")
-    return int(minor)
+    """What the operator typed (``12.50``) in minor units (:func:`billing.money.parse_amount`)."""
+    from billing import money
+    return money.parse_amount(text, currency)
 
 
 def fmt(amount: int, currency: str) -> str:
-    """Minor units in the major unit, e.g. 1250 -> ``12.50``."""
-    n = _digits(currency)
-    sign, a = ("-" if amount < 0 else ""), abs(amount)
-    return f"{sign}{a // 10 ** n}.{a % 10 ** n:0{n}d}" if n else f"{sign}{a}"
+    """Minor units in the major unit, e.g. 1250 -> ``12.50`` (:func:`billing.money.format_amount`)."""
+    from billing import money
+    return money.format_amount(amount, currency)
 
 
 def _run(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
