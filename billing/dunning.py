@@ -93,9 +93,13 @@ def dunning_chunk(conn: Connection, writer: LoginWriter, org_id: int, today: dat
     (customer ids after ``after_customer_id``, ascending), in the caller's transaction."""
     st = settings.get(conn, org_id)
     before = cutoff(st, today)
+    # Only customers with something left to suspend: the ones suspended on earlier days
+    # cost nothing on later days.
+    has_active = sa.exists().where(services_t.c.org_id == org_id, services_t.c.customer_id == invoices.c.customer_id,
+                                   services_t.c.state == "active")
     ids = [int(r[0]) for r in conn.execute(
         sa.select(invoices.c.customer_id).where(*_arrears(org_id, before),
-                                                invoices.c.customer_id > after_customer_id)
+                                                invoices.c.customer_id > after_customer_id, has_active)
         .group_by(invoices.c.customer_id).order_by(invoices.c.customer_id).limit(limit))]
     if not ids:
         return DunningChunk(0, after_customer_id, (), 0)
@@ -108,17 +112,17 @@ def dunning_chunk(conn: Connection, writer: LoginWriter, org_id: int, today: dat
     active = conn.execute(sa.select(services_t.c.id, services_t.c.customer_id).where(
         services_t.c.org_id == org_id, services_t.c.customer_id.in_(ids), services_t.c.state == "active")
         .order_by(services_t.c.customer_id, services_t.c.id)).all()
-    done: list[int] = []
-    hit: set[int] = set()
+    rows: list[dict[str, Any]] = []
     for sid, cid in active:
         inv = oldest[cid]
         reason = reason_for(inv, st.grace_days)
         svc.suspend(conn, writer, org_id, sid, now, reason=reason, invoice_id=inv.invoice_id)
-        conn.execute(suspensions.insert().values(org_id=org_id, customer_id=cid, service_id=sid,
-                                                 invoice_id=inv.invoice_id, reason=reason, suspended_at=now))
-        done.append(sid)
-        hit.add(cid)
-    return DunningChunk(len(ids), ids[-1], tuple(done), len(hit))
+        rows.append({"org_id": org_id, "customer_id": cid, "service_id": sid, "invoice_id": inv.invoice_id,
+                     "reason": reason, "suspended_at": now})
+    if rows:
+        conn.execute(suspensions.insert(), rows)
+    return DunningChunk(len(ids), ids[-1], tuple(r["service_id"] for r in rows),
+                        len({r["customer_id"] for r in rows}))
 
 
 def _dunning_suspended(conn: Connection, org_id: int, service_id: int) -> bool:
@@ -201,10 +205,16 @@ def resume_chunk(conn: Connection, writer: LoginWriter, org_id: int, after_custo
     """The daily pass's second half: customers whose arrears were cleared some other way
     than a payment (a credit note, an adjustment, credit applied) get their services
     resumed too, under the same rule as a payment (:func:`resume_if_clear`)."""
+    st = settings.get(conn, org_id)
+    if not st.auto_resume:
+        return ResumeChunk(0, after_customer_id, ())
+    # Only customers no longer in arrears: those still owing cost nothing here.
+    in_arrears = sa.exists().where(*_arrears(org_id, cutoff(st, st.today(now))),
+                                   invoices.c.customer_id == suspensions.c.customer_id)
     ids = [int(r[0]) for r in conn.execute(
         sa.select(suspensions.c.customer_id).where(suspensions.c.org_id == org_id,
                                                    suspensions.c.resumed_at.is_(None),
-                                                   suspensions.c.customer_id > after_customer_id)
+                                                   suspensions.c.customer_id > after_customer_id, ~in_arrears)
         .group_by(suspensions.c.customer_id).order_by(suspensions.c.customer_id).limit(limit))]
     resumed: list[int] = []
     for cid in ids:
