@@ -166,3 +166,38 @@ def test_same_reference_from_two_threads_is_recorded_once(engine: Any, db_url: s
     assert numbers == ["RC-000001"] and len(errs) == 1
     assert getattr(errs[0], "field", None) == "reference", errs
     assert w.balance(c) == N_INVOICES * INVOICE - 50_00 and w.check() == []
+
+
+def test_two_payments_clearing_arrears_resume_once(engine: Any, db_url: str) -> None:
+    """Two payments at once that together clear a dunning suspension: the service is
+    resumed exactly once (one service.resumed), by whichever payment cleared it."""
+    from billing import dunning
+    w = make_world(engine)
+    cid, sid = w.subscriber("ama", w.internet_product())
+    w.invoice(cid, 100_00, D0)
+    w.tx(dunning.dunning_chunk, w.writer, w.org_id, D0 + days(18), 0, 100, at(D0 + days(18)))
+    assert w.service(sid).state == "suspended"
+    start = threading.Barrier(2)
+    results: list[Any] = []
+
+    def payer(ref: str) -> None:
+        e = sync_engine(db_url)
+        try:
+            start.wait()
+            with e.begin() as conn:
+                results.append(payments.record(conn, w.writer, w.org_id, cid, 60_00, at(D0 + days(19)),
+                                               method="bank", reference=ref).resumed_service_ids)
+        except Exception as exc:  # noqa: BLE001
+            results.append(exc)
+        finally:
+            e.dispose()
+
+    threads = [threading.Thread(target=payer, args=(r,)) for r in ("X", "Y")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results, key=len) == [(), (sid,)]
+    assert w.service(sid).state == "active" and w.login_of(sid).state == "active"
+    assert len(w.event_payloads("service.resumed")) == 1
+    assert w.balance(cid) == -20_00 and w.check() == []
