@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aaad.component import Core
+from billing import dunning
 from billing.config import BillingConfig
 
 
@@ -14,6 +15,7 @@ class BillingService:
     def __init__(self, core: Core, conf: BillingConfig):
         self.core = core
         self.conf = conf
+        core.scheduler.add(dunning.job(core, conf))
 
     def start(self) -> None:
         pass

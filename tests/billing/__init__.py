@@ -1,0 +1,1 @@
+"""Tests of the billing package (issue 9)."""
