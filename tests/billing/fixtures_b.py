@@ -92,3 +92,19 @@ def pay(conn: Any, org_id: int, customer_id: int, amount: int, now: datetime) ->
                                           Posting(ledger.RECEIVABLE, -used, customer_id),
                                           Posting(ledger.CREDIT, used - amount, customer_id)],
                 now.date(), now, customer_id=customer_id, memo="test payment")
+
+
+def invoice(conn: Any, org_id: int, invoice_id: int) -> Any:
+    """An invoice that must exist (billing.invoices.get)."""
+    from billing import invoices
+    inv = invoices.get(conn, org_id, invoice_id)
+    assert inv is not None
+    return inv
+
+
+def note(conn: Any, org_id: int, credit_note_id: int) -> Any:
+    """A credit note that must exist (billing.credit_notes.get)."""
+    from billing import credit_notes
+    cn = credit_notes.get(conn, org_id, credit_note_id)
+    assert cn is not None
+    return cn

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from billing import charges, credit_notes, invoices, ledger, money
 from billing.schema import credit_notes as cn_t
 from billing.schema import invoices as inv_t
-from tests.billing.fixtures_b import at, world
+from tests.billing.fixtures_b import at, invoice, note, world
 
 D = date
 
@@ -23,13 +23,13 @@ D = date
 def all_invoices(w: Any) -> list[invoices.Invoice]:
     with w.engine.connect() as c:
         ids = c.execute(sa.select(inv_t.c.id).where(inv_t.c.org_id == w.org_id).order_by(inv_t.c.seq)).scalars()
-        return [invoices.get(c, w.org_id, i) for i in ids]
+        return [invoice(c, w.org_id, i) for i in ids]
 
 
 def all_notes(w: Any) -> list[credit_notes.CreditNote]:
     with w.engine.connect() as c:
         ids = c.execute(sa.select(cn_t.c.id).where(cn_t.c.org_id == w.org_id).order_by(cn_t.c.seq)).scalars()
-        return [credit_notes.get(c, w.org_id, i) for i in ids]
+        return [note(c, w.org_id, i) for i in ids]
 
 
 def lines(inv: Any) -> list[tuple[str, Any, Any, int, int, int]]:
@@ -97,7 +97,7 @@ def test_start_moved_from_01_01_to_14_01_credits_exactly_13_days(engine: Any) ->
     assert (cn.kind, cn.total, cn.invoice_id) == ("unused_days", 1258, inv.id)
     assert [(ln.period_start, ln.period_end, ln.net) for ln in cn.lines] == [(D(2027, 1, 1), D(2027, 1, 14), 1258)]
     with engine.connect() as c:
-        assert invoices.get(c, w.org_id, inv.id).paid == 1258      # allocated to the open invoice
+        assert invoice(c, w.org_id, inv.id).paid == 1258      # allocated to the open invoice
         assert ledger.balance(c, w.org_id, cid) == 2999 - 1258
     books_clean(w)
 

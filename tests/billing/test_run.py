@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from billing import charges, invoices, ledger, run
 from billing.schema import invoices as inv_t
-from tests.billing.fixtures_b import at, world
+from tests.billing.fixtures_b import at, invoice, world
 
 D = date
 
@@ -23,7 +23,7 @@ def bill(w: Any, day: date, after: int = 0, limit: int = 300) -> run.ChunkResult
 def all_invoices(w: Any) -> list[invoices.Invoice]:
     with w.engine.connect() as c:
         ids = c.execute(sa.select(inv_t.c.id).where(inv_t.c.org_id == w.org_id).order_by(inv_t.c.seq)).scalars()
-        return [invoices.get(c, w.org_id, i) for i in ids]
+        return [invoice(c, w.org_id, i) for i in ids]
 
 
 def summary(inv: invoices.Invoice) -> tuple[Any, ...]:
@@ -125,7 +125,7 @@ def test_discount_for_the_first_periods_follows_periods_billed(engine: Any) -> N
     bill(w, D(2027, 2, 1))
     bill(w, D(2027, 3, 1))
     a, b, c = all_invoices(w)
-    assert [(ln.unit_price, ln.discount) for ln in a.lines] == [(2065, 516)]   # 4000*16/31 = 2064.52 -> 2065, 25 % = 516.25 -> 516
+    assert [(ln.unit_price, ln.discount) for ln in a.lines] == [(2065, 516)]   # 2064.52 -> 2065; 25 %: 516.25
     assert [(ln.unit_price, ln.discount) for ln in b.lines] == [(4000, 1000)]
     assert [(ln.unit_price, ln.discount) for ln in c.lines] == [(4000, 0)]
 
