@@ -119,9 +119,9 @@ def apply_credits(conn: Connection, org_id: int, on: date, now: datetime) -> int
     with_credit = (sa.select(postings.c.customer_id).where(postings.c.org_id == org_id,
                                                           postings.c.account == ledger.CREDIT)
                    .group_by(postings.c.customer_id).having(sa.func.sum(postings.c.amount) < 0))
-    ids = conn.execute(sa.select(sa.distinct(invoices_t.c.customer_id)).where(
+    ids = conn.execute(sa.select(invoices_t.c.customer_id).where(
         invoices_t.c.org_id == org_id, invoices_t.c.state == "open",
-        invoices_t.c.customer_id.in_(with_credit)).order_by(invoices_t.c.customer_id)).scalars().all()
+        invoices_t.c.customer_id.in_(with_credit)).distinct().order_by(invoices_t.c.customer_id)).scalars().all()
     return sum(ledger.apply_credit(conn, org_id, cid, on, now) for cid in ids)
 
 
