@@ -4,16 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from billing import cli_customers, cli_documents, cli_invoices, cli_payments, cli_settings
-
-
-def group(sub: Any, name: str, help: str) -> Any:
-    """The sub-parsers of command group ``name`` (``aaad billing ...``), created by the
-    first area that asks, shared with the others."""
-    if name in sub.choices:
-        return sub.choices[name]._billing_group
-    parser = sub.add_parser(name, help=help)
-    parser._billing_group = parser.add_subparsers(dest="sub", metavar="SUB", required=True)
-    return parser._billing_group
+from billing.cli_group import group
 
 
 def register(sub: Any) -> None:

@@ -15,7 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from billing import credit_notes, invoices, ledger, run
-from billing.cli import group
+from billing.cli_group import group
 
 # -- money on the command line --------------------------------------------------------------
 

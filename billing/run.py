@@ -163,8 +163,9 @@ def run_job(ctx: Any, writer: Any, chunk: int, on_progress: list[Progress] | Non
         r = yield ctx.checkpoint_after(run_chunk, writer, org_id, run_date, after, chunk, utcnow(ctx.clock),
                                        progress=lambda c: str(c.last_customer_id))
         after, done, n_inv, total = r.last_customer_id, done + r.customers, n_inv + r.invoices, total + r.total
-        for cb in on_progress or ():
-            cb(org_id, run_date, done, due)
+        if r.customers or not done:
+            for cb in on_progress or ():
+                cb(org_id, run_date, done, due)
         if r.customers < chunk:
             break
     applied = 0
