@@ -38,6 +38,7 @@ from billing.schema import postings, products, services
 log = Logger()
 
 JOB = "billing.run"
+NEVER = date(1, 1, 1)       # stands for "never billed" in the conditional UPDATE
 
 #: ``on_progress(org_id, run_date, customers done, customers due at start)``
 Progress = Callable[[int, date, int, int], None]
@@ -92,8 +93,11 @@ def run_chunk(conn: Connection, writer: Any, org_id: int, run_date: date, after_
     by_customer: dict[int, list[Any]] = {}
     for r in rows:
         by_customer.setdefault(r.customer_id, []).append(r)
-    n_inv = total = 0
-    key = run_date.isoformat()
+    sv = services
+    move = sv.update().where(sv.c.org_id == org_id, sv.c.id == sa.bindparam("sid"),
+                             sa.func.coalesce(sv.c.billed_through, NEVER) == sa.bindparam("old")).values(
+        billed_through=sa.bindparam("new"), periods_billed=sv.c.periods_billed + sa.bindparam("n"))
+    batch: list[tuple[int, list[LineIn]]] = []
     for cid in ids:
         lines: list[LineIn] = []
         for svc in by_customer.get(cid, []):
@@ -102,14 +106,14 @@ def run_chunk(conn: Connection, writer: Any, org_id: int, run_date: date, after_
             segs = charges.due_segments(plan, st.billing_day, frm, run_date, charges.service_stop(svc))
             if not segs:
                 continue
-            if not charges.advance(conn, org_id, svc.id, svc.billed_through, segs[-1].e, len(segs)):
+            if conn.execute(move, {"sid": svc.id, "old": svc.billed_through or NEVER, "new": segs[-1].e,
+                                   "n": len(segs)}).rowcount != 1:
                 continue  # billed meanwhile by another runner
             lines += charges.new_lines(conn, org_id, charges.charge_lines(plan, svc.id, segs, svc.periods_billed),
                                        known)
-        if lines:
-            inv = invoices.issue(conn, org_id, cid, lines, run_date, now, run=key)
-            n_inv += 1
-            total += inv.total
+        batch.append((cid, lines))
+    issued = invoices.issue_many(conn, org_id, batch, run_date, now, run=run_date.isoformat())
+    n_inv, total = len(issued), sum(i.total for i in issued)
     return ChunkResult(ids[-1], len(ids), n_inv, total)
 
 

@@ -40,9 +40,11 @@ def build(url: str) -> None:
         pids = []
         for name, price, period, days in (("Fibre", 25000, "monthly", None), ("Promo", 19999, "monthly", None),
                                           ("Week", 3500, "days", 7), ("Day", 700, "daily", None)):
-            pids.append(c.execute(products.insert().values(
+            key = c.execute(products.insert().values(
                 org_id=org, name=name, type="internet", price=price, period=period, period_days=days,
-                created_at=T0, updated_at=T0)).inserted_primary_key[0])
+                created_at=T0, updated_at=T0)).inserted_primary_key
+            assert key is not None
+            pids.append(key[0])
         c.execute(discounts.insert().values(org_id=org, product_id=pids[1], kind="percent", value=1250, periods=3,
                                             created_at=T0))
         c.execute(customers.insert(), [{"org_id": org, "username": f"c{i}", "name": f"C {i}", "status": "active",
