@@ -147,3 +147,61 @@ def test_random_sequences_keep_the_books(engine: Any, seq: list[tuple[str, int, 
                 postings.join(journal_entries, journal_entries.c.id == postings.c.entry_id)).where(
                 journal_entries.c.kind == "payment", postings.c.customer_id == cid)).scalar_one()
             assert ledger.balance(c, w.org_id, cid) == inv_total - paid - cn_total
+
+
+# -- the command line ------------------------------------------------------------------------
+
+def test_invoice_and_credit_note_commands(tmp_path: Any, capsys: Any) -> None:
+    """`aaad invoice list|show|void` and `aaad credit-note add|list` (SQLite, in process)."""
+    import json
+
+    from aaad import app, cli
+    from aaad.db import sync_engine
+    conf = tmp_path / "aaad.toml"
+    conf.write_text(f'[server]\ndata_dir = "{tmp_path}"\n[accounting]\nrrd_enabled = false\n')
+
+    def aaad(*args: str) -> tuple[int, str]:
+        capsys.readouterr()
+        try:
+            rc = cli.main(["-c", str(conf), *args])
+        except SystemExit as e:
+            rc = int(e.code or 0)
+        out = capsys.readouterr()
+        return rc, out.out + out.err
+    assert aaad("db", "upgrade")[0] == 0
+    engine = sync_engine(app.database_url(app.load_config(str(conf))))
+    w = world(engine, vat_bp=1500)
+    cid = w.customer("Ann Lee")
+    a = issue_invoice(w, cid, 1000)
+    issue_invoice(w, cid, 2000, D(2027, 1, 2))
+    rc, out = aaad("invoice", "list", "--customer", "ann-lee", "--json")
+    assert rc == 0 and [(r["number"], r["total"], r["state"]) for r in json.loads(out)] == [
+        ("INV-000002", 2300, "open"), ("INV-000001", 1150, "open")]
+    rc, out = aaad("invoice", "list")
+    assert rc == 0 and "11.50" in out and "23.00" in out
+    rc, out = aaad("credit-note", "add", "ann-lee", "2.00", "--reason", "outage", "--invoice", "INV-000001")
+    assert rc == 0 and "CN-000001" in out and "2.30" in out, out
+    rc, out = aaad("credit-note", "add", "ann-lee", "2.005", "--reason", "x")
+    assert rc == 2 and "decimal" in out
+    rc, out = aaad("credit-note", "add", "nobody", "2", "--reason", "x")
+    assert rc == 2 and "no customer" in out
+    rc, out = aaad("invoice", "show", "INV-000001", "--json")
+    data = json.loads(out)
+    assert (data["paid"], data["open"], data["credit_notes"]) == (230, 920, [{"number": "CN-000001", "kind": "manual",
+                                                                               "total": 230}])
+    rc, out = aaad("invoice", "show", "INV-000002")
+    assert rc == 0 and "Thing" in out and "23.00" in out
+    rc, out = aaad("invoice", "void", "INV-000002", "--reason", "sent twice")
+    assert rc == 0 and "CN-000002" in out
+    rc, out = aaad("invoice", "void", "INV-000002", "--reason", "again")
+    assert rc == 2 and "void" in out
+    rc, out = aaad("credit-note", "list", "--json")
+    assert [(r["number"], r["kind"], r["invoice"], r["total"]) for r in json.loads(out)] == [
+        ("CN-000002", "void", "INV-000002", 2300), ("CN-000001", "manual", "INV-000001", 230)]
+    rc, out = aaad("billing", "check")
+    assert rc == 0 and "books clean" in out
+    with engine.begin() as c:     # tamper: an invoice paid without an allocation
+        c.execute(sa.text("UPDATE invoices SET paid = paid + 1 WHERE number = 'INV-000001'"))
+    rc, out = aaad("billing", "check", "--json")
+    assert rc == 1 and json.loads(out)[0]["problem"] == "allocations"
+    engine.dispose()

@@ -178,3 +178,113 @@ def test_credit_applied_on_the_first_of_the_month(engine: Any) -> None:
     with engine.connect() as c:
         assert lg.balance(c, w.org_id, cid) == 600
         assert lg.check(c, w.org_id) == []
+
+
+# -- the job ---------------------------------------------------------------------------------
+
+def job_setup(engine: Any, box: Any, chunk: int = 2) -> tuple[Any, Any]:
+    from datetime import time
+
+    from twisted.internet import task
+
+    from aaad.jobs import Job, Scheduler
+    from aaad.schedules import Daily
+    from aaad.view.write import LoginWriter
+    from tests.helpers import SyncDB
+    writer = LoginWriter(box)
+    clock = task.Clock()
+    sched = Scheduler(SyncDB(engine), clock)
+    job = Job(run.JOB, Daily(time(0, 30)), lambda ctx: run.run_job(ctx, writer, chunk),
+              per_org=True)
+    sched.add(job)
+    return sched, job
+
+
+def run_period(sched: Any, job: Any, org_id: int, day: date) -> str:
+    from datetime import UTC, datetime, time
+
+    from tests.helpers import result_of
+    start = datetime.combine(day, time(0, 30), UTC)
+    sched.clock.advance(start.timestamp() + 60 - sched.clock.seconds())
+    return str(result_of(sched.run_period(job, org_id, day.isoformat(), start)))
+
+
+def test_job_runs_a_date_once_and_resumes_after_its_last_chunk(engine: Any, box: Any, monkeypatch: Any) -> None:
+    """The billing.run job: a chunk failing leaves the committed chunks and the checkpoint;
+    the next attempt bills only the rest (numbers stay gap-free); a done date is not run again."""
+    w = world(engine)
+    p = w.product("Fibre", 1000)
+    cids = [w.customer(f"C{i}") for i in range(5)]
+    for c in cids:
+        w.service(c, p, D(2027, 1, 1))
+    sched, job = job_setup(engine, box, chunk=2)
+    real, calls = run.run_chunk, []
+
+    def flaky(*a: Any) -> run.ChunkResult:
+        calls.append(a[4])
+        if len(calls) == 2:
+            raise RuntimeError("database went away")
+        return real(*a)
+    monkeypatch.setattr(run, "run_chunk", flaky)
+    assert run_period(sched, job, w.org_id, D(2027, 2, 1)) == "failed"
+    with engine.connect() as c:
+        assert run.summary(c, w.org_id, D(2027, 2, 1)).invoices == 2
+    assert run_period(sched, job, w.org_id, D(2027, 2, 1)) == "ran"
+    assert calls[2] == cids[1]                      # resumed after the last committed customer
+    assert run_period(sched, job, w.org_id, D(2027, 2, 1)) == "done"
+    feb = [i for i in all_invoices(w) if i.issue_date == D(2027, 2, 1)]
+    assert [i.customer_id for i in feb] == cids
+    assert [i.number for i in feb] == [f"INV-{n:06d}" for n in range(6, 11)]
+
+
+def test_job_completes_due_cancellations_and_applies_credit_on_the_first(engine: Any, box: Any) -> None:
+    """A cancellation due on the run date is completed before billing (nothing billed for it);
+    on the 1st unused credit settles open invoices."""
+    from billing.ledger import ADJUSTMENTS, CREDIT, Posting
+    w = world(engine)
+    p = w.product("Fibre", 1000)
+    a, b = w.customer("A"), w.customer("B")
+    w.service(a, p, D(2027, 1, 1))
+    sb = w.service(b, p, D(2027, 1, 1))
+    w.set_service(sb, cancel_at=D(2027, 2, 1))
+    with engine.begin() as c:
+        ledger.post(c, w.org_id, "adjustment", [Posting(CREDIT, -300, a), Posting(ADJUSTMENTS, 300)],
+                    D(2027, 1, 20), at(D(2027, 1, 20)), customer_id=a)
+    sched, job = job_setup(engine, box)
+    assert run_period(sched, job, w.org_id, D(2027, 2, 1)) == "ran"
+    assert w.svc(sb).state == "cancelled"
+    with engine.connect() as c:
+        assert run.summary(c, w.org_id, D(2027, 2, 1)).invoices == 1
+        assert ledger.balance(c, w.org_id, a) == 1000 + 1000 - 300
+        assert ledger.open_invoices(c, w.org_id, a)[0].paid == 300
+        assert ledger.check(c, w.org_id) == []
+
+
+def test_issue_many_is_issue_in_turn(engine: Any) -> None:
+    """A chunk's invoices issued together equal the same invoices issued one by one
+    (numbers, lines, totals, credit applied, balances)."""
+    from billing.invoices import LineIn
+    from billing.ledger import ADJUSTMENTS, CREDIT, Posting
+
+    def make(slug: str) -> tuple[Any, list[int]]:
+        w = world(engine, slug, vat_bp=1750)
+        cids = [w.customer(f"{slug} {i}") for i in range(4)]
+        with engine.begin() as c:
+            ledger.post(c, w.org_id, "adjustment", [Posting(CREDIT, -777, cids[1]), Posting(ADJUSTMENTS, 777)],
+                        D(2027, 1, 1), at(D(2027, 1, 1)), customer_id=cids[1])
+        return w, cids
+    batch = [[LineIn("a", 1001), LineIn("b", 333, discount=33, taxable=False)], [LineIn("c", 500)],
+             [LineIn("free", 0)], [LineIn("d", 99, quantity=3)]]
+    w1, c1 = make("one")
+    for cid, lines in zip(c1, batch, strict=True):
+        w1.tx(invoices.issue, w1.org_id, cid, lines, D(2027, 2, 1), at(D(2027, 2, 1)), run="2027-02-01")
+    w2, c2 = make("two")
+    w2.tx(invoices.issue_many, w2.org_id, list(zip(c2, batch, strict=True)), D(2027, 2, 1), at(D(2027, 2, 1)),
+          run="2027-02-01")
+
+    def view(w: Any, cids: list[int]) -> Any:
+        with engine.connect() as c:
+            return ([(cids.index(i.customer_id), i.number, i.state, i.subtotal, i.vat, i.discount, i.total, i.paid,
+                      [(ln.description, ln.net, ln.vat, ln.total) for ln in i.lines]) for i in all_invoices(w)],
+                    [ledger.balance(c, w.org_id, cid) for cid in cids])
+    assert view(w1, c1) == view(w2, c2)
