@@ -172,7 +172,7 @@ def test_invoice_and_credit_note_commands(tmp_path: Any, capsys: Any) -> None:
     engine = sync_engine(app.database_url(app.load_config(str(conf))))
     w = world(engine, vat_bp=1500)
     cid = w.customer("Ann Lee")
-    a = issue_invoice(w, cid, 1000)
+    issue_invoice(w, cid, 1000)
     issue_invoice(w, cid, 2000, D(2027, 1, 2))
     rc, out = aaad("invoice", "list", "--customer", "ann-lee", "--json")
     assert rc == 0 and [(r["number"], r["total"], r["state"]) for r in json.loads(out)] == [
