@@ -288,3 +288,42 @@ def test_issue_many_is_issue_in_turn(engine: Any) -> None:
                       [(ln.description, ln.net, ln.vat, ln.total) for ln in i.lines]) for i in all_invoices(w)],
                     [ledger.balance(c, w.org_id, cid) for cid in cids])
     assert view(w1, c1) == view(w2, c2)
+
+
+def test_two_concurrent_runners_bill_each_period_once(engine: Any) -> None:
+    """Two runners billing the same date at once (the second read before the first committed,
+    then waited for its row locks, or for the SQLite writer): each period is billed once."""
+    import threading
+    import time as _time
+    w = world(engine)
+    p = w.product("Fibre", 1000)
+    for i in range(6):
+        w.service(w.customer(f"C{i}"), p, D(2027, 1, 1))
+    first = len(all_invoices(w))
+    results: list[Any] = []
+    a = engine.connect()
+    ta = a.begin()
+    results.append(run.run_chunk(a, None, w.org_id, D(2027, 2, 1), 0, 100, at(D(2027, 2, 1))))
+
+    def second() -> None:
+        with engine.begin() as b:
+            results.append(run.run_chunk(b, None, w.org_id, D(2027, 2, 1), 0, 100, at(D(2027, 2, 1))))
+    t = threading.Thread(target=second)
+    t.start()
+    if engine.dialect.name == "postgresql":     # wait until the second runner waits for our locks
+        deadline = _time.monotonic() + 20
+        side = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+        with side.connect() as probe:
+            while not probe.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                            )).scalar():
+                assert _time.monotonic() < deadline
+                probe.rollback()
+                _time.sleep(0.01)
+        side.dispose()
+    ta.commit()
+    a.close()
+    t.join(30)
+    assert [r.invoices for r in results] == [6, 0]
+    assert len(all_invoices(w)) == first + 6
+    with engine.connect() as c:
+        assert ledger.check(c, w.org_id) == []
