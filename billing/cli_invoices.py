@@ -161,11 +161,12 @@ def cmd_billing_check(args: argparse.Namespace) -> int:
 
 def _customer(ctx: Any, org_id: int, ref: str) -> int:
     from aaad.cli import EXIT_USAGE, CliError
+    from billing import customers
     with ctx.engine.connect() as conn:
-        cid = credit_notes.customer_id_of(conn, org_id, ref)
-    if cid is None:
-        raise CliError(f"no customer {ref!r} (an id or a username; see: aaad customer list)", EXIT_USAGE)
-    return cid
+        c = customers.find(conn, org_id, ref)
+    if c is None:
+        raise CliError(f"no customer {ref!r} (an id, username, e-mail or phone; see: aaad customer list)", EXIT_USAGE)
+    return c.id
 
 
 def _invoice(ctx: Any, org_id: int, number: str) -> invoices.Invoice:
@@ -309,7 +310,7 @@ def register(sub: Any) -> None:
 
     i = group(sub, "invoice", "invoices: list, show, void")
     ls = i.add_parser("list", help="invoices, newest first")
-    ls.add_argument("--customer", help="a customer id or username")
+    ls.add_argument("--customer", help="a customer id, username, e-mail or phone")
     ls.add_argument("--state", choices=("draft", "open", "paid", "void"))
     ls.add_argument("--limit", type=int, default=200)
     ls.add_argument("--org")
@@ -328,7 +329,7 @@ def register(sub: Any) -> None:
 
     n = group(sub, "credit-note", "credit notes: add one by hand, list them")
     na = n.add_parser("add", help="credit a customer by hand (with the reason)")
-    na.add_argument("customer", help="a customer id or username")
+    na.add_argument("customer", help="a customer id, username, e-mail or phone")
     na.add_argument("amount", help="in the currency's major unit (12.50), before VAT unless the org's prices "
                                    "include it")
     na.add_argument("--reason", required=True)
@@ -338,7 +339,7 @@ def register(sub: Any) -> None:
     na.add_argument("--json", action="store_true")
     na.set_defaults(fn=cmd_credit_note_add)
     nl = n.add_parser("list", help="credit notes, newest first")
-    nl.add_argument("--customer", help="a customer id or username")
+    nl.add_argument("--customer", help="a customer id, username, e-mail or phone")
     nl.add_argument("--limit", type=int, default=200)
     nl.add_argument("--org")
     nl.add_argument("--json", action="store_true")

@@ -224,11 +224,3 @@ def list_credit_notes(conn: Connection, org_id: int, *, customer_id: int | None 
     q = q.order_by(credit_notes.c.issue_date.desc(), credit_notes.c.id.desc()).limit(limit).offset(offset)
     return [_note(r) for r in conn.execute(q)]
 
-
-def customer_id_of(conn: Connection, org_id: int, ref: str) -> int | None:
-    """A customer of the org by id or username (the command line's CUSTOMER)."""
-    q = sa.select(customers.c.id).where(customers.c.org_id == org_id)
-    hit = conn.execute(q.where(customers.c.username == ref)).first()
-    if hit is None and ref.isdigit():
-        hit = conn.execute(q.where(customers.c.id == int(ref))).first()
-    return None if hit is None else int(hit[0])
