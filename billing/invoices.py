@@ -230,11 +230,10 @@ def issue_many(conn: Connection, org_id: int, batch: list[tuple[int, list[LineIn
         postings.c.org_id == org_id, postings.c.account == ledger.CREDIT,
         postings.c.customer_id.in_(sorted({h["customer_id"] for h in heads})))
         .group_by(postings.c.customer_id).having(sa.func.sum(postings.c.amount) < 0)).scalars())
-    out = []
-    for iid, h in zip(ids, heads, strict=True):
+    for h in heads:
         if h["customer_id"] in with_credit and h["total"] > 0:
             ledger.apply_credit(conn, org_id, h["customer_id"], issue_date, now)
-        events.publish(conn, org_id, InvoiceIssued(iid, h["customer_id"], h["number"], h["total"], st.currency,
-                                                   due.isoformat()), now)
-        out.append(Issued(iid, h["customer_id"], h["number"], h["total"]))
-    return out
+    events.publish_many(conn, org_id, [InvoiceIssued(iid, h["customer_id"], h["number"], h["total"], st.currency,
+                                                     due.isoformat()) for iid, h in zip(ids, heads, strict=True)],
+                        now)
+    return [Issued(iid, h["customer_id"], h["number"], h["total"]) for iid, h in zip(ids, heads, strict=True)]

@@ -93,28 +93,42 @@ def run_chunk(conn: Connection, writer: Any, org_id: int, run_date: date, after_
     by_customer: dict[int, list[Any]] = {}
     for r in rows:
         by_customer.setdefault(r.customer_id, []).append(r)
-    sv = services
-    move = sv.update().where(sv.c.org_id == org_id, sv.c.id == sa.bindparam("sid"),
-                             sa.func.coalesce(sv.c.billed_through, NEVER) == sa.bindparam("old")).values(
-        billed_through=sa.bindparam("new"), periods_billed=sv.c.periods_billed + sa.bindparam("n"))
-    batch: list[tuple[int, list[LineIn]]] = []
+    due: list[tuple[Any, charges.Plan, list[charges.Segment]]] = []
+    groups: dict[tuple[date, date, int], list[int]] = {}
     for cid in ids:
-        lines: list[LineIn] = []
         for svc in by_customer.get(cid, []):
             plan = plans[svc.product_id]
             frm = max(svc.billed_through or svc.start_date, svc.start_date)
             segs = charges.due_segments(plan, st.billing_day, frm, run_date, charges.service_stop(svc))
-            if not segs:
-                continue
-            if conn.execute(move, {"sid": svc.id, "old": svc.billed_through or NEVER, "new": segs[-1].e,
-                                   "n": len(segs)}).rowcount != 1:
-                continue  # billed meanwhile by another runner
-            lines += charges.new_lines(conn, org_id, charges.charge_lines(plan, svc.id, segs, svc.periods_billed),
-                                       known)
-        batch.append((cid, lines))
+            if segs:
+                due.append((svc, plan, segs))
+                groups.setdefault((svc.billed_through or NEVER, segs[-1].e, len(segs)), []).append(svc.id)
+    moved = _advance_all(conn, org_id, groups)
+    lines_of: dict[int, list[LineIn]] = {}
+    for svc, plan, segs in due:
+        if svc.id in moved:   # else billed meanwhile by another runner
+            lines_of.setdefault(svc.customer_id, []).extend(charges.new_lines(
+                conn, org_id, charges.charge_lines(plan, svc.id, segs, svc.periods_billed), known))
+    batch = [(cid, lines_of.get(cid, [])) for cid in ids]
     issued = invoices.issue_many(conn, org_id, batch, run_date, now, run=run_date.isoformat())
     n_inv, total = len(issued), sum(i.total for i in issued)
     return ChunkResult(ids[-1], len(ids), n_inv, total)
+
+
+def _advance_all(conn: Connection, org_id: int, groups: dict[tuple[date, date, int], list[int]]) -> set[int]:
+    """Move ``billed_through`` of each group of services from ``old`` to ``new`` (and
+    count ``n`` periods more) where it still is ``old`` (conditional UPDATEs, a few for
+    a whole chunk); the ids moved (not those another runner moved first)."""
+    sv = services
+    moved: set[int] = set()
+    for (old, new, n), ids in groups.items():
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            q = (sv.update().where(sv.c.org_id == org_id, sv.c.id.in_(part),
+                                   sa.func.coalesce(sv.c.billed_through, NEVER) == old)
+                 .values(billed_through=new, periods_billed=sv.c.periods_billed + n).returning(sv.c.id))
+            moved.update(int(r[0]) for r in conn.execute(q))
+    return moved
 
 
 def apply_credits(conn: Connection, org_id: int, on: date, now: datetime) -> int:
