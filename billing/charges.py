@@ -223,15 +223,17 @@ def _credited(conn: Connection, org_id: int, service_id: int, kind: str, start: 
         credit_note_lines.c.kind == kind, credit_note_lines.c.period_start == start)).first() is not None
 
 
-def _uncredited_net(conn: Connection, org_id: int, service_id: int, p0: date, p1: date) -> int:
-    """Net charged for the service's period ``[p0, p1)`` (invoices not void) less net credited."""
+def _uncredited(conn: Connection, org_id: int, service_id: int, p0: date, p1: date, inclusive: bool) -> int:
+    """What was charged for the service's period ``[p0, p1)`` (invoices not void) and not
+    credited yet, as a price: net of VAT, or including it where the org's prices do."""
     il = invoice_lines
-    charged = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(il.c.net), 0)).select_from(
+    col = "total" if inclusive else "net"
+    charged = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(il.c[col]), 0)).select_from(
         il.join(invoices_t, invoices_t.c.id == il.c.invoice_id)).where(
         il.c.org_id == org_id, il.c.service_id == service_id, il.c.kind.in_(CHARGE_KINDS),
         il.c.period_start >= p0, il.c.period_start < p1, invoices_t.c.state != "void")).scalar_one()
     cl = credit_note_lines
-    credited = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(cl.c.net), 0)).where(
+    credited = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(cl.c[col]), 0)).where(
         cl.c.org_id == org_id, cl.c.service_id == service_id, cl.c.kind.in_(CREDIT_KINDS),
         cl.c.period_start >= p0, cl.c.period_start < p1)).scalar_one()
     return int(charged) - int(credited)
@@ -248,10 +250,11 @@ def _charged_invoice(conn: Connection, org_id: int, service_id: int, a: date, b:
     return None if r is None else int(r[0])
 
 
-def credit_lines(conn: Connection, org_id: int, svc: Any, plan: Plan, billing_day: int, a: date, b: date,
+def credit_lines(conn: Connection, org_id: int, svc: Any, plan: Plan, st: settings.Settings, a: date, b: date,
                  kind: str, label: str) -> list[LineIn]:
     """Credit note lines for the billed days ``[a, b)`` of ``svc`` on ``plan`` (see the
     module docstring), skipping parts already credited under ``kind``."""
+    billing_day, inclusive = st.billing_day, st.prices_include_vat
     bt = svc.billed_through
     if bt is None or plan.period == "once":
         return []
@@ -266,7 +269,7 @@ def credit_lines(conn: Connection, org_id: int, svc: Any, plan: Plan, billing_da
             continue
         index = svc.periods_billed - len(periods) + j
         gross, disc = segment_amounts(plan.price, discount_share(plan, max(index, 0), p0), p0, p1, s, e)
-        cap = _uncredited_net(conn, org_id, svc.id, p0, p1)
+        cap = _uncredited(conn, org_id, svc.id, p0, p1, inclusive)
         if gross - disc > cap:
             gross, disc = max(cap, 0), 0
         if gross - disc <= 0 or _credited(conn, org_id, svc.id, kind, s):
@@ -334,7 +337,7 @@ def on_start_moved(conn: Connection, org_id: int, service: Any, old_start: date,
         return
     plan = load_plans(conn, org_id, {svc.product_id})[svc.product_id]
     st = settings.get(conn, org_id)
-    lines = credit_lines(conn, org_id, svc, plan, st.billing_day, old_start, new, "unused_days", "Unused days")
+    lines = credit_lines(conn, org_id, svc, plan, st, old_start, new, "unused_days", "Unused days")
     if lines:
         credit_notes.issue(conn, org_id, svc.customer_id, lines, st.today(now), now, kind="unused_days",
                            reason=f"service {svc.id} started on {new.isoformat()}, not {old_start.isoformat()}",
@@ -358,7 +361,7 @@ def on_plan_change(conn: Connection, org_id: int, service: Any, old_product_id: 
         return
     st = settings.get(conn, org_id)
     today = st.today(now)
-    credit = credit_lines(conn, org_id, svc, old, st.billing_day, on, bt, "upgrade", "Plan change")
+    credit = credit_lines(conn, org_id, svc, old, st, on, bt, "upgrade", "Plan change")
     if (old.period, old.period_days) == (new.period, new.period_days):
         periods = billed_periods(new, st.billing_day, on, bt)
         segs = [Segment(p0, p1, max(on, p0), min(bt, p1)) for p0, p1 in periods]
@@ -390,7 +393,7 @@ def on_cancel(conn: Connection, org_id: int, service: Any, on: date, now: dateti
         return
     plan = load_plans(conn, org_id, {svc.product_id})[svc.product_id]
     st = settings.get(conn, org_id)
-    lines = credit_lines(conn, org_id, svc, plan, st.billing_day, on, svc.billed_through, "cancellation",
+    lines = credit_lines(conn, org_id, svc, plan, st, on, svc.billed_through, "cancellation",
                          "Cancelled")
     if lines:
         credit_notes.issue(conn, org_id, svc.customer_id, lines, st.today(now), now, kind="cancellation",

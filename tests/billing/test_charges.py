@@ -210,3 +210,33 @@ def test_discounted_parts_sum_to_the_discounted_whole(price: int, pct: int, fixe
     assert sum(g for g, _ in parts) == price
     whole = min(price, money.discount_amount(price, "percent", pct) + money.discount_amount(price, "fixed", fixed))
     assert sum(d for _, d in parts) == whole
+
+
+def test_prices_including_vat_credit_the_same_share(engine: Any) -> None:
+    """With prices including 15 % VAT the 13 days of January credit R(2999*13/31) gross too,
+    VAT split back out of it."""
+    w = world(engine, vat_bp=1500, prices_include_vat=True)
+    sid = w.service(w.customer("Vi"), w.product("Fibre", 2999), D(2027, 1, 1))
+    s = w.set_service(sid, start_date=D(2027, 1, 14))
+    w.tx(charges.on_start_moved, w.org_id, s, D(2027, 1, 1), at(D(2027, 1, 14)))
+    [inv] = all_invoices(w)
+    [cn] = all_notes(w)
+    # net = R(1258 * 10000 / 11500) = R(1093.91) = 1094; VAT 164
+    assert (inv.total, cn.total, cn.subtotal, cn.vat) == (2999, 1258, 1094, 164)
+    books_clean(w)
+
+
+def test_credit_never_exceeds_what_was_charged(engine: Any) -> None:
+    """The product's price went up after the period was billed: cancelling credits at most
+    what was charged and not yet credited for the period."""
+    from billing.schema import products
+    w = world(engine)
+    pid = w.product("Fibre", 1000)
+    sid = w.service(w.customer("Wu"), pid, D(2027, 1, 1))
+    with engine.begin() as c:
+        c.execute(products.update().where(products.c.id == pid).values(price=100_000))
+    s = w.set_service(sid, state="cancelled")
+    w.tx(charges.on_cancel, w.org_id, s, D(2027, 1, 2), at(D(2027, 1, 2)))
+    [cn] = all_notes(w)
+    assert cn.total == 1000
+    books_clean(w)
