@@ -12,3 +12,5 @@ def register(sub: Any) -> None:
     for area in (cli_customers, cli_invoices, cli_payments, cli_documents):
         area.register(sub)
     cli_settings.add_settings_command(group(sub, "billing", "billing runs, the books check, settings"))
+    cli_documents.add_invoice_commands(group(sub, "invoice", "invoices: list, show, void, pdf"))
+    cli_documents.add_credit_note_commands(group(sub, "credit-note", "credit notes"))

@@ -11,36 +11,10 @@ import argparse
 import json
 import sys
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from billing import credit_notes, invoices, ledger, run
+from billing import credit_notes, invoices, ledger, money, run
 from billing.cli_group import group
-
-# -- money on the command line --------------------------------------------------------------
-
-def _digits(currency: str) -> int:
-    from babel.numbers import get_currency_precision
-    return int(get_currency_precision(currency))
-
-
-def parse_amount(text: str, currency: str) -> int:
-    """'12.50' in the currency's major unit -> 1250 minor units (ValueError if not)."""
-    try:
-        d = Decimal(text.replace(",", "").strip())
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount") from None
-    minor = d.scaleb(_digits(currency))
-    if minor != minor.to_integral_value() or not d.is_finite():
-        raise ValueError(f"{text!r} has more decimals than {currency} has")
-    return int(minor)
-
-
-def fmt(amount: int, currency: str) -> str:
-    """1250 -> '12.50' (the currency's minor digits)."""
-    n = _digits(currency)
-    return f"{Decimal(amount).scaleb(-n):.{n}f}"
-
 
 # -- billing run / check ---------------------------------------------------------------------
 
@@ -131,7 +105,7 @@ def cmd_billing_run(args: argparse.Namespace) -> int:
     rows = []
     for org, key, outcome, got, row in results:
         rows.append([org.slug, key, words.get(outcome, outcome), got.customers, got.invoices,
-                     got.total if args.json else fmt(got.total, org.currency), org.currency,
+                     got.total if args.json else money.format_amount(got.total, org.currency), org.currency,
                      (row.error or "") if row is not None and outcome == "failed" else
                      (row.lease_owner if row is not None and outcome == "busy" else "")])
     print_rows(args, rows, ["org", "date", "status", "customers", "invoices", "total", "currency", "note"])
@@ -185,9 +159,10 @@ def cmd_invoice_list(args: argparse.Namespace) -> int:
     cid = _customer(ctx, org_id, args.customer) if args.customer else None
     with ctx.engine.connect() as conn:
         found = invoices.list_invoices(conn, org_id, customer_id=cid, state=args.state, limit=args.limit)
+    def amount(v: int, currency: str) -> Any:
+        return v if args.json else money.format_amount(v, currency)
     rows = [[i.number, i.customer_id, i.state, i.issue_date.isoformat(), i.due_date.isoformat(),
-             i.total if args.json else fmt(i.total, i.currency), i.paid if args.json else fmt(i.paid, i.currency),
-             i.currency] for i in found]
+             amount(i.total, i.currency), amount(i.paid, i.currency), i.currency] for i in found]
     print_rows(args, rows, ["number", "customer", "state", "issued", "due", "total", "paid", "currency"])
     return 0
 
@@ -221,15 +196,15 @@ def cmd_invoice_show(args: argparse.Namespace) -> int:
     print(f"issued {inv.issue_date}  due {inv.due_date}")
     width = max([len(ln.description) for ln in inv.lines] + [11])
     for ln in inv.lines:
-        disc = f"  -{fmt(ln.discount, c)}" if ln.discount else ""
-        print(f"  {ln.description.ljust(width)}  {fmt(ln.unit_price * ln.quantity, c):>12}{disc}"
-              f"  VAT {fmt(ln.vat, c):>10}  {fmt(ln.total, c):>12}")
-    print(f"  {'subtotal'.ljust(width)}  {fmt(inv.subtotal, c):>12}")
-    print(f"  {'VAT'.ljust(width)}  {fmt(inv.vat, c):>12}")
-    print(f"  {'total'.ljust(width)}  {fmt(inv.total, c):>12} {c}")
-    print(f"  {'paid'.ljust(width)}  {fmt(inv.paid, c):>12}")
+        disc = f"  -{money.format_amount(ln.discount, c)}" if ln.discount else ""
+        print(f"  {ln.description.ljust(width)}  {money.format_amount(ln.unit_price * ln.quantity, c):>12}{disc}"
+              f"  VAT {money.format_amount(ln.vat, c):>10}  {money.format_amount(ln.total, c):>12}")
+    print(f"  {'subtotal'.ljust(width)}  {money.format_amount(inv.subtotal, c):>12}")
+    print(f"  {'VAT'.ljust(width)}  {money.format_amount(inv.vat, c):>12}")
+    print(f"  {'total'.ljust(width)}  {money.format_amount(inv.total, c):>12} {c}")
+    print(f"  {'paid'.ljust(width)}  {money.format_amount(inv.paid, c):>12}")
     for n in notes:
-        print(f"credited by {n.number} ({n.kind}): {fmt(n.total, c)}")
+        print(f"credited by {n.number} ({n.kind}): {money.format_amount(n.total, c)}")
     return 0
 
 
@@ -243,7 +218,7 @@ def cmd_invoice_void(args: argparse.Namespace) -> int:
         cn = ctx.tx(credit_notes.void_invoice, org_id, inv.id, args.reason, now_utc())
     except ValidationError as e:
         raise CliError(f"{e.field}: {e.message}", EXIT_USAGE) from None
-    print(f"invoice {inv.number} voided" + (f"; credit note {cn.number} of {fmt(cn.total, cn.currency)}"
+    print(f"invoice {inv.number} voided" + (f"; credit note {cn.number} of {money.format_amount(cn.total, cn.currency)}"
                                              if cn is not None else ""))
     return 0
 
@@ -261,9 +236,9 @@ def cmd_credit_note_add(args: argparse.Namespace) -> int:
         org = orgs.get(conn, org_id)
     assert org is not None
     try:
-        amount = parse_amount(args.amount, org.currency)
-    except ValueError as e:
-        raise CliError(str(e), EXIT_USAGE) from None
+        amount = money.parse_amount(args.amount, org.currency)
+    except ValidationError as e:
+        raise CliError(f"amount: {e.message}", EXIT_USAGE) from None
     inv_id = _invoice(ctx, org_id, args.invoice).id if args.invoice else None
     try:
         cn = ctx.tx(credit_notes.add_manual, org_id, cid, amount, args.reason, now_utc(), inv_id,
@@ -274,7 +249,7 @@ def cmd_credit_note_add(args: argparse.Namespace) -> int:
         print(json.dumps({"number": cn.number, "customer_id": cn.customer_id, "subtotal": cn.subtotal,
                           "vat": cn.vat, "total": cn.total, "currency": cn.currency}, indent=1))
     else:
-        print(f"credit note {cn.number}: {fmt(cn.total, cn.currency)} {cn.currency} to customer {cid}")
+        print(f"credit note {cn.number}: {money.format_amount(cn.total, cn.currency)} {cn.currency} to customer {cid}")
     return 0
 
 
@@ -288,7 +263,7 @@ def cmd_credit_note_list(args: argparse.Namespace) -> int:
         numbers = {i: invoices.get(conn, org_id, i) for i in {n.invoice_id for n in found if n.invoice_id}}
     rows = [[n.number, n.customer_id, n.kind, n.issue_date.isoformat(),
              _number(numbers.get(n.invoice_id)) if n.invoice_id else None,
-             n.total if args.json else fmt(n.total, n.currency), n.currency, n.reason] for n in found]
+             n.total if args.json else money.format_amount(n.total, n.currency), n.currency, n.reason] for n in found]
     print_rows(args, rows, ["number", "customer", "kind", "issued", "invoice", "total", "currency", "reason"])
     return 0
 
