@@ -211,15 +211,23 @@ def issue_many(conn: Connection, org_id: int, batch: list[tuple[int, list[LineIn
                       "discount": sum(int(r["discount"]) for r in rows),  # type: ignore[call-overload]
                       "vat": sum(int(r["vat"]) for r in rows), "total": total,  # type: ignore[call-overload]
                       "paid": 0, "run": run, "created_at": now, "paid_at": None if total > 0 else now})
-    ids = [int(r[0]) for r in conn.execute(invoices.insert().returning(invoices.c.id, sort_by_parameter_order=True),
-                                           heads)]
+    # executemany without RETURNING (SQLite would insert row by row to keep RETURNING in
+    # order); the ids are then read back by their numbers, and the entries' by their invoices.
+    conn.execute(invoices.insert(), heads)
+    by_seq = dict(conn.execute(sa.select(invoices.c.seq, invoices.c.id).where(
+        invoices.c.org_id == org_id, invoices.c.seq >= heads[0]["seq"], invoices.c.seq <= heads[-1]["seq"])).all())
+    ids = [int(by_seq[h["seq"]]) for h in heads]
     conn.execute(invoice_lines.insert(), [dict(r, org_id=org_id, invoice_id=iid)
                                           for iid, rows in zip(ids, rows_of, strict=True) for r in rows])
-    entries = [int(r[0]) for r in conn.execute(
-        journal_entries.insert().returning(journal_entries.c.id, sort_by_parameter_order=True),
-        [{"org_id": org_id, "kind": "invoice", "ref_type": "invoice", "ref_id": iid, "customer_id": h["customer_id"],
-          "memo": f"invoice {h['number']}", "posted_on": issue_date, "created_at": now}
-         for iid, h in zip(ids, heads, strict=True)])]
+    last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(journal_entries.c.id), 0))).scalar_one()
+    conn.execute(journal_entries.insert(), [
+        {"org_id": org_id, "kind": "invoice", "ref_type": "invoice", "ref_id": iid, "customer_id": h["customer_id"],
+         "memo": f"invoice {h['number']}", "posted_on": issue_date, "created_at": now}
+        for iid, h in zip(ids, heads, strict=True)])
+    je = journal_entries
+    by_ref = dict(conn.execute(sa.select(je.c.ref_id, je.c.id).where(
+        je.c.id > last, je.c.org_id == org_id, je.c.ref_type == "invoice", je.c.ref_id.in_(ids))).all())
+    entries = [int(by_ref[iid]) for iid in ids]
     conn.execute(postings.insert(), [
         {"org_id": org_id, "entry_id": e, "account": account, "customer_id": cust, "amount": amount}
         for e, h in zip(entries, heads, strict=True)
