@@ -14,3 +14,4 @@ def register(sub: Any) -> None:
     cli_settings.add_settings_command(group(sub, "billing", "billing runs, the books check, settings"))
     cli_documents.add_invoice_commands(group(sub, "invoice", "invoices: list, show, void, pdf"))
     cli_documents.add_credit_note_commands(group(sub, "credit-note", "credit notes"))
+    cli_documents.add_payment_commands(group(sub, "payment", "payments received (receipts)"))

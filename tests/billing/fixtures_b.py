@@ -3,6 +3,7 @@ discount rules, customers and services inserted straight into billing's tables
 (the services functions of part (a) are not needed to test the money side)."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -82,16 +83,16 @@ def world(engine: Any, slug: str = "isp", **st: Any) -> World:
 
 
 def pay(conn: Any, org_id: int, customer_id: int, amount: int, now: datetime) -> None:
-    """A payment straight through the ledger: allocated to the oldest open invoices, the
-    rest customer credit.  TODO(lead): use part (c)'s billing.payments once merged."""
-    from billing import ledger
-    from billing.ledger import Posting
-    done = ledger.settle_oldest(conn, org_id, customer_id, "payment", None, amount, now)
-    used = sum(a for _, a in done)
-    ledger.post(conn, org_id, "payment", [Posting(ledger.cash("cash"), amount),
-                                          Posting(ledger.RECEIVABLE, -used, customer_id),
-                                          Posting(ledger.CREDIT, used - amount, customer_id)],
-                now.date(), now, customer_id=customer_id, memo="test payment")
+    """A bank payment through part (c)'s billing.payments: allocated to the oldest open
+    invoices, the rest customer credit."""
+    from aaad.crypto import SecretBox
+    from aaad.view.write import LoginWriter
+    from billing import payments
+    payments.record(conn, LoginWriter(SecretBox(b"k" * 32)), org_id, customer_id, amount, now, method="bank",
+                    reference=f"test-{next(_REFS)}")
+
+
+_REFS = itertools.count(1)
 
 
 def invoice(conn: Any, org_id: int, invoice_id: int) -> Any:

@@ -16,10 +16,10 @@ from aaad import orgs
 from aaad.jobs import Job, Scheduler
 from aaad.schedules import Daily, local_instant
 from aaad.view.write import LoginWriter
-from billing import catalogue, customers, ledger, run, services, settings
+from billing import catalogue, customers, ledger, payments, run, services, settings
 from billing.schema import credit_notes as cn_t
 from billing.schema import invoices as inv_t
-from tests.billing.fixtures_b import invoice, note, pay
+from tests.billing.fixtures_b import invoice, note
 from tests.helpers import SyncDB
 
 D = date
@@ -182,8 +182,8 @@ def test_a_year_of_billing(engine: Any, box: Any) -> None:
             if d in actions:
                 actions[d](c, now)
             if d in paid:
-                # TODO(lead): billing.payments.record (part c) once merged; the ledger directly until then.
-                pay(c, org, paid[d][0], paid[d][1], now)
+                payments.record(c, writer, org, paid[d][0], paid[d][1], now, method="bank",
+                                reference=f"{d.isoformat()}-{paid[d][0]}")
         d += timedelta(days=1)
 
     with engine.connect() as c:
