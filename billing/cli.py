@@ -3,10 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing import cli_customers, cli_documents, cli_invoices, cli_payments
+from billing import cli_customers, cli_documents, cli_invoices, cli_payments, cli_settings
+from billing.cli_group import group
 
 
 def register(sub: Any) -> None:
     """Add billing's commands to the ``aaad`` command line's sub-parsers."""
     for area in (cli_customers, cli_invoices, cli_payments, cli_documents):
         area.register(sub)
+    cli_settings.add_settings_command(group(sub, "billing", "billing runs, the books check, settings"))
+    cli_documents.add_invoice_commands(group(sub, "invoice", "invoices: list, show, void, pdf"))
+    cli_documents.add_credit_note_commands(group(sub, "credit-note", "credit notes"))
+    cli_documents.add_payment_commands(group(sub, "payment", "payments received (receipts)"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -20,7 +21,7 @@ from aaad.errors import NotFound, ValidationError
 from billing import ledger, money, settings
 from billing.events import InvoiceIssued
 from billing.ledger import Posting
-from billing.schema import customers, invoice_lines, invoices
+from billing.schema import customers, invoice_lines, invoices, journal_entries, postings
 
 
 @dataclass(frozen=True)
@@ -175,3 +176,72 @@ def list_invoices(conn: Connection, org_id: int, *, customer_id: int | None = No
         q = q.where(invoices.c.state == state)
     q = q.order_by(invoices.c.issue_date.desc(), invoices.c.id.desc()).limit(limit).offset(offset)
     return [_invoice(r) for r in conn.execute(q)]
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What :func:`issue_many` issued for one customer."""
+    id: int
+    customer_id: int
+    number: str
+    total: int
+
+
+def issue_many(conn: Connection, org_id: int, batch: list[tuple[int, list[LineIn]]], issue_date: date,
+               now: datetime, *, run: str | None = None) -> list[Issued]:
+    """Issue one invoice per (customer, lines) of ``batch``, in order: the same
+    invoices, numbers, ledger entries, credit applied and events as :func:`issue`
+    called for each in turn, written with a few statements for the whole batch
+    (the billing run's chunks).  The customers are the caller's (not re-checked)."""
+    batch = [(cid, lines) for cid, lines in batch if lines]
+    if not batch:
+        return []
+    st = settings.get(conn, org_id)
+    due = issue_date + timedelta(days=st.payment_terms_days)
+    numbers = settings.next_numbers(conn, org_id, "invoice", len(batch), now)
+    heads: list[dict[str, Any]] = []
+    rows_of: list[list[dict[str, object]]] = []
+    for (cid, lines), (seq, number) in zip(batch, numbers, strict=True):
+        rows = [line_values(ln, st.vat_bp, st.prices_include_vat) for ln in lines]
+        rows_of.append(rows)
+        total = sum(int(r["total"]) for r in rows)    # type: ignore[call-overload]
+        heads.append({"org_id": org_id, "customer_id": cid, "seq": seq, "number": number,
+                      "state": "open" if total > 0 else "paid", "issue_date": issue_date, "due_date": due,
+                      "currency": st.currency, "subtotal": sum(int(r["net"]) for r in rows),  # type: ignore[call-overload]
+                      "discount": sum(int(r["discount"]) for r in rows),  # type: ignore[call-overload]
+                      "vat": sum(int(r["vat"]) for r in rows), "total": total,  # type: ignore[call-overload]
+                      "paid": 0, "run": run, "created_at": now, "paid_at": None if total > 0 else now})
+    # executemany without RETURNING (SQLite would insert row by row to keep RETURNING in
+    # order); the ids are then read back by their numbers, and the entries' by their invoices.
+    conn.execute(invoices.insert(), heads)
+    by_seq = dict(conn.execute(sa.select(invoices.c.seq, invoices.c.id).where(
+        invoices.c.org_id == org_id, invoices.c.seq >= heads[0]["seq"], invoices.c.seq <= heads[-1]["seq"])).all())
+    ids = [int(by_seq[h["seq"]]) for h in heads]
+    conn.execute(invoice_lines.insert(), [dict(r, org_id=org_id, invoice_id=iid)
+                                          for iid, rows in zip(ids, rows_of, strict=True) for r in rows])
+    last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(journal_entries.c.id), 0))).scalar_one()
+    conn.execute(journal_entries.insert(), [
+        {"org_id": org_id, "kind": "invoice", "ref_type": "invoice", "ref_id": iid, "customer_id": h["customer_id"],
+         "memo": f"invoice {h['number']}", "posted_on": issue_date, "created_at": now}
+        for iid, h in zip(ids, heads, strict=True)])
+    je = journal_entries
+    by_ref = dict(conn.execute(sa.select(je.c.ref_id, je.c.id).where(
+        je.c.id > last, je.c.org_id == org_id, je.c.ref_type == "invoice", je.c.ref_id.in_(ids))).all())
+    entries = [int(by_ref[iid]) for iid in ids]
+    conn.execute(postings.insert(), [
+        {"org_id": org_id, "entry_id": e, "account": account, "customer_id": cust, "amount": amount}
+        for e, h in zip(entries, heads, strict=True)
+        for account, amount, cust in ((ledger.RECEIVABLE, h["total"], h["customer_id"]),
+                                      (ledger.REVENUE, -h["subtotal"], None), (ledger.VAT, -h["vat"], None))
+        if amount])
+    with_credit = set(conn.execute(sa.select(postings.c.customer_id).where(
+        postings.c.org_id == org_id, postings.c.account == ledger.CREDIT,
+        postings.c.customer_id.in_(sorted({h["customer_id"] for h in heads})))
+        .group_by(postings.c.customer_id).having(sa.func.sum(postings.c.amount) < 0)).scalars())
+    for h in heads:
+        if h["customer_id"] in with_credit and h["total"] > 0:
+            ledger.apply_credit(conn, org_id, h["customer_id"], issue_date, now)
+    events.publish_many(conn, org_id, [InvoiceIssued(iid, h["customer_id"], h["number"], h["total"], st.currency,
+                                                     due.isoformat()) for iid, h in zip(ids, heads, strict=True)],
+                        now)
+    return [Issued(iid, h["customer_id"], h["number"], h["total"]) for iid, h in zip(ids, heads, strict=True)]

@@ -125,6 +125,17 @@ def update(conn: Connection, org_id: int, now: datetime, **values: Any) -> Setti
     return get(conn, org_id)
 
 
+def next_numbers(conn: Connection, org_id: int, which: str, n: int, now: datetime) -> list[tuple[int, str]]:
+    """``n`` consecutive numbers at once (see :func:`next_number`): a batch of invoices."""
+    col = billing_settings.c[_COUNTERS[which]]
+    _ensure_row(conn, org_id, now)
+    conn.execute(billing_settings.update().where(billing_settings.c.org_id == org_id).values({col: col + n}))
+    r = conn.execute(sa.select(col, billing_settings.c[_PREFIX[which]])
+                     .where(billing_settings.c.org_id == org_id)).one()
+    first = int(r[0]) - n
+    return [(seq, f"{r[1]}{seq:06d}") for seq in range(first, first + n)]
+
+
 def next_number(conn: Connection, org_id: int, which: str, now: datetime) -> tuple[int, str]:
     """Allocate the next ``invoice``, ``credit_note`` or ``receipt`` number in the
     caller's transaction: (sequence, printed number).  Gap-free: the counter row is

@@ -81,7 +81,8 @@ def test_operator_flow_as_separate_processes(conf: str) -> None:
     listed = json.loads(ok(conf, "service", "list", "--customer", c["username"], "--json"))
     assert [(x["id"], x["state"]) for x in listed] == [(s["id"], "active")]
     shown = json.loads(ok(conf, "customer", "show", "ama@example.com", "--json"))
-    assert (shown["customer"]["id"], shown["balance"], shown["currency"]) == (c["id"], "0.00", "GHS")
+    # the activation invoice (part b's charges): setup fee 50.00 + November 25.00
+    assert (shown["customer"]["id"], shown["balance"], shown["currency"]) == (c["id"], "75.00", "GHS")
     assert [x["product"] for x in shown["services"]] == ["Home 10M"]
     text = ok(conf, "customer", "show", c["username"])
     assert "Ama Owusu" in text and "Home 10M" in text and "balance:" in text

@@ -248,8 +248,8 @@ def test_cancel_at_period_end_then_completed_by_the_run(world: World, hooks: lis
     assert world.tx(services.complete_due_cancellations, world.writer, world.org_id, end, T0) == 0
 
 
-def test_cancel_at_period_end_never_billed_is_today(world: World) -> None:
-    """A service never billed is scheduled to cancel today."""
+def test_cancel_at_period_end_never_billed_is_today(world: World, hooks: list) -> None:
+    """A service never billed (the charge hooks recorded, not run) is scheduled to cancel today."""
     s = world.service(world.customer().id, world.product().id, start=D0)
     x = world.tx(services.cancel, world.writer, world.org_id, s.id, T0, at_period_end=True)
     assert x.cancel_at == world.read(settings.get, world.org_id).today(T0)

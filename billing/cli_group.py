@@ -1,0 +1,21 @@
+"""Command groups several billing areas add to (``aaad billing run|check|settings``,
+``aaad invoice list|show|void|pdf``): the first area that asks creates the group."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def group(sub: Any, name: str, help: str) -> Any:
+    """The sub-parsers of command group ``name``, created by the first area that asks
+    (or found on a group an area created itself), shared with the others."""
+    if name in sub.choices:
+        parser = sub.choices[name]
+        found = getattr(parser, "_billing_group", None)
+        if found is None:
+            found = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            parser._billing_group = found
+        return found
+    parser = sub.add_parser(name, help=help)
+    parser._billing_group = parser.add_subparsers(dest="sub", metavar="SUB", required=True)
+    return parser._billing_group

@@ -1,0 +1,195 @@
+"""The daily billing run: each org's invoices due on a date.
+
+For one org and run date, every active or suspended service whose
+``billed_through`` is on or before the date gets its due periods (missed
+runs are caught up: every period starting on or before the date, none at
+or after the service's end; a period cut by the end is prorated), with its
+product's discounts, on one invoice per customer (``run`` = the date).
+Customers are billed in id order, in chunks: each chunk commits with the
+job's checkpoint (the last customer id billed), so a run killed at any point
+and run again resumes after the last committed chunk.  Nobody is billed twice:
+
+- a (job, org, date) period runs once (``job_runs``, see :mod:`aaad.jobs`);
+- a service's ``billed_through`` moves by a conditional UPDATE (row count
+  checked), so two runners cannot both bill the same period;
+- invoice lines are unique per (service, kind, period start).
+
+Before the chunks the run completes the cancellations due that day; on the
+1st of the month it applies customers' unused credit to their open invoices.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from aaad.clock import utcnow
+from billing import charges, invoices, ledger, settings
+from billing.invoices import LineIn
+from billing.schema import invoices as invoices_t
+from billing.schema import postings, products, services
+
+log = Logger()
+
+JOB = "billing.run"
+NEVER = date(1, 1, 1)       # stands for "never billed" in the conditional UPDATE
+
+#: ``on_progress(org_id, run_date, customers done, customers due at start)``
+Progress = Callable[[int, date, int, int], None]
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    last_customer_id: int
+    customers: int        # customers looked at (with services due)
+    invoices: int
+    total: int            # sum of the invoices' totals
+
+
+def _due(org_id: int, run_date: date) -> list[Any]:
+    s = services
+    frm = sa.func.coalesce(s.c.billed_through, s.c.start_date)
+    return [s.c.org_id == org_id, s.c.state.in_(("active", "suspended")), s.c.start_date.is_not(None),
+            products.c.period != "once", frm <= run_date,
+            sa.or_(s.c.cancel_at.is_(None), s.c.cancel_at > frm),
+            sa.or_(s.c.end_date.is_(None), s.c.end_date >= frm)]
+
+
+def _joined() -> Any:
+    return services.join(products, sa.and_(products.c.id == services.c.product_id,
+                                           products.c.org_id == services.c.org_id))
+
+
+def count_due(conn: Connection, org_id: int, run_date: date, after_customer_id: int = 0) -> int:
+    """Customers with a service due on ``run_date`` (ids above ``after_customer_id``)."""
+    return int(conn.execute(sa.select(sa.func.count(sa.distinct(services.c.customer_id))).select_from(_joined())
+                            .where(*_due(org_id, run_date), services.c.customer_id > after_customer_id))
+               .scalar_one())
+
+
+def run_chunk(conn: Connection, writer: Any, org_id: int, run_date: date, after_customer_id: int, limit: int,
+              now: datetime) -> ChunkResult:
+    """Bill the next ``limit`` customers (ids above ``after_customer_id``) with a
+    service due on ``run_date``, in the caller's transaction."""
+    ids = list(conn.execute(sa.select(services.c.customer_id).select_from(_joined())
+                            .where(*_due(org_id, run_date), services.c.customer_id > after_customer_id)
+                            .group_by(services.c.customer_id).order_by(services.c.customer_id)
+                            .limit(limit)).scalars())
+    if not ids:
+        return ChunkResult(after_customer_id, 0, 0, 0)
+    rows = conn.execute(sa.select(services).select_from(_joined())
+                        .where(*_due(org_id, run_date), services.c.customer_id.in_(ids))
+                        .order_by(services.c.customer_id, services.c.id)).all()
+    plans = charges.load_plans(conn, org_id, {r.product_id for r in rows})
+    st = settings.get(conn, org_id)
+    since = min(r.billed_through or r.start_date for r in rows)
+    known = charges._billed_keys(conn, org_id, [r.id for r in rows], since)
+    by_customer: dict[int, list[Any]] = {}
+    for r in rows:
+        by_customer.setdefault(r.customer_id, []).append(r)
+    due: list[tuple[Any, charges.Plan, list[charges.Segment]]] = []
+    groups: dict[tuple[date, date, int], list[int]] = {}
+    for cid in ids:
+        for svc in by_customer.get(cid, []):
+            plan = plans[svc.product_id]
+            frm = max(svc.billed_through or svc.start_date, svc.start_date)
+            segs = charges.due_segments(plan, st.billing_day, frm, run_date, charges.service_stop(svc))
+            if segs:
+                due.append((svc, plan, segs))
+                groups.setdefault((svc.billed_through or NEVER, segs[-1].e, len(segs)), []).append(svc.id)
+    moved = _advance_all(conn, org_id, groups)
+    lines_of: dict[int, list[LineIn]] = {}
+    for svc, plan, segs in due:
+        if svc.id in moved:   # else billed meanwhile by another runner
+            lines_of.setdefault(svc.customer_id, []).extend(charges.new_lines(
+                conn, org_id, charges.charge_lines(plan, svc.id, segs, svc.periods_billed), known))
+    batch = [(cid, lines_of.get(cid, [])) for cid in ids]
+    issued = invoices.issue_many(conn, org_id, batch, run_date, now, run=run_date.isoformat())
+    n_inv, total = len(issued), sum(i.total for i in issued)
+    return ChunkResult(ids[-1], len(ids), n_inv, total)
+
+
+def _advance_all(conn: Connection, org_id: int, groups: dict[tuple[date, date, int], list[int]]) -> set[int]:
+    """Move ``billed_through`` of each group of services from ``old`` to ``new`` (and
+    count ``n`` periods more) where it still is ``old`` (conditional UPDATEs, a few for
+    a whole chunk); the ids moved (not those another runner moved first)."""
+    sv = services
+    moved: set[int] = set()
+    for (old, new, n), ids in groups.items():
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            q = (sv.update().where(sv.c.org_id == org_id, sv.c.id.in_(part),
+                                   sa.func.coalesce(sv.c.billed_through, NEVER) == old)
+                 .values(billed_through=new, periods_billed=sv.c.periods_billed + n).returning(sv.c.id))
+            moved.update(int(r[0]) for r in conn.execute(q))
+    return moved
+
+
+def apply_credits(conn: Connection, org_id: int, on: date, now: datetime) -> int:
+    """Use every customer's unused credit on their open invoices (the 1st of the
+    month); the amount applied."""
+    with_credit = (sa.select(postings.c.customer_id).where(postings.c.org_id == org_id,
+                                                          postings.c.account == ledger.CREDIT)
+                   .group_by(postings.c.customer_id).having(sa.func.sum(postings.c.amount) < 0))
+    ids = conn.execute(sa.select(invoices_t.c.customer_id).where(
+        invoices_t.c.org_id == org_id, invoices_t.c.state == "open",
+        invoices_t.c.customer_id.in_(with_credit)).distinct().order_by(invoices_t.c.customer_id)).scalars().all()
+    return sum(ledger.apply_credit(conn, org_id, cid, on, now) for cid in ids)
+
+
+@dataclass(frozen=True)
+class Summary:
+    org_id: int
+    run: str
+    customers: int
+    invoices: int
+    total: int
+
+
+def summary(conn: Connection, org_id: int, run_date: date) -> Summary:
+    """What the run of ``run_date`` issued (whichever runner and attempt issued it)."""
+    key = run_date.isoformat()
+    r = conn.execute(sa.select(sa.func.count(sa.distinct(invoices_t.c.customer_id)), sa.func.count(),
+                               sa.func.coalesce(sa.func.sum(invoices_t.c.total), 0))
+                     .where(invoices_t.c.org_id == org_id, invoices_t.c.run == key)).one()
+    return Summary(org_id, key, int(r[0]), int(r[1]), int(r[2]))
+
+
+def complete_cancellations(conn: Connection, writer: Any, org_id: int, run_date: date, now: datetime) -> Any:
+    """The cancellations due on ``run_date`` (part a's services function)."""
+    from billing import services as services_mod
+    return services_mod.complete_due_cancellations(conn, writer, org_id, run_date, now)
+
+
+@defer.inlineCallbacks
+def run_job(ctx: Any, writer: Any, chunk: int, on_progress: list[Progress] | None = None):  # type: ignore[no-untyped-def]
+    """The ``billing.run`` job for one org and date (``ctx``: an aaad JobContext):
+    cancellations due, the chunks with their checkpoints, credit on the 1st."""
+    run_date = date.fromisoformat(ctx.period)
+    org_id = ctx.org_id
+    yield ctx.db.write(complete_cancellations, writer, org_id, run_date, utcnow(ctx.clock))
+    after = int(ctx.progress or 0)
+    due = yield ctx.db.read(count_due, org_id, run_date, after)
+    done = n_inv = total = 0
+    while True:
+        r = yield ctx.checkpoint_after(run_chunk, writer, org_id, run_date, after, chunk, utcnow(ctx.clock),
+                                       progress=lambda c: str(c.last_customer_id))
+        after, done, n_inv, total = r.last_customer_id, done + r.customers, n_inv + r.invoices, total + r.total
+        if r.customers or not done:
+            for cb in on_progress or ():
+                cb(org_id, run_date, done, due)
+        if r.customers < chunk:
+            break
+    applied = 0
+    if run_date.day == 1:
+        applied = yield ctx.db.write(apply_credits, org_id, run_date, utcnow(ctx.clock))
+    log.info("billing run {run} (org {org}): {customers} customers, {invoices} invoices, total {total}, "
+             "credit applied {applied}", run=ctx.period, org=org_id, customers=done, invoices=n_inv, total=total,
+             applied=applied)
+    return Summary(org_id, ctx.period, done, n_inv, total)
