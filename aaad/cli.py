@@ -373,9 +373,14 @@ def cmd_user_list(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from aaad.demo import seed
+    from billing.demo import seed as seed_billing
     ctx = Context(args)
-    for line in seed(ctx.engine, ctx.box, now_utc()):
+    now = now_utc()
+    for line in seed(ctx.engine, ctx.box, now):
         print(line)
+    if not args.no_billing:
+        for line in seed_billing(ctx.engine, ctx.box, now):
+            print(line)
     return EXIT_OK
 
 
@@ -550,8 +555,11 @@ def build_parser() -> argparse.ArgumentParser:
     ur.add_argument("--force", action="store_true", help="remove a login managed by billing or a voucher")
     ur.set_defaults(fn=cmd_user_remove)
 
-    sub.add_parser("demo", help="seed demo data (idempotent): an org, a NAS on 127.0.0.1, profiles, users"
-                   ).set_defaults(fn=cmd_demo)
+    dm = sub.add_parser("demo", help="seed demo data (idempotent): an org, a NAS on 127.0.0.1, profiles, users, "
+                                     "and a demo ISP's billing (products, customers in every state, six weeks of "
+                                     "invoices, payments, credit notes and a dunning suspension)")
+    dm.add_argument("--no-billing", action="store_true", help="only the RADIUS side (orgs, NAS, profiles, users)")
+    dm.set_defaults(fn=cmd_demo)
 
     st = sub.add_parser("status", help="print a running daemon's counters (from /metrics)")
     st.add_argument("--url", help="base URL of the daemon's web listener (default: from the config)")

@@ -210,7 +210,8 @@ class DaemonFactory:
         conf = data_dir / "aaad.toml"
         write_config(conf, data_dir, db_url, extra)
         if demo:
-            r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "demo"],
+            # The billing demo replays six weeks of billing; tests that need billing data make their own.
+            r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "demo", "--no-billing"],
                                capture_output=True, text=True, timeout=120)
             assert r.returncode == 0, r.stdout + r.stderr
         return conf, data_dir

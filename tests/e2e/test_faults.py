@@ -160,7 +160,7 @@ def configure(tmp: Path, data_dir: Path, db_url: str | None = None, extra: str =
     """A config outside the data directory (which may go read-only), seeded with the demo."""
     conf = tmp / "aaad.toml"
     write_config(conf, data_dir, db_url, extra)
-    r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "demo"], capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "demo", "--no-billing"], capture_output=True,
                        text=True, timeout=120, cwd=str(ROOT), check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     return conf

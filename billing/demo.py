@@ -1,0 +1,140 @@
+"""The demo ISP's billing (``aaad demo``, idempotent): settings, a catalogue,
+customers with services in every state, and the last six weeks of billing
+replayed day by day through the same functions the daemon runs (activations,
+the daily billing run, payments, a plan change, a cancellation, dunning), so
+the invoices, credit notes, payments and suspensions are the real thing."""
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.engine import Engine
+
+from aaad import orgs
+from aaad.crypto import SecretBox
+from aaad.view.write import LoginWriter
+from billing import catalogue, customers, dunning, ledger, payments, run, services, settings
+
+DAYS = 45  # how far back the replay starts
+
+
+@dataclass(frozen=True)
+class DemoCustomer:
+    name: str
+    email: str
+    phone: str
+    login: str
+    product: str
+    start: int | None        # days ago the service started; None: pending approval
+    pays: str                # all | first | none | credit
+
+
+CUSTOMERS = [
+    DemoCustomer("Ama Mensah", "ama@example.com", "+12025550101", "ama", "Home 10M", DAYS, "all"),
+    DemoCustomer("Yaw Owusu", "yaw@example.com", "+12025550102", "yaw", "Home 10M", DAYS, "first"),
+    DemoCustomer("Kofi Boateng", "kofi@example.com", "+12025550103", "kofi", "Prepaid 30 days", 3, "none"),
+    DemoCustomer("Akosua Darko", "akosua@example.com", "+12025550104", "akosua", "Home 50M", 30, "credit"),
+    DemoCustomer("Efua Nyarko", "efua@example.com", "+12025550105", "efua", "Hotspot day", 4, "all"),
+    DemoCustomer("Esi Asante", "esi@example.com", "+12025550106", "esi", "Home 50M", None, "none"),
+    DemoCustomer("Kwame Addo", "kwame@example.com", "+12025550107", "kwame", "Home 10M", DAYS, "all"),
+]
+
+
+def _at(d: date) -> datetime:
+    return datetime.combine(d, time(9, 0), tzinfo=UTC)
+
+
+def seed(engine: Engine, box: SecretBox, now: datetime) -> Iterator[str]:
+    """Seed the demo org's billing (skipped when its catalogue exists)."""
+    w = LoginWriter(box)
+    with engine.begin() as c:
+        org = orgs.get_by_slug(c, "demo")
+        if org is None:
+            return
+        if catalogue.product_by_name(c, org.id, "Home 10M") is not None:
+            yield "billing demo already seeded"
+            return
+    today = now.date()
+    first = today - timedelta(days=DAYS)
+    t0 = _at(first)
+    with engine.begin() as c:
+        settings.update(c, org.id, t0, country="US", vat_bp=1500, billing_day=1, payment_terms_days=7,
+                        grace_days=3, suspend_mode="walled_garden", brand_name="Demo ISP",
+                        brand_colour="#0a7cff", brand_address="1 Fibre Road, Springfield",
+                        brand_tax_id="VAT-0042", locale="en_US")
+        yield "billing settings: VAT 15 % on top, billing day 1, 7 days to pay, 3 days grace, walled garden"
+        catalogue.add_product(c, w, org.id, t0, name="Home 10M", type="internet", price=2500,
+                                    setup_fee=1000, rate_limit="10M/10M", fup_rate_limit="1M/1M",
+                                    interim_interval=300, pool="pppoe-pool")
+        p50 = catalogue.add_product(c, w, org.id, t0, name="Home 50M", type="internet", price=4500,
+                                    rate_limit="50M/50M", interim_interval=300, address_list="premium")
+        catalogue.add_discount(c, org.id, p50.id, t0, kind="percent", value=2000, periods=3)
+        catalogue.add_product(c, w, org.id, t0, name="Hotspot day", type="internet", price=100, period="daily",
+                              rate_limit="2M/2M", session_timeout=86400, interim_interval=60)
+        catalogue.add_product(c, w, org.id, t0, name="Prepaid 30 days", type="internet", price=2000,
+                              period="days", period_days=30, rate_limit="20M/20M", data_cap=50 * 1024 ** 3)
+        catalogue.add_product(c, w, org.id, t0, name="Static IP", type="recurring", price=500)
+        catalogue.add_product(c, w, org.id, t0, name="Router installation", type="one_time", price=3000,
+                              on_portal=False)
+        yield ("products: Home 10M $25/mo (+$10 setup), Home 50M $45/mo (20 % off 3 months), Hotspot day $1, "
+               "Prepaid 30 days $20, Static IP $5/mo, Router installation $30")
+        ids: dict[str, tuple[int, int]] = {}
+        rng = random.Random(2026)
+        for dc in CUSTOMERS:
+            cust = customers.add(c, org.id, t0, name=dc.name, email=dc.email, phone=dc.phone, rng=rng,
+                                 status="pending" if dc.start is None else "active")
+            ids[dc.login] = (cust.id, 0)
+    # Replay the weeks day by day: starts, the billing run, payments, changes, dunning.
+    for back in range(DAYS, -1, -1):
+        day = today - timedelta(days=back)
+        at = _at(day) if back else now
+        with engine.begin() as c:
+            for dc in CUSTOMERS:
+                cid = ids[dc.login][0]
+                if dc.start == back or (dc.start is None and back == 2):
+                    prod = catalogue.product_by_name(c, org.id, dc.product)
+                    assert prod is not None
+                    svc = services.add(c, w, org.id, cid, prod.id, at, start=None if dc.start is None else day,
+                                       username=dc.login, password=f"{dc.login}-pass")
+                    ids[dc.login] = (cid, svc.id)
+            after = 0
+            while True:
+                chunk = run.run_chunk(c, w, org.id, day, after, 300, at)
+                if chunk.customers < 300:
+                    break
+                after = chunk.last_customer_id
+            if day.day == 1:
+                run.apply_credits(c, org.id, day, at)
+            for dc in CUSTOMERS:
+                cid, sid = ids[dc.login]
+                owed = ledger.balance(c, org.id, cid)
+                if dc.pays == "credit" and dc.start == back:
+                    payments.record(c, w, org.id, cid, 20_000, at, method="bank", reference=f"demo-{dc.login}-1",
+                                    note="paid a few months ahead")
+                elif owed > 0 and (dc.pays == "all" or (dc.pays == "first" and back == DAYS - 2)):
+                    payments.record(c, w, org.id, cid, owed, at, method="mobile_money",
+                                    reference=f"demo-{dc.login}-{day.isoformat()}")
+            if back == 10:
+                cid, sid = ids["kwame"]
+                services.cancel(c, w, org.id, sid, at, reason="moved out of the area")
+                customers.close(c, w, org.id, cid, at, "moved out of the area")
+                left = ledger.credit_available(c, org.id, cid)
+                if left > 0:  # the unused days of the month, paid back
+                    payments.refund(c, org.id, cid, left, at, method="mobile_money",
+                                    reference=f"demo-refund-{cid}", reason="unused days after closing")
+            if back == 12:
+                cid, sid = ids["ama"]
+                big = catalogue.product_by_name(c, org.id, "Home 50M")
+                assert big is not None
+                services.change_plan(c, w, org.id, sid, big.id, at, on=day)
+            after = 0
+            while True:
+                dun = dunning.dunning_chunk(c, w, org.id, day, after, 300, at)
+                if dun.scanned < 300:
+                    break
+                after = dun.last_customer_id
+    yield ("customers: ama (paid up, upgraded to 50M mid-month), yaw (unpaid: suspended into the walled garden), "
+           "kofi (prepaid, invoice open), akosua (paid ahead: in credit), efua (daily hotspot), "
+           "esi (service pending approval), kwame (closed, unused days refunded); logins <name>/<name>-pass")
