@@ -47,7 +47,7 @@ def test_suspension_and_payment_reach_the_next_request(engine: Any, box: Any) ->
     clock = task.Clock()
     clock.advance(LATE.timestamp())
     proto = AuthProtocol(view, ctl, clock, RadiusStats(Stats()), None, RadiusConfig(reject_delay=0.0),
-                         D.vendor_ids, lambda *a: None)
+                         D.vendor_ids, None)
     tr = FakeTransport()
     proto.transport = tr  # type: ignore[assignment]
 
