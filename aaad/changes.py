@@ -80,9 +80,14 @@ def pruned_through(conn: Connection) -> int:
 
 
 def prune(conn: Connection, before: datetime) -> int:
-    """Delete change rows older than ``before`` and remember the highest id removed."""
+    """Delete change rows older than ``before`` and remember the highest id removed.
+
+    The newest row is always kept: SQLite gives a new row the highest id in the
+    table plus one, so an emptied table would hand out ids again from 1, below
+    every follower's position, and those changes would never be applied."""
+    newest = sa.select(sa.func.max(aaa_changes.c.id)).scalar_subquery()
     top = conn.execute(sa.select(sa.func.max(aaa_changes.c.id))
-                       .where(aaa_changes.c.created_at < before)).scalar()
+                       .where(aaa_changes.c.created_at < before, aaa_changes.c.id < newest)).scalar()
     if top is None:
         return 0
     n = conn.execute(aaa_changes.delete().where(aaa_changes.c.id <= top)).rowcount

@@ -371,13 +371,16 @@ def prune_delivered(conn: Connection, before: datetime) -> int:
     Active: registered by a dispatcher since ``before`` (a subscriber
     removed from the code stops holding events back after that long).
     Events still failing or dead for someone, and those queued behind a
-    failing one, are kept.
+    failing one, are kept; so is the newest event (ids must never go back).
     """
     active = subs_t.c.seen_at >= before
     limit = conn.execute(sa.select(sa.func.min(subs_t.c.position)).where(active)).scalar()
     first_failing = conn.execute(sa.select(sa.func.min(failures_t.c.event_id)).where(
         failures_t.c.state == "failing")).scalar()
-    q = events_t.delete().where(events_t.c.created_at < before,
+    # The newest event stays: an emptied table would give ids out again from 1 on
+    # SQLite (max id + 1), below every subscriber's position.
+    newest = sa.select(sa.func.max(events_t.c.id)).scalar_subquery()
+    q = events_t.delete().where(events_t.c.created_at < before, events_t.c.id < newest,
                                 events_t.c.id.not_in(sa.select(failures_t.c.event_id)))
     if limit is not None:
         q = q.where(events_t.c.id <= limit)

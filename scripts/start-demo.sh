@@ -42,6 +42,22 @@ Try:
   curl -s http://127.0.0.1:$WEB/healthz
   curl -s http://127.0.0.1:$WEB/api/v1/
 
+Billing (the demo ISP: six weeks of invoices, payments, a plan change, a closed customer, one suspension):
+  $CLI customer list
+  $CLI invoice list
+  $CLI customer show yaw@example.com                            # unpaid past grace: suspended
+  printf 'User-Name = yaw\nUser-Password = yaw-pass\nMessage-Authenticator = 0x00\n' | radclient -x 127.0.0.1:$AUTH auth testing123
+  $CLI payment add yaw@example.com 28.75 --method cash --reference try-1   # clears the arrears: resumed at once
+  radtest -t pap yaw yaw-pass 127.0.0.1:$AUTH 0 testing123      # back at 10M
+  $CLI invoice pdf INV-000001 -o /tmp/INV-000001.pdf
+  $CLI timeline ama@example.com
+  $CLI report debtors
+  $CLI report revenue
+  $CLI service list --state pending
+  $CLI service approve 7 --start $(date +%F)                    # esi's pending service: active, first invoice
+  $CLI billing check                                            # the books balance
+  $CLI billing settings
+
 In a browser: http://127.0.0.1:$WEB/ (what is running, each org's portal) and
 http://127.0.0.1:$WEB/demo/portal/suspended?reason=unpaid (where erin's walled garden sends her)
 MSG

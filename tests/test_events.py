@@ -294,6 +294,23 @@ def test_pruning_keeps_what_a_subscriber_still_needs(engine: Any, seen: sa.Table
         assert [e.payload.note for e in events.list_events(c)] == ["dead2", "fail4", "behind5"]
 
 
+def test_pruning_everything_delivered_keeps_the_newest_event(engine: Any, seen: sa.Table) -> None:
+    """When every event is old and delivered, the newest stays, so the next event's id is
+    above every subscriber's position (SQLite gives max(id) + 1) and is delivered."""
+    old = T0 - timedelta(days=10)
+    with engine.begin() as c:
+        for note in ("a", "b"):
+            events.publish(c, 1, Noted(note), old)
+    d = dispatcher(engine)
+    d.subscribe("rec", "test.noted", recorder(seen, "rec"))
+    d.run_once()
+    with engine.begin() as c:
+        assert events.prune_delivered(c, T0 - timedelta(days=7)) == 1
+        events.publish(c, 1, Noted("c"), T0)
+    d.run_once()
+    assert notes(engine, seen, "rec") == ["a", "b", "c"]
+
+
 def test_two_dispatchers_at_a_hand_over_deliver_once(engine: Any, seen: sa.Table) -> None:
     """A pass locks its subscriber's row: a second dispatcher's pass (an old and a new
     leader at a hand-over) cannot run beside the first, and after it finds nothing to do."""

@@ -255,16 +255,34 @@ def test_pruned_feed_makes_a_follower_reload(engine: Any, w: LoginWriter) -> Non
         view.load(load_snapshot(c, w.box))
     with engine.begin() as c:
         w.create(c, a, "missed", "pw", T0, profile_id=pa)
+        w.create(c, a, "newest", "pw", T0, profile_id=pa)
     later = T0 + timedelta(days=3)
     with engine.begin() as c:
         assert changes.prune(c, later) > 0
-    with engine.connect() as c:
-        assert c.execute(sa.select(sa.func.count()).select_from(aaa_changes)).scalar_one() == 0
+    with engine.connect() as c:  # the newest row is kept (ids must never go back)
+        assert c.execute(sa.select(sa.func.count()).select_from(aaa_changes)).scalar_one() == 1
     follower = ChangeFollower(db, w.box, view, clock, 0.25)
     follower.poll()
-    assert follower.reloads == 1 and view.get(a, "missed") is not None
+    assert follower.reloads == 1 and view.get(a, "missed") is not None and view.get(a, "newest") is not None
     follower.poll()
     assert follower.reloads == 1  # once caught up, no more reloads
+
+
+def test_a_feed_pruned_of_everything_old_still_numbers_upwards(engine: Any, w: LoginWriter) -> None:
+    """After a prune of every old row, a new change gets a higher id than any a follower
+    has applied, so a caught-up follower applies it (SQLite reuses max(id) + 1)."""
+    a, _b, pa, _pb = two_orgs(engine, w)
+    db, clock, view = SyncDB(engine), task.Clock(), AAAView()
+    with engine.connect() as c:
+        view.load(load_snapshot(c, w.box))
+    follower = ChangeFollower(db, w.box, view, clock, 0.25)
+    follower.poll()
+    seen = view.last_change
+    with engine.begin() as c:
+        changes.prune(c, T0 + timedelta(days=30))
+        w.create(c, a, "after-prune", "pw", T0 + timedelta(days=30), profile_id=pa)
+    follower.poll()
+    assert view.last_change > seen and view.get(a, "after-prune") is not None
 
 
 # -- quota cycles ------------------------------------------------------------------------------
