@@ -194,7 +194,7 @@ def test_a_year_of_billing(engine: Any, box: Any) -> None:
                                    [(ln.kind, ln.period_start, ln.period_end, ln.net) for ln in inv.lines])
             assert inv.total == sum(ln.total for ln in inv.lines)
         assert got_inv == INVOICES
-        number_of = dict(c.execute(sa.select(inv_t.c.id, inv_t.c.number).where(inv_t.c.org_id == org)).tuples().all())
+        number_of = {r[0]: r[1] for r in c.execute(sa.select(inv_t.c.id, inv_t.c.number).where(inv_t.c.org_id == org))}
         got_cn = {}
         for i in c.execute(sa.select(cn_t.c.id).where(cn_t.c.org_id == org).order_by(cn_t.c.seq)).scalars():
             n = note(c, org, i)
