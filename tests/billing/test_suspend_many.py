@@ -93,7 +93,7 @@ def dump(engine: Any, org_id: int) -> dict[str, Any]:
     with engine.connect() as c:
         def rows(t: Any, *order: Any) -> list[tuple[Any, ...]]:
             return [tuple(r) for r in c.execute(sa.select(t).where(t.c.org_id == org_id).order_by(*order))]
-        per_entity: dict[tuple[str, int], list[tuple[str, Any]]] = {}
+        per_entity: dict[tuple[str, int], list[tuple[str, Any, Any]]] = {}
         for r in c.execute(sa.select(events_t.c.type, events_t.c.payload, events_t.c.created_at)
                            .where(events_t.c.org_id == org_id).order_by(events_t.c.id)):
             p = json.loads(r.payload)
