@@ -74,11 +74,14 @@ def record_many(conn: Connection, org_id: int, kind: str, rows: list[tuple[int, 
     pg = conn.dialect.name == "postgresql"
     if pg:
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    ids = conn.execute(aaa_changes.insert().returning(aaa_changes.c.id, sort_by_parameter_order=True),
-                       [{"org_id": org_id, "kind": kind, "entity_id": eid, "op": op, "created_at": now}
-                        for eid, op, _ in rows]).scalars().all()
-    assert len(ids) == len(rows)
-    out = [Change(cid, org_id, kind, eid, op) for cid, (eid, op, _) in zip(ids, rows, strict=True)]
+    # Batched multi-row INSERTs, RETURNING unordered (SQLite can only order RETURNING one
+    # row per statement); the ids are assigned in row order, checked here.
+    got = sorted(conn.execute(aaa_changes.insert().returning(aaa_changes.c.id, aaa_changes.c.entity_id),
+                              [{"org_id": org_id, "kind": kind, "entity_id": eid, "op": op, "created_at": now}
+                               for eid, op, _ in rows]).all())
+    if [eid for _, eid in got] != [eid for eid, _, _ in rows]:
+        raise RuntimeError("aaa_changes ids not assigned in row order")
+    out = [Change(cid, org_id, kind, eid, op) for (cid, _), (eid, op, _) in zip(got, rows, strict=True)]
     notes = tx_notes(conn)
     notes.setdefault(CHANGES, []).extend((ch, entity) for ch, (_, _, entity) in zip(out, rows, strict=True))
     if pg and not notes.get("notified"):
