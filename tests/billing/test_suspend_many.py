@@ -217,3 +217,38 @@ def test_set_state_many_skips_unchanged_and_checks_owner(twins: tuple[Any, Any])
     assert [lg.id for lg in got] == [lids[f1], lids[a1]]
     assert [(lg.state, lg.suspend_mode) for lg in got] == [("suspended", "walled_garden"), ("suspended", "reject")]
     assert [ch.entity_id for ch, _ in notes[CHANGES]] == [lids[a1]]
+
+
+def test_changed_meanwhile_settled_by_row_count(twins: tuple[Any, Any], monkeypatch: Any) -> None:
+    """A service or a login changed between suspend_many's read and its UPDATE (another
+    writer) makes the grouped conditional UPDATE come short: ValidationError, nothing kept."""
+    s = build(twins[0])
+    w = s.world
+    before = dump(w.engine, w.org_id)
+    a1 = s.batch[1][0]
+    real_services_in = services._services_in
+
+    def services_read_then_suspended_by_another(conn: Any, org_id: int, ids: list[int]) -> Any:
+        out = real_services_in(conn, org_id, ids)
+        conn.execute(services_t.update().where(services_t.c.id == a1).values(state="suspended"))
+        return out
+
+    monkeypatch.setattr(services, "_services_in", services_read_then_suspended_by_another)
+    with pytest.raises(ValidationError, match="changed meanwhile"):
+        set_wise(s, s.batch)
+    monkeypatch.undo()
+    assert dump(w.engine, w.org_id) == before
+
+    from aaad.view import write
+    real_check = write._check_owner
+    with w.engine.connect() as c:
+        lids = dict(c.execute(sa.select(services_t.c.id, services_t.c.login_id)).all())
+    with pytest.raises(ValidationError, match="changed meanwhile"), w.engine.begin() as conn:
+        def login_read_then_disabled_by_another(row: Any, actor: Actor) -> None:
+            real_check(row, actor)
+            conn.execute(logins.update().where(logins.c.id == lids[a1]).values(state="disabled"))
+
+        monkeypatch.setattr(write, "_check_owner", login_read_then_disabled_by_another)
+        w.writer.set_state_many(conn, w.org_id, [(lids[a1], services.owner(a1))], "suspended", NOW)
+    monkeypatch.undo()
+    assert dump(w.engine, w.org_id) == before
