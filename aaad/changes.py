@@ -64,6 +64,32 @@ def record(conn: Connection, org_id: int, kind: str, entity_id: int, op: str, no
     return ch
 
 
+def record_many(conn: Connection, org_id: int, kind: str, rows: list[tuple[int, str, Any]],
+                now: datetime) -> list[Change]:
+    """Append many change rows, in order, in one INSERT in the caller's transaction
+    (a batch job's chunk): ``rows`` are ``(entity_id, op, entity)`` as for :func:`record`,
+    each noted for the local view like :func:`record` does."""
+    if not rows:
+        return []
+    pg = conn.dialect.name == "postgresql"
+    if pg:
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    # Batched multi-row INSERTs, RETURNING unordered (SQLite can only order RETURNING one
+    # row per statement); the ids are assigned in row order, checked here.
+    got = sorted(conn.execute(aaa_changes.insert().returning(aaa_changes.c.id, aaa_changes.c.entity_id),
+                              [{"org_id": org_id, "kind": kind, "entity_id": eid, "op": op, "created_at": now}
+                               for eid, op, _ in rows]).all())
+    if [eid for _, eid in got] != [eid for eid, _, _ in rows]:
+        raise RuntimeError("aaa_changes ids not assigned in row order")
+    out = [Change(cid, org_id, kind, eid, op) for (cid, _), (eid, op, _) in zip(got, rows, strict=True)]
+    notes = tx_notes(conn)
+    notes.setdefault(CHANGES, []).extend((ch, entity) for ch, (_, _, entity) in zip(out, rows, strict=True))
+    if pg and not notes.get("notified"):
+        conn.execute(sa.text(f"NOTIFY {NOTIFY_CHANNEL}"))  # delivered at commit, once per tx
+        notes["notified"] = True
+    return out
+
+
 def since(conn: Connection, last_id: int, limit: int = 5000) -> list[Change]:
     rows = conn.execute(sa.select(aaa_changes).where(aaa_changes.c.id > last_id)
                         .order_by(aaa_changes.c.id).limit(limit)).all()

@@ -5,7 +5,7 @@ due date plus the org's grace days (``due_date + grace_days < today``).  The
 daily ``billing.dunning`` job (per org, at ``[billing] dunning_at`` local
 time) walks those customers in chunks of ``[billing] chunk``, each chunk one
 transaction with the job's checkpoint, and suspends their active services
-through :func:`billing.services.suspend` (login suspended in the org's mode,
+through :func:`billing.services.suspend_many` (login suspended in the org's mode,
 ``service.suspended``, a ``service_log`` row) with a ``suspensions`` row
 naming the invoice.  A re-run after a crash skips what is already suspended.
 
@@ -115,11 +115,11 @@ def dunning_chunk(conn: Connection, writer: LoginWriter, org_id: int, today: dat
     rows: list[dict[str, Any]] = []
     for sid, cid in active:
         inv = oldest[cid]
-        reason = reason_for(inv, st.grace_days)
-        svc.suspend(conn, writer, org_id, sid, now, reason=reason, invoice_id=inv.invoice_id)
         rows.append({"org_id": org_id, "customer_id": cid, "service_id": sid, "invoice_id": inv.invoice_id,
-                     "reason": reason, "suspended_at": now})
+                     "reason": reason_for(inv, st.grace_days), "suspended_at": now})
     if rows:
+        # Set-wise: the same outcome as services.suspend for each in turn, in a few statements.
+        svc.suspend_many(conn, writer, org_id, [(r["service_id"], r["reason"], r["invoice_id"]) for r in rows], now)
         conn.execute(suspensions.insert(), rows)
     return DunningChunk(len(ids), ids[-1], tuple(r["service_id"] for r in rows),
                         len({r["customer_id"] for r in rows}))

@@ -18,6 +18,7 @@ with state ``rejected`` (the glossary has no event of its own for it).
 """
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -40,12 +41,14 @@ from billing.events import (
     ServiceResumed,
     ServiceSuspended,
 )
+from billing.schema import customers as customers_t
 from billing.schema import service_log, services
 
 if TYPE_CHECKING:
     from aaad.view.write import LoginWriter
 
 LIVE = ("active", "suspended")
+_IN_MAX = 5000  # ids per IN (...) list in the batch functions
 
 
 @dataclass(frozen=True)
@@ -300,6 +303,80 @@ def suspend(conn: Connection, writer: LoginWriter, org_id: int, service_id: int,
     events.publish(conn, org_id, ServiceSuspended(**_payload(svc, reason), invoice_id=invoice_id), now)
     _sync_customer(conn, org_id, svc.customer_id, now)
     return svc
+
+
+def suspend_many(conn: Connection, writer: LoginWriter, org_id: int, items: list[tuple[int, str, int | None]],
+                 now: datetime) -> list[Service]:
+    """:func:`suspend` for many services at once (a dunning chunk): ``items`` are
+    ``(service id, reason, invoice id)``.  The same outcome as suspending each in turn
+    (rows, change feed, each service's events in the same order, customers' statuses;
+    the same errors: every service must be active), in a few statements per chunk:
+    grouped conditional UPDATEs, :meth:`LoginWriter.set_state_many`, one ``service_log``
+    INSERT, one events INSERT, and the customers' statuses synced set-wise."""
+    if not items:
+        return []
+    ids = [sid for sid, _, _ in items]
+    found = {s.id: s for s in _services_in(conn, org_id, ids)}
+    seen: set[int] = set()
+    for sid in ids:
+        svc = found.get(sid)
+        if svc is None:
+            raise NotFound("service", sid)
+        if svc.state != "active" or sid in seen:
+            raise _illegal(svc if sid not in seen else dataclasses.replace(svc, state="suspended"), "suspend")
+        seen.add(sid)
+    for i in range(0, len(ids), _IN_MAX):
+        part = ids[i:i + _IN_MAX]
+        n = conn.execute(services.update().where(
+            services.c.org_id == org_id, services.c.id.in_(part), services.c.state == "active")
+            .values(state="suspended", updated_at=now)).rowcount
+        if n != len(part):
+            raise ValidationError("state", f"{len(part) - n} of services {part} changed meanwhile "
+                                           "(no longer active)")
+    after = {s.id: s for s in _services_in(conn, org_id, ids)}
+    done = [after[sid] for sid in ids]
+    with_login = [(svc.login_id, svc.id, reason) for svc, (_, reason, _) in zip(done, items, strict=True)
+                  if svc.login_id is not None]
+    if with_login:
+        mode = settings.get(conn, org_id).suspend_mode
+        writer.set_state_many(conn, org_id, [(lid, owner(sid)) for lid, sid, _ in with_login], "suspended", now,
+                              suspend_mode=mode, reasons={lid: reason for lid, _, reason in with_login})
+    conn.execute(service_log.insert(), [
+        {"org_id": org_id, "service_id": svc.id, "customer_id": svc.customer_id, "old_state": "active",
+         "new_state": svc.state, "what": "suspended", "reason": reason, "invoice_id": invoice_id, "at": now}
+        for svc, (_, reason, invoice_id) in zip(done, items, strict=True)])
+    events.publish_many(conn, org_id, [ServiceSuspended(**_payload(svc, reason), invoice_id=invoice_id)
+                                       for svc, (_, reason, invoice_id) in zip(done, items, strict=True)], now)
+    _sync_customers(conn, org_id, list(dict.fromkeys(svc.customer_id for svc in done)), now)
+    return done
+
+
+def _services_in(conn: Connection, org_id: int, ids: list[int]) -> list[Service]:
+    out: list[Service] = []
+    for i in range(0, len(ids), _IN_MAX):
+        out += [_row(r) for r in conn.execute(sa.select(services).where(
+            services.c.org_id == org_id, services.c.id.in_(ids[i:i + _IN_MAX])))]
+    return out
+
+
+def _sync_customers(conn: Connection, org_id: int, customer_ids: list[int], now: datetime) -> None:
+    """:func:`_sync_customer` for many customers after their services changed: one read
+    of their live services' states, one UPDATE per status they move to (the UPDATE's
+    conditions are the rule's conditions on the customer's status)."""
+    live: dict[int, set[str]] = {}
+    for i in range(0, len(customer_ids), _IN_MAX):
+        for cid, state in conn.execute(sa.select(services.c.customer_id, services.c.state).where(
+                services.c.org_id == org_id, services.c.customer_id.in_(customer_ids[i:i + _IN_MAX]),
+                services.c.state.in_(LIVE))):
+            live.setdefault(cid, set()).add(state)
+    to_suspend = [cid for cid in customer_ids if live.get(cid) == {"suspended"}]
+    to_activate = [cid for cid in customer_ids if "active" in live.get(cid, ())]
+    for target, cids, when in (("suspended", to_suspend, customers_t.c.status.not_in(("suspended", "closed"))),
+                               ("active", to_activate, customers_t.c.status.in_(("suspended", "pending")))):
+        for i in range(0, len(cids), _IN_MAX):
+            conn.execute(customers_t.update().where(customers_t.c.org_id == org_id,
+                                                    customers_t.c.id.in_(cids[i:i + _IN_MAX]), when)
+                         .values(status=target, updated_at=now))
 
 
 def resume(conn: Connection, writer: LoginWriter, org_id: int, service_id: int, now: datetime, *,
