@@ -130,6 +130,9 @@ services = sa.Table(
                        name="state"),
 )
 sa.Index("ix_services_org_state", services.c.org_id, services.c.state)
+# "Does this customer have an active service?" (dunning asks it per invoice in arrears):
+# without it SQLite walks every active service of the org for each invoice.
+sa.Index("ix_services_customer_state", services.c.customer_id, services.c.state)
 
 # Every service state change (the per-customer timeline reads it).
 service_log = sa.Table(

@@ -16,7 +16,7 @@ from aaad.db import metadata, sync_engine
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ACCOUNTING_HEAD = "a0003"
-BILLING_HEAD = "b0001"
+BILLING_HEAD = "b0002"
 
 
 def test_each_package_has_its_branch_head() -> None:
