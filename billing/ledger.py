@@ -142,18 +142,30 @@ def open_invoices(conn: Connection, org_id: int, customer_id: int) -> list[OpenI
 
 def settle_oldest(conn: Connection, org_id: int, customer_id: int, source: str, source_id: int | None,
                   amount: int, now: datetime) -> list[tuple[int, int]]:
-    """Allocate up to ``amount`` to the customer's open invoices, oldest first;
-    the (invoice id, amount) pairs allocated.  Ledger postings are the caller's."""
-    done: list[tuple[int, int]] = []
+    """Allocate up to ``amount`` to the customer's open invoices, oldest first; the
+    (invoice id, amount) pairs allocated.  An allocation that lost a race (the invoice
+    was paid meanwhile by another transaction) re-reads the invoices and goes on, so
+    no money that could settle an invoice is left as credit by accident.  Ledger
+    postings are the caller's."""
+    done: dict[int, int] = {}
     left = amount
-    for inv in open_invoices(conn, org_id, customer_id):
+    for _ in range(100):                 # a lost race is seen by the next pass's read
         if left <= 0:
             break
-        got = allocate(conn, org_id, inv.id, customer_id, source, source_id, min(left, inv.open_amount), now)
-        if got:
-            done.append((inv.id, got))
-            left -= got
-    return done
+        lost = False
+        for inv in open_invoices(conn, org_id, customer_id):
+            if left <= 0:
+                break
+            want = min(left, inv.open_amount)
+            got = allocate(conn, org_id, inv.id, customer_id, source, source_id, want, now)
+            if got:
+                done[inv.id] = done.get(inv.id, 0) + got
+                left -= got
+            elif want > 0:
+                lost = True
+        if not lost:                     # a clean pass: nothing more can be settled
+            break
+    return list(done.items())
 
 
 def apply_credit(conn: Connection, org_id: int, customer_id: int, posted_on: date, now: datetime) -> int:

@@ -163,34 +163,6 @@ def lock_org_money(conn: Connection, org_id: int, now: datetime) -> None:
                  .values(updated_at=billing_settings.c.updated_at))
 
 
-def settle(conn: Connection, org_id: int, customer_id: int, source: str, source_id: int | None, amount: int,
-           now: datetime) -> list[tuple[int, int]]:
-    """Allocate up to ``amount`` to the customer's open invoices, oldest first, and
-    return the (invoice id, amount) pairs actually allocated.  Unlike a single pass
-    of :func:`ledger.settle_oldest`, an allocation that lost a race (the invoice was
-    paid meanwhile by another transaction) re-reads the invoices and goes on, so no
-    money that could settle an invoice is left as credit by accident."""
-    done: dict[int, int] = {}
-    left = amount
-    for _ in range(100):                 # a lost race is seen by the next pass's read
-        if left <= 0:
-            break
-        lost = False
-        for inv in ledger.open_invoices(conn, org_id, customer_id):
-            if left <= 0:
-                break
-            want = min(left, inv.open_amount)
-            got = ledger.allocate(conn, org_id, inv.id, customer_id, source, source_id, want, now)
-            if got:
-                done[inv.id] = done.get(inv.id, 0) + got
-                left -= got
-            elif want > 0:
-                lost = True
-        if not lost:                     # a clean pass: nothing more can be settled
-            break
-    return list(done.items())
-
-
 def record(conn: Connection, writer: LoginWriter, org_id: int, customer_id: int, amount: int, now: datetime, *,
            method: str, reference: str, note: str = "", received_at: datetime | None = None) -> PaymentResult:
     """Record a payment in the caller's transaction (see the module docstring)."""
@@ -224,7 +196,7 @@ def record(conn: Connection, writer: LoginWriter, org_id: int, customer_id: int,
     assert key is not None
     payment_id = int(key[0])
     posted_on = st.today(received)
-    done = settle(conn, org_id, customer_id, "payment", payment_id, amount, now)
+    done = ledger.settle_oldest(conn, org_id, customer_id, "payment", payment_id, amount, now)
     allocated = sum(a for _, a in done)
     credit = amount - allocated
     entry = ledger.post(conn, org_id, "payment", [Posting(ledger.cash(method), amount),
