@@ -44,6 +44,7 @@ from accounting.component import PACKAGE as ACCOUNTING
 from accounting.server import AccountingServer
 from billing.component import PACKAGE as BILLING
 from billing.service import BillingService
+from enforcement.component import PACKAGE as ENFORCEMENT
 from web.root import build_root
 
 log = Logger()
@@ -68,7 +69,7 @@ AAAD = Package(name="aaad", cli=_aaad_cli, config={
 }, migrations=str(migrate.HERE / "versions"))
 
 #: Every package, bottom layer first: their config sections, migrations and CLI commands.
-PACKAGES: tuple[Package, ...] = (AAAD, ACCOUNTING, BILLING)
+PACKAGES: tuple[Package, ...] = (AAAD, ACCOUNTING, ENFORCEMENT, BILLING)
 
 
 def migrating() -> tuple[str, ...]:

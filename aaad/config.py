@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import ipaddress
 import os
+import re
 import tomllib
 import types
 import typing
@@ -61,6 +62,11 @@ def ip_address(v: str) -> str | None:
     except ValueError:
         return f"{v!r} is not an IP address"
     return None
+
+
+def wall_time(v: str) -> str | None:
+    """A local time of day, HH:MM (a daily job's start in each org's time zone)."""
+    return None if re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v) else "a local time HH:MM"
 
 
 def http_url(v: str) -> str | None:

@@ -97,6 +97,7 @@ STATUS_ACCOUNTING_OFF = 8
 
 TERMINATE_LOST_SERVICE = 3
 TERMINATE_IDLE_TIMEOUT = 4
+TERMINATE_ADMIN_RESET = 6     # closed because the NAS said, to our Disconnect, it no longer had it
 TERMINATE_NAS_REBOOT = 11
 
 #: Acct-Terminate-Cause recorded when we close a session the NAS stopped

@@ -261,6 +261,16 @@ def close_nas_sessions(conn: Connection, nas_id: int, at: datetime, cause: int) 
     return _close_rows(conn, [(by_key[c.key][0], by_key[c.key][1], by_key[c.key][2], c) for c in closed])
 
 
+def close_session(conn: Connection, org_id: int, row_id: int, at: datetime, cause: int) -> int | None:
+    """Close one open session (the NAS answered a Disconnect with "session context not
+    found": it is gone); its login id, or None if it was closed already or unknown."""
+    q = sa.select(sessions_t.c.id, sessions_t.c.login_id, *_SESSION_COLS).where(
+        sessions_t.c.org_id == org_id, sessions_t.c.id == row_id, sessions_t.c.stop_time.is_(None))
+    rows = [(r[0], r[1], _row_session(r[2:])) for r in conn.execute(q)]
+    closed = _close_rows(conn, [(rid, lid, s, sm.close_stale(s, at, cause)) for rid, lid, s in rows])
+    return closed[0] if closed else None
+
+
 @dataclass
 class StaleChunk:
     last_id: int

@@ -1,14 +1,9 @@
 """The ``[billing]`` config section (per-org settings live in the database: ``aaad billing settings``)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from aaad.config import positive, setting
-
-
-def wall_time(v: str) -> str | None:
-    return None if re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", v) else "a local time HH:MM"
+from aaad.config import positive, setting, wall_time
 
 
 @dataclass(frozen=True)

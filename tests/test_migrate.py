@@ -11,20 +11,23 @@ from alembic.runtime.migration import MigrationContext
 import aaad.schema  # noqa: F401
 import accounting.schema  # noqa: F401
 import billing.schema  # noqa: F401
+import enforcement.schema  # noqa: F401
 from aaad import migrate
 from aaad.db import metadata, sync_engine
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ACCOUNTING_HEAD = "a0003"
 BILLING_HEAD = "b0002"
+ENFORCEMENT_HEAD = "e0001"
 
 
 def test_each_package_has_its_branch_head() -> None:
-    """aaad, accounting and billing each have a head; each package's revisions live in its own folder."""
+    """aaad, accounting, enforcement and billing each have a head; each package's revisions live in its own
+    folder."""
     (core,) = migrate.heads(("aaad",))
-    assert migrate.heads() == tuple(sorted((core, ACCOUNTING_HEAD, BILLING_HEAD)))
+    assert migrate.heads() == tuple(sorted((core, ACCOUNTING_HEAD, BILLING_HEAD, ENFORCEMENT_HEAD)))
     locations = migrate.version_locations(migrate.PACKAGES)
-    assert [p.split("/")[-3] for p in locations] == ["aaad", "accounting", "billing"]
+    assert [p.split("/")[-3] for p in locations] == ["aaad", "accounting", "enforcement", "billing"]
 
 
 def test_fresh_database_matches_the_schema_modules(db_url: str) -> None:

@@ -1,0 +1,290 @@
+"""What enforcement decides, as rows: the action queue.
+
+Enforcement follows the logins (``login.*``, ``profile.changed``), not
+billing: whatever changed a login reaches the router the same way.  Each
+subscriber below runs on the writer in the transaction that advances its
+delivery position and writes one row per open session it must act on,
+before anything is sent (see :mod:`enforcement.schema`):
+
+- ``login.state_changed`` and ``login.removed``: a Disconnect-Request for
+  each open session, so the NAS re-authenticates it into the new state now
+  (a suspended customer is cut off, or lands in the walled garden; a resumed
+  one leaves the walled garden for their plan's rate);
+- ``login.profile_changed`` (a plan change or an override) and
+  ``login.throttled`` (an FUP tier, or its lifting): a CoA-Request with the
+  login's rate now (Mikrotik-Rate-Limit) on each open session, no
+  disconnect (the sender turns a NAK into a Disconnect);
+- ``profile.changed`` (an edited profile): the same CoA for every login of
+  the profile with an open session (a mass event: one row per session).
+
+Nothing is queued for a login with no open session, or for a CoA while the
+login is not active (a suspended login's sessions are being disconnected).
+The sender (:mod:`enforcement.sender`) performs the rows after commit and
+writes their outcome back with :func:`record`.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aaad.events import Event
+from aaad.schema import logins, profiles
+from aaad.view.events import (
+    LoginProfileChanged,
+    LoginRemoved,
+    LoginStateChanged,
+    LoginThrottled,
+    ProfileChanged,
+)
+from accounting.schema import sessions
+from enforcement.schema import actions
+
+DISCONNECT = "disconnect"
+COA = "coa"
+RATE_ATTR = "Mikrotik-Rate-Limit"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One row of the queue (see :mod:`enforcement.schema` for the columns)."""
+    id: int
+    org_id: int
+    kind: str
+    cause: str
+    event_id: int | None
+    login_id: int | None
+    username: str
+    nas_id: int
+    session_row: int
+    acct_session_id: str
+    framed_ip: str | None
+    attrs: dict[str, Any]
+    reason: str
+    state: str
+    attempts: int
+    outcome: str | None
+    error_cause: int | None
+    detail: str
+    fallback: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    done_at: datetime | None
+    rtt_ms: int | None
+
+
+def _action(r: Any) -> Action:
+    d = dict(r._mapping)
+    d["attrs"] = json.loads(d["attrs"] or "{}")
+    return Action(**d)
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    row: int
+    login_id: int | None
+    username: str
+    nas_id: int
+    acct_session_id: str
+    framed_ip: str | None
+
+
+def open_sessions(conn: Connection, org_id: int, login_ids: Iterable[int]) -> list[OpenSession]:
+    """The open accounting sessions of some logins (any NAS of the org)."""
+    ids = list(login_ids)
+    out: list[OpenSession] = []
+    s = sessions
+    for i in range(0, len(ids), 500):
+        q = (sa.select(s.c.id, s.c.login_id, s.c.username, s.c.nas_id, s.c.session_id, s.c.framed_ip)
+             .where(s.c.org_id == org_id, s.c.login_id.in_(ids[i:i + 500]), s.c.stop_time.is_(None))
+             .order_by(s.c.id))
+        out += [OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5]) for r in conn.execute(q)]
+    return out
+
+
+def rate_limits(conn: Connection, org_id: int, login_ids: Iterable[int]) -> dict[int, tuple[str, str | None]]:
+    """Each login's state and the Mikrotik-Rate-Limit its next Access-Accept would carry
+    (the per-login override, else its profile's; the profile's FUP rate while throttled)."""
+    ids = list(login_ids)
+    out: dict[int, tuple[str, str | None]] = {}
+    lg, pr = logins, profiles
+    for i in range(0, len(ids), 500):
+        q = (sa.select(lg.c.id, lg.c.state, lg.c.rate_limit, lg.c.throttle_level, pr.c.rate_limit,
+                       pr.c.fup_rate_limit)
+             .select_from(lg.outerjoin(pr, sa.and_(pr.c.id == lg.c.profile_id, pr.c.org_id == lg.c.org_id)))
+             .where(lg.c.org_id == org_id, lg.c.id.in_(ids[i:i + 500])))
+        for lid, state, own, level, prof_rate, fup in conn.execute(q):
+            rate = fup if level and fup else (own or prof_rate)
+            out[int(lid)] = (state, rate)
+    return out
+
+
+def queue(conn: Connection, org_id: int, kind: str, cause: str, event_id: int | None,
+          targets: list[OpenSession], now: datetime, *, reason: str = "",
+          attrs: dict[int, dict[str, Any]] | None = None) -> int:
+    """Write one pending action per session (a redelivered event writes nothing new:
+    rows are unique per event, session and kind); the number of rows written."""
+    if not targets:
+        return 0
+    if event_id is not None:
+        have = set(conn.execute(sa.select(actions.c.session_row).where(
+            actions.c.event_id == event_id, actions.c.kind == kind)).scalars())
+        targets = [t for t in targets if t.row not in have]
+    rows = [{"org_id": org_id, "kind": kind, "cause": cause, "event_id": event_id, "login_id": t.login_id,
+             "username": t.username, "nas_id": t.nas_id, "session_row": t.row,
+             "acct_session_id": t.acct_session_id, "framed_ip": t.framed_ip,
+             "attrs": json.dumps((attrs or {}).get(t.row, {}), sort_keys=True), "reason": reason,
+             "state": "pending", "attempts": 0, "detail": "", "created_at": now} for t in targets]
+    if rows:
+        conn.execute(actions.insert(), rows)
+    return len(rows)
+
+
+def _now(ev: Event) -> datetime:
+    assert ev.created_at is not None
+    return ev.created_at
+
+
+# -- the subscribers (run on the writer, in the delivery transaction) ---------------------
+
+def on_state_changed(conn: Connection, ev: Event) -> None:
+    p: LoginStateChanged = ev.payload
+    if p.old == p.new:
+        return
+    why = f"{p.old} -> {p.new}" + (f" ({p.suspend_mode})" if p.new == "suspended" else "")
+    if p.reason:
+        why += f": {p.reason}"
+    queue(conn, ev.org_id, DISCONNECT, ev.type, ev.id, open_sessions(conn, ev.org_id, [p.login_id]), _now(ev),
+          reason=why)
+
+
+def on_removed(conn: Connection, ev: Event) -> None:
+    p: LoginRemoved = ev.payload
+    queue(conn, ev.org_id, DISCONNECT, ev.type, ev.id, open_sessions(conn, ev.org_id, [p.login_id]), _now(ev),
+          reason="login removed")
+
+
+def _coa_rate(conn: Connection, ev: Event, login_ids: list[int], reason: str) -> int:
+    """A CoA with each login's rate now on its open sessions (active logins only)."""
+    targets = open_sessions(conn, ev.org_id, login_ids)
+    if not targets:
+        return 0
+    rates = rate_limits(conn, ev.org_id, {t.login_id for t in targets if t.login_id is not None})
+    keep, attrs = [], {}
+    for t in targets:
+        state, rate = rates.get(t.login_id or 0, ("gone", None))
+        if state != "active" or not rate:
+            continue
+        keep.append(t)
+        attrs[t.row] = {RATE_ATTR: rate}
+    return queue(conn, ev.org_id, COA, ev.type, ev.id, keep, _now(ev), reason=reason, attrs=attrs)
+
+
+def on_profile_changed(conn: Connection, ev: Event) -> None:
+    p: LoginProfileChanged = ev.payload
+    if p.fields and not {"profile_id", "rate_limit"} & set(p.fields):
+        return   # a change the router does not see mid-session (a fixed IP, a cap, ...)
+    _coa_rate(conn, ev, [p.login_id], f"profile {p.old_profile_id} -> {p.new_profile_id}")
+
+
+def on_throttled(conn: Connection, ev: Event) -> None:
+    p: LoginThrottled = ev.payload
+    if p.old_level == p.new_level:
+        return
+    _coa_rate(conn, ev, [p.login_id], f"FUP level {p.old_level} -> {p.new_level}")
+
+
+def on_profile_edited(conn: Connection, ev: Event) -> None:
+    p: ProfileChanged = ev.payload
+    if p.op != "updated":
+        return
+    ids = list(conn.execute(sa.select(logins.c.id).where(
+        logins.c.org_id == ev.org_id, logins.c.profile_id == p.profile_id,
+        logins.c.rate_limit.is_(None), logins.c.state == "active")).scalars())
+    _coa_rate(conn, ev, ids, f"profile {p.name} edited")
+
+
+SUBSCRIPTIONS = (
+    ("login.state_changed", on_state_changed),
+    ("login.removed", on_removed),
+    ("login.profile_changed", on_profile_changed),
+    ("login.throttled", on_throttled),
+    ("profile.changed", on_profile_edited),
+)
+
+
+# -- the queue's reads and outcomes -------------------------------------------------------
+
+def pending(conn: Connection, after_id: int = 0, limit: int = 1000) -> list[Action]:
+    """Pending actions in id order (every org: the sender serves them all)."""
+    q = (sa.select(actions).where(actions.c.state == "pending", actions.c.id > after_id)
+         .order_by(actions.c.id).limit(limit))
+    return [_action(r) for r in conn.execute(q)]
+
+
+def get(conn: Connection, org_id: int, action_id: int) -> Action | None:
+    r = conn.execute(sa.select(actions).where(actions.c.org_id == org_id, actions.c.id == action_id)).first()
+    return _action(r) if r else None
+
+
+def list_actions(conn: Connection, org_id: int | None = None, *, login_id: int | None = None,
+                 nas_id: int | None = None, failed: bool = False, limit: int = 50) -> list[Action]:
+    """The most recent actions, newest first (``org_id`` None: every org, for the operator)."""
+    q = sa.select(actions)
+    if org_id is not None:
+        q = q.where(actions.c.org_id == org_id)
+    if login_id is not None:
+        q = q.where(actions.c.login_id == login_id)
+    if nas_id is not None:
+        q = q.where(actions.c.nas_id == nas_id)
+    if failed:
+        q = q.where(actions.c.state == "failed")
+    return [_action(r) for r in conn.execute(q.order_by(actions.c.id.desc()).limit(limit))]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action_id: int
+    state: str              # done | failed
+    outcome: str            # ack | nak | gone | timeout | fallback | error | skipped
+    attempts: int
+    detail: str = ""
+    error_cause: int | None = None
+    rtt_ms: int | None = None
+    fallback: str | None = None
+    close_session: bool = False    # the NAS says the session is gone: close our row
+
+
+def record(conn: Connection, outcomes: list[Outcome], now: datetime,
+           sent_at: dict[int, datetime] | None = None) -> list[int]:
+    """Write outcomes of pending actions (an action already finished is left alone)
+    with when each was first sent; the ids recorded."""
+    done = []
+    sent_at = sent_at or {}
+    for o in outcomes:
+        n = conn.execute(actions.update().where(actions.c.id == o.action_id, actions.c.state == "pending").values(
+            state=o.state, outcome=o.outcome, attempts=actions.c.attempts + o.attempts, detail=o.detail,
+            error_cause=o.error_cause, rtt_ms=o.rtt_ms, fallback=o.fallback, done_at=now,
+            sent_at=sa.func.coalesce(actions.c.sent_at, sent_at.get(o.action_id)))).rowcount
+        if n:
+            done.append(o.action_id)
+    return done
+
+
+def request_disconnect(conn: Connection, org_id: int, login_id: int, username: str, now: datetime, *,
+                       reason: str = "manual") -> int:
+    """Queue a Disconnect-Request for each open session of a login (``aaad disconnect``);
+    the number queued (0: no open session)."""
+    return queue(conn, org_id, DISCONNECT, "manual", None, open_sessions(conn, org_id, [login_id]), now,
+                 reason=reason)
+
+
+def prune(conn: Connection, before: datetime) -> int:
+    """Delete finished actions done before ``before`` (pending ones stay)."""
+    return int(conn.execute(actions.delete().where(actions.c.state != "pending",
+                                                   actions.c.done_at < before)).rowcount)
