@@ -22,7 +22,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web.server import Site
 
-from aaad import changes, events, migrate
+from aaad import changes, events, migrate, wake
 from aaad import config as cfg
 from aaad.clock import utcnow
 from aaad.component import Core, Package
@@ -153,6 +153,7 @@ class App:
         self.bound = Bound()
         self._ports: list[Any] = []
         self.components: list[Any] = []
+        self.on_wake: list[Any] = [self.follower.poke, self.dispatcher.poke]
         self.started = self.clock.seconds()
         self._gauges()
 
@@ -241,6 +242,9 @@ class App:
         self.bound.web = p.getHost().port
         for c in self.components:
             c.start()
+        woken = wake.listen(self.reactor, self.conf.server.data_dir, self.on_wake)
+        if woken is not None:
+            self._ports.append(woken)
         self.follower.start()
         self.dispatcher.start()
         if self.conf.jobs.enabled:
@@ -250,7 +254,7 @@ class App:
     def core(self) -> Core:
         """What the packages above get from the core."""
         return Core(self.conf, self.reactor, self.clock, self.db, self.box, self.stats, self.view,
-                    self.login_writer, self.scheduler, self.dispatcher, self.conf.server.data_dir)
+                    self.login_writer, self.scheduler, self.dispatcher, self.conf.server.data_dir, self.on_wake)
 
     def services(self) -> tuple[AuthServer, AccountingServer, BillingService]:
         """Each package's services, bottom up, from the core and what lower ones provide

@@ -64,6 +64,8 @@ class Context:
             from aaad.db import sync_engine
             url = app.prepare_storage(self.conf, upgrade=True)
             self._engine = sync_engine(url, self.conf.database.busy_timeout_ms)
+            from aaad import wake
+            wake.notify_on_commit(self._engine, self.conf.server.data_dir)
         return self._engine
 
     @property

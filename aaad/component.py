@@ -55,6 +55,9 @@ class Core:
     scheduler: Scheduler
     dispatcher: Dispatcher
     data_dir: str
+    #: Called when another process on this machine committed something (aaad.wake): append a
+    #: callback that looks at your queue now rather than at its next poll.
+    on_wake: list[Callable[[], None]] = field(default_factory=list)
 
 
 class SessionInfo(Protocol):
