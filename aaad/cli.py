@@ -178,6 +178,26 @@ def cmd_nas_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_nas_set(args: argparse.Namespace) -> int:
+    from aaad import nas
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org)
+    kw: dict[str, Any] = {}
+    for key in ("api_host", "api_port", "api_username", "api_password"):
+        if getattr(args, key) is not None:
+            kw[key] = getattr(args, key) or None
+    for field in args.clear or ():
+        kw[field.replace("-", "_")] = None
+    n = ctx.tx(nas.update, ctx.box, org_id, args.name, now_utc(), address=args.address, secret=args.secret,
+               type=args.type, coa_port=args.coa_port,
+               require_message_authenticator=(None if args.message_authenticator is None
+                                              else args.message_authenticator == "required"),
+               api_tls=args.api_tls, **kw)
+    print(f"NAS {n.name} ({n.address}) updated: coa port {n.coa_port}, "
+          f"API {'configured' if n.api_username else 'not configured'}")
+    return EXIT_OK
+
+
 def cmd_nas_list(args: argparse.Namespace) -> int:
     from aaad import nas
     ctx = Context(args)
@@ -466,6 +486,24 @@ def build_parser() -> argparse.ArgumentParser:
     na.add_argument("--api-password")
     na.add_argument("--api-tls", action="store_true")
     na.set_defaults(fn=cmd_nas_add)
+    ns = n.add_parser("set", help="change a NAS client (only the options given)")
+    ns.add_argument("name")
+    ns.add_argument("--org")
+    ns.add_argument("--address", help="IP address or network (CIDR) the router sends from")
+    ns.add_argument("--secret", help="the RADIUS shared secret (also signs CoA/Disconnect)")
+    ns.add_argument("--type", choices=["mikrotik", "other"])
+    ns.add_argument("--coa-port", type=int, help="the router's CoA/Disconnect port (RouterOS: 3799)")
+    ns.add_argument("--message-authenticator", choices=["required", "optional"],
+                    help="whether Access-Requests must carry Message-Authenticator (required: Blast-RADIUS)")
+    ns.add_argument("--api-host", help="RouterOS API address, if not the NAS address")
+    ns.add_argument("--api-port", type=int, help="RouterOS API port (8728 plain, 8729 TLS)")
+    ns.add_argument("--api-username")
+    ns.add_argument("--api-password", help="stored encrypted")
+    ns.add_argument("--api-tls", action=argparse.BooleanOptionalAction, default=None,
+                    help="talk to the API over TLS (api-ssl)")
+    ns.add_argument("--clear", action="append", choices=["api-host", "api-port", "api-username", "api-password"],
+                    help="unset an API setting (repeatable)")
+    ns.set_defaults(fn=cmd_nas_set)
     nl = n.add_parser("list", help="list NAS clients")
     nl.add_argument("--org")
     nl.add_argument("--json", action="store_true")

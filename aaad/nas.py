@@ -10,6 +10,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -80,6 +81,56 @@ def add(conn: Connection, box: SecretBox, org_id: int, name: str, address: str, 
     n = get(conn, box, org_id, nid)
     assert n is not None  # just inserted in this transaction
     changes.record(conn, org_id, "nas", nid, "upsert", now, n)
+    return n
+
+
+_UNSET: Any = object()
+
+
+def update(conn: Connection, box: SecretBox, org_id: int, name: str, now: datetime, *,
+           address: str | None = None, secret: str | None = None, type: str | None = None,
+           coa_port: int | None = None, require_message_authenticator: bool | None = None,
+           api_host: Any = _UNSET, api_port: Any = _UNSET, api_username: Any = _UNSET,
+           api_password: Any = _UNSET, api_tls: bool | None = None) -> Nas:
+    """Change a NAS (None or unset: keep; the api_* fields take None to clear them)."""
+    r = conn.execute(sa.select(nas_t.c.id).where(nas_t.c.org_id == org_id, nas_t.c.name == name)).first()
+    if r is None:
+        raise ValidationError("name", f"no NAS named {name!r} in this org")
+    values: dict[str, Any] = {}
+    if address is not None:
+        addr = normalise_address(address)
+        if conn.execute(sa.select(nas_t.c.id).where(nas_t.c.address == addr, nas_t.c.id != r.id)).first():
+            raise ValidationError("address", f"a NAS with address {addr} already exists")
+        values["address"] = addr
+    if secret is not None:
+        if not secret:
+            raise ValidationError("secret", "must not be empty")
+        values["secret_enc"] = box.encrypt(secret)
+    if type is not None:
+        if type not in NAS_TYPES:
+            raise ValidationError("type", f"one of {', '.join(NAS_TYPES)}")
+        values["type"] = type
+    if coa_port is not None:
+        if not 0 < coa_port < 65536:
+            raise ValidationError("coa_port", "a port number")
+        values["coa_port"] = coa_port
+    if require_message_authenticator is not None:
+        values["require_message_authenticator"] = require_message_authenticator
+    if api_port is not _UNSET and api_port is not None and not 0 < api_port < 65536:
+        raise ValidationError("api_port", "a port number")
+    for key, v in (("api_host", api_host), ("api_port", api_port), ("api_username", api_username)):
+        if v is not _UNSET:
+            values[key] = v
+    if api_password is not _UNSET:
+        values["api_password_enc"] = box.encrypt(api_password) if api_password else None
+    if api_tls is not None:
+        values["api_tls"] = api_tls
+    if values:
+        conn.execute(nas_t.update().where(nas_t.c.id == r.id).values(**values))
+    n = get(conn, box, org_id, r.id)
+    assert n is not None
+    if values:
+        changes.record(conn, org_id, "nas", r.id, "upsert", now, n)
     return n
 
 
