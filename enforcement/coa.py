@@ -22,7 +22,9 @@ record the action) belongs to the caller.
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import socket
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +34,6 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import DatagramProtocol
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from aaad.metrics import Stats
 from aaad.radius import codec
@@ -235,7 +236,7 @@ class DynAuthClient:
 
     def __init__(self, reactor: UDPReactor, *, initial_timeout: float = 1.0, max_attempts: int = 4,
                  max_time: float = 8.0, bind_address: str = "0.0.0.0", stats: Stats | None = None,
-                 dictionary: RadiusDictionary | None = None) -> None:
+                 dictionary: RadiusDictionary | None = None, rcvbuf: int = 1 << 20) -> None:
         if initial_timeout <= 0 or max_time <= 0:
             raise ValueError("initial_timeout and max_time must be positive")
         if max_attempts < 1:
@@ -245,6 +246,7 @@ class DynAuthClient:
         self.max_attempts = max_attempts
         self.max_time = max_time
         self.bind_address = bind_address
+        self.rcvbuf = rcvbuf
         self.dictionary = dictionary if dictionary is not None else load_dictionary()
         self._m = _Metrics(stats if stats is not None else Stats())
         if stats is not None:
@@ -261,6 +263,9 @@ class DynAuthClient:
         if self._port is not None:
             raise RuntimeError("DynAuthClient already started")
         self._port = self.reactor.listenUDP(0, self._proto, interface=self.bind_address, maxPacketSize=4096)
+        with contextlib.suppress(OSError, AttributeError):  # fake reactors in tests
+            # up to 256 replies per NAS can arrive at once
+            self._port.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
 
     @property
     def port(self) -> int:
@@ -278,7 +283,7 @@ class DynAuthClient:
                 self._cancel_timer(req)
                 if not req.done:
                     req.done = True
-                    req.deferred.errback(Failure(ClientStopped("the CoA client stopped")))
+                    req.deferred.errback(ClientStopped("the CoA client stopped"))
         if port is None:
             return defer.succeed(None)
         d = port.stopListening()
