@@ -169,12 +169,16 @@ class _Metrics:
         self.drops = stats.counter("aaad_dynauth_dropped_total", "Replies discarded, by reason.", "reason")
         self.queued = stats.counter("aaad_dynauth_queued_total",
                                     "Requests that waited for a free identifier (256 in flight to one NAS).")
-        self.rtt_le = stats.counter("aaad_dynauth_rtt_le",
+        self.rtt_le = stats.counter("aaad_dynauth_rtt_seconds_le",
                                     "Replies whose round trip (first send to reply) took at most le seconds "
                                     "(cumulative histogram buckets).", "le")
         self.rtt_count = stats.counter("aaad_dynauth_rtt_count", "Replies timed (the histogram's count).")
-        self.rtt_sum_us = stats.counter("aaad_dynauth_rtt_microseconds_sum",
+        self.rtt_sum_us = stats.counter("aaad_dynauth_rtt_microseconds",
                                         "Sum of the round trips of timed replies, in microseconds.")
+        for bound in (*RTT_BUCKETS, "+Inf"):  # every bucket shows from the start
+            self.rtt_le[str(bound)] += 0
+        self.rtt_count[""] += 0
+        self.rtt_sum_us[""] += 0
 
     def rtt(self, seconds: float) -> None:
         for bound in RTT_BUCKETS:
@@ -304,7 +308,16 @@ class DynAuthClient:
         return self._submit("coa", target, attrs)
 
     def encode_attrs(self, attrs: Attrs) -> bytes:
-        """The wire attributes for (name, value) pairs, in order, through the dictionary."""
+        """The wire attributes for (name, value) pairs, in order, through the dictionary.
+
+        Message-Authenticator is the client's to add; attributes the dictionary
+        marks encrypted (User-Password style) have no place in these requests.
+        """
+        for name, _ in attrs:
+            if name == "Message-Authenticator":
+                raise ValueError("Message-Authenticator is added by the client")
+            if self.dictionary.encrypt_of(name):
+                raise ValueError(f"{name}: encrypted attributes are not sent in CoA/Disconnect requests")
         encoded = b"".join(self.dictionary.encode(name, value) for name, value in attrs)
         if codec.HEADER_LENGTH + 18 + len(encoded) > codec.MAX_PACKET_LENGTH:
             raise ValueError(f"request attributes of {len(encoded)} octets do not fit a packet")

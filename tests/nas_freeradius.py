@@ -2,9 +2,14 @@
 
 A private instance: its own raddb in a directory of the test's, a generated
 minimal config (no default sites, no system config read), run as root in the
-foreground (``freeradius -f``, or ``-X`` with ``debug=True``) with its log
-on a pipe this module drains into ``radiusd.log``. It listens for CoA on a
-free loopback port; the client is 127.0.0.1 with the given secret.
+foreground and single-threaded (``freeradius -f -t``, or ``-X`` with
+``debug=True``) with its log on a pipe this module drains into the object
+and ``radiusd.log``; ready when it logs "Ready to process requests". It
+listens for CoA on a free loopback port with a 4 MB receive buffer (with the
+OS default a burst of 256 requests overflows it and datagrams are lost);
+the client is 127.0.0.1 with the given secret. Single-threaded because with
+threads a retransmission arriving while FreeRADIUS still holds the previous
+copy was seen deduplicated, not recorded.
 
 Behaviour, decided per User-Name in the ``recv-coa`` section (FreeRADIUS 3.2
 has one section for both codes; it branches on Packet-Type):

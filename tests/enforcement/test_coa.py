@@ -195,12 +195,16 @@ def test_identity_attrs_order_and_optionals() -> None:
 
 
 def test_bad_attributes_fail_without_sending() -> None:
-    """An unknown attribute or a bad value fails the Deferred with ValueError and sends nothing."""
+    """Unknown, badly valued, client-owned or encrypted attributes fail the Deferred with ValueError; nothing sent."""
     client, reactor, _ = make()
     with pytest.raises(ValueError, match="unknown RADIUS attribute"):
         result_of(client.coa(NAS, [("No-Such-Attribute", "x")]))
     with pytest.raises(ValueError, match="Framed-IP-Address"):
         result_of(client.disconnect(NAS, [("Framed-IP-Address", "not-an-ip")]))
+    with pytest.raises(ValueError, match="added by the client"):
+        result_of(client.disconnect(NAS, [("Message-Authenticator", b"x" * 16)]))
+    with pytest.raises(ValueError, match="encrypted"):
+        result_of(client.coa(NAS, [("User-Password", "secret")]))
     assert reactor.transport.sent == []
 
 
@@ -323,9 +327,21 @@ def test_ack_after_retransmission() -> None:
     assert len(reactor.transport.sent) == 2
     assert reactor.getDelayedCalls() == []
     assert stats.counters["aaad_dynauth_results_total"]["disconnect_ack"] == 1
-    assert stats.counters["aaad_dynauth_rtt_le"]["2.5"] == 1
-    assert stats.counters["aaad_dynauth_rtt_le"]["1.0"] == 0
-    assert stats.counters["aaad_dynauth_rtt_microseconds_sum"][""] == 1_500_000
+    assert stats.counters["aaad_dynauth_rtt_seconds_le"]["2.5"] == 1
+    assert stats.counters["aaad_dynauth_rtt_seconds_le"]["1.0"] == 0
+    assert stats.counters["aaad_dynauth_rtt_microseconds"][""] == 1_500_000
+
+
+def test_works_without_stats() -> None:
+    """Metrics are optional: a client without Stats still reports outcomes."""
+    reactor = FakeReactor()
+    client = DynAuthClient(reactor, dictionary=D)
+    client.start()
+    d = client.disconnect(NAS, IDENT)
+    (req, _), = reactor.transport.sent
+    reactor.receive(reply_to(req, codec.DISCONNECT_ACK), ("192.0.2.10", 3799))
+    r = fired(d)
+    assert r is not None and r.outcome == "ack"
 
 
 def test_ack_without_message_authenticator_is_accepted() -> None:

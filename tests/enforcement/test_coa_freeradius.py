@@ -79,8 +79,8 @@ def test_no_answer_times_out_after_retransmissions(freeradius_nas: FreeRadiusNas
     assert {(s["id"], s["authenticator"], s["src"]) for s in seen} == {(seen[0]["id"], seen[0]["authenticator"],
                                                                         seen[0]["src"])}
     times = sorted(s["time"] for s in seen)
-    gap1, gap2 = times[1] - times[0], times[2] - times[1]
-    assert 0.15 < gap1 < gap2  # back-off: 0.2 s, then 0.4 s
+    # back-off: retransmissions due 0.2 s and 0.6 s after the first send (a busy machine only delays them)
+    assert times[1] - times[0] > 0.18 and times[2] - times[0] > 0.58
     assert out["stats"]["aaad_dynauth_sent_total"] == {"first": 1, "retransmission": 2}
 
 
@@ -102,7 +102,9 @@ def test_more_than_256_in_flight_to_one_nas(freeradius_nas: FreeRadiusNas) -> No
     out = run_client(freeradius_nas, reqs)
     assert [r["outcome"] for r in out["results"]] == ["ack"] * 300
     seen = freeradius_nas.wait_received(300)
-    assert sorted(s["User-Name"] for s in seen) == sorted(f"u{i}" for i in range(300))
+    assert {s["User-Name"] for s in seen} == {f"u{i}" for i in range(300)}
+    assert len(seen) == 300 + out["stats"]["aaad_dynauth_sent_total"].get("retransmission", 0)
+    assert out["stats"]["aaad_dynauth_queued_total"] == {"": 44}
 
 
 def test_radclient_cross_check(freeradius_nas: FreeRadiusNas) -> None:
