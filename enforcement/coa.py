@@ -307,6 +307,12 @@ class DynAuthClient:
         """Send a CoA-Request (e.g. a new Mikrotik-Rate-Limit); fires with its :class:`Result`."""
         return self._submit("coa", target, attrs)
 
+    def send(self, kind: str, target: Target, attrs: Attrs) -> defer.Deferred[Result]:
+        """``kind`` "disconnect" or "coa" (as an action queue stores it); errback ValueError otherwise."""
+        if kind not in KINDS:
+            return defer.fail(ValueError(f"unknown Dynamic Authorization kind {kind!r}"))
+        return self._submit(kind, target, attrs)
+
     def encode_attrs(self, attrs: Attrs) -> bytes:
         """The wire attributes for (name, value) pairs, in order, through the dictionary.
 

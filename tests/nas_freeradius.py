@@ -27,6 +27,20 @@ answer, by linelog in ``received.log`` (values hex-encoded, so any octets
 survive), with what FreeRADIUS answered. ``cleanup_delay = 0``: a
 retransmission is processed and recorded again (so tests can count them),
 not answered from a cache.
+
+From an e2e test (the fixtures live here; tests/enforcement/conftest.py
+re-exports them, a module elsewhere imports them)::
+
+    from tests.nas_freeradius import FreeRadiusNas, freeradius_nas  # noqa: F401  (fixture)
+
+    def test_suspend_cuts_off(daemon_factory, freeradius_nas: FreeRadiusNas) -> None:
+        d = daemon_factory()   # point the NAS record's CoA port at freeradius_nas.port,
+        ...                    # secret freeradius_nas.secret ("testing123"), then suspend
+        (req,) = freeradius_nas.wait_received(1, timeout=2.0, where=lambda r: r["User-Name"] == "alice")
+        assert req["code"] == "Disconnect-Request" and req["Acct-Session-Id"] == "..."
+
+``FreeRadiusNas(dir, secret, naks=..., silent=...)`` is also a context
+manager, for a NAS with other behaviour or one started outside pytest (bench/).
 """
 from __future__ import annotations
 

@@ -208,6 +208,16 @@ def test_bad_attributes_fail_without_sending() -> None:
     assert reactor.transport.sent == []
 
 
+def test_send_by_kind() -> None:
+    """send() takes the kind as data: "disconnect" and "coa" pick the code, anything else fails."""
+    client, reactor, _ = make()
+    client.send("disconnect", NAS, IDENT)
+    client.send("coa", NAS, IDENT)
+    assert [data[0] for data, _ in reactor.transport.sent] == [codec.DISCONNECT_REQUEST, codec.COA_REQUEST]
+    with pytest.raises(ValueError, match="kind"):
+        result_of(client.send("reauth", NAS, IDENT))
+
+
 def test_not_started_fails() -> None:
     """A request before start() fails instead of vanishing."""
     client = DynAuthClient(FakeReactor(), dictionary=D)
