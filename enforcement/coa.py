@@ -236,11 +236,17 @@ class DynAuthClient:
     doubles it; at most ``max_attempts`` sends, and the outcome is known at
     most ``max_time`` seconds after the first send (a request waiting for a
     free identifier has not been sent yet; its time starts when it is).
+    ``max_in_flight`` (at most 256, one identifier octet) bounds the requests
+    outstanding to one NAS; below 256 it also keeps a freed identifier from
+    being reused at once (identifiers rotate through all 256).
     """
 
     def __init__(self, reactor: UDPReactor, *, initial_timeout: float = 1.0, max_attempts: int = 4,
                  max_time: float = 8.0, bind_address: str = "0.0.0.0", stats: Stats | None = None,
-                 dictionary: RadiusDictionary | None = None, rcvbuf: int = 1 << 20) -> None:
+                 dictionary: RadiusDictionary | None = None, rcvbuf: int = 1 << 20,
+                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        if not 1 <= max_in_flight <= MAX_IN_FLIGHT:
+            raise ValueError(f"max_in_flight must be 1..{MAX_IN_FLIGHT}")
         if initial_timeout <= 0 or max_time <= 0:
             raise ValueError("initial_timeout and max_time must be positive")
         if max_attempts < 1:
@@ -251,6 +257,7 @@ class DynAuthClient:
         self.max_time = max_time
         self.bind_address = bind_address
         self.rcvbuf = rcvbuf
+        self.max_in_flight = max_in_flight
         self.dictionary = dictionary if dictionary is not None else load_dictionary()
         self._m = _Metrics(stats if stats is not None else Stats())
         if stats is not None:
@@ -348,7 +355,7 @@ class DynAuthClient:
         peer = self._peers.get(key)
         if peer is None:
             peer = self._peers[key] = _Peer()
-        if len(peer.in_flight) >= MAX_IN_FLIGHT:
+        if len(peer.in_flight) >= self.max_in_flight:
             peer.waiting.append(req)
             self._m.queued[""] += 1
         else:

@@ -521,6 +521,19 @@ def test_identifier_exhaustion_queues() -> None:
     assert reactor.getDelayedCalls() == []
 
 
+def test_max_in_flight_lower_bound_rotates_ids() -> None:
+    """max_in_flight=2 holds the third request back; the freed slot gets the next id, not the freed one."""
+    client, reactor, stats = make(max_in_flight=2)
+    ds = [client.disconnect(NAS, identity_attrs(f"u{i}", "s")) for i in range(3)]
+    assert [data[1] for data, _ in reactor.transport.sent] == [0, 1]
+    reactor.receive(reply_to(reactor.transport.sent[0][0], codec.DISCONNECT_ACK), ("192.0.2.10", 3799))
+    assert fired(ds[0]) is not None
+    assert reactor.transport.sent[-1][0][1] == 2 and b"u2" in reactor.transport.sent[-1][0]
+    assert stats.counters["aaad_dynauth_queued_total"][""] == 1
+    with pytest.raises(ValueError, match="max_in_flight"):
+        DynAuthClient(reactor, dictionary=D, max_in_flight=257)
+
+
 def test_ids_never_reused_while_in_flight() -> None:
     """Under a random mix of submissions, replies and timeouts, no id is given out while it is in flight."""
     client, reactor, _ = make(max_attempts=2, max_time=3.0)
