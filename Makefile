@@ -36,7 +36,9 @@ define apt_install
 	  echo "installing system packages:$$missing"; \
 	  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; rc=$$?; \
-	  rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	  rm -f /usr/sbin/policy-rc.d; \
+	  case " $$missing " in *" freeradius "*) systemctl disable freeradius >/dev/null 2>&1 || true;; esac; \
+	  exit $$rc; \
 	fi
 endef
 

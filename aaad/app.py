@@ -45,6 +45,7 @@ from accounting.server import AccountingServer
 from billing.component import PACKAGE as BILLING
 from billing.service import BillingService
 from enforcement.component import PACKAGE as ENFORCEMENT
+from enforcement.service import EnforcementService
 from web.root import build_root
 
 log = Logger()
@@ -144,7 +145,7 @@ class App:
         self.dispatcher = Dispatcher(self.db, self.clock, d.change_poll_interval, stats=self.stats,
                                      policy=RetryPolicy(j.event_max_attempts, j.event_backoff,
                                                         j.event_max_backoff))
-        self.scheduler = Scheduler(self.db, self.clock, j.tick, self.leader, lease=j.lease)
+        self.scheduler = Scheduler(self.db, self.clock, j.tick, self.leader, lease=j.lease, skip=frozenset(j.skip))
         self.scheduler.on_leader.append(self._leader_changed)
         self.dispatcher.enabled = self.leader.leader
         self.db.writer.after_commit.append(self.dispatcher.poke)
@@ -248,6 +249,10 @@ class App:
         self.follower.start()
         self.dispatcher.start()
         if self.conf.jobs.enabled:
+            unknown = set(self.conf.jobs.skip) - set(self.scheduler.jobs)
+            if unknown:
+                log.warn("[jobs] skip names jobs that do not exist: {names} (see: aaad jobs list)",
+                         names=", ".join(sorted(unknown)))
             self.scheduler.start()
         self.announce()
 
@@ -256,21 +261,22 @@ class App:
         return Core(self.conf, self.reactor, self.clock, self.db, self.box, self.stats, self.view,
                     self.login_writer, self.scheduler, self.dispatcher, self.conf.server.data_dir, self.on_wake)
 
-    def services(self) -> tuple[AuthServer, AccountingServer, BillingService]:
+    def services(self) -> tuple[AuthServer, AccountingServer, EnforcementService, BillingService]:
         """Each package's services, bottom up, from the core and what lower ones provide
         (constructing them registers their jobs, subscriptions and batch handlers)."""
         core = self.core()
         acct = AccountingServer(core, self.conf.accounting)
         auth = AuthServer(core, self.conf.radius, sessions=acct.tracker)
+        enforcement = EnforcementService(core, self.conf.enforcement, tracker=acct.tracker)
         billing = BillingService(core, self.conf.billing)
-        return auth, acct, billing
+        return auth, acct, enforcement, billing
 
     def _build_components(self) -> None:
-        auth, acct, billing = self.services()
+        auth, acct, enforcement, billing = self.services()
         acct.load()
         acct.listen()
         auth.listen()
-        self.components += [auth, acct, billing]
+        self.components += [auth, acct, enforcement, billing]
         self.bound.auth, self.bound.acct = auth.port, acct.port
 
     def announce(self) -> None:

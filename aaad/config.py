@@ -376,6 +376,9 @@ class JobsConfig:
     """Periodic jobs (aggregation, cleanup, billing)."""
     enabled: bool = setting(True, "Run periodic jobs and dispatch events in this instance. Instances sharing a "
                                   "database (or a data directory) take a leader lock, so only one runs them.")
+    skip: list[str] = setting([], "Jobs this instance never starts on its own (e.g. [\"billing.dunning\"] to "
+                                  "run dunning by hand or from cron); `aaad jobs run NAME` still runs them. Events "
+                                  "are dispatched as usual.")
     tick: float = setting(1.0, "Seconds between scheduler checks for due jobs (and leader lock checks).", positive)
     unhealthy_after_failures: int = setting(3, "/healthz reports unhealthy when a job's latest period failed this many"
                                                " attempts, or its last this many periods all failed.", positive)

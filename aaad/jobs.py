@@ -329,8 +329,9 @@ class Scheduler:
     """Runs each job once per period; a job still running is not started again."""
 
     def __init__(self, db: Any, clock: Any, tick: float = 1.0, leader: LeaderLock | None = None,
-                 lease: float = DEFAULT_LEASE, owner: str | None = None):
+                 lease: float = DEFAULT_LEASE, owner: str | None = None, skip: frozenset[str] = frozenset()):
         self.db = db
+        self.skip = skip          # never started by the ticks (``aaad jobs run`` still runs them)
         self.clock = clock
         self.tick_interval = tick
         self.jobs: dict[str, Job] = {}
@@ -373,7 +374,7 @@ class Scheduler:
         if self._inflight and self.clock.seconds() - self._renewed >= self.lease / 3:
             self._renewed = self.clock.seconds()
             yield self.db.write(renew, self.owner, now, self.lease)
-        idle = [j for j in self.jobs.values() if not self._state[j.name].running]
+        idle = [j for j in self.jobs.values() if not self._state[j.name].running and j.name not in self.skip]
         orgs = (yield self.db.read(list_orgs)) if any(j.per_org for j in idle) else []
         for job in idle:
             st = self._state[job.name]

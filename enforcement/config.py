@@ -11,8 +11,8 @@ class EnforcementConfig:
     """CoA/Disconnect (RFC 5176) towards the NAS routers, the RouterOS API and the action queue."""
     enabled: bool = setting(True, "Act on login changes: disconnect the sessions of a suspended, disabled or "
                                   "removed login, send a CoA with the new rate on a plan change or FUP tier. "
-                                  "Off: decisions are still queued (as skipped) so nothing is sent later "
-                                  "by surprise.")
+                                  "Off: nothing is decided or sent (the routers apply changes at the next "
+                                  "reconnect only).")
     source_address: str = setting("0.0.0.0", "Local address CoA/Disconnect requests are sent from (the NAS "
                                              "must accept requests from it: RouterOS /radius incoming).",
                                   ip_address)
@@ -22,8 +22,9 @@ class EnforcementConfig:
                                    "same identifier and authenticator).", positive)
     coa_max_time: float = setting(8.0, "Upper bound, in seconds, on the time spent on one request, "
                                        "retransmissions included.", positive)
-    in_flight_per_nas: int = setting(64, "Requests outstanding at once towards one NAS; more wait their turn "
-                                         "(a mass plan change does not flood a router).", positive)
+    in_flight_per_nas: int = setting(64, "Requests outstanding at once towards one NAS, 1 to 256 (RADIUS has "
+                                         "256 identifiers); more wait their turn (a mass plan change does not "
+                                         "flood a router).", lambda v: None if 1 <= v <= 256 else "1 to 256")
     poll_interval: float = setting(1.0, "Seconds between looks for pending actions written by another process "
                                         "(`aaad disconnect`) or left by a restart; actions this process "
                                         "decides are sent at once.", positive)

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from twisted.internet import defer, task
 
 from aaad import jobs, orgs
+from aaad.clock import utcnow
 from aaad.schedules import Daily, Monthly
 from tests.helpers import SyncDB
 
@@ -48,6 +49,22 @@ def test_job_runs_once_per_period(engine: Any) -> None:
     s2.add(jobs.Job("agg", 300, lambda ctx: runs.append(ctx.period)))
     s2.tick()
     assert len(runs) == 2
+
+
+def test_skipped_job_is_never_started_by_the_ticks(engine: Any) -> None:
+    """A job named in skip is not run by ticks (the others are), yet run_period still runs it."""
+    clock = clock_at(T0)
+    runs: list[str] = []
+    s = jobs.Scheduler(SyncDB(engine), clock, tick=1.0, skip=frozenset({"dun"}))
+    s.add(jobs.Job("dun", 300, lambda ctx: runs.append("dun")))
+    s.add(jobs.Job("agg", 300, lambda ctx: runs.append("agg")))
+    for _ in range(3):
+        s.tick()
+        clock.advance(400)
+    assert runs == ["agg"] * 3
+    key, start = s.jobs["dun"].plan.period_at(utcnow(clock), UTC)
+    s.run_period(s.jobs["dun"], 0, key, start)
+    assert runs[-1] == "dun"
 
 
 def _chunked(work: sa.Table) -> Any:

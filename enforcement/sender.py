@@ -1,0 +1,254 @@
+"""The action sender: performs the queue's pending rows and writes their outcome.
+
+Runs on the leader (where the event dispatcher runs).  It is woken at once
+after a delivery transaction that queued actions (the dispatcher's
+after-commit hook), and polls every ``poll_interval`` for rows written by
+another process (``aaad disconnect``) or left pending by a restart.  A row is
+in flight in memory from its send to its recorded outcome, so it is never
+sent twice by one process; a crash between the NAS's answer and the
+recorded outcome sends it again after the restart (a Disconnect of a session
+already gone is answered "session context not found", which counts as done).
+
+Outcomes:
+
+- ACK: done (``ack``).
+- NAK with Error-Cause 503 (Session-Context-Not-Found): done (``gone``), and
+  our accounting session row is closed (the NAS no longer has it).
+- NAK for another reason, or no answer within the bounded retransmissions:
+  a Disconnect falls back to the RouterOS API when the NAS has credentials
+  (``fallback``: the user's /ppp/active and /ip/hotspot/active entries
+  removed), else it failed; a CoA is followed by a Disconnect of the same
+  session (cause ``coa.nak``), so the customer reconnects at the new rate.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from aaad import nas as nas_store
+from aaad.clock import utcnow
+from aaad.nas import Nas
+from aaad.timer import Timer
+from enforcement import actions as q
+from enforcement.coa import SESSION_NOT_FOUND, ClientStopped, Result, Target, identity_attrs
+
+log = Logger()
+
+
+class DynAuth(Protocol):
+    """The RFC 5176 client (:class:`enforcement.coa.DynAuthClient`)."""
+
+    def disconnect(self, target: Target, attrs: list[tuple[str, Any]]) -> defer.Deferred[Result]: ...
+
+    def coa(self, target: Target, attrs: list[tuple[str, Any]]) -> defer.Deferred[Result]: ...
+
+
+class Fallback(Protocol):
+    """Removes a user's active sessions through the router's API (part b's RouterPool)."""
+
+    def remove_user_sessions(self, nas: Nas, username: str) -> defer.Deferred[int]: ...
+
+
+class ActionSender:
+    def __init__(self, db: Any, box: Any, clock: Any, client: DynAuth, *, poll_interval: float = 1.0,
+                 in_flight_per_nas: int = 64, fallback: Fallback | None = None, stats: Any = None,
+                 on_sessions_closed: Callable[[list[int]], None] | None = None, batch: int = 1000):
+        self.db = db
+        self.box = box
+        self.clock = clock
+        self.client = client
+        self.fallback = fallback
+        self.per_nas = in_flight_per_nas
+        self.batch = batch
+        self.enabled = True                 # False on a non-leader instance
+        self.on_sessions_closed = on_sessions_closed
+        self.timer = Timer(self.pump, poll_interval, clock, "enforcement action sender")
+        self.in_flight: set[int] = set()
+        self._waiting: dict[int, deque[tuple[q.Action, Nas]]] = {}
+        self._busy: dict[int, int] = {}
+        self._outcomes: list[_Done] = []
+        self._flush_call: Any = None
+        self._flushing: defer.Deferred[Any] | None = None
+        self.sent = 0
+        self.finished = 0
+        from aaad.metrics import Stats
+        s = stats if stats is not None else Stats()
+        self._results = s.counter("aaad_enforcement_actions_total",
+                                  "Enforcement actions finished, by kind and outcome (e.g. disconnect_ack, "
+                                  "coa_nak, disconnect_fallback).", "result")
+        s.gauge("aaad_enforcement_in_flight", "Actions sent and not yet finished.", lambda: len(self.in_flight))
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> defer.Deferred[Any]:
+        d = self.timer.stop()
+        d.addCallback(lambda _: self.flush())
+        return d
+
+    def kick(self) -> None:
+        """Look at the queue now (after a commit that queued actions)."""
+        if self.enabled:
+            self.timer.kick()
+
+    # -- taking rows off the queue -----------------------------------------------------
+
+    @defer.inlineCallbacks
+    def pump(self):  # type: ignore[no-untyped-def]
+        """Send every pending action not already in flight (each NAS at most
+        ``in_flight_per_nas`` at once; the rest wait in memory for a free slot)."""
+        if not self.enabled:
+            return 0
+        after, started = 0, 0
+        while True:
+            rows = yield self.db.read(q.pending, after, self.batch)
+            new = [a for a in rows if a.id not in self.in_flight]
+            if new:
+                nas = yield self.db.read(nas_store.get_many, self.box, {a.nas_id for a in new})
+                for a in new:
+                    self._take(a, nas.get(a.nas_id))
+                    started += 1
+            if len(rows) < self.batch:
+                return started
+            after = rows[-1].id
+
+    def _take(self, a: q.Action, nas: Nas | None) -> None:
+        self.in_flight.add(a.id)
+        if nas is None:
+            self._finish(a, q.Outcome(a.id, "failed", "error", 0, "the NAS was removed"))
+            return
+        if "/" in nas.address:
+            self._finish(a, q.Outcome(a.id, "failed", "error", 0,
+                                      f"NAS {nas.name} is a network ({nas.address}): no address to send to"))
+            return
+        if self._busy.get(nas.id, 0) >= self.per_nas:
+            self._waiting.setdefault(nas.id, deque()).append((a, nas))
+            return
+        self._send(a, nas)
+
+    def _send(self, a: q.Action, nas: Nas) -> None:
+        self._busy[nas.id] = self._busy.get(nas.id, 0) + 1
+        target = Target(nas.address, nas.coa_port, nas.secret)
+        attrs = identity_attrs(a.username, a.acct_session_id, a.framed_ip)
+        attrs += sorted(a.attrs.items())
+        sent_at = utcnow(self.clock)
+        # RFC 5176 recommends it against replays (section 3); it also makes two requests for the same
+        # session (a suspension, later a resumption) different packets, never a "retransmission".
+        attrs.append(("Event-Timestamp", int(sent_at.timestamp())))
+        send = self.client.coa if a.kind == q.COA else self.client.disconnect
+        self.sent += 1
+        d = send(target, attrs)
+        d.addCallback(self._answered, a, nas, sent_at)
+        d.addErrback(self._broke, a)
+        d.addBoth(self._slot_free, nas.id)
+
+    def _slot_free(self, _: Any, nas_id: int) -> None:
+        self._busy[nas_id] -= 1
+        waiting = self._waiting.get(nas_id)
+        if waiting:
+            a, nas = waiting.popleft()
+            self._send(a, nas)
+
+    # -- outcomes ---------------------------------------------------------------------
+
+    def _answered(self, r: Result, a: q.Action, nas: Nas, sent_at: datetime) -> Any:
+        rtt = None if r.rtt is None else int(round(r.rtt * 1000))
+        detail = f"{r.outcome.upper()} after {r.attempts} attempt(s)"
+        if r.outcome == "ack":
+            return self._finish(a, q.Outcome(a.id, "done", "ack", r.attempts, detail, rtt_ms=rtt), sent_at)
+        if r.outcome == "nak" and r.error_cause == SESSION_NOT_FOUND:
+            return self._finish(a, q.Outcome(a.id, "done", "gone", r.attempts, f"{detail}: {r.error_text}",
+                                             SESSION_NOT_FOUND, rtt, close_session=a.session_row > 0), sent_at)
+        why = f"{detail}: {r.error_text}" if r.outcome == "nak" else f"no answer after {r.attempts} attempt(s)"
+        out = q.Outcome(a.id, "failed", r.outcome, r.attempts, why, r.error_cause, rtt)
+        if a.kind == q.COA:
+            return self._finish(a, out, sent_at, then_disconnect=True)
+        if self.fallback is not None and nas.api_username and nas.api_password is not None:
+            d = self.fallback.remove_user_sessions(nas, a.username)
+            d.addCallback(lambda n: self._finish(a, q.Outcome(
+                a.id, "done", "fallback", r.attempts, f"{why}; removed {n} session(s) through the RouterOS API",
+                r.error_cause, rtt, fallback="api"), sent_at))
+            d.addErrback(lambda f: self._finish(a, q.Outcome(
+                a.id, "failed", r.outcome, r.attempts, f"{why}; RouterOS API fallback failed: {f.getErrorMessage()}",
+                r.error_cause, rtt, fallback="api-failed"), sent_at))
+            return d
+        return self._finish(a, out, sent_at)
+
+    def _broke(self, f: Any, a: q.Action) -> None:
+        if f.check(ClientStopped):   # stopping: left pending, sent again after the restart
+            self.in_flight.discard(a.id)
+            return
+        log.failure("enforcement action {id} failed unexpectedly", f, id=a.id)
+        self._finish(a, q.Outcome(a.id, "failed", "error", 0, f.getErrorMessage()))
+
+    def _finish(self, a: q.Action, o: q.Outcome, sent_at: datetime | None = None, *,
+                then_disconnect: bool = False) -> None:
+        self._results[f"{a.kind}_{o.outcome}"] += 1
+        self._outcomes.append(_Done(a, o, sent_at, then_disconnect))
+        if self._flush_call is None:
+            self._flush_call = self.clock.callLater(0, self.flush)
+
+    @defer.inlineCallbacks
+    def flush(self):  # type: ignore[no-untyped-def]
+        """Write the outcomes gathered since the last flush (one transaction)."""
+        self._flush_call = None
+        if self._flushing is not None:
+            yield self._flushing
+        todo = list(self._outcomes)
+        self._outcomes.clear()
+        if not todo:
+            return
+        self._flushing = d = self.db.write(_record, todo, utcnow(self.clock))
+        try:
+            closed, followups = yield d
+        except Exception:
+            log.failure("recording {n} enforcement outcomes failed; they will be sent again", n=len(todo))
+            closed, followups = [], 0
+        finally:
+            self._flushing = None
+            for t in todo:
+                self.in_flight.discard(t.action.id)
+        self.finished += len(todo)
+        if closed and self.on_sessions_closed is not None:
+            self.on_sessions_closed(closed)
+        if followups:
+            self.kick()
+
+
+class _Done:
+    __slots__ = ("action", "outcome", "sent_at", "then_disconnect")
+
+    def __init__(self, action: q.Action, outcome: q.Outcome, sent_at: datetime | None, then_disconnect: bool):
+        self.action = action
+        self.outcome = outcome
+        self.sent_at = sent_at
+        self.then_disconnect = then_disconnect
+
+
+def _record(conn: Any, todo: list[_Done], now: datetime) -> tuple[list[int], int]:
+    """On the writer: the outcomes, the sessions the NAS says are gone (closed here;
+    their login ids returned), the Disconnects that follow NAK'd CoAs."""
+    from accounting import store as acct_store
+    from accounting.sessions import TERMINATE_ADMIN_RESET
+    recorded = set(q.record(conn, [t.outcome for t in todo], now,
+                            {t.outcome.action_id: t.sent_at for t in todo if t.sent_at is not None}))
+    closed: list[int] = []
+    followups = 0
+    for t in todo:
+        if t.outcome.action_id not in recorded:
+            continue
+        a = t.action
+        if t.outcome.close_session:
+            lid = acct_store.close_session(conn, a.org_id, a.session_row, now, TERMINATE_ADMIN_RESET)
+            if lid is not None:
+                closed.append(lid)
+        if t.then_disconnect:
+            followups += q.queue(conn, a.org_id, q.DISCONNECT, "coa.nak", a.event_id, [q.OpenSession(
+                a.session_row, a.login_id, a.username, a.nas_id, a.acct_session_id, a.framed_ip)], now,
+                reason=f"CoA not applied ({t.outcome.detail}): {a.reason}")
+    return closed, followups

@@ -1,0 +1,197 @@
+"""End to end: a suspension reaches the router now.  The real daemon, FreeRADIUS as
+the NAS receiving CoA/Disconnect on a loopback port, radclient opening the session:
+``aaad user suspend`` / ``aaad service suspend`` / billing's dunning, each committed by
+another process, put a Disconnect-Request naming User-Name and Acct-Session-Id on the
+NAS within one second; a daemon SIGKILLed between the commit and the send sends it
+after its restart, exactly once; a NAS saying "session not found" closes our session;
+a plan change is a CoA with the new rate."""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Daemon
+from tests.e2e.test_accounting_e2e import acct
+from tests.nas_freeradius import FreeRadiusNas, freeradius_binary
+
+pytestmark = pytest.mark.skipif(shutil.which("radclient") is None or freeradius_binary() is None,
+                                reason="radclient or freeradius missing: run the README's test command")
+
+SECRET = "testing123"          # the demo NAS's (127.0.0.1) secret
+FAST = "[enforcement]\ncoa_timeout = 0.2\ncoa_attempts = 2\ncoa_max_time = 1.0\n"
+# Billing's jobs are run by the tests (as CLI processes); everything else, events included, runs.
+SKIP_BILLING = '[jobs]\nskip = ["billing.run", "billing.dunning"]\n'
+
+
+@pytest.fixture
+def nas(tmp_path: Path) -> Any:
+    with FreeRadiusNas(tmp_path / "nas", SECRET) as n:
+        n.start()
+        yield n
+
+
+def point_at(d: Daemon, nas: FreeRadiusNas) -> None:
+    """The demo NAS's CoA port is FreeRADIUS's."""
+    d.cli("nas", "set", "loopback", "--coa-port", str(nas.port))
+
+
+def start_session(d: Daemon, user: str, sid: str, ip: str = "10.9.0.7") -> None:
+    r = acct(d, f'User-Name = "{user}"\nAcct-Session-Id = "{sid}"\nFramed-IP-Address = {ip}\n'
+                'NAS-Port = 7\nAcct-Status-Type = Start\n')
+    assert "Accounting-Response" in r.stdout, r.stdout + r.stderr
+
+
+def settled(d: Daemon, timeout: float = 10) -> None:
+    """Wait until the daemon delivered every event so far (a test's own writes wake nobody)."""
+    from aaad import wake
+    wake.send(wake.address(str(d.data_dir)))
+    deadline = time.monotonic() + timeout
+    while any(s["lag"] for s in json.loads(d.cli("events", "--json").stdout)["subscribers"]) or \
+            not json.loads(d.cli("events", "--json").stdout)["subscribers"]:
+        assert time.monotonic() < deadline, d.cli("events").stdout
+        time.sleep(0.05)
+
+
+def actions(d: Daemon, *args: str) -> list[dict[str, Any]]:
+    return json.loads(d.cli("actions", "--json", *args).stdout)
+
+
+def wait_actions(d: Daemon, n: int, *args: str, timeout: float = 10) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        got = [a for a in actions(d, *args) if a["state"] != "pending"]
+        if len(got) >= n:
+            return got
+        assert time.monotonic() < deadline, f"actions not finished: {actions(d, *args)}"
+        time.sleep(0.05)
+
+
+def is_disconnect(r: dict[str, Any]) -> bool:
+    return bool(r["code"] == "Disconnect-Request")
+
+
+def test_cli_suspension_disconnects_within_a_second(daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """`aaad user suspend` in another process: the Disconnect names the session and reaches the
+    NAS within one second of the commit; the action is recorded as ACK'd."""
+    d = daemon_factory(extra=FAST)
+    point_at(d, nas)
+    start_session(d, "alice", "e2e-a1")
+    d.cli("user", "suspend", "alice", "--reason", "e2e")
+    committed = time.time()
+    [r] = nas.wait_received(1, timeout=1.0)
+    assert r["time"] - committed < 1.0
+    assert (r["code"], r["User-Name"], r["Acct-Session-Id"], r["Framed-IP-Address"]) == (
+        "Disconnect-Request", "alice", "e2e-a1", "10.9.0.7")
+    assert r["Message-Authenticator"] and r["answer"] == "ack"
+    [a] = wait_actions(d, 1, "--login", "alice")
+    assert (a["kind"], a["outcome"], a["state"], a["cause"]) == ("disconnect", "ack", "done", "login.state_changed")
+    assert d.metric("aaad_enforcement_actions_total", 'result="disconnect_ack"') == 1
+
+
+def test_resumption_and_plan_change(daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """Resuming disconnects the walled-garden session; a profile change is a CoA with the new rate."""
+    d = daemon_factory(extra=FAST)
+    point_at(d, nas)
+    start_session(d, "alice", "e2e-b1")
+    d.cli("user", "set", "alice", "--profile", "home-50M")
+    [r] = nas.wait_received(1, timeout=2.0)
+    assert (r["code"], r["User-Name"], r["Mikrotik-Rate-Limit"]) == ("CoA-Request", "alice", "50M/50M")
+    d.cli("user", "suspend", "alice", "--mode", "walled_garden")
+    nas.wait_received(2, timeout=2.0)
+    d.cli("user", "enable", "alice")
+    got = nas.wait_received(3, timeout=2.0)
+    assert [x["code"] for x in got] == ["CoA-Request", "Disconnect-Request", "Disconnect-Request"]
+
+
+def test_session_not_found_closes_our_session(daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """A NAK with Error-Cause 503 counts as done ('gone') and closes the session row."""
+    d = daemon_factory(extra=FAST)
+    point_at(d, nas)
+    d.cli("user", "add", "nak503-dan", "--password", "pw", "--profile", "home-10M")
+    start_session(d, "nak503-dan", "e2e-c1")
+    d.cli("user", "disable", "nak503-dan")
+    [a] = wait_actions(d, 1, "--login", "nak503-dan")
+    assert (a["outcome"], a["state"]) == ("gone", "done")
+    assert "Session Context Not Found" in a["detail"]
+    open_ = json.loads(d.cli("sessions", "--json", "--user", "nak503-dan").stdout)
+    assert open_ == []
+
+
+def test_no_answer_times_out_within_its_bound(daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """A NAS that never answers: the request is retransmitted (same id) and the action fails
+    as a timeout within coa_max_time; nothing else is held up."""
+    d = daemon_factory(extra=FAST)
+    point_at(d, nas)
+    d.cli("user", "add", "mute-eve", "--password", "pw", "--profile", "home-10M")
+    start_session(d, "mute-eve", "e2e-d1")
+    start_session(d, "alice", "e2e-d2", "10.9.0.8")
+    d.cli("user", "remove", "mute-eve")
+    d.cli("user", "suspend", "alice")
+    [a] = wait_actions(d, 1, "--login", "alice")
+    assert a["outcome"] == "ack"
+    got = wait_actions(d, 2)
+    [mute] = [x for x in got if x["login"] == "mute-eve"]
+    assert (mute["outcome"], mute["state"], mute["attempts"]) == ("timeout", "failed", 2)
+    tries = [r for r in nas.received() if r["User-Name"] == "mute-eve"]
+    assert len(tries) == 2 and len({r["id"] for r in tries}) == 1
+
+
+def test_killed_between_commit_and_send_sends_once_after_restart(daemon_factory: Any, nas: FreeRadiusNas,
+                                                                 monkeypatch: Any) -> None:
+    """SIGKILL right after the subscriber's commit (the action row is durable, nothing sent):
+    the restarted daemon sends the Disconnect, and the NAS sees it exactly once."""
+    conf, data_dir = daemon_factory.configure(extra=FAST)
+    d = daemon_factory.start(conf, data_dir)
+    point_at(d, nas)
+    start_session(d, "alice", "e2e-k1")
+    d.stop()
+    monkeypatch.setenv("AAAD_FAULT", "after_commit_before_send")
+    d = daemon_factory.start(conf, data_dir)
+    monkeypatch.delenv("AAAD_FAULT")
+    d.cli("user", "suspend", "alice")
+    assert d.proc.wait(30) == -9
+    assert nas.received() == []
+    d2 = daemon_factory.start(conf, data_dir)
+    [r] = nas.wait_received(1, timeout=5.0)
+    assert (r["User-Name"], r["Acct-Session-Id"]) == ("alice", "e2e-k1")
+    [a] = wait_actions(d2, 1, "--login", "alice")
+    assert a["outcome"] == "ack"
+    d2.cli("user", "enable", "alice", check=False)   # another event: the first is not redelivered
+    nas.wait_received(2, timeout=5.0)
+    assert len([x for x in nas.received() if x["Acct-Session-Id"] == "e2e-k1"]) == 2
+
+
+def test_service_suspension_and_postgresql(daemon_factory: Any, nas: FreeRadiusNas, pg_cluster: Any) -> None:
+    """On PostgreSQL, billing's `aaad service suspend` (its login owned by the service) reaches the NAS
+    within one second too."""
+    from tests.e2e.test_billing_e2e import overdue_customer
+    d = daemon_factory(db_url=pg_cluster.new_database(), extra=FAST + SKIP_BILLING)
+    point_at(d, nas)
+    login, _customer, _owed = overdue_customer(d, "reject")
+    settled(d)
+    start_session(d, login, "e2e-s1")
+    svc = json.loads(d.cli("service", "list", "--json").stdout)
+    [sid] = [s["id"] for s in svc if s["username"] == login]
+    d.cli("service", "suspend", str(sid), "--reason", "e2e")
+    committed = time.time()
+    [r] = nas.wait_received(1, timeout=1.0)
+    assert r["time"] - committed < 1.0 and (r["User-Name"], r["Acct-Session-Id"]) == (login, "e2e-s1")
+
+
+def test_dunning_disconnects(daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """Billing's daily dunning pass (a CLI process) suspends an overdue customer: Disconnect sent."""
+    from tests.e2e.test_billing_e2e import overdue_customer
+    d = daemon_factory(extra=FAST + SKIP_BILLING)
+    point_at(d, nas)
+    login, _customer, _owed = overdue_customer(d, "walled_garden")
+    settled(d)
+    start_session(d, login, "e2e-u1")
+    d.cli("jobs", "run", "billing.dunning", "--org", "demo")
+    committed = time.time()
+    [r] = nas.wait_received(1, timeout=1.0, where=is_disconnect)
+    assert r["time"] - committed < 1.0 and r["User-Name"] == login

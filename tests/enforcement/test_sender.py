@@ -1,0 +1,256 @@
+"""The action sender, synchronously (a driven clock, a fake RFC 5176 client, the real
+queue on SQLite and PostgreSQL): each pending action is sent once, its outcome
+recorded (ACK, session gone, NAK/timeout with the RouterOS API fallback, a NAK'd CoA
+followed by a Disconnect), a NAS never has more than its share in flight, and a
+stop leaves unfinished actions pending for the restart."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from twisted.internet import defer, task
+
+from aaad import nas as nas_store
+from aaad.nas import Nas
+from aaad.view.write import LoginWriter
+from accounting.schema import sessions
+from enforcement import actions as q
+from enforcement.coa import ClientStopped, Result, Target
+from enforcement.sender import ActionSender
+from tests.enforcement.test_actions import deliver, open_session, queued, setup
+from tests.helpers import SyncDB
+
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+class FakeClient:
+    """Records each request; the test answers it by firing its Deferred."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Target, list[tuple[str, Any]], defer.Deferred[Result]]] = []
+
+    def _req(self, kind: str, target: Target, attrs: list[tuple[str, Any]]) -> defer.Deferred[Result]:
+        d: defer.Deferred[Result] = defer.Deferred()
+        self.calls.append((kind, target, attrs, d))
+        return d
+
+    def disconnect(self, target: Target, attrs: list[tuple[str, Any]]) -> defer.Deferred[Result]:
+        return self._req("disconnect", target, attrs)
+
+    def coa(self, target: Target, attrs: list[tuple[str, Any]]) -> defer.Deferred[Result]:
+        return self._req("coa", target, attrs)
+
+
+class FakeFallback:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.fail = fail
+
+    def remove_user_sessions(self, nas: Nas, username: str) -> defer.Deferred[int]:
+        self.calls.append((nas.name, username))
+        return defer.fail(RuntimeError("connection refused")) if self.fail else defer.succeed(2)
+
+
+ACK = Result("ack", None, "", 1, 0.004)
+GONE = Result("nak", 503, "Session-Context-Not-Found", 1, 0.002)
+NAK = Result("nak", 506, "Resources-Unavailable", 1, 0.003)
+TIMEOUT = Result("timeout", None, "", 4, None)
+
+
+@pytest.fixture
+def w(box: Any) -> LoginWriter:
+    return LoginWriter(box)
+
+
+def make(engine: Any, box: Any, *, fallback: Any = None, per_nas: int = 64) -> tuple[ActionSender, FakeClient,
+                                                                                      task.Clock, list[int]]:
+    clock = task.Clock()
+    clock.advance(T0.timestamp())
+    client = FakeClient()
+    closed: list[int] = []
+    s = ActionSender(SyncDB(engine), box, clock, client, poll_interval=1.0, in_flight_per_nas=per_nas,
+                     fallback=fallback, on_sessions_closed=closed.extend)
+    return s, client, clock, closed
+
+
+def suspend(engine: Any, w: LoginWriter, ids: dict[str, int], user: str = "alice") -> None:
+    with engine.begin() as c:
+        w.set_state(c, ids["org"], ids[user], "suspended", T0, reason="unpaid")
+    deliver(engine)
+
+
+def test_ack_is_done_with_its_round_trip(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A pending Disconnect goes to the NAS's CoA port naming the session; its ACK is recorded."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "alice", "s-1", "10.0.0.5")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box)
+    s.start()
+    [(kind, target, attrs, d)] = client.calls
+    assert (kind, target.host, target.port, target.secret) == ("disconnect", "127.0.0.1", 3799, b"s3cret")
+    assert attrs == [("User-Name", "alice"), ("Acct-Session-Id", "s-1"), ("Framed-IP-Address", "10.0.0.5"),
+                     ("Event-Timestamp", int(T0.timestamp()))]
+    s.pump()
+    assert len(client.calls) == 1, "an action in flight is not sent again"
+    d.callback(ACK)
+    clock.advance(0)
+    [a] = queued(engine)
+    assert (a.state, a.outcome, a.attempts, a.rtt_ms, a.sent_at) == ("done", "ack", 1, 4, T0)
+    assert s.in_flight == set()
+
+
+def test_session_gone_closes_our_row(engine: Any, box: Any, w: LoginWriter) -> None:
+    """NAK 503 counts as done ('gone') and closes the accounting session; the tracker is told."""
+    ids = setup(engine, box, w)
+    r = open_session(engine, ids, "alice", "s-1")
+    suspend(engine, w, ids)
+    s, client, clock, closed = make(engine, box)
+    s.start()
+    client.calls[0][3].callback(GONE)
+    clock.advance(0)
+    [a] = queued(engine)
+    assert (a.state, a.outcome, a.error_cause) == ("done", "gone", 503)
+    assert closed == [ids["alice"]]
+    with engine.connect() as c:
+        assert c.execute(sa.select(sessions.c.stop_time).where(sessions.c.id == r)).scalar_one() is not None
+
+
+def test_timeout_falls_back_to_the_router_api(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A Disconnect that times out, on a NAS with API credentials, is done through the API."""
+    ids = setup(engine, box, w)
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE nas SET api_username='aaad'"))
+        c.execute(sa.update(sa.table("nas", sa.column("api_password_enc"))).values(
+            api_password_enc=box.encrypt(b"pw")))
+    open_session(engine, ids, "alice", "s-1")
+    suspend(engine, w, ids)
+    fb = FakeFallback()
+    s, client, clock, _ = make(engine, box, fallback=fb)
+    s.start()
+    client.calls[0][3].callback(TIMEOUT)
+    clock.advance(0)
+    [a] = queued(engine)
+    assert (a.state, a.outcome, a.fallback, a.attempts) == ("done", "fallback", "api", 4)
+    assert "removed 2 session(s)" in a.detail
+    assert fb.calls == [("isp-r1", "alice")]
+
+
+def test_failed_fallback_and_no_credentials_fail(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A NAK without API credentials fails with the cause; a failing fallback fails and says why."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "alice", "s-1")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box, fallback=FakeFallback(fail=True))
+    s.start()
+    client.calls[0][3].callback(NAK)
+    clock.advance(0)
+    [a] = queued(engine)
+    assert (a.state, a.outcome, a.error_cause, a.fallback) == ("failed", "nak", 506, None)
+    assert "Resources-Unavailable" in a.detail
+
+
+def test_nakd_coa_is_followed_by_a_disconnect(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A CoA the NAS refuses is recorded and a Disconnect of the same session follows at once."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "alice", "s-1")
+    with engine.begin() as c:
+        w.set_profile(c, ids["org"], ids["alice"], T0, profile_id=ids["p2"])
+    deliver(engine)
+    s, client, clock, _ = make(engine, box)
+    s.start()
+    kind, _t, attrs, d = client.calls[0]
+    assert kind == "coa" and ("Mikrotik-Rate-Limit", "50M/50M") in attrs
+    d.callback(NAK)
+    clock.advance(0)
+    assert [c[0] for c in client.calls] == ["coa", "disconnect"]
+    client.calls[1][3].callback(ACK)
+    clock.advance(0)
+    coa, disc = queued(engine)
+    assert (coa.kind, coa.state, coa.outcome) == ("coa", "failed", "nak")
+    assert (disc.kind, disc.cause, disc.state, disc.outcome) == ("disconnect", "coa.nak", "done", "ack")
+
+
+def test_a_nas_has_at_most_its_share_in_flight(engine: Any, box: Any, w: LoginWriter) -> None:
+    """With a cap of 2, the third action waits for a slot and goes as soon as one frees."""
+    ids = setup(engine, box, w)
+    for i in range(3):
+        open_session(engine, ids, "alice", f"s-{i}")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box, per_nas=2)
+    s.start()
+    assert len(client.calls) == 2
+    client.calls[0][3].callback(ACK)
+    assert len(client.calls) == 3
+    for c in client.calls[1:]:
+        c[3].callback(ACK)
+    clock.advance(0)
+    assert [a.outcome for a in queued(engine)] == ["ack"] * 3
+
+
+def test_stop_leaves_unfinished_actions_pending(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A request cut short by a stop stays pending, and a new sender (the restart) sends it."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "alice", "s-1")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box)
+    s.start()
+    client.calls[0][3].errback(ClientStopped())
+    clock.advance(0)
+    [a] = queued(engine)
+    assert a.state == "pending"
+    s2, client2, clock2, _ = make(engine, box)
+    s2.start()
+    client2.calls[0][3].callback(ACK)
+    clock2.advance(0)
+    assert queued(engine)[0].outcome == "ack"
+
+
+def test_poll_finds_actions_another_process_queued(engine: Any, box: Any, w: LoginWriter) -> None:
+    """An action queued by `aaad disconnect` (another process) is sent at the next poll."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "bob", "s-7")
+    s, client, clock, _ = make(engine, box)
+    s.start()
+    assert client.calls == []
+    with engine.begin() as c:
+        assert q.request_disconnect(c, ids["org"], ids["bob"], "bob", T0) == 1
+    clock.advance(1.0)
+    assert [(c[0], c[2][0]) for c in client.calls] == [("disconnect", ("User-Name", "bob"))]
+
+
+def test_not_leader_sends_nothing(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A sender on a non-leader instance leaves the queue alone."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "alice", "s-1")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box)
+    s.enabled = False
+    s.start()
+    clock.advance(5)
+    assert client.calls == []
+
+
+def test_network_nas_fails_with_a_reason(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A NAS known only by a network has no address to send to: the action fails, saying so."""
+    ids = setup(engine, box, w)
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE nas SET address='10.9.0.0/24'"))
+    open_session(engine, ids, "alice", "s-1")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box)
+    s.start()
+    clock.advance(0)
+    [a] = queued(engine)
+    assert client.calls == [] and (a.state, a.outcome) == ("failed", "error")
+    assert "is a network" in a.detail
+
+
+def test_get_many_reads_any_org(engine: Any, box: Any, w: LoginWriter) -> None:
+    """The sender's NAS lookup finds NAS of every org by id."""
+    a = setup(engine, box, w, "isp")
+    b = setup(engine, box, w, "other")
+    with engine.connect() as c:
+        got = nas_store.get_many(c, box, [a["nas"], b["nas"]])
+    assert {n.org_id for n in got.values()} == {a["org"], b["org"]}
