@@ -400,8 +400,8 @@ class FakeRouterOS:
         return [s.command for s in self.received if conn is None or s.conn == conn]
 
     def writes(self) -> list[Sentence]:
-        """Sentences that change state: add, set, remove (login excluded)."""
-        return [s for s in self.received if _split(s.command)[1] in ("add", "set", "remove")]
+        """Sentences that change state: add, set, unset, remove (login excluded)."""
+        return [s for s in self.received if _split(s.command)[1] in ("add", "set", "unset", "remove")]
 
     def clear_received(self) -> None:
         with self._lock:
@@ -533,6 +533,9 @@ class FakeRouterOS:
                             raise Trap(f"unknown parameter {k}")
                         record[k] = _normalise(v)
                     return [], None
+                if verb == "unset":
+                    record.pop(attrs.get("value-name", ""), None)
+                    return [], None
                 raise Trap("no such command", 0)
             if menu not in st.tables:
                 raise Trap("no such command prefix", 0)
@@ -550,7 +553,7 @@ class FakeRouterOS:
                 rid = st.new_id()
                 table.append({".id": rid, **{k: _normalise(v) for k, v in attrs.items()}})
                 return [], rid
-            if verb in ("set", "remove"):
+            if verb in ("set", "remove", "unset"):
                 ids = (attrs.pop(".id", None) or attrs.pop("numbers", None) or "").split(",")
                 found = [r for i in ids for r in table if r[".id"] == i]
                 if not ids[0] or len(found) != len(ids):
@@ -558,6 +561,10 @@ class FakeRouterOS:
                 if verb == "remove":
                     for r in found:
                         table.remove(r)
+                    return [], None
+                if verb == "unset":
+                    for r in found:
+                        r.pop(attrs.get("value-name", ""), None)
                     return [], None
                 if menu in NAMED_TABLES and "name" in attrs and any(
                         r.get("name") == attrs["name"] and r not in found for r in table):
