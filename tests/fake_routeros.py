@@ -307,6 +307,7 @@ class FakeRouterOS:
         self._connections: list[Connection] = []
         self._socks: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._stopping = threading.Event()
         self._server: socketserver.ThreadingTCPServer | None = None
         self._thread: threading.Thread | None = None
@@ -403,6 +404,11 @@ class FakeRouterOS:
         """Sentences that change state: add, set, unset, remove (login excluded)."""
         return [s for s in self.received if _split(s.command)[1] in ("add", "set", "unset", "remove")]
 
+    def wait_received(self, count: int = 1, timeout: float = 10.0) -> bool:
+        """Wait (bounded) until at least ``count`` sentences have arrived."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: len(self._received) >= count, timeout)
+
     def clear_received(self) -> None:
         with self._lock:
             self._received.clear()
@@ -467,6 +473,7 @@ class FakeRouterOS:
                 continue  # an empty sentence is ignored, as RouterOS does
             with self._lock:
                 self._received.append(Sentence(conn.number, time.monotonic(), tuple(words)))
+                self._arrived.notify_all()
             if self.mode == "silent":
                 continue
             if self.delay and self._stopping.wait(self.delay):
