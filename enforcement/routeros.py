@@ -32,7 +32,6 @@ from librouteros.api import Api
 from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, TrapError
 from librouteros.login import plain
 from librouteros.protocol import ApiProtocol
-from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -325,13 +324,13 @@ def apply(access: RouterAccess, steps: Plan, timeouts: Timeouts, dry_run: bool =
 _Queued = tuple[defer.Deferred[Any], Callable[..., Any], tuple[Any, ...]]
 
 
-class RouterPool(Service):
+class RouterPool:
     """RouterOS API calls on a dedicated ThreadPool, returning Deferreds.
 
     ``reactor`` gives ``callFromThread`` (results come back on the reactor
-    thread) and ``seconds()`` (``checked_at``).  Start and stop it as a
-    service (``startService`` starts the threads; ``stopService`` cuts calls
-    in flight short and joins them).
+    thread) and ``seconds()`` (``checked_at``).  ``start()`` starts the
+    threads (calls made before wait for it); ``stop()`` cuts calls in flight
+    short by closing their sockets, then joins the threads.
     """
 
     def __init__(self, reactor: Any, threads: int = 4, connect_timeout: float = 5.0,
@@ -345,12 +344,10 @@ class RouterPool(Service):
         self._sockets = _Sockets()
         self._queues: dict[tuple[str, int], deque[_Queued]] = {}
 
-    def startService(self) -> None:  # noqa: N802
-        super().startService()
+    def start(self) -> None:
         self._pool.start()
 
-    def stopService(self) -> None:  # noqa: N802
-        super().stopService()
+    def stop(self) -> None:
         self._sockets.shutdown_all()
         self._pool.stop()
 
@@ -362,7 +359,8 @@ class RouterPool(Service):
 
         def stamp(result: RouterStatus | Failure) -> RouterStatus:
             if isinstance(result, Failure):
-                result.trap(RouterError)
+                if not isinstance(result.value, RouterError):
+                    result.raiseException()
                 assert isinstance(result.value, RouterError)
                 result = error_status(result.value)
             return replace(result, checked_at=datetime.fromtimestamp(self._reactor.seconds(), UTC))

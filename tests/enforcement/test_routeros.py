@@ -174,9 +174,9 @@ def reactor() -> ThreadReactor:
 @pytest.fixture
 def pool(reactor: ThreadReactor) -> Iterator[RouterPool]:
     p = RouterPool(reactor, threads=2, connect_timeout=2.0, read_timeout=5.0, max_queued=2)
-    p.startService()
+    p.start()
     yield p
-    p.stopService()
+    p.stop()
 
 
 def test_pool_status_runs_on_its_own_threads(fake: FakeRouterOS, reactor: ThreadReactor, pool: RouterPool) -> None:
@@ -244,13 +244,13 @@ def test_pool_serialises_calls_to_one_router(fake: FakeRouterOS, reactor: Thread
 def test_pool_stop_cuts_a_dead_call_short(reactor: ThreadReactor) -> None:
     """Stopping the pool closes the sockets of calls in flight instead of waiting out their timeout."""
     p = RouterPool(reactor, threads=1, read_timeout=60.0)
-    p.startService()
+    p.start()
     with FakeRouterOS() as dead:
         dead.mode = "silent"
         d = p.status(RouterAccess("127.0.0.1", dead.port))
         assert dead.wait_received(1)
         started = time.monotonic()
-        p.stopService()
+        p.stop()
         assert time.monotonic() - started < 5
         reactor.run_until(lambda: d.called)
         assert not outcome(d).reachable
