@@ -76,6 +76,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
         walled_garden_list=conf.radius.walled_garden_address_list,
         proxy_port=args.proxy_port,
         interim_update=conf.accounting.default_interim)
+    if not conf.web.public_url:
+        print(f"aaad: warning: [web] public_url is not set; the walled garden will redirect to "
+              f"{settings.public_url}, which the router's customers cannot reach", file=sys.stderr)
     steps = provision.plan(nas, slug, profiles, settings)
     access, timeouts = _access(ctx, nas)
     if access is None:

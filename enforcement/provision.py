@@ -61,6 +61,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from librouteros.exceptions import MultiTrapError, TrapError
+
 from aaad.nas import Nas
 from aaad.urls import suspension_url
 from aaad.view.model import Profile
@@ -255,7 +257,7 @@ def walled_garden_steps(org_slug: str, settings: ProvisionSettings) -> list[Step
 
 def plan(nas: Nas, org_slug: str, profiles: Iterable[Profile], settings: ProvisionSettings) -> list[Step | Prune]:
     """Everything a router needs for aaad (see the module docstring), in order."""
-    secret = nas.secret.decode() if isinstance(nas.secret, bytes) else str(nas.secret)
+    secret = nas.secret.decode()
     return [
         Step("/radius", {"comment": MANAGED}, {
             "service": "ppp,hotspot", "address": settings.radius_address, "secret": secret,
@@ -348,12 +350,9 @@ class RosApi(Protocol):
     def rawCmd(self, cmd: str, *words: str) -> Iterable[dict[str, Any]]: ...  # noqa: N802
 
 
-class CommandRefused(Exception):
-    """The router refused a command (a ``!trap``)."""
-
-
 def _is_trap(e: Exception) -> bool:
-    return type(e).__name__ in ("TrapError", "MultiTrapError") or isinstance(e, CommandRefused)
+    """A command the router refused (``!trap``): recorded, and the next step goes on."""
+    return isinstance(e, (TrapError, MultiTrapError))
 
 
 def _print(api: RosApi, menu: str, match: Mapping[str, str], keys: Iterable[str]) -> list[dict[str, Any]]:

@@ -306,6 +306,11 @@ def remove_active_api(api: Api, username: str) -> int:
     return removed
 
 
+def remove_active_many_api(api: Api, usernames: Iterable[str]) -> dict[str, int]:
+    """:func:`remove_active_api` for several logins over one connection."""
+    return {u: remove_active_api(api, u) for u in usernames}
+
+
 def remove_active(access: RouterAccess, username: str, timeouts: Timeouts,
                   tls_context: ssl.SSLContext | None = None, sockets: _Sockets | None = None) -> int:
     """Disconnect a login through the API (the CoA fallback); sessions removed."""
@@ -371,6 +376,11 @@ class RouterPool:
         """Remove ``username``'s sessions (``/ppp/active``, ``/ip/hotspot/active``); fires with the count,
         or fails with RouterError."""
         return self._submit(access, remove_active, access, username, self.timeouts, self._tls, self._sockets)
+
+    def remove_active_many(self, access: RouterAccess, usernames: Iterable[str]) -> defer.Deferred[dict[str, int]]:
+        """Several logins' sessions over one connection (a burst of fallbacks to one router):
+        fires with {username: sessions removed}, or fails with RouterError."""
+        return self.call(access, remove_active_many_api, list(usernames))
 
     def apply(self, access: RouterAccess, steps: Plan, dry_run: bool = False) -> defer.Deferred[ApplyResult]:
         """Provision ``steps``; fires with the ApplyResult (refused commands in its ``errors``), or fails

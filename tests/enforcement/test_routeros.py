@@ -197,13 +197,17 @@ def test_pool_status_runs_on_its_own_threads(fake: FakeRouterOS, reactor: Thread
 
 
 def test_pool_remove_active_and_apply(fake: FakeRouterOS, reactor: ThreadReactor, pool: RouterPool) -> None:
-    """remove_active and apply through the pool give the same results as the direct calls."""
+    """remove_active (one login or several on one connection) and profile sync through the pool."""
     from aaad.view.model import Profile
     fake.seed("/ppp/active", name="alice")
+    fake.seed("/ip/hotspot/active", user="bob")
     d1 = pool.remove_active(access(fake), "alice")
     d2 = pool.sync_profiles(access(fake), [Profile(1, 1, "gold", rate_limit="1M/1M")])
-    reactor.run_until(lambda: d1.called and d2.called)
+    d3 = pool.remove_active_many(access(fake), ["bob", "carol"])
+    reactor.run_until(lambda: d1.called and d2.called and d3.called)
     assert outcome(d1) == 1
+    assert outcome(d3) == {"bob": 1, "carol": 0}
+    assert len(fake.connections) == 3
     assert outcome(d2).ok and any(r["name"] == "aaad-gold" for r in fake.table("/ppp/profile"))
 
 
@@ -212,7 +216,7 @@ def test_pool_router_that_never_answers(fake: FakeRouterOS, reactor: ThreadReact
     the calls queued behind fail at once, and calls beyond the queue bound fail as busy."""
     with FakeRouterOS(password="pw") as dead:
         dead.mode = "silent"
-        slow = RouterAccess("127.0.0.1", dead.port, "admin", "pw", timeout=1.5)
+        slow = RouterAccess("127.0.0.1", dead.port, "admin", "pw", timeout=3.0)
         first = pool.status(slow)
         queued_remove, queued_status = pool.remove_active(slow, "alice"), pool.status(slow)
         assert router_error(pool.remove_active(slow, "bob")).kind == routeros.BUSY
