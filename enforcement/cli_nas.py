@@ -1,5 +1,7 @@
 """``aaad nas provision NAME`` and ``aaad nas status NAME``: the RouterOS API from the command line.
 
+``status`` also records what it found as the NAS's last status (``router_status``).
+
 Both run synchronously (no reactor): the same librouteros calls the daemon
 runs on its pool, with ``[enforcement] api_timeout`` as connect and read
 timeout.  Exit codes: 0 done, 1 the router failed or refused something,
@@ -15,7 +17,7 @@ import urllib.parse
 from typing import Any
 
 from aaad.cli_group import group
-from enforcement import provision, routeros
+from enforcement import provision, routeros, status_store
 from enforcement.routeros import RouterAccess, RouterError, Timeouts
 
 #: Seconds a whole provisioning or status call may take.
@@ -117,6 +119,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise CliError(f"NAS {nas.name} has no RouterOS API credentials (aaad nas set {nas.name} "
                        "--api-username ... --api-password ...)", EXIT_USAGE)
     st = routeros.check_status(access, timeouts, now_utc())
+    ctx.tx(status_store.record, nas.org_id, nas.id, st)
     if args.json:
         print(json.dumps({"nas": nas.name, **st.as_dict()}, indent=1))
     else:

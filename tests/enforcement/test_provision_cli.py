@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from aaad import cli
+from aaad import app, cli
+from aaad.db import sync_engine
+from enforcement import status_store
 from tests.fake_routeros import FakeRouterOS, closed_port
 
 
@@ -87,6 +89,11 @@ def test_status_json_and_table(conf: str, capsys: Any) -> None:
     assert st["version"] == "7.16.2 (stable)" and st["checked_at"]
     rc, out, _ = run(conf, "nas", "status", "r1", capsys=capsys)
     assert rc == 0 and "edge-7" in out and "7.16.2 (stable)" in out
+    engine = sync_engine(app.database_url(app.load_config(conf)))
+    with engine.connect() as c:
+        stored = status_store.for_org(c, 1)
+    engine.dispose()
+    assert [(s.reachable, s.identity) for s in stored.values()] == [(True, "edge-7")]
 
 
 def test_status_of_a_failing_router(conf: str, fake: FakeRouterOS, capsys: Any) -> None:
