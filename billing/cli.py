@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aaad.cli_group import group
 from billing import cli_customers, cli_documents, cli_invoices, cli_payments, cli_settings
-from billing.cli_group import group
 
 
 def register(sub: Any) -> None:

@@ -13,8 +13,8 @@ import sys
 from datetime import date
 from typing import Any
 
+from aaad.cli_group import group
 from billing import credit_notes, invoices, ledger, money, run
-from billing.cli_group import group
 
 # -- billing run / check ---------------------------------------------------------------------
 

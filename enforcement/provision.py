@@ -1,0 +1,427 @@
+"""What a MikroTik router needs to work with aaad, and applying it idempotently.
+
+Planning is pure: from the NAS, the org, its profiles and a few settings,
+:func:`plan` returns the desired configuration as a list of steps, each a
+menu, the keys that find its record and the attributes it should have.
+:func:`apply_steps` makes a router match them over a RouterOS API connection:
+for each step it prints the matching records, adds the record if missing,
+sets only the attributes that differ, and sends nothing when all is equal,
+so a second run changes nothing.  With ``dry_run`` it reads the same way and
+sends no writes: the result lists the commands it would have sent, which
+:meth:`Command.cli` renders in RouterOS terminal syntax.
+
+**What is provisioned** (``L`` is ``[radius] walled_garden_address_list``,
+the list aaad's policy puts walled-garden logins in; ``P`` is the proxy port,
+8080 by default; ``H`` the host of ``[web] public_url``)::
+
+    /radius add service=ppp,hotspot address=<aaad> secret=<NAS secret>
+        authentication-port=1812 accounting-port=1813 comment=aaad
+    /radius incoming set accept=yes port=<NAS coa_port>
+    /ppp aaa set use-radius=yes accounting=yes interim-update=5m
+    /ppp profile add name=aaad-<profile> rate-limit=.. session-timeout=..
+        remote-address=<pool> address-list=..           (one per profile)
+    /ip hotspot user profile add name=aaad-<profile> rate-limit=..
+        session-timeout=.. address-pool=<pool> address-list=..
+    /ip firewall address-list add list=aaad-portal address=H comment="aaad: portal"
+    /ip firewall filter add chain=forward src-address-list=L protocol=udp dst-port=53
+        action=accept comment="aaad: walled garden: DNS (udp)"
+    /ip firewall filter add ... protocol=tcp dst-port=53 ... "aaad: walled garden: DNS (tcp)"
+    /ip firewall filter add chain=forward src-address-list=L dst-address-list=aaad-portal
+        action=accept comment="aaad: walled garden: portal"
+    /ip firewall filter add chain=input src-address-list=L protocol=tcp dst-port=P
+        action=accept comment="aaad: walled garden: web proxy"
+    /ip firewall filter add chain=forward src-address-list=L action=drop
+        comment="aaad: walled garden: drop the rest"
+    /ip firewall nat add chain=dstnat src-address-list=L dst-address-list=!aaad-portal
+        protocol=tcp dst-port=80 action=redirect to-ports=P
+        comment="aaad: walled garden: web to the suspension page"
+    /ip proxy set enabled=yes port=P
+    /ip proxy access add action=deny redirect-to=<public_url>/<org>/portal/suspended
+        comment="aaad: walled garden: suspension page"
+
+Why a redirect through the router's web proxy rather than a dst-nat to the
+portal: a dst-nat only changes the address, so the portal would receive
+``GET /`` for ``Host: whatever-site`` and could not tell which page to show;
+the proxy's deny rule answers every request with an HTTP redirect to the
+full suspension URL.  Only plain HTTP can be redirected (HTTPS to other
+hosts is dropped: no walled garden can answer TLS for another name).
+
+Router profiles are named ``aaad-<profile>`` so they never clobber the
+operator's own and so a deleted aaad profile can be pruned (only names with
+the prefix are ever removed).  Records aaad owns in tables without names
+carry a comment starting with ``aaad`` and are found by it.  Rules are
+appended: with a fresh RouterOS default configuration they are reached; an
+operator with an earlier catch-all accept or drop must move them up.
+"""
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from librouteros.exceptions import MultiTrapError, TrapError
+
+from aaad.nas import Nas
+from aaad.urls import suspension_url
+from aaad.view.model import Profile
+
+#: Prefix of the PPP and hotspot user profiles aaad manages on a router.
+PROFILE_PREFIX = "aaad-"
+#: Comment of the /radius entry aaad manages (and prefix of its other comments).
+MANAGED = "aaad"
+PORTAL_LIST = "aaad-portal"
+PPP_PROFILE = "/ppp/profile"
+HOTSPOT_PROFILE = "/ip/hotspot/user/profile"
+
+#: Attributes compared as durations (``300``, ``5m``, ``00:05:00`` are equal).
+DURATION_KEYS = frozenset({"session-timeout", "interim-update", "idle-timeout", "keepalive-timeout"})
+#: Attributes compared as unordered comma-separated sets.
+SET_KEYS = frozenset({"service"})
+#: Attributes masked in printed commands unless asked.
+SECRET_KEYS = frozenset({"secret", "password"})
+
+
+# -- steps ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One record the router should have.
+
+    ``match`` finds it in a table menu (empty for a single-record menu such as
+    ``/ppp/aaa``); ``attrs`` are the values it should have (a value of None
+    means the property must be unset).  On add, ``match`` and ``attrs`` together
+    are the new record.
+    """
+    menu: str
+    match: Mapping[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prune:
+    """Remove every record of ``menu`` whose ``key`` starts with ``prefix`` and
+    is not in ``keep`` (profiles of aaad's that no longer exist)."""
+    menu: str
+    prefix: str
+    keep: frozenset[str]
+    key: str = "name"
+
+
+Plan = Sequence[Step | Prune]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One write sent (or, in a dry run, that would be sent) to the router."""
+    action: str                        # add, set, unset, remove
+    menu: str
+    attrs: Mapping[str, str] = field(default_factory=dict)
+    find: Mapping[str, str] = field(default_factory=dict)   # how the CLI finds the record
+    ids: tuple[str, ...] = ()          # the API .id(s) of the record(s)
+
+    def words(self) -> list[str]:
+        """The API sentence."""
+        out = [f"{self.menu}/{self.action}"]
+        if self.ids:
+            out.append(f"=.id={','.join(self.ids)}")
+        if self.action == "unset":
+            out += [f"=value-name={k}" for k in self.attrs]
+        else:
+            out += [f"={k}={v}" for k, v in self.attrs.items()]
+        return out
+
+    def cli(self, show_secrets: bool = False) -> str:
+        """The command in RouterOS terminal syntax (secrets masked unless asked)."""
+        parts = ["/" + " ".join(self.menu.strip("/").split("/")), self.action]
+        if self.find:
+            parts.append("[find " + " ".join(f"{k}={_quote(v)}" for k, v in self.find.items()) + "]")
+        for k, v in self.attrs.items():
+            if self.action == "unset":
+                parts.append(f"value-name={k}")
+            else:
+                shown = v if show_secrets or k not in SECRET_KEYS else "********"
+                parts.append(f"{k}={_quote(shown)}")
+        return " ".join(parts)
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9._/:,!*+@-]+$")
+
+
+def _quote(value: str) -> str:
+    if _PLAIN.match(value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+@dataclass
+class ApplyResult:
+    """What :func:`apply_steps` did (or would do, in a dry run)."""
+    dry_run: bool
+    commands: list[Command] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def cli(self, show_secrets: bool = False) -> list[str]:
+        return [c.cli(show_secrets) for c in self.commands]
+
+
+# -- planning --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProvisionSettings:
+    """Where the router finds aaad, and how the walled garden is built."""
+    radius_address: str                 # the address the router sends RADIUS to
+    public_url: str                     # ``[web] public_url`` (aaad.urls.public_url)
+    auth_port: int = 1812
+    acct_port: int = 1813
+    walled_garden_list: str = "suspended"   # ``[radius] walled_garden_address_list``
+    proxy_port: int = 8080
+    interim_update: int = 300           # /ppp/aaa interim-update, seconds
+
+
+def router_profile_name(profile_name: str) -> str:
+    """The name of an aaad profile's PPP and hotspot profiles on the router."""
+    return PROFILE_PREFIX + profile_name
+
+
+def duration(seconds: int) -> str:
+    """Seconds as RouterOS writes a duration (``1d2h``, ``5m``, ``0s``)."""
+    if seconds <= 0:
+        return "0s"
+    out = ""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out
+
+
+def profile_steps(profiles: Iterable[Profile]) -> list[Step | Prune]:
+    """The PPP and hotspot user profiles of an org's profiles, and the pruning of
+    router profiles whose aaad profile is gone (what a ``profile.changed`` syncs)."""
+    steps: list[Step | Prune] = []
+    names = set()
+    for p in profiles:
+        name = router_profile_name(p.name)
+        names.add(name)
+        timeout = duration(p.session_timeout) if p.session_timeout else None
+        steps.append(Step(PPP_PROFILE, {"name": name}, {
+            "rate-limit": p.rate_limit, "session-timeout": timeout, "remote-address": p.pool,
+            "address-list": p.address_list}))
+        steps.append(Step(HOTSPOT_PROFILE, {"name": name}, {
+            "rate-limit": p.rate_limit, "session-timeout": timeout, "address-pool": p.pool,
+            "address-list": p.address_list}))
+    keep = frozenset(names)
+    steps.append(Prune(PPP_PROFILE, PROFILE_PREFIX, keep))
+    steps.append(Prune(HOTSPOT_PROFILE, PROFILE_PREFIX, keep))
+    return steps
+
+
+def walled_garden_steps(org_slug: str, settings: ProvisionSettings) -> list[Step]:
+    """The firewall, NAT and web-proxy records that keep suspended logins in the garden."""
+    lst, port = settings.walled_garden_list, str(settings.proxy_port)
+    host = urllib.parse.urlsplit(settings.public_url).hostname or ""
+    url = suspension_url(settings.public_url, org_slug)
+    redirect = url.removeprefix("http://")  # RouterOS's proxy prefixes http:// itself
+    wg = f"{MANAGED}: walled garden: "
+
+    def rule(menu: str, comment: str, **attrs: str) -> Step:
+        return Step(menu, {"comment": wg + comment}, {k.replace("_", "-"): v for k, v in attrs.items()})
+
+    return [
+        Step("/ip/firewall/address-list", {"list": PORTAL_LIST, "comment": f"{MANAGED}: portal"},
+             {"address": host}),
+        rule("/ip/firewall/filter", "DNS (udp)", chain="forward", src_address_list=lst, protocol="udp",
+             dst_port="53", action="accept"),
+        rule("/ip/firewall/filter", "DNS (tcp)", chain="forward", src_address_list=lst, protocol="tcp",
+             dst_port="53", action="accept"),
+        rule("/ip/firewall/filter", "portal", chain="forward", src_address_list=lst,
+             dst_address_list=PORTAL_LIST, action="accept"),
+        rule("/ip/firewall/filter", "web proxy", chain="input", src_address_list=lst, protocol="tcp",
+             dst_port=port, action="accept"),
+        rule("/ip/firewall/filter", "drop the rest", chain="forward", src_address_list=lst, action="drop"),
+        rule("/ip/firewall/nat", "web to the suspension page", chain="dstnat", src_address_list=lst,
+             dst_address_list="!" + PORTAL_LIST, protocol="tcp", dst_port="80", action="redirect",
+             to_ports=port),
+        Step("/ip/proxy", {}, {"enabled": "yes", "port": port}),
+        rule("/ip/proxy/access", "suspension page", action="deny", redirect_to=redirect),
+    ]
+
+
+def plan(nas: Nas, org_slug: str, profiles: Iterable[Profile], settings: ProvisionSettings) -> list[Step | Prune]:
+    """Everything a router needs for aaad (see the module docstring), in order."""
+    secret = nas.secret.decode()
+    return [
+        Step("/radius", {"comment": MANAGED}, {
+            "service": "ppp,hotspot", "address": settings.radius_address, "secret": secret,
+            "authentication-port": str(settings.auth_port), "accounting-port": str(settings.acct_port)}),
+        Step("/radius/incoming", {}, {"accept": "yes", "port": str(nas.coa_port)}),
+        Step("/ppp/aaa", {}, {"use-radius": "yes", "accounting": "yes",
+                              "interim-update": duration(settings.interim_update)}),
+        *profile_steps(profiles),
+        *walled_garden_steps(org_slug, settings),
+    ]
+
+
+def script(steps: Plan) -> list[Command]:
+    """The full configuration as commands, without reading a router (for an operator
+    to paste, or to show when the NAS has no API credentials); prunes are left out."""
+    out = []
+    for s in steps:
+        if isinstance(s, Prune):
+            continue
+        values = {k: v for k, v in s.attrs.items() if v is not None}
+        if s.match:
+            out.append(Command("add", s.menu, {**s.match, **values}))
+        else:
+            out.append(Command("set", s.menu, values))
+    return out
+
+
+# -- comparing ----------------------------------------------------------------------------------
+
+_BOOL = {"true": "yes", "yes": "yes", "false": "no", "no": "no"}
+_DUR = re.compile(r"(\d+)(w|d|h|ms|m|s)")
+_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+
+
+def _seconds(value: str) -> float | None:
+    if value.isdigit():
+        return float(value)
+    if re.fullmatch(r"\d+:\d\d:\d\d", value):
+        h, m, s = (int(x) for x in value.split(":"))
+        return float(h * 3600 + m * 60 + s)
+    parts = _DUR.findall(value)
+    if parts and "".join(n + u for n, u in parts) == value:
+        return float(sum(int(n) * _UNITS[u] for n, u in parts))
+    return None
+
+
+def _api_str(value: Any) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return str(value)
+
+
+def normalise(key: str, value: Any) -> str:
+    """A value as compared: booleans as yes/no, durations in seconds, sets sorted."""
+    if value is None:
+        return ""
+    text = _api_str(value)
+    text = _BOOL.get(text, text)
+    if key in DURATION_KEYS:
+        secs = _seconds(text)
+        if secs is not None:
+            return "" if secs == 0 and key != "interim-update" else f"{secs:g}s"
+    if key in SET_KEYS:
+        return ",".join(sorted(x for x in text.split(",") if x))
+    return text
+
+
+def differences(current: Mapping[str, Any], desired: Mapping[str, str | None]) -> tuple[dict[str, str], list[str]]:
+    """The attributes to set and the ones to unset so ``current`` becomes ``desired``."""
+    to_set: dict[str, str] = {}
+    to_unset: list[str] = []
+    for k, want in desired.items():
+        have = current.get(k)
+        if want is None:
+            if have is not None and normalise(k, have) != "":
+                to_unset.append(k)
+        elif normalise(k, have) != normalise(k, want):
+            to_set[k] = want
+    return to_set, to_unset
+
+
+# -- applying --------------------------------------------------------------------------------------
+
+
+class RosApi(Protocol):
+    """What :func:`apply_steps` needs of a connection (librouteros's ``Api``)."""
+
+    def rawCmd(self, cmd: str, *words: str) -> Iterable[dict[str, Any]]: ...  # noqa: N802
+
+
+def _is_trap(e: Exception) -> bool:
+    """A command the router refused (``!trap``): recorded, and the next step goes on."""
+    return isinstance(e, (TrapError, MultiTrapError))
+
+
+def _print(api: RosApi, menu: str, match: Mapping[str, str], keys: Iterable[str]) -> list[dict[str, Any]]:
+    words = [f"=.proplist={','.join(dict.fromkeys(['.id', *match, *keys]))}"]
+    words += [f"?={k}={v}" for k, v in match.items()]
+    return list(api.rawCmd(f"{menu}/print", *words))
+
+
+def apply_steps(api: RosApi, steps: Plan, dry_run: bool = False) -> ApplyResult:
+    """Make the router match ``steps`` (see the module docstring).
+
+    A command the router refuses is recorded in ``errors`` and the next step
+    goes on; a lost connection or a timeout raises.
+    """
+    result = ApplyResult(dry_run)
+
+    def send(cmd: Command) -> None:
+        result.commands.append(cmd)
+        if dry_run:
+            return
+        try:
+            list(api.rawCmd(*cmd.words()))
+        except Exception as e:
+            if not _is_trap(e):
+                raise
+            result.errors.append(f"{cmd.cli()}: {e}")
+
+    for step in steps:
+        try:
+            if isinstance(step, Prune):
+                _prune(api, step, send)
+            else:
+                _apply_step(api, step, send)
+        except Exception as e:
+            if not _is_trap(e):
+                raise
+            result.errors.append(f"{step.menu}/print: {e}")
+    return result
+
+
+def _apply_step(api: RosApi, step: Step, send: Any) -> None:
+    if not step.match:  # a single-record menu
+        rows = list(api.rawCmd(f"{step.menu}/print", f"=.proplist={','.join(step.attrs)}"))
+        current = rows[0] if rows else {}
+        to_set, to_unset = differences(current, step.attrs)
+        if to_set:
+            send(Command("set", step.menu, to_set))
+        for k in to_unset:
+            send(Command("unset", step.menu, {k: ""}))
+        return
+    rows = _print(api, step.menu, step.match, step.attrs)
+    if not rows:
+        values = {k: v for k, v in step.attrs.items() if v is not None}
+        send(Command("add", step.menu, {**step.match, **values}))
+        return
+    first, extra = rows[0], rows[1:]
+    rid = str(first[".id"])
+    to_set, to_unset = differences(first, step.attrs)
+    if to_set:
+        send(Command("set", step.menu, to_set, step.match, (rid,)))
+    for k in to_unset:
+        send(Command("unset", step.menu, {k: ""}, step.match, (rid,)))
+    if extra:
+        send(Command("remove", step.menu, {}, step.match, tuple(str(r[".id"]) for r in extra)))
+
+
+def _prune(api: RosApi, step: Prune, send: Any) -> None:
+    rows = list(api.rawCmd(f"{step.menu}/print", f"=.proplist=.id,{step.key}"))
+    for r in rows:
+        value = str(r.get(step.key, ""))
+        if value.startswith(step.prefix) and value not in step.keep:
+            send(Command("remove", step.menu, {}, {step.key: value}, (str(r[".id"]),)))
