@@ -15,7 +15,10 @@ before anything is sent (see :mod:`enforcement.schema`):
   login's rate now (Mikrotik-Rate-Limit) on each open session, no
   disconnect (the sender turns a NAK into a Disconnect);
 - ``profile.changed`` (an edited profile): the same CoA for every login of
-  the profile with an open session (a mass event: one row per session).
+  the profile with an open session (a mass event: one row per session);
+  and for any profile created, edited or removed, a ``sync_profiles``
+  action per router of the org with RouterOS API credentials (its PPP and
+  hotspot profiles follow the org's).
 
 Nothing is queued for a login with no open session, or for a CoA while the
 login is not active (a suspended login's sessions are being disconnected).
@@ -34,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad.events import Event
-from aaad.schema import logins, profiles
+from aaad.schema import logins, nas, profiles
 from aaad.view.events import (
     LoginProfileChanged,
     LoginRemoved,
@@ -47,6 +50,7 @@ from enforcement.schema import actions
 
 DISCONNECT = "disconnect"
 COA = "coa"
+SYNC = "sync_profiles"      # the org's profiles onto a router, through its RouterOS API
 RATE_ATTR = "Mikrotik-Rate-Limit"
 
 
@@ -132,9 +136,9 @@ def queue(conn: Connection, org_id: int, kind: str, cause: str, event_id: int | 
     if not targets:
         return 0
     if event_id is not None:
-        have = set(conn.execute(sa.select(actions.c.session_row).where(
-            actions.c.event_id == event_id, actions.c.kind == kind)).scalars())
-        targets = [t for t in targets if t.row not in have]
+        have = {(int(r[0]), int(r[1])) for r in conn.execute(sa.select(actions.c.nas_id, actions.c.session_row).where(
+            actions.c.event_id == event_id, actions.c.kind == kind))}
+        targets = [t for t in targets if (t.nas_id, t.row) not in have]
     rows = [{"org_id": org_id, "kind": kind, "cause": cause, "event_id": event_id, "login_id": t.login_id,
              "username": t.username, "nas_id": t.nas_id, "session_row": t.row,
              "acct_session_id": t.acct_session_id, "framed_ip": t.framed_ip,
@@ -201,6 +205,10 @@ def on_throttled(conn: Connection, ev: Event) -> None:
 
 def on_profile_edited(conn: Connection, ev: Event) -> None:
     p: ProfileChanged = ev.payload
+    routers = [OpenSession(0, None, "", int(nid), "", None) for nid in conn.execute(
+        sa.select(nas.c.id).where(nas.c.org_id == ev.org_id, nas.c.api_username.is_not(None)).order_by(nas.c.id))
+        .scalars()]
+    queue(conn, ev.org_id, SYNC, ev.type, ev.id, routers, _now(ev), reason=f"profile {p.name} {p.op}")
     if p.op != "updated":
         return
     ids = list(conn.execute(sa.select(logins.c.id).where(

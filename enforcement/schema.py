@@ -7,6 +7,8 @@ delivery position, *before* anything is sent, and its outcome is written
 back after the NAS answered (or did not).  A redelivered event finds its
 rows already there (unique per event, session and kind), so nothing is
 decided twice; a restart sends the rows still pending, so nothing is lost.
+A router-wide action (``sync_profiles``: the org's profiles onto a router
+through its API) has no session: ``session_row`` 0.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ actions = sa.Table(
     "enforcement_actions", metadata,
     sa.Column("id", BigId, primary_key=True),
     sa.Column("org_id", sa.Integer, nullable=False),
-    sa.Column("kind", sa.String(16), nullable=False),            # disconnect | coa
+    sa.Column("kind", sa.String(16), nullable=False),            # disconnect | coa | sync_profiles
     sa.Column("cause", sa.String(40), nullable=False),           # the event type, or manual / coa.nak
     sa.Column("event_id", sa.BigInteger),                        # the event that decided it (None: manual)
     sa.Column("login_id", sa.Integer),
@@ -42,7 +44,7 @@ actions = sa.Table(
     sa.Column("sent_at", UTCDateTime),          # first put on the wire
     sa.Column("done_at", UTCDateTime),
     sa.Column("rtt_ms", sa.Integer),            # first send to the answer
-    sa.UniqueConstraint("event_id", "session_row", "kind", name="uq_enforcement_actions_event"),
+    sa.UniqueConstraint("event_id", "nas_id", "session_row", "kind", name="uq_enforcement_actions_event"),
     sa.Index("ix_enforcement_actions_state", "state", "id"),
     sa.Index("ix_enforcement_actions_login", "org_id", "login_id", "id"),
     sa.Index("ix_enforcement_actions_nas", "org_id", "nas_id", "id"),

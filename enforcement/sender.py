@@ -48,21 +48,30 @@ class DynAuth(Protocol):
     def coa(self, target: Target, attrs: list[tuple[str, Any]]) -> defer.Deferred[Result]: ...
 
 
-class Fallback(Protocol):
-    """Removes a user's active sessions through the router's API (part b's RouterPool)."""
+class Routers(Protocol):
+    """What the sender asks of routers' RouterOS APIs (:class:`enforcement.service.RouterTasks`)."""
 
-    def remove_user_sessions(self, nas: Nas, username: str) -> defer.Deferred[int]: ...
+    def remove_user_sessions(self, nas: Nas, username: str) -> defer.Deferred[int]:
+        """Remove the user's /ppp/active and /ip/hotspot/active entries; how many."""
+
+    def sync_profiles(self, nas: Nas) -> defer.Deferred[str]:
+        """Make the router's aaad-* PPP and hotspot profiles the org's; what changed, in words."""
+
+    def check_status(self, nas: Nas) -> None:
+        """Check and record the router's status (after a failure); fire and forget."""
 
 
 class ActionSender:
     def __init__(self, db: Any, box: Any, clock: Any, client: DynAuth, *, poll_interval: float = 1.0,
-                 in_flight_per_nas: int = 64, fallback: Fallback | None = None, stats: Any = None,
+                 in_flight_per_nas: int = 64, routers: Routers | None = None, api_fallback: bool = True,
+                 stats: Any = None,
                  on_sessions_closed: Callable[[list[int]], None] | None = None, batch: int = 1000):
         self.db = db
         self.box = box
         self.clock = clock
         self.client = client
-        self.fallback = fallback
+        self.routers = routers
+        self.api_fallback = api_fallback
         self.per_nas = in_flight_per_nas
         self.batch = batch
         self.enabled = True                 # False on a non-leader instance
@@ -122,6 +131,9 @@ class ActionSender:
         if nas is None:
             self._finish(a, q.Outcome(a.id, "failed", "error", 0, "the NAS was removed"))
             return
+        if a.kind == q.SYNC:
+            self._sync(a, nas)
+            return
         if "/" in nas.address:
             self._finish(a, q.Outcome(a.id, "failed", "error", 0,
                                       f"NAS {nas.name} is a network ({nas.address}): no address to send to"))
@@ -147,6 +159,20 @@ class ActionSender:
         d.addErrback(self._broke, a)
         d.addBoth(self._slot_free, nas.id)
 
+    def _sync(self, a: q.Action, nas: Nas) -> None:
+        if self.routers is None or not nas.api_username:
+            self._finish(a, q.Outcome(a.id, "failed", "error", 0, f"NAS {nas.name} has no RouterOS API credentials"))
+            return
+        sent_at = utcnow(self.clock)
+        d = self.routers.sync_profiles(nas)
+        d.addCallback(lambda detail: self._finish(a, q.Outcome(a.id, "done", "ack", 1, detail), sent_at))
+        d.addErrback(lambda f: self._router_failed(a, nas, f, sent_at))
+
+    def _router_failed(self, a: q.Action, nas: Nas, f: Any, sent_at: datetime) -> None:
+        self._finish(a, q.Outcome(a.id, "failed", "error", 1, f"RouterOS API: {f.getErrorMessage()}"), sent_at)
+        if self.routers is not None:
+            self.routers.check_status(nas)
+
     def _slot_free(self, _: Any, nas_id: int) -> None:
         self._busy[nas_id] -= 1
         waiting = self._waiting.get(nas_id)
@@ -168,15 +194,19 @@ class ActionSender:
         out = q.Outcome(a.id, "failed", r.outcome, r.attempts, why, r.error_cause, rtt)
         if a.kind == q.COA:
             return self._finish(a, out, sent_at, then_disconnect=True)
-        if self.fallback is not None and nas.api_username and nas.api_password is not None:
-            d = self.fallback.remove_user_sessions(nas, a.username)
-            d.addCallback(lambda n: self._finish(a, q.Outcome(
-                a.id, "done", "fallback", r.attempts, f"{why}; removed {n} session(s) through the RouterOS API",
-                r.error_cause, rtt, fallback="api"), sent_at))
-            d.addErrback(lambda f: self._finish(a, q.Outcome(
-                a.id, "failed", r.outcome, r.attempts, f"{why}; RouterOS API fallback failed: {f.getErrorMessage()}",
-                r.error_cause, rtt, fallback="api-failed"), sent_at))
-            return d
+        if self.routers is not None and nas.api_username:
+            if r.outcome == "timeout":
+                self.routers.check_status(nas)
+            if self.api_fallback:
+                d = self.routers.remove_user_sessions(nas, a.username)
+                d.addCallback(lambda n: self._finish(a, q.Outcome(
+                    a.id, "done", "fallback", r.attempts, f"{why}; removed {n} session(s) through the RouterOS API",
+                    r.error_cause, rtt, fallback="api"), sent_at))
+                d.addErrback(lambda f: self._finish(a, q.Outcome(
+                    a.id, "failed", r.outcome, r.attempts,
+                    f"{why}; RouterOS API fallback failed: {f.getErrorMessage()}", r.error_cause, rtt,
+                    fallback="api-failed"), sent_at))
+                return d
         return self._finish(a, out, sent_at)
 
     def _broke(self, f: Any, a: q.Action) -> None:

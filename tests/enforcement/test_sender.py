@@ -43,14 +43,24 @@ class FakeClient:
         return self._req("coa", target, attrs)
 
 
-class FakeFallback:
+class FakeRouters:
+    """The RouterOS side as the sender sees it: records calls; fails if told to."""
+
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[str, str]] = []
+        self.checked: list[str] = []
         self.fail = fail
 
     def remove_user_sessions(self, nas: Nas, username: str) -> defer.Deferred[int]:
         self.calls.append((nas.name, username))
         return defer.fail(RuntimeError("connection refused")) if self.fail else defer.succeed(2)
+
+    def sync_profiles(self, nas: Nas) -> defer.Deferred[str]:
+        self.calls.append((nas.name, "sync"))
+        return defer.fail(RuntimeError("timed out")) if self.fail else defer.succeed("3 change(s) sent")
+
+    def check_status(self, nas: Nas) -> None:
+        self.checked.append(nas.name)
 
 
 ACK = Result("ack", None, "", 1, 0.004)
@@ -64,14 +74,14 @@ def w(box: Any) -> LoginWriter:
     return LoginWriter(box)
 
 
-def make(engine: Any, box: Any, *, fallback: Any = None, per_nas: int = 64) -> tuple[ActionSender, FakeClient,
+def make(engine: Any, box: Any, *, routers: Any = None, per_nas: int = 64) -> tuple[ActionSender, FakeClient,
                                                                                       task.Clock, list[int]]:
     clock = task.Clock()
     clock.advance(T0.timestamp())
     client = FakeClient()
     closed: list[int] = []
     s = ActionSender(SyncDB(engine), box, clock, client, poll_interval=1.0, in_flight_per_nas=per_nas,
-                     fallback=fallback, on_sessions_closed=closed.extend)
+                     routers=routers, on_sessions_closed=closed.extend)
     return s, client, clock, closed
 
 
@@ -120,14 +130,12 @@ def test_session_gone_closes_our_row(engine: Any, box: Any, w: LoginWriter) -> N
 def test_timeout_falls_back_to_the_router_api(engine: Any, box: Any, w: LoginWriter) -> None:
     """A Disconnect that times out, on a NAS with API credentials, is done through the API."""
     ids = setup(engine, box, w)
-    with engine.begin() as c:
-        c.execute(sa.text("UPDATE nas SET api_username='aaad'"))
-        c.execute(sa.update(sa.table("nas", sa.column("api_password_enc"))).values(
-            api_password_enc=box.encrypt(b"pw")))
+    deliver(engine)
+    with_api(engine, box)
     open_session(engine, ids, "alice", "s-1")
     suspend(engine, w, ids)
-    fb = FakeFallback()
-    s, client, clock, _ = make(engine, box, fallback=fb)
+    fb = FakeRouters()
+    s, client, clock, _ = make(engine, box, routers=fb)
     s.start()
     client.calls[0][3].callback(TIMEOUT)
     clock.advance(0)
@@ -135,6 +143,7 @@ def test_timeout_falls_back_to_the_router_api(engine: Any, box: Any, w: LoginWri
     assert (a.state, a.outcome, a.fallback, a.attempts) == ("done", "fallback", "api", 4)
     assert "removed 2 session(s)" in a.detail
     assert fb.calls == [("isp-r1", "alice")]
+    assert fb.checked == ["isp-r1"], "a router that timed out gets a status check"
 
 
 def test_failed_fallback_and_no_credentials_fail(engine: Any, box: Any, w: LoginWriter) -> None:
@@ -142,7 +151,7 @@ def test_failed_fallback_and_no_credentials_fail(engine: Any, box: Any, w: Login
     ids = setup(engine, box, w)
     open_session(engine, ids, "alice", "s-1")
     suspend(engine, w, ids)
-    s, client, clock, _ = make(engine, box, fallback=FakeFallback(fail=True))
+    s, client, clock, _ = make(engine, box, routers=FakeRouters(fail=True))
     s.start()
     client.calls[0][3].callback(NAK)
     clock.advance(0)
@@ -245,6 +254,41 @@ def test_network_nas_fails_with_a_reason(engine: Any, box: Any, w: LoginWriter) 
     [a] = queued(engine)
     assert client.calls == [] and (a.state, a.outcome) == ("failed", "error")
     assert "is a network" in a.detail
+
+
+def with_api(engine: Any, box: Any) -> None:
+    with engine.begin() as c:
+        c.execute(sa.update(sa.table("nas", sa.column("api_username"), sa.column("api_password_enc"))).values(
+            api_username="aaad", api_password_enc=box.encrypt(b"pw")))
+
+
+def test_profile_sync_goes_through_the_router_api(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A profile edit on an org whose router has API credentials syncs its profiles; a failure is
+    recorded and triggers a status check."""
+    ids = setup(engine, box, w)
+    deliver(engine)                      # the profiles' creation, before the router had API access
+    with_api(engine, box)
+    with engine.begin() as c:
+        w.update_profile(c, ids["org"], ids["p"], T0, rate_limit="20M/20M")
+    deliver(engine)
+    ok = FakeRouters()
+    s, client, clock, _ = make(engine, box, routers=ok)
+    s.start()
+    clock.advance(0)
+    [a] = queued(engine)
+    assert (a.kind, a.state, a.outcome, a.detail, a.session_row) == ("sync_profiles", "done", "ack",
+                                                                    "3 change(s) sent", 0)
+    assert ok.calls == [("isp-r1", "sync")] and client.calls == []
+    with engine.begin() as c:
+        w.create_profile(c, ids["org"], "100M", T0, rate_limit="100M/100M")
+    deliver(engine)
+    bad = FakeRouters(fail=True)
+    s2, _c2, clock2, _ = make(engine, box, routers=bad)
+    s2.start()
+    clock2.advance(0)
+    b = queued(engine)[-1]
+    assert (b.kind, b.state, b.detail) == ("sync_profiles", "failed", "RouterOS API: timed out")
+    assert bad.checked == ["isp-r1"]
 
 
 def test_get_many_reads_any_org(engine: Any, box: Any, w: LoginWriter) -> None:

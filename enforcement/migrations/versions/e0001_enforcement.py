@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.Column('done_at', aaad.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('rtt_ms', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_enforcement_actions')),
-    sa.UniqueConstraint('event_id', 'session_row', 'kind', name='uq_enforcement_actions_event')
+    sa.UniqueConstraint('event_id', 'nas_id', 'session_row', 'kind', name='uq_enforcement_actions_event')
     )
     op.create_index('ix_enforcement_actions_state', 'enforcement_actions', ['state', 'id'], unique=False)
     op.create_index('ix_enforcement_actions_login', 'enforcement_actions', ['org_id', 'login_id', 'id'],
