@@ -48,7 +48,7 @@ def open_session(engine: Any, ids: dict[str, int], user: str, sid: str, ip: str 
 def deliver(engine: Any) -> None:
     """Deliver the outbox's new events to enforcement's subscribers with the dispatcher's own
     transactional pass (its position advances; a subscriber error fails the test)."""
-    handlers = dict(q.SUBSCRIPTIONS)
+    handlers: dict[str, events.Subscriber] = dict(q.SUBSCRIPTIONS)
     while True:
         with engine.begin() as c:
             res = events.deliver_pass(c, "enforcement", handlers, T0, events.RetryPolicy(), 100)
