@@ -1,0 +1,84 @@
+"""The FUP throttle applied: a login's FUP facts, and its level set through the write path.
+
+Accounting's aggregation pass, which alone knows how much of a login's
+traffic counts (free hours excluded), reads the facts of the logins whose
+usage it just added (:func:`fup_facts`: tiers, free hours, cycle, current
+level) and, in the same transaction, applies the decision
+(:func:`apply_level`): :func:`aaad.fup.fup_level` of the usage in the
+login's current cycle, set with :meth:`LoginWriter.set_throttle` when it
+differs, which publishes ``login.throttled``.  Applied twice, it changes
+nothing the second time.  Usage of a cycle that is already over never
+throttles: the cycle reset (:mod:`aaad.view.cycle_reset`) has lifted, or
+is about to lift, that cycle's level.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from aaad import fup
+from aaad.cycles import cycle_of
+from aaad.fup import FreeHours, Tier
+from aaad.schema import logins, profiles
+from aaad.view.write import LoginWriter
+
+_IN_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class FupFacts:
+    """What the aggregation pass needs to know of a login for FUP and its cycle."""
+    login_id: int
+    org_id: int
+    data_cap: int | None
+    cycle_anchor: datetime | None
+    cycle_start: datetime | None      # the cycle the login last entered (aaad.view.cycle_reset)
+    throttle_level: int
+    tiers: tuple[Tier, ...]           # effective: the profile's plus the legacy pair
+    free_hours: FreeHours | None
+
+
+def fup_facts(conn: Connection, login_orgs: Mapping[int, int]) -> dict[int, FupFacts]:
+    """Facts of the logins ``login_id -> org_id`` (a login not in that org, or gone, is absent)."""
+    c, p = logins.c, profiles.c
+    ids = sorted(login_orgs)
+    out: dict[int, FupFacts] = {}
+    q = (sa.select(c.id, c.org_id, c.data_cap, c.cycle_anchor, c.cycle_start, c.throttle_level,
+                   p.fup_tiers, p.fup_rate_limit, p.free_hours)
+         .select_from(logins.outerjoin(profiles, sa.and_(profiles.c.id == c.profile_id,
+                                                         profiles.c.org_id == c.org_id))))
+    for i in range(0, len(ids), _IN_MAX):
+        for r in conn.execute(q.where(c.id.in_(ids[i:i + _IN_MAX]))):
+            if login_orgs.get(r.id) != r.org_id:
+                continue
+            tiers = fup.effective_tiers(fup.tiers_from_column(r.fup_tiers), r.fup_rate_limit, r.data_cap)
+            out[r.id] = FupFacts(r.id, r.org_id, r.data_cap, r.cycle_anchor, r.cycle_start,
+                                 r.throttle_level or 0, tiers, fup.free_hours_from_column(r.free_hours))
+    return out
+
+
+def decide(facts: FupFacts, usage_cycle_start: datetime, used: int, tz: tzinfo, now: datetime) -> int | None:
+    """The level ``used`` octets counted in the cycle starting at ``usage_cycle_start`` call
+    for, or None when that usage must not decide (a cycle that is over)."""
+    current, _end = cycle_of(facts.cycle_anchor, tz, now)
+    if usage_cycle_start != current:
+        return None
+    if facts.cycle_start is not None and facts.cycle_start > usage_cycle_start:
+        return None
+    return fup.fup_level(facts.tiers, used)
+
+
+def apply_level(conn: Connection, writer: LoginWriter, facts: FupFacts, usage_cycle_start: datetime,
+                used: int, tz: tzinfo, now: datetime) -> int | None:
+    """Decide and, on a change of level, set it (``login.throttled``); the new level, or
+    None when nothing changed."""
+    level = decide(facts, usage_cycle_start, used, tz, now)
+    if level is None or level == facts.throttle_level:
+        return None
+    if writer.set_throttle(conn, facts.org_id, facts.login_id, level, now):
+        return level
+    return None
