@@ -97,9 +97,9 @@ def format_size(octets: int) -> str:
 
 
 def check_rate_limit(field: str, v: str) -> None:
-    """A Mikrotik-Rate-Limit value: non-empty, at most 200 characters, words separated by spaces."""
-    if not isinstance(v, str) or not v.strip() or len(v) > 200 or any(
-            c.isspace() for c in v.strip(" ")):
+    """A Mikrotik-Rate-Limit value as profiles take it (the rule aaad.view.model had):
+    non-empty, at most 200 characters, no white space but at its ends."""
+    if not isinstance(v, str) or not v or len(v) > 200 or any(c.isspace() for c in v.strip(" ")):
         raise ValidationError(field, "a MikroTik rate limit such as 10M/10M or 2M/4M 4M/8M 1M/2M 10/10")
 
 

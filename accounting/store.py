@@ -108,8 +108,15 @@ _update_stmt = None
 def _update_session_stmt() -> sa.Update:
     global _update_stmt
     if _update_stmt is None:
-        _update_stmt = sessions_t.update().where(sessions_t.c.id == sa.bindparam("b_id")).values(
-            {sessions_t.c[f]: sa.bindparam("b_" + f) for f in _MUTABLE + ("login_id",)})
+        c = sessions_t.c
+        values: dict[Any, Any] = {c[f]: sa.bindparam("b_" + f) for f in _MUTABLE + ("login_id",)}
+        # A report with nothing new since the last aggregation moves ``agg_at`` up to it, so
+        # the octets a later report brings span from the last idle report (the free-hours split).
+        values[c.agg_at] = sa.case(
+            (sa.and_(c.agg_input_octets >= sa.bindparam("b_input_octets"),
+                     c.agg_output_octets >= sa.bindparam("b_output_octets")), sa.bindparam("b_last_update")),
+            else_=c.agg_at)
+        _update_stmt = sessions_t.update().where(c.id == sa.bindparam("b_id")).values(values)
     return _update_stmt
 
 

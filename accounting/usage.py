@@ -114,10 +114,11 @@ class Aggregation:
 
 
 def delta_span(start_time: datetime, agg_at: datetime | None, last_update: datetime) -> tuple[datetime, datetime]:
-    """When a session's not-yet-aggregated octets were transferred: from the report of
-    the counters last aggregated (``agg_at``; the session's start before its first
-    aggregation) up to its latest report.  The free-hours split divides the octets
-    proportionally over this span (:func:`aaad.fup.counted_octets`)."""
+    """When a session's not-yet-aggregated octets were transferred: from ``agg_at`` — the
+    latest report with nothing new beyond what was aggregated (set by the aggregation
+    pass, and moved on by each idle report; None before the first: the session's start)
+    — up to its latest report.  The free-hours split divides the octets proportionally
+    over this span (:func:`aaad.fup.counted_octets`)."""
     start = start_time if agg_at is None else agg_at
     return (min(start, last_update), last_update)
 

@@ -79,6 +79,12 @@ def apply_level(conn: Connection, writer: LoginWriter, facts: FupFacts, usage_cy
     level = decide(facts, usage_cycle_start, used, tz, now)
     if level is None or level == facts.throttle_level:
         return None
-    if writer.set_throttle(conn, facts.org_id, facts.login_id, level, now):
-        return level
-    return None
+    if not writer.set_throttle(conn, facts.org_id, facts.login_id, level, now):
+        return None
+    if level and facts.cycle_start is None:
+        # note the cycle it is throttled in, so the cycle reset lifts it at this cycle's
+        # end (as its "first sight" would, had it seen the login before the boundary)
+        conn.execute(logins.update().where(logins.c.org_id == facts.org_id, logins.c.id == facts.login_id,
+                                           logins.c.cycle_start.is_(None))
+                     .values(cycle_start=usage_cycle_start))
+    return level
