@@ -69,7 +69,7 @@ class Fup:
         self.ctl = AuthController(self.view, D)
         self.view.listeners.append(self.ctl.on_view_change)
         self.auth = AuthProtocol(self.view, self.ctl, self.clock, RadiusStats(Stats()), None,
-                                 RadiusConfig(reject_delay=0.0), D.vendor_ids, lambda *a: None)
+                                 RadiusConfig(reject_delay=0.0), D.vendor_ids, None)
         self.tr = FakeTransport()
         self.auth.transport = self.tr  # type: ignore[assignment]
         core = SimpleNamespace(db=self.db, clock=self.clock, view=self.view, login_writer=self.writer,
