@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aaad.fup import Tier, effective_tiers, fup_level, tier_rate
+from aaad.fup import Tier, effective_tiers, tier_rate
+from aaad.fup import fup_level as fup_level  # the FUP decision, part of the policy (see aaad.fup)
 from aaad.radius.dictionary import RadiusDictionary
 from aaad.view.model import Login, Profile
-
-__all__ = ["fup_level"]  # the FUP decision (aaad.fup), re-exported as policy
 
 # Reject reasons (also metric labels).
 UNKNOWN_USER = "unknown user"

@@ -51,13 +51,18 @@ def fup_facts(conn: Connection, login_orgs: Mapping[int, int]) -> dict[int, FupF
                    p.fup_tiers, p.fup_rate_limit, p.free_hours)
          .select_from(logins.outerjoin(profiles, sa.and_(profiles.c.id == c.profile_id,
                                                          profiles.c.org_id == c.org_id))))
+    parsed: dict[tuple[str | None, str | None], tuple[tuple[Tier, ...], FreeHours | None]] = {}
     for i in range(0, len(ids), _IN_MAX):
         for r in conn.execute(q.where(c.id.in_(ids[i:i + _IN_MAX]))):
             if login_orgs.get(r.id) != r.org_id:
                 continue
-            tiers = fup.effective_tiers(fup.tiers_from_column(r.fup_tiers), r.fup_rate_limit, r.data_cap)
+            key = (r.fup_tiers, r.free_hours)  # parsed once per distinct profile setting
+            got = parsed.get(key)
+            if got is None:
+                got = parsed[key] = (fup.tiers_from_column(r.fup_tiers), fup.free_hours_from_column(r.free_hours))
+            tiers = fup.effective_tiers(got[0], r.fup_rate_limit, r.data_cap)
             out[r.id] = FupFacts(r.id, r.org_id, r.data_cap, r.cycle_anchor, r.cycle_start,
-                                 r.throttle_level or 0, tiers, fup.free_hours_from_column(r.free_hours))
+                                 r.throttle_level or 0, tiers, got[1])
     return out
 
 
