@@ -17,7 +17,7 @@ from aaad.fup import FreeHours, Tier
 from aaad.radius.dictionary import load_dictionary
 from aaad.schema import aaa_changes, profiles
 from aaad.schema import events as events_t
-from aaad.view import store
+from aaad.view import store, throttle
 from aaad.view.follower import ChangeFollower
 from aaad.view.memory import AAAView
 from aaad.view.model import Login, Profile
@@ -160,3 +160,26 @@ def test_legacy_pair_compiles_as_a_tier_at_the_data_cap() -> None:
     uncapped = Login(1, 1, "amy", b"pw", profile_id=1)
     assert policy.login_tiers(uncapped, prof) == TIERS
     assert policy.rate_limit_at(uncapped, None, 1) is None
+
+
+def test_reply_rates_agree_with_the_compiled_reply(engine: Any, w: LoginWriter) -> None:
+    """throttle.reply_rates (what a CoA carries) names, at every level, the rate the compiled
+    Access-Accept carries: tiers, the legacy pair at the data cap, the login's override."""
+    o = org(engine)
+    with engine.begin() as c:
+        p = w.create_profile(c, o, "home", T0, rate_limit="10M/10M", fup_rate_limit="2M/2M", fup_tiers=TIERS)
+        amy = w.create(c, o, "amy", "pw", T0, profile_id=p.id, data_cap=150 * G)
+        own = w.create(c, o, "own", "pw", T0, profile_id=p.id, rate_limit="20M/20M")
+        bare = w.create(c, o, "bare", "pw", T0)
+    for level in (0, 1, 2, 3, 4):
+        with engine.begin() as c:
+            for lg in (amy, own, bare):
+                w.set_throttle(c, o, lg.id, level, T0)
+            got = throttle.reply_rates(c, o, [amy.id, own.id, bare.id])
+            prof = store.get_profile(c, o, p.id)
+            for lg in (amy, own, bare):
+                cur = store.get_login(c, w.box, o, lg.id)
+                assert cur is not None
+                compiled = policy.compile_login(cur, prof if cur.profile_id else None, D)
+                assert got[lg.id] == ("active", rate_at(compiled, level)), (lg.username, level)
+            assert throttle.reply_rates(c, o + 1, [amy.id]) == {}

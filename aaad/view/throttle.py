@@ -13,7 +13,7 @@ is about to lift, that cycle's level.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -93,3 +93,22 @@ def apply_level(conn: Connection, writer: LoginWriter, facts: FupFacts, usage_cy
                                            logins.c.cycle_start.is_(None))
                      .values(cycle_start=usage_cycle_start))
     return level
+
+
+def reply_rates(conn: Connection, org_id: int, login_ids: Iterable[int]) -> dict[int, tuple[str, str | None]]:
+    """Each login's state and the Mikrotik-Rate-Limit its next Access-Accept carries: its
+    FUP tier's at its throttle level, else its override or its profile's (the same rule as
+    :func:`aaad.policy.rate_limit_at` and the compiled reply) — what a CoA after
+    ``login.throttled`` or a profile change must carry.  Logins not in ``org_id`` are absent."""
+    c, p = logins.c, profiles.c
+    ids = sorted(set(login_ids))
+    out: dict[int, tuple[str, str | None]] = {}
+    q = (sa.select(c.id, c.state, c.rate_limit, c.throttle_level, c.data_cap, p.rate_limit.label("prof_rate"),
+                   p.fup_rate_limit, p.fup_tiers)
+         .select_from(logins.outerjoin(profiles, sa.and_(profiles.c.id == c.profile_id,
+                                                         profiles.c.org_id == c.org_id))))
+    for i in range(0, len(ids), _IN_MAX):
+        for r in conn.execute(q.where(c.org_id == org_id, c.id.in_(ids[i:i + _IN_MAX]))):
+            tiers = fup.effective_tiers(fup.tiers_from_column(r.fup_tiers), r.fup_rate_limit, r.data_cap)
+            out[r.id] = (r.state, fup.tier_rate(tiers, r.throttle_level or 0) or r.rate_limit or r.prof_rate)
+    return out
