@@ -19,7 +19,10 @@ octets an interim update reports cover the time since the counters last
 counted; they are split proportionally by time between the free window and
 the rest (:func:`counted_octets`), rounded down in the customer's favour.
 The window is local wall-clock time: on a DST change day it is an hour
-shorter or longer in UTC.
+shorter or longer in UTC.  Free hours shape the cycle usage as a whole: the
+data cap (``usage.quota_exceeded``, ``block_when_exhausted``) sees the same
+counted octets as the tiers, while the usage buckets (graphs, today / total)
+keep all traffic.
 
 Sizes (:func:`parse_size`) are octets, with an optional unit: K, M, G, T
 are decimal (10^3 … 10^12, as ISPs sell "100 GB"); Ki, Mi, Gi, Ti binary
