@@ -225,8 +225,17 @@ def _writer(ctx: Context) -> Any:
 
 
 def _profile_values(args: argparse.Namespace) -> dict[str, Any]:
+    from aaad import fup
     from aaad.view.model import PROFILE_FIELDS
-    return {k: getattr(args, k) for k in PROFILE_FIELDS if getattr(args, k, None) not in (None, False)}
+    values = {k: getattr(args, k) for k in PROFILE_FIELDS if getattr(args, k, None) not in (None, False)}
+    if args.tier:  # FUP tiers (aaad.fup): --tier 100G:5M/5M, repeatable
+        values["fup_tiers"] = [fup.parse_tier(t) for t in args.tier]
+    for no, field, given in (("no_tiers", "fup_tiers", args.tier), ("no_free_hours", "free_hours", args.free_hours)):
+        if getattr(args, no, False):
+            if given:
+                raise ValidationError(field, f"--{no.replace('_', '-')} with a value for it: give one of them")
+            values[field] = None
+    return values
 
 
 def cmd_profile_add(args: argparse.Namespace) -> int:
@@ -272,11 +281,16 @@ def cmd_profile_list(args: argparse.Namespace) -> int:
     from aaad.view import store
     ctx = Context(args)
     org_id = ctx.org_id(args.org) if args.org else None
+    def tiers(p: Any) -> Any:
+        if args.json:
+            return [{"after": t.after, "rate_limit": t.rate_limit} for t in p.fup_tiers]
+        return " ".join(str(t) for t in p.fup_tiers) or None
     with ctx.engine.connect() as conn:
         rows = [[p.id, p.org_id, p.name, p.rate_limit, p.fup_rate_limit, p.session_timeout, p.pool,
-                 p.interim_interval, p.address_list] for p in store.list_profiles(conn, org_id)]
+                 p.interim_interval, p.address_list, tiers(p), p.free_hours and str(p.free_hours)]
+                for p in store.list_profiles(conn, org_id)]
     print_rows(args, rows, ["id", "org", "name", "rate_limit", "fup_rate_limit", "session_timeout",
-                             "pool", "interim", "address_list"])
+                             "pool", "interim", "address_list", "tiers", "free_hours"])
     return EXIT_OK
 
 
@@ -528,6 +542,13 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("--address-list", help="Mikrotik-Address-List")
         x.add_argument("--block-when-exhausted", action="store_true",
                        help="reject logins of this profile once their data cap is used up")
+        x.add_argument("--tier", action="append", metavar="SIZE:RATE",
+                       help="FUP tier, repeatable: after SIZE counted in the cycle, RATE (e.g. 100G:5M/5M; "
+                            "K/M/G/T decimal, Ki/Mi/Gi/Ti binary); on set, replaces all tiers")
+        x.add_argument("--free-hours", metavar="HH:MM-HH:MM",
+                       help="local time (org zone) whose traffic does not count, e.g. 00:00-06:00")
+    ps.add_argument("--no-tiers", action="store_true", help="remove every FUP tier")
+    ps.add_argument("--no-free-hours", action="store_true", help="remove the free hours")
     ps.add_argument("--clear", action="append", metavar="FIELD",
                     choices=["rate-limit", "fup-rate-limit", "session-timeout", "pool", "interim-interval",
                              "address-list"], help="unset a field (repeatable)")

@@ -8,7 +8,7 @@ app builds the :class:`Core` and hands it, typed, to each package's
 services, which register their jobs, event subscriptions and writer batch
 handlers with it.  What an upper package supplies to a lower one is a
 Protocol the lower one defines (:class:`SessionInfo` below: accounting's
-session counts for simultaneous use and quotas at auth).
+session counts for simultaneous use at auth).
 """
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from aaad.jobs import Scheduler
     from aaad.metrics import Stats
     from aaad.view.memory import AAAView
-    from aaad.view.model import Login
     from aaad.view.write import LoginWriter
 
 #: Adds a package's commands to the ``aaad`` command line (argparse sub-parsers).
@@ -65,6 +64,3 @@ class SessionInfo(Protocol):
 
     def open_count(self, login_id: int) -> int:
         """Sessions the login has open now (simultaneous use)."""
-
-    def over_cap(self, login: Login) -> bool:
-        """Whether the login has reached its data cap in its current cycle."""

@@ -2,13 +2,17 @@
 
 Pure functions of (login, profile, now, settings): the accept attributes a
 login gets (pre-encoded once and cached on the login), or the reason it is
-rejected.  Reasons are short, human-readable and stable: they go into
+rejected; a throttled login (FUP level N) gets tier N's rate limit, the
+level itself decided by accounting's aggregation pass with
+:func:`fup_level`.  Reasons are short, human-readable and stable: they go into
 Reply-Message, the auth log and the reject counters.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aaad.fup import Tier, effective_tiers, tier_rate
+from aaad.fup import fup_level as fup_level  # the FUP decision, part of the policy (see aaad.fup)
 from aaad.radius.dictionary import RadiusDictionary
 from aaad.view.model import Login, Profile
 
@@ -38,11 +42,36 @@ class Compiled:
     attrs: bytes                    # encoded attributes that never change for this login+profile
     session_timeout: int | None     # the profile's, if any
     expiry_ts: float | None         # epoch seconds the login stops being valid, if any
-    fup_attrs: bytes | None         # replaces the rate limit once the data cap is passed
+    tier_attrs: tuple[bytes, ...] = ()  # ``attrs`` with FUP tier N's rate limit, at index N - 1
+
+    def attrs_at(self, level: int) -> bytes:
+        """The attributes for throttle level ``level`` (0: the profile's rate; a level past
+        the last tier keeps the last tier's, e.g. after a profile lost a tier)."""
+        if level <= 0 or not self.tier_attrs:
+            return self.attrs
+        return self.tier_attrs[min(level, len(self.tier_attrs)) - 1]
+
+
+def login_tiers(login: Login, profile: Profile | None) -> tuple[Tier, ...]:
+    """The login's FUP tiers: its profile's, plus the legacy ``fup_rate_limit`` at the
+    login's data cap (:func:`aaad.fup.effective_tiers`)."""
+    if profile is None:
+        return ()
+    return effective_tiers(profile.fup_tiers, profile.fup_rate_limit, login.data_cap)
+
+
+def rate_limit_at(login: Login, profile: Profile | None, level: int) -> str | None:
+    """The Mikrotik-Rate-Limit a login gets at throttle ``level`` (what a CoA must carry):
+    the tier's, or at level 0 the login's override or its profile's."""
+    rate = tier_rate(login_tiers(login, profile), level)
+    if rate is not None:
+        return rate
+    return login.rate_limit or (profile.rate_limit if profile else None)
 
 
 def compile_login(login: Login, profile: Profile | None, enc: RadiusDictionary) -> Compiled:
-    """Encode the reply attributes of a login once (``enc`` is the RadiusDictionary)."""
+    """Encode the reply attributes of a login once (``enc`` is the RadiusDictionary), with
+    one pre-encoded variant per FUP tier."""
     parts: list[bytes] = []
     rate = login.rate_limit or (profile.rate_limit if profile else None)
     if login.framed_ip:
@@ -54,14 +83,13 @@ def compile_login(login: Login, profile: Profile | None, enc: RadiusDictionary) 
     if profile and profile.address_list:
         parts.append(enc.encode("Mikrotik-Address-List", profile.address_list))
     base = b"".join(parts)
-    fup = None
-    if profile and profile.fup_rate_limit:
-        fup = base + enc.encode("Mikrotik-Rate-Limit", profile.fup_rate_limit)
+    tiers = tuple(base + enc.encode("Mikrotik-Rate-Limit", t.rate_limit)
+                  for t in login_tiers(login, profile))
     if rate:
         base += enc.encode("Mikrotik-Rate-Limit", rate)
     expiry = login.effective_expiry()
     return Compiled(base, profile.session_timeout if profile else None,
-                    expiry.timestamp() if expiry else None, fup)
+                    expiry.timestamp() if expiry else None, tiers)
 
 
 def state_reason(login: Login) -> str | None:

@@ -53,6 +53,8 @@ profiles = sa.Table(
     sa.Column("interim_interval", sa.Integer),        # Acct-Interim-Interval seconds
     sa.Column("address_list", sa.String(100)),        # Mikrotik-Address-List
     sa.Column("block_when_exhausted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("fup_tiers", sa.Text),                  # FUP tiers, JSON [{"after": octets, "rate_limit"}] (aaad.fup)
+    sa.Column("free_hours", sa.String(11)),           # "HH:MM-HH:MM" local time whose traffic does not count
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("org_id", "name", name="uq_profiles_org_name"),
 )

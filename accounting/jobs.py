@@ -1,10 +1,11 @@
-"""Accounting's periodic jobs: usage aggregation, stale-session cleanup, pruning.
+"""Accounting's periodic jobs: usage aggregation (with the FUP decision), stale-session cleanup, pruning.
 
 Each job runs on the app's scheduler (once per period, never overlapping,
 only on the leader instance) and commits in chunks through the writer, so it
 never holds the writer for more than one chunk.  Aggregation checkpoints its
 cursor with each chunk (``JobContext.checkpoint``): the ``agg_*`` update,
-the bucket upserts, the cycle usage and any ``usage.quota_exceeded`` event
+the bucket upserts, the cycle usage, any ``usage.quota_exceeded`` event
+and any FUP throttle change (``login.throttled``, through the write path)
 of a chunk commit together, so a crash between chunks neither loses nor
 double counts anything.
 
@@ -76,13 +77,14 @@ class AccountingJobs:
         slot = ctx.period_start - timedelta(seconds=self.conf.aggregation_interval)
         now = utcnow(self.clock)
         after = int(ctx.progress or 0)
-        n = chunks = 0
+        n = chunks = throttled = 0
         slot_rows: dict[tuple[int, int, datetime], list[int]] = {}  # (org, login, slot) -> [rx, tx] over all chunks
         while True:
             # The cursor is known once the chunk ran: it is the checkpoint,
             # committed with the chunk under the job's lease.
             chunk = yield ctx.checkpoint_after(store.aggregate_chunk, after, self.conf.aggregation_chunk,
-                                               slot, now, progress=lambda c: str(c.last_id))
+                                               slot, now, self.core.login_writer,
+                                               progress=lambda c: str(c.last_id))
             if chunk.sessions == 0:
                 break
             chunks += 1
@@ -91,20 +93,22 @@ class AccountingJobs:
                 self.skipped[""] += chunk.skipped
                 log.warn("usage aggregation skipped {n} sessions with impossible counters", n=chunk.skipped)
             after = chunk.last_id
-            self.tracker.set_cycles(chunk.cycles)
+            throttled += len(chunk.throttled)
             for org, lid, sl, rx, tx in chunk.slot_rows:
                 acc = slot_rows.setdefault((org, lid, sl), [0, 0])
                 acc[0] += rx
                 acc[1] += tx
             if chunk.sessions < self.conf.aggregation_chunk:
                 break
-        self.last_aggregation = {"sessions": n, "chunks": chunks, "logins": len(slot_rows)}
+        self.last_aggregation = {"sessions": n, "chunks": chunks, "logins": len(slot_rows),
+                                 "throttled": throttled}
         if slot_rows and self.rrd is not None:
             self.rrd.update_many([(*k, v[0], v[1]) for k, v in slot_rows.items()]).addErrback(
                 lambda f: log.failure("RRD update after aggregation failed", f))
         if n:
-            log.info("usage aggregated: {n} sessions in {chunks} chunks, slot {slot}",
-                     n=n, chunks=chunks, slot=slot.isoformat())
+            log.info("usage aggregated: {n} sessions in {chunks} chunks, slot {slot}; "
+                     "{throttled} FUP level changes", n=n, chunks=chunks, slot=slot.isoformat(),
+                     throttled=throttled)
         return n
 
     @defer.inlineCallbacks

@@ -46,6 +46,7 @@ sessions = sa.Table(
     sa.Column("class_attr", sa.String(512)),                           # Class echoed by the NAS
     sa.Column("agg_input_octets", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("agg_output_octets", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("agg_at", UTCDateTime),   # last_update of the counters last aggregated (the free-hours split)
     sa.Index("ix_acct_sessions_login_start", "login_id", "start_time"),
     sa.Index("ix_acct_sessions_open_nas", "nas_id",
              sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN)),

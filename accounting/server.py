@@ -295,9 +295,8 @@ class AccountingServer:
         """Load the tracker synchronously (before the auth server answers anyone)."""
         with self.core.db.read_engine.connect() as conn:
             self.tracker.load(conn)
-        log.info("accounting: {n} open sessions over {logins} logins, {cycles} cycle usages loaded",
-                 n=sum(self.tracker.open.values()), logins=len(self.tracker.open),
-                 cycles=len(self.tracker.cycles))
+        log.info("accounting: {n} open sessions over {logins} logins loaded",
+                 n=sum(self.tracker.open.values()), logins=len(self.tracker.open))
 
     def listen(self) -> None:
         self._port = listen_udp(self.core.reactor, self.conf.port, self.protocol,

@@ -21,11 +21,14 @@ from sqlalchemy.dialects.postgresql import dml as pg_dml
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
 from sqlalchemy.engine import Connection
 
+from aaad import fup
 from aaad.cycles import cycle_of, zone
 from aaad.events import publish
 from aaad.schema import logins as logins_t
 from aaad.schema import nas as nas_t
 from aaad.schema import orgs as orgs_t
+from aaad.view import throttle
+from aaad.view.write import LoginWriter
 from accounting import sessions as sm
 from accounting import usage as um
 from accounting.events import QuotaExceeded
@@ -105,8 +108,15 @@ _update_stmt = None
 def _update_session_stmt() -> sa.Update:
     global _update_stmt
     if _update_stmt is None:
-        _update_stmt = sessions_t.update().where(sessions_t.c.id == sa.bindparam("b_id")).values(
-            {sessions_t.c[f]: sa.bindparam("b_" + f) for f in _MUTABLE + ("login_id",)})
+        c = sessions_t.c
+        values: dict[Any, Any] = {c[f]: sa.bindparam("b_" + f) for f in _MUTABLE + ("login_id",)}
+        # A report with nothing new since the last aggregation moves ``agg_at`` up to it, so
+        # the octets a later report brings span from the last idle report (the free-hours split).
+        values[c.agg_at] = sa.case(
+            (sa.and_(c.agg_input_octets >= sa.bindparam("b_input_octets"),
+                     c.agg_output_octets >= sa.bindparam("b_output_octets")), sa.bindparam("b_last_update")),
+            else_=c.agg_at)
+        _update_stmt = sessions_t.update().where(c.id == sa.bindparam("b_id")).values(values)
     return _update_stmt
 
 
@@ -319,6 +329,7 @@ class AggChunk:
     slot_rows: list[tuple[int, int, datetime, int, int]] = field(default_factory=list)  # org, login, slot, rx, tx
     cycles: list[CycleUsage] = field(default_factory=list)
     exceeded: list[QuotaExceeded] = field(default_factory=list)
+    throttled: list[tuple[int, int]] = field(default_factory=list)  # (login, new FUP level) set
 
 
 def _upsert(conn: Connection, table: sa.Table, keys: list[str], add: list[str], rows: list[dict[str, Any]]) -> None:
@@ -339,30 +350,36 @@ def _upsert(conn: Connection, table: sa.Table, keys: list[str], add: list[str], 
 
 
 def aggregate_chunk(conn: Connection, after_id: int, limit: int, slot: datetime,
-                    now: datetime) -> AggChunk:
+                    now: datetime, writer: LoginWriter | None = None) -> AggChunk:
     """Move the next ``limit`` sessions' new octets (by id after ``after_id``) into buckets.
 
     In ONE transaction: the sessions' ``agg_*`` columns, the slot / local
-    hour / local day buckets of their logins, each login's cycle usage, and
-    a ``usage.quota_exceeded`` event for a login whose usage crosses its
-    data cap (once per cycle: ``exceeded_at``).  A session with impossible
-    counters is skipped (``AggChunk.skipped``) and sums are bounded, so one
-    bad row never fails the chunk for everyone.  Run again after a crash, a
-    chunk finds only what was not committed, so nothing is lost or counted
-    twice.
+    hour / local day buckets of their logins, each login's cycle usage (the
+    octets that count: free hours excluded, see :func:`_counted`), a
+    ``usage.quota_exceeded`` event for a login whose usage crosses its data
+    cap (once per cycle: ``exceeded_at``) and, given the ``writer``, the FUP
+    decision of each login whose usage grew (:mod:`aaad.view.throttle`: a
+    change of level is set through the write path and publishes
+    ``login.throttled``; without a writer, as in the bench, usage only).  A
+    session with impossible counters is skipped (``AggChunk.skipped``) and
+    sums are bounded, so one bad row never fails the chunk for everyone.
+    Run again after a crash, a chunk finds only what was not committed, so
+    nothing is lost or counted twice.
     """
     c = sessions_t.c
     rows = conn.execute(
         sa.select(c.id, c.org_id, c.login_id, c.input_octets, c.output_octets,
-                  c.agg_input_octets, c.agg_output_octets)
+                  c.agg_input_octets, c.agg_output_octets, c.start_time, c.last_update, c.agg_at)
         .where(sa.text(f"({UNAGGREGATED})"), c.id > after_id).order_by(c.id).limit(limit)).all()
     if not rows:
         return AggChunk(after_id, 0)
     slot = um.slot_start(slot)
     agg = um.aggregate(((r[2] or 0, r[3], r[4], r[5], r[6]) for r in rows), slot)
     conn.execute(sessions_t.update().where(c.id == sa.bindparam("b_id")).values(
-        agg_input_octets=sa.bindparam("b_in"), agg_output_octets=sa.bindparam("b_out")),
-        [{"b_id": r[0], "b_in": a[0], "b_out": a[1]} for r, a in zip(rows, agg.new_agg, strict=True)])
+        agg_input_octets=sa.bindparam("b_in"), agg_output_octets=sa.bindparam("b_out"),
+        agg_at=sa.bindparam("b_at")),
+        [{"b_id": r[0], "b_in": a[0], "b_out": a[1], "b_at": r.last_update}
+         for r, a in zip(rows, agg.new_agg, strict=True)])
     out = AggChunk(rows[-1][0], len(rows), agg.skipped)
     org_of = {r[2]: r[1] for r in rows if r[2] is not None}
     buckets = {lid: v for (lid, _s), v in agg.buckets.items() if lid}
@@ -378,22 +395,42 @@ def aggregate_chunk(conn: Connection, after_id: int, limit: int, slot: datetime,
                                 "octets_in": o_in, "octets_out": o_out})
         out.slot_rows.append((org, lid, slot, o_out, o_in))
     _upsert(conn, usage_t, ["login_id", "level", "start"], ["octets_in", "octets_out"], bucket_rows)
-    _add_cycle_usage(conn, buckets, org_of, tzs, slot, now, out)
+    facts = throttle.fup_facts(conn, {lid: org_of[lid] for lid in buckets})
+    counted = _counted(rows, agg, buckets, facts, tzs)
+    _add_cycle_usage(conn, counted, facts, org_of, tzs, slot, now, out, writer)
     return out
 
 
-def _add_cycle_usage(conn: Connection, buckets: dict[int, tuple[int, int]], org_of: dict[int, int],
-                     tzs: dict[int, tzinfo], slot: datetime, now: datetime, out: AggChunk) -> None:
-    ids = list(buckets)
-    info: dict[int, tuple[int | None, datetime | None]] = {}
-    for i in range(0, len(ids), _IN_CHUNK):
-        for r in conn.execute(sa.select(logins_t.c.id, logins_t.c.data_cap, logins_t.c.cycle_anchor)
-                              .where(logins_t.c.id.in_(ids[i:i + _IN_CHUNK]))):
-            info[r.id] = (r.data_cap, r.cycle_anchor)
+def _counted(rows: Sequence[Any], agg: um.Aggregation, buckets: dict[int, tuple[int, int]],
+             facts: dict[int, throttle.FupFacts], tzs: dict[int, tzinfo]) -> dict[int, int]:
+    """Per login, the octets of this chunk that count towards its cycle: all of them, but
+    for a profile with free hours the part of each session's delta outside the window
+    (:func:`aaad.fup.counted_octets` over :func:`accounting.usage.delta_span`)."""
+    counted = {lid: min(o_in + o_out, sm.COUNTER_MAX) for lid, (o_in, o_out) in buckets.items()}
+    free = {lid for lid, f in facts.items() if f.free_hours is not None}
+    if not free:
+        return counted
+    part: dict[int, int] = {}
+    for r, (new_in, new_out) in zip(rows, agg.new_agg, strict=True):
+        lid = r.login_id
+        if lid not in free or lid not in counted or not um.valid_row(r[3], r[4], r[5], r[6]):
+            continue
+        start, end = um.delta_span(r.start_time, r.agg_at, r.last_update)
+        d = (new_in - r[5]) + (new_out - r[6])
+        part[lid] = part.get(lid, 0) + fup.counted_octets(d, start, end, facts[lid].free_hours,
+                                                          tzs.get(r.org_id, UTC))
+    counted.update({lid: min(v, sm.COUNTER_MAX) for lid, v in part.items()})
+    return counted
+
+
+def _add_cycle_usage(conn: Connection, counted: dict[int, int], facts: dict[int, throttle.FupFacts],
+                     org_of: dict[int, int], tzs: dict[int, tzinfo], slot: datetime, now: datetime,
+                     out: AggChunk, writer: LoginWriter | None) -> None:
+    ids = list(counted)
     bounds: dict[int, tuple[datetime, datetime]] = {}
     for lid in ids:
-        if lid in info:  # a login deleted since: its buckets stay, no cycle
-            bounds[lid] = cycle_of(info[lid][1], tzs.get(org_of[lid], UTC), slot)
+        if lid in facts:  # a login deleted since: its buckets stay, no cycle
+            bounds[lid] = cycle_of(facts[lid].cycle_anchor, tzs.get(org_of[lid], UTC), slot)
     if not bounds:
         return
     before: dict[tuple[int, datetime], tuple[int, datetime | None]] = {}
@@ -407,20 +444,24 @@ def _add_cycle_usage(conn: Connection, buckets: dict[int, tuple[int, int]], org_
                                 .where(uc.login_id.in_(part), uc.cycle_start.in_(starts))):
             before[(row.login_id, row.cycle_start)] = (row.octets, row.exceeded_at)
     _upsert(conn, usage_cycles, ["login_id", "cycle_start"], ["octets"],
-            [{"login_id": lid, "cycle_start": b[0], "org_id": org_of[lid],
-              "octets": min(buckets[lid][0] + buckets[lid][1], sm.COUNTER_MAX)}
+            [{"login_id": lid, "cycle_start": b[0], "org_id": org_of[lid], "octets": counted[lid]}
              for lid, b in bounds.items()])
     for lid, (start, end) in bounds.items():
         prev, exceeded_at = before.get((lid, start), (0, None))
-        used = min(prev + buckets[lid][0] + buckets[lid][1], sm.COUNTER_MAX)
+        used = min(prev + counted[lid], sm.COUNTER_MAX)
         out.cycles.append(CycleUsage(lid, org_of[lid], start, end, used))
-        cap = info[lid][0]
+        cap = facts[lid].data_cap
         if exceeded_at is None and um.crossed(prev, used, cap):
             ev = QuotaExceeded(lid, used, cap, start.isoformat())  # type: ignore[arg-type]
             publish(conn, org_of[lid], ev, now)
             conn.execute(usage_cycles.update().where(uc.login_id == lid, uc.cycle_start == start)
                          .values(exceeded_at=now))
             out.exceeded.append(ev)
+        if writer is not None:
+            level = throttle.apply_level(conn, writer, facts[lid], start, used,
+                                         tzs.get(org_of[lid], UTC), now)
+            if level is not None:
+                out.throttled.append((lid, level))
 
 
 def expired_session_ids(conn: Connection, before: datetime, after_id: int, limit: int) -> list[int]:
@@ -463,21 +504,6 @@ def open_counts(conn: Connection) -> dict[int, int]:
     q = (sa.select(c.login_id, sa.func.count()).where(c.stop_time.is_(None), c.login_id.is_not(None))
          .group_by(c.login_id))
     return {r[0]: r[1] for r in conn.execute(q)}
-
-
-def current_cycles(conn: Connection, now: datetime) -> list[CycleUsage]:
-    """Every login's usage in its cycle holding ``now`` (logins with no usage are absent)."""
-    tzs = org_timezones(conn)
-    since = now - timedelta(days=32)
-    uc = usage_cycles.c
-    q = (sa.select(uc.login_id, uc.org_id, uc.cycle_start, uc.octets, logins_t.c.cycle_anchor)
-         .join(logins_t, logins_t.c.id == uc.login_id).where(uc.cycle_start > since))
-    out = []
-    for r in conn.execute(q):
-        start, end = cycle_of(r.cycle_anchor, tzs.get(r.org_id, UTC), now)
-        if r.cycle_start == start:
-            out.append(CycleUsage(r.login_id, r.org_id, start, end, r.octets))
-    return out
 
 
 def list_sessions(conn: Connection, *, org_id: int | None = None, username: str | None = None,

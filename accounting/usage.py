@@ -113,6 +113,16 @@ class Aggregation:
     skipped: int = 0
 
 
+def delta_span(start_time: datetime, agg_at: datetime | None, last_update: datetime) -> tuple[datetime, datetime]:
+    """When a session's not-yet-aggregated octets were transferred: from ``agg_at`` — the
+    latest report with nothing new beyond what was aggregated (set by the aggregation
+    pass, and moved on by each idle report; None before the first: the session's start)
+    — up to its latest report.  The free-hours split divides the octets proportionally
+    over this span (:func:`aaad.fup.counted_octets`)."""
+    start = start_time if agg_at is None else agg_at
+    return (min(start, last_update), last_update)
+
+
 def valid_row(in_now: int, out_now: int, agg_in: int, agg_out: int) -> bool:
     """Whether a session's counters are possible: each within [0, COUNTER_MAX]."""
     return all(0 <= v <= COUNTER_MAX for v in (in_now, out_now, agg_in, agg_out))

@@ -16,7 +16,7 @@ from aaad import migrate
 from aaad.db import metadata, sync_engine
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-ACCOUNTING_HEAD = "a0003"
+ACCOUNTING_HEAD = "a0004"
 BILLING_HEAD = "b0002"
 ENFORCEMENT_HEAD = "e0001"
 

@@ -6,8 +6,8 @@ every stage returns one of a closed set of results (:class:`Rcode`):
 - authorize: find the login in the AAA view (``notfound`` rejects);
 - authenticate: the credential check the request carries (PAP, CHAP,
   MS-CHAPv1, MS-CHAPv2), ``reject`` on a wrong password;
-- post-auth: the login's state, validity, simultaneous use and data cap,
-  then the reply attributes.
+- post-auth: the login's state, validity and simultaneous use, then the
+  reply attributes (at the login's FUP throttle level).
 
 Credentials are checked before the account state, so a caller learns a
 login is disabled or suspended only after proving its password.  A new
@@ -111,13 +111,11 @@ class AuthController:
     """Runs the stage chains over the AAA view and builds the decision."""
 
     def __init__(self, view: AAAView, dictionary: Any, settings: policy.PolicySettings | None = None,
-                 open_sessions: Callable[[int], int] | None = None,
-                 over_cap: Callable[[Login], bool] | None = None):
+                 open_sessions: Callable[[int], int] | None = None):
         self.view = view
         self.enc = dictionary
         self.settings = settings or policy.PolicySettings()
         self.open_sessions = open_sessions
-        self.over_cap = over_cap
         self._walled = policy.walled_garden_attrs(self.settings, dictionary)
         self._reason_attr: dict[str, bytes] = {}
         self.classes = ClassGenerator()  # a unique Class in every Access-Accept
@@ -303,10 +301,7 @@ class AuthController:
             req.reason = policy.SUSPENDED
             return Rcode.UPDATED
         c = self._compiled(lg)
-        if c.fup_attrs is not None and self.over_cap is not None and self.over_cap(lg):
-            req.reply.append(c.fup_attrs)
-        else:
-            req.reply.append(c.attrs)
+        req.reply.append(c.attrs_at(lg.throttle_level))  # FUP: the tier's rate once throttled
         st = policy.session_timeout(c, req.now, req.expiry_ts)
         if st is not None:
             req.reply.append(codec.encode_int(codec.SESSION_TIMEOUT, max(st, 1)))

@@ -171,8 +171,8 @@ class AuthServer:
     """The component the app starts: the listener, its controller and its auth log.
 
     ``sessions`` (accounting's tracker, through the Protocol aaad defines)
-    answers simultaneous-use and quota questions at auth; without it
-    neither is checked.
+    answers the simultaneous-use question at auth; without it it is not
+    checked.  (FUP needs no question: the login's throttle level is in the view.)
     """
 
     def __init__(self, core: Core, conf: RadiusConfig, sessions: SessionInfo | None = None):
@@ -185,8 +185,7 @@ class AuthServer:
                                          conf.walled_garden_rate_limit,
                                          conf.walled_garden_session_timeout)
         self.controller = AuthController(core.view, self.dictionary, settings,
-                                         sessions.open_count if sessions else None,
-                                         sessions.over_cap if sessions else None)
+                                         sessions.open_count if sessions else None)
         core.view.listeners.append(self.controller.on_view_change)
         self.protocol = AuthProtocol(core.view, self.controller, core.clock, self.stats, self.authlog,
                                      conf, self.dictionary.vendor_ids, self._first_use)

@@ -7,5 +7,7 @@
 - :mod:`aaad.view.events`: the ``login.*``, ``profile.changed`` and
   ``cycle.started`` payloads;
 - :mod:`aaad.view.memory`: the in-memory view the auth hot path reads;
-- :mod:`aaad.view.follower`: brings memory up to date from the change feed.
+- :mod:`aaad.view.follower`: brings memory up to date from the change feed;
+- :mod:`aaad.view.cycle_reset`: logins entering a new quota cycle;
+- :mod:`aaad.view.throttle`: the FUP level applied (for accounting's aggregation pass).
 """

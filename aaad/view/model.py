@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from aaad import fup
+from aaad.fup import FreeHours, Tier
 from aaad.orgs import ValidationError
 from aaad.schema import LOGIN_STATES, SUSPEND_MODES
 
@@ -22,6 +24,8 @@ class Profile:
     interim_interval: int | None = None
     address_list: str | None = None
     block_when_exhausted: bool = False
+    fup_tiers: tuple[Tier, ...] = ()        # ascending thresholds (aaad.fup)
+    free_hours: FreeHours | None = None     # local window whose traffic does not count
 
 
 @dataclass(slots=True, eq=False)
@@ -66,7 +70,7 @@ class Login:
 
 
 PROFILE_FIELDS = ("rate_limit", "fup_rate_limit", "session_timeout", "pool", "interim_interval",
-                  "address_list", "block_when_exhausted")
+                  "address_list", "block_when_exhausted", "fup_tiers", "free_hours")
 
 #: Per-login overrides of the profile: owner-protected, set with the profile.
 OVERRIDE_FIELDS = ("framed_ip", "rate_limit", "simultaneous_use", "expires_at", "validity_seconds",
@@ -86,8 +90,27 @@ def check_profile(values: dict[str, Any]) -> None:
             raise ValidationError(k, "a whole number of seconds greater than 0")
     for k in ("rate_limit", "fup_rate_limit"):
         v = values.get(k)
-        if v is not None and (not v or len(v) > 200 or any(c.isspace() for c in v.strip(" "))):
-            raise ValidationError(k, "a MikroTik rate limit such as 10M/10M or 2M/4M 4M/8M 1M/2M 10/10")
+        if v is not None:
+            fup.check_rate_limit(k, v)
+    if values.get("fup_tiers") is not None:
+        fup.check_tiers(values["fup_tiers"])
+    fh = values.get("free_hours")
+    if fh is not None and not isinstance(fh, str):
+        fup.check_free_hours(fh)
+
+
+def profile_columns(values: dict[str, Any]) -> dict[str, Any]:
+    """Checked profile values as the ``profiles`` columns store them: tiers (a sequence of
+    :class:`Tier` or (octets, rate) pairs; empty or None: none) as JSON, free hours
+    (a :class:`FreeHours` or ``"HH:MM-HH:MM"``; None: none) as text."""
+    check_profile(values)
+    out = dict(values)
+    if "fup_tiers" in out:
+        out["fup_tiers"] = fup.tiers_column(fup.check_tiers(out["fup_tiers"] or ()))
+    if "free_hours" in out:
+        fh = out["free_hours"]
+        out["free_hours"] = fup.free_hours_column(fup.parse_free_hours(fh) if isinstance(fh, str) else fh)
+    return out
 
 
 def check_profile_name(name: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad import changes
+from aaad import changes, fup
 from aaad.crypto import SecretBox
 from aaad.nas import Nas
 from aaad.nas import _row as _nas_row
@@ -30,7 +30,8 @@ _LOGIN_COLS = (logins.c.id, logins.c.org_id, logins.c.username, logins.c.secret_
 
 def profile_row(r: Any) -> Profile:
     return Profile(r.id, r.org_id, r.name, r.rate_limit, r.fup_rate_limit, r.session_timeout,
-                   r.pool, r.interim_interval, r.address_list, bool(r.block_when_exhausted))
+                   r.pool, r.interim_interval, r.address_list, bool(r.block_when_exhausted),
+                   fup.tiers_from_column(r.fup_tiers), fup.free_hours_from_column(r.free_hours))
 
 
 def _logins(conn: Connection, box: SecretBox, *where: Any, limit: int | None = None) -> list[Login]:

@@ -339,7 +339,7 @@ class LoginWriter:
     def create_profile(self, conn: Connection, org_id: int, name: str, now: datetime,
                        **values: Any) -> Profile:
         model.check_profile_name(name)
-        model.check_profile(values)
+        values = model.profile_columns(values)
         if store.profile_by_name(conn, org_id, name) is not None:
             raise ValidationError("name", f"a profile named {name!r} already exists in this org")
         key = conn.execute(profiles.insert().values(org_id=org_id, name=name, created_at=now, **values)
@@ -349,7 +349,7 @@ class LoginWriter:
 
     def update_profile(self, conn: Connection, org_id: int, profile_id: int, now: datetime,
                        **values: Any) -> Profile:
-        model.check_profile(values)
+        values = model.profile_columns(values)
         if store.get_profile(conn, org_id, profile_id) is None:
             raise ValidationError("profile", f"no profile {profile_id} in this org")
         conn.execute(profiles.update().where(profiles.c.org_id == org_id, profiles.c.id == profile_id)

@@ -20,7 +20,7 @@ from accounting import sessions as sm
 from accounting.config import AccountingConfig
 from accounting.events import QuotaExceeded
 from accounting.jobs import AGGREGATE, AccountingJobs
-from accounting.schema import usage
+from accounting.schema import usage, usage_cycles
 from accounting.tracker import Tracker
 from tests.accounting.test_store import SLOT, World, apply, interim, rows, start, stop  # noqa: F401
 from tests.helpers import SyncDB, result_of
@@ -75,7 +75,9 @@ def test_aggregate_job_in_chunks_feeds_tracker_and_rrd(w: World) -> None:
     n = jobs.aggregate(ctx(jobs)).result
     assert n == 6 and jobs.last_aggregation["chunks"] == 3
     assert slot_buckets(w) == {w.alice: (500, 50), w.bob: (7, 3)}
-    assert tracker.cycle_used(w.alice) == 550
+    with w.engine.connect() as conn:
+        assert conn.execute(sa.select(usage_cycles.c.octets).where(
+            usage_cycles.c.login_id == w.alice)).scalar() == 550
     assert sorted(rrd.rows) == sorted([(w.org, w.alice, SLOT, 50, 500), (w.org, w.bob, SLOT, 3, 7)])
     assert jobs.aggregate(ctx(jobs)).result == 0
 
