@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad.events import Event
-from aaad.schema import logins, nas, profiles
+from aaad.schema import logins, nas
 from aaad.view.events import (
     LoginProfileChanged,
     LoginRemoved,
@@ -45,6 +45,7 @@ from aaad.view.events import (
     LoginThrottled,
     ProfileChanged,
 )
+from aaad.view.throttle import reply_rates
 from accounting.schema import sessions
 from enforcement.schema import actions
 
@@ -111,23 +112,6 @@ def open_sessions(conn: Connection, org_id: int, login_ids: Iterable[int]) -> li
     return out
 
 
-def rate_limits(conn: Connection, org_id: int, login_ids: Iterable[int]) -> dict[int, tuple[str, str | None]]:
-    """Each login's state and the Mikrotik-Rate-Limit its next Access-Accept would carry
-    (the per-login override, else its profile's; the profile's FUP rate while throttled)."""
-    ids = list(login_ids)
-    out: dict[int, tuple[str, str | None]] = {}
-    lg, pr = logins, profiles
-    for i in range(0, len(ids), 500):
-        q = (sa.select(lg.c.id, lg.c.state, lg.c.rate_limit, lg.c.throttle_level, pr.c.rate_limit,
-                       pr.c.fup_rate_limit)
-             .select_from(lg.outerjoin(pr, sa.and_(pr.c.id == lg.c.profile_id, pr.c.org_id == lg.c.org_id)))
-             .where(lg.c.org_id == org_id, lg.c.id.in_(ids[i:i + 500])))
-        for lid, state, own, level, prof_rate, fup in conn.execute(q):
-            rate = fup if level and fup else (own or prof_rate)
-            out[int(lid)] = (state, rate)
-    return out
-
-
 def queue(conn: Connection, org_id: int, kind: str, cause: str, event_id: int | None,
           targets: list[OpenSession], now: datetime, *, reason: str = "",
           attrs: dict[int, dict[str, Any]] | None = None) -> int:
@@ -178,7 +162,7 @@ def _coa_rate(conn: Connection, ev: Event, login_ids: list[int], reason: str) ->
     targets = open_sessions(conn, ev.org_id, login_ids)
     if not targets:
         return 0
-    rates = rate_limits(conn, ev.org_id, {t.login_id for t in targets if t.login_id is not None})
+    rates = reply_rates(conn, ev.org_id, {t.login_id for t in targets if t.login_id is not None})
     keep, attrs = [], {}
     for t in targets:
         state, rate = rates.get(t.login_id or 0, ("gone", None))

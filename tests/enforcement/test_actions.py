@@ -29,7 +29,7 @@ def setup(engine: Any, box: Any, w: LoginWriter, slug: str = "isp") -> dict[str,
     with engine.begin() as c:
         o = orgs.add(c, slug, slug.upper(), T0)
         n = nas.add(c, box, o.id, f"{slug}-r1", "127.0.0.1" if slug == "isp" else "127.0.0.2", "s3cret", T0)
-        p = w.create_profile(c, o.id, "10M", T0, rate_limit="10M/10M", fup_rate_limit="1M/1M")
+        p = w.create_profile(c, o.id, "10M", T0, rate_limit="10M/10M", fup_tiers=[(100 * 10**9, "1M/1M")])
         p2 = w.create_profile(c, o.id, "50M", T0, rate_limit="50M/50M")
         a = w.create(c, o.id, "alice", "pw", T0, profile_id=p.id)
         b = w.create(c, o.id, "bob", "pw", T0, profile_id=p.id)
