@@ -195,3 +195,27 @@ def test_dunning_disconnects(daemon_factory: Any, nas: FreeRadiusNas) -> None:
     committed = time.time()
     [r] = nas.wait_received(1, timeout=1.0, where=is_disconnect)
     assert r["time"] - committed < 1.0 and r["User-Name"] == login
+
+
+def test_crossing_an_fup_tier_sends_a_coa_with_its_rate(daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """Accounting pushes a login over its first tier: the next aggregation pass throttles it and
+    the NAS gets a CoA-Request with tier 1's Mikrotik-Rate-Limit for the open session (no
+    disconnect); crossing the second tier sends tier 2's."""
+    d = daemon_factory(extra=FAST + "[accounting]\naggregation_interval = 2\n")
+    point_at(d, nas)
+    d.cli("profile", "add", "tiered", "--rate-limit", "10M/10M", "--tier", "1K:5M/5M", "--tier", "1M:1M/1M")
+    d.cli("user", "add", "tina", "--password", "tina-pass", "--profile", "tiered")
+    settled(d)
+    start_session(d, "tina", "fup-1")
+    base = 'User-Name = "tina"\nAcct-Session-Id = "fup-1"\nFramed-IP-Address = 10.9.0.7\n'
+    assert "Accounting-Response" in acct(d, base + "Acct-Status-Type = Interim-Update\n"
+                                                "Acct-Input-Octets = 5000\nAcct-Session-Time = 60\n").stdout
+    [r] = nas.wait_received(1, timeout=10.0)
+    assert (r["code"], r["User-Name"], r["Acct-Session-Id"], r["Mikrotik-Rate-Limit"]) == (
+        "CoA-Request", "tina", "fup-1", "5M/5M")
+    assert "Accounting-Response" in acct(d, base + "Acct-Status-Type = Interim-Update\n"
+                                                "Acct-Input-Octets = 2000000\nAcct-Session-Time = 120\n").stdout
+    got = nas.wait_received(2, timeout=10.0)
+    assert [(x["code"], x["Mikrotik-Rate-Limit"]) for x in got] == [("CoA-Request", "5M/5M"),
+                                                                     ("CoA-Request", "1M/1M")]
+    assert [a["outcome"] for a in wait_actions(d, 2, "--login", "tina")] == ["ack", "ack"]
