@@ -18,7 +18,8 @@ PROFILES: list[tuple[str, dict[str, Any]]] = [
     ("home-10M", dict(rate_limit="10M/10M", interim_interval=300, pool="pppoe-pool",
                       fup_rate_limit="1M/1M")),
     ("home-50M", dict(rate_limit="50M/50M", interim_interval=300, pool="pppoe-pool",
-                      address_list="premium")),
+                      address_list="premium", fup_tiers=[(200 * 10**9, "10M/10M"), (400 * 10**9, "2M/2M")],
+                      free_hours="00:00-06:00")),
     ("hotspot-1h", dict(rate_limit="2M/2M", session_timeout=3600, interim_interval=60,
                         address_list="hotspot-users", block_when_exhausted=True)),
 ]

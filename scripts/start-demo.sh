@@ -42,6 +42,16 @@ Try:
   curl -s http://127.0.0.1:$WEB/healthz
   curl -s http://127.0.0.1:$WEB/api/v1/
 
+Enforcement (a change reaches the router now: Disconnect/CoA to the NAS's CoA port; the demo has no
+router on 127.0.0.1:3799, so these end in "timeout" after 8 s: point a real one with 'nas set'):
+  $CLI user suspend alice --reason try                          # alice's open session (demo1): Disconnect queued and sent
+  $CLI actions                                                  # what was sent, how the router answered
+  $CLI disconnect alice                                         # on demand (after 'user enable alice' and a new Start)
+  $CLI user enable alice
+  $CLI profile list                                             # home-50M: FUP tiers 200G:10M, 400G:2M, free 00-06
+  $CLI nas provision loopback --dry-run --radius-address 127.0.0.1   # the RouterOS commands that ready a router
+  $CLI nas set loopback --coa-port 3799 --api-username admin --api-password secret   # a router's API access
+
 Billing (the demo ISP: six weeks of invoices, payments, a plan change, a closed customer, one suspension):
   $CLI customer list
   $CLI invoice list
