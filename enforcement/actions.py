@@ -47,7 +47,7 @@ from aaad.view.events import (
 )
 from aaad.view.throttle import reply_rates
 from accounting.schema import sessions
-from enforcement.schema import actions
+from enforcement.schema import UTCDateTime, actions
 
 DISCONNECT = "disconnect"
 COA = "coa"
@@ -252,20 +252,32 @@ class Outcome:
     close_session: bool = False    # the NAS says the session is gone: close our row
 
 
+_RECORD = (actions.update().where(actions.c.id == sa.bindparam("b_id"))
+           .values(state=sa.bindparam("b_state"), outcome=sa.bindparam("b_outcome"),
+                   attempts=actions.c.attempts + sa.bindparam("b_attempts"), detail=sa.bindparam("b_detail"),
+                   error_cause=sa.bindparam("b_cause"), rtt_ms=sa.bindparam("b_rtt"),
+                   fallback=sa.bindparam("b_fallback"), done_at=sa.bindparam("b_done"),
+                   sent_at=sa.func.coalesce(actions.c.sent_at, sa.bindparam("b_sent", type_=UTCDateTime))))
+
+
 def record(conn: Connection, outcomes: list[Outcome], now: datetime,
            sent_at: dict[int, datetime] | None = None) -> list[int]:
     """Write outcomes of pending actions (an action already finished is left alone)
-    with when each was first sent; the ids recorded."""
-    done = []
+    with when each was first sent; the ids recorded.  One statement for the lot: a
+    mass event's thousands of outcomes hold the writer for milliseconds."""
     sent_at = sent_at or {}
-    for o in outcomes:
-        n = conn.execute(actions.update().where(actions.c.id == o.action_id, actions.c.state == "pending").values(
-            state=o.state, outcome=o.outcome, attempts=actions.c.attempts + o.attempts, detail=o.detail,
-            error_cause=o.error_cause, rtt_ms=o.rtt_ms, fallback=o.fallback, done_at=now,
-            sent_at=sa.func.coalesce(actions.c.sent_at, sent_at.get(o.action_id)))).rowcount
-        if n:
-            done.append(o.action_id)
-    return done
+    ids = [o.action_id for o in outcomes]
+    still: set[int] = set()
+    for i in range(0, len(ids), 500):
+        still.update(conn.execute(sa.select(actions.c.id).where(actions.c.id.in_(ids[i:i + 500]),
+                                                                actions.c.state == "pending")).scalars())
+    todo = [o for o in outcomes if o.action_id in still]
+    if todo:
+        conn.execute(_RECORD, [{"b_id": o.action_id, "b_state": o.state, "b_outcome": o.outcome,
+                                "b_attempts": o.attempts, "b_detail": o.detail, "b_cause": o.error_cause,
+                                "b_rtt": o.rtt_ms, "b_fallback": o.fallback, "b_done": now,
+                                "b_sent": sent_at.get(o.action_id)} for o in todo])
+    return [o.action_id for o in todo]
 
 
 def request_disconnect(conn: Connection, org_id: int, login_id: int, username: str, now: datetime, *,
