@@ -65,7 +65,7 @@ class ActionSender:
     def __init__(self, db: Any, box: Any, clock: Any, client: DynAuth, *, poll_interval: float = 1.0,
                  in_flight_per_nas: int = 64, routers: Routers | None = None, api_fallback: bool = True,
                  stats: Any = None,
-                 on_sessions_closed: Callable[[list[int]], None] | None = None, batch: int = 1000):
+                 on_sessions_closed: Callable[[list[int]], None] | None = None, batch: int = 250):
         self.db = db
         self.box = box
         self.clock = clock
