@@ -25,6 +25,9 @@ class EnforcementConfig:
     in_flight_per_nas: int = setting(64, "Requests outstanding at once towards one NAS, 1 to 256 (RADIUS has "
                                          "256 identifiers); more wait their turn (a mass plan change does not "
                                          "flood a router).", lambda v: None if 1 <= v <= 256 else "1 to 256")
+    max_rate: float = setting(400.0, "CoA/Disconnect-Requests sent per second at most, all routers together "
+                                     "(a mass plan change is spread out so RADIUS keeps its latency: each "
+                                     "request costs the daemon about 0.25 ms); 0: no limit.", non_negative)
     poll_interval: float = setting(1.0, "Seconds between looks for pending actions written by another process "
                                         "(`aaad disconnect`) or left by a restart; actions this process "
                                         "decides are sent at once.", positive)

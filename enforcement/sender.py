@@ -65,7 +65,8 @@ class ActionSender:
     def __init__(self, db: Any, box: Any, clock: Any, client: DynAuth, *, poll_interval: float = 1.0,
                  in_flight_per_nas: int = 64, routers: Routers | None = None, api_fallback: bool = True,
                  stats: Any = None,
-                 on_sessions_closed: Callable[[list[int]], None] | None = None, batch: int = 250):
+                 on_sessions_closed: Callable[[list[int]], None] | None = None, batch: int = 250,
+                 max_rate: float = 0.0):
         self.db = db
         self.box = box
         self.clock = clock
@@ -80,6 +81,16 @@ class ActionSender:
         self.in_flight: set[int] = set()
         self._waiting: dict[int, deque[tuple[q.Action, Nas]]] = {}
         self._busy: dict[int, int] = {}
+        self._targets: dict[tuple[str, int, bytes], Target] = {}
+        # Pacing (a token bucket over all NAS): a mass event's thousands of requests are spread
+        # so RADIUS keeps its latency; 0 sends as fast as the in-flight caps allow.
+        self.max_rate = max_rate
+        self._burst = max(1.0, max_rate * 0.02)
+        self._tokens = self._burst
+        self._refilled = clock.seconds()
+        self._drain_call: Any = None
+        self._draining = False
+        self._drain_again = False
         self._outcomes: list[_Done] = []
         self._flush_call: Any = None
         self._flushing: defer.Deferred[Any] | None = None
@@ -138,14 +149,60 @@ class ActionSender:
             self._finish(a, q.Outcome(a.id, "failed", "error", 0,
                                       f"NAS {nas.name} is a network ({nas.address}): no address to send to"))
             return
-        if self._busy.get(nas.id, 0) >= self.per_nas:
-            self._waiting.setdefault(nas.id, deque()).append((a, nas))
+        self._waiting.setdefault(nas.id, deque()).append((a, nas))
+        self._drain()
+
+    def _drain(self) -> None:
+        """Send what waits, one per NAS in turn, while NAS slots and the rate allow."""
+        if self._draining:               # a send answered at once and freed a slot: loop again
+            self._drain_again = True
             return
-        self._send(a, nas)
+        self._draining = True
+        try:
+            self._drain_again = True
+            while self._drain_again:
+                self._drain_again = False
+                self._drain_pass()
+        finally:
+            self._draining = False
+
+    def _drain_pass(self) -> None:
+        if self._drain_call is not None and self._drain_call.active():
+            self._drain_call.cancel()
+        self._drain_call = None
+        rate = self.max_rate
+        if rate:
+            now = self.clock.seconds()
+            self._tokens = min(self._burst, self._tokens + (now - self._refilled) * rate)
+            self._refilled = now
+        sent = True
+        while sent:
+            sent = False
+            for nas_id, waiting in list(self._waiting.items()):
+                if not waiting:
+                    del self._waiting[nas_id]
+                    continue
+                if self._busy.get(nas_id, 0) >= self.per_nas:
+                    continue
+                if rate and self._tokens < 0.999:   # clock floats: 0.0999999 s is a whole token
+                    # at least 1 ms: a float shy of a whole token must not spin on a due call
+                    self._drain_call = self.clock.callLater(max(0.001, (0.999 - self._tokens) / rate), self._drain)
+                    return
+                a, nas = waiting.popleft()
+                self._tokens -= 1
+                self._send(a, nas)
+                sent = True
+
+    def _target(self, nas: Nas) -> Target:
+        key = (nas.address, nas.coa_port, nas.secret)
+        t = self._targets.get(key)
+        if t is None:
+            t = self._targets[key] = Target(nas.address, nas.coa_port, nas.secret)
+        return t
 
     def _send(self, a: q.Action, nas: Nas) -> None:
         self._busy[nas.id] = self._busy.get(nas.id, 0) + 1
-        target = Target(nas.address, nas.coa_port, nas.secret)
+        target = self._target(nas)
         attrs = identity_attrs(a.username, a.acct_session_id, a.framed_ip)
         attrs += sorted(a.attrs.items())
         sent_at = utcnow(self.clock)
@@ -175,10 +232,8 @@ class ActionSender:
 
     def _slot_free(self, _: Any, nas_id: int) -> None:
         self._busy[nas_id] -= 1
-        waiting = self._waiting.get(nas_id)
-        if waiting:
-            a, nas = waiting.popleft()
-            self._send(a, nas)
+        if self._waiting:
+            self._drain()
 
     # -- outcomes ---------------------------------------------------------------------
 

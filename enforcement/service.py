@@ -89,7 +89,7 @@ class EnforcementService:
         self.sender = ActionSender(core.db, core.box, core.clock, self.client, poll_interval=conf.poll_interval,
                                    in_flight_per_nas=conf.in_flight_per_nas, routers=self.routers,
                                    api_fallback=conf.api_fallback, stats=core.stats,
-                                   on_sessions_closed=self._sessions_closed)
+                                   on_sessions_closed=self._sessions_closed, max_rate=conf.max_rate)
         if conf.enabled:
             for event_type, fn in actions.SUBSCRIPTIONS:
                 core.dispatcher.subscribe(SUBSCRIBER, event_type, fn, after_commit=self.sender.kick)

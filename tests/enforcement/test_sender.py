@@ -74,14 +74,14 @@ def w(box: Any) -> LoginWriter:
     return LoginWriter(box)
 
 
-def make(engine: Any, box: Any, *, routers: Any = None, per_nas: int = 64) -> tuple[ActionSender, FakeClient,
+def make(engine: Any, box: Any, *, routers: Any = None, per_nas: int = 64, max_rate: float = 0.0) -> tuple[ActionSender, FakeClient,
                                                                                       task.Clock, list[int]]:
     clock = task.Clock()
     clock.advance(T0.timestamp())
     client = FakeClient()
     closed: list[int] = []
     s = ActionSender(SyncDB(engine), box, clock, client, poll_interval=1.0, in_flight_per_nas=per_nas,
-                     routers=routers, on_sessions_closed=closed.extend)
+                     routers=routers, on_sessions_closed=closed.extend, max_rate=max_rate)
     return s, client, clock, closed
 
 
@@ -196,6 +196,25 @@ def test_a_nas_has_at_most_its_share_in_flight(engine: Any, box: Any, w: LoginWr
         c[3].callback(ACK)
     clock.advance(0)
     assert [a.outcome for a in queued(engine)] == ["ack"] * 3
+
+
+def test_sending_is_paced_at_max_rate(engine: Any, box: Any, w: LoginWriter) -> None:
+    """At max_rate 10/s five queued requests go out one every 100 ms, not at once."""
+    ids = setup(engine, box, w)
+    for i in range(5):
+        open_session(engine, ids, "alice", f"s-{i}")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box, max_rate=10)
+    s.start()
+    sent = [len(client.calls)]
+    for _ in range(4):
+        clock.advance(0.1)
+        sent.append(len(client.calls))
+    assert sent == [1, 2, 3, 4, 5]
+    for c in client.calls:
+        c[3].callback(ACK)
+    clock.advance(0)
+    assert [a.outcome for a in queued(engine)] == ["ack"] * 5
 
 
 def test_stop_leaves_unfinished_actions_pending(engine: Any, box: Any, w: LoginWriter) -> None:
