@@ -74,8 +74,8 @@ def w(box: Any) -> LoginWriter:
     return LoginWriter(box)
 
 
-def make(engine: Any, box: Any, *, routers: Any = None, per_nas: int = 64, max_rate: float = 0.0) -> tuple[ActionSender, FakeClient,
-                                                                                      task.Clock, list[int]]:
+def make(engine: Any, box: Any, *, routers: Any = None, per_nas: int = 64,
+         max_rate: float = 0.0) -> tuple[ActionSender, FakeClient, task.Clock, list[int]]:
     clock = task.Clock()
     clock.advance(T0.timestamp())
     client = FakeClient()
