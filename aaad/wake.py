@@ -44,9 +44,26 @@ def send(addr: str) -> bool:
 
 
 def notify_on_commit(engine: Engine, data_dir: str) -> None:
-    """After every commit on ``engine`` (a CLI's), wake the daemon of ``data_dir``."""
+    """After a commit on ``engine`` (a CLI's), wake the daemon of ``data_dir``.
+
+    SQLAlchemy's ``commit`` event fires *before* the database commits (a daemon woken
+    then would read the old state and sleep until its next poll), so it only marks the
+    connection; the datagram goes when the connection returns to the pool, after the
+    commit (``with engine.begin()`` returns it right after committing)."""
     addr = address(data_dir)
-    event.listen(engine, "commit", lambda _conn: send(addr))
+
+    def committing(conn: Any) -> None:
+        conn.info[_MARK] = True
+
+    def returned(_dbapi_conn: Any, record: Any) -> None:
+        if record.info.pop(_MARK, False):
+            send(addr)
+
+    event.listen(engine, "commit", committing)
+    event.listen(engine.pool, "checkin", returned)
+
+
+_MARK = "aaad.wake"
 
 
 class _Wake(DatagramProtocol):
