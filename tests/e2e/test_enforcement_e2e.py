@@ -219,3 +219,47 @@ def test_crossing_an_fup_tier_sends_a_coa_with_its_rate(daemon_factory: Any, nas
     assert [(x["code"], x["Mikrotik-Rate-Limit"]) for x in got] == [("CoA-Request", "5M/5M"),
                                                                      ("CoA-Request", "1M/1M")]
     assert [a["outcome"] for a in wait_actions(d, 2, "--login", "tina")] == ["ack", "ack"]
+
+
+def test_nak_falls_back_to_the_router_api(daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """The NAS NAKs a Disconnect (Error-Cause 506): the daemon removes the user's active session
+    through the RouterOS API (the protocol-level fake router) and records that the fallback was used;
+    a profile edit syncs the router's aaad-* profiles through the same API."""
+    from tests.fake_routeros import FakeRouterOS
+    with FakeRouterOS(username="aaad", password="api-pw") as router:
+        pppoe = router.seed("/ppp/active", name="nak506-fay", address="10.9.0.9", caller_id="AA:BB")
+        router.seed("/ppp/active", name="someone-else", address="10.9.0.10")
+        d = daemon_factory(extra=FAST)
+        point_at(d, nas)
+        d.cli("nas", "set", "loopback", "--api-host", "127.0.0.1", "--api-port", str(router.port),
+              "--api-username", "aaad", "--api-password", "api-pw")
+        d.cli("user", "add", "nak506-fay", "--password", "pw", "--profile", "home-10M")
+        start_session(d, "nak506-fay", "e2e-f1", "10.9.0.9")
+        d.cli("user", "suspend", "nak506-fay")
+        [a] = wait_actions(d, 1, "--login", "nak506-fay")
+        assert (a["outcome"], a["state"], a["fallback"]) == ("fallback", "done", "api")
+        assert "Resources Unavailable" in a["detail"] and "removed 1 session(s)" in a["detail"]
+        assert [r[".id"] for r in router.table("/ppp/active")] != [pppoe]
+        assert [r["name"] for r in router.table("/ppp/active")] == ["someone-else"]
+        d.cli("profile", "set", "home-10M", "--rate-limit", "12M/12M")
+        deadline = time.monotonic() + 10
+        while not [p for p in router.table("/ppp/profile") if p.get("rate-limit") == "12M/12M"]:
+            assert time.monotonic() < deadline, router.table("/ppp/profile")
+            time.sleep(0.05)
+        names = sorted(p["name"] for p in router.table("/ppp/profile"))
+        assert {"aaad-home-10M", "aaad-home-50M"} <= set(names)
+        sync = [x for x in actions(d) if x["kind"] == "sync_profiles"]
+        assert sync and sync[0]["outcome"] == "ack"
+
+
+def test_disconnect_on_demand(daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """`aaad disconnect LOGIN` queues a Disconnect per open session and prints the NAS's answer."""
+    d = daemon_factory(extra=FAST)
+    point_at(d, nas)
+    start_session(d, "bob", "e2e-g1", "10.10.0.20")
+    r = d.cli("disconnect", "bob", "--reason", "support call")
+    assert "ack" in r.stdout, r.stdout
+    [x] = nas.wait_received(1, timeout=2.0)
+    assert (x["code"], x["User-Name"], x["Acct-Session-Id"]) == ("Disconnect-Request", "bob", "e2e-g1")
+    r = d.cli("disconnect", "carol")
+    assert "no open session" in r.stdout
