@@ -257,12 +257,17 @@ class ActionSender:
                 d.addCallback(lambda n: self._finish(a, q.Outcome(
                     a.id, "done", "fallback", r.attempts, f"{why}; removed {n} session(s) through the RouterOS API",
                     r.error_cause, rtt, fallback="api"), sent_at))
-                d.addErrback(lambda f: self._finish(a, q.Outcome(
-                    a.id, "failed", r.outcome, r.attempts,
-                    f"{why}; RouterOS API fallback failed: {f.getErrorMessage()}", r.error_cause, rtt,
-                    fallback="api-failed"), sent_at))
+                d.addErrback(self._fallback_failed, a, nas, r, why, rtt, sent_at)
                 return d
         return self._finish(a, out, sent_at)
+
+    def _fallback_failed(self, f: Any, a: q.Action, nas: Nas, r: Result, why: str, rtt: int | None,
+                         sent_at: datetime) -> None:
+        self._finish(a, q.Outcome(a.id, "failed", r.outcome, r.attempts,
+                                  f"{why}; RouterOS API fallback failed: {f.getErrorMessage()}", r.error_cause, rtt,
+                                  fallback="api-failed"), sent_at)
+        if self.routers is not None:
+            self.routers.check_status(nas)
 
     def _broke(self, f: Any, a: q.Action) -> None:
         if f.check(ClientStopped):   # stopping: left pending, sent again after the restart

@@ -263,3 +263,50 @@ def test_disconnect_on_demand(daemon_factory: Any, nas: FreeRadiusNas) -> None:
     assert (x["code"], x["User-Name"], x["Acct-Session-Id"]) == ("Disconnect-Request", "bob", "e2e-g1")
     r = d.cli("disconnect", "carol")
     assert "no open session" in r.stdout
+
+
+def test_a_router_that_never_answers_does_not_stall_radius(daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """The RouterOS API of the NAS accepts connections and never answers: while the fallback waits
+    out its timeout on its own thread, RADIUS keeps answering at once; the action then fails saying
+    why and the router's status is recorded unreachable."""
+    from tests.e2e.test_auth_e2e import radclient
+    from tests.e2e.test_write_path_e2e import pap
+    from tests.fake_routeros import FakeRouterOS
+    with FakeRouterOS(username="aaad", password="pw") as router:
+        router.mode = "silent"
+        d = daemon_factory(extra=FAST + "api_timeout = 3.0\n")
+        point_at(d, nas)
+        d.cli("nas", "set", "loopback", "--api-host", "127.0.0.1", "--api-port", str(router.port),
+              "--api-username", "aaad", "--api-password", "pw")
+        d.cli("user", "add", "nak506-gus", "--password", "pw", "--profile", "home-10M")
+        start_session(d, "nak506-gus", "e2e-h1")
+        d.cli("user", "suspend", "nak506-gus")
+        nas.wait_received(1, timeout=2.0)
+        slowest = 0.0
+        for _ in range(5):          # while the API call hangs
+            t0 = time.monotonic()
+            out = radclient(d, pap("alice", "alice-pass")).stdout
+            slowest = max(slowest, time.monotonic() - t0)
+            assert "Access-Accept" in out
+        assert slowest < 1.0
+        [a] = wait_actions(d, 1, "--login", "nak506-gus", timeout=20)
+        assert (a["state"], a["fallback"]) == ("failed", "api-failed")
+        assert "RouterOS API fallback failed" in a["detail"]
+        deadline = time.monotonic() + 20
+        while (st := recorded_status(d)) is None:     # checked after the failure, recorded
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert st.reachable is False and st.error
+
+
+def recorded_status(d: Daemon) -> Any:
+    """The loopback NAS's last recorded router status (enforcement's router_status), if any."""
+    from aaad import app
+    from aaad.db import sync_engine
+    from enforcement import status_store
+    engine = sync_engine(app.database_url(app.load_config(str(d.config_path))))
+    try:
+        with engine.connect() as c:
+            return status_store.last(c, 1, 1)
+    finally:
+        engine.dispose()
