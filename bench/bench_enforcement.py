@@ -211,8 +211,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
         # Events must be dispatched (the leader does it): jobs on, billing's off (no billing data here).
         conf.write_text(conf.read_text().replace("[jobs]\nenabled = false\n",
                                                  '[jobs]\nskip = ["billing.run", "billing.dunning"]\n'))
-        with FreeRadiusNas(d / "nas", SECRET) as nas:
-            nas.start()
+        with FreeRadiusNas(d / "nas", SECRET) as nas:       # started by `with`
             print(f"[{kind}] FreeRADIUS NAS on 127.0.0.1:{nas.port}; loading {o.logins} logins with open sessions")
             info = load(conf, o.logins, nas.port)
             tail = Tail(nas.received_path)

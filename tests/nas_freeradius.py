@@ -145,6 +145,8 @@ class FreeRadiusNas:
 
     def start(self, timeout: float = 20.0) -> FreeRadiusNas:
         """Write the config, start FreeRADIUS, return once it logs that it is ready."""
+        if self.running:          # started already (``with`` starts it): never a second, leaked process
+            return self
         binary = freeradius_binary()
         if binary is None:
             raise RuntimeError("freeradius is not installed: run the README's test command (make test)")

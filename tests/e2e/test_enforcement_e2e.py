@@ -30,8 +30,7 @@ SKIP_BILLING = '[jobs]\nskip = ["billing.run", "billing.dunning"]\n'
 
 @pytest.fixture
 def nas(tmp_path: Path) -> Any:
-    with FreeRadiusNas(tmp_path / "nas", SECRET) as n:
-        n.start()
+    with FreeRadiusNas(tmp_path / "nas", SECRET) as n:     # started by `with`
         yield n
 
 
