@@ -199,13 +199,17 @@ def charge_lines(plan: Plan, service_id: int, segs: list[Segment], first_index: 
 
 # -- what exists already -----------------------------------------------------------------
 
+_BILLED = sa.select(invoice_lines.c.service_id, invoice_lines.c.kind, invoice_lines.c.period_start).where(
+    invoice_lines.c.org_id == sa.bindparam("org_id"),
+    invoice_lines.c.service_id.in_(sa.bindparam("ids", expanding=True)))
+_BILLED_SINCE = _BILLED.where(invoice_lines.c.period_start >= sa.bindparam("since"))
+
+
 def _billed_keys(conn: Connection, org_id: int, service_ids: list[int], since: date | None = None
                  ) -> set[tuple[int, str, date | None]]:
-    q = sa.select(invoice_lines.c.service_id, invoice_lines.c.kind, invoice_lines.c.period_start).where(
-        invoice_lines.c.org_id == org_id, invoice_lines.c.service_id.in_(service_ids))
-    if since is not None:
-        q = q.where(invoice_lines.c.period_start >= since)
-    return {(r[0], r[1], r[2]) for r in conn.execute(q)}
+    """The (service, kind, period start) of the services' invoice lines (from ``since``)."""
+    q, args = (_BILLED, {}) if since is None else (_BILLED_SINCE, {"since": since})
+    return {(r[0], r[1], r[2]) for r in conn.execute(q, {"org_id": org_id, "ids": service_ids, **args})}
 
 
 def new_lines(conn: Connection, org_id: int, lines: list[LineIn],

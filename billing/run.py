@@ -52,10 +52,19 @@ class ChunkResult:
     total: int            # sum of the invoices' totals
 
 
-def _due(org_id: int, run_date: date) -> list[Any]:
+def _unindexed(col: Any) -> Any:
+    """``col + 0``: the same value, but no index of ``col`` can serve it.  Without
+    statistics SQLite takes ``org_id = ?`` for a selective index term and walks the
+    org's whole ``(org_id, state)`` index for a chunk (100,000 services, every chunk)
+    instead of the customer (or primary key) range the chunk needs."""
+    return col + 0
+
+
+def _due(org_id: Any, run_date: Any, *, chunk: bool = False) -> list[Any]:
     s = services
     frm = sa.func.coalesce(s.c.billed_through, s.c.start_date)
-    return [s.c.org_id == org_id, s.c.state.in_(("active", "suspended")), s.c.start_date.is_not(None),
+    org = _unindexed(s.c.org_id) if chunk else s.c.org_id
+    return [org == org_id, s.c.state.in_(("active", "suspended")), s.c.start_date.is_not(None),
             products.c.period != "once", frm <= run_date,
             sa.or_(s.c.cancel_at.is_(None), s.c.cancel_at > frm),
             sa.or_(s.c.end_date.is_(None), s.c.end_date >= frm)]
@@ -73,44 +82,77 @@ def count_due(conn: Connection, org_id: int, run_date: date, after_customer_id: 
                .scalar_one())
 
 
+def _chunk_rows() -> Any:
+    """The due services of the next ``:limit`` customers with one (ids above ``:after``)."""
+    p = sa.bindparam
+    customers = (sa.select(services.c.customer_id).select_from(_joined())
+                 .where(*_due(p("org_id"), p("run_date"), chunk=True), services.c.customer_id > p("after"))
+                 .group_by(services.c.customer_id).order_by(services.c.customer_id).limit(p("limit")))
+    return (sa.select(services).select_from(_joined())
+            .where(*_due(p("org_id"), p("run_date"), chunk=True),
+                   services.c.customer_id.in_(customers.scalar_subquery()))
+            .order_by(services.c.customer_id, services.c.id))
+
+
+# The chunk's statements, built once (their compiled form is cached).
+_CHUNK_ROWS = _chunk_rows()
+_ADVANCE = (services.update().where(_unindexed(services.c.org_id) == sa.bindparam("org"),
+                                    services.c.id.in_(sa.bindparam("ids", expanding=True)),
+                                    sa.func.coalesce(services.c.billed_through, NEVER) == sa.bindparam("old"))
+            .values(billed_through=sa.bindparam("new"), periods_billed=services.c.periods_billed + sa.bindparam("n"))
+            .returning(services.c.id))
+
+# A line as the run bills it, without its service: (description, price, discount, taxable,
+# kind, period start, period end).
+_Line = tuple[str, int, int, bool, str, date | None, date | None]
+
+
 def run_chunk(conn: Connection, writer: Any, org_id: int, run_date: date, after_customer_id: int, limit: int,
               now: datetime) -> ChunkResult:
     """Bill the next ``limit`` customers (ids above ``after_customer_id``) with a
     service due on ``run_date``, in the caller's transaction."""
-    ids = list(conn.execute(sa.select(services.c.customer_id).select_from(_joined())
-                            .where(*_due(org_id, run_date), services.c.customer_id > after_customer_id)
-                            .group_by(services.c.customer_id).order_by(services.c.customer_id)
-                            .limit(limit)).scalars())
-    if not ids:
+    rows = conn.execute(_CHUNK_ROWS, {"org_id": org_id, "run_date": run_date, "after": after_customer_id,
+                                      "limit": limit}).all()
+    if not rows:
         return ChunkResult(after_customer_id, 0, 0, 0)
-    rows = conn.execute(sa.select(services).select_from(_joined())
-                        .where(*_due(org_id, run_date), services.c.customer_id.in_(ids))
-                        .order_by(services.c.customer_id, services.c.id)).all()
+    ids = list(dict.fromkeys(r.customer_id for r in rows))     # ordered: rows are by customer, then id
     plans = charges.load_plans(conn, org_id, {r.product_id for r in rows})
     st = settings.get(conn, org_id)
     since = min(r.billed_through or r.start_date for r in rows)
     known = charges._billed_keys(conn, org_id, [r.id for r in rows], since)
-    by_customer: dict[int, list[Any]] = {}
-    for r in rows:
-        by_customer.setdefault(r.customer_id, []).append(r)
+    # Most services of a chunk share their plan, dates and period count: their periods and
+    # lines are computed once per distinct (plan, from, stop) and (plan, periods, index).
+    segs_of: dict[tuple[int, date, date | None], list[charges.Segment]] = {}
+    lines_of_key: dict[tuple[int, tuple[charges.Segment, ...], int], list[_Line]] = {}
     due: list[tuple[Any, charges.Plan, list[charges.Segment]]] = []
     groups: dict[tuple[date, date, int], list[int]] = {}
-    for cid in ids:
-        for svc in by_customer.get(cid, []):
-            plan = plans[svc.product_id]
-            frm = max(svc.billed_through or svc.start_date, svc.start_date)
-            segs = charges.due_segments(plan, st.billing_day, frm, run_date, charges.service_stop(svc))
-            if segs:
-                due.append((svc, plan, segs))
-                groups.setdefault((svc.billed_through or NEVER, segs[-1].e, len(segs)), []).append(svc.id)
+    for svc in rows:
+        plan = plans[svc.product_id]
+        frm = max(svc.billed_through or svc.start_date, svc.start_date)
+        stop = charges.service_stop(svc)
+        segs = segs_of.get((plan.id, frm, stop))
+        if segs is None:
+            segs = segs_of[(plan.id, frm, stop)] = charges.due_segments(plan, st.billing_day, frm, run_date, stop)
+        if segs:
+            due.append((svc, plan, segs))
+            groups.setdefault((svc.billed_through or NEVER, segs[-1].e, len(segs)), []).append(svc.id)
     moved = _advance_all(conn, org_id, groups)
     lines_of: dict[int, list[LineIn]] = {}
     for svc, plan, segs in due:
-        if svc.id in moved:   # else billed meanwhile by another runner
-            lines_of.setdefault(svc.customer_id, []).extend(charges.new_lines(
-                conn, org_id, charges.charge_lines(plan, svc.id, segs, svc.periods_billed), known))
+        if svc.id not in moved:   # billed meanwhile by another runner
+            continue
+        key = (plan.id, tuple(segs), svc.periods_billed)
+        tmpl = lines_of_key.get(key)
+        if tmpl is None:
+            tmpl = lines_of_key[key] = [
+                (ln.description, ln.unit_price, ln.discount, ln.taxable, ln.kind, ln.period_start, ln.period_end)
+                for ln in charges.charge_lines(plan, 0, segs, svc.periods_billed)]
+        sid = svc.id
+        lines_of.setdefault(svc.customer_id, []).extend(
+            LineIn(d, price, 1, disc, taxable, kind, sid, s, e) for d, price, disc, taxable, kind, s, e in tmpl
+            if (sid, kind, s) not in known)
     batch = [(cid, lines_of.get(cid, [])) for cid in ids]
-    issued = invoices.issue_many(conn, org_id, batch, run_date, now, run=run_date.isoformat())
+    issued = invoices.issue_many(conn, org_id, batch, run_date, now, run=run_date.isoformat(), st=st)
     n_inv, total = len(issued), sum(i.total for i in issued)
     return ChunkResult(ids[-1], len(ids), n_inv, total)
 
@@ -119,15 +161,11 @@ def _advance_all(conn: Connection, org_id: int, groups: dict[tuple[date, date, i
     """Move ``billed_through`` of each group of services from ``old`` to ``new`` (and
     count ``n`` periods more) where it still is ``old`` (conditional UPDATEs, a few for
     a whole chunk); the ids moved (not those another runner moved first)."""
-    sv = services
     moved: set[int] = set()
     for (old, new, n), ids in groups.items():
         for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            q = (sv.update().where(sv.c.org_id == org_id, sv.c.id.in_(part),
-                                   sa.func.coalesce(sv.c.billed_through, NEVER) == old)
-                 .values(billed_through=new, periods_billed=sv.c.periods_billed + n).returning(sv.c.id))
-            moved.update(int(r[0]) for r in conn.execute(q))
+            moved.update(int(r[0]) for r in conn.execute(
+                _ADVANCE, {"org": org_id, "ids": ids[i:i + 500], "old": old, "new": new, "n": n}))
     return moved
 
 
