@@ -42,7 +42,7 @@ def _plan(conn: Connection, table: sa.Table, names: tuple[str, ...]) -> tuple[st
             raise ValueError(f"{table.name}.{col.name} has a Python-side default: give it a value")
     q = dialect.identifier_preparer
     head = f"INSERT INTO {q.format_table(table)} ({', '.join(q.quote(n) for n in names)})"
-    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    procs: list[_Proc | None] = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
     _plans[key] = (head, procs)
     return head, procs
 
@@ -58,7 +58,7 @@ def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
     n_var = len(columns)
     tail = tuple(v if p is None or v is None else p(v) for v, p in zip(constants.values(), procs[n_var:],
                                                                         strict=True))
-    conv = [(i, p, {}) for i, p in enumerate(procs[:n_var]) if p is not None]
+    conv: list[tuple[int, _Proc, dict[Any, Any]]] = [(i, p, {}) for i, p in enumerate(procs[:n_var]) if p is not None]
     if conv:
         out = []
         for row in rows:

@@ -188,39 +188,43 @@ class Issued:
     total: int
 
 
+#: An invoice line priced for :func:`issue_priced`: (service_id, kind, period_start,
+#: period_end, description, quantity, unit_price, discount, net, vat_bp, vat, total).
+PricedLine = tuple[int | None, str, date | None, date | None, str, int, int, int, int, int, int, int]
+
+
+def priced_line(ln: LineIn, vat_bp: int, inclusive: bool) -> PricedLine:
+    """``ln`` with its stored money (:func:`line_values`), as :func:`issue_priced` takes it."""
+    v = line_values(ln, vat_bp, inclusive)
+    return (ln.service_id, ln.kind, ln.period_start, ln.period_end, ln.description, ln.quantity, ln.unit_price,
+            ln.discount, int(v["net"]), int(v["vat_bp"]), int(v["vat"]), int(v["total"]))  # type: ignore[call-overload]
+
+
 def issue_many(conn: Connection, org_id: int, batch: list[tuple[int, list[LineIn]]], issue_date: date,
-               now: datetime, *, run: str | None = None, st: settings.Settings | None = None) -> list[Issued]:
+               now: datetime, *, run: str | None = None) -> list[Issued]:
     """Issue one invoice per (customer, lines) of ``batch``, in order: the same
     invoices, numbers, ledger entries, credit applied and events as :func:`issue`
-    called for each in turn, written with a few statements for the whole batch
-    (the billing run's chunks; ``st``: the org's settings, if the caller has them).
+    called for each in turn, written with a few statements for the whole batch.
     The customers are the caller's (not re-checked)."""
-    batch = [(cid, lines) for cid, lines in batch if lines]
+    st = settings.get(conn, org_id)
+    return issue_priced(conn, org_id, st, [(cid, [priced_line(ln, st.vat_bp, st.prices_include_vat)
+                                                  for ln in lines]) for cid, lines in batch], issue_date, now, run=run)
+
+
+def issue_priced(conn: Connection, org_id: int, st: settings.Settings, batch: list[tuple[int, list[PricedLine]]],
+                 issue_date: date, now: datetime, *, run: str | None = None) -> list[Issued]:
+    """:func:`issue_many` for lines already priced with the org's settings ``st``
+    (:func:`priced_line`; the billing run prices each distinct line once per chunk)."""
+    batch = [(cid, rows) for cid, rows in batch if rows]
     if not batch:
         return []
-    if st is None:
-        st = settings.get(conn, org_id)
     due = issue_date + timedelta(days=st.payment_terms_days)
     numbers = settings.next_numbers(conn, org_id, "invoice", len(batch), now)
-    vat_bp, inclusive = st.vat_bp, st.prices_include_vat
-    # Most lines of a run cost the same: their money is computed once per (price, quantity,
-    # discount, taxable); line_values' checks depend on nothing else.
-    amounts: dict[tuple[int, int, int, bool], tuple[int, int, int, int]] = {}
     heads: list[tuple[Any, ...]] = []       # customer, seq, number, state, subtotal, discount, vat, total, paid_at
-    rows_of: list[list[tuple[Any, ...]]] = []
-    for (cid, lines), (seq, number) in zip(batch, numbers, strict=True):
-        rows = []
+    for (cid, rows), (seq, number) in zip(batch, numbers, strict=True):
         net = vat = total = disc = 0
-        for ln in lines:
-            key = (ln.unit_price, ln.quantity, ln.discount, ln.taxable)
-            a = amounts.get(key)
-            if a is None:
-                v = line_values(ln, vat_bp, inclusive)
-                a = amounts[key] = (int(v["net"]), int(v["vat_bp"]), int(v["vat"]), int(v["total"]))  # type: ignore[call-overload]
-            rows.append((ln.service_id, ln.kind, ln.period_start, ln.period_end, ln.description, ln.quantity,
-                         ln.unit_price, ln.discount, *a))
-            net, vat, total, disc = net + a[0], vat + a[2], total + a[3], disc + ln.discount
-        rows_of.append(rows)
+        for r in rows:
+            net, disc, vat, total = net + r[8], disc + r[7], vat + r[10], total + r[11]
         heads.append((cid, seq, number, "open" if total > 0 else "paid", net, disc, vat, total,
                       None if total > 0 else now))
     # Driver-level executemany without RETURNING (SQLite would insert row by row to keep
@@ -235,7 +239,7 @@ def issue_many(conn: Connection, org_id: int, batch: list[tuple[int, list[LineIn
     insert_rows(conn, invoice_lines, ("invoice_id", "service_id", "kind", "period_start", "period_end",
                                       "description", "quantity", "unit_price", "discount", "net", "vat_bp", "vat",
                                       "total"),
-                [(iid, *r) for iid, rows in zip(ids, rows_of, strict=True) for r in rows], org_id=org_id)
+                [(iid, *r) for iid, (_, rows) in zip(ids, batch, strict=True) for r in rows], org_id=org_id)
     last = conn.execute(_LAST_ENTRY).scalar_one()
     insert_rows(conn, journal_entries, ("ref_id", "customer_id", "memo"),
                 [(iid, h[0], f"invoice {h[2]}") for iid, h in zip(ids, heads, strict=True)],

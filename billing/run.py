@@ -31,7 +31,6 @@ from twisted.logger import Logger
 
 from aaad.clock import utcnow
 from billing import charges, invoices, ledger, settings
-from billing.invoices import LineIn
 from billing.schema import invoices as invoices_t
 from billing.schema import postings, products, services
 
@@ -88,7 +87,9 @@ def _chunk_rows() -> Any:
     customers = (sa.select(services.c.customer_id).select_from(_joined())
                  .where(*_due(p("org_id"), p("run_date"), chunk=True), services.c.customer_id > p("after"))
                  .group_by(services.c.customer_id).order_by(services.c.customer_id).limit(p("limit")))
-    return (sa.select(services).select_from(_joined())
+    s = services
+    return (sa.select(s.c.id, s.c.customer_id, s.c.product_id, s.c.start_date, s.c.billed_through,
+                      s.c.periods_billed, s.c.cancel_at, s.c.end_date).select_from(_joined())
             .where(*_due(p("org_id"), p("run_date"), chunk=True),
                    services.c.customer_id.in_(customers.scalar_subquery()))
             .order_by(services.c.customer_id, services.c.id))
@@ -102,11 +103,6 @@ _ADVANCE = (services.update().where(_unindexed(services.c.org_id) == sa.bindpara
             .values(billed_through=sa.bindparam("new"), periods_billed=services.c.periods_billed + sa.bindparam("n"))
             .returning(services.c.id))
 
-# A line as the run bills it, without its service: (description, price, discount, taxable,
-# kind, period start, period end).
-_Line = tuple[str, int, int, bool, str, date | None, date | None]
-
-
 def run_chunk(conn: Connection, writer: Any, org_id: int, run_date: date, after_customer_id: int, limit: int,
               now: datetime) -> ChunkResult:
     """Bill the next ``limit`` customers (ids above ``after_customer_id``) with a
@@ -115,44 +111,46 @@ def run_chunk(conn: Connection, writer: Any, org_id: int, run_date: date, after_
                                       "limit": limit}).all()
     if not rows:
         return ChunkResult(after_customer_id, 0, 0, 0)
-    ids = list(dict.fromkeys(r.customer_id for r in rows))     # ordered: rows are by customer, then id
-    plans = charges.load_plans(conn, org_id, {r.product_id for r in rows})
+    ids = list(dict.fromkeys(r[1] for r in rows))     # in order: the rows are by customer, then id
+    plans = charges.load_plans(conn, org_id, {r[2] for r in rows})
     st = settings.get(conn, org_id)
-    since = min(r.billed_through or r.start_date for r in rows)
-    known = charges._billed_keys(conn, org_id, [r.id for r in rows], since)
+    since = min(r[4] or r[3] for r in rows)
+    known = charges._billed_keys(conn, org_id, [r[0] for r in rows], since)
     # Most services of a chunk share their plan, dates and period count: their periods and
     # lines are computed once per distinct (plan, from, stop) and (plan, periods, index).
     segs_of: dict[tuple[int, date, date | None], list[charges.Segment]] = {}
-    lines_of_key: dict[tuple[int, tuple[charges.Segment, ...], int], list[_Line]] = {}
-    due: list[tuple[Any, charges.Plan, list[charges.Segment]]] = []
+    priced: dict[tuple[int, tuple[charges.Segment, ...], int], list[invoices.PricedLine]] = {}
+    due: list[tuple[int, int, int, int, list[charges.Segment]]] = []   # service, customer, product, periods
     groups: dict[tuple[date, date, int], list[int]] = {}
-    for svc in rows:
-        plan = plans[svc.product_id]
-        frm = max(svc.billed_through or svc.start_date, svc.start_date)
-        stop = charges.service_stop(svc)
-        segs = segs_of.get((plan.id, frm, stop))
+    for sid, cid, pid, start, bt, periods, cancel_at, end_date in rows:
+        frm = bt if bt is not None and bt > start else start
+        stop = cancel_at                                    # charges.service_stop
+        if end_date is not None and (stop is None or end_date + charges.DAY < stop):
+            stop = end_date + charges.DAY
+        segs = segs_of.get((pid, frm, stop))
         if segs is None:
-            segs = segs_of[(plan.id, frm, stop)] = charges.due_segments(plan, st.billing_day, frm, run_date, stop)
+            segs = segs_of[(pid, frm, stop)] = charges.due_segments(plans[pid], st.billing_day, frm, run_date, stop)
         if segs:
-            due.append((svc, plan, segs))
-            groups.setdefault((svc.billed_through or NEVER, segs[-1].e, len(segs)), []).append(svc.id)
+            due.append((sid, cid, pid, periods, segs))
+            groups.setdefault((bt or NEVER, segs[-1].e, len(segs)), []).append(sid)
     moved = _advance_all(conn, org_id, groups)
-    lines_of: dict[int, list[LineIn]] = {}
-    for svc, plan, segs in due:
-        if svc.id not in moved:   # billed meanwhile by another runner
+    lines_of: dict[int, list[invoices.PricedLine]] = {}
+    for sid, cid, pid, periods, segs in due:
+        if sid not in moved:   # billed meanwhile by another runner
             continue
-        key = (plan.id, tuple(segs), svc.periods_billed)
-        tmpl = lines_of_key.get(key)
+        key = (pid, tuple(segs), periods)
+        tmpl = priced.get(key)
         if tmpl is None:
-            tmpl = lines_of_key[key] = [
-                (ln.description, ln.unit_price, ln.discount, ln.taxable, ln.kind, ln.period_start, ln.period_end)
-                for ln in charges.charge_lines(plan, 0, segs, svc.periods_billed)]
-        sid = svc.id
-        lines_of.setdefault(svc.customer_id, []).extend(
-            LineIn(d, price, 1, disc, taxable, kind, sid, s, e) for d, price, disc, taxable, kind, s, e in tmpl
-            if (sid, kind, s) not in known)
-    batch = [(cid, lines_of.get(cid, [])) for cid in ids]
-    issued = invoices.issue_many(conn, org_id, batch, run_date, now, run=run_date.isoformat(), st=st)
+            tmpl = priced[key] = [invoices.priced_line(ln, st.vat_bp, st.prices_include_vat)
+                                  for ln in charges.charge_lines(plans[pid], 0, segs, periods)]
+        lines = lines_of.get(cid)
+        if lines is None:
+            lines = lines_of[cid] = []
+        for t in tmpl:
+            if (sid, t[1], t[2]) not in known:
+                lines.append((sid, *t[1:]))
+    issued = invoices.issue_priced(conn, org_id, st, [(cid, lines_of.get(cid, [])) for cid in ids], run_date, now,
+                                   run=run_date.isoformat())
     n_inv, total = len(issued), sum(i.total for i in issued)
     return ChunkResult(ids[-1], len(ids), n_inv, total)
 
