@@ -79,8 +79,8 @@ def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
         cur: Any = conn.connection.cursor()
         try:
             with cur.copy(f"COPY {head[len('INSERT INTO '):]} FROM STDIN") as copy:
-                for r in params:
-                    copy.write_row(r)
+                for values in params:
+                    copy.write_row(values)
         finally:
             cur.close()
         return
