@@ -10,7 +10,7 @@ on SQLite, for instance; equal values converted once), and hands the rows to
 the driver: one ``executemany`` on SQLite (a prepared statement stepped per
 row), ``COPY ... FROM STDIN`` on PostgreSQL (psycopg's ``Cursor.copy``, in the
 connection's transaction; executemany there costs about four times as much per
-row, and multi-row ``VALUES`` more still).  The rows stored are those the
+row, and multi-row ``VALUES`` more still), plain INSERTs there for a few rows.  The rows stored are those the
 Core insert would have stored; columns left out get their server defaults, and
 a left-out column with a Python-side default is refused rather than skipped.
 """
@@ -21,6 +21,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+
+# PostgreSQL: fewer rows than this go in plain INSERTs (COPY's set-up is its own round trips).
+_COPY_FROM = 16
 
 _Proc = Callable[[Any], Any]
 _plans: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[_Proc | None]]] = {}
@@ -74,6 +77,9 @@ def insert_rows(conn: Connection, table: sa.Table, columns: Sequence[str], rows:
     else:
         params = list(rows)
     if conn.dialect.name == "postgresql":
+        if len(params) < _COPY_FROM:     # a few rows (one event): one plain INSERT each
+            conn.exec_driver_sql(f"{head} VALUES ({', '.join(['%s'] * len(names))})", params)
+            return
         # COPY: about 4x faster than executemany here, and multi-row VALUES is slower still
         # (bench/README.md); it runs on the connection's own transaction.
         cur: Any = conn.connection.cursor()

@@ -33,12 +33,13 @@ def pair(engine: Any) -> tuple[sa.Table, sa.Table]:
     return out[0], out[1]
 
 
-def test_insert_rows_stores_what_core_stores(engine: Any, pair: tuple[sa.Table, sa.Table]) -> None:
+@pytest.mark.parametrize("copies", [1, 10])   # 3 rows: plain INSERTs; 30: COPY on PostgreSQL
+def test_insert_rows_stores_what_core_stores(engine: Any, pair: tuple[sa.Table, sa.Table], copies: int) -> None:
     """Dates, aware timestamps (any zone), booleans, NULLs, constants and server defaults read back equal."""
     core, bulk = pair
     east = timezone(timedelta(hours=3))
-    rows = [(1, "a'b", True, date(2026, 1, 31), T0), (-(2 ** 40), None, False, None, None),
-            (3, "ü", None, date(2026, 1, 31), T0.astimezone(east))]
+    rows = [(1, "a'b\t\\N", True, date(2026, 1, 31), T0), (-(2 ** 40), None, False, None, None),
+            (3, "ü\n", None, date(2026, 1, 31), T0.astimezone(east))] * copies
     cols = ("n", "s", "flag", "d", "at")
     with engine.begin() as conn:
         conn.execute(core.insert(), [dict(zip(cols, r, strict=True), org_id=7) for r in rows])
