@@ -96,7 +96,7 @@ def publish_many(conn: Connection, org_id: int, payloads: list[Any], now: dateti
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
-_FIELDS: dict[type, tuple[str, ...]] = {}
+_FIELDS: dict[type, frozenset[str]] = {}
 _ENCODER = json.JSONEncoder(sort_keys=True)   # what json.dumps(..., sort_keys=True) builds per call
 
 
@@ -105,8 +105,10 @@ def _payload_json(p: Any) -> str:
     for the usual payload of plain scalars."""
     names = _FIELDS.get(type(p))
     if names is None:
-        names = _FIELDS[type(p)] = tuple(f.name for f in dataclasses.fields(p))
-    d = {n: getattr(p, n) for n in names}
+        names = _FIELDS[type(p)] = frozenset(f.name for f in dataclasses.fields(p))
+    d = getattr(p, "__dict__", None)          # the fields themselves (a dataclass without slots)
+    if d is None or d.keys() != names:
+        d = {n: getattr(p, n) for n in names}
     for v in d.values():
         if type(v) not in _SCALARS:
             return _ENCODER.encode(dataclasses.asdict(p))

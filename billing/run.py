@@ -162,8 +162,8 @@ def _advance_all(conn: Connection, org_id: int, groups: dict[tuple[date, date, i
     moved: set[int] = set()
     for (old, new, n), ids in groups.items():
         for i in range(0, len(ids), 500):
-            moved.update(int(r[0]) for r in conn.execute(
-                _ADVANCE, {"org": org_id, "ids": ids[i:i + 500], "old": old, "new": new, "n": n}))
+            moved.update(conn.execute(
+                _ADVANCE, {"org": org_id, "ids": ids[i:i + 500], "old": old, "new": new, "n": n}).scalars())
     return moved
 
 

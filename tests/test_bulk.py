@@ -88,8 +88,15 @@ class Nested:
     TYPE: ClassVar[str] = "test.nested"
 
 
+@dataclass(frozen=True, slots=True)
+class Slotted:
+    z: str
+    y: int
+    TYPE: ClassVar[str] = "test.slotted"
+
+
 @pytest.mark.parametrize("payload", [Flat("x\"é", 2, None, True), Flat("", -1, 1.5, False),
-                                     Nested(Flat("y", 1, 0.25, False), [3, 1])])
+                                     Nested(Flat("y", 1, 0.25, False), [3, 1]), Slotted("a", 1)])
 def test_payload_json_is_sorted_asdict(payload: Any) -> None:
     """The fast serializer gives the bytes json.dumps(asdict(p), sort_keys=True) gave."""
     assert events._payload_json(payload) == json.dumps(dataclasses.asdict(payload), sort_keys=True)
