@@ -26,13 +26,13 @@ from sqlalchemy.engine import Connection
 _COPY_FROM = 16
 
 _Proc = Callable[[Any], Any]
-_plans: dict[tuple[str, str, tuple[str, ...]], tuple[str, list[_Proc | None]]] = {}
+_plans: dict[tuple[str, sa.Table, tuple[str, ...]], tuple[str, list[_Proc | None]]] = {}
 
 
 def _plan(conn: Connection, table: sa.Table, names: tuple[str, ...]) -> tuple[str, list[_Proc | None]]:
     """The INSERT's head (``INSERT INTO t (a, b)``) and each column's bind processor."""
     dialect = conn.dialect
-    key = (dialect.name, table.fullname, names)
+    key = (dialect.name, table, names)      # the Table itself: two tables may share a name
     found = _plans.get(key)
     if found is not None:
         return found
