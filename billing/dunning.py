@@ -36,6 +36,7 @@ from aaad.view.write import LoginWriter
 from billing import services as svc
 from billing import settings
 from billing.config import BillingConfig
+from billing.run import writer_break
 from billing.schema import invoices, service_log, suspensions
 from billing.schema import services as services_t
 
@@ -243,19 +244,23 @@ def job(core: Core, conf: BillingConfig) -> Job:
         if not progress.startswith(RESUMING):
             after = int(progress)
             while True:
+                t0 = ctx.clock.seconds()
                 chunk = yield ctx.checkpoint_after(dunning_chunk, core.login_writer, ctx.org_id, today, after,
                                                    conf.chunk, now, progress=lambda c: str(c.last_customer_id))
                 after, suspended = chunk.last_customer_id, suspended + len(chunk.suspended)
                 if chunk.scanned < conf.chunk:
                     break
+                yield writer_break(ctx, ctx.clock.seconds() - t0)
             progress = RESUMING + "0"
         after = int(progress[len(RESUMING):])
         while True:
+            t0 = ctx.clock.seconds()
             rc = yield ctx.checkpoint_after(resume_chunk, core.login_writer, ctx.org_id, after, conf.chunk, now,
                                             progress=lambda c: f"{RESUMING}{c.last_customer_id}")
             after, resumed = rc.last_customer_id, resumed + len(rc.resumed)
             if rc.scanned < conf.chunk:
                 break
+            yield writer_break(ctx, ctx.clock.seconds() - t0)
         if suspended or resumed:
             log.info("dunning suspended {n} services and resumed {r} (org {org})", n=suspended, r=resumed,
                      org=ctx.org_id)

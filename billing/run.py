@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from aaad.clock import utcnow
@@ -203,6 +203,26 @@ def complete_cancellations(conn: Connection, writer: Any, org_id: int, run_date:
     return services_mod.complete_due_cancellations(conn, writer, org_id, run_date, now)
 
 
+#: Between two chunks on SQLite a job leaves the write lock free for half as long as its
+#: chunk took, at most this long.  Another process's writer (the daemon's: accounting's
+#: group commit, the event dispatcher) waits for the lock in SQLite's busy handler, which
+#: tries again after 1, 2, 5, 10, 15, 20, 25 ms and later every 50-100 ms: without a break
+#: it only finds the lock free in the millisecond between a chunk's commit and the next
+#: chunk's BEGIN, and accounting acknowledgements stalled past radload's 2 s timeout
+#: (bench/README.md).  With a break as long as the busy handler's early retries, it waits
+#: about one chunk.  PostgreSQL has no database-wide write lock: no break.
+WRITER_BREAK_MAX = 0.025
+
+
+def writer_break(ctx: Any, held: float) -> defer.Deferred[None]:
+    """A pause after a chunk that held SQLite's write lock ``held`` seconds (by the job's
+    clock: none under a test's fake clock, where no time passes)."""
+    pause = min(WRITER_BREAK_MAX, held / 2) if getattr(ctx.db, "sqlite", False) else 0.0
+    if pause <= 0:
+        return defer.succeed(None)
+    return task.deferLater(ctx.clock, pause, lambda: None)
+
+
 @defer.inlineCallbacks
 def run_job(ctx: Any, writer: Any, chunk: int, on_progress: list[Progress] | None = None):  # type: ignore[no-untyped-def]
     """The ``billing.run`` job for one org and date (``ctx``: an aaad JobContext):
@@ -214,6 +234,7 @@ def run_job(ctx: Any, writer: Any, chunk: int, on_progress: list[Progress] | Non
     due = yield ctx.db.read(count_due, org_id, run_date, after)
     done = n_inv = total = 0
     while True:
+        t0 = ctx.clock.seconds()
         r = yield ctx.checkpoint_after(run_chunk, writer, org_id, run_date, after, chunk, utcnow(ctx.clock),
                                        progress=lambda c: str(c.last_customer_id))
         after, done, n_inv, total = r.last_customer_id, done + r.customers, n_inv + r.invoices, total + r.total
@@ -222,6 +243,7 @@ def run_job(ctx: Any, writer: Any, chunk: int, on_progress: list[Progress] | Non
                 cb(org_id, run_date, done, due)
         if r.customers < chunk:
             break
+        yield writer_break(ctx, ctx.clock.seconds() - t0)
     applied = 0
     if run_date.day == 1:
         applied = yield ctx.db.write(apply_credits, org_id, run_date, utcnow(ctx.clock))
