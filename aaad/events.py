@@ -45,6 +45,7 @@ from sqlalchemy.engine import Connection
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from aaad.bulk import insert_rows
 from aaad.clock import utcnow
 from aaad.db import PUBLISHED, tx_notes
 from aaad.faults import fault_point
@@ -89,10 +90,29 @@ def publish_many(conn: Connection, org_id: int, payloads: list[Any], now: dateti
     if conn.dialect.name == "postgresql" and conn.info.get(_LOCKED) is not conn.get_transaction():
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PUBLISH_LOCK})
         conn.info[_LOCKED] = conn.get_transaction()
-    conn.execute(events_t.insert(), [
-        {"org_id": org_id, "type": type(p).TYPE, "created_at": now,
-         "payload": json.dumps(dataclasses.asdict(p), sort_keys=True)} for p in payloads])
+    insert_rows(conn, events_t, ("type", "payload"), [(type(p).TYPE, _payload_json(p)) for p in payloads],
+                org_id=org_id, created_at=now)
     notes[PUBLISHED] = True
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FIELDS: dict[type, frozenset[str]] = {}
+_ENCODER = json.JSONEncoder(sort_keys=True)   # what json.dumps(..., sort_keys=True) builds per call
+
+
+def _payload_json(p: Any) -> str:
+    """``json.dumps(dataclasses.asdict(p), sort_keys=True)``, without asdict's deep copy
+    for the usual payload of plain scalars."""
+    names = _FIELDS.get(type(p))
+    if names is None:
+        names = _FIELDS[type(p)] = frozenset(f.name for f in dataclasses.fields(p))
+    d = getattr(p, "__dict__", None)          # the fields themselves (a dataclass without slots)
+    if d is None or d.keys() != names:
+        d = {n: getattr(p, n) for n in names}
+    for v in d.values():
+        if type(v) not in _SCALARS:
+            return _ENCODER.encode(dataclasses.asdict(p))
+    return _ENCODER.encode(d)
 
 
 @dataclass(frozen=True)

@@ -409,6 +409,29 @@ def run_job(o: argparse.Namespace, conf: Path, job: str, job_args: list[str], ru
             "auth": summary(a), "acct": summary(c) if c else None}
 
 
+def proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def control(o: argparse.Namespace, ports: dict, auth_rate: float) -> dict[str, Any]:
+    """The loads with a pure CPU burner where the job runs (pinned like it) instead of the job: how
+    much of the p99 "during" is the load generator sharing its CPU, not the daemon."""
+    auth, acct = loads(o, ports, auth_rate, "accept")
+    hog = subprocess.Popen(pinned(o.job_cpu, [PY, "-c", "while True: pass"]))
+    try:
+        time.sleep(o.control_seconds)
+    finally:
+        hog.kill()
+        hog.wait()
+    return {"auth": summary(auth.stop()), "acct": summary(acct.stop()) if acct else None}
+
+
 def registered_jobs(conf: Path) -> dict[str, list[str]]:
     """Each registered job and the ``jobs run`` arguments it takes: ``--org`` for a per-org job,
     ``--date`` for a calendar one (so another job can stand in with ``--run-job``)."""
@@ -452,6 +475,12 @@ def bench_database(o: argparse.Namespace, kind: str, run_date: date) -> dict[str
             print(f"[{kind}] baseline: auth p99 {res['baseline']['auth']['p99_ms']} ms"
                   + (f", acct p99 {res['baseline']['acct']['p99_ms']} ms" if res["baseline"]["acct"] else ""),
                   flush=True)
+            if o.control_seconds > 0:
+                res["control"] = control(o, ports, auth_rate)
+                print(f"[{kind}] control (CPU burner pinned like the job, no job): auth p99 "
+                      f"{res['control']['auth']['p99_ms']} ms"
+                      + (f", acct p99 {res['control']['acct']['p99_ms']} ms" if res["control"]["acct"] else ""),
+                      flush=True)
             for phase, job, expect in (("run", o.run_job, "accept"), ("dunning", o.dunning_job, "any")):
                 if job not in jobs:
                     res[phase] = {"job": job, "skipped": f"job {job} is not registered (aaad jobs list): "
@@ -459,7 +488,9 @@ def bench_database(o: argparse.Namespace, kind: str, run_date: date) -> dict[str
                     print(f"[{kind}] SKIP {phase}: {res[phase]['skipped']}", flush=True)
                     continue
                 print(f"[{kind}] {phase}: aaad jobs run {job} {' '.join(jobs[job])} ({run_date}) ...", flush=True)
+                cpu0 = proc_cpu_s(proc.pid)
                 r = run_job(o, conf, job, jobs[job], run_date, ports, auth_rate, expect)
+                r["daemon_cpu_s"] = round(proc_cpu_s(proc.pid) - cpu0, 2)
                 r["after"] = count_after(conf, run_date, job)
                 res[phase] = r
                 print(f"[{kind}] {phase}: exit {r['exit']} in {r['seconds']} s, peak RSS {r['rss_peak_mib']} MiB, "
@@ -517,6 +548,13 @@ def table(results: list[dict[str, Any]], o: argparse.Namespace) -> str:
                          f"{acct['p99_ms']} ({b['acct']['p99_ms']})" if acct else "-",
                          f"{acct['answered_per_s']:.0f}" if acct else "-", acct["lost"] if acct else "-",
                          what if r["exit"] == 0 else f"exit {r['exit']}", verdict(res, phase, o)])
+        c = res.get("control")
+        if c:
+            rows.append([res["database"], "control", "-", f"{o.control_seconds:g} (CPU burner, no job)", "-",
+                         f"{c['auth']['p99_ms']} ({b['auth']['p99_ms']})", c["auth"]["lost"],
+                         f"{c['acct']['p99_ms']} ({b['acct']['p99_ms']})" if c["acct"] else "-",
+                         f"{c['acct']['answered_per_s']:.0f}" if c["acct"] else "-",
+                         c["acct"]["lost"] if c["acct"] else "-", "-", "-"])
     cells = [head] + [[str(c) for c in r] for r in rows]
     w = [max(len(r[i]) for r in cells) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in cells)
@@ -541,6 +579,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--load-cpu", default="1")
     p.add_argument("--job-cpu", default="", help="pin the job process (default: not pinned)")
     p.add_argument("--pg-fsync-off", action="store_true", help="PostgreSQL with fsync off (default: on)")
+    p.add_argument("--control-seconds", type=float, default=10.0,
+                   help="the loads with a CPU burner in the job's place (pinned like it) first; 0: skip")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (SQLite database, logs)")
     p.add_argument("--json-out", metavar="FILE", help="also write the results as JSON here")
     o = p.parse_args(argv)

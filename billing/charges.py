@@ -82,15 +82,20 @@ def load_plans(conn: Connection, org_id: int, product_ids: set[int]) -> dict[int
     """The products (with their discount rules) by id."""
     if not product_ids:
         return {}
-    ids = sorted(product_ids)
+    args = {"org_id": org_id, "ids": sorted(product_ids)}
     rules: dict[int, list[Rule]] = {}
-    for r in conn.execute(sa.select(discounts).where(discounts.c.org_id == org_id,
-                                                     discounts.c.product_id.in_(ids))
-                          .order_by(discounts.c.id)):
+    for r in conn.execute(_RULES, args):
         rules.setdefault(r.product_id, []).append(Rule(r.kind, int(r.value), r.periods, r.until))
     return {r.id: Plan(r.id, r.name, int(r.price), bool(r.taxable), r.period, r.period_days, int(r.setup_fee),
                        tuple(rules.get(r.id, ())))
-            for r in conn.execute(sa.select(products).where(products.c.org_id == org_id, products.c.id.in_(ids)))}
+            for r in conn.execute(_PLANS, args)}
+
+
+_RULES = sa.select(discounts).where(discounts.c.org_id == sa.bindparam("org_id"),
+                                    discounts.c.product_id.in_(sa.bindparam("ids", expanding=True))
+                                    ).order_by(discounts.c.id)
+_PLANS = sa.select(products).where(products.c.org_id == sa.bindparam("org_id"),
+                                   products.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def discount_share(plan: Plan, index: int, period_start: date) -> Fraction:
@@ -199,13 +204,17 @@ def charge_lines(plan: Plan, service_id: int, segs: list[Segment], first_index: 
 
 # -- what exists already -----------------------------------------------------------------
 
+_BILLED = sa.select(invoice_lines.c.service_id, invoice_lines.c.kind, invoice_lines.c.period_start).where(
+    invoice_lines.c.org_id == sa.bindparam("org_id"),
+    invoice_lines.c.service_id.in_(sa.bindparam("ids", expanding=True)))
+_BILLED_SINCE = _BILLED.where(invoice_lines.c.period_start >= sa.bindparam("since"))
+
+
 def _billed_keys(conn: Connection, org_id: int, service_ids: list[int], since: date | None = None
                  ) -> set[tuple[int, str, date | None]]:
-    q = sa.select(invoice_lines.c.service_id, invoice_lines.c.kind, invoice_lines.c.period_start).where(
-        invoice_lines.c.org_id == org_id, invoice_lines.c.service_id.in_(service_ids))
-    if since is not None:
-        q = q.where(invoice_lines.c.period_start >= since)
-    return {(r[0], r[1], r[2]) for r in conn.execute(q)}
+    """The (service, kind, period start) of the services' invoice lines (from ``since``)."""
+    q, args = (_BILLED, {}) if since is None else (_BILLED_SINCE, {"since": since})
+    return {(r[0], r[1], r[2]) for r in conn.execute(q, {"org_id": org_id, "ids": service_ids, **args})}
 
 
 def new_lines(conn: Connection, org_id: int, lines: list[LineIn],

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from aaad.bulk import insert_rows
 from aaad.clock import utcnow
 from aaad.jobs import Job, JobContext
 from aaad.schedules import Daily
@@ -35,6 +36,7 @@ from aaad.view.write import LoginWriter
 from billing import services as svc
 from billing import settings
 from billing.config import BillingConfig
+from billing.run import writer_break
 from billing.schema import invoices, service_log, suspensions
 from billing.schema import services as services_t
 
@@ -68,8 +70,13 @@ def cutoff(st: settings.Settings, today: date) -> date:
     return today - timedelta(days=st.grace_days)
 
 
-def _arrears(org_id: int, before: date) -> list[Any]:
-    return [invoices.c.org_id == org_id, invoices.c.state == "open", invoices.c.due_date < before]
+def _arrears(org_id: int, before: date, *, by_customer: bool = False) -> list[Any]:
+    """Invoices in arrears.  ``by_customer``: for a query that has its customers (a range,
+    a list, one customer): ``org_id + 0`` keeps SQLite (no statistics) off the org's
+    ``(org_id, state, due_date)`` index, which holds every invoice in arrears of the org
+    and made each chunk, and each customer's check, walk all of them."""
+    org = invoices.c.org_id + 0 if by_customer else invoices.c.org_id
+    return [org == org_id, invoices.c.state == "open", invoices.c.due_date < before]
 
 
 def overdue(conn: Connection, org_id: int, customer_id: int, today: date) -> Overdue | None:
@@ -77,7 +84,8 @@ def overdue(conn: Connection, org_id: int, customer_id: int, today: date) -> Ove
     st = settings.get(conn, org_id)
     r = conn.execute(sa.select(invoices.c.id, invoices.c.number, invoices.c.due_date, invoices.c.total,
                                invoices.c.paid)
-                     .where(*_arrears(org_id, cutoff(st, today)), invoices.c.customer_id == customer_id)
+                     .where(*_arrears(org_id, cutoff(st, today), by_customer=True),
+                            invoices.c.customer_id == customer_id)
                      .order_by(invoices.c.due_date, invoices.c.seq, invoices.c.id).limit(1)).first()
     return None if r is None else Overdue(r.id, r.number, r.due_date, r.total - r.paid)
 
@@ -98,7 +106,7 @@ def dunning_chunk(conn: Connection, writer: LoginWriter, org_id: int, today: dat
     has_active = sa.exists().where(services_t.c.org_id == org_id, services_t.c.customer_id == invoices.c.customer_id,
                                    services_t.c.state == "active")
     ids = [int(r[0]) for r in conn.execute(
-        sa.select(invoices.c.customer_id).where(*_arrears(org_id, before),
+        sa.select(invoices.c.customer_id).where(*_arrears(org_id, before, by_customer=True),
                                                 invoices.c.customer_id > after_customer_id, has_active)
         .group_by(invoices.c.customer_id).order_by(invoices.c.customer_id).limit(limit))]
     if not ids:
@@ -106,23 +114,22 @@ def dunning_chunk(conn: Connection, writer: LoginWriter, org_id: int, today: dat
     oldest: dict[int, Overdue] = {}
     for r in conn.execute(sa.select(invoices.c.customer_id, invoices.c.id, invoices.c.number,
                                     invoices.c.due_date, invoices.c.total, invoices.c.paid)
-                          .where(*_arrears(org_id, before), invoices.c.customer_id.in_(ids))
+                          .where(*_arrears(org_id, before, by_customer=True), invoices.c.customer_id.in_(ids))
                           .order_by(invoices.c.customer_id, invoices.c.due_date, invoices.c.seq, invoices.c.id)):
         oldest.setdefault(r.customer_id, Overdue(r.id, r.number, r.due_date, r.total - r.paid))
     active = conn.execute(sa.select(services_t.c.id, services_t.c.customer_id).where(
-        services_t.c.org_id == org_id, services_t.c.customer_id.in_(ids), services_t.c.state == "active")
+        services_t.c.org_id + 0 == org_id, services_t.c.customer_id.in_(ids), services_t.c.state == "active")
         .order_by(services_t.c.customer_id, services_t.c.id)).all()
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[int, int, int, str]] = []      # customer, service, invoice, reason
     for sid, cid in active:
         inv = oldest[cid]
-        rows.append({"org_id": org_id, "customer_id": cid, "service_id": sid, "invoice_id": inv.invoice_id,
-                     "reason": reason_for(inv, st.grace_days), "suspended_at": now})
+        rows.append((cid, sid, inv.invoice_id, reason_for(inv, st.grace_days)))
     if rows:
         # Set-wise: the same outcome as services.suspend for each in turn, in a few statements.
-        svc.suspend_many(conn, writer, org_id, [(r["service_id"], r["reason"], r["invoice_id"]) for r in rows], now)
-        conn.execute(suspensions.insert(), rows)
-    return DunningChunk(len(ids), ids[-1], tuple(r["service_id"] for r in rows),
-                        len({r["customer_id"] for r in rows}))
+        svc.suspend_many(conn, writer, org_id, [(sid, reason, iid) for _, sid, iid, reason in rows], now)
+        insert_rows(conn, suspensions, ("customer_id", "service_id", "invoice_id", "reason"), rows,
+                    org_id=org_id, suspended_at=now)
+    return DunningChunk(len(ids), ids[-1], tuple(r[1] for r in rows), len({r[0] for r in rows}))
 
 
 def _dunning_suspended(conn: Connection, org_id: int, service_id: int) -> bool:
@@ -209,7 +216,7 @@ def resume_chunk(conn: Connection, writer: LoginWriter, org_id: int, after_custo
     if not st.auto_resume:
         return ResumeChunk(0, after_customer_id, ())
     # Only customers no longer in arrears: those still owing cost nothing here.
-    in_arrears = sa.exists().where(*_arrears(org_id, cutoff(st, st.today(now))),
+    in_arrears = sa.exists().where(*_arrears(org_id, cutoff(st, st.today(now)), by_customer=True),
                                    invoices.c.customer_id == suspensions.c.customer_id)
     ids = [int(r[0]) for r in conn.execute(
         sa.select(suspensions.c.customer_id).where(suspensions.c.org_id == org_id,
@@ -237,19 +244,23 @@ def job(core: Core, conf: BillingConfig) -> Job:
         if not progress.startswith(RESUMING):
             after = int(progress)
             while True:
+                t0 = ctx.clock.seconds()
                 chunk = yield ctx.checkpoint_after(dunning_chunk, core.login_writer, ctx.org_id, today, after,
                                                    conf.chunk, now, progress=lambda c: str(c.last_customer_id))
                 after, suspended = chunk.last_customer_id, suspended + len(chunk.suspended)
                 if chunk.scanned < conf.chunk:
                     break
+                yield writer_break(ctx, ctx.clock.seconds() - t0)
             progress = RESUMING + "0"
         after = int(progress[len(RESUMING):])
         while True:
+            t0 = ctx.clock.seconds()
             rc = yield ctx.checkpoint_after(resume_chunk, core.login_writer, ctx.org_id, after, conf.chunk, now,
                                             progress=lambda c: f"{RESUMING}{c.last_customer_id}")
             after, resumed = rc.last_customer_id, resumed + len(rc.resumed)
             if rc.scanned < conf.chunk:
                 break
+            yield writer_break(ctx, ctx.clock.seconds() - t0)
         if suspended or resumed:
             log.info("dunning suspended {n} services and resumed {r} (org {org})", n=suspended, r=resumed,
                      org=ctx.org_id)

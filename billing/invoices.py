@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad import events
+from aaad.bulk import insert_rows
 from aaad.errors import NotFound, ValidationError
 from billing import ledger, money, settings
 from billing.events import InvoiceIssued
@@ -187,61 +188,94 @@ class Issued:
     total: int
 
 
+#: An invoice line priced for :func:`issue_priced`: (service_id, kind, period_start,
+#: period_end, description, quantity, unit_price, discount, net, vat_bp, vat, total).
+PricedLine = tuple[int | None, str, date | None, date | None, str, int, int, int, int, int, int, int]
+
+
+def priced_line(ln: LineIn, vat_bp: int, inclusive: bool) -> PricedLine:
+    """``ln`` with its stored money (:func:`line_values`), as :func:`issue_priced` takes it."""
+    v = line_values(ln, vat_bp, inclusive)
+    return (ln.service_id, ln.kind, ln.period_start, ln.period_end, ln.description, ln.quantity, ln.unit_price,
+            ln.discount, int(v["net"]), int(v["vat_bp"]), int(v["vat"]), int(v["total"]))  # type: ignore[call-overload]
+
+
 def issue_many(conn: Connection, org_id: int, batch: list[tuple[int, list[LineIn]]], issue_date: date,
                now: datetime, *, run: str | None = None) -> list[Issued]:
     """Issue one invoice per (customer, lines) of ``batch``, in order: the same
     invoices, numbers, ledger entries, credit applied and events as :func:`issue`
-    called for each in turn, written with a few statements for the whole batch
-    (the billing run's chunks).  The customers are the caller's (not re-checked)."""
-    batch = [(cid, lines) for cid, lines in batch if lines]
+    called for each in turn, written with a few statements for the whole batch.
+    The customers are the caller's (not re-checked)."""
+    st = settings.get(conn, org_id)
+    return issue_priced(conn, org_id, st, [(cid, [priced_line(ln, st.vat_bp, st.prices_include_vat)
+                                                  for ln in lines]) for cid, lines in batch], issue_date, now, run=run)
+
+
+def issue_priced(conn: Connection, org_id: int, st: settings.Settings, batch: list[tuple[int, list[PricedLine]]],
+                 issue_date: date, now: datetime, *, run: str | None = None) -> list[Issued]:
+    """:func:`issue_many` for lines already priced with the org's settings ``st``
+    (:func:`priced_line`; the billing run prices each distinct line once per chunk)."""
+    batch = [(cid, rows) for cid, rows in batch if rows]
     if not batch:
         return []
-    st = settings.get(conn, org_id)
     due = issue_date + timedelta(days=st.payment_terms_days)
     numbers = settings.next_numbers(conn, org_id, "invoice", len(batch), now)
-    heads: list[dict[str, Any]] = []
-    rows_of: list[list[dict[str, object]]] = []
-    for (cid, lines), (seq, number) in zip(batch, numbers, strict=True):
-        rows = [line_values(ln, st.vat_bp, st.prices_include_vat) for ln in lines]
-        rows_of.append(rows)
-        total = sum(int(r["total"]) for r in rows)    # type: ignore[call-overload]
-        heads.append({"org_id": org_id, "customer_id": cid, "seq": seq, "number": number,
-                      "state": "open" if total > 0 else "paid", "issue_date": issue_date, "due_date": due,
-                      "currency": st.currency, "subtotal": sum(int(r["net"]) for r in rows),  # type: ignore[call-overload]
-                      "discount": sum(int(r["discount"]) for r in rows),  # type: ignore[call-overload]
-                      "vat": sum(int(r["vat"]) for r in rows), "total": total,  # type: ignore[call-overload]
-                      "paid": 0, "run": run, "created_at": now, "paid_at": None if total > 0 else now})
-    # executemany without RETURNING (SQLite would insert row by row to keep RETURNING in
-    # order); the ids are then read back by their numbers, and the entries' by their invoices.
-    conn.execute(invoices.insert(), heads)
-    by_seq = dict(conn.execute(sa.select(invoices.c.seq, invoices.c.id).where(
-        invoices.c.org_id == org_id, invoices.c.seq >= heads[0]["seq"], invoices.c.seq <= heads[-1]["seq"])).all())
-    ids = [int(by_seq[h["seq"]]) for h in heads]
-    conn.execute(invoice_lines.insert(), [dict(r, org_id=org_id, invoice_id=iid)
-                                          for iid, rows in zip(ids, rows_of, strict=True) for r in rows])
-    last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(journal_entries.c.id), 0))).scalar_one()
-    conn.execute(journal_entries.insert(), [
-        {"org_id": org_id, "kind": "invoice", "ref_type": "invoice", "ref_id": iid, "customer_id": h["customer_id"],
-         "memo": f"invoice {h['number']}", "posted_on": issue_date, "created_at": now}
-        for iid, h in zip(ids, heads, strict=True)])
-    je = journal_entries
-    by_ref = dict(conn.execute(sa.select(je.c.ref_id, je.c.id).where(
-        je.c.id > last, je.c.org_id == org_id, je.c.ref_type == "invoice", je.c.ref_id.in_(ids))).all())
+    heads: list[tuple[Any, ...]] = []       # customer, seq, number, state, subtotal, discount, vat, total, paid_at
+    for (cid, rows), (seq, number) in zip(batch, numbers, strict=True):
+        net = vat = total = disc = 0
+        for r in rows:
+            net, disc, vat, total = net + r[8], disc + r[7], vat + r[10], total + r[11]
+        heads.append((cid, seq, number, "open" if total > 0 else "paid", net, disc, vat, total,
+                      None if total > 0 else now))
+    # Driver-level executemany without RETURNING (SQLite would insert row by row to keep
+    # RETURNING in order); the ids are then read back by their numbers, and the entries' by
+    # their invoices.
+    insert_rows(conn, invoices, ("customer_id", "seq", "number", "state", "subtotal", "discount", "vat", "total",
+                                 "paid_at"), heads,
+                org_id=org_id, issue_date=issue_date, due_date=due, currency=st.currency, paid=0, run=run,
+                created_at=now)
+    by_seq = dict(conn.execute(_IDS_BY_SEQ, {"org_id": org_id, "lo": heads[0][1], "hi": heads[-1][1]}).all())
+    ids = [int(by_seq[h[1]]) for h in heads]
+    insert_rows(conn, invoice_lines, ("invoice_id", "service_id", "kind", "period_start", "period_end",
+                                      "description", "quantity", "unit_price", "discount", "net", "vat_bp", "vat",
+                                      "total"),
+                [(iid, *r) for iid, (_, rows) in zip(ids, batch, strict=True) for r in rows], org_id=org_id)
+    last = conn.execute(_LAST_ENTRY).scalar_one()
+    insert_rows(conn, journal_entries, ("ref_id", "customer_id", "memo"),
+                [(iid, h[0], f"invoice {h[2]}") for iid, h in zip(ids, heads, strict=True)],
+                org_id=org_id, kind="invoice", ref_type="invoice", posted_on=issue_date, created_at=now)
+    new_ids = set(ids)
+    by_ref = {ref: eid for ref, eid in conn.execute(_ENTRIES_AFTER, {"org_id": org_id, "last": last})
+              if ref in new_ids}
     entries = [int(by_ref[iid]) for iid in ids]
-    conn.execute(postings.insert(), [
-        {"org_id": org_id, "entry_id": e, "account": account, "customer_id": cust, "amount": amount}
-        for e, h in zip(entries, heads, strict=True)
-        for account, amount, cust in ((ledger.RECEIVABLE, h["total"], h["customer_id"]),
-                                      (ledger.REVENUE, -h["subtotal"], None), (ledger.VAT, -h["vat"], None))
-        if amount])
-    with_credit = set(conn.execute(sa.select(postings.c.customer_id).where(
-        postings.c.org_id == org_id, postings.c.account == ledger.CREDIT,
-        postings.c.customer_id.in_(sorted({h["customer_id"] for h in heads})))
-        .group_by(postings.c.customer_id).having(sa.func.sum(postings.c.amount) < 0)).scalars())
+    insert_rows(conn, postings, ("entry_id", "account", "customer_id", "amount"), [
+        p for e, h in zip(entries, heads, strict=True)
+        for p in ((e, ledger.RECEIVABLE, h[0], h[7]), (e, ledger.REVENUE, None, -h[4]), (e, ledger.VAT, None, -h[6]))
+        if p[3]], org_id=org_id)
+    # The batch's customers with unused credit: a run's chunk is a range of customer ids, so read
+    # the range (one index range scan, no 300-value IN list) and keep the batch's own.
+    mine = {h[0] for h in heads}
+    with_credit = {cid for cid in conn.execute(_WITH_CREDIT, {"org_id": org_id, "lo": min(mine), "hi": max(mine)})
+                   .scalars() if cid in mine}
     for h in heads:
-        if h["customer_id"] in with_credit and h["total"] > 0:
-            ledger.apply_credit(conn, org_id, h["customer_id"], issue_date, now)
-    events.publish_many(conn, org_id, [InvoiceIssued(iid, h["customer_id"], h["number"], h["total"], st.currency,
-                                                     due.isoformat()) for iid, h in zip(ids, heads, strict=True)],
-                        now)
-    return [Issued(iid, h["customer_id"], h["number"], h["total"]) for iid, h in zip(ids, heads, strict=True)]
+        if h[0] in with_credit and h[7] > 0:
+            ledger.apply_credit(conn, org_id, h[0], issue_date, now)
+    due_iso = due.isoformat()
+    events.publish_many(conn, org_id, [InvoiceIssued(iid, h[0], h[2], h[7], st.currency, due_iso)
+                                       for iid, h in zip(ids, heads, strict=True)], now)
+    return [Issued(iid, h[0], h[2], h[7]) for iid, h in zip(ids, heads, strict=True)]
+
+
+# issue_many's reads, built once (their compiled form is cached).
+_IDS_BY_SEQ = sa.select(invoices.c.seq, invoices.c.id).where(
+    invoices.c.org_id == sa.bindparam("org_id"), invoices.c.seq >= sa.bindparam("lo"),
+    invoices.c.seq <= sa.bindparam("hi"))
+_LAST_ENTRY = sa.select(sa.func.coalesce(sa.func.max(journal_entries.c.id), 0))
+_ENTRIES_AFTER = sa.select(journal_entries.c.ref_id, journal_entries.c.id).where(
+    # org_id + 0: SQLite (no statistics) would walk the org's every entry by its (org, date) index.
+    journal_entries.c.id > sa.bindparam("last"), journal_entries.c.org_id + 0 == sa.bindparam("org_id"),
+    journal_entries.c.ref_type == "invoice")
+_WITH_CREDIT = (sa.select(postings.c.customer_id).where(
+    postings.c.org_id == sa.bindparam("org_id"), postings.c.account == ledger.CREDIT,
+    postings.c.customer_id >= sa.bindparam("lo"), postings.c.customer_id <= sa.bindparam("hi"))
+    .group_by(postings.c.customer_id).having(sa.func.sum(postings.c.amount) < 0))

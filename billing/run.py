@@ -26,12 +26,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from aaad.clock import utcnow
 from billing import charges, invoices, ledger, settings
-from billing.invoices import LineIn
 from billing.schema import invoices as invoices_t
 from billing.schema import postings, products, services
 
@@ -52,10 +51,19 @@ class ChunkResult:
     total: int            # sum of the invoices' totals
 
 
-def _due(org_id: int, run_date: date) -> list[Any]:
+def _unindexed(col: Any) -> Any:
+    """``col + 0``: the same value, but no index of ``col`` can serve it.  Without
+    statistics SQLite takes ``org_id = ?`` for a selective index term and walks the
+    org's whole ``(org_id, state)`` index for a chunk (100,000 services, every chunk)
+    instead of the customer (or primary key) range the chunk needs."""
+    return col + 0
+
+
+def _due(org_id: Any, run_date: Any, *, chunk: bool = False) -> list[Any]:
     s = services
     frm = sa.func.coalesce(s.c.billed_through, s.c.start_date)
-    return [s.c.org_id == org_id, s.c.state.in_(("active", "suspended")), s.c.start_date.is_not(None),
+    org = _unindexed(s.c.org_id) if chunk else s.c.org_id
+    return [org == org_id, s.c.state.in_(("active", "suspended")), s.c.start_date.is_not(None),
             products.c.period != "once", frm <= run_date,
             sa.or_(s.c.cancel_at.is_(None), s.c.cancel_at > frm),
             sa.or_(s.c.end_date.is_(None), s.c.end_date >= frm)]
@@ -73,44 +81,76 @@ def count_due(conn: Connection, org_id: int, run_date: date, after_customer_id: 
                .scalar_one())
 
 
+def _chunk_rows() -> Any:
+    """The due services of the next ``:limit`` customers with one (ids above ``:after``)."""
+    p = sa.bindparam
+    customers = (sa.select(services.c.customer_id).select_from(_joined())
+                 .where(*_due(p("org_id"), p("run_date"), chunk=True), services.c.customer_id > p("after"))
+                 .group_by(services.c.customer_id).order_by(services.c.customer_id).limit(p("limit")))
+    s = services
+    return (sa.select(s.c.id, s.c.customer_id, s.c.product_id, s.c.start_date, s.c.billed_through,
+                      s.c.periods_billed, s.c.cancel_at, s.c.end_date).select_from(_joined())
+            .where(*_due(p("org_id"), p("run_date"), chunk=True),
+                   services.c.customer_id.in_(customers.scalar_subquery()))
+            .order_by(services.c.customer_id, services.c.id))
+
+
+# The chunk's statements, built once (their compiled form is cached).
+_CHUNK_ROWS = _chunk_rows()
+_ADVANCE = (services.update().where(_unindexed(services.c.org_id) == sa.bindparam("org"),
+                                    services.c.id.in_(sa.bindparam("ids", expanding=True)),
+                                    sa.func.coalesce(services.c.billed_through, NEVER) == sa.bindparam("old"))
+            .values(billed_through=sa.bindparam("new"), periods_billed=services.c.periods_billed + sa.bindparam("n"))
+            .returning(services.c.id))
+
 def run_chunk(conn: Connection, writer: Any, org_id: int, run_date: date, after_customer_id: int, limit: int,
               now: datetime) -> ChunkResult:
     """Bill the next ``limit`` customers (ids above ``after_customer_id``) with a
     service due on ``run_date``, in the caller's transaction."""
-    ids = list(conn.execute(sa.select(services.c.customer_id).select_from(_joined())
-                            .where(*_due(org_id, run_date), services.c.customer_id > after_customer_id)
-                            .group_by(services.c.customer_id).order_by(services.c.customer_id)
-                            .limit(limit)).scalars())
-    if not ids:
+    rows = conn.execute(_CHUNK_ROWS, {"org_id": org_id, "run_date": run_date, "after": after_customer_id,
+                                      "limit": limit}).all()
+    if not rows:
         return ChunkResult(after_customer_id, 0, 0, 0)
-    rows = conn.execute(sa.select(services).select_from(_joined())
-                        .where(*_due(org_id, run_date), services.c.customer_id.in_(ids))
-                        .order_by(services.c.customer_id, services.c.id)).all()
-    plans = charges.load_plans(conn, org_id, {r.product_id for r in rows})
+    ids = list(dict.fromkeys(r[1] for r in rows))     # in order: the rows are by customer, then id
+    plans = charges.load_plans(conn, org_id, {r[2] for r in rows})
     st = settings.get(conn, org_id)
-    since = min(r.billed_through or r.start_date for r in rows)
-    known = charges._billed_keys(conn, org_id, [r.id for r in rows], since)
-    by_customer: dict[int, list[Any]] = {}
-    for r in rows:
-        by_customer.setdefault(r.customer_id, []).append(r)
-    due: list[tuple[Any, charges.Plan, list[charges.Segment]]] = []
+    since = min(r[4] or r[3] for r in rows)
+    known = charges._billed_keys(conn, org_id, [r[0] for r in rows], since)
+    # Most services of a chunk share their plan, dates and period count: their periods and
+    # lines are computed once per distinct (plan, from, stop) and (plan, periods, index).
+    segs_of: dict[tuple[int, date, date | None], list[charges.Segment]] = {}
+    priced: dict[tuple[int, tuple[charges.Segment, ...], int], list[invoices.PricedLine]] = {}
+    due: list[tuple[int, int, int, int, list[charges.Segment]]] = []   # service, customer, product, periods
     groups: dict[tuple[date, date, int], list[int]] = {}
-    for cid in ids:
-        for svc in by_customer.get(cid, []):
-            plan = plans[svc.product_id]
-            frm = max(svc.billed_through or svc.start_date, svc.start_date)
-            segs = charges.due_segments(plan, st.billing_day, frm, run_date, charges.service_stop(svc))
-            if segs:
-                due.append((svc, plan, segs))
-                groups.setdefault((svc.billed_through or NEVER, segs[-1].e, len(segs)), []).append(svc.id)
+    for sid, cid, pid, start, bt, periods, cancel_at, end_date in rows:
+        frm = bt if bt is not None and bt > start else start
+        stop = cancel_at                                    # charges.service_stop
+        if end_date is not None and (stop is None or end_date + charges.DAY < stop):
+            stop = end_date + charges.DAY
+        segs = segs_of.get((pid, frm, stop))
+        if segs is None:
+            segs = segs_of[(pid, frm, stop)] = charges.due_segments(plans[pid], st.billing_day, frm, run_date, stop)
+        if segs:
+            due.append((sid, cid, pid, periods, segs))
+            groups.setdefault((bt or NEVER, segs[-1].e, len(segs)), []).append(sid)
     moved = _advance_all(conn, org_id, groups)
-    lines_of: dict[int, list[LineIn]] = {}
-    for svc, plan, segs in due:
-        if svc.id in moved:   # else billed meanwhile by another runner
-            lines_of.setdefault(svc.customer_id, []).extend(charges.new_lines(
-                conn, org_id, charges.charge_lines(plan, svc.id, segs, svc.periods_billed), known))
-    batch = [(cid, lines_of.get(cid, [])) for cid in ids]
-    issued = invoices.issue_many(conn, org_id, batch, run_date, now, run=run_date.isoformat())
+    lines_of: dict[int, list[invoices.PricedLine]] = {}
+    for sid, cid, pid, periods, segs in due:
+        if sid not in moved:   # billed meanwhile by another runner
+            continue
+        key = (pid, tuple(segs), periods)
+        tmpl = priced.get(key)
+        if tmpl is None:
+            tmpl = priced[key] = [invoices.priced_line(ln, st.vat_bp, st.prices_include_vat)
+                                  for ln in charges.charge_lines(plans[pid], 0, segs, periods)]
+        lines = lines_of.get(cid)
+        if lines is None:
+            lines = lines_of[cid] = []
+        for t in tmpl:
+            if (sid, t[1], t[2]) not in known:
+                lines.append((sid, *t[1:]))
+    issued = invoices.issue_priced(conn, org_id, st, [(cid, lines_of.get(cid, [])) for cid in ids], run_date, now,
+                                   run=run_date.isoformat())
     n_inv, total = len(issued), sum(i.total for i in issued)
     return ChunkResult(ids[-1], len(ids), n_inv, total)
 
@@ -119,15 +159,11 @@ def _advance_all(conn: Connection, org_id: int, groups: dict[tuple[date, date, i
     """Move ``billed_through`` of each group of services from ``old`` to ``new`` (and
     count ``n`` periods more) where it still is ``old`` (conditional UPDATEs, a few for
     a whole chunk); the ids moved (not those another runner moved first)."""
-    sv = services
     moved: set[int] = set()
     for (old, new, n), ids in groups.items():
         for i in range(0, len(ids), 500):
-            part = ids[i:i + 500]
-            q = (sv.update().where(sv.c.org_id == org_id, sv.c.id.in_(part),
-                                   sa.func.coalesce(sv.c.billed_through, NEVER) == old)
-                 .values(billed_through=new, periods_billed=sv.c.periods_billed + n).returning(sv.c.id))
-            moved.update(int(r[0]) for r in conn.execute(q))
+            moved.update(conn.execute(
+                _ADVANCE, {"org": org_id, "ids": ids[i:i + 500], "old": old, "new": new, "n": n}).scalars())
     return moved
 
 
@@ -167,6 +203,26 @@ def complete_cancellations(conn: Connection, writer: Any, org_id: int, run_date:
     return services_mod.complete_due_cancellations(conn, writer, org_id, run_date, now)
 
 
+#: Between two chunks on SQLite a job leaves the write lock free for half as long as its
+#: chunk took, at most this long.  Another process's writer (the daemon's: accounting's
+#: group commit, the event dispatcher) waits for the lock in SQLite's busy handler, which
+#: tries again after 1, 2, 5, 10, 15, 20, 25 ms and later every 50-100 ms: without a break
+#: it only finds the lock free in the millisecond between a chunk's commit and the next
+#: chunk's BEGIN, and accounting acknowledgements stalled past radload's 2 s timeout
+#: (bench/README.md).  With a break as long as the busy handler's early retries, it waits
+#: about one chunk.  PostgreSQL has no database-wide write lock: no break.
+WRITER_BREAK_MAX = 0.025
+
+
+def writer_break(ctx: Any, held: float) -> defer.Deferred[None]:
+    """A pause after a chunk that held SQLite's write lock ``held`` seconds (by the job's
+    clock: none under a test's fake clock, where no time passes)."""
+    pause = min(WRITER_BREAK_MAX, held / 2) if getattr(ctx.db, "sqlite", False) else 0.0
+    if pause <= 0:
+        return defer.succeed(None)
+    return task.deferLater(ctx.clock, pause, lambda: None)
+
+
 @defer.inlineCallbacks
 def run_job(ctx: Any, writer: Any, chunk: int, on_progress: list[Progress] | None = None):  # type: ignore[no-untyped-def]
     """The ``billing.run`` job for one org and date (``ctx``: an aaad JobContext):
@@ -178,6 +234,7 @@ def run_job(ctx: Any, writer: Any, chunk: int, on_progress: list[Progress] | Non
     due = yield ctx.db.read(count_due, org_id, run_date, after)
     done = n_inv = total = 0
     while True:
+        t0 = ctx.clock.seconds()
         r = yield ctx.checkpoint_after(run_chunk, writer, org_id, run_date, after, chunk, utcnow(ctx.clock),
                                        progress=lambda c: str(c.last_customer_id))
         after, done, n_inv, total = r.last_customer_id, done + r.customers, n_inv + r.invoices, total + r.total
@@ -186,6 +243,7 @@ def run_job(ctx: Any, writer: Any, chunk: int, on_progress: list[Progress] | Non
                 cb(org_id, run_date, done, due)
         if r.customers < chunk:
             break
+        yield writer_break(ctx, ctx.clock.seconds() - t0)
     applied = 0
     if run_date.day == 1:
         applied = yield ctx.db.write(apply_credits, org_id, run_date, utcnow(ctx.clock))

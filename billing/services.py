@@ -354,8 +354,9 @@ def suspend_many(conn: Connection, writer: LoginWriter, org_id: int, items: list
 def _services_in(conn: Connection, org_id: int, ids: list[int]) -> list[Service]:
     out: list[Service] = []
     for i in range(0, len(ids), _IN_MAX):
+        # org_id + 0: by the ids, not the org's whole (org_id, state) index (SQLite, no statistics)
         out += [_row(r) for r in conn.execute(sa.select(services).where(
-            services.c.org_id == org_id, services.c.id.in_(ids[i:i + _IN_MAX])))]
+            services.c.org_id + 0 == org_id, services.c.id.in_(ids[i:i + _IN_MAX])))]
     return out
 
 
@@ -366,7 +367,7 @@ def _sync_customers(conn: Connection, org_id: int, customer_ids: list[int], now:
     live: dict[int, set[str]] = {}
     for i in range(0, len(customer_ids), _IN_MAX):
         for cid, state in conn.execute(sa.select(services.c.customer_id, services.c.state).where(
-                services.c.org_id == org_id, services.c.customer_id.in_(customer_ids[i:i + _IN_MAX]),
+                services.c.org_id + 0 == org_id, services.c.customer_id.in_(customer_ids[i:i + _IN_MAX]),
                 services.c.state.in_(LIVE))):
             live.setdefault(cid, set()).add(state)
     to_suspend = [cid for cid in customer_ids if live.get(cid) == {"suspended"}]
@@ -374,7 +375,7 @@ def _sync_customers(conn: Connection, org_id: int, customer_ids: list[int], now:
     for target, cids, when in (("suspended", to_suspend, customers_t.c.status.not_in(("suspended", "closed"))),
                                ("active", to_activate, customers_t.c.status.in_(("suspended", "pending")))):
         for i in range(0, len(cids), _IN_MAX):
-            conn.execute(customers_t.update().where(customers_t.c.org_id == org_id,
+            conn.execute(customers_t.update().where(customers_t.c.org_id + 0 == org_id,
                                                     customers_t.c.id.in_(cids[i:i + _IN_MAX]), when)
                          .values(status=target, updated_at=now))
 

@@ -177,7 +177,8 @@ class LoginWriter:
             for row in conn.execute(sa.select(logins.c.id, logins.c.username, logins.c.state,
                                               logins.c.suspend_mode,
                                               logins.c.owner_type, logins.c.owner_id)
-                                    .where(logins.c.org_id == org_id, logins.c.id.in_(ids[i:i + _IN_MAX]))):
+                                    # org_id + 0: by the ids, not the org's whole index (SQLite)
+                                    .where(logins.c.org_id + 0 == org_id, logins.c.id.in_(ids[i:i + _IN_MAX]))):
                 rows[row.id] = row
         changed: list[int] = []
         seen: set[int] = set()
@@ -198,7 +199,7 @@ class LoginWriter:
             for i in range(0, len(group), _IN_MAX):
                 part = group[i:i + _IN_MAX]
                 n = conn.execute(logins.update().where(
-                    logins.c.org_id == org_id, logins.c.id.in_(part), logins.c.state == old_state,
+                    logins.c.org_id + 0 == org_id, logins.c.id.in_(part), logins.c.state == old_state,
                     logins.c.suspend_mode == old_mode)
                     .values(state=state, suspend_mode=suspend_mode or old_mode, updated_at=now)).rowcount
                 if n != len(part):
