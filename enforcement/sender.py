@@ -79,6 +79,7 @@ class ActionSender:
         self.on_sessions_closed = on_sessions_closed
         self.timer = Timer(self.pump, poll_interval, clock, "enforcement action sender")
         self.in_flight: set[int] = set()
+        self._taken_max = 0                # the highest action id taken off the queue
         self._waiting: dict[int, deque[tuple[q.Action, Nas]]] = {}
         self._busy: dict[int, int] = {}
         self._targets: dict[tuple[str, int, bytes], Target] = {}
@@ -124,7 +125,9 @@ class ActionSender:
         ``in_flight_per_nas`` at once; the rest wait in memory for a free slot)."""
         if not self.enabled:
             return 0
-        after, started = 0, 0
+        # Only rows above the highest already taken: those below are in flight or finished
+        # (a pump must not re-read a mass event's thousands of waiting rows every second).
+        after, started = self._taken_max, 0
         while True:
             rows = yield self.db.read(q.pending, after, self.batch)
             new = [a for a in rows if a.id not in self.in_flight]
@@ -133,9 +136,11 @@ class ActionSender:
                 for a in new:
                     self._take(a, nas.get(a.nas_id))
                     started += 1
+            if rows:
+                after = rows[-1].id
+                self._taken_max = max(self._taken_max, after)
             if len(rows) < self.batch:
                 return started
-            after = rows[-1].id
 
     def _take(self, a: q.Action, nas: Nas | None) -> None:
         self.in_flight.add(a.id)
@@ -272,6 +277,7 @@ class ActionSender:
     def _broke(self, f: Any, a: q.Action) -> None:
         if f.check(ClientStopped):   # stopping: left pending, sent again after the restart
             self.in_flight.discard(a.id)
+            self._taken_max = 0
             return
         log.failure("enforcement action {id} failed unexpectedly", f, id=a.id)
         self._finish(a, q.Outcome(a.id, "failed", "error", 0, f.getErrorMessage()))
@@ -299,6 +305,7 @@ class ActionSender:
         except Exception:
             log.failure("recording {n} enforcement outcomes failed; they will be sent again", n=len(todo))
             closed, followups = [], 0
+            self._taken_max = 0            # the next pump reads them again
         finally:
             self._flushing = None
             for t in todo:
