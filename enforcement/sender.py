@@ -95,8 +95,6 @@ class ActionSender:
         self._outcomes: list[_Done] = []
         self._flush_call: Any = None
         self._flushing: defer.Deferred[Any] | None = None
-        self.sent = 0
-        self.finished = 0
         from aaad.metrics import Stats
         s = stats if stats is not None else Stats()
         self._results = s.counter("aaad_enforcement_actions_total",
@@ -215,7 +213,6 @@ class ActionSender:
         # session (a suspension, later a resumption) different packets, never a "retransmission".
         attrs.append(("Event-Timestamp", int(sent_at.timestamp())))
         send = self.client.coa if a.kind == q.COA else self.client.disconnect
-        self.sent += 1
         d = send(target, attrs)
         d.addCallback(self._answered, a, nas, sent_at)
         d.addErrback(self._broke, a)
@@ -310,7 +307,6 @@ class ActionSender:
             self._flushing = None
             for t in todo:
                 self.in_flight.discard(t.action.id)
-        self.finished += len(todo)
         if closed and self.on_sessions_closed is not None:
             self.on_sessions_closed(closed)
         if followups:
