@@ -46,7 +46,9 @@ from billing.component import PACKAGE as BILLING
 from billing.service import BillingService
 from enforcement.component import PACKAGE as ENFORCEMENT
 from enforcement.service import EnforcementService
+from web.component import PACKAGE as WEB
 from web.root import build_root
+from web.service import ApiService
 
 log = Logger()
 
@@ -70,7 +72,7 @@ AAAD = Package(name="aaad", cli=_aaad_cli, config={
 }, migrations=str(migrate.HERE / "versions"))
 
 #: Every package, bottom layer first: their config sections, migrations and CLI commands.
-PACKAGES: tuple[Package, ...] = (AAAD, ACCOUNTING, ENFORCEMENT, BILLING)
+PACKAGES: tuple[Package, ...] = (AAAD, ACCOUNTING, ENFORCEMENT, BILLING, WEB)
 
 
 def migrating() -> tuple[str, ...]:
@@ -236,7 +238,8 @@ class App:
                              stall_seconds=c.database.writer_stall_seconds,
                              job_failures=c.jobs.unhealthy_after_failures)
         site = Site(build_root(  # type: ignore[no-untyped-call]  # Site() is unannotated in Twisted
-            CoreWeb(self.db, self.stats, self.view, self.started, health), self.db.read, self.clock, self.started))
+            CoreWeb(self.db, self.stats, self.view, self.started, health), self.db.read, self.clock, self.started,
+            self.api.deps))
         site.displayTracebacks = False
         p = self.reactor.listenTCP(self.conf.web.port, site, interface=self.conf.web.address)
         self._ports.append(p)
@@ -276,7 +279,9 @@ class App:
         acct.load()
         acct.listen()
         auth.listen()
-        self.components += [auth, acct, enforcement, billing]
+        self.api = ApiService(self.core(), {"auth": auth, "accounting": acct, "enforcement": enforcement,
+                                            "billing": billing})
+        self.components += [auth, acct, enforcement, billing, self.api]
         self.bound.auth, self.bound.acct = auth.port, acct.port
 
     def announce(self) -> None:

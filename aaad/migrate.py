@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent / "migrations"
 #: ``<name>/migrations/versions`` holds its revisions).  The app passes its
 #: own list (``aaad.app.migrating``, from the packages it composes); this
 #: default serves the ``alembic`` command line and tests.
-PACKAGES: tuple[str, ...] = ("aaad", "accounting", "enforcement", "billing")
+PACKAGES: tuple[str, ...] = ("aaad", "accounting", "enforcement", "billing", "web")
 
 
 def version_locations(packages: Sequence[str]) -> list[str]:

@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from aaad import events
+from aaad import events, paging
 from aaad.errors import NotFound, ValidationError
 from billing import settings
 from billing.events import CustomerClosed, CustomerCreated
@@ -315,6 +315,28 @@ def find(conn: Connection, org_id: int, key: str | int) -> Customer | None:
             return None
     r = conn.execute(sa.select(customers).where(customers.c.org_id == org_id, col == value)).first()
     return None if r is None else _row(r)
+
+
+SORTS = {"id": customers.c.id, "name": customers.c.name, "username": customers.c.username,
+         "created_at": customers.c.created_at}
+
+
+def page(conn: Connection, org_id: int, *, status: str | None = None, q: str | None = None,
+         zone: str | None = None, sort: str = "id", cursor: str | None = None,
+         limit: int = 50) -> paging.Page[Customer]:
+    """One page of the org's customers (see :mod:`aaad.paging`), filtered like
+    :func:`list_customers` and by zone; ``sort`` is a key of :data:`SORTS`, ``-`` for descending."""
+    query = sa.select(customers).where(customers.c.org_id == org_id)
+    if status is not None:
+        query = query.where(customers.c.status == status)
+    if zone is not None:
+        query = query.where(customers.c.zone == zone)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        query = query.where(sa.or_(*(sa.func.lower(customers.c[k]).like(like)
+                                     for k in ("name", "username", "email", "phone"))))
+    return paging.page(conn, query, sort=sort, columns=SORTS, id_col=customers.c.id, cursor=cursor,
+                       limit=limit, row=_row)
 
 
 def list_customers(conn: Connection, org_id: int, status: str | None = None, q: str | None = None,

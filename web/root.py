@@ -28,7 +28,7 @@ from aaad import orgs
 from aaad.clock import Clock
 from aaad.errors import NotFound
 from aaad.web import CoreWeb
-from web.api.app import Api
+from web.api.app import Api, Deps
 from web.errors import apply, classify, set_header
 from web.pages import Pages
 from web.portal.app import Portal, Reader
@@ -145,14 +145,15 @@ class Root:
         return self.pages.error(request, err, "aaad", "")
 
 
-def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float) -> IResource:
+def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float, api: Deps | None = None) -> IResource:
     """The web root from the core's routes and the database reader
-    (``Database.read``); ``started`` is the clock's time at start-up."""
+    (``Database.read``); ``started`` is the clock's time at start-up; ``api``:
+    what the admin API's handlers use (without it the API answers only its index)."""
     pages = Pages()
     version = aaad_version()
-    api = Api(version)
+    api_app = Api(version, api)
 
     def portal(slug: str) -> KleinRenderable:
         return resource_of(Portal(read, pages, slug).app)
 
-    return resource_of(Root(core, api, portal, read, pages, clock, started, version).app)
+    return resource_of(Root(core, api_app, portal, read, pages, clock, started, version).app)

@@ -1,0 +1,119 @@
+"""/customers: the people and companies the org bills."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from aaad.errors import NotFound
+from billing import customers
+from web.api.declare import Call, Id, In, ListQuery, Out, Page, Router
+
+router = Router("customers", "Customers: add, find, change, close")
+
+Status = Literal["pending", "active", "suspended", "closed"]
+CustomerSort = Literal["id", "-id", "name", "-name", "username", "-username", "created_at", "-created_at"]
+
+
+class CustomerOut(Out):
+    id: int
+    username: str = Field(description="Generated from the name, unique in the org (john-doe-5432).")
+    name: str
+    email: str | None
+    phone: str | None = Field(description="E.164 (+233540000000).")
+    address: str | None
+    zone: str | None
+    status: Status
+    custom_fields: dict[str, Any]
+    has_password: bool = Field(description="Whether the customer has set a portal password.")
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+class CustomerQuery(ListQuery):
+    status: Status | None = None
+    zone: str | None = Field(None, max_length=100)
+    q: str | None = Field(None, max_length=100, description="Part of the name, username, e-mail or phone.")
+    sort: CustomerSort = "id"
+
+
+class CustomerIn(In):
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=40, description="National or international; stored as E.164 "
+                                                                "(the org's country is the default region).")
+    address: str | None = Field(None, max_length=1000)
+    zone: str | None = Field(None, max_length=100)
+    custom_fields: dict[str, Any] | None = None
+    status: Literal["pending", "active", "suspended"] = "active"
+
+
+class CustomerPatch(In):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: str | None = Field(None, max_length=254)
+    phone: str | None = Field(None, max_length=40)
+    address: str | None = Field(None, max_length=1000)
+    zone: str | None = Field(None, max_length=100)
+    custom_fields: dict[str, Any] | None = None
+    status: Literal["pending", "active", "suspended"] | None = None
+
+
+class CloseIn(In):
+    reason: str = Field("", max_length=500)
+
+
+class CustomerPath(In):
+    customer_id: Id
+
+
+def out(c: customers.Customer) -> CustomerOut:
+    return CustomerOut.model_validate(c)
+
+
+@router.get("/customers", summary="List customers")
+async def list_customers(call: Call, query: CustomerQuery) -> Page[CustomerOut]:
+    """The org's customers, filtered by status, zone and a search text; sorted by id unless asked."""
+    p = await call.read(customers.page, call.org_id, status=query.status, q=query.q, zone=query.zone,
+                        sort=query.sort, cursor=query.cursor, limit=query.limit)
+    return Page[CustomerOut](items=[out(c) for c in p.items], next_cursor=p.next_cursor)
+
+
+@router.get("/customers/{customer_id}", summary="A customer")
+async def get_customer(call: Call, path: CustomerPath) -> CustomerOut:
+    c = await call.read(customers.get, call.org_id, path.customer_id)
+    if c is None:
+        raise NotFound("customer", path.customer_id)
+    return out(c)
+
+
+@router.post("/customers", summary="Add a customer")
+async def create_customer(call: Call, body: CustomerIn) -> CustomerOut:
+    """A new customer; the username is generated from the name. E-mail and phone are unique in the org."""
+    c = await call.write(customers.add, call.org_id, call.now, target="customer", **body.model_dump())
+    return out(c)
+
+
+@router.patch("/customers/{customer_id}", summary="Change a customer")
+async def update_customer(call: Call, path: CustomerPath, body: CustomerPatch) -> CustomerOut:
+    """Change the fields sent (null clears e-mail, phone, address, zone); a closed customer is not changed."""
+    values = body.model_dump(exclude_unset=True)
+    if values.get("name", "") is None:
+        values.pop("name")
+    if "status" in values and values["status"] is None:
+        values.pop("status")
+    c = await call.write(customers.update, call.org_id, path.customer_id, call.now, **values,
+                         target=f"customer {path.customer_id}",
+                         before=lambda conn: customers.get(conn, call.org_id, path.customer_id))
+    return out(c)
+
+
+@router.post("/customers/{customer_id}/close", summary="Close a customer")
+async def close_customer(call: Call, path: CustomerPath, body: CloseIn) -> CustomerOut:
+    """Cancel every live service (a pending one is rejected), remove its logins, mark the customer closed;
+    all history is kept."""
+    c = await call.write(customers.close, call.deps.login_writer, call.org_id, path.customer_id, call.now,
+                         reason=body.reason, target=f"customer {path.customer_id}",
+                         before=lambda conn: customers.get(conn, call.org_id, path.customer_id))
+    return out(c)

@@ -1,0 +1,63 @@
+"""The admin API's tables: tokens, remembered idempotent responses, the audit log.
+
+A token's secret is never stored: ``api_tokens.secret_hash`` is the SHA-256 of
+it (a token is 32 random bytes, so a slow hash adds nothing but latency).  A
+platform token has no org (``org_id`` NULL) and names the org it acts on in a
+header.  ``api_idempotency`` keeps the first response to a POST that carried an
+Idempotency-Key, per token, for ``[api] idempotency_hours``.  ``api_audit``
+records every write made through the API: who, what, and a summary of before
+and after.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from aaad.db import BigId, metadata
+from aaad.db import UTCDateTime as _UTC
+
+UTCDateTime = _UTC()
+
+tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=True),
+    sa.Column("name", sa.String(80), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("read_only", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("platform", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=True),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Column("last_used_at", UTCDateTime, nullable=True),
+    sa.Index("ix_api_tokens_org", "org_id"),
+)
+
+idempotency = sa.Table(
+    "api_idempotency", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("token_id", sa.Integer, nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),        # NULL while the first request runs
+    sa.Column("content_type", sa.String(100), nullable=False, server_default=""),
+    sa.Column("body", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("token_id", "key", name="uq_api_idempotency_key"),
+    sa.Index("ix_api_idempotency_created", "created_at"),
+)
+
+audit = sa.Table(
+    "api_audit", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=True),
+    sa.Column("token_id", sa.Integer, nullable=False),
+    sa.Column("token_name", sa.String(80), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("route", sa.String(200), nullable=False),
+    sa.Column("target", sa.String(200), nullable=False, server_default=""),
+    sa.Column("before", sa.Text, nullable=False, server_default=""),
+    sa.Column("after", sa.Text, nullable=False, server_default=""),
+    sa.Index("ix_api_audit_org_id", "org_id", "id"),
+)
