@@ -148,6 +148,9 @@ class App:
                                      policy=RetryPolicy(j.event_max_attempts, j.event_backoff,
                                                         j.event_max_backoff))
         self.scheduler = Scheduler(self.db, self.clock, j.tick, self.leader, lease=j.lease, skip=frozenset(j.skip))
+        self.scheduler.durations = self.stats.histogram(
+            "aaad_job_run_seconds", "Periodic job runs by job and outcome (ran, failed, lost): seconds.",
+            ("job", "outcome"), buckets=(0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600))
         self.scheduler.on_leader.append(self._leader_changed)
         self.dispatcher.enabled = self.leader.leader
         self.db.writer.after_commit.append(self.dispatcher.poke)
@@ -241,7 +244,13 @@ class App:
             CoreWeb(self.db, self.stats, self.view, self.started, health), self.db.read, self.clock, self.started,
             self.api.deps))
         site.displayTracebacks = False
-        p = self.reactor.listenTCP(self.conf.web.port, site, interface=self.conf.web.address)
+        w = self.conf.web
+        if w.tls_cert or w.tls_key:
+            from twisted.internet import ssl
+            tls = ssl.DefaultOpenSSLContextFactory(w.tls_key, w.tls_cert)
+            p = self.reactor.listenSSL(w.port, site, tls, interface=w.address)
+        else:
+            p = self.reactor.listenTCP(w.port, site, interface=w.address)
         self._ports.append(p)
         self.bound.web = p.getHost().port
         for c in self.components:

@@ -369,6 +369,17 @@ class WebConfig:
             "(127.0.0.1 when listening on every address), which only this machine can reach: set it when the web "
             "side sits behind a proxy or is reached from the LAN.",
         http_url)
+    tls_cert: str = setting("", "PEM certificate (chain) file: with tls_key, the web side (API, portal) is served "
+                                "over HTTPS only, on the same port. Empty: plain HTTP (put a TLS proxy in front "
+                                "when it is reached beyond this machine).")
+    tls_key: str = setting("", "PEM private key file of tls_cert (readable by the daemon only).")
+
+    def __post_init__(self) -> None:
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("tls_cert and tls_key go together: set both (HTTPS) or neither (HTTP)")
+        for f in (self.tls_cert, self.tls_key):
+            if f and not os.path.isfile(f):
+                raise ValueError(f"{f}: no such file")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from twisted.logger import Logger
 
 from aaad.clock import utcnow
 from aaad.cycles import zone
+from aaad.metrics import Histogram
 from aaad.orgs import list_all as list_orgs
 from aaad.schedules import Every, Schedule
 from aaad.schema import job_runs
@@ -338,6 +339,8 @@ class Scheduler:
         self.leader = leader
         self.lease = lease
         self.owner = owner or runner_id()
+        #: Observes each run's seconds by job and outcome (set by the app: /metrics).
+        self.durations: Histogram | None = None
         self._state: dict[str, _State] = {}
         self._inflight: set[defer.Deferred[Any]] = set()
         self._renewed = 0.0
@@ -418,6 +421,14 @@ class Scheduler:
     def run_period(self, job: Job, org_id: int, key: str, start: datetime):  # type: ignore[no-untyped-def]
         """Claim and run one (job, org, period): 'ran', 'done' (before), 'busy' (another
         runner holds it), 'failed' or 'lost' (another runner took it over)."""
+        t0 = self.clock.seconds()
+        outcome = yield self._run_period(job, org_id, key, start)
+        if self.durations is not None and outcome in ("ran", "failed", "lost"):
+            self.durations.observe(self.clock.seconds() - t0, job.name, outcome)
+        return outcome
+
+    @defer.inlineCallbacks
+    def _run_period(self, job: Job, org_id: int, key: str, start: datetime):  # type: ignore[no-untyped-def]
         c = yield self.db.write(claim, job.name, org_id, key, utcnow(self.clock), self.owner, self.lease)
         if c.status != "run":
             return c.status

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine import Connection
 from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
@@ -253,7 +254,13 @@ class AccountingServer:
         self.conf = conf
         self.stats = AcctStats(core.stats)
         self.tracker = Tracker(core.db, core.clock, conf.tracker_refresh)
-        core.db.writer.register_batch(BATCH_KIND, apply_batch)
+        sizes = core.stats.histogram("acct_batch_size", "Accounting-Requests committed per writer transaction "
+                                     "(group commit).", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+
+        def apply(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
+            sizes.observe(len(items))
+            return apply_batch(conn, items)
+        core.db.writer.register_batch(BATCH_KIND, apply)
         self.protocol = AcctProtocol(core.view, self._submit, core.clock, self.stats, self.tracker,
                                      conf.dedup_window,
                                      bounds=preacct.Bounds(conf.max_delay, conf.max_session_time))

@@ -38,6 +38,19 @@ def test_unknown_section_is_an_error(tmp_path: Path) -> None:
     assert [err.path for err in e.value.errors] == ["radious"]
 
 
+def test_tls_needs_both_files_and_they_must_exist(tmp_path: Path) -> None:
+    """[web] tls_cert without tls_key, or a missing file, is a config error naming the section."""
+    p = tmp_path / "t.toml"
+    p.write_text(f'[web]\ntls_cert = "{tmp_path / "nope.pem"}"\n')
+    with pytest.raises(config.ConfigErrors) as e:
+        app.load_config(str(p), environ={})
+    assert e.value.errors[0].path == "web" and "go together" in str(e.value)
+    p.write_text(f'[web]\ntls_cert = "{tmp_path / "nope.pem"}"\ntls_key = "{tmp_path / "nope.key"}"\n')
+    with pytest.raises(config.ConfigErrors) as e:
+        app.load_config(str(p), environ={})
+    assert "no such file" in str(e.value)
+
+
 def test_environment_overrides_and_their_errors() -> None:
     """AAAD_SECTION__KEY overrides the file; a bad override names the variable."""
     c = app.load_config(None, environ={"AAAD_RADIUS__AUTH_PORT": "11812", "AAAD_WEB__ADDRESS": "0.0.0.0"})

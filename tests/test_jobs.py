@@ -67,6 +67,27 @@ def test_skipped_job_is_never_started_by_the_ticks(engine: Any) -> None:
     assert runs[-1] == "dun"
 
 
+def test_run_durations_are_observed_by_job_and_outcome(engine: Any) -> None:
+    """With a histogram set, a run that took 5 s on the clock lands under (job, ran); a failing one under failed."""
+    from aaad.metrics import Stats
+    clock = clock_at(T0)
+    s = jobs.Scheduler(SyncDB(engine), clock, tick=1.0)
+    s.durations = Stats().histogram("t", "doc", ("job", "outcome"), buckets=(1, 10))
+
+    def slow(ctx: jobs.JobContext) -> None:
+        clock.advance(5)
+
+    def broken(ctx: jobs.JobContext) -> None:
+        raise RuntimeError("no")
+    s.add(jobs.Job("slow", 300, slow))
+    s.add(jobs.Job("broken", 300, broken))
+    for name in ("slow", "broken"):
+        key, start = s.jobs[name].plan.period_at(utcnow(clock), UTC)
+        s.run_period(s.jobs[name], 0, key, start)
+    assert s.durations.series[("slow", "ran")] == [0, 1, 0, 5.0]
+    assert s.durations.series[("broken", "failed")][0] == 1
+
+
 def _chunked(work: sa.Table) -> Any:
     def insert(conn: Any, n: int) -> None:
         conn.execute(work.insert().values(chunk=n))  # a PK: doing a chunk twice would fail

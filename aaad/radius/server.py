@@ -79,6 +79,9 @@ class RadiusStats:
         self.duplicates = stats.counter(f"{prefix}_duplicates_total", "Retransmissions answered from the cache or "
                                                                       "dropped while pending.", "outcome")
         self.methods = stats.counter(f"{prefix}_methods_total", "Requests by authentication method.", "method")
+        self.latency = stats.histogram(f"{prefix}_seconds", "Time from a request's arrival to its decision, "
+                                                          "by result (accept, reject; a reject delay is not "
+                                                          "counted).", ("result",))
 
 
 class AuthProtocol(RadiusListener):
@@ -131,12 +134,14 @@ class AuthProtocol(RadiusListener):
             self.dedup.forget(key)
             return
         st.methods[decision.method] += 1
+        result = "accept" if decision.code == ACCESS_ACCEPT else "reject"
+        took = self.clock.seconds() - now
+        st.latency.observe(took, result)
         if self.authlog is not None:
             calling = p.get(CALLING_STATION_ID)
-            self.authlog.add((now, nas.org_id, nas.id, decision.username, decision.method,
-                              "accept" if decision.code == ACCESS_ACCEPT else "reject",
+            self.authlog.add((now, nas.org_id, nas.id, decision.username, decision.method, result,
                               decision.reason, calling.decode("latin-1") if calling else None,
-                              int((self.clock.seconds() - now) * 1e6)))
+                              int(took * 1e6)))
         if decision.code == ACCESS_ACCEPT:
             self._send(key, reply, addr, "accept")
             if decision.first_use and self.first_use is not None and decision.login_id is not None:

@@ -56,6 +56,12 @@ def test_start_interim_stop_recorded_exactly(daemon: Daemon) -> None:
     assert not [x for x in sessions(daemon, "--user", "alice") if x["session_id"] == "e2e-alice-1"]
 
 
+def test_batch_sizes_in_metrics(daemon: Daemon) -> None:
+    """Each committed accounting batch is observed in acct_batch_size (after the start/stop test ran)."""
+    assert daemon.metric("acct_batch_size_count") >= 1
+    assert daemon.metric("acct_batch_size_sum") >= daemon.metric("acct_batch_size_count")
+
+
 def test_wrong_secret_is_dropped_and_counted(daemon: Daemon) -> None:
     """A request signed with the wrong secret gets no answer and bumps the drop counter."""
     before = daemon.metric("acct_dropped_total", 'reason="bad_authenticator"')

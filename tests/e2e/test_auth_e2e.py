@@ -136,6 +136,8 @@ def test_metrics_and_status(daemon: Daemon) -> None:
     """/metrics counts requests; `aaad status` prints the counters."""
     radtest(daemon, "pap", "alice", "alice-pass")
     assert daemon.metric("radius_auth_requests_total", 'code="access_request"') >= 1
+    assert daemon.metric("radius_auth_seconds_count", 'result="accept"') >= 1
+    assert daemon.metric("radius_auth_seconds_bucket", 'le="+Inf",result="accept"') >= 1
     out = daemon.cli("status").stdout
     assert "radius_auth_requests_total" in out and "aaad_logins" in out
 
