@@ -247,7 +247,7 @@ class App:
         w = self.conf.web
         if w.tls_cert or w.tls_key:
             from twisted.internet import ssl
-            tls = ssl.DefaultOpenSSLContextFactory(w.tls_key, w.tls_cert)
+            tls = ssl.DefaultOpenSSLContextFactory(w.tls_key, w.tls_cert)  # type: ignore[no-untyped-call]
             p = self.reactor.listenSSL(w.port, site, tls, interface=w.address)
         else:
             p = self.reactor.listenTCP(w.port, site, interface=w.address)
