@@ -70,6 +70,10 @@ customers = sa.Table(
     sa.UniqueConstraint("org_id", "email", name="uq_customers_org_email"),
     sa.UniqueConstraint("org_id", "phone", name="uq_customers_org_phone"),
     sa.CheckConstraint(sa.text("status IN ('pending','active','suspended','closed')"), name="status"),
+    # Keyset paging of the API and console listings (id, status filter, name sort).
+    sa.Index("ix_customers_org_id", "org_id", "id"),
+    sa.Index("ix_customers_org_status", "org_id", "status", "id"),
+    sa.Index("ix_customers_org_name", "org_id", "name", "id"),
 )
 
 products = sa.Table(

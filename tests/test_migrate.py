@@ -17,17 +17,18 @@ from aaad.db import metadata, sync_engine
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ACCOUNTING_HEAD = "a0004"
-BILLING_HEAD = "b0002"
+BILLING_HEAD = "b0003"
+WEB_HEAD = "w0001"
 ENFORCEMENT_HEAD = "e0001"
 
 
 def test_each_package_has_its_branch_head() -> None:
-    """aaad, accounting, enforcement and billing each have a head; each package's revisions live in its own
-    folder."""
+    """aaad, accounting, enforcement, billing and web each have a head; each package's revisions live in its
+    own folder."""
     (core,) = migrate.heads(("aaad",))
-    assert migrate.heads() == tuple(sorted((core, ACCOUNTING_HEAD, BILLING_HEAD, ENFORCEMENT_HEAD)))
+    assert migrate.heads() == tuple(sorted((core, ACCOUNTING_HEAD, BILLING_HEAD, ENFORCEMENT_HEAD, WEB_HEAD)))
     locations = migrate.version_locations(migrate.PACKAGES)
-    assert [p.split("/")[-3] for p in locations] == ["aaad", "accounting", "enforcement", "billing"]
+    assert [p.split("/")[-3] for p in locations] == ["aaad", "accounting", "enforcement", "billing", "web"]
 
 
 def test_fresh_database_matches_the_schema_modules(db_url: str) -> None:
