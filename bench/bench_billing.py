@@ -555,6 +555,11 @@ def table(results: list[dict[str, Any]], o: argparse.Namespace) -> str:
                          f"{c['acct']['p99_ms']} ({b['acct']['p99_ms']})" if c["acct"] else "-",
                          f"{c['acct']['answered_per_s']:.0f}" if c["acct"] else "-",
                          c["acct"]["lost"] if c["acct"] else "-", "-", "-"])
+    return format_table(head, rows)
+
+
+def format_table(head: list[str], rows: list[list[Any]]) -> str:
+    """Rows under a header, columns padded to their widest cell."""
     cells = [head] + [[str(c) for c in r] for r in rows]
     w = [max(len(r[i]) for r in cells) for i in range(len(head))]
     return "\n".join("  ".join(c.ljust(w[i]) for i, c in enumerate(r)).rstrip() for r in cells)

@@ -321,11 +321,9 @@ SORTS = {"id": customers.c.id, "name": customers.c.name, "username": customers.c
          "created_at": customers.c.created_at}
 
 
-def page(conn: Connection, org_id: int, *, status: str | None = None, q: str | None = None,
-         zone: str | None = None, sort: str = "id", cursor: str | None = None,
-         limit: int = 50) -> paging.Page[Customer]:
-    """One page of the org's customers (see :mod:`aaad.paging`), filtered like
-    :func:`list_customers` and by zone; ``sort`` is a key of :data:`SORTS`, ``-`` for descending."""
+def _query(org_id: int, status: str | None, q: str | None, zone: str | None = None) -> sa.Select[Any]:
+    """The org's customers, optionally of one status and zone, matching ``q`` (a part of the
+    name, username, e-mail or phone)."""
     query = sa.select(customers).where(customers.c.org_id == org_id)
     if status is not None:
         query = query.where(customers.c.status == status)
@@ -335,19 +333,21 @@ def page(conn: Connection, org_id: int, *, status: str | None = None, q: str | N
         like = f"%{q.strip().lower()}%"
         query = query.where(sa.or_(*(sa.func.lower(customers.c[k]).like(like)
                                      for k in ("name", "username", "email", "phone"))))
-    return paging.page(conn, query, sort=sort, columns=SORTS, id_col=customers.c.id, cursor=cursor,
-                       limit=limit, row=_row)
+    return query
+
+
+def page(conn: Connection, org_id: int, *, status: str | None = None, q: str | None = None,
+         zone: str | None = None, sort: str = "id", cursor: str | None = None,
+         limit: int = 50) -> paging.Page[Customer]:
+    """One page of the org's customers (see :mod:`aaad.paging`), filtered like
+    :func:`list_customers` and by zone; ``sort`` is a key of :data:`SORTS`, ``-`` for descending."""
+    return paging.page(conn, _query(org_id, status, q, zone), sort=sort, columns=SORTS, id_col=customers.c.id,
+                       cursor=cursor, limit=limit, row=_row)
 
 
 def list_customers(conn: Connection, org_id: int, status: str | None = None, q: str | None = None,
                    limit: int = 200, offset: int = 0) -> list[Customer]:
     """The org's customers by id, optionally of one status and matching ``q`` (a part of
     the name, username, e-mail or phone)."""
-    query = sa.select(customers).where(customers.c.org_id == org_id)
-    if status is not None:
-        query = query.where(customers.c.status == status)
-    if q:
-        like = f"%{q.strip().lower()}%"
-        query = query.where(sa.or_(*(sa.func.lower(customers.c[k]).like(like)
-                                     for k in ("name", "username", "email", "phone"))))
+    query = _query(org_id, status, q)
     return [_row(r) for r in conn.execute(query.order_by(customers.c.id).limit(limit).offset(offset))]

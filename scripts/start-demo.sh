@@ -16,6 +16,12 @@ else
   done
   [ -s "$READY" ] || { echo "aaad did not become ready; see $LOG"; exit 1; }
 fi
+# The demo's admin API token: created once (only its hash is stored), kept in $DIR/api-token for this demo.
+TOKEN_FILE=$DIR/api-token
+if [ ! -s "$TOKEN_FILE" ]; then
+  ( umask 077; "$AAAD" -c "$CONF" token create --org demo --name "make run demo" --json \
+      | python3 -c "import json,sys; print(json.load(sys.stdin)['token'])" > "$TOKEN_FILE.tmp" ) && mv "$TOKEN_FILE.tmp" "$TOKEN_FILE"
+fi
 read -r WEB AUTH ACCT < <(python3 -c "import json,sys; d=json.load(open('$READY')); print(d['web'], d['auth'], d['acct'])")
 # The short `aaad` when the one on the PATH is make run's wrapper for this config, else the long form.
 CLI="$AAAD -c $CONF"
@@ -67,6 +73,16 @@ Billing (the demo ISP: six weeks of invoices, payments, a plan change, a closed 
   $CLI service approve 7 --start $(date +%F)                    # esi's pending service: active, first invoice
   $CLI billing check                                            # the books balance
   $CLI billing settings
+
+Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/api/v1/docs):
+  TOKEN=\$(cat $TOKEN_FILE)
+  curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$WEB/api/v1/customers?limit=3'
+  curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$WEB/api/v1/customers?status=suspended'
+  curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\
+       -d '{"name": "Abena Boateng", "email": "abena@example.com"}' http://127.0.0.1:$WEB/api/v1/customers
+  curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$WEB/api/v1/audit?limit=5'
+  curl -s http://127.0.0.1:$WEB/api/v1/openapi.json | head -c 300
+  $CLI token list
 
 In a browser: http://127.0.0.1:$WEB/ (what is running, each org's portal) and
 http://127.0.0.1:$WEB/demo/portal/suspended?reason=unpaid (where erin's walled garden sends her)

@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Admin API benchmark: customer listings and detail at 200 requests/s while RADIUS auth runs.
+
+Issue 11's target, with 100,000 customers: the customer list (first page, and a filtered
+page: ``status=suspended``) and customer detail, offered together at 200 requests/s while
+RADIUS auth is offered at half its benchmark rate: API p99 under 50 ms, and RADIUS auth p99
+not more than doubled meanwhile.
+
+Per database (``--databases sqlite,postgresql``; PostgreSQL is a private cluster from
+``tests/pg.py``):
+
+1. **load**: bench_billing's bulk load (org, NAS, profile, N customers each with a service, a
+   login ``user%06d``/``pass%06d`` and an open invoice); every tenth customer suspended; an
+   org API token (``aaad token create``).
+2. **daemon**: ``aaad serve`` ([api] rate limit off, jobs off) pinned to ``--daemon-cpu``;
+   ``bench/radload.py`` and ``bench/httpload.py`` pinned to ``--load-cpu``.
+3. **calibrate**: PAP closed loop; half its ok/s is the offered auth rate.
+4. **auth alone** (open loop, ``--seconds``): auth p99 before.
+5. **API alone**: ``bench/httpload.py`` at ``--api-rate`` (open loop, latency from the scheduled
+   time), cycling first page / filtered page / detail of a random customer.
+6. **together**: both loads at once: API p99 and auth p99 during.
+
+Prints a table and JSON (``--json-out FILE`` too).  Run: ``.venv/bin/python bench/bench_api.py
+--customers 2000``; the issue's figures: ``--customers 100000`` on a quiet machine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(BENCH))
+
+import bench_billing as bb  # noqa: E402  (bench/ is on the path: the shared load and process helpers)
+
+PY = sys.executable
+KINDS = ("first=/api/v1/customers?limit=50", "filtered=/api/v1/customers?status=suspended&limit=50",
+         "detail=/api/v1/customers/{id}")
+
+
+def prepare(conf: Path, n: int) -> tuple[str, int, int]:
+    """Suspend every tenth customer; an API token; the customers' id range."""
+    import sqlalchemy as sa
+
+    from aaad import app
+    from aaad.db import sync_engine
+    from billing.schema import customers
+    cfg = app.load_config(str(conf))
+    engine = sync_engine(app.prepare_storage(cfg, upgrade=False))
+    try:
+        with engine.begin() as c:
+            c.execute(customers.update().where(customers.c.id % 10 == 0).values(status="suspended"))
+            lo, hi = c.execute(sa.select(sa.func.min(customers.c.id), sa.func.max(customers.c.id))).one()
+    finally:
+        engine.dispose()
+    r = subprocess.run(bb.aaad_cmd(conf, "token", "create", "--org", bb.ORG, "--name", "bench", "--json"),
+                       capture_output=True, text=True, cwd=str(ROOT), timeout=120, check=True)
+    return json.loads(r.stdout)["token"], int(lo), int(hi)
+
+
+class HttpLoad:
+    """One bench/httpload.py process; ``result()`` waits for its summary."""
+
+    def __init__(self, o: argparse.Namespace, port: int, token: str, ids: tuple[int, int]):
+        cmd = bb.pinned(o.load_cpu, [PY, str(BENCH / "httpload.py"), "--url", f"http://127.0.0.1:{port}",
+                                     "--token", token, "--rate", str(o.api_rate), "--duration", str(o.seconds),
+                                     "--ids", f"{ids[0]}:{ids[1]}", *[a for k in KINDS for a in ("--kind", k)]])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def result(self) -> dict[str, Any]:
+        out, err = self.proc.communicate(timeout=600)
+        if not out.strip():
+            raise SystemExit(f"bench_api: httpload failed: {err[-2000:]}")
+        res: dict[str, Any] = json.loads(out)
+        return res
+
+
+def auth_load(o: argparse.Namespace, ports: dict[str, int], rate: float) -> bb.Load:
+    ld = bb.Load(o, ports["auth"], "pap", ["--rate", f"{rate:.0f}", "--expect", "accept"])
+    ld.wait_started()
+    return ld
+
+
+def api_figures(r: dict[str, Any]) -> dict[str, Any]:
+    return {"offered_per_s": r["offered_per_s"], "max_send_lag_ms": r["max_send_lag_ms"], **r["all"],
+            "by_kind": {k: {"p50_ms": v["p50_ms"], "p99_ms": v["p99_ms"], "errors": v["errors"]}
+                        for k, v in r["kinds"].items()}}
+
+
+def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
+    d = Path(tempfile.mkdtemp(prefix=f"aaad-bench-api-{kind}-"))
+    pg = None
+    res: dict[str, Any] = {"database": kind, "dir": str(d)}
+    try:
+        db_url = None
+        if kind == "postgresql":
+            from tests.pg import start_cluster
+            pg = start_cluster()
+            db_url = pg.new_database()
+        conf = bb.write_config(d, db_url)
+        with open(conf, "a") as f:
+            f.write("[api]\nrate = 0.0\n")
+        print(f"[{kind}] loading {o.customers} customers into {d} ...", flush=True)
+        res["load"] = bb.load(conf, o.customers, datetime.now(UTC).date(), o.batch)
+        token, lo, hi = prepare(conf, o.customers)
+        with bb.daemon(conf, d, o.daemon_cpu) as (proc, ports):
+            bench_rate = bb.calibrate(o, ports)
+            rate = bench_rate / 2
+            res["auth_benchmark_rate"], res["auth_offered_rate"] = round(bench_rate), round(rate)
+            print(f"[{kind}] auth benchmark rate {bench_rate:,.0f}/s: offering {rate:,.0f}/s", flush=True)
+            # warm the API (first queries load pages into the caches)
+            HttpLoad(argparse.Namespace(**{**vars(o), "seconds": 2.0}), ports["web"], token, (lo, hi)).result()
+            ld = auth_load(o, ports, rate)
+            time.sleep(o.seconds)
+            res["auth_alone"] = bb.summary(ld.stop())
+            print(f"[{kind}] auth alone: p99 {res['auth_alone']['p99_ms']} ms", flush=True)
+            res["api_alone"] = api_figures(HttpLoad(o, ports["web"], token, (lo, hi)).result())
+            print(f"[{kind}] API alone at {o.api_rate:g}/s: p50 {res['api_alone']['p50_ms']} ms, "
+                  f"p99 {res['api_alone']['p99_ms']} ms", flush=True)
+            ld = auth_load(o, ports, rate)
+            api = HttpLoad(o, ports["web"], token, (lo, hi))
+            api_res = api.result()
+            res["together"] = {"auth": bb.summary(ld.stop()), "api": api_figures(api_res)}
+            t = res["together"]
+            print(f"[{kind}] together: API p99 {t['api']['p99_ms']} ms, auth p99 {t['auth']['p99_ms']} ms "
+                  f"(alone {res['auth_alone']['p99_ms']} ms)", flush=True)
+            res["daemon_rss_mib"] = round(bb.proc_kib(proc.pid, "VmRSS") / 1024, 1)
+    finally:
+        if pg is not None:
+            pg.stop()
+        if not o.keep:
+            shutil.rmtree(d, ignore_errors=True)
+    return res
+
+
+def verdict(res: dict[str, Any], o: argparse.Namespace) -> str:
+    t = res["together"]
+    ok = t["api"]["p99_ms"] < o.target_p99_ms and t["api"]["errors"] == 0 \
+        and t["auth"]["p99_ms"] <= 2 * res["auth_alone"]["p99_ms"]
+    return "ok" if ok else "MISSED"
+
+
+def table(results: list[dict[str, Any]], o: argparse.Namespace) -> str:
+    head = ["db", "customers", "API rate/s", "API p50 / p99 ms alone", "API p99 ms together (first/filtered/detail)",
+            "API errors", "auth rate/s", "auth p99 ms alone -> together", "ratio", "verdict"]
+    rows = []
+    for r in results:
+        t, a = r["together"], r["api_alone"]
+        k = t["api"]["by_kind"]
+        rows.append([r["database"], o.customers, f"{t['api']['offered_per_s']:.0f}",
+                     f"{a['p50_ms']} / {a['p99_ms']}",
+                     f"{t['api']['p99_ms']} ({k['first']['p99_ms']}/{k['filtered']['p99_ms']}/{k['detail']['p99_ms']})",
+                     t["api"]["errors"], r["auth_offered_rate"],
+                     f"{r['auth_alone']['p99_ms']} -> {t['auth']['p99_ms']}",
+                     f"{t['auth']['p99_ms'] / max(r['auth_alone']['p99_ms'], 1e-9):.2f}x", verdict(r, o)])
+    return bb.format_table(head, rows)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--databases", default="sqlite,postgresql", help="comma separated: sqlite, postgresql")
+    p.add_argument("--api-rate", type=float, default=200.0, help="API requests per second (open loop)")
+    p.add_argument("--auth-rate", type=float, default=0.0,
+                   help="offered auth rate per second (default: half the measured closed-loop PAP rate)")
+    p.add_argument("--seconds", type=float, default=20.0, help="length of each measured phase")
+    p.add_argument("--calibrate-seconds", type=float, default=5.0)
+    p.add_argument("--target-p99-ms", type=float, default=50.0)
+    p.add_argument("--batch", type=int, default=5000, help="rows per executemany while loading")
+    p.add_argument("--daemon-cpu", default="0")
+    p.add_argument("--load-cpu", default="1")
+    p.add_argument("--keep", action="store_true", help="keep the temp dirs (database, logs)")
+    p.add_argument("--json-out", metavar="FILE", help="also write the results as JSON here")
+    o = p.parse_args(argv)
+    o.acct_rate = 0.0            # bench_billing's Load reads these
+    return o
+
+
+def main(argv: list[str] | None = None) -> int:
+    o = parse_args(argv)
+    results = [bench_database(o, kind.strip()) for kind in o.databases.split(",")]
+    out = {"customers": o.customers, "api_rate": o.api_rate, "target_p99_ms": o.target_p99_ms,
+           "date": date.today().isoformat(), "machine": {"cpus": os.cpu_count(), "loadavg_at_end": os.getloadavg()},
+           "results": results}
+    print(table(results, o))
+    print(json.dumps(out, indent=1))
+    if o.json_out:
+        Path(o.json_out).write_text(json.dumps(out, indent=1))
+    return 0 if all(verdict(r, o) == "ok" for r in results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
