@@ -86,17 +86,17 @@ class ProductIn(In):
 
 
 class ProductPatch(In):
-    """The fields to change; null clears a profile field, the data cap or period_days.  The type does not
-    change; the period of a product with live services does not either."""
-    name: str = Field(None, min_length=1, max_length=100)
-    price: int = Field(None, ge=0, le=MAX_MONEY)
-    setup_fee: int = Field(None, ge=0, le=MAX_MONEY)
-    taxable: bool = Field(None)
-    period: Period = Field(None)
+    """The fields to change; null clears a profile field, the data cap or period_days, and leaves any other
+    field as it is.  The type does not change; the period of a product with live services does not either."""
+    name: str | None = Field(None, min_length=1, max_length=100)
+    price: int | None = Field(None, ge=0, le=MAX_MONEY)
+    setup_fee: int | None = Field(None, ge=0, le=MAX_MONEY)
+    taxable: bool | None = Field(None)
+    period: Period | None = Field(None)
     period_days: int | None = Field(None, ge=1, le=3660)
-    on_portal: bool = Field(None)
-    zones: list[Zone] = Field(None, max_length=100)
-    active: bool = Field(None, description="false retires the product; true sells it again.")
+    on_portal: bool | None = Field(None)
+    zones: list[Zone] | None = Field(None, max_length=100)
+    active: bool | None = Field(None, description="false retires the product; true sells it again.")
     data_cap: int | None = Field(None, ge=0, le=MAX_OCTETS)
     rate_limit: str | None = Field(None, max_length=200, description="MikroTik rate limit, e.g. 10M/10M.")
     fup_rate_limit: str | None = Field(None, max_length=200)
@@ -104,6 +104,9 @@ class ProductPatch(In):
     pool: str | None = Field(None, max_length=100)
     address_list: str | None = Field(None, max_length=100)
     interim_interval: int | None = Field(None, ge=1, le=2**31 - 1)
+
+
+_CLEARABLE = {"period_days", "data_cap", *catalogue.PROFILE_FIELDS}
 
 
 class ProductPath(In):
@@ -204,7 +207,7 @@ async def create_product(call: Call, body: ProductIn) -> ProductOut:
 async def update_product(call: Call, path: ProductPath, body: ProductPatch) -> ProductOut:
     """Change the fields sent.  Profile fields change the product's RADIUS profile (and so every login on
     it); a changed data cap is set on the logins of its live services."""
-    values = body.model_dump(exclude_unset=True)
+    values = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k in _CLEARABLE}
     writer = call.deps.login_writer
 
     def change(conn: Connection) -> ProductOut:
