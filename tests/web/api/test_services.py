@@ -260,3 +260,23 @@ def test_service_writes_are_audited(api: ApiClient) -> None:
     entry = api.get(f"/audit?target=service {s['id']}").json()["items"][0]
     assert entry["route"] == "/services/{service_id}/suspend"
     assert entry["before"]["state"] == "active" and entry["after"]["state"] == "suspended"
+
+
+def test_dates_outside_the_calendar_window_are_422(api: ApiClient) -> None:
+    """A start, plan-change or cancellation date before 2000 or after 2999 is refused naming the field
+    (billing's period arithmetic would leave the calendar near year 9999)."""
+    c = _customer(api)
+    r = api.post("/services", {"customer_id": c["id"], "product_id": _product_id(api, "Home 10M"),
+                               "start": "9999-12-31"})
+    assert r.code == 422 and r.json()["error"]["field"] == "start"
+    pending = _service(api)
+    assert api.post(f"/services/{pending['id']}/approve", {"start": "9999-12-31"}).json()["error"]["field"] \
+        == "start"
+    assert api.post(f"/services/{pending['id']}/approve", {"start": "1999-12-31"}).code == 422
+    active = _service(api, start="2026-11-30")
+    r = api.post(f"/services/{active['id']}/cancel", {"on": "3000-01-01"})
+    assert r.code == 422 and r.json()["error"]["field"] == "on"
+    r = api.post(f"/services/{active['id']}/change-plan", {"product_id": _product_id(api, "Home 50M"),
+                                                           "on": "3000-01-01"})
+    assert r.code == 422 and r.json()["error"]["field"] == "on"
+    assert api.get(f"/services/{active['id']}").json()["state"] == "active"

@@ -19,15 +19,15 @@ class BillingSettingsOut(Out):
     currency: str = Field(description="The org's currency (ISO 4217): every amount is in its minor units. "
                                       "Set on the org, not here.")
     timezone: str = Field(description="The org's time zone: billing periods and due dates are its dates.")
-    country: str | None = Field(description="Default phone region (ISO 3166 alpha-2).")
-    vat_bp: int | None = Field(description="VAT rate in basis points (1500 = 15 %).")
-    prices_include_vat: bool | None = Field(description="Catalogue prices include VAT (else VAT is added).")
-    billing_day: int | None = Field(description="Day of the month (1-28) monthly periods start on.")
-    payment_terms_days: int | None = Field(description="Days from an invoice's issue to its due date.")
-    grace_days: int | None = Field(description="Days after the due date before dunning suspends.")
-    suspend_mode: SuspendMode | None = Field(description="How a suspended login is answered: rejected with the reason, "
-                                                  "or let into the walled garden.")
-    auto_resume: bool | None = Field(description="A payment that clears the arrears resumes suspended services.")
+    country: str = Field(description="Default phone region (ISO 3166 alpha-2).")
+    vat_bp: int = Field(description="VAT rate in basis points (1500 = 15 %).")
+    prices_include_vat: bool = Field(description="Catalogue prices include VAT (else VAT is added).")
+    billing_day: int = Field(description="Day of the month (1-28) monthly periods start on.")
+    payment_terms_days: int = Field(description="Days from an invoice's issue to its due date.")
+    grace_days: int = Field(description="Days after the due date before dunning suspends.")
+    suspend_mode: SuspendMode = Field(description="How a suspended login is answered: rejected with the "
+                                                  "reason, or let into the walled garden.")
+    auto_resume: bool = Field(description="A payment that clears the arrears resumes suspended services.")
     invoice_prefix: str
     credit_note_prefix: str
     receipt_prefix: str
@@ -36,7 +36,7 @@ class BillingSettingsOut(Out):
     brand_colour: str | None = Field(description="Accent colour on documents, like #0a7cff.")
     brand_address: str | None
     brand_tax_id: str | None
-    locale: str | None = Field(description="Money and date format on documents (en_US, fr_FR, en_GH...).")
+    locale: str = Field(description="Money and date format on documents (en_US, fr_FR, en_GH...).")
 
 
 class BillingSettingsPatch(In):

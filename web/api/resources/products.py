@@ -18,6 +18,7 @@ from aaad.view import store
 from aaad.view.model import Profile
 from billing import catalogue, settings
 from web.api.declare import Call, Id, In, ListQuery, Out, Page, Router
+from web.api.resources.services import Day
 
 router = Router("products", "The catalogue: products (an internet product carries its RADIUS profile) and "
                             "their discount rules")
@@ -136,7 +137,7 @@ class DiscountIn(In):
     value: int = Field(ge=1, le=MAX_MONEY, description="Basis points (1 to 10000) for percent; minor units "
                                                        "for fixed.")
     periods: int | None = Field(None, ge=1, le=10_000)
-    until: date | None = None
+    until: Day | None = None
 
 
 class DiscountPath(In):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 from sqlalchemy.engine import Connection
@@ -19,6 +19,10 @@ from billing import services
 from web.api.declare import Call, Id, In, ListQuery, Out, Page, Router
 
 router = Router("services", "Customers' services: subscribe, approve, suspend, resume, change plan, cancel")
+
+#: A calendar date a request may name: wide enough for any backdating or scheduling, narrow enough that
+#: billing's period arithmetic never leaves the calendar (a start in 9999 would).
+Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))]
 
 State = Literal["pending", "active", "suspended", "cancelled", "rejected"]
 ServiceSort = Literal["id", "-id", "created_at", "-created_at", "updated_at", "-updated_at"]
@@ -57,7 +61,7 @@ class ServiceQuery(ListQuery):
 class ServiceIn(In):
     customer_id: Id
     product_id: Id
-    start: date | None = Field(None, description="Active from this date at once; without it the service is "
+    start: Day | None = Field(None, description="Active from this date at once; without it the service is "
                                                  "pending until approved.")
     username: str | None = Field(None, min_length=1, max_length=253,
                                  description="The login's name (default: the customer's username).")
@@ -66,7 +70,7 @@ class ServiceIn(In):
 
 
 class ApproveIn(In):
-    start: date = Field(description="The actual start.  For an active service, a later start moves it and "
+    start: Day = Field(description="The actual start.  For an active service, a later start moves it and "
                                     "credits the unused days.")
 
 
@@ -85,13 +89,13 @@ class ResumeIn(In):
 
 class ChangePlanIn(In):
     product_id: Id = Field(description="The new product, of the same type.")
-    on: date | None = Field(None, description="From this date (default: the org's today); the money is "
+    on: Day | None = Field(None, description="From this date (default: the org's today); the money is "
                                               "prorated from it.")
 
 
 class CancelIn(In):
     at_period_end: bool = Field(False, description="Cancel at the end of what is billed instead of at once.")
-    on: date | None = Field(None, description="The first day without service (default: the org's today); "
+    on: Day | None = Field(None, description="The first day without service (default: the org's today); "
                                               "the billed days from it are credited.  Not with at_period_end.")
     reason: str = Field("", max_length=500)
 
