@@ -62,7 +62,7 @@ class TimelineQuery(In):
     cursor: str | None = Field(None, max_length=500, description="next_cursor of the previous page.")
 
 
-class BalanceOut(Out):
+class CustomerBalanceOut(Out):
     customer_id: int
     currency: str
     balance: int = Field(description="What the customer owes, minor units (negative: the org owes them).")
@@ -103,10 +103,10 @@ async def list_customer_timeline(call: Call, path: CustomerPath, query: Timeline
 
 
 @router.get("/customers/{customer_id}/balance", summary="A customer's balance")
-async def get_customer_balance(call: Call, path: CustomerPath) -> BalanceOut:
+async def get_customer_balance(call: Call, path: CustomerPath) -> CustomerBalanceOut:
     """What the customer owes now, their unused credit, and their open and overdue invoices."""
-    def run(conn: Connection) -> BalanceOut:
+    def run(conn: Connection) -> CustomerBalanceOut:
         st = settings.get(conn, call.org_id)
         s = ledger.summary(conn, call.org_id, path.customer_id, st.today(call.now))
-        return BalanceOut.model_validate({**asdict(s), "currency": st.currency})
+        return CustomerBalanceOut.model_validate({**asdict(s), "currency": st.currency})
     return await call.read(run)

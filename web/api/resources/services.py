@@ -69,31 +69,31 @@ class ServiceIn(In):
                                  description="The login's secret (default: generated, shown once).")
 
 
-class ApproveIn(In):
+class ServiceApproveIn(In):
     start: Day = Field(description="The actual start.  For an active service, a later start moves it and "
                                     "credits the unused days.")
 
 
-class RejectIn(In):
+class ServiceRejectIn(In):
     reason: str = Field("", max_length=500)
 
 
-class SuspendIn(In):
+class ServiceSuspendIn(In):
     reason: str = Field(min_length=1, max_length=500, description="Recorded, and given to the customer "
                                                                   "(Reply-Message in reject mode).")
 
 
-class ResumeIn(In):
+class ServiceResumeIn(In):
     reason: str = Field("", max_length=500)
 
 
-class ChangePlanIn(In):
+class ServiceChangePlanIn(In):
     product_id: Id = Field(description="The new product, of the same type.")
     on: Day | None = Field(None, description="From this date (default: the org's today); the money is "
                                               "prorated from it.")
 
 
-class CancelIn(In):
+class ServiceCancelIn(In):
     at_period_end: bool = Field(False, description="Cancel at the end of what is billed instead of at once.")
     on: Day | None = Field(None, description="The first day without service (default: the org's today); "
                                               "the billed days from it are credited.  Not with at_period_end.")
@@ -186,7 +186,7 @@ async def create_service(call: Call, body: ServiceIn) -> ServiceCreated:
 
 
 @router.post("/services/{service_id}/approve", summary="Approve a service", status=200)
-async def approve_service(call: Call, path: ServicePath, body: ApproveIn) -> ServiceOut:
+async def approve_service(call: Call, path: ServicePath, body: ServiceApproveIn) -> ServiceOut:
     """Pending -> active from the actual start date: its login active, the first invoice issued.  For an
     active service, a later start moves it and credits the unused days."""
     s = await call.write(services.approve, call.deps.login_writer, call.org_id, path.service_id, body.start,
@@ -196,7 +196,7 @@ async def approve_service(call: Call, path: ServicePath, body: ApproveIn) -> Ser
 
 
 @router.post("/services/{service_id}/reject", summary="Reject a pending service", status=200)
-async def reject_service(call: Call, path: ServicePath, body: RejectIn) -> ServiceOut:
+async def reject_service(call: Call, path: ServicePath, body: ServiceRejectIn) -> ServiceOut:
     """Pending -> rejected; its login removed."""
     s = await call.write(services.reject, call.deps.login_writer, call.org_id, path.service_id, call.now,
                          reason=body.reason, target=f"service {path.service_id}",
@@ -205,7 +205,7 @@ async def reject_service(call: Call, path: ServicePath, body: RejectIn) -> Servi
 
 
 @router.post("/services/{service_id}/suspend", summary="Suspend a service", status=200)
-async def suspend_service(call: Call, path: ServicePath, body: SuspendIn) -> ServiceOut:
+async def suspend_service(call: Call, path: ServicePath, body: ServiceSuspendIn) -> ServiceOut:
     """Active -> suspended: its login suspended in the org's suspension mode with the reason (the router
     follows); the customer suspended when all their live services are."""
     s = await call.write(services.suspend, call.deps.login_writer, call.org_id, path.service_id, call.now,
@@ -215,7 +215,7 @@ async def suspend_service(call: Call, path: ServicePath, body: SuspendIn) -> Ser
 
 
 @router.post("/services/{service_id}/resume", summary="Resume a service", status=200)
-async def resume_service(call: Call, path: ServicePath, body: ResumeIn) -> ServiceOut:
+async def resume_service(call: Call, path: ServicePath, body: ServiceResumeIn) -> ServiceOut:
     """Suspended -> active: its login active again; the customer back to active."""
     s = await call.write(services.resume, call.deps.login_writer, call.org_id, path.service_id, call.now,
                          reason=body.reason or "resumed by an operator", target=f"service {path.service_id}",
@@ -224,7 +224,7 @@ async def resume_service(call: Call, path: ServicePath, body: ResumeIn) -> Servi
 
 
 @router.post("/services/{service_id}/change-plan", summary="Change a service's plan", status=200)
-async def change_service_plan(call: Call, path: ServicePath, body: ChangePlanIn) -> ServiceOut:
+async def change_service_plan(call: Call, path: ServicePath, body: ServiceChangePlanIn) -> ServiceOut:
     """Move the service to another product of the same type from ``on``: its login's profile and data cap
     follow at once; a live service's money is prorated (credit note and invoice)."""
     change = _fields(services.change_plan, product="product_id")
@@ -235,7 +235,7 @@ async def change_service_plan(call: Call, path: ServicePath, body: ChangePlanIn)
 
 
 @router.post("/services/{service_id}/cancel", summary="Cancel a service", status=200)
-async def cancel_service(call: Call, path: ServicePath, body: CancelIn) -> ServiceOut:
+async def cancel_service(call: Call, path: ServicePath, body: ServiceCancelIn) -> ServiceOut:
     """Cancel an active or suspended service at once (ending the day before ``on``: its login removed, the
     billed days after it credited), or with ``at_period_end`` at the end of what is billed (``cancel_at``;
     the billing run completes it)."""
