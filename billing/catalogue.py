@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aaad import paging
 from aaad.errors import NotFound, ValidationError
 from billing.schema import PERIODS, PRODUCT_TYPES, discounts, products, services
 
@@ -248,6 +249,47 @@ def list_products(conn: Connection, org_id: int, portal_only: bool = False, zone
         q = q.where(products.c.active.is_(True))
     found = [_product(r) for r in conn.execute(q.order_by(products.c.name))]
     return [p for p in found if p.sold_in(zone)] if zone is not None else found
+
+
+SORTS = {"id": products.c.id, "name": products.c.name, "price": products.c.price,
+         "created_at": products.c.created_at}
+
+
+def page(conn: Connection, org_id: int, *, type: str | None = None, active: bool | None = None,
+         on_portal: bool | None = None, q: str | None = None, sort: str = "id", cursor: str | None = None,
+         limit: int = 50) -> paging.Page[Product]:
+    """One page of the org's products (see :mod:`aaad.paging`), filtered by type, whether still
+    sold, whether shown on the portal and a part of the name; ``sort`` is a key of :data:`SORTS`."""
+    query = sa.select(products).where(products.c.org_id == org_id)
+    if type is not None:
+        query = query.where(products.c.type == type)
+    if active is not None:
+        query = query.where(products.c.active.is_(active))
+    if on_portal is not None:
+        query = query.where(products.c.on_portal.is_(on_portal))
+    if q:
+        query = query.where(sa.func.lower(products.c.name).like(f"%{q.strip().lower()}%"))
+    return paging.page(conn, query, sort=sort, columns=SORTS, id_col=products.c.id, cursor=cursor,
+                       limit=limit, row=_product)
+
+
+def get_discount(conn: Connection, org_id: int, discount_id: int) -> Discount | None:
+    r = conn.execute(sa.select(discounts).where(discounts.c.org_id == org_id,
+                                                discounts.c.id == discount_id)).first()
+    return None if r is None else _discount(r)
+
+
+DISCOUNT_SORTS = {"id": discounts.c.id, "created_at": discounts.c.created_at}
+
+
+def discount_page(conn: Connection, org_id: int, *, product_id: int | None = None, sort: str = "id",
+                  cursor: str | None = None, limit: int = 50) -> paging.Page[Discount]:
+    """One page of the org's discount rules, optionally of one product."""
+    query = sa.select(discounts).where(discounts.c.org_id == org_id)
+    if product_id is not None:
+        query = query.where(discounts.c.product_id == product_id)
+    return paging.page(conn, query, sort=sort, columns=DISCOUNT_SORTS, id_col=discounts.c.id, cursor=cursor,
+                       limit=limit, row=_discount)
 
 
 # -- discounts ------------------------------------------------------------------------

@@ -23,8 +23,9 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad.errors import ValidationError
-from billing.schema import allocations, invoices, journal_entries, postings
+from aaad import paging
+from aaad.errors import NotFound, ValidationError
+from billing.schema import allocations, customers, invoices, journal_entries, postings
 
 RECEIVABLE = "receivable"
 CREDIT = "customer_credit"
@@ -199,6 +200,100 @@ def adjust(conn: Connection, org_id: int, customer_id: int, amount: int, reason:
     return post(conn, org_id, "adjustment", [Posting(CREDIT, amount, customer_id),
                                              Posting(ADJUSTMENTS, -amount)],
                 posted_on, now, customer_id=customer_id, memo=reason)
+
+
+# -- a customer's account -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CustomerEntry:
+    """A journal entry as it touched one customer: what it changed on their accounts and
+    what they owe after it (entries in id order; the last balance is :func:`balance`)."""
+    id: int
+    kind: str                   # invoice | payment | credit_note | credit_applied | refund | adjustment
+    ref_type: str | None
+    ref_id: int | None
+    memo: str
+    posted_on: date
+    created_at: datetime
+    receivable: int             # change to the receivable account
+    credit: int                 # change to the customer-credit account (negative: more credit)
+    amount: int                 # receivable + credit: the change to what the customer owes
+    balance: int                # what the customer owes after this entry
+
+
+def _require_customer(conn: Connection, org_id: int, customer_id: int) -> None:
+    if conn.execute(sa.select(customers.c.id).where(customers.c.org_id == org_id,
+                                                    customers.c.id == customer_id)).first() is None:
+        raise NotFound("customer", customer_id)
+
+
+ENTRY_SORTS = {"id": journal_entries.c.id}
+
+
+def entries_page(conn: Connection, org_id: int, customer_id: int, *, kind: str | None = None,
+                 sort: str = "id", cursor: str | None = None, limit: int = 50) -> paging.Page[CustomerEntry]:
+    """One page of the journal entries on the customer's accounts (see :mod:`aaad.paging`),
+    oldest first (``sort=-id``: newest first), each with the running balance after it
+    (NotFound if no such customer in the org)."""
+    _require_customer(conn, org_id, customer_id)
+    mine = [postings.c.org_id == org_id, postings.c.customer_id == customer_id,
+            postings.c.account.in_(CUSTOMER_ACCOUNTS)]
+    per_entry = (sa.select(postings.c.entry_id,
+                           sa.func.sum(sa.case((postings.c.account == RECEIVABLE, postings.c.amount), else_=0))
+                           .label("rec"),
+                           sa.func.sum(sa.case((postings.c.account == CREDIT, postings.c.amount), else_=0))
+                           .label("cred"))
+                 .where(*mine).group_by(postings.c.entry_id).subquery())
+    je = journal_entries
+    query = (sa.select(je.c.id, je.c.kind, je.c.ref_type, je.c.ref_id, je.c.memo, je.c.posted_on, je.c.created_at,
+                       per_entry.c.rec, per_entry.c.cred)
+             .select_from(je.join(per_entry, per_entry.c.entry_id == je.c.id)).where(je.c.org_id == org_id))
+    if kind is not None:
+        query = query.where(je.c.kind == kind)
+    found = paging.page(conn, query, sort=sort, columns=ENTRY_SORTS, id_col=je.c.id, cursor=cursor, limit=limit,
+                        row=lambda r: r)
+    if not found.items:
+        return paging.Page([], found.next_cursor)
+    first, last = min(r.id for r in found.items), max(r.id for r in found.items)
+    # What was owed before the page's oldest entry, then each entry in id order up to its newest
+    # (with a kind filter, entries of other kinds lie between and count too).
+    owed = int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(postings.c.amount), 0))
+                            .where(*mine, postings.c.entry_id < first)).scalar_one())
+    after: dict[int, int] = {}
+    for entry_id, amount in conn.execute(
+            sa.select(postings.c.entry_id, sa.func.sum(postings.c.amount))
+            .where(*mine, postings.c.entry_id >= first, postings.c.entry_id <= last)
+            .group_by(postings.c.entry_id).order_by(postings.c.entry_id)):
+        owed += int(amount)
+        after[int(entry_id)] = owed
+    return paging.Page([CustomerEntry(r.id, r.kind, r.ref_type, r.ref_id, r.memo, r.posted_on, r.created_at,
+                                      int(r.rec), int(r.cred), int(r.rec) + int(r.cred), after[r.id])
+                        for r in found.items], found.next_cursor)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A customer's money at a glance."""
+    customer_id: int
+    balance: int                # what they owe (negative: in credit)
+    receivable: int             # open amounts of their open invoices
+    credit_available: int       # unused customer credit
+    open_invoices: int          # how many
+    overdue: int                # open amounts past their due date
+    overdue_invoices: int
+    oldest_due: date | None     # the earliest due date of an open invoice
+
+
+def summary(conn: Connection, org_id: int, customer_id: int, today: date) -> Summary:
+    """The customer's balance, credit and open invoices, overdue on ``today`` (the org's
+    local date).  NotFound if no such customer in the org."""
+    _require_customer(conn, org_id, customer_id)
+    inv = open_invoices(conn, org_id, customer_id)
+    late = [i for i in inv if i.due_date < today]
+    return Summary(customer_id, balance(conn, org_id, customer_id),
+                   _sum(conn, org_id, customer_id, (RECEIVABLE,)), credit_available(conn, org_id, customer_id),
+                   len(inv), sum(i.open_amount for i in late), len(late),
+                   min((i.due_date for i in inv), default=None))
 
 
 # -- the books check ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad import events
+from aaad import events, paging
 from aaad.errors import NotFound, ValidationError
 from aaad.schema import logins
 from aaad.view.write import Actor
@@ -121,6 +121,27 @@ def list_services(conn: Connection, org_id: int, customer_id: int | None = None,
     if state is not None:
         q = q.where(services.c.state == state)
     return [_row(r) for r in conn.execute(q.order_by(services.c.id))]
+
+
+SORTS = {"id": services.c.id, "created_at": services.c.created_at, "updated_at": services.c.updated_at}
+
+
+def page(conn: Connection, org_id: int, *, customer_id: int | None = None, state: str | None = None,
+         product_id: int | None = None, username: str | None = None, sort: str = "id",
+         cursor: str | None = None, limit: int = 50) -> paging.Page[Service]:
+    """One page of the org's services (see :mod:`aaad.paging`), filtered like
+    :func:`list_services`, by product and by login name; ``sort`` is a key of :data:`SORTS`."""
+    query = sa.select(services).where(services.c.org_id == org_id)
+    if customer_id is not None:
+        query = query.where(services.c.customer_id == customer_id)
+    if state is not None:
+        query = query.where(services.c.state == state)
+    if product_id is not None:
+        query = query.where(services.c.product_id == product_id)
+    if username is not None:
+        query = query.where(services.c.username == username)
+    return paging.page(conn, query, sort=sort, columns=SORTS, id_col=services.c.id, cursor=cursor,
+                       limit=limit, row=_row)
 
 
 def services_of_login(conn: Connection, org_id: int, login_id: int) -> list[Service]:

@@ -16,7 +16,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad.errors import NotFound
+from aaad import paging
+from aaad.errors import NotFound, ValidationError
 from billing import ledger
 from billing.schema import (
     credit_notes,
@@ -51,6 +52,37 @@ _ORDER = {"invoice": 1, "credit_applied": 2, "payment": 3, "credit_note": 4, "re
 
 def timeline(conn: Connection, org_id: int, customer_id: int) -> list[Item]:
     """The customer's timeline, oldest first (NotFound if no such customer in the org)."""
+    return [item for _, item in _keyed(conn, org_id, customer_id)]
+
+
+def page(conn: Connection, org_id: int, customer_id: int, *, cursor: str | None = None,
+         limit: int = 50) -> paging.Page[Item]:
+    """One page of :func:`timeline`, oldest first; the cursor names the last item seen by its
+    place in the time order (instant, kind's rank, row id), so items added since the first
+    page appear on a later page, not twice."""
+    keyed = _keyed(conn, org_id, customer_id)
+    if cursor:
+        value, _ = paging.decode("timeline", cursor)
+        try:
+            at_text, rank, key = value
+            after = (datetime.fromisoformat(at_text), int(rank), int(key))
+            if after[0].tzinfo is None:
+                raise ValueError(at_text)
+        except (TypeError, ValueError):
+            raise ValidationError("cursor", "not a cursor this API gave out (use next_cursor from the "
+                                            "previous page as it is)") from None
+        keyed = [(k, item) for k, item in keyed if k > after]
+    more = len(keyed) > limit
+    keyed = keyed[:limit]
+    nxt = None
+    if more and keyed:
+        at, rank, key = keyed[-1][0]
+        nxt = paging.encode("timeline", [at.isoformat(), rank, key], key)
+    return paging.Page([item for _, item in keyed], nxt)
+
+
+def _keyed(conn: Connection, org_id: int, customer_id: int) -> list[tuple[tuple[datetime, int, int], Item]]:
+    """The timeline's items with their sort keys (unique: a kind's rows have their own ids)."""
     if conn.execute(sa.select(customers.c.id).where(customers.c.org_id == org_id,
                                                     customers.c.id == customer_id)).first() is None:
         raise NotFound("customer", customer_id)
@@ -103,10 +135,10 @@ def timeline(conn: Connection, org_id: int, customer_id: int) -> list[Item]:
         desc = f"{r.what}: {change}" + (f"; {r.reason}" if r.reason else "")
         add(r.at, f"service.{r.what}", int(r.id), who, desc, None)
     raw.sort(key=lambda x: (x[0], x[1], x[2]))
-    out: list[Item] = []
+    out: list[tuple[tuple[datetime, int, int], Item]] = []
     owed = 0
-    for at, _o, _k, kind, ref, desc, amount in raw:
+    for at, rank, key, kind, ref, desc, amount in raw:
         if amount is not None:
             owed += amount
-        out.append(Item(at, kind, ref, desc, amount, owed if amount is not None else None))
+        out.append(((at, rank, key), Item(at, kind, ref, desc, amount, owed if amount is not None else None)))
     return out

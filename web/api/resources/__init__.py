@@ -9,7 +9,7 @@ import importlib
 
 from web.api.declare import Endpoint
 
-MODULES = ("orgs", "tokens", "audit", "customers")
+MODULES = ("orgs", "tokens", "audit", "customers", "billing_settings", "products", "services", "ledger")
 
 
 def all_endpoints() -> list[Endpoint]:
