@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
 
@@ -34,9 +34,34 @@ MAX_ID = 2**63 - 1
 Id = typing.Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
+def _text_ok(value: Any) -> bool:
+    """No NUL (PostgreSQL refuses it in text) and no lone surrogate (not UTF-8), at any depth."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_text_ok(k) and _text_ok(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(_text_ok(v) for v in value)
+    return True
+
+
 class In(BaseModel):
-    """Base of request models: unknown fields are errors (a typo is not silently ignored)."""
+    """Base of request models: unknown fields are errors (a typo is not silently ignored); text
+    holds no NUL character and no lone surrogate (neither can be stored)."""
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        if not _text_ok(value):
+            raise ValueError("text must not contain NUL characters or unpaired surrogates")
+        return value
 
 
 class Out(BaseModel):

@@ -231,3 +231,13 @@ def test_openapi_document_is_3_1_and_lists_every_route(api: ApiClient) -> None:
     assert page.code == 200 and "<code>/customers/{customer_id}</code>" in page.text
     assert "http://" not in page.text and "https://" not in page.text        # nothing from elsewhere
     json.dumps(doc)
+
+
+def test_nul_and_lone_surrogates_are_422_naming_the_field(api: ApiClient) -> None:
+    """Text PostgreSQL or UTF-8 cannot store is refused up front, in the body and in the query."""
+    r = api.post("/customers", raw=b'{"name": "A\\u0000B", "custom_fields": {"k": ["x\\u0000"]}}')
+    assert r.code == 422 and {e["field"] for e in r.json()["error"]["errors"]} == {"name", "custom_fields"}
+    r = api.post("/customers", raw=b'{"name": "A", "zone": "\\ud800"}')      # the JSON parser refuses it
+    assert r.code == 400 and r.json()["error"]["field"] == "body"
+    r = api.get("/customers?q=a%00b")
+    assert r.code == 422 and r.json()["error"]["field"] == "q"
