@@ -289,6 +289,10 @@ def test_owned_login_needs_force(api: ApiClient) -> None:
         assert r.code == 422 and r.json()["error"]["field"] == "owner", r.text
     r = api.patch(f"/logins/{lid}", {"simultaneous_use": 3, "force": True})
     assert r.code == 200 and r.json()["simultaneous_use"] == 3
+    r = api.post(f"/logins/{lid}/state", {"state": "disabled", "force": True})
+    assert r.code == 200 and r.json()["state"] == "disabled"
+    assert api.delete(f"/logins/{lid}?force=true").json() == {"id": lid, "deleted": True}
+    assert api.get(f"/logins/{lid}").code == 404
 
 
 def test_login_state_actions(api: ApiClient) -> None:
