@@ -449,3 +449,12 @@ def test_every_core_path_parameter_has_its_list_route(api: ApiClient) -> None:
             assert "get" in paths[listing] and paths[listing]["get"]["responses"]["200"], param
     op_ids = [op["operationId"] for item in paths.values() for op in item.values()]
     assert len(op_ids) == len(set(op_ids))
+
+
+def test_core_models_have_plain_component_names(api: ApiClient) -> None:
+    """Each core model is one component under its own name (no module-qualified duplicate)."""
+    schemas = api.as_("").get("/openapi.json").json()["components"]["schemas"]
+    for name in ("NasOut", "NasIn", "ProfileOut", "FupTierIn", "LoginOut", "LoginStateIn", "AuthLogOut",
+                 "JobRunOut", "EventOut", "DeadDeliveryOut", "EventRetryIn"):
+        assert name in schemas, name
+    assert not [n for n in schemas if "__" in n]

@@ -39,7 +39,7 @@ class EventPath(In):
     event_id: Id
 
 
-class DeadOut(Out):
+class DeadDeliveryOut(Out):
     id: int = Field(description="The delivery's id.")
     event_id: int
     type: str | None = Field(description="The event's type.")
@@ -51,18 +51,18 @@ class DeadOut(Out):
     updated_at: UtcTime
 
 
-class DeadQuery(ListQuery):
+class DeadDeliveryQuery(ListQuery):
     subscriber: Text | None = Field(None, max_length=100)
     event_id: Id | None = None
     sort: Literal["-id", "id", "-event_id", "event_id", "-updated_at", "updated_at"] = "-id"
 
 
-class RetryIn(In):
+class EventRetryIn(In):
     subscriber: Text | None = Field(None, min_length=1, max_length=100,
                                     description="Only for this subscriber (default: every one it died for).")
 
 
-class RetryOut(Out):
+class EventRetryOut(Out):
     event_id: int
     subscribers: list[str] = Field(description="Those the event is re-queued for.")
 
@@ -85,12 +85,12 @@ async def list_events(call: Call, query: EventQuery) -> Page[EventOut]:
 
 
 @router.get("/events/dead", summary="List dead deliveries")
-async def list_dead_events(call: Call, query: DeadQuery) -> Page[DeadOut]:
+async def list_dead_events(call: Call, query: DeadDeliveryQuery) -> Page[DeadDeliveryOut]:
     """Deliveries of the org's events that failed for good, newest first: each names the event, the
     subscriber and its last error."""
     p = await call.read(events.page_failures, call.org_id, state="dead", subscriber=query.subscriber,
                         event_id=query.event_id, sort=query.sort, cursor=query.cursor, limit=query.limit)
-    return Page[DeadOut](items=[DeadOut.model_validate(f) for f in p.items], next_cursor=p.next_cursor)
+    return Page[DeadDeliveryOut](items=[DeadDeliveryOut.model_validate(f) for f in p.items], next_cursor=p.next_cursor)
 
 
 @router.get("/events/{event_id}", summary="An event")
@@ -102,9 +102,9 @@ async def get_event(call: Call, path: EventPath) -> EventOut:
 
 
 @router.post("/events/{event_id}/retry", summary="Retry a dead event", status=200)
-async def retry_event(call: Call, path: EventPath, body: RetryIn) -> RetryOut:
+async def retry_event(call: Call, path: EventPath, body: EventRetryIn) -> EventRetryOut:
     """Re-queue the event for every subscriber it is dead for (or one): delivered once more at the
     dispatcher's next pass. 422 naming ``event_id`` (or ``subscriber``) when it is not dead."""
     names = await call.write(events.retry_dead_in_org, call.org_id, path.event_id, call.now,
                              subscriber=body.subscriber, target=f"event {path.event_id}")
-    return RetryOut(event_id=path.event_id, subscribers=names)
+    return EventRetryOut(event_id=path.event_id, subscribers=names)

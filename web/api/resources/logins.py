@@ -94,7 +94,7 @@ class LoginPatch(In):
     force: bool = Field(False, description="Change a login managed by billing or a voucher.")
 
 
-class StateIn(In):
+class LoginStateIn(In):
     state: AdminState
     suspend_mode: SuspendMode | None = Field(None, description="For suspended: reject or walled_garden "
                                                                "(default: the login's).")
@@ -106,7 +106,7 @@ class LoginPath(In):
     login_id: Id
 
 
-class DeleteQuery(In):
+class LoginDeleteQuery(In):
     force: bool = Field(False, description="Remove a login managed by billing or a voucher.")
 
 
@@ -196,7 +196,7 @@ async def update_login(call: Call, path: LoginPath, body: LoginPatch) -> LoginOu
 
 
 @router.post("/logins/{login_id}/state", summary="Enable, disable or suspend a login", status=200)
-async def set_login_state(call: Call, path: LoginPath, body: StateIn) -> LoginOut:
+async def set_login_state(call: Call, path: LoginPath, body: LoginStateIn) -> LoginOut:
     """Set the administrative state (as ``aaad user enable|disable|suspend``): a disabled login is rejected,
     a suspended one rejected or put in the walled garden; enforcement disconnects or changes its sessions.
     Nothing is written when the state and mode are already so."""
@@ -213,7 +213,7 @@ async def set_login_state(call: Call, path: LoginPath, body: StateIn) -> LoginOu
 
 
 @router.delete("/logins/{login_id}", summary="Remove a login")
-async def delete_login(call: Call, path: LoginPath, query: DeleteQuery) -> Deleted:
+async def delete_login(call: Call, path: LoginPath, query: LoginDeleteQuery) -> Deleted:
     """Remove the login (its open sessions are disconnected by enforcement). A login managed by billing or a
     voucher needs ``?force=true`` (422 naming ``owner`` otherwise)."""
     await call.write(call.deps.login_writer.remove, call.org_id, path.login_id, call.now,

@@ -27,13 +27,13 @@ FreeHours = Annotated[Text, Field(min_length=1, max_length=11, description="HH:M
                                                                            "(may wrap midnight), e.g. 00:00-06:00.")]
 
 
-class TierIO(In):
+class FupTierIn(In):
     """After ``after`` octets counted in the quota cycle, ``rate_limit`` applies."""
     after: int = Field(ge=1, le=2**63 - 1, description="Threshold in octets (in + out) counted in the cycle.")
     rate_limit: RateLimit
 
 
-class TierOut(Out):
+class FupTierOut(Out):
     after: int = Field(description="Threshold in octets (in + out) counted in the cycle.")
     rate_limit: str
 
@@ -48,7 +48,7 @@ class ProfileOut(Out):
     interim_interval: int | None = Field(description="Acct-Interim-Interval seconds.")
     address_list: str | None = Field(description="Mikrotik-Address-List.")
     block_when_exhausted: bool = Field(description="Reject logins of this profile once their data cap is used up.")
-    fup_tiers: list[TierOut] = Field(description="FUP tiers by threshold.")
+    fup_tiers: list[FupTierOut] = Field(description="FUP tiers by threshold.")
     free_hours: str | None = Field(description="Local time whose traffic does not count, HH:MM-HH:MM.")
 
 
@@ -66,7 +66,7 @@ class ProfileIn(In):
     interim_interval: Seconds | None = None
     address_list: Short | None = None
     block_when_exhausted: bool = False
-    fup_tiers: list[TierIO] = Field(default_factory=list, max_length=fup.MAX_TIERS)
+    fup_tiers: list[FupTierIn] = Field(default_factory=list, max_length=fup.MAX_TIERS)
     free_hours: FreeHours | None = None
 
 
@@ -78,7 +78,7 @@ class ProfilePatch(In):
     interim_interval: Seconds | None = None
     address_list: Short | None = None
     block_when_exhausted: bool | None = None
-    fup_tiers: list[TierIO] | None = Field(None, max_length=fup.MAX_TIERS, description="Replaces every tier; "
+    fup_tiers: list[FupTierIn] | None = Field(None, max_length=fup.MAX_TIERS, description="Replaces every tier; "
                                                                                         "[] or null: none.")
     free_hours: FreeHours | None = None
 
@@ -91,7 +91,7 @@ def out(p: Profile) -> ProfileOut:
     return ProfileOut(id=p.id, name=p.name, rate_limit=p.rate_limit, fup_rate_limit=p.fup_rate_limit,
                       session_timeout=p.session_timeout, pool=p.pool, interim_interval=p.interim_interval,
                       address_list=p.address_list, block_when_exhausted=p.block_when_exhausted,
-                      fup_tiers=[TierOut(after=t.after, rate_limit=t.rate_limit) for t in p.fup_tiers],
+                      fup_tiers=[FupTierOut(after=t.after, rate_limit=t.rate_limit) for t in p.fup_tiers],
                       free_hours=str(p.free_hours) if p.free_hours else None)
 
 
