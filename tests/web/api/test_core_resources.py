@@ -93,7 +93,8 @@ def test_nas_list_shows_the_orgs_nas_without_secrets(api: ApiClient, core: Core)
 
 
 def test_nas_get_and_404s(api: ApiClient, core: Core) -> None:
-    """GET /nas/{id}: the org's NAS; another org's id and an unknown one are 404."""
+    """GET /nas/{id}: the org's NAS; another org's id and an unknown one are 404; a platform token sees the
+    org it names."""
     r = api.get(f"/nas/{core.nas['demo']}")
     assert r.code == 200 and r.json()["name"] == "tower" and r.json()["address"] == "10.1.0.0/24"
     for nid in (core.nas["other"], 999999):
@@ -101,6 +102,8 @@ def test_nas_get_and_404s(api: ApiClient, core: Core) -> None:
         assert api.patch(f"/nas/{nid}", {"coa_port": 1700}).code == 404
         assert api.delete(f"/nas/{nid}").code == 404
     assert api.as_("other").get(f"/nas/{core.nas['other']}").json()["coa_port"] == 3799
+    platform = api.as_("platform").get(f"/nas/{core.nas['other']}", headers={"X-Aaad-Org": "other"})
+    assert platform.code == 200 and platform.json()["id"] == core.nas["other"]
 
 
 def test_nas_create_update_delete(api: ApiClient, world: World, core: Core) -> None:
