@@ -10,6 +10,7 @@ retention are deleted in chunks (``prune``).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.engine import Connection
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from aaad import paging
 from aaad.dbsafe import clean_text
 from aaad.ratelog import RateLimited
 from aaad.schema import auth_log
@@ -93,6 +95,50 @@ def prune_chunk(conn: Connection, before: datetime, limit: int = PRUNE_CHUNK) ->
     if not ids:
         return 0
     return conn.execute(auth_log.delete().where(c.id.in_(ids))).rowcount
+
+
+@dataclass(frozen=True, slots=True)
+class AuthLogEntry:
+    """One decision as the log keeps it (never a secret)."""
+    id: int
+    created_at: datetime
+    nas_id: int | None
+    username: str | None
+    method: str | None
+    result: str
+    reason: str | None
+    calling_station: str | None
+    latency_us: int | None
+
+
+def _entry(r: Any) -> AuthLogEntry:
+    return AuthLogEntry(r.id, r.created_at, r.nas_id, r.username, r.method, r.result, r.reason,
+                        r.calling_station, r.latency_us)
+
+
+#: Sort keys of :func:`page`: ids grow with time, so ``-id`` is newest first, down the primary key.
+SORTS: dict[str, sa.ColumnElement[Any]] = {"id": auth_log.c.id}
+
+
+def page(conn: Connection, org_id: int, *, username: str | None = None, result: str | None = None,
+         nas_id: int | None = None, since: datetime | None = None, until: datetime | None = None,
+         sort: str = "-id", cursor: str | None = None, limit: int = 50) -> paging.Page[AuthLogEntry]:
+    """One page of the org's auth log (see :mod:`aaad.paging`), newest first unless asked: one user
+    name's, one result's (accept, reject), one NAS's, created in [``since``, ``until``)."""
+    c = auth_log.c
+    query = sa.select(auth_log).where(c.org_id == org_id)
+    if username is not None:
+        query = query.where(c.username == username)
+    if result is not None:
+        query = query.where(c.result == result)
+    if nas_id is not None:
+        query = query.where(c.nas_id == nas_id)
+    if since is not None:
+        query = query.where(c.created_at >= since)
+    if until is not None:
+        query = query.where(c.created_at < until)
+    return paging.page(conn, query, sort=sort, columns=SORTS, id_col=c.id, cursor=cursor, limit=limit,
+                       row=_entry)
 
 
 class AuthLog:

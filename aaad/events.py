@@ -45,9 +45,11 @@ from sqlalchemy.engine import Connection
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from aaad import paging
 from aaad.bulk import insert_rows
 from aaad.clock import utcnow
 from aaad.db import PUBLISHED, tx_notes
+from aaad.errors import NotFound, ValidationError
 from aaad.faults import fault_point
 from aaad.schema import event_failures as failures_t
 from aaad.schema import event_subscribers as subs_t
@@ -339,6 +341,7 @@ class SubscriberStatus:
 
 @dataclass(frozen=True)
 class Failure:
+    id: int
     subscriber: str
     event_id: int
     org_id: int
@@ -371,7 +374,7 @@ def list_failures(conn: Connection, dead_only: bool = False) -> list[Failure]:
         f.outerjoin(events_t, events_t.c.id == f.c.event_id))
     if dead_only:
         q = q.where(f.c.state == "dead")
-    return [Failure(r.subscriber, r.event_id, r.org_id, r.type, r.state, r.attempts, r.next_attempt_at,
+    return [Failure(r.id, r.subscriber, r.event_id, r.org_id, r.type, r.state, r.attempts, r.next_attempt_at,
                     r.last_error, r.updated_at)
             for r in conn.execute(q.order_by(f.c.subscriber, f.c.event_id))]
 
@@ -383,6 +386,81 @@ def retry_dead(conn: Connection, event_id: int, now: datetime, subscriber: str |
     if subscriber is not None:
         q = q.where(f.c.subscriber == subscriber)
     return conn.execute(q.values(state="retry", attempts=0, next_attempt_at=now, updated_at=now)).rowcount
+
+
+def retry_dead_in_org(conn: Connection, org_id: int, event_id: int, now: datetime,
+                      subscriber: str | None = None) -> list[str]:
+    """:func:`retry_dead` for an event of the org: the subscribers it is re-queued for.  NotFound if the
+    org has no such event; ValidationError if it is not dead (for ``subscriber``)."""
+    if get(conn, org_id, event_id) is None:
+        raise NotFound("event", event_id)
+    f = failures_t
+    q = sa.select(f.c.subscriber).where(f.c.org_id == org_id, f.c.event_id == event_id, f.c.state == "dead")
+    if subscriber is not None:
+        q = q.where(f.c.subscriber == subscriber)
+    names = sorted(conn.execute(q).scalars())
+    if not names:
+        if subscriber is not None:
+            raise ValidationError("subscriber", f"event {event_id} is not dead for {subscriber!r}")
+        raise ValidationError("event_id", f"event {event_id} is not dead for any subscriber")
+    conn.execute(f.update().where(f.c.org_id == org_id, f.c.event_id == event_id, f.c.state == "dead",
+                                  f.c.subscriber.in_(names))
+                 .values(state="retry", attempts=0, next_attempt_at=now, updated_at=now))
+    return names
+
+
+# -- the admin API's listings --------------------------------------------------------------
+
+def get(conn: Connection, org_id: int, event_id: int) -> Event | None:
+    """The org's event ``event_id``, or None."""
+    r = conn.execute(sa.select(events_t).where(events_t.c.org_id == org_id, events_t.c.id == event_id)).first()
+    return None if r is None else _event(r)
+
+
+#: Sort keys of :func:`page` and :func:`page_failures` (ids grow with time).
+SORTS: dict[str, sa.ColumnElement[Any]] = {"id": events_t.c.id}
+FAILURE_SORTS: dict[str, sa.ColumnElement[Any]] = {"id": failures_t.c.id, "event_id": failures_t.c.event_id,
+                                                   "updated_at": failures_t.c.updated_at}
+
+
+def page(conn: Connection, org_id: int, *, types: Iterable[str] | None = None, since: datetime | None = None,
+         until: datetime | None = None, sort: str = "-id", cursor: str | None = None,
+         limit: int = 50) -> paging.Page[Event]:
+    """One page of the org's events (see :mod:`aaad.paging`), newest first unless asked, of some types,
+    created in [``since``, ``until``)."""
+    c = events_t.c
+    query = sa.select(events_t).where(c.org_id == org_id)
+    if types is not None:
+        query = query.where(c.type.in_(list(types)))
+    if since is not None:
+        query = query.where(c.created_at >= since)
+    if until is not None:
+        query = query.where(c.created_at < until)
+    return paging.page(conn, query, sort=sort, columns=SORTS, id_col=c.id, cursor=cursor, limit=limit,
+                       row=_event)
+
+
+def _failure(r: Any) -> Failure:
+    return Failure(r.id, r.subscriber, r.event_id, r.org_id, r.type, r.state, r.attempts, r.next_attempt_at,
+                   r.last_error, r.updated_at)
+
+
+def page_failures(conn: Connection, org_id: int, *, state: str | None = "dead", subscriber: str | None = None,
+                  event_id: int | None = None, sort: str = "-id", cursor: str | None = None,
+                  limit: int = 50) -> paging.Page[Failure]:
+    """One page of the org's failed deliveries (see :mod:`aaad.paging`): dead ones unless asked
+    (``state`` None: every state), of one subscriber or one event."""
+    f = failures_t
+    query = sa.select(f, events_t.c.type).select_from(
+        f.outerjoin(events_t, events_t.c.id == f.c.event_id)).where(f.c.org_id == org_id)
+    if state is not None:
+        query = query.where(f.c.state == state)
+    if subscriber is not None:
+        query = query.where(f.c.subscriber == subscriber)
+    if event_id is not None:
+        query = query.where(f.c.event_id == event_id)
+    return paging.page(conn, query, sort=sort, columns=FAILURE_SORTS, id_col=f.c.id, cursor=cursor,
+                       limit=limit, row=_failure)
 
 
 def prune_delivered(conn: Connection, before: datetime) -> int:

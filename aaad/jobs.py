@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 from twisted.internet import defer, threads
 from twisted.logger import Logger
 
+from aaad import paging
 from aaad.clock import utcnow
 from aaad.cycles import zone
 from aaad.metrics import Histogram
@@ -218,6 +219,47 @@ def get_run(conn: Connection, job: str, org_id: int, period: str) -> RunRow | No
                                                job_runs.c.period == period)).first()
     return None if r is None else RunRow(r.job, r.org_id, r.period, r.status, r.attempts, r.started_at,
                                          r.finished_at, r.error, r.lease_owner)
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """One (job, org, period) run as an operator sees it."""
+    id: int
+    job: str
+    org_id: int
+    period: str
+    status: str
+    attempts: int
+    started_at: datetime
+    finished_at: datetime | None
+    error: str | None
+
+
+def _job_run(r: Any) -> JobRun:
+    return JobRun(r.id, r.job, r.org_id, r.period, r.status, r.attempts, r.started_at, r.finished_at, r.error)
+
+
+def get_job_run(conn: Connection, org_id: int, run_id: int) -> JobRun | None:
+    """The org's run ``run_id`` (runs of jobs that are not per org, org 0, belong to no org)."""
+    r = conn.execute(sa.select(job_runs).where(job_runs.c.org_id == org_id, job_runs.c.id == run_id)).first()
+    return None if r is None else _job_run(r)
+
+
+#: Sort keys of :func:`page_runs` (NOT NULL columns).
+RUN_SORTS: dict[str, sa.ColumnElement[Any]] = {"id": job_runs.c.id, "started_at": job_runs.c.started_at}
+
+
+def page_runs(conn: Connection, org_id: int, *, job: str | None = None, status: str | None = None,
+              sort: str = "-id", cursor: str | None = None, limit: int = 50) -> paging.Page[JobRun]:
+    """One page of the org's job runs (see :mod:`aaad.paging`), newest first unless asked, of one job
+    and in one status (running, done, failed)."""
+    query = sa.select(job_runs).where(job_runs.c.org_id == org_id)
+    if job is not None:
+        query = query.where(job_runs.c.job == job)
+    if status is not None:
+        query = query.where(job_runs.c.status == status)
+    return paging.page(conn, query, sort=sort, columns=RUN_SORTS, id_col=job_runs.c.id, cursor=cursor,
+                       limit=limit, row=_job_run)
 
 
 # -- leadership -------------------------------------------------------------------------

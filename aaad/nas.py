@@ -15,8 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad import changes
+from aaad import changes, paging
 from aaad.crypto import SecretBox
+from aaad.errors import NotFound
 from aaad.orgs import ValidationError
 from aaad.schema import nas as nas_t
 
@@ -92,11 +93,35 @@ def update(conn: Connection, box: SecretBox, org_id: int, name: str, now: dateti
            coa_port: int | None = None, require_message_authenticator: bool | None = None,
            api_host: Any = _UNSET, api_port: Any = _UNSET, api_username: Any = _UNSET,
            api_password: Any = _UNSET, api_tls: bool | None = None) -> Nas:
-    """Change a NAS (None or unset: keep; the api_* fields take None to clear them)."""
+    """Change the NAS named ``name`` (None or unset: keep; the api_* fields take None to clear them)."""
     r = conn.execute(sa.select(nas_t.c.id).where(nas_t.c.org_id == org_id, nas_t.c.name == name)).first()
     if r is None:
         raise ValidationError("name", f"no NAS named {name!r} in this org")
+    return update_by_id(conn, box, org_id, r.id, now, address=address, secret=secret, type=type,
+                        coa_port=coa_port, require_message_authenticator=require_message_authenticator,
+                        api_host=api_host, api_port=api_port, api_username=api_username,
+                        api_password=api_password, api_tls=api_tls)
+
+
+def update_by_id(conn: Connection, box: SecretBox, org_id: int, nas_id: int, now: datetime, *,
+                 name: str | None = None, address: str | None = None, secret: str | None = None,
+                 type: str | None = None, coa_port: int | None = None,
+                 require_message_authenticator: bool | None = None, api_host: Any = _UNSET,
+                 api_port: Any = _UNSET, api_username: Any = _UNSET, api_password: Any = _UNSET,
+                 api_tls: bool | None = None) -> Nas:
+    """Change the org's NAS ``nas_id`` (as :func:`update`; ``name`` renames it); NotFound if the org
+    has no such NAS."""
+    r = conn.execute(sa.select(nas_t.c.id, nas_t.c.name).where(nas_t.c.org_id == org_id,
+                                                               nas_t.c.id == nas_id)).first()
+    if r is None:
+        raise NotFound("nas", nas_id)
     values: dict[str, Any] = {}
+    if name is not None and name != r.name:
+        if not name:
+            raise ValidationError("name", "must not be empty")
+        if conn.execute(sa.select(nas_t.c.id).where(nas_t.c.org_id == org_id, nas_t.c.name == name)).first():
+            raise ValidationError("name", f"a NAS named {name!r} already exists in this org")
+        values["name"] = name
     if address is not None:
         addr = normalise_address(address)
         if conn.execute(sa.select(nas_t.c.id).where(nas_t.c.address == addr, nas_t.c.id != r.id)).first():
@@ -157,9 +182,33 @@ def remove(conn: Connection, org_id: int, name: str, now: datetime) -> bool:
     r = conn.execute(sa.select(nas_t.c.id).where(nas_t.c.org_id == org_id, nas_t.c.name == name)).first()
     if r is None:
         return False
-    conn.execute(nas_t.delete().where(nas_t.c.id == r.id))
-    changes.record(conn, org_id, "nas", r.id, "delete", now)
-    return True
+    return remove_by_id(conn, org_id, r.id, now)
+
+
+def remove_by_id(conn: Connection, org_id: int, nas_id: int, now: datetime) -> bool:
+    """Remove the org's NAS ``nas_id``; False if the org has none such."""
+    n = conn.execute(nas_t.delete().where(nas_t.c.org_id == org_id, nas_t.c.id == nas_id)).rowcount
+    if n:
+        changes.record(conn, org_id, "nas", nas_id, "delete", now)
+    return bool(n)
+
+
+#: Sort keys of :func:`page` (NOT NULL columns).
+SORTS: dict[str, sa.ColumnElement[Any]] = {"id": nas_t.c.id, "name": nas_t.c.name, "address": nas_t.c.address}
+
+
+def page(conn: Connection, box: SecretBox, org_id: int, *, type: str | None = None, q: str | None = None,
+         sort: str = "id", cursor: str | None = None, limit: int = 50) -> paging.Page[Nas]:
+    """One page of the org's NAS clients (see :mod:`aaad.paging`), of one type and whose name or
+    address contains ``q``; ``sort`` is a key of :data:`SORTS`, ``-`` for descending."""
+    query = sa.select(nas_t).where(nas_t.c.org_id == org_id)
+    if type is not None:
+        query = query.where(nas_t.c.type == type)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        query = query.where(sa.or_(sa.func.lower(nas_t.c.name).like(like), nas_t.c.address.like(like)))
+    return paging.page(conn, query, sort=sort, columns=SORTS, id_col=nas_t.c.id, cursor=cursor, limit=limit,
+                       row=lambda r: _row(r, box))
 
 
 class NasTable:

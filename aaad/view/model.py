@@ -69,6 +69,30 @@ class Login:
         return (self.owner_type, self.owner_id or 0) if self.owner_type else None
 
 
+@dataclass(frozen=True, slots=True)
+class LoginInfo:
+    """A login as an operator sees it (listings, the admin API): no password."""
+    id: int
+    org_id: int
+    username: str
+    state: str
+    suspend_mode: str
+    profile_id: int | None
+    framed_ip: str | None
+    rate_limit: str | None
+    simultaneous_use: int | None
+    expires_at: datetime | None
+    validity_seconds: int | None
+    first_used_at: datetime | None
+    data_cap: int | None
+    cycle_anchor: datetime | None
+    owner_type: str | None
+    owner_id: int | None
+    throttle_level: int
+    created_at: datetime
+    updated_at: datetime
+
+
 PROFILE_FIELDS = ("rate_limit", "fup_rate_limit", "session_timeout", "pool", "interim_interval",
                   "address_list", "block_when_exhausted", "fup_tiers", "free_hours")
 

@@ -13,13 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad import changes, fup
+from aaad import changes, fup, paging
 from aaad.crypto import SecretBox
 from aaad.nas import Nas
 from aaad.nas import _row as _nas_row
 from aaad.schema import logins, profiles
 from aaad.schema import nas as nas_t
-from aaad.view.model import Login, Profile
+from aaad.view.model import Login, LoginInfo, Profile
 
 _LOGIN_COLS = (logins.c.id, logins.c.org_id, logins.c.username, logins.c.secret_enc, logins.c.state,
                logins.c.suspend_mode, logins.c.profile_id, logins.c.framed_ip, logins.c.rate_limit,
@@ -65,7 +65,62 @@ def list_profiles(conn: Connection, org_id: int | None = None) -> list[Profile]:
     return [profile_row(r) for r in conn.execute(q)]
 
 
+#: Sort keys of :func:`page_profiles` (NOT NULL columns).
+PROFILE_SORTS: dict[str, sa.ColumnElement[Any]] = {"id": profiles.c.id, "name": profiles.c.name}
+
+
+def page_profiles(conn: Connection, org_id: int, *, q: str | None = None, sort: str = "id",
+                  cursor: str | None = None, limit: int = 50) -> paging.Page[Profile]:
+    """One page of the org's profiles (see :mod:`aaad.paging`) whose name contains ``q``."""
+    query = sa.select(profiles).where(profiles.c.org_id == org_id)
+    if q:
+        query = query.where(sa.func.lower(profiles.c.name).like(f"%{q.strip().lower()}%"))
+    return paging.page(conn, query, sort=sort, columns=PROFILE_SORTS, id_col=profiles.c.id, cursor=cursor,
+                       limit=limit, row=profile_row)
+
+
 # -- logins ---------------------------------------------------------------------
+
+_INFO_COLS = tuple(c for c in logins.c if c.name != "secret_enc")
+
+
+def _info(r: Any) -> LoginInfo:
+    return LoginInfo(r.id, r.org_id, r.username, r.state, r.suspend_mode, r.profile_id, r.framed_ip,
+                     r.rate_limit, r.simultaneous_use, r.expires_at, r.validity_seconds, r.first_used_at,
+                     r.data_cap, r.cycle_anchor, r.owner_type, r.owner_id, r.throttle_level or 0, r.created_at,
+                     r.updated_at)
+
+
+def login_info(conn: Connection, org_id: int, login_id: int) -> LoginInfo | None:
+    """The org's login ``login_id`` as an operator sees it (no password), or None."""
+    r = conn.execute(sa.select(*_INFO_COLS).where(logins.c.org_id == org_id, logins.c.id == login_id)).first()
+    return _info(r) if r else None
+
+
+#: Sort keys of :func:`page_logins` (NOT NULL columns).
+LOGIN_SORTS: dict[str, sa.ColumnElement[Any]] = {
+    "id": logins.c.id, "username": logins.c.username, "created_at": logins.c.created_at,
+    "updated_at": logins.c.updated_at}
+
+
+def page_logins(conn: Connection, org_id: int, *, state: str | None = None, profile_id: int | None = None,
+                owner_type: str | None = None, q: str | None = None, sort: str = "id",
+                cursor: str | None = None, limit: int = 50) -> paging.Page[LoginInfo]:
+    """One page of the org's logins (see :mod:`aaad.paging`, no passwords read), in one state, of one
+    profile, owned by one kind of object (``none``: the operator's own) and whose user name contains ``q``."""
+    query = sa.select(*_INFO_COLS).where(logins.c.org_id == org_id)
+    if state is not None:
+        query = query.where(logins.c.state == state)
+    if profile_id is not None:
+        query = query.where(logins.c.profile_id == profile_id)
+    if owner_type is not None:
+        query = query.where(logins.c.owner_type.is_(None) if owner_type == "none"
+                            else logins.c.owner_type == owner_type)
+    if q:
+        query = query.where(sa.func.lower(logins.c.username).like(f"%{q.strip().lower()}%"))
+    return paging.page(conn, query, sort=sort, columns=LOGIN_SORTS, id_col=logins.c.id, cursor=cursor,
+                       limit=limit, row=_info)
+
 
 def get_login(conn: Connection, box: SecretBox, org_id: int, login_id: int) -> Login | None:
     found = _logins(conn, box, logins.c.org_id == org_id, logins.c.id == login_id)

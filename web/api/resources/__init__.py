@@ -9,7 +9,8 @@ import importlib
 
 from web.api.declare import Endpoint
 
-MODULES = ("orgs", "tokens", "audit", "customers", "billing_settings", "products", "services", "ledger")
+MODULES = ("orgs", "tokens", "audit", "customers", "billing_settings", "products", "services", "ledger",
+           "nas", "profiles", "logins", "authlog", "jobs", "events")
 
 
 def all_endpoints() -> list[Endpoint]:
