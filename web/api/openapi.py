@@ -26,7 +26,6 @@ _STATUS_TEXT = {200: "OK", 201: "Created", 400: "Bad request (malformed JSON, a 
                 "reused with another request, or the object's state forbids it)",
                 422: "Invalid input: every bad field is named", 429: "Rate limited: see Retry-After",
                 500: "Internal error: the id is in the operator's log",
-                502: "A router or gateway aaad called failed or did not answer",
                 503: "The daemon service this needs is not running (or did not answer in time)"}
 
 

@@ -265,12 +265,14 @@ def test_provision_without_the_service_is_503(api: ApiClient, router: int) -> No
     assert r.code == 503 and r.json()["error"]["code"] == "unavailable"
 
 
-def test_provision_unreachable_router_is_502(daemon: tuple[ApiClient, Any], world: World, traffic: Traffic) -> None:
-    """A router nobody answers for: 502 router_error naming the NAS."""
+def test_provision_unreachable_router_is_409(daemon: tuple[ApiClient, Any], world: World, traffic: Traffic) -> None:
+    """A router nobody answers for: 409 router_error naming the NAS and why (no 5xx: aaad is fine)."""
     api, _ = daemon
     nid = point_at(world, closed_port())
     r = api.post(f"/nas/{nid}/provision", RADIUS)
-    assert r.code == 502 and r.json()["error"]["code"] == "router_error" and "core-1" in r.json()["error"]["message"]
+    err = r.json()["error"]
+    assert r.code == 409 and err["code"] == "router_error" and "core-1" in err["message"]
+    assert "unreachable" in err["message"]
 
 
 def test_provision_input_errors_are_422(api: ApiClient, bare: int) -> None:

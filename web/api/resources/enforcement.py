@@ -154,7 +154,8 @@ def _no_api(n: Nas) -> ApiError:
 
 
 def _router_error(n: Nas, e: RouterError) -> ApiError:
-    return ApiError(502, "router_error", f"NAS {n.name}: {e}")
+    # 409, not 502: the router's state (down, refusing logins) stops the request, not aaad.
+    return ApiError(409, "router_error", f"NAS {n.name}: the router's API failed: {e}")
 
 
 # -- the action queue -----------------------------------------------------------------------------
@@ -178,7 +179,7 @@ async def get_action(call: Call, path: ActionPath) -> EnforcementActionOut:
     return out(a)
 
 
-@router.post("/disconnect", summary="Disconnect a login now", status=202)
+@router.post("/disconnect", summary="Disconnect a login now", status=202, errors=(404,))
 async def disconnect_login(call: Call, body: DisconnectIn) -> DisconnectOut:
     """Queue a Disconnect-Request (RFC 5176) for each open session of the login, by id or user name; the
     daemon sends them at once and records each NAS's answer on the action. The login is not changed:
@@ -202,12 +203,13 @@ def _provisioned(conn: Any, result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-@router.post("/nas/{nas_id}/provision", summary="Provision a router", status=200, errors=(502, 503))
+@router.post("/nas/{nas_id}/provision", summary="Provision a router", status=200, errors=(503,))
 async def provision_nas(call: Call, path: RouterPath, body: ProvisionIn) -> ProvisionOut:
     """Make a MikroTik router ready for aaad through its RouterOS API, idempotently (what
     `aaad nas provision` does): RADIUS client, incoming CoA, PPP AAA, one PPP and hotspot profile per
-    profile, the walled garden. A second run changes nothing. 409 without API credentials (a dry run
-    then lists the full configuration), 502 when the router cannot be reached or stops answering."""
+    profile, the walled garden. A second run changes nothing. 409 no_api_credentials without API
+    credentials (a dry run then lists the full configuration); 409 router_error when the router cannot
+    be reached, refuses the login or stops answering."""
     n = await _nas(call, path.nas_id)
     conf = call.deps.conf
     address = str(body.radius_address) if body.radius_address is not None else \
