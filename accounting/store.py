@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import dml as pg_dml
 from sqlalchemy.dialects.sqlite import dml as sqlite_dml
 from sqlalchemy.engine import Connection
 
-from aaad import fup
+from aaad import fup, paging
 from aaad.cycles import cycle_of, zone
 from aaad.events import publish
 from aaad.schema import logins as logins_t
@@ -526,6 +526,52 @@ def list_sessions(conn: Connection, *, org_id: int | None = None, username: str 
     return [StoredSession(r[0], r[1], r[2], _row_session(r[5:]), r[3], r[4]) for r in conn.execute(q)]
 
 
+#: What sessions may be sorted by (NOT NULL columns), for :func:`page_sessions`.
+SESSION_SORTS: dict[str, sa.ColumnElement[Any]] = {
+    "id": sessions_t.c.id, "start_time": sessions_t.c.start_time, "last_update": sessions_t.c.last_update}
+
+_STORED_COLS = (sessions_t.c.id, sessions_t.c.org_id, sessions_t.c.login_id, sessions_t.c.agg_input_octets,
+                sessions_t.c.agg_output_octets, *_SESSION_COLS)
+_N_SESSION = len(_SESSION_COLS)
+
+
+def _stored(r: Sequence[Any]) -> StoredSession:
+    return StoredSession(r[0], r[1], r[2], _row_session(r[5:5 + _N_SESSION]), r[3], r[4])
+
+
+def get_session(conn: Connection, org_id: int, row_id: int) -> StoredSession | None:
+    """One session row of the org by its id, or None."""
+    c = sessions_t.c
+    r = conn.execute(sa.select(*_STORED_COLS).where(c.org_id == org_id, c.id == row_id)).first()
+    return _stored(r) if r is not None else None
+
+
+def page_sessions(conn: Connection, org_id: int, *, is_open: bool | None = None, login_id: int | None = None,
+                  username: str | None = None, nas_id: int | None = None, since: datetime | None = None,
+                  until: datetime | None = None, sort: str = "-start_time", cursor: str | None = None,
+                  limit: int = 50) -> paging.Page[StoredSession]:
+    """One page of the org's sessions (see :mod:`aaad.paging`): open or closed ones only when
+    ``is_open`` says, of one login (by id or user name) or NAS; ``since`` / ``until`` keep the
+    sessions that were running at some moment of [since, until): stopped at or after ``since``
+    (or still open), started before ``until``.  ``sort`` is a key of :data:`SESSION_SORTS`."""
+    c = sessions_t.c
+    q = sa.select(*_STORED_COLS).where(c.org_id == org_id)
+    if is_open is not None:
+        q = q.where(c.stop_time.is_(None) if is_open else c.stop_time.is_not(None))
+    if login_id is not None:
+        q = q.where(c.login_id == login_id)
+    if username is not None:
+        q = q.where(c.username == username)
+    if nas_id is not None:
+        q = q.where(c.nas_id == nas_id)
+    if since is not None:
+        q = q.where(sa.or_(c.stop_time.is_(None), c.stop_time >= since))
+    if until is not None:
+        q = q.where(c.start_time < until)
+    return paging.page(conn, q, sort=sort, columns=SESSION_SORTS, id_col=c.id, cursor=cursor, limit=limit,
+                       row=_stored)
+
+
 @dataclass(frozen=True, slots=True)
 class UsageSummary:
     """A login's octets: (in, out) today (org-local day) and ever, in + out this cycle."""
@@ -579,3 +625,22 @@ def login_ids(conn: Connection, ids: Iterable[int]) -> dict[int, tuple[int, str]
                               .where(logins_t.c.id.in_(ids[i:i + _IN_CHUNK]))):
             out[r.id] = (r.org_id, r.username)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class UsageBucket:
+    """The octets of one login in one bucket: from the user (in) and to the user (out)."""
+    start: datetime
+    octets_in: int
+    octets_out: int
+
+
+def usage_buckets(conn: Connection, org_id: int, login_id: int, level: um.Level, start: datetime,
+                  end: datetime) -> list[UsageBucket]:
+    """A login's buckets of ``level`` (slot: 5 minutes, hour and day: the org's local ones)
+    starting in [start, end), oldest first; buckets without traffic are absent."""
+    u = usage_t.c
+    q = (sa.select(u.start, u.octets_in, u.octets_out)
+         .where(u.org_id == org_id, u.login_id == login_id, u.level == level, u.start >= start, u.start < end)
+         .order_by(u.start))
+    return [UsageBucket(r.start, int(r.octets_in), int(r.octets_out)) for r in conn.execute(q)]

@@ -36,7 +36,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad import bulk
+from aaad import bulk, paging
+from aaad.errors import NotFound, ValidationError
 from aaad.events import Event
 from aaad.schema import logins, nas
 from aaad.view.events import (
@@ -242,6 +243,36 @@ def list_actions(conn: Connection, org_id: int | None = None, *, login_id: int |
     return [_action(r) for r in conn.execute(q.order_by(actions.c.id.desc()).limit(limit))]
 
 
+#: What actions may be sorted by (NOT NULL columns), for :func:`page_actions`.
+ACTION_SORTS: dict[str, sa.ColumnElement[Any]] = {"id": actions.c.id, "created_at": actions.c.created_at}
+STATES = ("pending", "done", "failed")
+KINDS = (DISCONNECT, COA, SYNC)
+
+
+def page_actions(conn: Connection, org_id: int, *, state: str | None = None, kind: str | None = None,
+                 login_id: int | None = None, nas_id: int | None = None, sort: str = "-id",
+                 cursor: str | None = None, limit: int = 50) -> paging.Page[Action]:
+    """One page of the org's actions (see :mod:`aaad.paging`), filtered by state, kind, login and
+    NAS; ``sort`` is a key of :data:`ACTION_SORTS` (``-`` for descending: newest first)."""
+    q = sa.select(actions).where(actions.c.org_id == org_id)
+    if state is not None:
+        q = q.where(actions.c.state == state)
+    if kind is not None:
+        q = q.where(actions.c.kind == kind)
+    if login_id is not None:
+        q = q.where(actions.c.login_id == login_id)
+    if nas_id is not None:
+        q = q.where(actions.c.nas_id == nas_id)
+    return paging.page(conn, q, sort=sort, columns=ACTION_SORTS, id_col=actions.c.id, cursor=cursor,
+                       limit=limit, row=_action_of_page)
+
+
+def _action_of_page(r: Any) -> Action:
+    d = {k: v for k, v in r._mapping.items() if not k.startswith("_sort_")}
+    d["attrs"] = json.loads(d["attrs"] or "{}")
+    return Action(**d)
+
+
 @dataclass(frozen=True)
 class Outcome:
     action_id: int
@@ -289,6 +320,38 @@ def request_disconnect(conn: Connection, org_id: int, login_id: int, username: s
     the number queued (0: no open session)."""
     return queue(conn, org_id, DISCONNECT, "manual", None, open_sessions(conn, org_id, [login_id]), now,
                  reason=reason)
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """What :func:`disconnect_login` queued: one pending action per open session (none: no session)."""
+    login_id: int
+    username: str
+    actions: list[Action]
+
+
+def disconnect_login(conn: Connection, org_id: int, now: datetime, *, login_id: int | None = None,
+                     username: str | None = None, reason: str = "manual") -> Disconnected:
+    """Queue a Disconnect-Request for each open session of the org's login named by id or by
+    user name (:func:`request_disconnect`), and return the actions queued.  NotFound if the org
+    has no such login; ValidationError unless exactly one of ``login_id`` and ``username`` is given."""
+    if (login_id is None) == (username is None):
+        raise ValidationError("login_id", "give either login_id or username")
+    q = sa.select(logins.c.id, logins.c.username).where(logins.c.org_id == org_id)
+    q = q.where(logins.c.id == login_id) if login_id is not None else q.where(logins.c.username == username)
+    r = conn.execute(q).first()
+    if r is None:
+        raise NotFound("login", login_id if login_id is not None else username)
+    before = conn.execute(sa.select(sa.func.max(actions.c.id)).where(actions.c.org_id == org_id,
+                                                                    actions.c.login_id == r.id)).scalar()
+    n = request_disconnect(conn, org_id, int(r.id), r.username, now, reason=reason)
+    queued: list[Action] = []
+    if n:
+        q2 = (sa.select(actions).where(actions.c.org_id == org_id, actions.c.login_id == r.id,
+                                       actions.c.cause == "manual", actions.c.id > (before or 0))
+              .order_by(actions.c.id))
+        queued = [_action(a) for a in conn.execute(q2)]
+    return Disconnected(int(r.id), r.username, queued)
 
 
 def prune(conn: Connection, before: datetime) -> int:

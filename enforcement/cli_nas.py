@@ -10,10 +10,8 @@ timeout.  Exit codes: 0 done, 1 the router failed or refused something,
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import sys
-import urllib.parse
 from typing import Any
 
 from aaad.cli_group import group
@@ -53,31 +51,18 @@ def radius_address(conf: Any, given: str | None) -> str:
     from aaad.cli import EXIT_USAGE, CliError
     if given:
         return given
-    if conf.radius.address not in ("0.0.0.0", "::"):
-        return str(conf.radius.address)
-    host = urllib.parse.urlsplit(conf.web.public_url or "").hostname
-    if host:
-        try:
-            return str(ipaddress.ip_address(host))
-        except ValueError:
-            pass
+    found = provision.default_radius_address(conf)
+    if found is not None:
+        return found
     raise CliError("cannot tell which address the router reaches aaad's RADIUS at ([radius] address is a "
                    "wildcard): give --radius-address", EXIT_USAGE)
 
 
 def cmd_provision(args: argparse.Namespace) -> int:
-    from aaad import urls
     from aaad.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CliError
     ctx, nas, slug, profiles = _load(args)
     conf = ctx.conf
-    settings = provision.ProvisionSettings(
-        radius_address=radius_address(conf, args.radius_address),
-        public_url=urls.public_url(conf.web),
-        auth_port=conf.radius.auth_port or 1812,
-        acct_port=conf.accounting.port or 1813,
-        walled_garden_list=conf.radius.walled_garden_address_list,
-        proxy_port=args.proxy_port,
-        interim_update=conf.accounting.default_interim)
+    settings = provision.settings_from(conf, radius_address(conf, args.radius_address), args.proxy_port)
     if not conf.web.public_url:
         print(f"aaad: warning: [web] public_url is not set; the walled garden will redirect to "
               f"{settings.public_url}, which the router's customers cannot reach", file=sys.stderr)

@@ -55,6 +55,7 @@ operator with an earlier catch-all accept or drop must move them up.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
@@ -63,6 +64,7 @@ from typing import Any, Protocol
 
 from librouteros.exceptions import MultiTrapError, TrapError
 
+from aaad import urls
 from aaad.nas import Nas
 from aaad.urls import suspension_url
 from aaad.view.model import Profile
@@ -184,6 +186,33 @@ class ProvisionSettings:
     walled_garden_list: str = "suspended"   # ``[radius] walled_garden_address_list``
     proxy_port: int = 8080
     interim_update: int = 300           # /ppp/aaa interim-update, seconds
+
+
+def default_radius_address(conf: Any) -> str | None:
+    """The address a router reaches aaad's RADIUS at when none is given: ``[radius] address``
+    when it is one address, else the host of ``[web] public_url`` when it is an IP; None when
+    neither tells (the listener is on a wildcard and the public URL names a host)."""
+    if conf.radius.address not in ("0.0.0.0", "::"):
+        return str(conf.radius.address)
+    host = urllib.parse.urlsplit(conf.web.public_url or "").hostname
+    if host:
+        try:
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            pass
+    return None
+
+
+def settings_from(conf: Any, radius_address: str, proxy_port: int = 8080) -> ProvisionSettings:
+    """The provisioning settings of a config (``aaad nas provision`` and the API)."""
+    return ProvisionSettings(
+        radius_address=radius_address,
+        public_url=urls.public_url(conf.web),
+        auth_port=conf.radius.auth_port or 1812,
+        acct_port=conf.accounting.port or 1813,
+        walled_garden_list=conf.radius.walled_garden_address_list,
+        proxy_port=proxy_port,
+        interim_update=conf.accounting.default_interim)
 
 
 def router_profile_name(profile_name: str) -> str:

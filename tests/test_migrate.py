@@ -16,7 +16,7 @@ from aaad import migrate
 from aaad.db import metadata, sync_engine
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-ACCOUNTING_HEAD = "a0004"
+ACCOUNTING_HEAD = "a0005"
 BILLING_HEAD = "b0003"
 WEB_HEAD = "w0001"
 ENFORCEMENT_HEAD = "e0001"

@@ -331,3 +331,37 @@ def test_prune(w: World) -> None:
     assert w.tx(store.prune_usage, "slot", SLOT) == 0
     assert w.tx(store.prune_usage, "slot", SLOT + timedelta(minutes=5)) == 1
     assert buckets(w) == {} and buckets(w, "hour")
+
+
+def test_page_sessions_filters_sorts_and_pages(w: World) -> None:
+    """page_sessions: open/closed, login, user name, NAS and time-window filters; keyset pages by start."""
+    apply(w, rec(1, "s1", at=T0), rec(1, "s2", "bob", at=T0 + timedelta(minutes=1), nas_id=w.nas2),
+          rec(2, "s2", "bob", at=T0 + timedelta(minutes=30), session_time=1740, nas_id=w.nas2))
+    ids = {s.session.session_id: s.id for s in rows(w)}
+    page = w.tx(lambda c: store.page_sessions(c, w.org, limit=1))
+    assert [s.session.session_id for s in page.items] == ["s2"] and page.next_cursor
+    rest = w.tx(lambda c: store.page_sessions(c, w.org, limit=1, cursor=page.next_cursor))
+    assert [s.id for s in rest.items] == [ids["s1"]] and rest.next_cursor is None
+
+    def find(**kw: Any) -> list[str]:
+        return [s.session.session_id for s in w.tx(lambda c: store.page_sessions(c, w.org, sort="id", **kw)).items]
+    assert find(is_open=True) == ["s1"] and find(is_open=False) == ["s2"]
+    assert find(login_id=w.bob) == find(username="bob") == find(nas_id=w.nas2) == ["s2"]
+    assert find(since=T0 + timedelta(hours=1)) == ["s1"]
+    assert find(until=T0 + timedelta(seconds=30)) == ["s1"]
+    assert w.tx(lambda c: store.page_sessions(c, w.org + 1000).items) == []
+    assert w.tx(store.get_session, w.org, ids["s1"]).session.session_id == "s1"
+    assert w.tx(store.get_session, w.org + 1000, ids["s1"]) is None
+
+
+def test_usage_buckets_by_level_and_range(w: World) -> None:
+    """usage_buckets: a login's buckets of one level within [start, end), oldest first, scoped by org."""
+    apply(w, rec(3, "s1", at=T0, session_time=60, input_octets=100, output_octets=900))
+    w.tx(store.aggregate_chunk, 0, 100, T0, T0)
+    slot = T0.replace(minute=0)
+    got = w.tx(store.usage_buckets, w.org, w.alice, "slot", slot, slot + timedelta(hours=1))
+    assert [(b.start, b.octets_in, b.octets_out) for b in got] == [(T0, 100, 900)]
+    assert [b.octets_out for b in w.tx(store.usage_buckets, w.org, w.alice, "day", T0 - timedelta(days=1),
+                                       T0 + timedelta(days=1))] == [900]
+    assert w.tx(store.usage_buckets, w.org, w.alice, "slot", slot, T0) == []
+    assert w.tx(store.usage_buckets, w.org + 1000, w.alice, "slot", slot, T0 + timedelta(hours=1)) == []

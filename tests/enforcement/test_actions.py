@@ -221,3 +221,52 @@ def test_attrs_are_json(engine: Any, box: Any, w: LoginWriter) -> None:
     with engine.connect() as c:
         raw = c.execute(sa.select(actions_t.c.attrs)).scalar_one()
     assert json.loads(raw) == {"Mikrotik-Rate-Limit": "50M/50M"}
+
+
+def test_disconnect_login_returns_the_actions_it_queued(engine: Any, box: Any, w: LoginWriter) -> None:
+    """disconnect_login by id or user name queues one Disconnect per open session and returns those rows;
+    none without an open session; NotFound for another org's login; both or neither name is refused."""
+    from aaad.errors import NotFound, ValidationError
+    ids = setup(engine, box, w)
+    other = setup(engine, box, w, "other")
+    r1 = open_session(engine, ids, "alice", "s-1")
+    r2 = open_session(engine, ids, "alice", "s-2")
+    with engine.begin() as c:
+        done = q.disconnect_login(c, ids["org"], T0, login_id=ids["alice"], reason="api")
+        again = q.disconnect_login(c, ids["org"], T0, username="alice")
+        none = q.disconnect_login(c, ids["org"], T0, username="bob")
+    assert (done.login_id, done.username) == (ids["alice"], "alice")
+    assert [(a.session_row, a.state, a.reason, a.cause) for a in done.actions] == [
+        (r1, "pending", "api", "manual"), (r2, "pending", "api", "manual")]
+    assert len(again.actions) == 2 and not {a.id for a in again.actions} & {a.id for a in done.actions}
+    assert none.actions == []
+    with engine.begin() as c:
+        with pytest.raises(NotFound):
+            q.disconnect_login(c, ids["org"], T0, login_id=other["alice"])
+        with pytest.raises(ValidationError):
+            q.disconnect_login(c, ids["org"], T0)
+        with pytest.raises(ValidationError):
+            q.disconnect_login(c, ids["org"], T0, login_id=ids["alice"], username="alice")
+
+
+def test_page_actions_filters_and_pages_within_the_org(engine: Any, box: Any, w: LoginWriter) -> None:
+    """page_actions: newest first by default, filters by state, kind, login and NAS, pages with a cursor,
+    and never shows another org's rows."""
+    ids = setup(engine, box, w)
+    other = setup(engine, box, w, "other")
+    open_session(engine, ids, "alice", "s-1")
+    open_session(engine, ids, "bob", "s-2")
+    open_session(engine, other, "alice", "s-9")
+    with engine.begin() as c:
+        for org, login in ((ids["org"], ids["alice"]), (ids["org"], ids["bob"]), (other["org"], other["alice"])):
+            q.request_disconnect(c, org, login, "x", T0)
+    with engine.connect() as c:
+        first = q.page_actions(c, ids["org"], limit=1)
+        second = q.page_actions(c, ids["org"], limit=1, cursor=first.next_cursor)
+        assert [a.username for a in first.items + second.items] == ["bob", "alice"]
+        assert second.next_cursor is None
+        assert [a.username for a in q.page_actions(c, ids["org"], login_id=ids["alice"]).items] == ["alice"]
+        assert len(q.page_actions(c, ids["org"], state="pending", kind="disconnect", nas_id=ids["nas"]).items) == 2
+        assert q.page_actions(c, ids["org"], kind="coa").items == []
+        assert q.page_actions(c, ids["org"], nas_id=other["nas"]).items == []
+        assert [a.org_id for a in q.page_actions(c, other["org"], sort="created_at").items] == [other["org"]]

@@ -211,3 +211,17 @@ def test_durations_and_quoting() -> None:
     cmd = Command("add", "/ip/firewall/filter", {"comment": 'say "hi" $x', "chain": "forward"})
     assert cmd.cli() == '/ip firewall filter add comment="say \\"hi\\" \\$x" chain=forward'
     assert cmd.words() == ["/ip/firewall/filter/add", '=comment=say "hi" $x', "=chain=forward"]
+
+
+def test_default_radius_address_from_the_config() -> None:
+    """[radius] address when it is one address, else the IP of [web] public_url, else None."""
+    from types import SimpleNamespace
+
+    from enforcement.provision import default_radius_address
+
+    def conf(address: str, url: str) -> SimpleNamespace:
+        return SimpleNamespace(radius=SimpleNamespace(address=address), web=SimpleNamespace(public_url=url))
+    assert default_radius_address(conf("10.0.0.1", "")) == "10.0.0.1"
+    assert default_radius_address(conf("0.0.0.0", "https://192.0.2.7:8443/")) == "192.0.2.7"
+    assert default_radius_address(conf("::", "https://portal.example.net")) is None
+    assert default_radius_address(conf("0.0.0.0", "")) is None

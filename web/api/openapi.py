@@ -25,7 +25,8 @@ _STATUS_TEXT = {200: "OK", 201: "Created", 400: "Bad request (malformed JSON, a 
                 "platform token)", 404: "No such object in this org", 409: "Conflict (an Idempotency-Key "
                 "reused with another request, or the object's state forbids it)",
                 422: "Invalid input: every bad field is named", 429: "Rate limited: see Retry-After",
-                500: "Internal error: the id is in the operator's log"}
+                500: "Internal error: the id is in the operator's log",
+                503: "The daemon service this needs is not running (or did not answer in time)"}
 
 
 def _error_statuses(ep: Endpoint) -> list[int]:

@@ -10,7 +10,7 @@ import importlib
 from web.api.declare import Endpoint
 
 MODULES = ("orgs", "tokens", "audit", "customers", "billing_settings", "products", "services", "ledger",
-           "nas", "profiles", "logins", "authlog", "jobs", "events")
+           "nas", "profiles", "logins", "authlog", "jobs", "events", "sessions", "usage", "enforcement")
 
 
 def all_endpoints() -> list[Endpoint]:
