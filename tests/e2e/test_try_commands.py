@@ -8,6 +8,7 @@ the RADIUS clients whose request is meant to be rejected.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -82,7 +83,5 @@ def test_every_printed_command_works(tmp_path: Path) -> None:
         assert "command not found" not in out and "Traceback" not in out, out[-4000:]
         assert "aaad: error" not in out, out[-4000:]
     finally:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
