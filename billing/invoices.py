@@ -212,6 +212,8 @@ def issue_one_off(conn: Connection, org_id: int, customer_id: int, lines: list[L
     today = settings.get(conn, org_id).today(now)
     if due_date is not None and due_date < today:
         raise ValidationError("due_date", f"before the issue date {today.isoformat()}")
+    if due_date is not None and due_date > today + timedelta(days=3660):
+        raise ValidationError("due_date", "at most ten years after the issue date")
     return issue(conn, org_id, customer_id, lines, today, now, due_date=due_date)
 
 

@@ -125,6 +125,14 @@ def test_one_off_invoice_validation(api: ApiClient, world: World) -> None:
     r = api.post("/invoices", {"customer_id": cid, "due_date": "2026-01-01",
                                "lines": [{"description": "x", "unit_price": 1}]})
     assert r.code == 422 and r.json()["error"]["field"] == "due_date"
+    r = api.post("/invoices", {"customer_id": cid, "due_date": "9999-12-31",
+                               "lines": [{"description": "x", "unit_price": 1}]})
+    assert r.code == 422 and r.json()["error"]["field"] == "due_date"
+    r = api.post("/invoices", {"customer_id": cid, "lines": [{"description": "x\u0000", "unit_price": 1}]})
+    assert r.code == 422 and r.json()["error"]["field"] == "lines.0.description"
+    r = api.post("/invoices", {"customer_id": cid, "lines": [{"description": "x", "unit_price": 10**15,
+                                                             "quantity": 2}]})
+    assert r.code == 422 and r.json()["error"]["field"] == "lines.0"
     assert count(world, invoices, org_id=world.demo) == before
 
 

@@ -98,6 +98,13 @@ def test_record_domain_errors(api: ApiClient, world: World) -> None:
     r = api.post("/payments", {"customer_id": cid, "amount": 100, "method": "bank", "reference": "X-10",
                                "received_at": "2027-01-01T00:00:00Z"})
     assert r.code == 422 and r.json()["error"]["field"] == "received_at"
+    for bad in ("0001-01-01T00:00:00+05:00", "2026-11-01T00:00:00", "1969-12-31T23:59:59Z"):
+        r = api.post("/payments", {"customer_id": cid, "amount": 100, "method": "bank", "reference": "X-11",
+                                   "received_at": bad})
+        assert r.code == 422 and r.json()["error"]["field"] == "received_at", bad
+    r = api.post("/payments", {"customer_id": cid, "amount": 100, "method": "bank", "reference": "X\u0000"})
+    assert r.code == 422 and r.json()["error"]["field"] == "reference"
+    assert api.get("/payments?since=0001-01-01T00:00:00%2B14:00").code == 422
     assert count(world, payments, org_id=world.demo) == before
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
 from aaad.errors import NotFound, ValidationError
 from billing import documents
@@ -21,6 +21,33 @@ MAX_AMOUNT = 10**15
 MAX_QUANTITY = 10_000
 #: The most lines one document may carry.
 MAX_LINES = 100
+
+
+def _text(value: str) -> str:
+    # PostgreSQL refuses NUL in text and no database stores a lone surrogate: a 422, not a 500.
+    if "\x00" in value:
+        raise ValueError("contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text") from None
+    return value
+
+
+def _instant(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
+    if not 1970 <= utc.year <= 9000:
+        raise ValueError("a time between 1970 and 9000")
+    return utc
+
+
+#: Text a client sends (no NUL, valid Unicode).
+Text = Annotated[str, AfterValidator(_text)]
+#: An RFC 3339 time with its offset (a time without one is refused), kept as UTC.
+Instant = Annotated[AwareDatetime, AfterValidator(_instant)]
 
 
 async def referring(pending: Awaitable[T], **fields: str) -> T:
@@ -38,11 +65,17 @@ async def referring(pending: Awaitable[T], **fields: str) -> T:
 class LineIn(In):
     """A document line: ``unit_price × quantity − discount``, before VAT unless the org's prices
     include it."""
-    description: str = Field(min_length=1, max_length=500)
+    description: Text = Field(min_length=1, max_length=500)
     unit_price: int = Field(ge=0, le=MAX_AMOUNT, description="Minor units.")
     quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
     discount: int = Field(0, ge=0, le=MAX_AMOUNT, description="Minor units off the line.")
     taxable: bool = Field(True, description="False for a VAT-exempt line.")
+
+    @model_validator(mode="after")
+    def _not_too_large(self) -> LineIn:
+        if self.unit_price * self.quantity > MAX_AMOUNT:
+            raise ValueError(f"unit_price × quantity is more than {MAX_AMOUNT}")
+        return self
 
 
 def day_range(since: date | None, until: date | None) -> None:

@@ -10,7 +10,16 @@ from aaad.errors import NotFound
 from billing import credit_notes, documents
 from billing.invoices import LineIn as DomainLine
 from web.api.declare import Call, Id, In, ListQuery, Out, Page, Raw, Router
-from web.api.resources._billing import MAX_AMOUNT, MAX_LINES, LineIn, day_range, referring, render_html, render_pdf
+from web.api.resources._billing import (
+    MAX_AMOUNT,
+    MAX_LINES,
+    LineIn,
+    Text,
+    day_range,
+    referring,
+    render_html,
+    render_pdf,
+)
 
 router = Router("credit-notes", "Credit notes: list, read, issue by hand, as PDF or HTML")
 
@@ -63,7 +72,7 @@ class CreditNoteQuery(ListQuery):
 class CreditNoteIn(In):
     """Either ``amount`` (one line) or ``lines``."""
     customer_id: Id
-    reason: str = Field(min_length=1, max_length=500, description="Why the customer is credited (printed).")
+    reason: Text = Field(min_length=1, max_length=500, description="Why the customer is credited (printed).")
     invoice_id: Id | None = Field(None, description="The invoice it credits: its open amount is settled first; "
                                                     "the rest becomes customer credit.")
     amount: int | None = Field(None, ge=1, le=MAX_AMOUNT, description="Minor units, before VAT unless the "

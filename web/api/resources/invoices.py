@@ -11,7 +11,7 @@ from aaad.errors import NotFound
 from billing import credit_notes, documents, invoices
 from billing.invoices import LineIn as DomainLine
 from web.api.declare import Call, Id, In, ListQuery, Out, Page, Raw, Router
-from web.api.resources._billing import MAX_LINES, LineIn, day_range, referring, render_html, render_pdf
+from web.api.resources._billing import MAX_LINES, LineIn, Text, day_range, referring, render_html, render_pdf
 from web.api.resources.credit_notes import CreditNoteDetailOut, CreditNoteOut
 from web.api.resources.credit_notes import detail as credit_note_detail
 
@@ -86,7 +86,7 @@ class InvoiceIn(In):
 
 
 class VoidIn(In):
-    reason: str = Field(min_length=1, max_length=500, description="Why (printed on the credit note).")
+    reason: Text = Field(min_length=1, max_length=500, description="Why (printed on the credit note).")
 
 
 class VoidOut(Out):

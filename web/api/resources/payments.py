@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from aaad.errors import NotFound, ValidationError
 from billing import documents, payments
 from web.api.declare import Call, Id, In, ListQuery, Out, Page, Raw, Router
-from web.api.resources._billing import MAX_AMOUNT, referring, render_html, render_pdf, time_range
+from web.api.resources._billing import MAX_AMOUNT, Instant, Text, referring, render_html, render_pdf, time_range
 
 router = Router("payments", "Payments: list, read, record, and their receipts")
 
@@ -51,8 +51,8 @@ class PaymentRecordedOut(PaymentDetailOut):
 class PaymentQuery(ListQuery):
     customer_id: Id | None = None
     method: str | None = Field(None, pattern=METHOD)
-    since: AwareDatetime | None = Field(None, description="Received at or after (RFC 3339).")
-    until: AwareDatetime | None = Field(None, description="Received before (RFC 3339).")
+    since: Instant | None = Field(None, description="Received at or after (RFC 3339).")
+    until: Instant | None = Field(None, description="Received before (RFC 3339).")
     sort: Literal["-id", "id", "-received_at", "received_at", "-amount", "amount"] = "-id"
 
 
@@ -60,11 +60,11 @@ class PaymentIn(In):
     customer_id: Id
     amount: int = Field(ge=1, le=MAX_AMOUNT, description="Minor units (1250 = 12.50 in a 2-decimal currency).")
     method: str = Field(pattern=METHOD, description="cash, bank, mobile_money, card, ... (lower case).")
-    reference: str = Field(min_length=1, max_length=128, description="The bank, receipt-book or transaction "
+    reference: Text = Field(min_length=1, max_length=128, description="The bank, receipt-book or transaction "
                                                                      "reference: the same one is recorded once "
                                                                      "per method.")
-    note: str = Field("", max_length=1000)
-    received_at: AwareDatetime | None = Field(None, description="When the money came in (default: now); "
+    note: Text = Field("", max_length=1000)
+    received_at: Instant | None = Field(None, description="When the money came in (default: now); "
                                                                 "not in the future.")
 
 

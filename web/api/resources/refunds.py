@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from aaad.errors import NotFound
 from billing import payments, settings
 from web.api.declare import Call, Id, In, ListQuery, Out, Page, Router
-from web.api.resources._billing import MAX_AMOUNT, referring, time_range
+from web.api.resources._billing import MAX_AMOUNT, Instant, Text, referring, time_range
 from web.api.resources.payments import METHOD
 
 router = Router("refunds", "Refunds of customer credit: list, read, pay back")
@@ -34,8 +34,8 @@ class RefundCreatedOut(RefundOut):
 class RefundQuery(ListQuery):
     customer_id: Id | None = None
     method: str | None = Field(None, pattern=METHOD)
-    since: AwareDatetime | None = Field(None, description="Made at or after (RFC 3339).")
-    until: AwareDatetime | None = Field(None, description="Made before (RFC 3339).")
+    since: Instant | None = Field(None, description="Made at or after (RFC 3339).")
+    until: Instant | None = Field(None, description="Made before (RFC 3339).")
     sort: Literal["-id", "id", "-created_at", "created_at", "-amount", "amount"] = "-id"
 
 
@@ -43,8 +43,8 @@ class RefundIn(In):
     customer_id: Id
     amount: int = Field(ge=1, le=MAX_AMOUNT, description="Minor units; at most the customer's unused credit.")
     method: str = Field(pattern=METHOD, description="How it is paid back: cash, bank, mobile_money, ...")
-    reason: str = Field(min_length=1, max_length=500)
-    reference: str = Field("", max_length=128)
+    reason: Text = Field(min_length=1, max_length=500)
+    reference: Text = Field("", max_length=128)
 
 
 class RefundPath(In):
