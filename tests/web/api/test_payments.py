@@ -105,6 +105,7 @@ def test_record_domain_errors(api: ApiClient, world: World) -> None:
     r = api.post("/payments", {"customer_id": cid, "amount": 100, "method": "bank", "reference": "X\u0000"})
     assert r.code == 422 and r.json()["error"]["field"] == "reference"
     assert api.get("/payments?since=0001-01-01T00:00:00%2B14:00").code == 422
+    assert api.get("/payments?until=0").code == 422
     assert count(world, payments, org_id=world.demo) == before
 
 

@@ -124,3 +124,10 @@ def test_reports_see_only_the_orgs_own_money(api: ApiClient) -> None:
 def test_read_only_token_reads_reports(api: ApiClient) -> None:
     """Reports are reads: the read-only token gets them."""
     assert api.as_("demo_ro").get("/reports/debtors.csv").code == 200
+
+
+def test_dates_are_yyyy_mm_dd_only(api: ApiClient) -> None:
+    """A number is not a date (pydantic would read it as a Unix time): 422 naming to."""
+    r = api.get("/reports/revenue?to=0")
+    assert r.code == 422 and r.json()["error"]["field"] == "to"
+    assert api.get("/invoices?issued_since=1700000000").code == 422

@@ -13,6 +13,7 @@ from web.api.declare import Call, Id, In, ListQuery, Out, Page, Raw, Router
 from web.api.resources._billing import (
     MAX_AMOUNT,
     MAX_LINES,
+    Day,
     LineIn,
     Text,
     day_range,
@@ -63,8 +64,8 @@ class CreditNoteQuery(ListQuery):
     customer_id: Id | None = None
     invoice_id: Id | None = None
     kind: Kind | None = None
-    issued_since: date | None = Field(None, description="Issued on or after this local date.")
-    issued_until: date | None = Field(None, description="Issued on or before this local date.")
+    issued_since: Day | None = Field(None, description="Issued on or after this local date.")
+    issued_until: Day | None = Field(None, description="Issued on or before this local date.")
     sort: Literal["-id", "id", "-issue_date", "issue_date", "-total", "total", "-created_at",
                   "created_at"] = "-id"
 

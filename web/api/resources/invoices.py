@@ -11,7 +11,7 @@ from aaad.errors import NotFound
 from billing import credit_notes, documents, invoices
 from billing.invoices import LineIn as DomainLine
 from web.api.declare import Call, Id, In, ListQuery, Out, Page, Raw, Router
-from web.api.resources._billing import MAX_LINES, LineIn, Text, day_range, referring, render_html, render_pdf
+from web.api.resources._billing import MAX_LINES, Day, LineIn, Text, day_range, referring, render_html, render_pdf
 from web.api.resources.credit_notes import CreditNoteDetailOut, CreditNoteOut
 from web.api.resources.credit_notes import detail as credit_note_detail
 
@@ -73,16 +73,16 @@ class InvoiceDetailOut(InvoiceOut):
 class InvoiceQuery(ListQuery):
     customer_id: Id | None = None
     state: State | None = None
-    issued_since: date | None = Field(None, description="Issued on or after this local date.")
-    issued_until: date | None = Field(None, description="Issued on or before this local date.")
-    due_before: date | None = Field(None, description="Due before this local date (with state=open: overdue).")
+    issued_since: Day | None = Field(None, description="Issued on or after this local date.")
+    issued_until: Day | None = Field(None, description="Issued on or before this local date.")
+    due_before: Day | None = Field(None, description="Due before this local date (with state=open: overdue).")
     sort: InvoiceSort = "-id"
 
 
 class InvoiceIn(In):
     customer_id: Id
     lines: list[LineIn] = Field(min_length=1, max_length=MAX_LINES)
-    due_date: date | None = Field(None, description="Default: today plus the org's payment terms.")
+    due_date: Day | None = Field(None, description="Default: today plus the org's payment terms.")
 
 
 class VoidIn(In):

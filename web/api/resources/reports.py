@@ -10,6 +10,7 @@ from pydantic import Field
 
 from billing import reports, settings
 from web.api.declare import Call, In, Out, Raw, Router
+from web.api.resources._billing import Day
 
 router = Router("reports", "Billing's reports: revenue and VAT by period, debtors aged, payments by method; "
                            "JSON or CSV (minor units)")
@@ -18,20 +19,20 @@ By = Literal["month", "day"]
 
 
 class PeriodQuery(In):
-    start: date | None = Field(None, alias="from", description="First local date included (default: 1 January "
+    start: Day | None = Field(None, alias="from", description="First local date included (default: 1 January "
                                                                "of the end's year).")
-    end: date | None = Field(None, alias="to", description="Last local date included (default: today).")
+    end: Day | None = Field(None, alias="to", description="Last local date included (default: today).")
     by: By = Field("month", description="One row per month (YYYY-MM) or per day (YYYY-MM-DD).")
 
 
 class MonthQuery(In):
-    start: date | None = Field(None, alias="from", description="First local date included (default: the first "
+    start: Day | None = Field(None, alias="from", description="First local date included (default: the first "
                                                                "of the end's month).")
-    end: date | None = Field(None, alias="to", description="Last local date included (default: today).")
+    end: Day | None = Field(None, alias="to", description="Last local date included (default: today).")
 
 
 class DebtorsQuery(In):
-    on: date | None = Field(None, alias="date", description="Age the open invoices on this local date "
+    on: Day | None = Field(None, alias="date", description="Age the open invoices on this local date "
                                                             "(default: today).")
 
 
