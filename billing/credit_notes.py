@@ -245,10 +245,14 @@ SORTS = {"id": credit_notes.c.id, "issue_date": credit_notes.c.issue_date, "tota
 
 def page(conn: Connection, org_id: int, *, customer_id: int | None = None, invoice_id: int | None = None,
          kind: str | None = None, issued_since: date | None = None, issued_until: date | None = None,
-         sort: str = "-id", cursor: str | None = None, limit: int = 50) -> paging.Page[CreditNote]:
+         number: str | None = None, sort: str = "-id", cursor: str | None = None,
+         limit: int = 50) -> paging.Page[CreditNote]:
     """One page of the org's credit notes (without lines; see :mod:`aaad.paging`): of one customer,
-    crediting one invoice, of one kind, issued on local dates ``[issued_since, issued_until]``."""
+    crediting one invoice, of one kind, issued on local dates ``[issued_since, issued_until]``, or the one
+    of a printed ``number``."""
     q = sa.select(credit_notes).where(credit_notes.c.org_id == org_id)
+    if number is not None:
+        q = q.where(credit_notes.c.number == number)
     if customer_id is not None:
         q = q.where(credit_notes.c.customer_id == customer_id)
     if invoice_id is not None:

@@ -186,11 +186,14 @@ SORTS = {"id": invoices.c.id, "issue_date": invoices.c.issue_date, "due_date": i
 
 def page(conn: Connection, org_id: int, *, customer_id: int | None = None, state: str | None = None,
          issued_since: date | None = None, issued_until: date | None = None, due_before: date | None = None,
-         sort: str = "-id", cursor: str | None = None, limit: int = 50) -> paging.Page[Invoice]:
+         number: str | None = None, sort: str = "-id", cursor: str | None = None,
+         limit: int = 50) -> paging.Page[Invoice]:
     """One page of the org's invoices (without lines; see :mod:`aaad.paging`): of one customer,
     in one state, issued on local dates ``[issued_since, issued_until]`` (both included), due before
-    a date; ``sort`` is a key of :data:`SORTS`, ``-`` in front for descending."""
+    a date, or the one of a printed ``number``; ``sort`` is a key of :data:`SORTS`, ``-`` in front for descending."""
     q = sa.select(invoices).where(invoices.c.org_id == org_id)
+    if number is not None:
+        q = q.where(invoices.c.number == number)
     if customer_id is not None:
         q = q.where(invoices.c.customer_id == customer_id)
     if state is not None:

@@ -335,11 +335,13 @@ SORTS = {"id": payments.c.id, "received_at": payments.c.received_at, "amount": p
 
 
 def page(conn: Connection, org_id: int, *, customer_id: int | None = None, method: str | None = None,
-         since: datetime | None = None, until: datetime | None = None, sort: str = "-id",
-         cursor: str | None = None, limit: int = 50) -> paging.Page[Payment]:
+         since: datetime | None = None, until: datetime | None = None, receipt_number: str | None = None,
+         sort: str = "-id", cursor: str | None = None, limit: int = 50) -> paging.Page[Payment]:
     """One page of the org's payments (see :mod:`aaad.paging`), filtered like :func:`list_payments`
-    (``since``/``until`` bound ``received_at``, until exclusive)."""
+    (``since``/``until`` bound ``received_at``, until exclusive), or the one of a ``receipt_number``."""
     q = sa.select(payments).where(payments.c.org_id == org_id)
+    if receipt_number is not None:
+        q = q.where(payments.c.receipt_number == receipt_number)
     if customer_id is not None:
         q = q.where(payments.c.customer_id == customer_id)
     if method is not None:

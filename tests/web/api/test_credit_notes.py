@@ -20,6 +20,7 @@ def test_list_is_the_orgs_credit_notes_with_filters(api: ApiClient, world: World
     assert {c["customer_id"] for c in all_items(api, f"/credit-notes?customer_id={up[0]['customer_id']}")} == {
         up[0]["customer_id"]}
     assert all_items(api, "/credit-notes?issued_since=2026-11-19&kind=upgrade") == []
+    assert all_items(api, f"/credit-notes?number={up[0]['number']}") == up
     theirs = {c["id"] for c in all_items(api.as_("other"), "/credit-notes")}
     assert theirs and not theirs & {c["id"] for c in mine}
 

@@ -32,6 +32,7 @@ def test_list_filters_by_customer_state_and_issue_dates(api: ApiClient) -> None:
     until = all_items(api, f"/invoices?issued_until={day}")
     assert all(i["issue_date"] >= day for i in since) and all(i["issue_date"] <= day for i in until)
     assert len(since) + len(until) == len(every) + sum(1 for i in every if i["issue_date"] == day)
+    assert [i["id"] for i in all_items(api, f"/invoices?number={every[3]['number']}")] == [every[3]["id"]]
 
 
 def test_sort_by_due_date_pages_in_order(api: ApiClient) -> None:

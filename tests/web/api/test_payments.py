@@ -33,6 +33,8 @@ def test_list_filters_by_customer_method_and_time(api: ApiClient) -> None:
     assert {p["customer_id"] for p in all_items(api, f"/payments?customer_id={cid}")} == {cid}
     assert {p["method"] for p in all_items(api, "/payments?method=mobile_money")} == {"mobile_money"}
     assert all_items(api, "/payments?method=cheque") == []
+    assert [p["id"] for p in all_items(api, f"/payments?receipt_number={every[2]['receipt_number']}")] == [
+        every[2]["id"]]
     since = all_items(api, "/payments?since=2026-11-20T00:00:00Z")
     until = all_items(api, "/payments?until=2026-11-20T00:00:00Z")
     assert since and until and len(since) + len(until) == len(every)

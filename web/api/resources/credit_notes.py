@@ -66,6 +66,7 @@ class CreditNoteQuery(ListQuery):
     kind: Kind | None = None
     issued_since: Day | None = Field(None, description="Issued on or after this local date.")
     issued_until: Day | None = Field(None, description="Issued on or before this local date.")
+    number: Text | None = Field(None, max_length=40, description="The credit note with this printed number.")
     sort: Literal["-id", "id", "-issue_date", "issue_date", "-total", "total", "-created_at",
                   "created_at"] = "-id"
 
@@ -107,6 +108,7 @@ async def list_credit_notes(call: Call, query: CreditNoteQuery) -> Page[CreditNo
     day_range(query.issued_since, query.issued_until)
     p = await call.read(credit_notes.page, call.org_id, customer_id=query.customer_id, invoice_id=query.invoice_id,
                         kind=query.kind, issued_since=query.issued_since, issued_until=query.issued_until,
+                        number=query.number,
                         sort=query.sort, cursor=query.cursor, limit=query.limit)
     return Page[CreditNoteOut](items=[out(c) for c in p.items], next_cursor=p.next_cursor)
 

@@ -76,6 +76,7 @@ class InvoiceQuery(ListQuery):
     issued_since: Day | None = Field(None, description="Issued on or after this local date.")
     issued_until: Day | None = Field(None, description="Issued on or before this local date.")
     due_before: Day | None = Field(None, description="Due before this local date (with state=open: overdue).")
+    number: Text | None = Field(None, max_length=40, description="The invoice with this printed number.")
     sort: InvoiceSort = "-id"
 
 
@@ -151,7 +152,8 @@ async def list_invoices(call: Call, query: InvoiceQuery) -> Page[InvoiceOut]:
     day_range(query.issued_since, query.issued_until)
     p = await call.read(invoices.page, call.org_id, customer_id=query.customer_id, state=query.state,
                         issued_since=query.issued_since, issued_until=query.issued_until,
-                        due_before=query.due_before, sort=query.sort, cursor=query.cursor, limit=query.limit)
+                        due_before=query.due_before, number=query.number, sort=query.sort, cursor=query.cursor,
+                        limit=query.limit)
     return Page[InvoiceOut](items=[out(i) for i in p.items], next_cursor=p.next_cursor)
 
 

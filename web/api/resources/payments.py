@@ -53,6 +53,7 @@ class PaymentQuery(ListQuery):
     method: str | None = Field(None, pattern=METHOD)
     since: Instant | None = Field(None, description="Received at or after (RFC 3339).")
     until: Instant | None = Field(None, description="Received before (RFC 3339).")
+    receipt_number: Text | None = Field(None, max_length=40, description="The payment of this receipt.")
     sort: Literal["-id", "id", "-received_at", "received_at", "-amount", "amount"] = "-id"
 
 
@@ -98,8 +99,8 @@ async def list_payments(call: Call, query: PaymentQuery) -> Page[PaymentOut]:
     """The org's payments, newest first unless asked; filtered by customer, method and when received."""
     time_range(query.since, query.until)
     p = await call.read(payments.page, call.org_id, customer_id=query.customer_id, method=query.method,
-                        since=query.since, until=query.until, sort=query.sort, cursor=query.cursor,
-                        limit=query.limit)
+                        since=query.since, until=query.until, receipt_number=query.receipt_number,
+                        sort=query.sort, cursor=query.cursor, limit=query.limit)
     return Page[PaymentOut](items=[out(x) for x in p.items], next_cursor=p.next_cursor)
 
 
