@@ -64,6 +64,7 @@ def test_invoice_pages_filter_sort_and_stay_in_the_org(two: tuple[World, World, 
     assert len(_walk(w, invoices.page, 10, issued_since=date(2026, 11, 4), issued_until=date(2026, 11, 10))) == 3
     assert len(_walk(w, invoices.page, 10, due_before=date(2026, 11, 16))) == 1
     assert {i.state for i in _walk(w, invoices.page, 10, state="paid")} == {"paid"}
+    assert [i.id for i in _walk(w, invoices.page, 10, number=by_id[2].number)] == [by_id[2].id]
 
 
 def test_payment_and_refund_pages(two: tuple[World, World, list[int]]) -> None:
@@ -75,6 +76,7 @@ def test_payment_and_refund_pages(two: tuple[World, World, list[int]]) -> None:
     since = datetime(2026, 11, 12, tzinfo=UTC)
     assert [p.reference for p in _walk(w, payments.page, 5, since=since, sort="amount")] == ["A-2", "B-1"]
     assert [p.reference for p in _walk(w, payments.page, 5, until=since)] == ["A-1"]
+    assert [p.reference for p in _walk(w, payments.page, 5, receipt_number=got[1].receipt_number)] == ["B-1"]
     refunds = _walk(w, payments.refunds_page, 1, sort="-amount")
     assert [r.amount for r in refunds] == [100, 50] and {r.org_id for r in refunds} == {w.org_id}
     assert [r.method for r in _walk(w, payments.refunds_page, 5, method="cash")] == ["cash"]
@@ -90,6 +92,7 @@ def test_credit_note_pages(two: tuple[World, World, list[int]]) -> None:
     assert _walk(w, credit_notes.page, 5, kind="void") == []
     assert len(_walk(w, credit_notes.page, 5, issued_since=date(2026, 11, 6))) == 1
     assert len(_walk(other, credit_notes.page, 5)) == 1
+    assert _walk(w, credit_notes.page, 5, number=mine[0].number) == [mine[0]]
 
 
 def test_other_orgs_objects_are_not_found(two: tuple[World, World, list[int]]) -> None:
