@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad import events
+from aaad import events, paging
 from aaad.errors import NotFound, ValidationError
 from billing import invoices, ledger, settings
 from billing.events import CreditNoteIssued
@@ -148,6 +148,18 @@ def add_manual(conn: Connection, org_id: int, customer_id: int, amount: int, rea
                  today, now, kind="manual", reason=reason, invoice_id=invoice_id)
 
 
+def add_manual_lines(conn: Connection, org_id: int, customer_id: int, lines: list[LineIn], reason: str,
+                     now: datetime, invoice_id: int | None = None) -> CreditNote:
+    """An operator's credit note of several lines (each priced like an invoice line), issued
+    today (the org's local date), with the reason said: :func:`add_manual` line by line."""
+    if not reason.strip():
+        raise ValidationError("reason", "say why the customer is credited")
+    today = settings.get(conn, org_id).today(now)
+    return issue(conn, org_id, customer_id, [LineIn(ln.description, ln.unit_price, ln.quantity, ln.discount,
+                                                    ln.taxable, "manual") for ln in lines],
+                 today, now, kind="manual", reason=reason, invoice_id=invoice_id)
+
+
 def void_invoice(conn: Connection, org_id: int, invoice_id: int, reason: str, now: datetime) -> CreditNote | None:
     """Void an invoice: it keeps its number and is balanced by a credit note of its
     total (kind ``void``; its open amount is settled, what had been paid becomes
@@ -224,3 +236,32 @@ def list_credit_notes(conn: Connection, org_id: int, *, customer_id: int | None 
     q = q.order_by(credit_notes.c.issue_date.desc(), credit_notes.c.id.desc()).limit(limit).offset(offset)
     return [_note(r) for r in conn.execute(q)]
 
+
+
+#: What :func:`page` sorts by (NOT NULL columns; the id breaks ties).
+SORTS = {"id": credit_notes.c.id, "issue_date": credit_notes.c.issue_date, "total": credit_notes.c.total,
+         "created_at": credit_notes.c.created_at}
+
+
+def page(conn: Connection, org_id: int, *, customer_id: int | None = None, invoice_id: int | None = None,
+         kind: str | None = None, issued_since: date | None = None, issued_until: date | None = None,
+         number: str | None = None, sort: str = "-id", cursor: str | None = None,
+         limit: int = 50) -> paging.Page[CreditNote]:
+    """One page of the org's credit notes (without lines; see :mod:`aaad.paging`): of one customer,
+    crediting one invoice, of one kind, issued on local dates ``[issued_since, issued_until]``, or the one
+    of a printed ``number``."""
+    q = sa.select(credit_notes).where(credit_notes.c.org_id == org_id)
+    if number is not None:
+        q = q.where(credit_notes.c.number == number)
+    if customer_id is not None:
+        q = q.where(credit_notes.c.customer_id == customer_id)
+    if invoice_id is not None:
+        q = q.where(credit_notes.c.invoice_id == invoice_id)
+    if kind is not None:
+        q = q.where(credit_notes.c.kind == kind)
+    if issued_since is not None:
+        q = q.where(credit_notes.c.issue_date >= issued_since)
+    if issued_until is not None:
+        q = q.where(credit_notes.c.issue_date <= issued_until)
+    return paging.page(conn, q, sort=sort, columns=SORTS, id_col=credit_notes.c.id, cursor=cursor, limit=limit,
+                       row=_note)

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad import events
+from aaad import events, paging
 from aaad.bulk import insert_rows
 from aaad.errors import NotFound, ValidationError
 from billing import ledger, money, settings
@@ -177,6 +177,47 @@ def list_invoices(conn: Connection, org_id: int, *, customer_id: int | None = No
         q = q.where(invoices.c.state == state)
     q = q.order_by(invoices.c.issue_date.desc(), invoices.c.id.desc()).limit(limit).offset(offset)
     return [_invoice(r) for r in conn.execute(q)]
+
+
+#: What :func:`page` sorts by (NOT NULL columns; the id breaks ties).
+SORTS = {"id": invoices.c.id, "issue_date": invoices.c.issue_date, "due_date": invoices.c.due_date,
+         "total": invoices.c.total, "created_at": invoices.c.created_at}
+
+
+def page(conn: Connection, org_id: int, *, customer_id: int | None = None, state: str | None = None,
+         issued_since: date | None = None, issued_until: date | None = None, due_before: date | None = None,
+         number: str | None = None, sort: str = "-id", cursor: str | None = None,
+         limit: int = 50) -> paging.Page[Invoice]:
+    """One page of the org's invoices (without lines; see :mod:`aaad.paging`): of one customer,
+    in one state, issued on local dates ``[issued_since, issued_until]`` (both included), due before
+    a date, or the one of a printed ``number``; ``sort`` is a key of :data:`SORTS`, ``-`` in front for descending."""
+    q = sa.select(invoices).where(invoices.c.org_id == org_id)
+    if number is not None:
+        q = q.where(invoices.c.number == number)
+    if customer_id is not None:
+        q = q.where(invoices.c.customer_id == customer_id)
+    if state is not None:
+        q = q.where(invoices.c.state == state)
+    if issued_since is not None:
+        q = q.where(invoices.c.issue_date >= issued_since)
+    if issued_until is not None:
+        q = q.where(invoices.c.issue_date <= issued_until)
+    if due_before is not None:
+        q = q.where(invoices.c.due_date < due_before)
+    return paging.page(conn, q, sort=sort, columns=SORTS, id_col=invoices.c.id, cursor=cursor, limit=limit,
+                       row=_invoice)
+
+
+def issue_one_off(conn: Connection, org_id: int, customer_id: int, lines: list[LineIn], now: datetime, *,
+                  due_date: date | None = None) -> Invoice:
+    """An operator's invoice of ``lines`` issued today (the org's local date), due on ``due_date``
+    (default: the org's payment terms): :func:`issue` with the customer's credit applied."""
+    today = settings.get(conn, org_id).today(now)
+    if due_date is not None and due_date < today:
+        raise ValidationError("due_date", f"before the issue date {today.isoformat()}")
+    if due_date is not None and due_date > today + timedelta(days=3660):
+        raise ValidationError("due_date", "at most ten years after the issue date")
+    return issue(conn, org_id, customer_id, lines, today, now, due_date=due_date)
 
 
 @dataclass(frozen=True)

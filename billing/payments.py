@@ -27,7 +27,7 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad import events
+from aaad import events, paging
 from aaad.errors import NotFound, ValidationError
 from aaad.view.write import LoginWriter
 from billing import customers as customers_mod
@@ -328,3 +328,59 @@ def receipt_data(conn: Connection, org_id: int, payment_id: int) -> Receipt:
     allocated = sum(ln.amount for ln in lines)
     return Receipt(p, st, c.username, c.name, c.email, c.phone, c.address, st.today(p.received_at), lines,
                    allocated, p.amount - allocated)
+
+
+#: What :func:`page` sorts by (NOT NULL columns; the id breaks ties).
+SORTS = {"id": payments.c.id, "received_at": payments.c.received_at, "amount": payments.c.amount}
+
+
+def page(conn: Connection, org_id: int, *, customer_id: int | None = None, method: str | None = None,
+         since: datetime | None = None, until: datetime | None = None, receipt_number: str | None = None,
+         sort: str = "-id", cursor: str | None = None, limit: int = 50) -> paging.Page[Payment]:
+    """One page of the org's payments (see :mod:`aaad.paging`), filtered like :func:`list_payments`
+    (``since``/``until`` bound ``received_at``, until exclusive), or the one of a ``receipt_number``."""
+    q = sa.select(payments).where(payments.c.org_id == org_id)
+    if receipt_number is not None:
+        q = q.where(payments.c.receipt_number == receipt_number)
+    if customer_id is not None:
+        q = q.where(payments.c.customer_id == customer_id)
+    if method is not None:
+        q = q.where(payments.c.method == method)
+    if since is not None:
+        q = q.where(payments.c.received_at >= since)
+    if until is not None:
+        q = q.where(payments.c.received_at < until)
+    return paging.page(conn, q, sort=sort, columns=SORTS, id_col=payments.c.id, cursor=cursor, limit=limit,
+                       row=_payment)
+
+
+def _refund(r: sa.Row) -> Refund:  # type: ignore[type-arg]
+    return Refund(r.id, r.org_id, r.customer_id, r.amount, r.method, r.reference, r.reason, r.created_at)
+
+
+def get_refund(conn: Connection, org_id: int, refund_id: int) -> Refund | None:
+    """One refund of the org (``credit_available`` is left 0: it is the credit at the time of refunding)."""
+    r = conn.execute(sa.select(refunds).where(refunds.c.org_id == org_id, refunds.c.id == refund_id)).first()
+    return None if r is None else _refund(r)
+
+
+#: What :func:`refunds_page` sorts by.
+REFUND_SORTS = {"id": refunds.c.id, "created_at": refunds.c.created_at, "amount": refunds.c.amount}
+
+
+def refunds_page(conn: Connection, org_id: int, *, customer_id: int | None = None, method: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None, sort: str = "-id",
+                 cursor: str | None = None, limit: int = 50) -> paging.Page[Refund]:
+    """One page of the org's refunds (see :mod:`aaad.paging`): of one customer, by one method, made
+    in ``[since, until)``."""
+    q = sa.select(refunds).where(refunds.c.org_id == org_id)
+    if customer_id is not None:
+        q = q.where(refunds.c.customer_id == customer_id)
+    if method is not None:
+        q = q.where(refunds.c.method == method)
+    if since is not None:
+        q = q.where(refunds.c.created_at >= since)
+    if until is not None:
+        q = q.where(refunds.c.created_at < until)
+    return paging.page(conn, q, sort=sort, columns=REFUND_SORTS, id_col=refunds.c.id, cursor=cursor,
+                       limit=limit, row=_refund)

@@ -10,6 +10,7 @@ import importlib
 from web.api.declare import Endpoint
 
 MODULES = ("orgs", "tokens", "audit", "customers", "billing_settings", "products", "services", "ledger",
+           "invoices", "credit_notes", "payments", "refunds", "reports",
            "nas", "profiles", "logins", "authlog", "jobs", "events", "sessions", "usage", "enforcement")
 
 
