@@ -21,10 +21,10 @@ import re
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 T = TypeVar("T")
 
@@ -32,6 +32,43 @@ T = TypeVar("T")
 MAX_ID = 2**63 - 1
 
 Id = typing.Annotated[int, Field(ge=1, le=MAX_ID)]
+
+#: Earliest and latest instants a request may name: what both databases, Python's datetime
+#: arithmetic and rrdtool all hold, so no input overflows a conversion (a 422, never a 500).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+_DAY_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*")
+
+
+def _time_text(value: Any) -> Any:
+    # pydantic would take 0 or "0" for 1970-01-01T00:00Z (a Unix time); the document says RFC 3339.
+    if isinstance(value, (int, float)) or (isinstance(value, str) and not _TIME_TEXT.fullmatch(value)):
+        raise ValueError("an RFC 3339 time with its offset, e.g. 2026-11-30T12:00:00Z")
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("a time between 1970 and 9998 (UTC) is required") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("a time between 1970 and 9998 (UTC) is required")
+    return utc
+
+
+def _day_text(value: Any) -> Any:
+    if isinstance(value, (int, float)) or (isinstance(value, str) and not _DAY_TEXT.fullmatch(value)):
+        raise ValueError("a date YYYY-MM-DD")
+    return value
+
+
+#: A point in time in a query or body: RFC 3339 text with its offset, kept as UTC, 1970 to 9998.
+Instant = typing.Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_in_range)]
+#: A calendar date in a query or body: YYYY-MM-DD text only, 2000 to 2999 (billing's period arithmetic
+#: runs months past it).
+Day = typing.Annotated[date, BeforeValidator(_day_text), Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))]
 
 
 def _text_ok(value: Any) -> bool:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from aaad.errors import NotFound, ValidationError
 from billing import documents
@@ -34,43 +34,8 @@ def _text(value: str) -> str:
     return value
 
 
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}.*")
-
-
-def _day_text(value: Any) -> Any:
-    # pydantic would take "0" or 0 for 1970-01-01 (a Unix time); the document says YYYY-MM-DD.
-    if isinstance(value, str) and not _DAY.fullmatch(value):
-        raise ValueError("a date YYYY-MM-DD")
-    if isinstance(value, (int, float)):
-        raise ValueError("a date YYYY-MM-DD")
-    return value
-
-
-def _time_text(value: Any) -> Any:
-    if isinstance(value, str) and not _TIME.fullmatch(value):
-        raise ValueError("an RFC 3339 time, e.g. 2026-11-30T12:00:00Z")
-    if isinstance(value, (int, float)):
-        raise ValueError("an RFC 3339 time, e.g. 2026-11-30T12:00:00Z")
-    return value
-
-
-def _instant(value: datetime) -> datetime:
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("out of range") from None
-    if not 1970 <= utc.year <= 9000:
-        raise ValueError("a time between 1970 and 9000")
-    return utc
-
-
 #: Text a client sends (no NUL, valid Unicode).
 Text = Annotated[str, AfterValidator(_text)]
-#: An RFC 3339 time with its offset (a time without one is refused), kept as UTC.
-Instant = Annotated[AwareDatetime, BeforeValidator(_time_text), AfterValidator(_instant)]
-#: A calendar date, YYYY-MM-DD only.
-Day = Annotated[date, BeforeValidator(_day_text)]
 
 
 async def referring(pending: Awaitable[T], **fields: str) -> T:

@@ -9,11 +9,10 @@ from pydantic import Field, model_validator
 from aaad.errors import NotFound
 from billing import credit_notes, documents
 from billing.invoices import LineIn as DomainLine
-from web.api.declare import Call, Id, In, ListQuery, Out, Page, Raw, Router
+from web.api.declare import Call, Day, Id, In, ListQuery, Out, Page, Raw, Router
 from web.api.resources._billing import (
     MAX_AMOUNT,
     MAX_LINES,
-    Day,
     LineIn,
     Text,
     day_range,

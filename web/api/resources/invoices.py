@@ -10,8 +10,8 @@ from pydantic import Field
 from aaad.errors import NotFound
 from billing import credit_notes, documents, invoices
 from billing.invoices import LineIn as DomainLine
-from web.api.declare import Call, Id, In, ListQuery, Out, Page, Raw, Router
-from web.api.resources._billing import MAX_LINES, Day, LineIn, Text, day_range, referring, render_html, render_pdf
+from web.api.declare import Call, Day, Id, In, ListQuery, Out, Page, Raw, Router
+from web.api.resources._billing import MAX_LINES, LineIn, Text, day_range, referring, render_html, render_pdf
 from web.api.resources.credit_notes import CreditNoteDetailOut, CreditNoteOut
 from web.api.resources.credit_notes import detail as credit_note_detail
 

@@ -9,8 +9,8 @@ from pydantic import Field
 
 from aaad.errors import NotFound, ValidationError
 from billing import documents, payments
-from web.api.declare import Call, Id, In, ListQuery, Out, Page, Raw, Router
-from web.api.resources._billing import MAX_AMOUNT, Instant, Text, referring, render_html, render_pdf, time_range
+from web.api.declare import Call, Id, In, Instant, ListQuery, Out, Page, Raw, Router
+from web.api.resources._billing import MAX_AMOUNT, Text, referring, render_html, render_pdf, time_range
 
 router = Router("payments", "Payments: list, read, record, and their receipts")
 

@@ -9,8 +9,8 @@ from pydantic import Field
 
 from aaad.errors import NotFound
 from billing import payments, settings
-from web.api.declare import Call, Id, In, ListQuery, Out, Page, Router
-from web.api.resources._billing import MAX_AMOUNT, Instant, Text, referring, time_range
+from web.api.declare import Call, Id, In, Instant, ListQuery, Out, Page, Router
+from web.api.resources._billing import MAX_AMOUNT, Text, referring, time_range
 from web.api.resources.payments import METHOD
 
 router = Router("refunds", "Refunds of customer credit: list, read, pay back")

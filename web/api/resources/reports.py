@@ -9,8 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from billing import reports, settings
-from web.api.declare import Call, In, Out, Raw, Router
-from web.api.resources._billing import Day
+from web.api.declare import Call, Day, In, Out, Raw, Router
 
 router = Router("reports", "Billing's reports: revenue and VAT by period, debtors aged, payments by method; "
                            "JSON or CSV (minor units)")

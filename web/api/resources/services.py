@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from sqlalchemy.engine import Connection
@@ -16,13 +16,12 @@ from sqlalchemy.engine import Connection
 from aaad.errors import NotFound, ValidationError
 from aaad.view import store
 from billing import services
-from web.api.declare import Call, Id, In, ListQuery, Out, Page, Router
+from web.api.declare import Call, Day, Id, In, ListQuery, Out, Page, Router
 
 router = Router("services", "Customers' services: subscribe, approve, suspend, resume, change plan, cancel")
 
 #: A calendar date a request may name: wide enough for any backdating or scheduling, narrow enough that
 #: billing's period arithmetic never leaves the calendar (a start in 9999 would).
-Day = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2999, 12, 31))]
 
 State = Literal["pending", "active", "suspended", "cancelled", "rejected"]
 ServiceSort = Literal["id", "-id", "created_at", "-created_at", "updated_at", "-updated_at"]

@@ -8,8 +8,7 @@ from pydantic import Field
 
 from aaad.errors import NotFound, ValidationError
 from accounting import store
-from web.api.declare import Call, Id, In, ListQuery, Out, Page, Router
-from web.api.instant import Instant
+from web.api.declare import Call, Id, In, Instant, ListQuery, Out, Page, Router
 
 router = Router("sessions", "Accounting sessions: who is online, and what each session moved")
 

@@ -15,8 +15,7 @@ from aaad.errors import NotFound, ValidationError
 from aaad.view import store as view_store
 from accounting import store
 from web.api.app import ApiError
-from web.api.declare import Call, Id, In, Out, Raw, Router
-from web.api.instant import EARLIEST, Instant
+from web.api.declare import EARLIEST, Call, Id, In, Instant, Out, Raw, Router
 
 router = Router("usage", "Data usage: 5-minute, hourly and daily buckets, and traffic graphs")
 
