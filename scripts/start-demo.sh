@@ -81,7 +81,7 @@ Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/ap
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\
        -d '{"name": "Abena Boateng", "email": "abena@example.com"}' http://127.0.0.1:$WEB/api/v1/customers
   curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$WEB/api/v1/audit?limit=5'
-  curl -s http://127.0.0.1:$WEB/api/v1/openapi.json | head -c 300
+  curl -s http://127.0.0.1:$WEB/api/v1/openapi.json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["paths"]), "paths")'
   $CLI token list
 
 In a browser: http://127.0.0.1:$WEB/ (what is running, each org's portal) and
