@@ -221,11 +221,21 @@ def _free_login_name(conn: Connection, org_id: int, base: str) -> str:
 
 # -- the life of a service ------------------------------------------------------------
 
+#: Dates a service may start, change or end on: billing's period arithmetic runs months past them.
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+
+
+def _check_day(field: str, d: date | None) -> None:
+    if d is not None and not EARLIEST_DAY <= d <= LATEST_DAY:
+        raise ValidationError(field, f"a date between {EARLIEST_DAY} and {LATEST_DAY}")
+
+
 def add(conn: Connection, writer: LoginWriter, org_id: int, customer_id: int, product_id: int, now: datetime, *,
         start: date | None = None, username: str | None = None, password: str | None = None) -> Service:
     """Add a service of ``product_id`` for the customer: pending (``start`` None), or
     active from ``start`` at once.  An internet service gets its login (``username``,
     default the customer's username; ``password``, default random)."""
+    _check_day("start", start)
     cust = customers.get(conn, org_id, customer_id)
     if cust is None:
         raise NotFound("customer", customer_id)
@@ -260,6 +270,7 @@ def approve(conn: Connection, writer: LoginWriter, org_id: int, service_id: int,
     """Pending → active from ``start`` (login active; first invoice).  An active service
     given a later ``start`` (it was paid upfront and started later) moves its start
     date; the unused days are credited (:func:`billing.charges.on_start_moved`)."""
+    _check_day("start", start if isinstance(start, date) else None)
     svc = _require(conn, org_id, service_id)
     if not isinstance(start, date) or isinstance(start, datetime):
         raise ValidationError("start", "a date")
@@ -421,6 +432,7 @@ def change_plan(conn: Connection, writer: LoginWriter, org_id: int, service_id: 
     """Move the service to another product of the same type from ``on`` (default: the
     org's today): the login's profile and data cap follow; a live service's money is
     prorated (:func:`billing.charges.on_plan_change`)."""
+    _check_day("on", on)
     svc = _require(conn, org_id, service_id)
     if svc.state not in ("pending", "active", "suspended"):
         raise _illegal(svc, "change the plan of")
@@ -459,6 +471,7 @@ def cancel(conn: Connection, writer: LoginWriter, org_id: int, service_id: int, 
     (:func:`billing.charges.on_cancel`); or ``at_period_end``: scheduled for the end
     of what is billed (``cancel_at``), completed by the billing run
     (:func:`complete_due_cancellations`)."""
+    _check_day("on", on)
     svc = _require(conn, org_id, service_id)
     if svc.state not in LIVE:
         raise _illegal(svc, "cancel")

@@ -69,6 +69,21 @@ def test_approve_activates_login_and_invoices(world: World, hooks: list) -> None
         (None, "pending", "created"), ("pending", "active", "approved")]
 
 
+def test_dates_beyond_billing_arithmetic_are_refused(world: World) -> None:
+    """A start, change or end in year 9999 (or before 2000) is a ValidationError naming the field, not a crash."""
+    c = world.customer(status="pending")
+    p = world.product()
+    s = world.service(c.id, p.id)
+    for fn, args, kw, field in (
+            (services.approve, (world.writer, world.org_id, s.id, date(9999, 12, 31), T0), {}, "start"),
+            (services.add, (world.writer, world.org_id, c.id, p.id, T0), {"start": date(1999, 12, 31)}, "start"),
+            (services.change_plan, (world.writer, world.org_id, s.id, p.id, T0), {"on": date(9999, 1, 1)}, "on"),
+            (services.cancel, (world.writer, world.org_id, s.id, T0), {"on": date(9999, 1, 1)}, "on")):
+        with pytest.raises(ValidationError) as e:
+            world.tx(fn, *args, **kw)
+        assert e.value.field == field
+
+
 def test_add_with_start_is_active_at_once(world: World, hooks: list) -> None:
     """add with a start date approves at once; a given username and password are used."""
     c = world.customer()
