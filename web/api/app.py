@@ -223,6 +223,12 @@ class Api:
             try:
                 result = await ep.handler(call, **kwargs)
                 status, content_type, body = self._render(ep, request, result)
+            except apistore.KeyTaken:
+                # A request with the same key won the race to claim it: answer as a retry would be.
+                assert idem is not None
+                await self._replay_if_known(token, idem)
+                raise ApiError(409, "in_progress", "A request with this Idempotency-Key did not finish; retry "
+                               "later.", field=IDEMPOTENCY_HEADER) from None
             except Exception as e:
                 if call.claimed and idem is not None:
                     status, content_type, body = self._failure_response(Failure(e), request)

@@ -1,0 +1,443 @@
+"""End to end: the admin API of the real daemon over real HTTP on loopback.
+
+The checks are generic: they read every route from /api/v1/openapi.json, so a
+resource added later is swept without changing this file.  Org A is ``demo``,
+org B is ``other`` (both fully seeded, see tests/e2e/api_world.py).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import uuid
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, DaemonFactory
+from tests.e2e.api_world import (
+    API_EXTRA,
+    ApiWorld,
+    Route,
+    Sampler,
+    fill,
+    list_path,
+    make_tokens,
+    radius_traffic,
+    routes,
+    start_world,
+)
+
+#: A ``{param}`` that names no object of a list route (none today: every id pairs with its list).
+ID_LESS: frozenset[str] = frozenset()
+
+#: schemathesis: examples per operation, and per-operation overrides ("METHOD /path": n), in one place.
+FUZZ_EXAMPLES = 12
+FUZZ_OVERRIDES: dict[str, int] = {}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: Any) -> Iterator[ApiWorld]:
+    """One daemon with orgs demo (A) and other (B) fully seeded, plus org fuzz for schemathesis."""
+    f = DaemonFactory(tmp_path_factory.mktemp("api"))
+    w = start_world(f, extra_orgs=("fuzz",))
+    radius_traffic(w.daemon)
+    yield w
+    w.session.close()
+    f.close()
+
+
+# -- ids of each kind, per org ----------------------------------------------------------------
+
+def _items(w: ApiWorld, path: str, who: str, query: dict[str, Any] | None = None,
+           org: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Every item of a list route (all pages), and the status of its first page."""
+    params: dict[str, Any] = dict(query or {})
+    headers = {"X-Aaad-Org": org} if org else None
+    out: list[dict[str, Any]] = []
+    for _ in range(50):
+        r = w.call("GET", path, who, params=params, headers=headers)
+        if r.status_code != 200:
+            return r.status_code, out
+        page = r.json()
+        out += page["items"]
+        if not page.get("next_cursor"):
+            break
+        params["cursor"] = page["next_cursor"]
+    return 200, out
+
+
+class Ids:
+    """For each ``{param}`` of the document: the ids of A's and B's objects (from the list route)."""
+
+    def __init__(self, w: ApiWorld):
+        self.a: dict[str, list[int]] = {}
+        self.b: dict[str, list[int]] = {}
+        self.platform: set[str] = set()        # params listed for platform tokens only (org_id)
+        self.no_list: dict[str, list[str]] = {}
+        all_routes = routes(w.doc)
+        lists = {r.path for r in all_routes if r.is_page}
+        params = sorted({p for r in all_routes for p in r.params} - ID_LESS)
+        for p in params:
+            lp = list_path(p)
+            if lp not in lists:
+                self.no_list.setdefault(p, []).extend(str(r) for r in all_routes if p in r.params)
+                continue
+            status, b_items = _items(w, lp, "b")
+            if status == 403:
+                self.platform.add(p)
+                _, every = _items(w, lp, "platform")
+                b_items = [i for i in every if i.get("slug") == "other"]
+                a_items = [i for i in every if i.get("slug") == "demo"]
+            else:
+                if not b_items:
+                    self._create(w, lp, "b")
+                    status, b_items = _items(w, lp, "b")
+                _, a_items = _items(w, lp, "a")
+            self.b[p] = [int(i["id"]) for i in b_items if "id" in i]
+            self.a[p] = [int(i["id"]) for i in a_items if "id" in i]
+
+    def _create(self, w: ApiWorld, lp: str, who: str) -> None:
+        """Give ``who``'s org one object of an empty list, through its POST route if it has one."""
+        if not w.has("POST", lp):
+            return
+        route = Route("POST", lp, w.doc["paths"][lp]["post"])
+        sampler = Sampler(w.doc, self.first(who))
+        w.call("POST", lp, who, json=sampler.request_body(route), params=sampler.query(route))
+
+    def first(self, who: str) -> dict[str, int]:
+        ids = self.a if who.startswith("a") else self.b
+        return {p: v[0] for p, v in ids.items() if v}
+
+
+@pytest.fixture(scope="module")
+def ids(world: ApiWorld) -> Ids:
+    return Ids(world)
+
+
+def _swept(route: Route, ids: Ids, unswept: list[str]) -> bool:
+    missing = [p for p in route.params if not ids.b.get(p)]
+    if missing:
+        unswept.append(f"{route} (org B has no {', '.join(missing)})")
+    return not missing
+
+
+def _warn_unswept(unswept: list[str]) -> None:
+    if unswept:
+        warnings.warn("not swept, org B has no object to aim at: " + "; ".join(unswept), stacklevel=2)
+
+
+def _snapshot(w: ApiWorld, route: Route, values: dict[str, int]) -> Any:
+    """B's view of the object a write route names: its GET route (the longest such prefix of the path), or
+    its item in the list route of the last id."""
+    path = route.path
+    while "{" in path:
+        if w.has("GET", path) and path.endswith("}"):
+            r = w.call("GET", fill(path, values), "b")
+            return r.status_code, r.text
+        path = path.rsplit("/", 1)[0]
+    last = route.params[-1]
+    _, items = _items(w, list_path(last), "b")
+    return [i for i in items if i.get("id") == values[last]]
+
+
+# -- 1. tenant isolation -------------------------------------------------------------------------
+
+def test_every_id_parameter_pairs_with_a_list_route(ids: Ids) -> None:
+    """Each {thing_id} of the document has a list route /things (the sweep finds the other org's ids there)."""
+    assert not ids.no_list, "path parameters without a list route (add GET /things returning a Page, or " \
+                            f"name the parameter after it): {ids.no_list}"
+
+
+def test_other_orgs_ids_are_not_found_on_every_get(world: ApiWorld, ids: Ids) -> None:
+    """Every GET naming org B's ids with org A's token answers 404 (B's token gets its object)."""
+    bad: list[str] = []
+    unswept: list[str] = []
+    swept = 0
+    for route in routes(world.doc):
+        if route.method != "GET" or not route.params or not _swept(route, ids, unswept):
+            continue
+        values = {p: ids.b[p][0] for p in route.params}
+        path = fill(route.path, values)
+        own = world.call("GET", path, "b", params=Sampler(world.doc, ids.first("b")).query(route))
+        r = world.call("GET", path, "a", params=Sampler(world.doc, ids.first("a")).query(route))
+        swept += 1
+        platform = bool(set(route.params) & ids.platform)
+        if platform:
+            if own.status_code != 403 or r.status_code != 403:
+                bad.append(f"{route}: platform route answered org tokens B {own.status_code}, A {r.status_code}")
+            continue
+        if own.status_code == 404:
+            bad.append(f"{route}: org B's own id {values} answers 404 to B (the sweep proves nothing): {own.text}")
+        if r.status_code != 404:
+            bad.append(f"{route}: org A's token on B's {values} answered {r.status_code}: {r.text[:300]}")
+    _warn_unswept(unswept)
+    assert swept, "no GET route with an id was swept"
+    assert not bad, "\n".join(bad)
+
+
+def test_writes_on_other_orgs_ids_are_refused_and_change_nothing(world: ApiWorld, ids: Ids) -> None:
+    """Every write naming org B's ids with org A's token answers 404 or 422 and B's object stays as it was."""
+    bad: list[str] = []
+    unswept: list[str] = []
+    refused_early: list[str] = []
+    swept = 0
+    sampler = Sampler(world.doc, ids.first("a"))
+    for route in routes(world.doc):
+        if not route.write or not route.params or not _swept(route, ids, unswept):
+            continue
+        values = {p: ids.b[p][0] for p in route.params}
+        before = _snapshot(world, route, values)
+        r = world.call(route.method, fill(route.path, values), "a", json=sampler.request_body(route),
+                       params=sampler.query(route))
+        after = _snapshot(world, route, values)
+        swept += 1
+        allowed = {403} if set(route.params) & ids.platform else {404, 422}
+        if r.status_code not in allowed:
+            bad.append(f"{route}: org A's token on B's {values} answered {r.status_code}: {r.text[:300]}")
+        elif r.status_code == 422:
+            refused_early.append(f"{route}: {r.json()['error']['message']}")
+        if before != after:
+            bad.append(f"{route}: org B's object changed: {before!r} -> {after!r}")
+    _warn_unswept(unswept)
+    if refused_early:
+        warnings.warn("answered 422 before looking the object up (plausible body refused): "
+                      + "; ".join(refused_early), stacklevel=1)
+    assert swept, "no write route with an id was swept"
+    assert not bad, "\n".join(bad)
+
+
+def test_lists_never_show_other_orgs_objects(world: ApiWorld, ids: Ids) -> None:
+    """Every list route with org A's token holds none of the ids the same route shows org B."""
+    bad: list[str] = []
+    compared = 0
+    for route in routes(world.doc):
+        if not route.is_page:
+            continue
+        b_status, b_items = _items(world, route.path, "b", Sampler(world.doc, ids.first("b")).query(route))
+        a_status, a_items = _items(world, route.path, "a", Sampler(world.doc, ids.first("a")).query(route))
+        if b_status == 403 and a_status == 403:
+            continue                                  # a platform route: no org token lists anything
+        if (a_status, b_status) != (200, 200):
+            bad.append(f"{route}: answered A {a_status}, B {b_status}")
+            continue
+        b_ids = {i["id"] for i in b_items if "id" in i}
+        leaked = b_ids & {i["id"] for i in a_items if "id" in i}
+        if leaked:
+            bad.append(f"{route}: org A sees org B's ids {sorted(leaked)}")
+        compared += bool(b_ids)
+    assert compared >= 2, "fewer than two lists had objects of org B to compare"
+    assert not bad, "\n".join(bad)
+
+
+def test_read_only_token_gets_403_on_every_write(world: ApiWorld, ids: Ids) -> None:
+    """Every write route (of the org or the platform) answers a read-only token 403 and creates nothing."""
+    sampler = Sampler(world.doc, ids.first("a"))
+    audit_before = _items(world, "/audit", "a")[1]
+    bad: list[str] = []
+    writes = [r for r in routes(world.doc) if r.write]
+    for route in writes:
+        values = {p: (ids.a.get(p) or [1])[0] for p in route.params}
+        r = world.call(route.method, fill(route.path, values), "a_ro", json=sampler.request_body(route),
+                       params=sampler.query(route))
+        if r.status_code != 403 or r.json()["error"]["code"] != "forbidden":
+            bad.append(f"{route}: {r.status_code} {r.text[:200]}")
+    assert writes and not bad, "\n".join(bad)
+    assert _items(world, "/audit", "a")[1] == audit_before
+
+
+def test_every_route_wants_a_token(world: ApiWorld, ids: Ids) -> None:
+    """Without a token, or with an unknown one, every declared route answers 401 naming the scheme."""
+    bad: list[str] = []
+    for route in routes(world.doc):
+        path = fill(route.path, {p: 1 for p in route.params})
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+            r = world.call(route.method, path, None, headers=headers)
+            if r.status_code != 401 or "Bearer" not in r.headers.get("WWW-Authenticate", ""):
+                bad.append(f"{route} {headers}: {r.status_code}")
+    assert not bad, "\n".join(bad)
+
+
+# -- 2. schemathesis -----------------------------------------------------------------------------
+
+def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(world: ApiWorld) -> None:
+    """schemathesis fuzzes every operation with a throwaway org's read-write token: no 5xx, every response
+    (status, content type, body) as the document declares."""
+    import hypothesis
+    import schemathesis
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+    schema = schemathesis.openapi.from_url(world.base + "/openapi.json")
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+    headers = {"Authorization": "Bearer " + world.tokens["fuzz"]}
+    session = requests.Session()
+    failures: list[str] = []
+    operations = 0
+    for result in schema.get_all_operations():
+        op = result.ok()
+        operations += 1
+        n = FUZZ_OVERRIDES.get(f"{op.method.upper()} {op.path}", FUZZ_EXAMPLES)
+
+        @hypothesis.settings(max_examples=n, deadline=None, derandomize=True, database=None,
+                             suppress_health_check=list(hypothesis.HealthCheck),
+                             phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+        @hypothesis.given(case=op.as_strategy())
+        def fuzz(case: Any) -> None:
+            case.call_and_validate(base_url=world.base, session=session, headers=headers, checks=checks)
+
+        try:
+            fuzz()
+        except Exception as e:  # noqa: BLE001 - every operation's failure is reported together
+            failures.append(f"{op.method.upper()} {op.path}: {str(e)[:1500]}")
+    session.close()
+    assert operations >= 10
+    assert not failures, "\n\n".join(failures)
+
+
+# -- 3. idempotency on both databases -----------------------------------------------------------
+
+def _race(w: ApiWorld, path: str, body: dict[str, Any], key: str) -> list[requests.Response]:
+    """Send the same POST twice at once (both sent before either answer is read)."""
+    barrier = threading.Barrier(2)
+    out: list[requests.Response | None] = [None, None]
+
+    def send(i: int) -> None:
+        with requests.Session() as s:
+            barrier.wait()
+            out[i] = w.call("POST", path, "a", json=body, headers={"Idempotency-Key": key}, session=s)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert out[0] is not None and out[1] is not None
+    return [out[0], out[1]]
+
+
+def _check_idempotent(w: ApiWorld, path: str, body: dict[str, Any], other_body: dict[str, Any],
+                      count: Any) -> None:
+    """One key: a retry replays the first answer and creates nothing; a race creates one object; another
+    body gets 409."""
+    key = f"e2e-{uuid.uuid4().hex}"
+    first = w.call("POST", path, "a", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 201, first.text
+    again = w.call("POST", path, "a", json=body, headers={"Idempotency-Key": key})
+    assert (again.status_code, again.json()) == (201, first.json())
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert count() == 1
+    changed = w.call("POST", path, "a", json=other_body, headers={"Idempotency-Key": key})
+    assert changed.status_code == 409 and changed.json()["error"]["code"] == "idempotency_mismatch", changed.text
+    assert count() == 1
+
+    raced_body = {**other_body}
+    before = count()
+    r1, r2 = _race(w, path, raced_body, f"e2e-race-{uuid.uuid4().hex}")
+    answers = sorted([r1, r2], key=lambda r: r.status_code)
+    assert answers[0].status_code == 201, answers[0].text
+    second = answers[1]
+    assert (second.status_code == 201 and second.json() == answers[0].json()) or (
+        second.status_code == 409 and second.json()["error"]["code"] == "in_progress"), second.text
+    assert count() == before + 1
+
+
+def test_idempotency_key_creates_once(daemon_factory: DaemonFactory, db_url: str) -> None:
+    """POST /customers (and /payments when the API has it) with one Idempotency-Key creates one object:
+    retried, raced, and refused with another body; on SQLite and PostgreSQL."""
+    d = daemon_factory(db_url, extra=API_EXTRA)
+    w = ApiWorld(d, d.config_path, make_tokens(d.config_path))
+    try:
+        tag = uuid.uuid4().hex[:8]
+
+        def customers() -> int:
+            return len(_items(w, "/customers", "a", {"q": tag})[1])
+
+        _check_idempotent(w, "/customers", {"name": f"Idem {tag}"}, {"name": f"Idem {tag} B"}, customers)
+        if not w.has("POST", "/payments"):
+            warnings.warn("POST /payments not in the API yet: its idempotency is not checked", stacklevel=1)
+            return
+        cust = w.call("POST", "/customers", "a", json={"name": f"Payer {tag}"}).json()
+        route = Route("POST", "/payments", w.doc["paths"]["/payments"]["post"])
+        sampler = Sampler(w.doc, {"customer_id": cust["id"]})
+        body = {**sampler.request_body(route), "customer_id": cust["id"], "amount": 1500}
+
+        def payments() -> int:
+            return sum(1 for p in _items(w, "/payments", "a")[1] if p.get("customer_id") == cust["id"])
+
+        other = {**sampler.request_body(route), "customer_id": cust["id"], "amount": 2500}
+        _check_idempotent(w, "/payments", body, other, payments)
+    finally:
+        w.session.close()
+
+
+# -- 4. the README's curl session ----------------------------------------------------------------
+
+SCRIPT = ROOT / "scripts" / "api_demo.sh"
+
+
+def test_readme_curl_session_runs(world: ApiWorld) -> None:
+    """scripts/api_demo.sh, exactly as the README shows it: token, customer, service, payment, invoice PDF."""
+    missing = [f"{m} {p}" for m, p in (("POST", "/services"), ("POST", "/payments"), ("GET", "/invoices"),
+                                        ("GET", "/invoices/{invoice_id}.pdf")) if not world.has(m, p)]
+    env = dict(os.environ, AAAD=f"{sys.executable} -m aaad -c {world.conf}", API=world.base,
+               OUT=str(world.daemon.data_dir / "invoice.pdf"))
+    r = subprocess.run(["bash", str(SCRIPT)], capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    out = r.stdout + r.stderr
+    assert re.search(r"^customer \d+", r.stdout, re.M), out
+    if missing:
+        assert r.returncode != 0, out
+        pytest.skip(f"the API has no {', '.join(missing)} yet: the session ran up to the customer")
+    assert r.returncode == 0, out
+    assert re.search(r"^service \d+", r.stdout, re.M) and re.search(r"^payment \d+", r.stdout, re.M), out
+    pdf = Path(env["OUT"]).read_bytes()
+    assert pdf.startswith(b"%PDF-"), pdf[:100]
+
+
+def test_readme_script_uses_curl_for_http() -> None:
+    """The script talks to the API with curl only (no python, no wget): what the README reader runs."""
+    text = SCRIPT.read_text()
+    assert "curl" in text and "python" not in text and "wget" not in text
+    assert shutil.which("curl") and shutil.which("jq"), "curl and jq are in the Makefile's RUN_PKGS"
+
+
+# -- 5. metrics ------------------------------------------------------------------------------------
+
+def test_metrics_show_api_latency_by_route_template(world: ApiWorld, ids: Ids) -> None:
+    """After API calls, /metrics has aaad_api_request_seconds by route template, method and status."""
+    cid = ids.a["customer_id"][0]
+    for _ in range(3):
+        assert world.call("GET", f"/customers/{cid}", "a").status_code == 200
+    assert world.call("GET", "/customers/999999999", "a").status_code == 404
+    code, text = world.daemon.get("/metrics")
+    assert code == 200
+
+    def count(status: str) -> float:
+        pattern = re.compile(r'^aaad_api_request_seconds_count\{(?=.*route="/customers/\{customer_id\}")'
+                             rf'(?=.*method="GET")(?=.*status="{status}").*\}} (\S+)$', re.M)
+        m = pattern.search(text)
+        return float(m.group(1)) if m else 0.0
+
+    assert count("200") >= 3 and count("404") >= 1, text[-3000:]
+    assert re.search(r'^aaad_api_request_seconds_bucket\{.*route="/customers/\{customer_id\}"', text, re.M)
+    assert str(cid) not in re.findall(r'route="([^"]*)"', text)
+
+
+def test_api_calls_are_logged_and_never_show_a_traceback(world: ApiWorld) -> None:
+    """The daemon logs one line per API call (token name, route, status) and the clients saw no stack trace."""
+    r = world.call("GET", "/customers", "a", params={"limit": "0"})
+    assert r.status_code == 422 and "Traceback" not in r.text
+    assert any("e2e a" in line and "GET /customers 422" in line for line in world.daemon.log), \
+        "".join(world.daemon.log[-20:])
+    assert json.loads(r.text)["error"]["field"] == "limit"
