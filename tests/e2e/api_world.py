@@ -5,9 +5,10 @@ the OpenAPI document (routes, which list route gives the ids of a
 
 Org ``other`` (B) is the demo seeded once and renamed, then ``demo`` (A) is
 seeded again, all through the CLI before the daemon starts: both orgs hold one
-of everything, under different ids.  B keeps the demo NAS on 127.0.0.1 (the
-second seeding cannot add the same address), so RADIUS traffic from loopback
-gives B sessions, usage and an auth log too.
+of everything, under different ids (a throwaway org for the fuzzer is seeded
+the same way).  B, seeded first, keeps the demo NAS on 127.0.0.1 (a later
+seeding cannot add the same address), so RADIUS traffic from loopback gives B
+sessions, usage and an auth log too.
 """
 from __future__ import annotations
 
@@ -48,24 +49,27 @@ def database_url(conf: Path) -> str:
     return app.prepare_storage(app.load_config(str(conf)), upgrade=True)
 
 
-def seed_two_orgs(conf: Path) -> None:
-    """Org ``other`` and org ``demo``, each with the whole demo (RADIUS and billing)."""
+def seed_orgs(conf: Path, renamed: tuple[str, ...] = (B,)) -> None:
+    """Org ``demo`` and one org per ``renamed`` slug, each with the whole demo (RADIUS and billing): the
+    demo is seeded and renamed once per slug, then seeded again."""
     import sqlalchemy as sa
 
     from aaad.db import sync_engine
     from aaad.schema import orgs
-    cli(conf, "demo")
     e = sync_engine(database_url(conf))
     try:
-        with e.begin() as c:
-            c.execute(sa.update(orgs).where(orgs.c.slug == A).values(slug=B, name="Other Net"))
+        for slug in renamed:
+            cli(conf, "demo")
+            with e.begin() as c:
+                c.execute(sa.update(orgs).where(orgs.c.slug == A).values(slug=slug, name=f"{slug.title()} Net"))
     finally:
         e.dispose()
     cli(conf, "demo")
 
 
 def make_tokens(conf: Path, extra_orgs: tuple[str, ...] = ()) -> dict[str, str]:
-    """Tokens: a / a_ro (org demo), b / b_ro (org other), platform, and one per ``extra_orgs`` slug (added)."""
+    """Tokens: a / a_ro (org demo), b / b_ro (org other), platform, and SLUG / SLUG_ro per ``extra_orgs``
+    slug (the org added when missing)."""
     from aaad import orgs
     from aaad.db import sync_engine
     from web import tokens
@@ -146,9 +150,9 @@ class ApiWorld:
 
 
 def start_world(factory: DaemonFactory, db_url: str | None = None, extra_orgs: tuple[str, ...] = ()) -> ApiWorld:
-    """A daemon on a database seeded with both orgs, and their tokens."""
+    """A daemon on a database with orgs demo, other and ``extra_orgs``, all seeded, and their tokens."""
     conf, data_dir = factory.configure(db_url, extra=API_EXTRA, demo=False)
-    seed_two_orgs(conf)
+    seed_orgs(conf, (B, *extra_orgs))
     toks = make_tokens(conf, extra_orgs)
     return ApiWorld(factory.start(conf, data_dir), conf, toks)
 
@@ -187,15 +191,14 @@ def routes(doc: dict[str, Any]) -> list[Route]:
     return [Route(m.upper(), p, op) for p, ops in doc["paths"].items() for m, op in ops.items() if m in METHODS]
 
 
-def list_path(param: str) -> str:
-    """The list route whose ids fill ``{param}``: ``credit_note_id`` -> ``/credit-notes``."""
-    stem = param[:-3] if param.endswith("_id") else param
-    stem = stem.replace("_", "-")
-    if stem.endswith("y") and not stem.endswith(("ay", "ey", "oy", "uy")):
-        return f"/{stem[:-1]}ies"
-    if stem.endswith(("s", "x", "ch", "sh")):
-        return f"/{stem}es"
-    return f"/{stem}s"
+def list_paths(param: str) -> list[str]:
+    """The list routes that may give the ids of ``{param}``, the convention's first: ``credit_note_id`` ->
+    ``/credit-notes`` (then ``/nas`` for ``nas_id``, ``/entries`` for ``entry_id``...)."""
+    stem = (param[:-3] if param.endswith("_id") else param).replace("_", "-")
+    out = [f"/{stem}s", f"/{stem}es", f"/{stem}"]
+    if stem.endswith("y"):
+        out.insert(0, f"/{stem[:-1]}ies")
+    return out
 
 
 def fill(path: str, values: dict[str, Any]) -> str:

@@ -25,13 +25,16 @@ import requests
 from tests.conftest import ROOT, DaemonFactory
 from tests.e2e.api_world import (
     API_EXTRA,
+    A,
     ApiWorld,
+    B,
     Route,
     Sampler,
     fill,
-    list_path,
+    list_paths,
     make_tokens,
     radius_traffic,
+    resolve,
     routes,
     start_world,
 )
@@ -39,9 +42,6 @@ from tests.e2e.api_world import (
 #: A ``{param}`` that names no object of a list route (none today: every id pairs with its list).
 ID_LESS: frozenset[str] = frozenset()
 
-#: schemathesis: examples per operation, and per-operation overrides ("METHOD /path": n), in one place.
-FUZZ_EXAMPLES = 12
-FUZZ_OVERRIDES: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module")
@@ -76,34 +76,40 @@ def _items(w: ApiWorld, path: str, who: str, query: dict[str, Any] | None = None
 
 
 class Ids:
-    """For each ``{param}`` of the document: the ids of A's and B's objects (from the list route)."""
+    """For each ``{param}`` of the document: the ids of each org's objects, from the param's list route
+    (org B's lists that are empty get an object through their POST route when they have one)."""
 
-    def __init__(self, w: ApiWorld):
-        self.a: dict[str, list[int]] = {}
-        self.b: dict[str, list[int]] = {}
+    def __init__(self, w: ApiWorld, whos: tuple[str, ...] = ("a", "b", "fuzz")):
+        self.of: dict[str, dict[str, list[int]]] = {who: {} for who in whos}
         self.platform: set[str] = set()        # params listed for platform tokens only (org_id)
         self.no_list: dict[str, list[str]] = {}
         all_routes = routes(w.doc)
         lists = {r.path for r in all_routes if r.is_page}
-        params = sorted({p for r in all_routes for p in r.params} - ID_LESS)
-        for p in params:
-            lp = list_path(p)
-            if lp not in lists:
-                self.no_list.setdefault(p, []).extend(str(r) for r in all_routes if p in r.params)
+        slugs = {"a": A, "b": B}
+        self.list_of: dict[str, str] = {}      # param -> its list route
+        for p in sorted({p for r in all_routes for p in r.params} - ID_LESS):
+            lp = next((c for c in list_paths(p) if c in lists), None)
+            if lp is None:
+                self.no_list[p] = [str(r) for r in all_routes if p in r.params]
                 continue
-            status, b_items = _items(w, lp, "b")
-            if status == 403:
-                self.platform.add(p)
-                _, every = _items(w, lp, "platform")
-                b_items = [i for i in every if i.get("slug") == "other"]
-                a_items = [i for i in every if i.get("slug") == "demo"]
-            else:
-                if not b_items:
-                    self._create(w, lp, "b")
-                    status, b_items = _items(w, lp, "b")
-                _, a_items = _items(w, lp, "a")
-            self.b[p] = [int(i["id"]) for i in b_items if "id" in i]
-            self.a[p] = [int(i["id"]) for i in a_items if "id" in i]
+            self.list_of[p] = lp
+            for who in whos:
+                status, items = _items(w, lp, who)
+                if status == 403:
+                    self.platform.add(p)
+                    items = [i for i in _items(w, lp, "platform")[1] if i.get("slug") == slugs.get(who, who)]
+                elif not items and who == "b":
+                    self._create(w, lp, who)
+                    items = _items(w, lp, who)[1]
+                self.of[who][p] = [int(i["id"]) for i in items if "id" in i and not _in_use(i)]
+
+    @property
+    def a(self) -> dict[str, list[int]]:
+        return self.of["a"]
+
+    @property
+    def b(self) -> dict[str, list[int]]:
+        return self.of["b"]
 
     def _create(self, w: ApiWorld, lp: str, who: str) -> None:
         """Give ``who``'s org one object of an empty list, through its POST route if it has one."""
@@ -114,8 +120,12 @@ class Ids:
         w.call("POST", lp, who, json=sampler.request_body(route), params=sampler.query(route))
 
     def first(self, who: str) -> dict[str, int]:
-        ids = self.a if who.startswith("a") else self.b
-        return {p: v[0] for p, v in ids.items() if v}
+        return {p: v[0] for p, v in self.of[who].items() if v}
+
+
+def _in_use(item: dict[str, Any]) -> bool:
+    """The read-write tokens the tests call with (a sweep must not revoke them)."""
+    return str(item.get("name", "")) in ("e2e a", "e2e b", "e2e fuzz")
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +145,7 @@ def _warn_unswept(unswept: list[str]) -> None:
         warnings.warn("not swept, org B has no object to aim at: " + "; ".join(unswept), stacklevel=2)
 
 
-def _snapshot(w: ApiWorld, route: Route, values: dict[str, int]) -> Any:
+def _snapshot(w: ApiWorld, ids: Ids, route: Route, values: dict[str, int]) -> Any:
     """B's view of the object a write route names: its GET route (the longest such prefix of the path), or
     its item in the list route of the last id."""
     path = route.path
@@ -145,7 +155,7 @@ def _snapshot(w: ApiWorld, route: Route, values: dict[str, int]) -> Any:
             return r.status_code, r.text
         path = path.rsplit("/", 1)[0]
     last = route.params[-1]
-    _, items = _items(w, list_path(last), "b")
+    _, items = _items(w, ids.list_of[last], "b")
     return [i for i in items if i.get("id") == values[last]]
 
 
@@ -195,10 +205,10 @@ def test_writes_on_other_orgs_ids_are_refused_and_change_nothing(world: ApiWorld
         if not route.write or not route.params or not _swept(route, ids, unswept):
             continue
         values = {p: ids.b[p][0] for p in route.params}
-        before = _snapshot(world, route, values)
+        before = _snapshot(world, ids, route, values)
         r = world.call(route.method, fill(route.path, values), "a", json=sampler.request_body(route),
                        params=sampler.query(route))
-        after = _snapshot(world, route, values)
+        after = _snapshot(world, ids, route, values)
         swept += 1
         allowed = {403} if set(route.params) & ids.platform else {404, 422}
         if r.status_code not in allowed:
@@ -215,25 +225,62 @@ def test_writes_on_other_orgs_ids_are_refused_and_change_nothing(world: ApiWorld
     assert not bad, "\n".join(bad)
 
 
+def _ids_in(obj: Any, key: str = "", into: dict[str, set[int]] | None = None) -> dict[str, set[int]]:
+    """Every integer under a key ``id`` or ``*_id`` anywhere in ``obj``, by key."""
+    into = {} if into is None else into
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            _ids_in(v, k, into)
+    elif isinstance(obj, list):
+        for v in obj:
+            _ids_in(v, key, into)
+    elif isinstance(obj, int) and not isinstance(obj, bool) and (key == "id" or key.endswith("_id")):
+        into.setdefault(key, set()).add(obj)
+    return into
+
+
+def _filter_variants(w: ApiWorld, route: Route) -> list[dict[str, Any]]:
+    """The list's default query, then each value of each optional filter that has a closed set of values
+    (status, state, sort...): a filter's query may forget the org where the default one does not."""
+    out: list[dict[str, Any]] = [{}]
+    for p in route.op.get("parameters", ()):
+        if p["in"] != "query" or p.get("required"):
+            continue
+        options = [resolve(w.doc, o) for o in p["schema"].get("anyOf", [p["schema"]])]
+        for o in options:
+            out += [{p["name"]: v} for v in o.get("enum", ())[:8]]
+    return out
+
+
 def test_lists_never_show_other_orgs_objects(world: ApiWorld, ids: Ids) -> None:
-    """Every list route with org A's token holds none of the ids the same route shows org B."""
+    """Every list route with org A's token holds none of org B's objects: no id the same route shows B, and
+    no ``thing_id`` anywhere in an item that is one of B's things."""
     bad: list[str] = []
     compared = 0
-    for route in routes(world.doc):
-        if not route.is_page:
-            continue
-        b_status, b_items = _items(world, route.path, "b", Sampler(world.doc, ids.first("b")).query(route))
-        a_status, a_items = _items(world, route.path, "a", Sampler(world.doc, ids.first("a")).query(route))
+    kind_of = {lp: p for p, lp in ids.list_of.items()}
+    for route, variant in ((r, v) for r in routes(world.doc) if r.is_page for v in _filter_variants(world, r)):
+        b_status, b_items = _items(world, route.path, "b", {**Sampler(world.doc, ids.first("b")).query(route),
+                                                             **variant})
+        a_status, a_items = _items(world, route.path, "a", {**Sampler(world.doc, ids.first("a")).query(route),
+                                                             **variant})
         if b_status == 403 and a_status == 403:
             continue                                  # a platform route: no org token lists anything
         if (a_status, b_status) != (200, 200):
-            bad.append(f"{route}: answered A {a_status}, B {b_status}")
+            bad.append(f"{route} {variant}: answered A {a_status}, B {b_status}")
             continue
         b_ids = {i["id"] for i in b_items if "id" in i}
         leaked = b_ids & {i["id"] for i in a_items if "id" in i}
         if leaked:
-            bad.append(f"{route}: org A sees org B's ids {sorted(leaked)}")
-        compared += bool(b_ids)
+            bad.append(f"{route} {variant}: org A sees the ids org B sees {sorted(leaked)}")
+        seen = _ids_in(a_items)
+        own_kind = kind_of.get(route.path)
+        for key, values in seen.items():
+            kind = own_kind if key == "id" else key
+            if kind in ids.b:
+                foreign = values & set(ids.b[kind])
+                if foreign:
+                    bad.append(f"{route} {variant}: org A's items name org B's {kind} {sorted(foreign)}")
+        compared += bool(b_items)
     assert compared >= 2, "fewer than two lists had objects of org B to compare"
     assert not bad, "\n".join(bad)
 
@@ -268,7 +315,14 @@ def test_every_route_wants_a_token(world: ApiWorld, ids: Ids) -> None:
 
 # -- 2. schemathesis -----------------------------------------------------------------------------
 
-def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(world: ApiWorld) -> None:
+#: schemathesis, per operation: examples with generated path ids, with the ids of the fuzz org's own objects
+#: (the handler's happy path gets fuzzed inputs), and of invalid inputs.  FUZZ_OVERRIDES: "METHOD /path" ->
+#: a replacement of some of these.
+FUZZ = {"positive": 8, "own_ids": 8, "negative": 6}
+FUZZ_OVERRIDES: dict[str, dict[str, int]] = {}
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(world: ApiWorld, ids: Ids) -> None:
     """schemathesis fuzzes every operation with a throwaway org's read-write token: no 5xx, every response
     (status, content type, body) as the document declares."""
     import hypothesis
@@ -282,25 +336,35 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(world: ApiWor
     schema = schemathesis.openapi.from_url(world.base + "/openapi.json")
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
     headers = {"Authorization": "Bearer " + world.tokens["fuzz"]}
+    own = ids.first("fuzz")
     session = requests.Session()
     failures: list[str] = []
     operations = 0
     for result in schema.get_all_operations():
         op = result.ok()
         operations += 1
-        n = FUZZ_OVERRIDES.get(f"{op.method.upper()} {op.path}", FUZZ_EXAMPLES)
+        name = f"{op.method.upper()} {op.path}"
+        plan = {**FUZZ, **FUZZ_OVERRIDES.get(name, {})}
+        params = re.findall(r"{(\w+)}", op.path)
+        runs: list[tuple[str, Any]] = [("positive", op.as_strategy())]
+        if params and all(p in own for p in params):
+            runs.append(("own_ids", op.as_strategy(path_parameters={p: own[p] for p in params})))
+        runs.append(("negative", op.as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE)))
+        for kind, strategy in runs:
+            if not plan[kind]:
+                continue
 
-        @hypothesis.settings(max_examples=n, deadline=None, derandomize=True, database=None,
-                             suppress_health_check=list(hypothesis.HealthCheck),
-                             phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
-        @hypothesis.given(case=op.as_strategy())
-        def fuzz(case: Any) -> None:
-            case.call_and_validate(base_url=world.base, session=session, headers=headers, checks=checks)
+            @hypothesis.settings(max_examples=plan[kind], deadline=None, derandomize=True, database=None,
+                                 suppress_health_check=list(hypothesis.HealthCheck),
+                                 phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate])
+            @hypothesis.given(case=strategy)
+            def fuzz(case: Any) -> None:
+                case.call_and_validate(base_url=world.base, session=session, headers=headers, checks=checks)
 
-        try:
-            fuzz()
-        except Exception as e:  # noqa: BLE001 - every operation's failure is reported together
-            failures.append(f"{op.method.upper()} {op.path}: {str(e)[:1500]}")
+            try:
+                fuzz()
+            except Exception as e:  # noqa: BLE001 - every operation's failure is reported together
+                failures.append(f"{name} ({kind}): {str(e)[:1500]}")
     session.close()
     assert operations >= 10
     assert not failures, "\n\n".join(failures)
