@@ -14,7 +14,7 @@ api() { curl -sS --fail-with-body -H "Authorization: Bearer $TOKEN" -H "Content-
 
 # A customer...
 CUSTOMER=$(api -X POST "$API/customers" -H "Idempotency-Key: demo-customer-$$" \
-  -d '{"name": "Adwoa Mensah", "phone": "+12025550199"}' | jq -r .id)
+  -d '{"name": "Adwoa Mensah"}' | jq -r .id)
 echo "customer $CUSTOMER"
 
 # ...with an internet service of the Home 10M product, active from today (its first invoice is issued).

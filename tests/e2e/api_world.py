@@ -211,6 +211,10 @@ def resolve(doc: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+#: Plausible text for fields whose name says what they hold.
+HINTS = {"currency": "USD", "method": "cash", "timezone": "UTC", "country": "US"}
+
+
 class Sampler:
     """Plausible inputs from a route's schemas: required fields only, ids from ``ids`` (param name -> id),
     the rest from the field's name, enum, format and bounds."""
@@ -260,8 +264,8 @@ class Sampler:
         unique = uuid.uuid4().hex[:10]
         if fmt == "email" or name == "email":
             return f"e2e-{unique}@example.com"
-        if name in ("currency",):
-            return "USD"
+        if name in HINTS:
+            return HINTS[name]
         if name == "slug" or schema.get("pattern", "").startswith("^[a-z0-9]"):
             return f"e2e{unique}"
         if name == "phone":

@@ -52,7 +52,7 @@ def test_a_claim_inserted_by_a_racer_after_the_check_is_key_taken(world: World) 
                 return real_execute(stmt.where(idempotency.c.id < 0))
             return result
 
-        c.execute = execute  # type: ignore[method-assign]
+        c.execute = execute
         with pytest.raises(apistore.KeyTaken):
             apistore.claim(c, 1, "racer-key", "h", now, now)
         assert real_execute(idempotency.select().where(idempotency.c.key == "racer-key")).first() is not None
