@@ -56,3 +56,11 @@ def test_a_claim_inserted_by_a_racer_after_the_check_is_key_taken(world: World) 
         with pytest.raises(apistore.KeyTaken):
             apistore.claim(c, 1, "racer-key", "h", now, now)
         assert real_execute(idempotency.select().where(idempotency.c.key == "racer-key")).first() is not None
+
+
+def test_an_org_header_that_is_no_slug_is_refused(api: ApiClient) -> None:
+    """X-Aaad-Org must match the slug pattern the document declares, for org and platform tokens alike."""
+    for who in ("demo", "platform"):
+        r = api.as_(who).get("/customers", headers={"X-Aaad-Org": "Demo ISP"})
+        assert r.code == 400 and r.json()["error"]["field"] == "X-Aaad-Org"
+    assert api.as_("platform").get("/customers", headers={"X-Aaad-Org": "demo"}).code == 200
