@@ -346,9 +346,13 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(world: ApiWor
 
     @schema.hook
     def filter_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) -> bool:
-        """Never revoke the token the fuzzer calls with."""
-        return not path_parameters or path_parameters.get("token_id") not in mine
+        """Never revoke the token the fuzzer calls with; no '..' (the client resolves it: /api/v1/x/../../..
+        is the landing page, not an API route)."""
+        return not path_parameters or (path_parameters.get("token_id") not in mine
+                                       and not any(".." in str(v) for v in path_parameters.values()))
 
+    # Not negative_data_rejection: it flags arrays and objects in the query, which the client sends as repeated
+    # keys and the API reads as their last value (a valid one).
     checks = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
     headers = {"Authorization": "Bearer " + world.tokens["fuzz"]}
     own = ids.first("fuzz")
