@@ -139,7 +139,10 @@ class Root:
 
     @app.handle_errors(Exception)
     def error(self, request: IRequest, failure: Failure) -> bytes:
-        """The one place the root turns exceptions into pages."""
+        """The one place the root turns exceptions into pages (JSON under /api/: a path the API's branch
+        does not match, e.g. one with a newline, is still the API's)."""
+        if cast(Any, request).path.startswith(b"/api/"):
+            return self.api.error(request, failure)
         err = classify(failure, request)
         apply(request, err)
         return self.pages.error(request, err, "aaad", "")

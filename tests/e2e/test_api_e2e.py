@@ -562,10 +562,13 @@ def test_api_calls_are_logged_and_never_show_a_traceback(world: ApiWorld) -> Non
 
 def test_malformed_requests_get_json_errors(world: ApiWorld) -> None:
     """A path that is not UTF-8, an X-Aaad-Org that is no slug and a body that is not JSON each get a JSON
-    400 naming the problem (found by schemathesis: Klein answered the first in text, the second was ignored)."""
+    400 naming the problem, a path with a newline a JSON 404 (found by schemathesis: Klein answered the first
+    in text, the second was ignored, the root answered the last in HTML)."""
     r = world.session.get(world.base + "/customers/%C0%AE", headers={"Authorization": "Bearer " + world.tokens["a"]})
     assert (r.status_code, r.headers["Content-Type"], r.json()["error"]["code"]) == (400, "application/json",
                                                                                       "bad_path")
+    r = world.call("GET", "/credit-notes/%0A7.html", "a")
+    assert (r.status_code, r.headers["Content-Type"]) == (404, "application/json"), r.text[:200]
     r = world.session.get(world.daemon.url("/static/%C0%AE"))
     assert r.status_code == 400 and r.headers["Content-Type"].startswith("text/plain")
     r = world.call("GET", "/customers", "a", headers={"X-Aaad-Org": "Not A Slug!"})
