@@ -45,7 +45,6 @@ from tests.e2e.api_world import (
 ID_LESS: frozenset[str] = frozenset()
 
 
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: Any) -> Iterator[ApiWorld]:
     """One daemon with orgs demo (A) and other (B) fully seeded, plus org fuzz for schemathesis."""
@@ -63,14 +62,12 @@ def world(tmp_path_factory: Any) -> Iterator[ApiWorld]:
 
 # -- ids of each kind, per org ----------------------------------------------------------------
 
-def _items(w: ApiWorld, path: str, who: str, query: dict[str, Any] | None = None,
-           org: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+def _items(w: ApiWorld, path: str, who: str, query: dict[str, Any] | None = None) -> tuple[int, list[dict[str, Any]]]:
     """Every item of a list route (all pages), and the status of its first page."""
     params: dict[str, Any] = dict(query or {})
-    headers = {"X-Aaad-Org": org} if org else None
     out: list[dict[str, Any]] = []
     for _ in range(50):
-        r = w.call("GET", path, who, params=params, headers=headers)
+        r = w.call("GET", path, who, params=params)
         if r.status_code != 200:
             return r.status_code, out
         page = r.json()
@@ -233,7 +230,7 @@ def test_writes_on_other_orgs_ids_are_refused_and_change_nothing(world: ApiWorld
 
 
 def _ids_in(obj: Any, key: str = "", into: dict[str, set[int]] | None = None) -> dict[str, set[int]]:
-    """Every integer under a key ``id`` or ``*_id`` anywhere in ``obj``, by key."""
+    """Every integer under a key ``*_id`` anywhere in ``obj``, by key."""
     into = {} if into is None else into
     if isinstance(obj, dict):
         for k, v in obj.items():
@@ -241,14 +238,15 @@ def _ids_in(obj: Any, key: str = "", into: dict[str, set[int]] | None = None) ->
     elif isinstance(obj, list):
         for v in obj:
             _ids_in(v, key, into)
-    elif isinstance(obj, int) and not isinstance(obj, bool) and (key == "id" or key.endswith("_id")):
+    elif isinstance(obj, int) and not isinstance(obj, bool) and key.endswith("_id"):
         into.setdefault(key, set()).add(obj)
     return into
 
 
-def _filter_variants(w: ApiWorld, route: Route) -> list[dict[str, Any]]:
+def _filter_variants(w: ApiWorld, route: Route, sample: dict[str, Any]) -> list[dict[str, Any]]:
     """The list's default query, then each value of each optional filter that has a closed set of values
-    (status, state, sort...): a filter's query may forget the org where the default one does not."""
+    (status, state, sort...), and each filter named like a field of ``sample`` (one of org B's items) with
+    that field's value: a filter's query may forget the org where the default one does not."""
     out: list[dict[str, Any]] = [{}]
     for p in route.op.get("parameters", ()):
         if p["in"] != "query" or p.get("required"):
@@ -256,40 +254,50 @@ def _filter_variants(w: ApiWorld, route: Route) -> list[dict[str, Any]]:
         options = [resolve(w.doc, o) for o in p["schema"].get("anyOf", [p["schema"]])]
         for o in options:
             out += [{p["name"]: v} for v in o.get("enum", ())[:8]]
+        value = sample.get(p["name"])
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            out.append({p["name"]: value})
     return out
 
 
 def test_lists_never_show_other_orgs_objects(world: ApiWorld, ids: Ids) -> None:
-    """Every list route with org A's token holds none of org B's objects: no id the same route shows B, and
-    no ``thing_id`` anywhere in an item that is one of B's things."""
+    """Every list route with org A's token, with its default query and each filter variant, holds none of
+    org B's objects: no id the same route shows B, none of B's things the route lists, and no ``thing_id``
+    anywhere in an item that is one of B's things."""
     bad: list[str] = []
     compared = 0
-    kind_of = {lp: p for p, lp in ids.list_of.items()}
-    for route, variant in ((r, v) for r in routes(world.doc) if r.is_page for v in _filter_variants(world, r)):
-        b_status, b_items = _items(world, route.path, "b", {**Sampler(world.doc, ids.first("b")).query(route),
-                                                             **variant})
-        a_status, a_items = _items(world, route.path, "a", {**Sampler(world.doc, ids.first("a")).query(route),
-                                                             **variant})
-        if b_status == 403 and a_status == 403:
-            continue                                  # a platform route: no org token lists anything
-        if (a_status, b_status) != (200, 200):
-            bad.append(f"{route} {variant}: answered A {a_status}, B {b_status}")
-            continue
-        b_ids = {i["id"] for i in b_items if "id" in i}
-        leaked = b_ids & {i["id"] for i in a_items if "id" in i}
-        if leaked:
-            bad.append(f"{route} {variant}: org A sees the ids org B sees {sorted(leaked)}")
-        seen = _ids_in(a_items)
-        own_kind = kind_of.get(route.path)
-        for key, values in seen.items():
-            kind = own_kind if key == "id" else key
-            if kind in ids.b:
-                foreign = values & set(ids.b[kind])
-                if foreign:
-                    bad.append(f"{route} {variant}: org A's items name org B's {kind} {sorted(foreign)}")
-        compared += bool(b_items)
-    assert compared >= 2, "fewer than two lists had objects of org B to compare"
+    for route in (r for r in routes(world.doc) if r.is_page):
+        b_query = Sampler(world.doc, ids.first("b")).query(route)
+        a_query = Sampler(world.doc, ids.first("a")).query(route)
+        sample = _items(world, route.path, "b", b_query)[1][:1]
+        for variant in _filter_variants(world, route, sample[0] if sample else {}):
+            bad += _compare_lists(world, ids, route, variant, {**a_query, **variant}, {**b_query, **variant})
+            compared += 1
+    assert compared >= 2, "fewer than two lists were compared"
     assert not bad, "\n".join(bad)
+
+
+def _compare_lists(world: ApiWorld, ids: Ids, route: Route, variant: dict[str, Any], a_query: dict[str, Any],
+                   b_query: dict[str, Any]) -> list[str]:
+    """What org A's answer to a list route shows of org B's objects."""
+    b_status, b_items = _items(world, route.path, "b", b_query)
+    a_status, a_items = _items(world, route.path, "a", a_query)
+    if b_status == 403 and a_status == 403:
+        return []                                 # a platform route: no org token lists anything
+    if (a_status, b_status) != (200, 200):
+        return [f"{route} {variant}: answered A {a_status}, B {b_status}"]
+    bad: list[str] = []
+    a_ids = {i["id"] for i in a_items if "id" in i}
+    leaked = a_ids & {i["id"] for i in b_items if "id" in i}
+    if leaked:
+        bad.append(f"{route} {variant}: org A sees the ids org B sees {sorted(leaked)}")
+    kind = {lp: p for p, lp in ids.list_of.items()}.get(route.path)
+    if kind in ids.b and a_ids & set(ids.b[kind]):
+        bad.append(f"{route} {variant}: org A sees org B's {kind} {sorted(a_ids & set(ids.b[kind]))}")
+    for key, values in _ids_in(a_items).items():
+        if key in ids.b and values & set(ids.b[key]):
+            bad.append(f"{route} {variant}: org A's items name org B's {key} {sorted(values & set(ids.b[key]))}")
+    return bad
 
 
 def test_read_only_token_gets_403_on_every_write(world: ApiWorld, ids: Ids) -> None:
