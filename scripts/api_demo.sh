@@ -23,7 +23,7 @@ SERVICE=$(api -X POST "$API/services" -H "Idempotency-Key: demo-service-$$" \
   -d "{\"customer_id\": $CUSTOMER, \"product_id\": $PRODUCT, \"start\": \"$(date -u +%F)\"}" | jq -r .id)
 echo "service $SERVICE"
 
-# A cash payment of 40.25 (money is in minor units): it settles the open invoice.
+# A cash payment of 40.25 (money is in minor units): it settles the open invoice, any rest is credit.
 PAYMENT=$(api -X POST "$API/payments" -H "Idempotency-Key: demo-payment-$$" \
   -d "{\"customer_id\": $CUSTOMER, \"amount\": 4025, \"method\": \"cash\", \"reference\": \"demo-$$\"}" \
   | jq -r .id)
