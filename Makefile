@@ -15,9 +15,9 @@ BIN_DIR ?= /usr/local/bin
 WRAPPER := $(BIN_DIR)/aaad
 WRAPPER_MARK := written by make run in
 
-# RUN_PKGS covers what the demo's printed examples use too (radtest/radclient, curl).
+# RUN_PKGS covers what the demo's printed examples use too (radtest/radclient, curl and jq: scripts/api_demo.sh).
 # Pango, HarfBuzz-subset and a font: what WeasyPrint needs to render invoices as PDF.
-RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached freeradius-utils curl \
+RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached freeradius-utils curl jq \
     libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
 TEST_PKGS := $(RUN_PKGS) postgresql poppler-utils freeradius
 

@@ -54,8 +54,13 @@ def claim(conn: Connection, token_id: int, key: str, request_hash: str, now: dat
     if conn.execute(sa.select(idempotency.c.id).where(idempotency.c.token_id == token_id,
                                                       idempotency.c.key == key)).first():
         raise KeyTaken(key)
-    conn.execute(idempotency.insert().values(token_id=token_id, key=key, request_hash=request_hash,
-                                             created_at=now))
+    try:
+        with conn.begin_nested():
+            conn.execute(idempotency.insert().values(token_id=token_id, key=key, request_hash=request_hash,
+                                                     created_at=now))
+    except sa.exc.IntegrityError:
+        # A racing request inserted the key after our check (PostgreSQL waits for its commit).
+        raise KeyTaken(key) from None
 
 
 def finish(conn: Connection, token_id: int, key: str, status: int, content_type: str, body: bytes) -> None:

@@ -22,7 +22,7 @@ from klein import Klein, KleinRenderable
 from twisted.internet import defer
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource
+from twisted.web.resource import IResource, Resource
 
 from aaad import orgs
 from aaad.clock import Clock
@@ -30,7 +30,7 @@ from aaad.errors import NotFound
 from aaad.web import CoreWeb
 from web.api.app import Api, Deps
 from web.errors import apply, classify, set_header
-from web.pages import Pages
+from web.pages import Pages, json_body
 from web.portal.app import Portal, Reader
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -139,7 +139,10 @@ class Root:
 
     @app.handle_errors(Exception)
     def error(self, request: IRequest, failure: Failure) -> bytes:
-        """The one place the root turns exceptions into pages."""
+        """The one place the root turns exceptions into pages (JSON under /api/: a path the API's branch
+        does not match, e.g. one with a newline, is still the API's)."""
+        if cast(Any, request).path.startswith(b"/api/"):
+            return self.api.error(request, failure)
         err = classify(failure, request)
         apply(request, err)
         return self.pages.error(request, err, "aaad", "")
@@ -156,4 +159,28 @@ def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float, api: D
     def portal(slug: str) -> KleinRenderable:
         return resource_of(Portal(read, pages, slug).app)
 
-    return resource_of(Root(core, api_app, portal, read, pages, clock, started, version).app)
+    root = resource_of(Root(core, api_app, portal, read, pages, clock, started, version).app)
+    return cast(IResource, Utf8Paths(root))
+
+
+class Utf8Paths(Resource):
+    """Answers a path that is not UTF-8 itself (Klein would log an error and answer text): a JSON error under
+    /api/, a plain 400 elsewhere; every other request goes to ``root``."""
+
+    isLeaf = True
+
+    def __init__(self, root: IResource):
+        super().__init__()
+        self.root = root
+
+    def render(self, request: IRequest) -> bytes | int:
+        try:
+            b"/".join(cast(Any, request).postpath).decode("utf-8")
+        except UnicodeDecodeError:
+            request.setResponseCode(400)
+            if cast(Any, request).postpath[:1] == [b"api"]:
+                return json_body(request, {"error": {"code": "bad_path", "message": "The path is not UTF-8.",
+                                                     "field": None}})
+            set_header(request, "Content-Type", "text/plain; charset=utf-8")
+            return b"The path is not UTF-8.\n"
+        return cast(Any, self.root).render(request)

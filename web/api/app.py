@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -39,6 +40,9 @@ ORG_HEADER = "X-Aaad-Org"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 log = Logger()
+
+#: What an X-Aaad-Org header may hold (the document's pattern for it).
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 class ApiError(Exception):
@@ -223,6 +227,12 @@ class Api:
             try:
                 result = await ep.handler(call, **kwargs)
                 status, content_type, body = self._render(ep, request, result)
+            except apistore.KeyTaken:
+                # A request with the same key won the race to claim it: answer as a retry would be.
+                assert idem is not None
+                await self._replay_if_known(token, idem)
+                raise ApiError(409, "in_progress", "A request with this Idempotency-Key did not finish; retry "
+                               "later.", field=IDEMPOTENCY_HEADER) from None
             except Exception as e:
                 if call.claimed and idem is not None:
                     status, content_type, body = self._failure_response(Failure(e), request)
@@ -294,6 +304,9 @@ class Api:
 
     async def _org(self, request: IRequest, token: tokens.Token, ep: Endpoint) -> int | None:
         named = _header(request, ORG_HEADER)
+        if named is not None and not _SLUG.fullmatch(named):
+            raise ApiError(400, "invalid", f"{ORG_HEADER} is an org's slug (lower-case letters, digits, '-').",
+                           field=ORG_HEADER)
         if ep.platform:
             if not token.platform:
                 raise ApiError(403, "forbidden", "Only a platform token manages organisations.")
