@@ -312,7 +312,8 @@ class Api:
                 raise ApiError(403, "forbidden", "Only a platform token manages organisations.")
             return None
         if not token.platform:
-            if named and self._org_ids.get(named) not in (None, token.org_id):
+            # An org token may name its own org; naming any other (known or not) is refused alike.
+            if named and await self._org_id(named, unknown_ok=True) != token.org_id:
                 raise ApiError(403, "forbidden", f"This token acts on its own org only; drop {ORG_HEADER}.",
                                field=ORG_HEADER)
             return token.org_id
@@ -321,12 +322,18 @@ class Api:
         if not named:
             raise ApiError(400, "org_required", f"A platform token names the org it acts on: "
                                                 f"'{ORG_HEADER}: SLUG'.", field=ORG_HEADER)
-        org_id = self._org_ids.get(named)
+        return await self._org_id(named)
+
+    async def _org_id(self, slug: str, unknown_ok: bool = False) -> int | None:
+        """The id of the org ``slug`` (cached: orgs are never removed); 400 when there is none."""
+        org_id = self._org_ids.get(slug)
         if org_id is None:
-            org = await self.db.read(orgs.get_by_slug, named)
+            org = await self.db.read(orgs.get_by_slug, slug)
             if org is None:
-                raise ApiError(400, "invalid", f"No org {named!r}.", field=ORG_HEADER)
-            org_id = self._org_ids[named] = org.id
+                if unknown_ok:
+                    return None
+                raise ApiError(400, "invalid", f"No org {slug!r}.", field=ORG_HEADER)
+            org_id = self._org_ids[slug] = org.id
         return org_id
 
     # -- inputs --------------------------------------------------------------------------------
