@@ -55,6 +55,16 @@ log = Logger()
 CYCLE_JOB = "aaad.cycles"
 
 
+class ApiQuietSite(Site):
+    """The web root's HTTP server. A request under /api/ is logged by the API itself (one line with
+    the token's name, the route, the status and the latency), not again in the access-log format."""
+
+    def log(self, request: Any) -> None:
+        if request.path.startswith(b"/api/"):
+            return
+        super().log(request)
+
+
 def _aaad_cli(sub: Any) -> None:
     """aaad's commands beyond the core ones: events and jobs."""
     from aaad import events_cli, jobs_cli
@@ -240,7 +250,7 @@ class App:
         health = HealthCheck(self.db, self.clock, c.server.data_dir, min_free_mb=c.server.min_free_mb,
                              stall_seconds=c.database.writer_stall_seconds,
                              job_failures=c.jobs.unhealthy_after_failures)
-        site = Site(build_root(  # type: ignore[no-untyped-call]  # Site() is unannotated in Twisted
+        site = ApiQuietSite(build_root(  # type: ignore[no-untyped-call]  # Site() is unannotated in Twisted
             CoreWeb(self.db, self.stats, self.view, self.started, health), self.db.read, self.clock, self.started,
             self.api.deps))
         site.displayTracebacks = False

@@ -566,6 +566,10 @@ def test_api_calls_are_logged_and_never_show_a_traceback(world: ApiWorld) -> Non
     assert _log_line(world, lambda line: "e2e a" in line and "GET /customers 422" in line), \
         "".join(world.daemon.log[-20:])
     assert json.loads(r.text)["error"]["field"] == "limit"
+    # once: the HTTP server's access-log line is left out for /api/ (the page below still gets one)
+    world.session.get(world.daemon.url("/healthz"))
+    assert _log_line(world, lambda line: '"GET /healthz HTTP/1.1" 200' in line), "".join(world.daemon.log[-20:])
+    assert not any('"GET /api/v1/customers?limit=0 HTTP/1.1"' in line for line in world.daemon.log)
 
 
 def test_malformed_requests_get_json_errors(world: ApiWorld) -> None:
