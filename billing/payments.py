@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -267,10 +268,9 @@ def by_receipt(conn: Connection, org_id: int, receipt_number: str) -> Payment | 
     return None if r is None else _payment(r)
 
 
-def list_payments(conn: Connection, org_id: int, *, customer_id: int | None = None, method: str | None = None,
-                  since: datetime | None = None, until: datetime | None = None, limit: int = 200,
-                  offset: int = 0) -> list[Payment]:
-    """The org's payments, newest first; ``since``/``until`` bound ``received_at`` (until exclusive)."""
+def _payments_query(org_id: int, customer_id: int | None, method: str | None, since: datetime | None,
+                    until: datetime | None) -> sa.Select[Any]:
+    """The org's payments, optionally one customer's, by one method, received in [since, until)."""
     q = sa.select(payments).where(payments.c.org_id == org_id)
     if customer_id is not None:
         q = q.where(payments.c.customer_id == customer_id)
@@ -280,6 +280,14 @@ def list_payments(conn: Connection, org_id: int, *, customer_id: int | None = No
         q = q.where(payments.c.received_at >= since)
     if until is not None:
         q = q.where(payments.c.received_at < until)
+    return q
+
+
+def list_payments(conn: Connection, org_id: int, *, customer_id: int | None = None, method: str | None = None,
+                  since: datetime | None = None, until: datetime | None = None, limit: int = 200,
+                  offset: int = 0) -> list[Payment]:
+    """The org's payments, newest first; ``since``/``until`` bound ``received_at`` (until exclusive)."""
+    q = _payments_query(org_id, customer_id, method, since, until)
     q = q.order_by(payments.c.received_at.desc(), payments.c.id.desc()).offset(offset)
     if limit:
         q = q.limit(limit)
@@ -339,17 +347,9 @@ def page(conn: Connection, org_id: int, *, customer_id: int | None = None, metho
          sort: str = "-id", cursor: str | None = None, limit: int = 50) -> paging.Page[Payment]:
     """One page of the org's payments (see :mod:`aaad.paging`), filtered like :func:`list_payments`
     (``since``/``until`` bound ``received_at``, until exclusive), or the one of a ``receipt_number``."""
-    q = sa.select(payments).where(payments.c.org_id == org_id)
+    q = _payments_query(org_id, customer_id, method, since, until)
     if receipt_number is not None:
         q = q.where(payments.c.receipt_number == receipt_number)
-    if customer_id is not None:
-        q = q.where(payments.c.customer_id == customer_id)
-    if method is not None:
-        q = q.where(payments.c.method == method)
-    if since is not None:
-        q = q.where(payments.c.received_at >= since)
-    if until is not None:
-        q = q.where(payments.c.received_at < until)
     return paging.page(conn, q, sort=sort, columns=SORTS, id_col=payments.c.id, cursor=cursor, limit=limit,
                        row=_payment)
 
