@@ -22,7 +22,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.web.server import Site
 
-from aaad import changes, events, migrate, wake
+from aaad import changes, events, migrate, urls, wake
 from aaad import config as cfg
 from aaad.clock import utcnow
 from aaad.component import Core, Package
@@ -290,7 +290,8 @@ class App:
         acct = AccountingServer(core, self.conf.accounting)
         auth = AuthServer(core, self.conf.radius, sessions=acct.tracker)
         enforcement = EnforcementService(core, self.conf.enforcement, tracker=acct.tracker)
-        billing = BillingService(core, self.conf.billing)
+        billing = BillingService(core, self.conf.billing, self.conf.notify,
+                                 base_url=lambda: urls.public_url(self.conf.web, self.bound.web or None))
         return auth, acct, enforcement, billing
 
     def _build_components(self) -> None:

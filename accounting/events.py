@@ -16,3 +16,15 @@ class QuotaExceeded:
     cap: int
     cycle_start: str  # ISO 8601 UTC
     TYPE: ClassVar[str]
+
+
+@event_type("usage.quota_warning")
+@dataclass(frozen=True)
+class QuotaWarning:
+    """A login's usage in its current cycle reached ``percent`` of its data cap (once per cycle)."""
+    login_id: int
+    used: int
+    cap: int
+    cycle_start: str  # ISO 8601 UTC
+    percent: int
+    TYPE: ClassVar[str]

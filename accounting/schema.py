@@ -87,4 +87,5 @@ usage_cycles = sa.Table(
     sa.Column("org_id", sa.Integer, nullable=False),
     sa.Column("octets", sa.BigInteger, nullable=False, server_default="0"),      # in + out
     sa.Column("exceeded_at", UTCDateTime),   # set once, with the usage.quota_exceeded event
+    sa.Column("warned_at", UTCDateTime),     # set once, with the usage.quota_warning event (80 %)
 )

@@ -31,7 +31,7 @@ from aaad.view import throttle
 from aaad.view.write import LoginWriter
 from accounting import sessions as sm
 from accounting import usage as um
-from accounting.events import QuotaExceeded
+from accounting.events import QuotaExceeded, QuotaWarning
 from accounting.schema import UNAGGREGATED, nas_state, usage_cycles
 from accounting.schema import sessions as sessions_t
 from accounting.schema import usage as usage_t
@@ -433,24 +433,30 @@ def _add_cycle_usage(conn: Connection, counted: dict[int, int], facts: dict[int,
             bounds[lid] = cycle_of(facts[lid].cycle_anchor, tzs.get(org_of[lid], UTC), slot)
     if not bounds:
         return
-    before: dict[tuple[int, datetime], tuple[int, datetime | None]] = {}
+    before: dict[tuple[int, datetime], tuple[int, datetime | None, datetime | None]] = {}
     uc = usage_cycles.c
     for i in range(0, len(ids), _IN_CHUNK):
         part = [lid for lid in ids[i:i + _IN_CHUNK] if lid in bounds]
         if not part:
             continue
         starts = {bounds[lid][0] for lid in part}
-        for row in conn.execute(sa.select(uc.login_id, uc.cycle_start, uc.octets, uc.exceeded_at)
+        for row in conn.execute(sa.select(uc.login_id, uc.cycle_start, uc.octets, uc.exceeded_at, uc.warned_at)
                                 .where(uc.login_id.in_(part), uc.cycle_start.in_(starts))):
-            before[(row.login_id, row.cycle_start)] = (row.octets, row.exceeded_at)
+            before[(row.login_id, row.cycle_start)] = (row.octets, row.exceeded_at, row.warned_at)
     _upsert(conn, usage_cycles, ["login_id", "cycle_start"], ["octets"],
             [{"login_id": lid, "cycle_start": b[0], "org_id": org_of[lid], "octets": counted[lid]}
              for lid, b in bounds.items()])
     for lid, (start, end) in bounds.items():
-        prev, exceeded_at = before.get((lid, start), (0, None))
+        prev, exceeded_at, warned_at = before.get((lid, start), (0, None, None))
         used = min(prev + counted[lid], sm.COUNTER_MAX)
         out.cycles.append(CycleUsage(lid, org_of[lid], start, end, used))
         cap = facts[lid].data_cap
+        if warned_at is None and exceeded_at is None and um.crossed_warning(prev, used, cap):
+            assert cap is not None
+            publish(conn, org_of[lid], QuotaWarning(lid, used, cap, start.isoformat(),
+                                                    um.WARN_PERCENT), now)
+            conn.execute(usage_cycles.update().where(uc.login_id == lid, uc.cycle_start == start)
+                         .values(warned_at=now))
         if exceeded_at is None and um.crossed(prev, used, cap):
             ev = QuotaExceeded(lid, used, cap, start.isoformat())  # type: ignore[arg-type]
             publish(conn, org_of[lid], ev, now)

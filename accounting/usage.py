@@ -252,3 +252,16 @@ def crossed(prev_used: int, new_used: int, cap: int | None) -> bool:
     False, and so does usage that shrinks (a new cycle) or a cap of 0.
     """
     return not over_cap(prev_used, cap) and over_cap(new_used, cap)
+
+
+#: The early warning (``usage.quota_warning``): this share of the cap, in percent.
+WARN_PERCENT = 80
+
+
+def crossed_warning(prev_used: int, new_used: int, cap: int | None) -> bool:
+    """True only for the update that takes usage to :data:`WARN_PERCENT` of the cap without
+    reaching the cap itself (an update that jumps over both warns with the cap alone)."""
+    if not cap or cap < 0:
+        return False
+    mark = cap * WARN_PERCENT // 100
+    return prev_used < mark <= new_used < cap

@@ -2,6 +2,7 @@
 (the daily billing run and dunning pass) with the core's scheduler."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import time
 from typing import Any
 
@@ -10,14 +11,18 @@ from aaad.jobs import Job, JobContext
 from aaad.schedules import Daily
 from billing import dunning, run
 from billing.config import BillingConfig
+from billing.notify.config import NotifyConfig
+from billing.notify.service import NotifyService
 
 
 class BillingService:
-    """Registers billing's jobs and subscriptions; nothing of its own to start or stop."""
+    """Registers billing's jobs; runs notifications (their subscriber, sender and jobs)."""
 
-    def __init__(self, core: Core, conf: BillingConfig):
+    def __init__(self, core: Core, conf: BillingConfig, notify: NotifyConfig | None = None,
+                 base_url: Callable[[], str] = lambda: ""):
         self.core = core
         self.conf = conf
+        self.notify = NotifyService(core, notify or NotifyConfig(), base_url=base_url)
         self.run_progress: list[run.Progress] = []   # e.g. ``aaad billing run``'s progress bar
         core.scheduler.add(Job(run.JOB, Daily(time.fromisoformat(conf.run_at)), self._run, per_org=True))
         core.scheduler.add(dunning.job(core, conf))
@@ -26,7 +31,7 @@ class BillingService:
         return run.run_job(ctx, self.core.login_writer, self.conf.chunk, self.run_progress)
 
     def start(self) -> None:
-        pass
+        self.notify.start()
 
     def stop(self) -> Any:
-        return None
+        return self.notify.stop()

@@ -10,14 +10,15 @@ from alembic.runtime.migration import MigrationContext
 
 import aaad.schema  # noqa: F401
 import accounting.schema  # noqa: F401
+import billing.notify.schema  # noqa: F401
 import billing.schema  # noqa: F401
 import enforcement.schema  # noqa: F401
 from aaad import migrate
 from aaad.db import metadata, sync_engine
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-ACCOUNTING_HEAD = "a0005"
-BILLING_HEAD = "b0003"
+ACCOUNTING_HEAD = "a0006"
+BILLING_HEAD = "b0004"
 WEB_HEAD = "w0001"
 ENFORCEMENT_HEAD = "e0001"
 

@@ -1,0 +1,183 @@
+"""The message kinds: who gets each, whether it may wait for the morning or be
+refused by a customer, its variables (with sample values for previews and for
+checking an operator's template) and the templates shipped for it.
+
+A kind's variables are fixed when the message is decided (the balance after
+*this* payment, the due date of *that* invoice) and stored with the message;
+money and dates arrive formatted for the org's locale.  Secret variables
+(``secrets``) are not stored in the clear: see :mod:`billing.notify.schema`.
+
+The portal and vouchers issues add their kinds here (registrations, orders,
+tickets, voucher expiry).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from billing.notify.channels import EMAIL, SMS
+
+CUSTOMER = "customer"      # to the customer's address or number
+ADMIN = "admin"            # to the org's admin address (notify settings)
+PHONE = "phone"            # to a bare number (a one-time code before any customer exists)
+
+_ORG = {"name": "Demo ISP", "phone": "+233302000000", "email": "billing@demo-isp.example"}
+_CUSTOMER = {"name": "Ama Mensah", "first_name": "Ama", "username": "ama-mensah-4821",
+             "email": "ama@example.com", "phone": "+233540000000"}
+_COMMON = {"org": "The org: name, phone, email.",
+           "customer": "The customer: name, first_name, username, email, phone.",
+           "portal_url": "The customer portal's address."}
+_COMMON_SAMPLE = {"org": _ORG, "customer": _CUSTOMER, "portal_url": "https://isp.example/demo/portal"}
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    title: str
+    audience: str                       # customer | admin | phone
+    channels: tuple[str, ...]           # the default route
+    subject: str                        # the shipped email subject
+    text: str                           # the shipped email text (and WhatsApp text)
+    sms: str                            # the shipped SMS text (short)
+    variables: dict[str, str] = field(default_factory=dict)   # name -> what it holds
+    sample: dict[str, Any] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()       # variables filled in at send time, shown redacted
+    optional: bool = False              # marketing-type: a customer may opt out
+    urgent: bool = False                # sent during quiet hours too
+    attach: str | None = None           # a document attached to the email: invoice | receipt
+
+    def all_variables(self) -> dict[str, str]:
+        return ({**_COMMON, **self.variables} if self.audience == CUSTOMER
+                else {"org": _COMMON["org"], **self.variables})
+
+    def sample_vars(self) -> dict[str, Any]:
+        base = _COMMON_SAMPLE if self.audience == CUSTOMER else {"org": _ORG}
+        return {**base, **self.sample}
+
+
+_INVOICE = {"number": "INV-000123", "total": "GH₵120.00", "amount_due": "GH₵120.00",
+            "due_date": "Dec 14, 2026", "issue_date": "Nov 30, 2026"}
+_SERVICE = {"product": "Home 20 Mbps", "username": "ama-mensah-4821", "start_date": "Nov 30, 2026"}
+
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("customer.welcome", "Welcome, with the customer's portal login", CUSTOMER, (EMAIL, SMS),
+         "Welcome to {{ org.name }}",
+         "Hello {{ customer.first_name }},\n\nWelcome to {{ org.name }}. Your customer number is "
+         "{{ customer.username }}.\n\nYou can see your services, invoices and payments in the customer "
+         "portal: {{ portal_url }}\n\nThank you for choosing us.\n{{ org.name }}",
+         "Welcome to {{ org.name }}! Your customer number: {{ customer.username }}. Portal: {{ portal_url }}"),
+    Kind("invoice.issued", "A new invoice (the PDF attached)", CUSTOMER, (EMAIL,),
+         "Invoice {{ invoice.number }} from {{ org.name }}",
+         "Hello {{ customer.first_name }},\n\nYour invoice {{ invoice.number }} for {{ invoice.total }} is "
+         "attached. Please pay {{ invoice.amount_due }} by {{ invoice.due_date }}.\n\nPay or see it online: "
+         "{{ portal_url }}\n\n{{ org.name }}",
+         "{{ org.name }}: invoice {{ invoice.number }}, {{ invoice.amount_due }} due {{ invoice.due_date }}. "
+         "{{ portal_url }}",
+         {"invoice": "number, total, amount_due, due_date, issue_date (formatted)."},
+         {"invoice": _INVOICE}, attach="invoice"),
+    Kind("payment.received", "A payment received (the receipt attached)", CUSTOMER, (EMAIL, SMS),
+         "Payment received: {{ payment.amount }}",
+         "Hello {{ customer.first_name }},\n\nWe received your payment of {{ payment.amount }} "
+         "({{ payment.method }}) on {{ payment.date }}. Receipt {{ payment.receipt_number }} is attached.\n\n"
+         "{% if balance_due %}Still to pay: {{ balance }}.{% else %}Your balance: {{ balance }}.{% endif %}"
+         "\n\nThank you.\n{{ org.name }}",
+         "{{ org.name }}: payment of {{ payment.amount }} received, receipt {{ payment.receipt_number }}. "
+         "Balance: {{ balance }}.",
+         {"payment": "amount, method, receipt_number, date (formatted).",
+          "balance": "The customer's balance after it (formatted).",
+          "balance_due": "Whether something is still owed (true/false)."},
+         {"payment": {"amount": "GH₵120.00", "method": "cash", "receipt_number": "RC-000045",
+                      "date": "Nov 30, 2026"}, "balance": "GH₵0.00", "balance_due": False},
+         urgent=True, attach="receipt"),
+    Kind("service.activated", "A service activated, with its login details", CUSTOMER, (EMAIL, SMS),
+         "Your {{ service.product }} service is active",
+         "Hello {{ customer.first_name }},\n\nYour {{ service.product }} service is active from "
+         "{{ service.start_date }}.\n{% if service.username %}\nYour router login:\n  username: "
+         "{{ service.username }}\n  password: {{ password }}\n{% endif %}\n{{ org.name }}",
+         "{{ org.name }}: {{ service.product }} is active.{% if service.username %} Login: "
+         "{{ service.username }} / {{ password }}{% endif %}",
+         {"service": "product, username (its PPPoE or hotspot login, may be empty), start_date.",
+          "password": "The login's password (secret: filled in when sent)."},
+         {"service": _SERVICE, "password": "s3cret-pass"}, secrets=("password",), urgent=True),
+    Kind("service.suspended", "A service suspended (the reason and how to pay)", CUSTOMER, (EMAIL, SMS),
+         "Your {{ service.product }} service is suspended",
+         "Hello {{ customer.first_name }},\n\nYour {{ service.product }} service is suspended: {{ reason }}."
+         "\n{% if amount_due %}\nTo restore it, pay {{ amount_due }} at {{ portal_url }} - it comes back "
+         "as soon as the payment is recorded.\n{% endif %}\n{{ org.name }}",
+         "{{ org.name }}: {{ service.product }} suspended ({{ reason }}).{% if amount_due %} Pay "
+         "{{ amount_due }} to restore: {{ portal_url }}{% endif %}",
+         {"service": "product, username.", "reason": "Why, in words.",
+          "amount_due": "What the customer owes now (formatted; empty when nothing)."},
+         {"service": _SERVICE, "reason": "invoice INV-000123 unpaid", "amount_due": "GH₵120.00"}),
+    Kind("service.resumed", "A service back on (after a payment or by an operator)", CUSTOMER, (SMS,),
+         "Your {{ service.product }} service is back on",
+         "Hello {{ customer.first_name }},\n\nYour {{ service.product }} service is active again.\n\n"
+         "{{ org.name }}",
+         "{{ org.name }}: {{ service.product }} is active again.",
+         {"service": "product, username."}, {"service": _SERVICE}, urgent=True),
+    Kind("service.plan_changed", "A plan change", CUSTOMER, (EMAIL,),
+         "Your plan is now {{ service.product }}",
+         "Hello {{ customer.first_name }},\n\nYour plan changed from {{ service.old_product }} to "
+         "{{ service.product }}.\n\n{{ org.name }}",
+         "{{ org.name }}: your plan is now {{ service.product }} (was {{ service.old_product }}).",
+         {"service": "product, old_product, username."},
+         {"service": {**_SERVICE, "old_product": "Home 10 Mbps"}}),
+    Kind("usage.cap_warning", "Data use at 80 % or 100 % of the cycle's cap", CUSTOMER, (SMS,),
+         "You have used {{ usage.percent }}% of your data",
+         "Hello {{ customer.first_name }},\n\nYou have used {{ usage.used }} of your {{ usage.cap }} "
+         "({{ usage.percent }}%) this cycle.{% if usage.percent >= 100 %} Your speed may be reduced until "
+         "the cycle ends.{% endif %}\n\n{{ org.name }}",
+         "{{ org.name }}: {{ usage.percent }}% of your {{ usage.cap }} used this cycle.",
+         {"usage": "percent (80 or 100), used, cap (e.g. 40 GB), cycle_start."},
+         {"usage": {"percent": 80, "used": "40 GB", "cap": "50 GB", "cycle_start": "Nov 1, 2026"}},
+         optional=True),
+    Kind("invoice.due_reminder", "A reminder before or after an invoice's due date", CUSTOMER, (EMAIL, SMS),
+         "{% if days < 0 %}Invoice {{ invoice.number }} is due {{ when }}{% elif days == 0 %}Invoice "
+         "{{ invoice.number }} is due today{% else %}Invoice {{ invoice.number }} is overdue{% endif %}",
+         "Hello {{ customer.first_name }},\n\n{% if days <= 0 %}Your invoice {{ invoice.number }} "
+         "({{ invoice.amount_due }}) is due {{ when }}.{% else %}Your invoice {{ invoice.number }} "
+         "({{ invoice.amount_due }}) was due {{ when }} and is not paid yet.{% endif %}\n\nPay online: "
+         "{{ portal_url }}\n\n{{ org.name }}",
+         "{{ org.name }}: invoice {{ invoice.number }}, {{ invoice.amount_due }}, "
+         "{% if days <= 0 %}due {{ when }}{% else %}overdue since {{ invoice.due_date }}{% endif %}. "
+         "{{ portal_url }}",
+         {"invoice": "number, total, amount_due, due_date, issue_date.",
+          "days": "Days from the due date (negative: before it).", "when": "The same in words."},
+         {"invoice": _INVOICE, "days": -3, "when": "in 3 days"}),
+    Kind("service.expiry_warning", "A time-limited service about to expire", CUSTOMER, (SMS,),
+         "Your {{ service.product }} expires {{ when }}",
+         "Hello {{ customer.first_name }},\n\nYour {{ service.product }} expires {{ when }} "
+         "({{ service.expires }}). Renew it in the portal: {{ portal_url }}\n\n{{ org.name }}",
+         "{{ org.name }}: {{ service.product }} expires {{ when }}. Renew: {{ portal_url }}",
+         {"service": "product, username, expires (formatted).", "when": "e.g. in 2 hours."},
+         {"service": {**_SERVICE, "expires": "Dec 1, 2026, 6:00 PM"}, "when": "in 2 hours"}, optional=True),
+    Kind("password.reset", "A password-reset link", CUSTOMER, (EMAIL, SMS),
+         "Reset your {{ org.name }} password",
+         "Hello {{ customer.first_name }},\n\nTo choose a new password for the customer portal, open this "
+         "link within {{ minutes }} minutes:\n\n{{ reset_url }}\n\nIf you did not ask for this, ignore this "
+         "message.\n\n{{ org.name }}",
+         "{{ org.name }} password reset: {{ reset_url }} (valid {{ minutes }} min)",
+         {"reset_url": "The link (secret: filled in when sent).", "minutes": "How long it works."},
+         {"reset_url": "https://isp.example/demo/portal/reset/Xy12...", "minutes": 30},
+         secrets=("reset_url",), urgent=True),
+    Kind("otp.code", "A one-time code for a phone number", PHONE, (SMS,),
+         "Your {{ org.name }} code",
+         "Your {{ org.name }} code is {{ code }}. It expires in {{ minutes }} minutes.",
+         "{{ code }} is your {{ org.name }} code. It expires in {{ minutes }} min.",
+         {"code": "The code (secret).", "minutes": "How long it works."},
+         {"code": "482913", "minutes": 10}, secrets=("code",), urgent=True),
+    Kind("admin.sms_balance_low", "The SMS gateway's balance below the threshold", ADMIN, (EMAIL,),
+         "{{ org.name }}: SMS balance low ({{ balance }})",
+         "The SMS gateway's balance is {{ balance }}, below the alert threshold of {{ threshold }}. "
+         "Top it up so reminders and codes keep going out.",
+         "{{ org.name }}: SMS balance {{ balance }} (below {{ threshold }})",
+         {"balance": "The gateway's balance.", "threshold": "The alert threshold."},
+         {"balance": "41.5", "threshold": "100"}, urgent=True),
+)}
+
+#: Kinds that rules create (the offsets are the rules'); the others follow events or calls.
+RULE_KINDS = ("invoice.due_reminder", "service.expiry_warning")
+
+
+def get(name: str) -> Kind:
+    return KINDS[name]
