@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import ipaddress
+import logging
 import shutil
 import ssl
 import tempfile
@@ -40,6 +41,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 HOST = "127.0.0.1"
+# aiosmtpd logs each session at INFO and warns about its own use of a deprecated attribute (login_data)
+logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 
 def make_certificate(directory: Path, name: str = "localhost") -> tuple[Path, Path]:
@@ -82,6 +85,8 @@ class _Handler:
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
                           address: str, mail_options: list[str]) -> str:
         self.server.mail_from.append((address, _is_tls(server)))
+        if self.server.users and not session.authenticated:
+            return "530 5.7.0 Authentication required"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return "250 OK"
@@ -196,9 +201,9 @@ class SmtpServer:
             ctx.load_cert_chain(self.cert_path, self.key_path)
         kw: dict[str, Any] = {}
         if self.users:
-            kw = {"authenticator": self._authenticate, "auth_required": True,
-                  # implicit TLS is TLS all along (aiosmtpd only counts STARTTLS as TLS)
-                  "auth_require_tls": self.tls == "starttls",
+            # AUTH only after TLS (aiosmtpd's check counts only STARTTLS, so not for implicit TLS, which is
+            # TLS all along); AUTH before MAIL is checked by the handler.
+            kw = {"authenticator": self._authenticate, "auth_require_tls": self.tls != "implicit",
                   "auth_exclude_mechanism": [m for m in ("PLAIN", "LOGIN") if m not in self.mechanisms]}
         return SMTP(_Handler(self), hostname=self.hostname, tls_context=ctx, require_starttls=False,
                     loop=self._loop, **kw)
