@@ -3,8 +3,10 @@
 ``with SmtpServer(...) as smtp:`` listens on 127.0.0.1, port 0 (see ``smtp.port``), in a thread running
 its own asyncio loop, so an in-process client, a client in a subprocess and a daemon subprocess can all
 talk to it. Every message accepted is recorded in ``smtp.messages`` (:class:`Received`: envelope, the raw
-bytes as received, whether the session was TLS and who authenticated); every MAIL FROM in
-``smtp.mail_from`` (so a test can tell nothing was sent, not even the envelope).
+bytes as received, whether the session was TLS and who authenticated; ``.parsed()``); every MAIL FROM in
+``smtp.mail_from`` (so a test can tell nothing was sent, not even the envelope). ``smtp.wait_for(n)``
+waits for a daemon that sends on its own time; ``smtp.settings()`` gives the (settings, secrets) dicts
+of ``billing.notify.email.parse_settings`` that reach this server.
 
 What it offers:
 
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import email
+import email.policy
 import ipaddress
 import logging
 import shutil
@@ -30,6 +34,7 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -76,6 +81,12 @@ class Received:
     login: str | None                # the authenticated user, if any
     peer: Any = None
 
+    def parsed(self) -> EmailMessage:
+        """The message parsed by the standard library (``email.policy.default``)."""
+        m = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(m, EmailMessage)
+        return m
+
 
 @dataclass
 class _Handler:
@@ -109,10 +120,13 @@ class _Handler:
         assert isinstance(raw, bytes)
         auth = session.auth_data
         login = auth.login if isinstance(auth, LoginPassword) else None
-        self.server.messages.append(Received(
-            mail_from=envelope.mail_from or "", rcpt_tos=list(envelope.rcpt_tos), data=raw, tls=_is_tls(server),
-            login=login.decode() if isinstance(login, bytes) else login, peer=session.peer))
-        return f"250 2.0.0 Ok: queued as Q{len(self.server.messages)}"
+        with self.server._arrived:
+            self.server.messages.append(Received(
+                mail_from=envelope.mail_from or "", rcpt_tos=list(envelope.rcpt_tos), data=raw,
+                tls=_is_tls(server), login=login.decode() if isinstance(login, bytes) else login,
+                peer=session.peer))
+            self.server._arrived.notify_all()
+            return f"250 2.0.0 Ok: queued as Q{len(self.server.messages)}"
 
 
 def _is_tls(server: SMTP) -> bool:
@@ -141,6 +155,7 @@ class SmtpServer:
         self.auth_attempts: list[tuple[str, str, bool]] = []     # (mechanism, login, accepted)
         self.connections = 0
         self.port = 0
+        self._arrived = threading.Condition()
         self._dir = Path(tempfile.mkdtemp(prefix="aaad-smtp-"))
         self.cert_path, self.key_path = make_certificate(self._dir)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -215,6 +230,14 @@ class SmtpServer:
         ok = login in self.users and self.users[login] == password
         self.auth_attempts.append((mechanism, login, ok))
         return AuthResult(success=ok, auth_data=auth_data if ok else None, handled=False)
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> list[Received]:
+        """The messages once at least ``n`` arrived (for a daemon that sends on its own time); AssertionError
+        after ``timeout`` seconds."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.messages) >= n, timeout):
+                raise AssertionError(f"{len(self.messages)} of {n} messages arrived in {timeout} s")
+            return list(self.messages)
 
     # -- what a client would see --
 

@@ -291,11 +291,11 @@ def test_starttls_auth_delivers_headers_parts_and_pdf() -> None:
         assert r3["provider_id"] == r1["provider_id"]
         assert [a[:3] for a in plain_srv.auth_attempts] == [("PLAIN", "alice", True)] * 2
         assert login_srv.auth_attempts == [("LOGIN", "bob", True)]
-        got = sorted(plain_srv.messages, key=lambda r: b"second try" in r.data)
+        got = sorted(plain_srv.wait_for(2), key=lambda r: b"second try" in r.data)
         assert len(got) == 2 and len(login_srv.messages) == 1
         for rec in (got[0], login_srv.messages[0]):
             assert (rec.mail_from, rec.rcpt_tos, rec.tls) == ("billing@isp.example", ["ama@example.com"], True)
-            m = parse(rec.data)
+            m = rec.parsed()
             assert m["From"].addresses[0].display_name == "Ashanti Wi-Fi Ltd"
             assert m["From"].addresses[0].addr_spec == "billing@isp.example"
             assert m["To"] == "ama@example.com" and m["Subject"] == "Invoice INV-0007 — due 3 June"
