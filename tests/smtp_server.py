@@ -80,6 +80,7 @@ class Received:
     tls: bool                        # the session was encrypted when the message came
     login: str | None                # the authenticated user, if any
     peer: Any = None
+    helo: str = ""                   # the name the client gave in EHLO/HELO
 
     def parsed(self) -> EmailMessage:
         """The message parsed by the standard library (``email.policy.default``)."""
@@ -124,7 +125,7 @@ class _Handler:
             self.server.messages.append(Received(
                 mail_from=envelope.mail_from or "", rcpt_tos=list(envelope.rcpt_tos), data=raw,
                 tls=_is_tls(server), login=login.decode() if isinstance(login, bytes) else login,
-                peer=session.peer))
+                peer=session.peer, helo=session.host_name or ""))
             self.server._arrived.notify_all()
             return f"250 2.0.0 Ok: queued as Q{len(self.server.messages)}"
 

@@ -312,13 +312,18 @@ def test_starttls_auth_delivers_headers_parts_and_pdf() -> None:
 
 
 def test_implicit_tls_and_plain_relay_deliver() -> None:
-    """security=tls speaks TLS from the first byte (with AUTH); security=none reaches a LAN relay in clear."""
-    with SmtpServer(tls="implicit", users={"alice": "pw"}) as tls_srv, SmtpServer(tls="none") as relay:
-        r1, r2 = run_sends((tls_srv.settings(), outgoing()),
-                           (relay.settings(helo_name="aaad.isp.example"), outgoing(html=None)))
-        assert "provider_id" in r1 and "provider_id" in r2, (r1, r2)
+    """security=tls speaks TLS from the first byte (with AUTH); security=none reaches a LAN relay in clear;
+    verify_tls=false accepts a certificate nobody vouches for."""
+    with SmtpServer(tls="implicit", users={"alice": "pw"}) as tls_srv, SmtpServer(tls="none") as relay, \
+            SmtpServer() as self_signed:
+        r1, r2, r3 = run_sends((tls_srv.settings(), outgoing()),
+                               (relay.settings(helo_name="aaad.isp.example"), outgoing(html=None)),
+                               (self_signed.settings(ca_file=None, verify_tls=False), outgoing()))
+        assert "provider_id" in r1 and "provider_id" in r2 and "provider_id" in r3, (r1, r2, r3)
+        assert [r.tls for r in self_signed.messages] == [True]
         ((rec1,), (rec2,)) = tls_srv.messages, relay.messages
         assert (rec1.tls, rec1.login, rec2.tls, rec2.login) == (True, "alice", False, None)
+        assert rec2.helo == "aaad.isp.example"
         assert body_of(parse(rec1.data), "html") == HTML and body_of(parse(rec2.data), "plain") == TEXT
 
 
