@@ -27,7 +27,6 @@ class NotifyConfig:
     retry_backoff_max: float = setting(3600.0, "The longest wait between two attempts, in seconds.", positive)
     http_timeout: float = setting(15.0, "Timeout, in seconds, of a call to an SMS or WhatsApp gateway.",
                                   positive)
-    smtp_timeout: float = setting(30.0, "Timeout, in seconds, of an SMTP conversation step.", positive)
     reminder_interval: int = setting(300, "Seconds between reminder passes per org (due-date reminders wait "
                                           "for the org's reminders_at local time; expiry warnings look this "
                                           "far ahead of their rules' lead times).", positive)

@@ -95,6 +95,7 @@ def _message(r: Any) -> Message:
     d["attachments"] = json.loads(d["attachments"] or "[]")
     d["has_secrets"] = bool(d["has_secrets"])
     d["urgent"] = bool(d["urgent"])
+    d.pop("secrets_enc", None)
     return Message(**d)
 
 
