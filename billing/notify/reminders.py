@@ -235,7 +235,7 @@ def expiry_drafts(conn: Connection, org_id: int, now: datetime, f: OrgFacts) -> 
     for e in expiring(conn, org_id, now, now + timedelta(minutes=longest), f.timezone):
         left = e.ends_at - now
         rule = next(r for r in rules if left <= timedelta(minutes=-r.offset_minutes))  # the closest lead time
-        when = format_timedelta(left, granularity="minute", threshold=1.5, add_direction=True, locale=f.locale)
+        when = format_timedelta(left, granularity="minute", threshold=1, add_direction=True, locale=f.locale)
         drafts.append(Draft(EXPIRY, f"exp:{rule.id}:{e.service_id}:{e.ends_at.strftime('%Y%m%d%H%M')}",
                             e.customer_id,
                             {"service": {"product": e.product, "username": e.username,
