@@ -14,7 +14,7 @@ from aaad import events
 from billing import customers as cust
 from billing.notify import outbox, providers
 from billing.notify import settings as ns
-from billing.notify.channels import CHANNELS, Outgoing, SendError, Sent
+from billing.notify.channels import CHANNELS, Outgoing, Sent
 from billing.notify.schema import messages as msg_t
 from billing.notify.sender import ChannelCache, MessageSender
 from billing.notify.subscribers import Subscribers

@@ -143,8 +143,8 @@ def test_opted_out_customer_gets_receipts_not_cap_warnings(n: Notify) -> None:
     n.contact(cid, phone="0540000002")
     n.w.tx(ns.set_opt_out, n.org_id, cid, True, T0)
     login_id = n.w.service(sid).login_id
-    from accounting.events import QuotaExceeded
     from aaad.events import publish
+    from accounting.events import QuotaExceeded
     n.w.tx(publish, n.org_id, QuotaExceeded(login_id, 10, 10, T0.isoformat()), T0)   # type: ignore[call-arg]
     n.w.pay(cid, 500, "ref-1")
     n.deliver()
