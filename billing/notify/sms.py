@@ -41,12 +41,12 @@ import treq
 from treq.client import HTTPClient
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectionClosed, DNSLookupError
-from twisted.internet.interfaces import IReactorTime
 from twisted.python.failure import Failure
 from twisted.web import client as web_client
 from twisted.web.client import ResponseFailed
 from twisted.web.iweb import IResponse
 
+from aaad.clock import Clock
 from aaad.errors import ValidationError
 from billing.notify.channels import SMS, WHATSAPP, Outgoing, SendError, Sent
 
@@ -123,7 +123,7 @@ def _describe(err: BaseException, timeout: float) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-async def _exchange(http: Http, reactor: IReactorTime, timeout: float, method: str, url: str,
+async def _exchange(http: Http, reactor: Clock, timeout: float, method: str, url: str,
                     **kwargs: Any) -> _Reply:
     """One request and its whole body within ``timeout``; a network failure is a retryable SendError."""
     host = urlsplit(url).netloc
@@ -139,7 +139,7 @@ async def _exchange(http: Http, reactor: IReactorTime, timeout: float, method: s
     kwargs["headers"] = {"User-Agent": USER_AGENT, "Accept": "application/json", **kwargs["headers"]}
     d: defer.Deferred[_Reply] = http.request(method, url, timeout=timeout, reactor=reactor,
                                              allow_redirects=False, **kwargs).addCallback(body)
-    d.addTimeout(timeout, reactor)
+    d.addTimeout(timeout, cast(Any, reactor))    # the body too, not only the headers
     try:
         return await d
     except Exception as e:
@@ -467,7 +467,7 @@ class GenericSmsChannel:
 
     name = SMS
 
-    def __init__(self, settings: GenericSettings, *, http: Http, reactor: IReactorTime,
+    def __init__(self, settings: GenericSettings, *, http: Http, reactor: Clock,
                  timeout: float = DEFAULT_TIMEOUT):
         self.settings = settings
         self._http = http
@@ -529,7 +529,7 @@ class BalanceError(Exception):
         self.detail = detail
 
 
-def check_balance(settings: GenericSettings, http: Http, *, reactor: IReactorTime,
+def check_balance(settings: GenericSettings, http: Http, *, reactor: Clock,
                   timeout: float = DEFAULT_TIMEOUT) -> defer.Deferred[float]:
     """The gateway's balance: GET ``balance_url`` (same auth), the number at ``balance_path``.
 
@@ -664,7 +664,7 @@ def messages_url(s: TwilioSettings) -> str:
 class _TwilioChannel:
     name: str
 
-    def __init__(self, settings: TwilioSettings, *, http: Http, reactor: IReactorTime,
+    def __init__(self, settings: TwilioSettings, *, http: Http, reactor: Clock,
                  timeout: float = DEFAULT_TIMEOUT):
         self.settings = settings
         self._http = http
@@ -742,7 +742,7 @@ class TwilioWhatsAppChannel(_TwilioChannel):
 
 
 def build_channel(channel: str, settings: GenericSettings | TwilioSettings, *, http: Http,
-                  reactor: IReactorTime, timeout: float = DEFAULT_TIMEOUT
+                  reactor: Clock, timeout: float = DEFAULT_TIMEOUT
                   ) -> GenericSmsChannel | TwilioSmsChannel | TwilioWhatsAppChannel:
     """The channel object for ``channel`` (sms | whatsapp) from parsed settings."""
     if channel == SMS:
