@@ -26,7 +26,8 @@ bearer, a header or a query parameter (else 401).
 Both record every request (:class:`Seen`) and have failure modes: ``mode`` is
 "ok", "500", "503", "429" (with ``Retry-After``), "400" (the gateway's error
 JSON or Twilio's), "drop" (reads the request and closes the connection) or
-"silent" (never answers); ``modes`` is a queue of modes for the next requests,
+"silent" (never answers), and for the gateway "refuse" (HTTP 200 with
+``{"status": "error", "message": ...}``); ``modes`` is a queue of modes for the next requests,
 after which ``mode`` applies; ``delay`` is seconds before each answer.
 
 Threaded (stdlib ``ThreadingHTTPServer``), so in-process tests and a daemon
@@ -439,6 +440,8 @@ class FakeGateway(_Fake):
             return 200, self.balance_reply(), {}
         if mode == "400":
             return 400, {"status": "error", "message": self.error_message}, {}
+        if mode == "refuse":
+            return 200, {"status": "error", "message": self.error_message}, {}
         with self._lock:
             self.sent += 1
             n = self.sent
