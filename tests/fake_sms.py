@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as _dt
 import hashlib
 import hmac
 import json
@@ -51,7 +52,7 @@ import urllib.request
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.utils import formatdate
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -340,7 +341,7 @@ class FakeTwilio(_Fake):
         if len(body) > 1600:
             return 400, _error(400, 21617, "The concatenated message body exceeds the 1600 character limit."), {}
         sid = "SM" + secrets.token_hex(16)
-        now = formatdate(self.clock(), usegmt=False)
+        now = format_datetime(_dt.datetime.fromtimestamp(self.clock(), _dt.UTC))     # RFC 2822, +0000
         base = f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}"
         msg = {
             "account_sid": self.account_sid, "api_version": "2010-04-01", "body": body,
