@@ -477,6 +477,10 @@ class GenericSmsChannel:
     def send(self, msg: Outgoing) -> defer.Deferred[Sent]:
         return defer.ensureDeferred(self._send(msg))
 
+    def balance(self) -> defer.Deferred[float]:
+        """The gateway's balance (:func:`check_balance`); BalanceError without a balance_url."""
+        return check_balance(self.settings, self._http, reactor=self._reactor, timeout=self._timeout)
+
     async def _send(self, msg: Outgoing) -> Sent:
         s = self.settings
         values = placeholder_values(msg, s.sender)
@@ -741,10 +745,13 @@ class TwilioWhatsAppChannel(_TwilioChannel):
         return msg.to if msg.to.startswith("whatsapp:") else f"whatsapp:{msg.to}"
 
 
-def build_channel(channel: str, settings: GenericSettings | TwilioSettings, *, http: Http,
+def build_channel(channel: str, settings: GenericSettings | TwilioSettings, *, http: Http | None,
                   reactor: Clock, timeout: float = DEFAULT_TIMEOUT
                   ) -> GenericSmsChannel | TwilioSmsChannel | TwilioWhatsAppChannel:
-    """The channel object for ``channel`` (sms | whatsapp) from parsed settings."""
+    """The channel object for ``channel`` (sms | whatsapp) from parsed settings (``http`` None: treq on
+    ``reactor`` with a pool of the channel's own)."""
+    if http is None:
+        http = TreqHttp(reactor)
     if channel == SMS:
         if isinstance(settings, GenericSettings):
             return GenericSmsChannel(settings, http=http, reactor=reactor, timeout=timeout)

@@ -225,3 +225,36 @@ def test_channel_refuses_a_missing_sender() -> None:
         build_channel("sms", only_wa, http=cast(Http, None), reactor=task.Clock())
     with pytest.raises(ValidationError):
         build_channel("whatsapp", generic(), http=cast(Http, None), reactor=task.Clock())
+
+
+def test_providers_round_trip_and_build() -> None:
+    """The registered sms/whatsapp providers: stored settings parse back; built channels send; balance()."""
+    from billing.notify import providers
+    from billing.notify.sms import GenericSmsChannel, public_settings
+
+    gen = {"url": "https://gw.example.net/api/send", "params": {"to": "{to}", "text": "{text}"},
+           "balance_url": "https://gw.example.net/api/balance", "balance_path": "credit"}
+    stored = providers.spec("sms", "generic").check(gen, {})
+    assert not any(k.startswith("has_") for k in stored)
+    assert public_settings(parse_generic(stored, {})) == public_settings(parse_generic(gen, {}))
+    tw = {"account_sid": SID, "from_number": "+15005550006", "whatsapp_from": "+14155238886"}
+    for channel in ("sms", "whatsapp"):
+        spec = providers.spec(channel, "twilio")
+        stored = spec.check(tw, {"auth_token": "t"})
+        assert parse_twilio(stored, {"auth_token": "t"}) == parse_twilio(tw, {"auth_token": "t"})
+    with pytest.raises(ValidationError) as e:
+        providers.spec("sms", "generic").check({**gen, "url": "gopher://x"}, {})
+    assert e.value.field == "url"
+
+    script = Script().answer(200, {"credit": 12}).answer(201, {"sid": "SM" + "4" * 32})
+    spec = providers.spec("sms", "generic")
+
+    def balance(http: Http, clock: task.Clock) -> defer.Deferred[float]:
+        ch = spec.build(clock, spec.parse(gen, {}), http)
+        assert isinstance(ch, GenericSmsChannel) and ch.name == "sms"
+        return ch.balance()
+    assert run(script, balance) == 12.0
+    wa = providers.spec("whatsapp", "twilio")
+    out = run(script, lambda http, clock: wa.build(clock, wa.parse(tw, {"auth_token": "t"}), http).send(MSG))
+    assert out.provider_id == "SM" + "4" * 32
+    assert parse_qs(script.seen[-1]["body"].decode())["To"] == ["whatsapp:+233540000001"]
