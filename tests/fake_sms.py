@@ -87,11 +87,9 @@ def sign(auth_token: str, url: str, params: dict[str, str]) -> str:
 
 
 def _segments(body: str) -> int:
-    """Twilio's num_segments, roughly: GSM-7 160/153, else 70/67 (independent of billing.notify.segments)."""
-    gsm = all(ord(c) < 128 and c not in "`" for c in body)
-    single, part = (160, 153) if gsm else (70, 67)
-    n = len(body) if gsm else len(body.encode("utf-16-le")) // 2
-    return 1 if n <= single else -(-n // part)
+    """Twilio's num_segments: GSM 03.38 160/153 septets, else UCS-2 70/67 code units."""
+    from billing.notify.segments import segments
+    return segments(body).segments
 
 
 class _Fake:
@@ -268,6 +266,11 @@ class FakeTwilio(_Fake):
         for t in self._cb_threads:
             t.join(5)
 
+    def channel_settings(self, **over: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """(settings, secrets) of a ``twilio`` provider pointed at this fake (``over`` replaces settings)."""
+        return ({"provider": "twilio", "account_sid": self.account_sid, "from_number": "+15005550006",
+                 "whatsapp_from": "+14155238886", "base_url": self.url, **over}, {"auth_token": self.auth_token})
+
     def wait_callbacks(self, n: int, timeout: float = 5.0) -> list[tuple[str, dict[str, str], str, int | str]]:
         """The status callbacks posted so far, once there are ``n``."""
         with self._arrived:
@@ -415,6 +418,27 @@ class FakeGateway(_Fake):
         self.balance: float | str = 42.5
         self.currency = "GHS"
         self.sent = 0
+
+    def channel_settings(self, **over: Any) -> tuple[dict[str, Any], dict[str, str]]:
+        """(settings, secrets) of a ``generic`` provider pointed at this fake, with its auth, the success
+        rule status == ok, the id at ``id`` and the balance endpoint (``over`` replaces settings)."""
+        settings: dict[str, Any] = {
+            "provider": "generic", "url": self.url + "/send", "method": "POST", "body": "form",
+            "params": {"to": "{to}", "text": "{text}", "sender": "{sender}"}, "sender": "aaad",
+            "success_path": "status", "success_value": "ok", "id_path": "id",
+            "balance_url": self.url + self.balance_path, "balance_path": "balance.amount"}
+        secrets: dict[str, str] = {}
+        if self.auth:
+            kind = self.auth[0]
+            settings["auth"] = kind
+            if kind == "basic":
+                settings["auth_username"], secrets["password"] = self.auth[1], self.auth[2]
+            elif kind == "bearer":
+                secrets["token"] = self.auth[1]
+            else:
+                settings["auth_name"], secrets["api_key"] = self.auth[1], self.auth[2]
+        settings.update(over)
+        return settings, secrets
 
     def balance_reply(self) -> dict[str, Any]:
         return {"status": "ok", "balance": {"amount": self.balance, "currency": self.currency}}

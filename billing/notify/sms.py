@@ -829,6 +829,14 @@ def valid_twilio_signature(auth_token: str, url: str, params: ParamValues | Iter
                for u in _with_and_without_port(url))
 
 
+def twilio_receipt(auth_token: str, url: str, form: Mapping[str, str], signature: str) -> Receipt:
+    """A status callback checked and read: ``url`` is the callback URL exactly as configured (``status_callback``:
+    behind a proxy the request's own URL may differ); ValidationError on a bad signature or form."""
+    if not valid_twilio_signature(auth_token, url, form, signature):
+        raise ValidationError(SIGNATURE_HEADER, "does not match the request")
+    return parse_twilio_status(form)
+
+
 def parse_twilio_status(form: Mapping[str, str]) -> Receipt:
     """A StatusCallback's form as a :class:`Receipt`; ValidationError when it is not one."""
     sid = form.get("MessageSid") or form.get("SmsSid") or ""

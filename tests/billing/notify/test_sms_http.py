@@ -25,10 +25,10 @@ def run_jobs(*jobs: dict[str, Any], parallel: bool = False, timeout: float = 30.
 
 
 def twilio_job(tw: FakeTwilio, messages: list[dict[str, Any]], **over: Any) -> dict[str, Any]:
-    token = over.pop("auth_token", tw.auth_token)
-    return {"settings": {"provider": "twilio", "account_sid": tw.account_sid, "from_number": "+15005550006",
-                         "whatsapp_from": "+14155238886", "base_url": tw.url, **over.pop("settings", {})},
-            "secrets": {"auth_token": token}, "messages": messages, "timeout": 2.0, **over}
+    settings, secrets = tw.channel_settings(**over.pop("settings", {}))
+    if "auth_token" in over:
+        secrets = {"auth_token": over.pop("auth_token")}
+    return {"settings": settings, "secrets": secrets, "messages": messages, "timeout": 2.0, **over}
 
 
 def test_twilio_over_http() -> None:
@@ -78,8 +78,8 @@ def test_slow_gateway_does_not_stall_the_others() -> None:
         tw.callback_statuses = []
         slow.delay = 10.0          # answers, but long after the timeout
         to = "+233540000001"
-        slow_job = {"settings": {"provider": "generic", "url": slow.url + "/send",
-                                 "params": {"to": "{to}", "text": "{text}"}},
+        settings, secrets = slow.channel_settings()
+        slow_job = {"settings": settings, "secrets": secrets,
                     "messages": [{"to": to, "text": "slow 1"}, {"to": to, "text": "slow 2"}],
                     "concurrent": True, "timeout": 1.5}
         fast_job = twilio_job(tw, [{"to": to, "text": "fast 1"}, {"to": to, "text": "fast 2"}])

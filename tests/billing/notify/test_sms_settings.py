@@ -19,6 +19,7 @@ from billing.notify.sms import (
     placeholder_values,
     public_settings,
     render_template,
+    twilio_receipt,
     twilio_signature,
     valid_twilio_signature,
 )
@@ -173,3 +174,14 @@ def test_parse_twilio_status() -> None:
     with pytest.raises(ValidationError) as e:
         parse_twilio_status({"MessageStatus": "sent"})
     assert e.value.field == "MessageSid"
+
+
+def test_twilio_receipt_checks_the_signature() -> None:
+    """twilio_receipt reads a correctly signed callback and refuses a forged one, naming the header."""
+    url = "https://isp.example.com/hooks/notify/twilio"
+    form = {"MessageSid": "SM" + "c" * 32, "MessageStatus": "delivered", "AccountSid": SID}
+    good = twilio_signature("tok", url, form)
+    assert twilio_receipt("tok", url, form, good) == Receipt("SM" + "c" * 32, "delivered")
+    with pytest.raises(ValidationError) as e:
+        twilio_receipt("tok", url, {**form, "MessageStatus": "failed"}, good)
+    assert e.value.field == "X-Twilio-Signature"
