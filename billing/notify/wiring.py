@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing.notify import email
+from billing.notify import email, sms
 from billing.notify.providers import Spec, register
 
 
@@ -12,3 +12,18 @@ def _email(reactor: Any, s: email.SmtpSettings, http: Any) -> email.EmailChannel
 
 
 register(Spec("email", "smtp", email.SECRET_FIELDS, email.parse_settings, email.public_settings, _email))
+
+
+def _sms(reactor: Any, s: sms.GenericSettings | sms.TwilioSettings, http: Any) -> sms.GenericSmsChannel | \
+        sms.TwilioSmsChannel | sms.TwilioWhatsAppChannel:
+    return sms.build_channel("sms", s, http=http, reactor=reactor)
+
+
+def _whatsapp(reactor: Any, s: sms.TwilioSettings, http: Any) -> sms.GenericSmsChannel | sms.TwilioSmsChannel | \
+        sms.TwilioWhatsAppChannel:
+    return sms.build_channel("whatsapp", s, http=http, reactor=reactor)
+
+
+register(Spec("sms", "generic", sms.SECRET_FIELDS, sms.parse_generic, sms.public_settings, _sms))
+register(Spec("sms", "twilio", sms.TWILIO_SECRET_FIELDS, sms.parse_twilio, sms.public_settings, _sms))
+register(Spec("whatsapp", "twilio", sms.TWILIO_SECRET_FIELDS, sms.parse_twilio, sms.public_settings, _whatsapp))
