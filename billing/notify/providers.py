@@ -20,7 +20,7 @@ class Spec:
     secret_fields: tuple[str, ...]
     parse: Callable[[dict[str, Any], dict[str, str]], Any]       # -> the provider's settings object
     public: Callable[[Any], dict[str, Any]]                      # settings object -> storable dict (no secrets)
-    build: Callable[[Any, Any, Any], Channel]                    # (reactor, settings object, http) -> Channel
+    build: Callable[[Any, Any, Any, float], Channel]   # (reactor, settings object, http, timeout) -> Channel
 
     def check(self, settings: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
         """Parse (ValidationError naming the field); the settings as stored."""

@@ -81,12 +81,14 @@ class ChannelCache:
     """Each org's configured channels, built once and rebuilt when their settings change."""
 
     def __init__(self, db: Any, box: SecretBox, reactor: Any, http: Any = None, ttl: float = 10.0,
+                 timeout: float = 15.0,
                  extra: Callable[[str, str, dict[str, Any]], dict[str, Any]] | None = None):
         self.db = db
         self.box = box
         self.reactor = reactor
         self.http = http
         self.ttl = ttl
+        self.timeout = timeout               # HTTP gateways (SMTP has its own per-channel setting)
         self.extra = extra               # e.g. the status callback URL for Twilio
         self._cache: dict[tuple[int, str], tuple[float, Any, Channel | None]] = {}
         self.override: dict[tuple[int, str], Channel] = {}     # tests
@@ -110,7 +112,7 @@ class ChannelCache:
             settings = dict(cfg.settings)
             if self.extra is not None:
                 settings.update(self.extra(channel, cfg.provider, settings))
-            built = spec.build(self.reactor, spec.parse(settings, cfg.secrets), self.http)
+            built = spec.build(self.reactor, spec.parse(settings, cfg.secrets), self.http, self.timeout)
         self._cache[(org_id, channel)] = (now, stamp, built)
         return built
 

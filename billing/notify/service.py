@@ -36,7 +36,8 @@ class NotifyService:
         self.core = core
         self.conf = conf
         self.base_url = base_url
-        self.channels = ChannelCache(core.db, core.box, core.reactor, http, extra=self._extra)
+        self.channels = ChannelCache(core.db, core.box, core.reactor, http, timeout=conf.http_timeout,
+                                     extra=self._extra)
         self.sender = MessageSender(core.db, core.box, core.clock, self.channels, poll_interval=conf.poll_interval,
                                     batch=conf.batch, per_channel=conf.per_channel, max_attempts=conf.max_attempts,
                                     backoff=conf.retry_backoff, backoff_max=conf.retry_backoff_max,

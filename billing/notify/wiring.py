@@ -7,21 +7,22 @@ from billing.notify import email, sms
 from billing.notify.providers import Spec, register
 
 
-def _email(reactor: Any, s: email.SmtpSettings, http: Any) -> email.EmailChannel:
+def _email(reactor: Any, s: email.SmtpSettings, http: Any, timeout: float) -> email.EmailChannel:
     return email.EmailChannel(reactor, s)
 
 
 register(Spec("email", "smtp", email.SECRET_FIELDS, email.parse_settings, email.public_settings, _email))
 
 
-def _sms(reactor: Any, s: sms.GenericSettings | sms.TwilioSettings, http: Any) -> sms.GenericSmsChannel | \
-        sms.TwilioSmsChannel | sms.TwilioWhatsAppChannel:
-    return sms.build_channel("sms", s, http=http, reactor=reactor)
+_SmsChannel = sms.GenericSmsChannel | sms.TwilioSmsChannel | sms.TwilioWhatsAppChannel
 
 
-def _whatsapp(reactor: Any, s: sms.TwilioSettings, http: Any) -> sms.GenericSmsChannel | sms.TwilioSmsChannel | \
-        sms.TwilioWhatsAppChannel:
-    return sms.build_channel("whatsapp", s, http=http, reactor=reactor)
+def _sms(reactor: Any, s: sms.GenericSettings | sms.TwilioSettings, http: Any, timeout: float) -> _SmsChannel:
+    return sms.build_channel("sms", s, http=http, reactor=reactor, timeout=timeout)
+
+
+def _whatsapp(reactor: Any, s: sms.TwilioSettings, http: Any, timeout: float) -> _SmsChannel:
+    return sms.build_channel("whatsapp", s, http=http, reactor=reactor, timeout=timeout)
 
 
 register(Spec("sms", "generic", sms.SECRET_FIELDS, sms.parse_generic, sms.public_settings, _sms))

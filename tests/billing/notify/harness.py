@@ -45,10 +45,16 @@ class FakeChannel:
 BUILT: dict[str, FakeChannel] = {}
 
 
+def _builder(ch: str) -> Any:
+    def build(reactor: Any, s: Any, http: Any, timeout: float) -> FakeChannel:
+        return BUILT[ch]
+    return build
+
+
 def _register() -> None:
     for ch in CHANNELS:
-        providers.register(providers.Spec(ch, "fake", ("token",), lambda s, sec: dict(s),
-                                          lambda s: dict(s), lambda reactor, s, http, ch=ch: BUILT[ch]))
+        providers.register(providers.Spec(ch, "fake", ("token",), lambda s, sec: dict(s), lambda s: dict(s),
+                                          _builder(ch)))
 
 
 _register()
@@ -72,7 +78,7 @@ class Notify:
 
     def deliver(self) -> events.PassResult:
         """Deliver every published event to the notify subscriber (as the dispatcher would)."""
-        handlers = dict(self.subs.handlers())
+        handlers: dict[str, Any] = dict(self.subs.handlers())
         with self.w.engine.begin() as c:
             events.register_subscribers(c, {"notify": list(handlers)}, self.now)
         total = events.PassResult()

@@ -143,15 +143,16 @@ def test_opted_out_customer_gets_receipts_not_cap_warnings(n: Notify) -> None:
     n.contact(cid, phone="0540000002")
     n.w.tx(ns.set_opt_out, n.org_id, cid, True, T0)
     login_id = n.w.service(sid).login_id
+    assert login_id is not None
     from aaad.events import publish
     from accounting.events import QuotaExceeded
-    n.w.tx(publish, n.org_id, QuotaExceeded(login_id, 10, 10, T0.isoformat()), T0)   # type: ignore[call-arg]
+    n.w.tx(publish, n.org_id, QuotaExceeded(login_id, 10, 10, T0.isoformat()), T0)
     n.w.pay(cid, 500, "ref-1")
     n.deliver()
     kinds_ = {m.kind for m in n.messages(customer_id=cid)}
     assert "payment.received" in kinds_ and "usage.cap_warning" not in kinds_
     n.w.tx(ns.set_opt_out, n.org_id, cid, False, T0)
-    n.w.tx(publish, n.org_id, QuotaExceeded(login_id, 20, 10, (T0 + timedelta(days=30)).isoformat()),  # type: ignore[call-arg]
+    n.w.tx(publish, n.org_id, QuotaExceeded(login_id, 20, 10, (T0 + timedelta(days=30)).isoformat()),
            T0)
     n.deliver()
     assert "usage.cap_warning" in {m.kind for m in n.messages(customer_id=cid)}

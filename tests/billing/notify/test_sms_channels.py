@@ -250,11 +250,11 @@ def test_providers_round_trip_and_build() -> None:
     spec = providers.spec("sms", "generic")
 
     def balance(http: Http, clock: task.Clock) -> defer.Deferred[float]:
-        ch = spec.build(clock, spec.parse(gen, {}), http)
+        ch = spec.build(clock, spec.parse(gen, {}), http, 10.0)
         assert isinstance(ch, GenericSmsChannel) and ch.name == "sms"
         return ch.balance()
     assert run(script, balance) == 12.0
     wa = providers.spec("whatsapp", "twilio")
-    out = run(script, lambda http, clock: wa.build(clock, wa.parse(tw, {"auth_token": "t"}), http).send(MSG))
+    out = run(script, lambda http, clock: wa.build(clock, wa.parse(tw, {"auth_token": "t"}), http, 10.0).send(MSG))
     assert out.provider_id == "SM" + "4" * 32
     assert parse_qs(script.seen[-1]["body"].decode())["To"] == ["whatsapp:+233540000001"]
