@@ -28,6 +28,7 @@ from aaad import orgs
 from aaad.clock import Clock
 from aaad.errors import NotFound
 from aaad.web import CoreWeb
+from web import hooks
 from web.api.app import Api, Deps
 from web.errors import apply, classify, set_header
 from web.pages import Pages, json_body
@@ -115,6 +116,11 @@ class Root:
     @app.route("/api/v1/", branch=True)
     def api_v1(self, request: IRequest) -> KleinRenderable:
         return resource_of(self.api.app)
+
+    @app.route("/hooks/notify/twilio", methods=["POST"])
+    def twilio_status(self, request: IRequest) -> Any:
+        """Twilio's message status callbacks (see web.hooks)."""
+        return hooks.twilio_status(self.api.deps, request)
 
     @app.route("/<slug>/portal/", branch=True)
     def portal_pages(self, request: IRequest, slug: str) -> KleinRenderable:

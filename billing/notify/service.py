@@ -13,7 +13,7 @@ from aaad.clock import utcnow
 from aaad.component import Core
 from aaad.jobs import Job, JobContext
 from aaad.schedules import Daily
-from billing.notify import balance, otp, outbox, reminders
+from billing.notify import balance, otp, outbox, receipts, reminders
 from billing.notify.config import NotifyConfig
 from billing.notify.sender import ChannelCache, MessageSender
 from billing.notify.subscribers import Subscribers
@@ -57,7 +57,7 @@ class NotifyService:
     def _extra(self, channel: str, provider: str, settings: dict[str, Any]) -> dict[str, Any]:
         """Settings the daemon fills in: Twilio's status callback at our public address."""
         if provider == "twilio" and not settings.get("status_callback") and self.base_url():
-            return {"status_callback": f"{self.base_url().rstrip('/')}/hooks/notify/twilio"}
+            return {"status_callback": receipts.callback_url(self.base_url())}
         return {}
 
     def _leader_changed(self, leader: bool) -> None:

@@ -1,0 +1,50 @@
+"""Callbacks from providers (outside the API: they authenticate with their own signatures).
+
+``POST /hooks/notify/twilio``: Twilio's message status callbacks (SMS and
+WhatsApp), checked against the org's auth token (:mod:`billing.notify.receipts`).
+Twilio retries a callback that is not answered 2xx, so a callback we cannot
+use (unknown SID, bad signature) is answered 4xx once and logged, not retried
+forever by us.
+"""
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any, cast
+
+from twisted.internet import defer
+from twisted.logger import Logger
+from twisted.web.iweb import IRequest
+
+from aaad import urls
+from aaad.clock import utcnow
+from aaad.errors import NotFound, ValidationError
+from billing.notify import receipts
+from web.api.app import Deps
+
+log = Logger()
+
+
+def _form(request: IRequest) -> dict[str, str]:
+    args = cast(Any, request).args or {}
+    out: dict[str, str] = {}
+    for k, vs in args.items():
+        if vs:
+            out[k.decode("utf-8", "replace")] = vs[-1].decode("utf-8", "replace")
+    return out
+
+
+@defer.inlineCallbacks
+def twilio_status(deps: Deps | None, request: IRequest) -> Generator[Any, Any, bytes]:
+    if deps is None:
+        raise NotFound("page", receipts.HOOK_PATH)
+    sig = (cast(Any, request).getHeader(b"X-Twilio-Signature") or b"").decode("latin-1")
+    base = urls.public_url(deps.conf.web)
+    try:
+        changed = yield deps.db.write(receipts.twilio_status, deps.box, _form(request), sig, base,
+                                      utcnow(deps.clock))
+    except (NotFound, ValidationError) as e:
+        log.warn("Twilio status callback refused: {error}", error=str(e))
+        request.setResponseCode(403 if isinstance(e, ValidationError) else 404)
+        return b""
+    request.setResponseCode(204 if not changed else 200)
+    return b""
