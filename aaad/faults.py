@@ -12,6 +12,9 @@ Points:
   position are durable), before anything after the commit runs (after-commit
   hooks that send what the subscriber wrote, metrics, the next pass).
 
+- ``notify_before_send``: in the notification sender, after a message was
+  taken from the outbox and rendered, before it is handed to its channel.
+
 ``AAAD_TEST_POISON=TEXT`` makes the database writer's batch handlers fail
 for a call with an item whose repr contains TEXT, like a value the database
 refuses (end-to-end tests of failure isolation under load).  Unset, nothing

@@ -38,9 +38,14 @@ def twilio_status(deps: Deps | None, request: IRequest) -> Generator[Any, Any, b
     if deps is None:
         raise NotFound("page", receipts.HOOK_PATH)
     sig = (cast(Any, request).getHeader(b"X-Twilio-Signature") or b"").decode("latin-1")
-    base = urls.public_url(deps.conf.web)
+    req = cast(Any, request)
+    here = f"{'https' if req.isSecure() else 'http'}://{(req.getHeader(b'host') or b'').decode('latin-1')}" \
+        f"{receipts.HOOK_PATH}"
+    candidates = [here]
+    if deps.conf.web.public_url:
+        candidates.insert(0, receipts.callback_url(urls.public_url(deps.conf.web)))
     try:
-        changed = yield deps.db.write(receipts.twilio_status, deps.box, _form(request), sig, base,
+        changed = yield deps.db.write(receipts.twilio_status, deps.box, _form(request), sig, candidates,
                                       utcnow(deps.clock))
     except (NotFound, ValidationError) as e:
         log.warn("Twilio status callback refused: {error}", error=str(e))

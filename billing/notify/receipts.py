@@ -28,10 +28,12 @@ def callback_url(base_url: str) -> str:
     return base_url.rstrip("/") + HOOK_PATH
 
 
-def twilio_status(conn: Connection, box: SecretBox, form: Mapping[str, str], signature: str, base_url: str,
+def twilio_status(conn: Connection, box: SecretBox, form: Mapping[str, str], signature: str, urls: list[str],
                   now: datetime) -> bool:
-    """Check and apply one status callback; whether a message changed state.  NotFound for a
-    SID we never sent; ValidationError for a bad signature or form."""
+    """Check and apply one status callback; whether a message changed state.  The signature
+    is checked against the channel's own ``status_callback`` when it names one, else against
+    ``urls`` (the daemon's public callback URL, and the URL the request came to).  NotFound
+    for a SID we never sent; ValidationError for a bad signature or form."""
     sid = form.get("MessageSid") or form.get("SmsSid") or ""
     if not sid:
         raise ValidationError("MessageSid", "missing")
@@ -42,7 +44,10 @@ def twilio_status(conn: Connection, box: SecretBox, form: Mapping[str, str], sig
     cfg = ns.get_channel(conn, box, row.org_id, row.channel)
     if cfg is None or cfg.provider != "twilio":
         raise NotFound("message", sid)
-    url = cfg.settings.get("status_callback") or callback_url(base_url)
-    r = sms.twilio_receipt(cfg.secrets.get("auth_token", ""), url, form, signature)
+    own = cfg.settings.get("status_callback")
+    token = cfg.secrets.get("auth_token", "")
+    tried = [own] if own else urls
+    good = next((u for u in tried if sms.valid_twilio_signature(token, u, form, signature)), tried[0])
+    r = sms.twilio_receipt(token, good, form, signature)
     error = f"{r.error_code}: {r.error_message}" if r.error_code else ""
     return outbox.receipt(conn, r.provider_id, r.state, now, error, org_id=row.org_id)

@@ -23,6 +23,7 @@ from twisted.logger import Logger
 
 from aaad.clock import utcnow
 from aaad.crypto import SecretBox
+from aaad.faults import fault_point
 from aaad.timer import Timer
 from billing import documents
 from billing import settings as billing_settings
@@ -201,6 +202,7 @@ class MessageSender:
             self._done(outbox.Outcome(m.id, False, True, detail=f"the org has no enabled {m.channel} channel",
                                       rendered=p.shown))
             return
+        fault_point("notify_before_send")
         try:
             sent: Sent = yield ch.send(p.out)
         except SendError as e:
