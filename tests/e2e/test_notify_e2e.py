@@ -144,3 +144,39 @@ def test_forged_callback_refused(daemon: Daemon) -> None:
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=5)
     assert e.value.code in (403, 404)
+
+
+def test_low_sms_balance_alerts_the_admins_once(daemon_factory: DaemonFactory) -> None:
+    """`aaad jobs run notify.sms_balance`: the generic gateway's balance (42.5) below its threshold
+    (100) queues one admin email; running it again the same day queues none."""
+    from tests.fake_sms import FakeGateway
+    with FakeGateway() as gw, SmtpServer(tls="none") as smtp:
+        d = daemon_factory(extra=NO_JOBS)
+        settings, secrets = gw.channel_settings(balance_threshold=100)
+        settings.pop("provider", None)
+        configure(d, "sms", "generic", settings, secrets, {})
+        es, esec = smtp.settings(from_address="alerts@demo-isp.example")
+        configure(d, "email", "smtp", es, esec, {})
+        _admin_email(d, "noc@demo-isp.example")
+        d.cli("jobs", "run", "notify.sms_balance", "--org", "demo")
+        (got,) = smtp.wait_for(1, timeout=20)
+        assert got.rcpt_tos == ["noc@demo-isp.example"] and "42.5" in got.parsed()["Subject"]
+        d.cli("jobs", "run", "notify.sms_balance", "--org", "demo", check=False)
+        assert len([r for r in messages(d) if r["kind"] == "admin.sms_balance_low"]) == 1
+
+
+def _admin_email(d: Daemon, address: str) -> None:
+    from datetime import UTC, datetime
+
+    from aaad import app, orgs
+    from aaad.db import sync_engine
+    from billing.notify import settings as ns
+    conf = app.load_config(str(d.config_path))
+    engine = sync_engine(app.database_url(conf))
+    try:
+        with engine.begin() as c:
+            org = orgs.get_by_slug(c, "demo")
+            assert org is not None
+            ns.update(c, org.id, datetime.now(UTC), admin_email=address)
+    finally:
+        engine.dispose()
