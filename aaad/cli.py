@@ -415,7 +415,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     for line in seed(ctx.engine, ctx.box, now):
         print(line)
     if not args.no_billing:
-        for line in seed_billing(ctx.engine, ctx.box, now):
+        outbox = os.path.join(os.path.abspath(ctx.conf.server.data_dir), "outbox")
+        for line in seed_billing(ctx.engine, ctx.box, now, outbox_dir=outbox):
             print(line)
     return EXIT_OK
 

@@ -46,8 +46,9 @@ def _at(d: date) -> datetime:
     return datetime.combine(d, time(9, 0), tzinfo=UTC)
 
 
-def seed(engine: Engine, box: SecretBox, now: datetime) -> Iterator[str]:
-    """Seed the demo org's billing (skipped when its catalogue exists)."""
+def seed(engine: Engine, box: SecretBox, now: datetime, outbox_dir: str | None = None) -> Iterator[str]:
+    """Seed the demo org's billing (skipped when its catalogue exists); with ``outbox_dir``,
+    notifications too (email and SMS written as files there)."""
     w = LoginWriter(box)
     with engine.begin() as c:
         org = orgs.get_by_slug(c, "demo")
@@ -138,3 +139,26 @@ def seed(engine: Engine, box: SecretBox, now: datetime) -> Iterator[str]:
     yield ("customers: ama (paid up, upgraded to 50M mid-month), yaw (unpaid: suspended into the walled garden), "
            "kofi (prepaid, invoice open), akosua (paid ahead: in credit), efua (daily hotspot), "
            "esi (service pending approval), kwame (closed, unused days refunded); logins <name>/<name>-pass")
+    if outbox_dir:
+        yield from seed_notify(engine, box, _at(first), outbox_dir)
+
+
+def seed_notify(engine: Engine, box: SecretBox, now: datetime, outbox_dir: str) -> Iterator[str]:
+    """The demo's notifications: email and SMS to files in ``outbox_dir`` (no mail server or SMS
+    account needed), the admins' address, due-date reminders and an expiry warning."""
+    from billing.notify import reminders
+    from billing.notify import settings as ns
+    with engine.begin() as c:
+        org = orgs.get_by_slug(c, "demo")
+        if org is None:
+            return
+        for channel in ("email", "sms"):
+            ns.set_channel(c, box, org.id, channel, now, provider="file",
+                           settings={"directory": outbox_dir, "from_address": "billing@demo-isp.example"}
+                           if channel == "email" else {"directory": outbox_dir})
+        ns.update(c, org.id, now, admin_email="noc@demo-isp.example", reminders_at="09:00")
+        for off in (-3 * reminders.DAY, 0, 2 * reminders.DAY):
+            reminders.add_rule(c, org.id, reminders.DUE, off, now)
+        reminders.add_rule(c, org.id, reminders.EXPIRY, -reminders.DAY, now)
+    yield (f"notifications: email and SMS written to {outbox_dir} (channel provider 'file'); due-date "
+           "reminders 3 days before, on and 2 days after; expiry warnings 1 day before")

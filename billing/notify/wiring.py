@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from billing.notify import email, sms
+from billing.notify import email, files, sms
 from billing.notify.providers import Spec, register
 
 
@@ -28,3 +28,14 @@ def _whatsapp(reactor: Any, s: sms.TwilioSettings, http: Any, timeout: float) ->
 register(Spec("sms", "generic", sms.SECRET_FIELDS, sms.parse_generic, sms.public_settings, _sms))
 register(Spec("sms", "twilio", sms.TWILIO_SECRET_FIELDS, sms.parse_twilio, sms.public_settings, _sms))
 register(Spec("whatsapp", "twilio", sms.TWILIO_SECRET_FIELDS, sms.parse_twilio, sms.public_settings, _whatsapp))
+
+
+def _file(channel: str) -> Any:
+    def build(reactor: Any, s: files.FileSettings, http: Any, timeout: float) -> files.FileChannel:
+        return files.FileChannel(channel, s, reactor)
+    return build
+
+
+for _channel in ("email", "sms", "whatsapp"):
+    register(Spec(_channel, "file", files.SECRET_FIELDS, files.parse_settings, files.public_settings,
+                  _file(_channel)))
