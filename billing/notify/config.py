@@ -27,15 +27,17 @@ class NotifyConfig:
     retry_backoff_max: float = setting(3600.0, "The longest wait between two attempts, in seconds.", positive)
     http_timeout: float = setting(15.0, "Timeout, in seconds, of a call to an SMS or WhatsApp gateway.",
                                   positive)
-    reminder_interval: int = setting(300, "Seconds between reminder passes per org (due-date reminders wait "
-                                          "for the org's reminders_at local time; expiry warnings look this "
-                                          "far ahead of their rules' lead times).", positive)
+    reminder_interval: int = setting(300, "Seconds between reminder passes per org: due-date reminders go out "
+                                          "at the first pass after the org's reminders_at local time, an expiry "
+                                          "warning at most this long after its rule's lead time is reached.",
+                                     positive)
     otp_minutes: int = setting(10, "Minutes a one-time code works.", positive)
     otp_attempts: int = setting(5, "Wrong tries after which a one-time code is dead.", positive)
     otp_resend_seconds: int = setting(60, "Seconds before another code may be sent to the same number.",
                                       non_negative)
     otp_per_hour: int = setting(5, "Codes per number per hour at most.", positive)
     balance_at: str = setting("08:00", "Local time of the daily SMS-balance check (generic gateways with a "
-                                       "balance URL and an org threshold).", wall_time)
+                                       "balance_url; alert below the org's sms_balance_threshold, else the "
+                                       "gateway's balance_threshold).", wall_time)
     keep_days: float = setting(180, "Days finished messages are kept (their dedupe keys with them: keep this "
                                     "longer than any reminder rule's offset).", non_negative)
