@@ -180,3 +180,43 @@ def _admin_email(d: Daemon, address: str) -> None:
             ns.update(c, org.id, datetime.now(UTC), admin_email=address)
     finally:
         engine.dispose()
+
+
+def test_a_slow_sms_gateway_does_not_stall_radius(daemon_factory: DaemonFactory) -> None:
+    """20 SMS to a gateway that takes 2 s per request: RADIUS keeps answering at once meanwhile,
+    and every message is sent in the end (8 at a time: [notify] per_channel)."""
+    import random
+    from datetime import UTC, datetime
+
+    from aaad import app, orgs
+    from aaad.db import sync_engine
+    from billing import customers
+    from tests.e2e.test_auth_e2e import radclient
+    from tests.e2e.test_write_path_e2e import pap
+    from tests.fake_sms import FakeGateway
+    with FakeGateway() as gw:
+        gw.delay = 2.0
+        d = daemon_factory(extra=NO_JOBS)
+        settings, secrets = gw.channel_settings()
+        settings.pop("provider", None)
+        configure(d, "sms", "generic", settings, secrets, {"customer.welcome": ["sms"]})
+        conf = app.load_config(str(d.config_path))
+        engine = sync_engine(app.database_url(conf))
+        try:
+            with engine.begin() as c:
+                org = orgs.get_by_slug(c, "demo")
+                assert org is not None
+                for i in range(20):
+                    customers.add(c, org.id, datetime.now(UTC), name=f"Slow {i}", phone=f"+23354100{i:04d}",
+                                  rng=random.Random(i))
+        finally:
+            engine.dispose()
+        gw.wait_for(8, timeout=20)                # the gateway is busy with the first 8
+        worst = 0.0
+        for _ in range(10):
+            t0 = time.monotonic()
+            out = radclient(d, pap("alice", "alice-pass")).stdout
+            worst = max(worst, time.monotonic() - t0)
+            assert "Access-Accept" in out
+        assert worst < 1.0, f"an Access-Request took {worst:.2f} s while the gateway was slow"
+        until(lambda: len([r for r in messages(d) if r["state"] == "sent"]) == 20, timeout=30)

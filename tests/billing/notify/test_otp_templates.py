@@ -161,3 +161,21 @@ def test_html_is_escaped_text_is_not() -> None:
     v = k.sample_vars() | {"customer": {**k.sample_vars()["customer"], "first_name": "<b>x</b>"}}
     r = templates.render(templates.default(k.name, "email"), v, templates.Branding("ISP"))
     assert "Hello <b>x</b>," in r.text and r.html and "&lt;b&gt;x&lt;/b&gt;" in r.html
+
+
+def test_reset_link_sent_once_and_kept_only_encrypted(engine: Any) -> None:
+    """send_reset_link: the email carries the link; the row never holds it in the clear; asking
+    twice with the same link queues it once."""
+    n = make(engine, channels=("email",))
+    cid = n.w.customer("ama", "Ama Mensah")
+    n.contact(cid, email="ama@example.com")
+    url = "https://isp.example/isp/portal/reset/tok123"
+    ids = n.w.tx(otp.send_reset_link, n.w.box, n.org_id, cid, url, 30, n.now)
+    assert len(ids) == 1 and n.w.tx(otp.send_reset_link, n.w.box, n.org_id, cid, url, 30, n.now) == []
+    raw = n.raw(ids[0])
+    assert url not in raw.vars and b"tok123" not in raw.secrets_enc
+    n.pump()
+    (mail,) = n.channels["email"].sent
+    assert url in mail.text and mail.html and url in mail.html
+    raw = n.raw(ids[0])
+    assert raw.secrets_enc is None and "tok123" not in raw.rendered and templates.REDACTED in raw.rendered
