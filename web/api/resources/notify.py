@@ -404,15 +404,16 @@ def _configure(conn: Connection, box: Any, org_id: int, channel: str, now: datet
     return channel_out(ns.set_channel(conn, box, org_id, channel, now, **kw))
 
 
-def _named(e: ValidationError, channel: str, provider: str) -> ValidationError:
+def _named(e: ValidationError, channel: str, body: ChannelIn) -> ValidationError:
     """A provider names its own keys (``host``, ``password``): name them from the body's root."""
     if e.field in ("provider", "channel", "enabled") or e.field.startswith(("settings.", "secrets.")):
         return e
     try:
-        secret = e.field in providers.spec(channel, provider).secret_fields
+        secret = e.field in providers.spec(channel, body.provider).secret_fields
     except ValidationError:
         secret = False
-    return ValidationError(("secrets." if secret else "settings.") + e.field, e.message)
+    where = "settings." if e.field in body.settings or not secret else "secrets."
+    return ValidationError(where + e.field, e.message)
 
 
 @router.get("/notify-channels", summary="List configured channels")
@@ -442,7 +443,7 @@ async def put_notify_channel(call: Call, path: ChannelPath, body: ChannelIn) -> 
                                 target=f"channel {path.channel}",
                                 before=lambda conn: _public_channel(conn, box, call.org_id, path.channel))
     except ValidationError as e:
-        raise _named(e, path.channel, body.provider) from None
+        raise _named(e, path.channel, body) from None
 
 
 @router.delete("/notify-channels/{channel}", summary="Remove a channel")
