@@ -115,6 +115,13 @@ def _line_of(e: BaseException) -> int | None:
 def check(kind: str, field: str, source: str, *, html: bool = False) -> None:
     """Refuse ``source`` (a template of ``kind``) with a syntax error, an unknown variable or
     attribute, or anything the sandbox forbids: ValidationError naming ``field`` and the line."""
+    try:
+        _check(kind, field, source, html)
+    except RecursionError:
+        raise ValidationError(field, "expressions nested too deeply") from None
+
+
+def _check(kind: str, field: str, source: str, html: bool) -> None:
     k = kinds.get(kind)
     if len(source) > MAX_LEN:
         raise ValidationError(field, f"too long ({len(source)} characters, at most {MAX_LEN})")

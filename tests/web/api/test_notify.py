@@ -230,7 +230,8 @@ def test_list_and_get_templates(api: ApiClient) -> None:
 
 def test_put_template_refuses_unknown_variable_naming_field_and_line(api: ApiClient) -> None:
     """PUT a template with an unknown variable: 422 naming body and its line; a syntax error names the line;
-    e-mail without a subject names subject; an SMS with a subject names subject; nothing is stored."""
+    e-mail without a subject names subject; an SMS with a subject names subject; expressions nested too deeply
+    name body (not a 500); nothing is stored."""
     r = put(api, "/templates/customer.welcome/sms", {"body": "Hello {{ customer.name }}\nYour {{ bogus }}"})
     assert _field(r) == "body"
     assert "line 2" in r.json()["error"]["message"] and "bogus" in r.json()["error"]["message"]
@@ -239,6 +240,8 @@ def test_put_template_refuses_unknown_variable_naming_field_and_line(api: ApiCli
     assert _field(put(api, "/templates/customer.welcome/email", {"body": "Hello"})) == "subject"
     assert _field(put(api, "/templates/customer.welcome/sms", {"body": "Hi", "subject": "x"})) == "subject"
     assert _field(put(api, "/templates/customer.welcome/sms", {"subject": "x"})) == "body"
+    deep = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
+    assert _field(put(api, "/templates/customer.welcome/sms", {"body": deep})) == "body"
     assert api.get("/templates/customer.welcome/sms").json()["custom"] is False
 
 

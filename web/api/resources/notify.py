@@ -478,7 +478,7 @@ class NotifySettingsPatch(In):
     sms_balance_threshold: float | None = Field(None, ge=0, le=1e12, allow_inf_nan=False)
 
 
-class CustomerPath(In):
+class OptOutPath(In):
     customer_id: Id
 
 
@@ -511,7 +511,7 @@ def _opt_out(conn: Connection, org_id: int, customer_id: int, opted_out: bool, n
 
 
 @router.route("PUT", "/customers/{customer_id}/marketing-opt-out", summary="Opt a customer out of marketing")
-async def set_marketing_opt_out(call: Call, path: CustomerPath, body: OptOutIn) -> OptOutOut:
+async def set_marketing_opt_out(call: Call, path: OptOutPath, body: OptOutIn) -> OptOutOut:
     """Opt the customer out of (or back into) optional messages, such as data-cap and expiry warnings."""
     return await call.write(_opt_out, call.org_id, path.customer_id, body.opted_out, call.now,
                             target=f"customer {path.customer_id}")
