@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -153,7 +154,7 @@ def enabled_channels(conn: Connection, org_id: int) -> set[str]:
 
 
 def set_channel(conn: Connection, box: SecretBox, org_id: int, channel: str, now: datetime, *, provider: str,
-                settings: dict[str, Any], secrets: dict[str, str | None] | None = None,
+                settings: dict[str, Any], secrets: Mapping[str, str | None] | None = None,
                 enabled: bool = True) -> ChannelConfig:
     """Configure a channel.  Secrets are write-only: a secret left out keeps its stored
     value, one given as "" or None is removed.  The provider's parser checks the whole

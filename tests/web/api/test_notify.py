@@ -37,7 +37,7 @@ def _parse(settings: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
     return {"url": url, "sender": settings.get("sender", "")}
 
 
-def _build(reactor: Any, settings: Any, http: Any) -> Channel:
+def _build(reactor: Any, settings: Any, http: Any, timeout: float) -> Channel:
     raise NotImplementedError("the API tests send nothing")
 
 
