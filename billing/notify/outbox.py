@@ -90,7 +90,7 @@ _COLS = [c for c in msg_t.c if c.name != "secrets_enc"] + [msg_t.c.secrets_enc.i
 
 
 def _message(r: Any) -> Message:
-    d = dict(r._mapping)
+    d = {k: v for k, v in r._mapping.items() if not k.startswith("_")}     # not paging's _sort_value, _sort_id
     d["vars"] = json.loads(d["vars"] or "{}")
     d["attachments"] = json.loads(d["attachments"] or "[]")
     d["has_secrets"] = bool(d["has_secrets"])

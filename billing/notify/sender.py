@@ -41,7 +41,8 @@ class Prepared:
     segments: int | None
 
 
-def _brand(conn: Connection, org_id: int) -> templates.Branding:
+def brand(conn: Connection, org_id: int) -> templates.Branding:
+    """The org's branding for messages (billing settings' brand, else the org's name)."""
     from aaad import orgs
     bs = billing_settings.get(conn, org_id)
     org = orgs.get(conn, org_id)
@@ -67,15 +68,15 @@ def prepare(conn: Connection, due: outbox.Due, *, pdf: bool = True) -> Prepared:
     """Render a due row (on a read thread): the message to send and what the row keeps."""
     m = due.message
     t = templates.get(conn, m.org_id, m.kind, m.channel)
-    brand = _brand(conn, m.org_id)
+    branding = brand(conn, m.org_id)
     full = {**m.vars, **due.secrets}
-    r = templates.render(t, full, brand)
-    masked = templates.render(t, templates.redacted(m.kind, full), brand) if kinds.get(m.kind).secrets else r
+    r = templates.render(t, full, branding)
+    masked = templates.render(t, templates.redacted(m.kind, full), branding) if kinds.get(m.kind).secrets else r
     shown = (f"Subject: {masked.subject}\n\n" if masked.subject else "") + masked.text
     atts = tuple(_attachment(conn, m.org_id, a) for a in m.attachments) if (pdf and m.channel == EMAIL) else ()
     seg = None if m.channel == EMAIL else segments.segments(r.text).segments
     return Prepared(Outgoing(m.id, m.org_id, m.channel, m.recipient, r.subject, r.text, r.html, atts,
-                             from_name=brand.name), shown, seg)
+                             from_name=branding.name), shown, seg)
 
 
 class ChannelCache:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -57,13 +58,16 @@ def update(conn: Connection, org_id: int, now: datetime, **values: Any) -> Notif
             raise ValidationError(k, f"unknown setting (one of {', '.join(EDITABLE)})")
     v = dict(values)
     if v.get("admin_email"):
-        v["admin_email"] = cust.normalise_email(v["admin_email"]) if "@" in v["admin_email"] else _bad_email()
+        try:
+            v["admin_email"] = cust.normalise_email(v["admin_email"])
+        except ValidationError as e:
+            raise ValidationError("admin_email", e.message) from None
     if v.get("admin_phone"):
         country = billing_settings.get(conn, org_id).country
         try:
             v["admin_phone"] = cust.normalise_phone(v["admin_phone"], country)
         except ValidationError as e:
-            raise ValidationError("admin_phone", str(e.args[-1]) if e.args else "not a phone number") from None
+            raise ValidationError("admin_phone", e.message) from None
     for k in ("quiet_start", "quiet_end", "reminders_at"):
         if v.get(k) is not None and not _HHMM.fullmatch(str(v[k])):
             raise ValidationError(k, f"{v[k]!r} is not a local time HH:MM (e.g. 21:00)")
@@ -81,10 +85,6 @@ def update(conn: Connection, org_id: int, now: datetime, **values: Any) -> Notif
     if conn.execute(set_t.update().where(set_t.c.org_id == org_id).values(**row)).rowcount == 0:
         conn.execute(set_t.insert().values(org_id=org_id, **row))
     return get(conn, org_id)
-
-
-def _bad_email() -> str:
-    raise ValidationError("admin_email", "not an e-mail address")
 
 
 def quiet_until(s: NotifySettings, tz: str, now: datetime) -> datetime | None:
@@ -154,7 +154,7 @@ def enabled_channels(conn: Connection, org_id: int) -> set[str]:
 
 
 def set_channel(conn: Connection, box: SecretBox, org_id: int, channel: str, now: datetime, *, provider: str,
-                settings: dict[str, Any], secrets: dict[str, str | None] | None = None,
+                settings: dict[str, Any], secrets: Mapping[str, str | None] | None = None,
                 enabled: bool = True) -> ChannelConfig:
     """Configure a channel.  Secrets are write-only: a secret left out keeps its stored
     value, one given as "" or None is removed.  The provider's parser checks the whole

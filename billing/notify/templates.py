@@ -115,6 +115,13 @@ def _line_of(e: BaseException) -> int | None:
 def check(kind: str, field: str, source: str, *, html: bool = False) -> None:
     """Refuse ``source`` (a template of ``kind``) with a syntax error, an unknown variable or
     attribute, or anything the sandbox forbids: ValidationError naming ``field`` and the line."""
+    try:
+        _check(kind, field, source, html)
+    except RecursionError:
+        raise ValidationError(field, "expressions nested too deeply") from None
+
+
+def _check(kind: str, field: str, source: str, html: bool) -> None:
     k = kinds.get(kind)
     if len(source) > MAX_LEN:
         raise ValidationError(field, f"too long ({len(source)} characters, at most {MAX_LEN})")
@@ -141,9 +148,9 @@ def check(kind: str, field: str, source: str, *, html: bool = False) -> None:
         raise ValidationError(field, f"{where}{type(e).__name__}: {e}") from None
 
 
-def put(conn: Connection, org_id: int, kind: str, channel: str, now: datetime, *, body: str,
-        subject: str = "", html: str | None = None) -> Template:
-    """Store the org's template for (kind, channel), after :func:`check` of each part."""
+def draft(kind: str, channel: str, *, body: str, subject: str = "", html: str | None = None) -> Template:
+    """An operator's template for (kind, channel), not stored: each part :func:`check`-ed
+    (ValidationError naming ``body``, ``subject`` or ``html`` and the line)."""
     _check_kind_channel(kind, channel)
     if not body.strip():
         raise ValidationError("body", "must not be empty")
@@ -159,7 +166,14 @@ def put(conn: Connection, org_id: int, kind: str, channel: str, now: datetime, *
     else:
         if subject or html:
             raise ValidationError("subject" if subject else "html", f"a {channel} message has only a body")
-    values = {"subject": subject, "body": body, "html": html, "updated_at": now}
+    return Template(kind, channel, subject, body, html, True)
+
+
+def put(conn: Connection, org_id: int, kind: str, channel: str, now: datetime, *, body: str,
+        subject: str = "", html: str | None = None) -> Template:
+    """Store the org's template for (kind, channel), after :func:`check` of each part."""
+    t = draft(kind, channel, body=body, subject=subject, html=html)
+    values = {"subject": t.subject, "body": t.body, "html": t.html, "updated_at": now}
     n = conn.execute(tpl_t.update().where(tpl_t.c.org_id == org_id, tpl_t.c.kind == kind,
                                           tpl_t.c.channel == channel).values(**values)).rowcount
     if n == 0:
@@ -202,7 +216,8 @@ def redacted(kind: str, variables: dict[str, Any]) -> dict[str, Any]:
 
 
 def preview(conn: Connection, org_id: int, kind: str, channel: str, brand: Branding,
-            variables: dict[str, Any] | None = None) -> Rendered:
-    """The template in use rendered with the kind's sample data (or given variables)."""
-    t = get(conn, org_id, kind, channel)
+            variables: dict[str, Any] | None = None, unsaved: Template | None = None) -> Rendered:
+    """The template in use (or ``unsaved``, from :func:`draft`) rendered with the kind's sample
+    data (or given variables)."""
+    t = unsaved if unsaved is not None else get(conn, org_id, kind, channel)
     return render(t, variables if variables is not None else kinds.get(kind).sample_vars(), brand)

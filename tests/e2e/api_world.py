@@ -217,7 +217,7 @@ HINTS = {"currency": "USD", "method": "cash", "timezone": "UTC", "country": "US"
 
 class Sampler:
     """Plausible inputs from a route's schemas: required fields only, ids from ``ids`` (param name -> id),
-    the rest from the field's name, enum, format and bounds."""
+    the rest from the field's example, name, enum, format and bounds."""
 
     def __init__(self, doc: dict[str, Any], ids: dict[str, int]):
         self.doc, self.ids = doc, ids
@@ -239,6 +239,8 @@ class Sampler:
             return schema["default"]
         if name in self.ids:
             return self.ids[name]
+        if schema.get("examples"):
+            return schema["examples"][0]
         kind = schema.get("type")
         if kind == "integer":
             if name.endswith("_id"):

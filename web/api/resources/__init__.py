@@ -11,7 +11,7 @@ from web.api.declare import Endpoint
 
 MODULES = ("orgs", "tokens", "audit", "customers", "billing_settings", "products", "services", "ledger",
            "invoices", "credit_notes", "payments", "refunds", "reports",
-           "nas", "profiles", "logins", "authlog", "jobs", "events", "sessions", "usage", "enforcement")
+           "nas", "profiles", "logins", "authlog", "jobs", "events", "sessions", "usage", "enforcement", "notify")
 
 
 def all_endpoints() -> list[Endpoint]:
