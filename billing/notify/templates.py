@@ -10,6 +10,7 @@ the variables stored with the message.
 from __future__ import annotations
 
 import html as _html
+import re
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,8 +29,40 @@ from billing.notify import kinds
 from billing.notify.channels import CHANNELS, EMAIL
 from billing.notify.schema import templates as tpl_t
 
-_TEXT = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-_HTML = SandboxedEnvironment(undefined=StrictUndefined, autoescape=True)
+MAX_PRODUCT = 10_000     # characters or items a template's * may produce
+
+
+class _Bounded(SandboxedEnvironment):
+    """The sandbox, with nothing that builds something huge from a small template: ``*`` on
+    strings and lists and ``**`` are bounded, ``%`` refuses field widths, and ``range`` and the
+    width filters (center, indent, format) are gone.  Templates are checked when saved and
+    rendered when sent: a template must not be able to stall either."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        del self.globals["range"]
+        for name in ("center", "indent", "format"):
+            self.filters.pop(name, None)
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_PRODUCT:
+                    raise SecurityError(f"a repetition longer than {MAX_PRODUCT}")
+        elif operator == "**":
+            if isinstance(right, (int, float)) and abs(right) > 64 or \
+                    isinstance(left, (int, float)) and abs(left) > 10 ** 6:
+                raise SecurityError("a power too large")
+        elif operator == "%" and isinstance(left, str) and _WIDTH.search(left):
+            raise SecurityError("a field width or precision over 3 digits")
+        return super().call_binop(context, operator, left, right)
+
+
+_WIDTH = re.compile(r"%[-+ #0*]*\d{4,}|%[-+ #0]*\d*\.\d{4,}|%[-+ #0]*\*")
+_TEXT = _Bounded(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_HTML = _Bounded(undefined=StrictUndefined, autoescape=True)
 _LAYOUT = SandboxedEnvironment(autoescape=True).from_string(
     (Path(__file__).resolve().parent / "layouts" / "email.html").read_text())
 _NAME = "<template>"
@@ -130,7 +163,7 @@ def _check(kind: str, field: str, source: str, html: bool) -> None:
         ast = env.parse(source, name=_NAME)
     except TemplateSyntaxError as e:
         raise ValidationError(field, f"line {e.lineno}: {e.message}") from None
-    known = set(k.all_variables()) | _assigned(ast) | {"loop", "range", "true", "false", "none"}
+    known = set(k.all_variables()) | _assigned(ast) | {"loop", "true", "false", "none"}
     for n in ast.find_all(nodes.Name):
         if n.ctx == "load" and n.name not in known:
             allowed = ", ".join(sorted(k.all_variables()))

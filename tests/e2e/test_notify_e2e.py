@@ -87,8 +87,9 @@ def test_welcome_email_over_starttls_and_auth(daemon_factory: DaemonFactory) -> 
         assert m["To"] == "ama@example.com" and m["Reply-To"] == "help@demo-isp.example"
         assert "billing@demo-isp.example" in m["From"]
         assert m["Subject"].startswith("Welcome to ")
-        text = m.get_body(("plain",)).get_content()
-        html = m.get_body(("html",)).get_content()
+        plain, rich = m.get_body(("plain",)), m.get_body(("html",))
+        assert plain is not None and rich is not None
+        text, html = plain.get_content(), rich.get_content()
         assert "Hello Ama," in text and "/demo/portal" in text
         assert "Hello Ama," in html and "<html" in html
         row = until(lambda: [r for r in messages(d) if r["kind"] == "customer.welcome" and r["state"] == "sent"])

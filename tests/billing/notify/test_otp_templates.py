@@ -179,3 +179,13 @@ def test_reset_link_sent_once_and_kept_only_encrypted(engine: Any) -> None:
     assert url in mail.text and mail.html and url in mail.html
     raw = n.raw(ids[0])
     assert raw.secrets_enc is None and "tok123" not in raw.rendered and templates.REDACTED in raw.rendered
+
+
+@pytest.mark.parametrize("source", [
+    '{{ "x" * 10**9 }}', '{{ 10 ** 100000 }}', '{% for i in range(100000) %}{% endfor %}',
+    '{{ "%99999999s" % "a" }}', '{{ "a"|center(1000000000) }}', '{{ [1] * 100000 }}',
+])
+def test_templates_cannot_build_something_huge(source: str) -> None:
+    """Repetition, powers, field widths, range and the width filters are refused when saved."""
+    with pytest.raises(ValidationError):
+        templates.check("customer.welcome", "body", source)

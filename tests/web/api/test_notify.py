@@ -379,6 +379,15 @@ def test_put_channel_validates_naming_settings_and_secrets_fields(api: ApiClient
     assert api.get("/notify-channels/email").json() == before
 
 
+def test_put_channel_refuses_server_paths(api: ApiClient) -> None:
+    """An API token cannot point the daemon at files on the server: ca_file, or the file provider."""
+    assert _field(put(api, "/notify-channels/email", {"provider": "smtp",
+                                                      "settings": {**SMTP, "ca_file": "/etc/shadow"}})) \
+        == "settings.ca_file"
+    assert _field(put(api, "/notify-channels/sms", {"provider": "file", "settings": {"directory": "/etc"}})) \
+        == "settings.directory"
+
+
 def test_put_channel_keeps_secrets_and_never_shows_them(api: ApiClient, world: World, rows: dict[str, Rows]
                                                         ) -> None:
     """PUT without secrets keeps the stored one (has_password stays true); the response and the audit log never

@@ -404,6 +404,10 @@ def _configure(conn: Connection, box: Any, org_id: int, channel: str, now: datet
     return channel_out(ns.set_channel(conn, box, org_id, channel, now, **kw))
 
 
+#: Settings that name files on the server: an API token (a tenant's admin) may not point the daemon at them.
+SERVER_PATHS = ("ca_file", "directory")
+
+
 def _named(e: ValidationError, channel: str, body: ChannelIn) -> ValidationError:
     """A provider names its own keys (``host``, ``password``): name them from the body's root."""
     if e.field in ("provider", "channel", "enabled") or e.field.startswith(("settings.", "secrets.")):
@@ -437,6 +441,13 @@ async def put_notify_channel(call: Call, path: ChannelPath, body: ChannelIn) -> 
     stored (422 naming ``settings.<key>`` or ``secrets.<key>``).  Running daemons use the new settings within
     seconds."""
     box = call.deps.box
+    for key in SERVER_PATHS:
+        if key in body.settings:
+            raise ValidationError(f"settings.{key}", "a path on the server: set it with the CLI on the server "
+                                                     f"(aaad notify channel set {path.channel} ...)")
+    if body.provider == "file":
+        raise ValidationError("provider", "the file provider writes to a folder on the server: configure it with "
+                                          "the CLI on the server")
     try:
         return await call.write(_configure, box, call.org_id, path.channel, call.now, provider=body.provider,
                                 settings=body.settings, secrets=body.secrets, enabled=body.enabled,
