@@ -95,7 +95,8 @@ def _message(r: Any) -> Message:
     d["attachments"] = json.loads(d["attachments"] or "[]")
     d["has_secrets"] = bool(d["has_secrets"])
     d["urgent"] = bool(d["urgent"])
-    d.pop("secrets_enc", None)
+    for extra in ("secrets_enc", "_sort_value", "_sort_id"):     # the last two: paging's
+        d.pop(extra, None)
     return Message(**d)
 
 
