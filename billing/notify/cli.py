@@ -248,7 +248,6 @@ def send_now(spec: Spec, parsed: Any, out: Outgoing, timeout: float) -> Sent | S
     """Build the channel from ``spec`` and send ``out`` on a real reactor in this process
     (``task.react``): what the provider answered, or the SendError (anything unexpected
     counts as retryable, as in the sender)."""
-    import treq
     from twisted.internet import defer, task
     from twisted.python.failure import Failure
 
@@ -256,7 +255,7 @@ def send_now(spec: Spec, parsed: Any, out: Outgoing, timeout: float) -> Sent | S
     result: list[Any] = []
 
     def main(reactor: Any) -> defer.Deferred[None]:
-        d = defer.maybeDeferred(lambda: spec.build(reactor, parsed, treq).send(out))
+        d = defer.maybeDeferred(lambda: spec.build(reactor, parsed, None).send(out))   # None: as the daemon
         d.addTimeout(timeout, reactor)
 
         def failed(f: Failure) -> None:

@@ -149,11 +149,12 @@ def test_show_pending_failed_and_secret_messages(conf: str, capsys: Any) -> None
     assert f"--- as sent (secrets masked) ---\nSubject: Reset\n\nopen {REDACTED}" in out
     assert "no longer kept" in out and "retry" not in out          # a secret's message cannot be retried
 
-    fail(w, welcome, detail="535 5.7.8 bad credentials")
+    fail(w, welcome, detail="535 5.7.8 bad credentials", shown="Subject: Welcome\n\nHello Ama")
     rc, out = run(conf, "notify", "show", str(welcome), "--json", capsys=capsys)
     data = json.loads(out)
     assert (data["state"], data["error"], data["customer"], data["preview"]) == (
         "failed", "535 5.7.8 bad credentials", "ama-1", None)
+    assert data["rendered"] == "Subject: Welcome\n\nHello Ama"
     assert "secrets_enc" not in data and data["vars"]["customer"]["username"] == "ama-1"
     rc, out = run(conf, "notify", "show", str(welcome), capsys=capsys)
     assert f"(send it again: aaad notify retry {welcome})" in out
@@ -166,11 +167,11 @@ def test_cancel_and_retry_wake_the_daemon(conf: str, capsys: Any, listener: sock
     """``cancel`` stops a pending message; ``retry`` queues a failed or cancelled one again and
     wakes the daemon listening on this data directory; other states are refused."""
     w = world(conf)
-    fake_channels(w, "email")
+    fake_channels(w, "email", "sms")
     ama = customer(w, "ama-1", "ama@example.com")
     mid, = queue(w, outbox.Draft("customer.welcome", "w:1", ama))
     code, = queue(w, outbox.Draft("otp.code", "otp:1", None, {"minutes": 10}, {"code": "123456"},
-                                  to={"email": "ops@example.com"}))
+                                  to={"sms": "+233540000009"}))
     rc, out = run(conf, "notify", "cancel", str(mid), capsys=capsys)
     assert rc == 0 and f"message {mid} (customer.welcome by email to ama@example.com) cancelled" in out
     assert w.read(outbox.require, 1, mid).state == "cancelled"
@@ -277,7 +278,7 @@ def test_templates_list_show_set_preview_reset(conf: str, capsys: Any, tmp_path:
     rows = json.loads(out)
     assert [(r["channel"], r["template"]) for r in rows] == [("email", "default"), ("sms", "default"),
                                                              ("whatsapp", "default")]
-    assert rows[1]["sample length"].startswith("1 SMS (UCS-2")                    # GH₵ is not GSM-7
+    assert rows[1]["sample length"].startswith("2 SMS (UCS-2")                    # GH₵ is not GSM-7
     rc, out = run(conf, "notify", "template", "show", "payment.received", "sms", capsys=capsys)
     assert rc == 0 and "payment.received by sms: the shipped default" in out
     assert "balance_due  Whether something is still owed (true/false)." in out
@@ -507,3 +508,29 @@ def test_notify_test_refuses_before_sending(conf: str, capsys: Any) -> None:
         c.execute(ch_t.update().where(ch_t.c.channel == "email").values(settings='{"host": "127.0.0.1"}'))
     rc, out = run(conf, "notify", "test", "--channel", "email", "--to", "a@example.com", capsys=capsys)
     assert rc == 2 and "the stored email settings do not parse: from_address:" in out
+
+
+def test_notify_test_sms_and_whatsapp_through_the_fakes(conf: str) -> None:
+    """``notify test`` sends an SMS through the org's generic gateway and a WhatsApp message through
+    Twilio now (the fakes see them), and reports a gateway's 503 as retryable."""
+    from tests.fake_sms import FakeGateway, FakeTwilio
+    w = world(conf)
+    with FakeGateway(auth=("bearer", "gw-t0ken")) as gw, FakeTwilio() as tw:
+        settings, secrets = gw.channel_settings()
+        settings.pop("provider")
+        w.tx(ns.set_channel, w.box, 1, "sms", T, provider="generic", settings=settings, secrets=secrets)
+        settings, secrets = tw.channel_settings()
+        settings.pop("provider")
+        w.tx(ns.set_channel, w.box, 1, "whatsapp", T, provider="twilio", settings=settings, secrets=secrets)
+        p = aaad(conf, "notify", "test", "--channel", "sms", "--to", "+233540000001", "--text", "ping")
+        assert p.returncode == 0, p.stdout + p.stderr
+        assert "through generic at 127.0.0.1:" in p.stdout and "sent: the provider took it" in p.stdout
+        seen, = gw.requests()
+        assert (seen.one("to"), seen.one("text")) == ("+233540000001", "ping") and "gw-t0ken" not in p.stdout
+        p = aaad(conf, "notify", "test", "--channel", "whatsapp", "--to", "+233540000001")
+        assert p.returncode == 0, p.stdout + p.stderr
+        (sid, msg), = tw.messages.items()
+        assert f"provider id: {sid}" in p.stdout and msg["to"] == "whatsapp:+233540000001"
+        gw.mode = "503"
+        p = aaad(conf, "notify", "test", "--channel", "sms", "--to", "+233540000001")
+        assert p.returncode == 1 and "503" in p.stdout and "retryable: yes" in p.stdout
