@@ -340,14 +340,15 @@ def _channel_data(cfg: ChannelConfig) -> dict[str, Any]:
 def _print_channel(cfg: ChannelConfig) -> None:
     print(f"{cfg.channel}: {cfg.provider}, {'enabled' if cfg.enabled else 'disabled'}"
           + (f", changed {_t(cfg.updated_at)}" if cfg.updated_at else ""))
-    pub = _public(cfg)
-    if not pub:
-        return
-    width = max(len(k) for k in pub)
-    for k, v in sorted(pub.items()):
-        shown = ("yes" if v else "no") if k.startswith("has_") else "" if v is None else json.dumps(v) \
-            if not isinstance(v, str) else v
-        print(f"  {k.ljust(width)}  {shown}")
+    pub = {k: v for k, v in _public(cfg).items() if k != "provider"}
+    shown = {k: v for k, v in pub.items() if k.startswith("has_") or v not in (None, "", {}, [])}
+    width = max((len(k) for k in shown), default=0)
+    for k, v in sorted(shown.items()):
+        text = ("yes" if v else "no") if k.startswith("has_") else v if isinstance(v, str) else json.dumps(v)
+        print(f"  {k.ljust(width)}  {text}")
+    unset = sorted(k for k in pub if k not in shown)
+    if unset:
+        print(f"  (not set: {', '.join(unset)})")
 
 
 @_run
@@ -426,7 +427,7 @@ def cmd_channel_set(args: argparse.Namespace) -> int:
             cfg = ns.set_channel(conn, ctx.box, org_id, args.channel, now_utc(), provider=provider,
                                  settings=settings, secrets=secrets, enabled=enabled)
         except ValidationError as e:
-            raise _usage(_channel_error(e, given, secrets)) from None
+            raise _usage(_channel_error(e, given, secrets, _secret_fields(args.channel, provider))) from None
     if old is not None and old.provider != provider:
         print(f"({args.channel} changed provider {old.provider} -> {provider}: the old settings and secrets "
               f"were dropped)")
@@ -436,15 +437,25 @@ def cmd_channel_set(args: argparse.Namespace) -> int:
     return 0
 
 
-def _channel_error(e: ValidationError, given: dict[str, Any], secrets: dict[str, Any]) -> str:
+def _secret_fields(channel: str, provider: str) -> tuple[str, ...]:
+    from billing.notify import providers
+    try:
+        return providers.spec(channel, provider).secret_fields
+    except ValidationError:
+        return ()
+
+
+def _channel_error(e: ValidationError, given: dict[str, Any], secrets: dict[str, Any],
+                   secret_fields: tuple[str, ...]) -> str:
+    """A provider's complaint as the flag to fix, with how to give a value it found missing."""
     field = e.field.removeprefix("secrets.")
     if field in secrets:
         return f"--secret {field}: {e.message}"
     if field in given:
         return f"--set {field}: {e.message}"
-    if e.field == "provider":
-        return f"--provider: {e.message}"
-    if e.field.startswith("secrets.") or "password" in field or "token" in field:
+    if e.field in ("provider", "channel"):
+        return f"--{e.field}: {e.message}"
+    if e.field.startswith("secrets.") or field in secret_fields:
         return f"{field}: {e.message} (give it with --secret {field}=- to type it)"
     return f"{field}: {e.message} (give it with --set {field}=VALUE)"
 
@@ -825,6 +836,36 @@ def _offset_args(parser: argparse.ArgumentParser) -> None:
         r"^-\d+\s*(d|h|m|days?|hours?|minutes?)?$", re.I)
 
 
+CHANNEL_SET_HELP = """\
+Set up a channel, or change some of its settings: the others are kept (a new
+provider starts afresh). Values are JSON when they parse (587, true, null,
+{"to": "{to}"}), else text as typed. Secrets are write-only: never shown again
+(has_x flags), kept when not given, removed with --secret KEY= ; --secret KEY=-
+reads the value from the terminal without echo (or one line of standard input).
+
+Providers, their settings and [secrets]:
+  email     smtp: host, port, security (starttls | tls | none), username,
+            from_address, reply_to, timeout, verify_tls, ca_file, helo_name
+            [password]
+  sms       generic (your own HTTP gateway): url, method (GET | POST), body
+            (form | json), params (name -> template using {to} {to_local}
+            {to_digits} {text} {sender} {message_id}), headers, sender, auth
+            (none | basic | bearer | header | query), auth_username, auth_name,
+            success_path, success_value, id_path, balance_url, balance_path
+            [password, token, api_key]
+  sms       twilio: account_sid, from_number, messaging_service_sid,
+            status_callback, base_url [auth_token]
+  whatsapp  twilio: account_sid, whatsapp_from, status_callback, base_url
+            [auth_token]
+
+Example:
+  aaad notify channel set email --provider smtp --set host=smtp.example.com \\
+      --set from_address=billing@example.com --set username=billing@example.com \\
+      --secret password=-
+Then check it: aaad notify test --channel email --to you@example.com
+"""
+
+
 def register(sub: Any) -> None:
     """Add ``notify`` and its commands to the ``aaad`` command line."""
     from aaad.cli_group import group
@@ -887,15 +928,8 @@ def register(sub: Any) -> None:
                                           "without CHANNEL"))
     p.add_argument("channel", nargs="?", choices=CHANNELS)
     p.set_defaults(fn=cmd_channel_show)
-    p = common(ch.add_parser(
-        "set", help="set up or change a channel",
-        description=f"Set up a channel or change some of its settings (the others are kept; a new provider "
-                    f"starts afresh). Providers: {PROVIDERS}. smtp settings: host, port, security (starttls, "
-                    f"tls or none), username, from_address, reply_to, timeout, verify_tls, ca_file, helo_name; "
-                    f"its secret: password. Values are JSON when they parse (587, true, null), else text. "
-                    f"Secrets are write-only: never shown again (has_x flags), kept when not given, removed "
-                    f"with --secret key= ; --secret key=- reads the value from the terminal without echo (or "
-                    f"one line of standard input). Check the result with 'aaad notify test'."), json_=False)
+    p = common(ch.add_parser("set", help="set up or change a channel", description=CHANNEL_SET_HELP,
+                             formatter_class=argparse.RawDescriptionHelpFormatter), json_=False)
     p.add_argument("channel", choices=CHANNELS)
     p.add_argument("--provider", help="smtp (email); generic or twilio (sms); twilio (whatsapp); default: the "
                                       "current one")

@@ -534,3 +534,21 @@ def test_notify_test_sms_and_whatsapp_through_the_fakes(conf: str) -> None:
         gw.mode = "503"
         p = aaad(conf, "notify", "test", "--channel", "sms", "--to", "+233540000001")
         assert p.returncode == 1 and "503" in p.stdout and "retryable: yes" in p.stdout
+
+
+def test_channel_set_says_how_to_give_what_is_missing(conf: str, capsys: Any) -> None:
+    """A setting or secret the provider needs and was not given is named with the flag that
+    gives it; JSON values (a dict of parameters) are stored as such and shown compactly."""
+    base = ["notify", "channel", "set", "sms", "--provider", "generic", "--set", "url=http://127.0.0.1:9/send"]
+    rc, out = run(conf, *base, "--set", "auth=bearer", "--set", 'params={"to": "{to}", "text": "{text}"}',
+                  capsys=capsys)
+    assert rc == 2 and "token: required for bearer auth (give it with --secret token=- to type it)" in out
+    rc, out = run(conf, *base, capsys=capsys)
+    assert rc == 2 and "(give it with --set params=VALUE)" in out
+    rc, out = run(conf, *base, "--set", 'params={"to": "{to}", "text": "{text}"}', "--set", "auth=bearer",
+                  "--secret", "token=gw-s3cret", capsys=capsys)
+    assert rc == 0, out
+    assert '  params        {"text": "{text}", "to": "{to}"}' in out and "has_token     yes" in out
+    assert "gw-s3cret" not in out and "(not set: auth_name, " in out
+    w = world(conf)
+    assert w.read(ns.get_channel, w.box, 1, "sms").settings["params"] == {"to": "{to}", "text": "{text}"}
