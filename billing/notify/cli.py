@@ -172,7 +172,8 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"  {label.ljust(12)} {value}")
     print("  variables   ", json.dumps(m.vars, ensure_ascii=False, default=str))
     if m.rendered is not None:
-        print("--- as sent (secrets masked) ---")
+        print("--- as sent (secrets masked) ---" if m.state in ("sent", "delivered") else
+              "--- as rendered for the last attempt (secrets masked) ---")
         print(m.rendered)
     elif preview is not None:
         print("--- as it will be sent (rendered now; secrets masked) ---")
@@ -180,7 +181,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     else:
         print(f"--- cannot be rendered: {problem}")
     hint = _NEXT.get(m.state)
-    if hint and not (m.state != "pending" and kind and kind.secrets):
+    if hint and m.state != "pending" and kind and kind.secrets:
+        print("(it carried a secret that is no longer kept: it cannot be retried; ask for a new one)")
+    elif hint:
         print(f"({hint.format(id=m.id)})")
     return 0
 

@@ -146,8 +146,9 @@ def test_show_pending_failed_and_secret_messages(conf: str, capsys: Any) -> None
     fail(w, reset, shown=f"Subject: Reset\n\nopen {REDACTED}")
     rc, out = run(conf, "notify", "show", str(reset), capsys=capsys)
     assert "state        failed after 1 attempt(s)" in out and "error        550 5.1.1 no such user" in out
-    assert f"--- as sent (secrets masked) ---\nSubject: Reset\n\nopen {REDACTED}" in out
-    assert "no longer kept" in out and "retry" not in out          # a secret's message cannot be retried
+    assert f"--- as rendered for the last attempt (secrets masked) ---\nSubject: Reset\n\nopen {REDACTED}" in out
+    assert "no longer kept (cleared once it finished)" in out and "aaad notify retry" not in out
+    assert "it cannot be retried; ask for a new one" in out
 
     fail(w, welcome, detail="535 5.7.8 bad credentials", shown="Subject: Welcome\n\nHello Ama")
     rc, out = run(conf, "notify", "show", str(welcome), "--json", capsys=capsys)
@@ -158,6 +159,13 @@ def test_show_pending_failed_and_secret_messages(conf: str, capsys: Any) -> None
     assert "secrets_enc" not in data and data["vars"]["customer"]["username"] == "ama-1"
     rc, out = run(conf, "notify", "show", str(welcome), capsys=capsys)
     assert f"(send it again: aaad notify retry {welcome})" in out
+
+    sent, = queue(w, outbox.Draft("customer.welcome", "w:2", customer(w, "kofi-2", "kofi@example.com")))
+    w.tx(outbox.record, [outbox.Outcome(sent, True, provider_id="<aaad.1.3@isp.example>", rendered="Hi Kofi")], T,
+         max_attempts=3, backoff=30, backoff_max=60)
+    rc, out = run(conf, "notify", "show", str(sent), capsys=capsys)
+    assert "state        sent after 1 attempt(s)" in out and "provider id  <aaad.1.3@isp.example>" in out
+    assert "--- as sent (secrets masked) ---\nHi Kofi" in out and "aaad notify" not in out
 
     rc, out = run(conf, "notify", "show", "999", capsys=capsys)
     assert rc == 2 and "no message 999 (see: aaad notify list)" in out
