@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 CHANNELS = ("email", "sms", "whatsapp")
 STATES = ("pending", "sent", "delivered", "failed", "cancelled")
-PROVIDERS = "email: smtp; sms: generic (your own HTTP gateway) or twilio; whatsapp: twilio"
+PROVIDERS = ("email: smtp; sms: generic (your own HTTP gateway) or twilio; whatsapp: twilio; any channel: file "
+             "(messages written to a folder)")
 
 _SEE = {"message": "aaad notify list", "customer": "aaad customer list", "rule": "aaad notify rule list",
         "channel": "aaad notify channel show", "message kind": "aaad notify route"}
@@ -72,7 +73,7 @@ def _usage(message: str) -> Exception:
 
 def _brand(conn: Connection, org_id: int) -> Branding:
     from billing.notify import sender
-    return sender._brand(conn, org_id)
+    return sender.brand(conn, org_id)
 
 
 # -- messages --------------------------------------------------------------------------------
@@ -247,10 +248,10 @@ def _target(cfg: ChannelConfig) -> str:
     return ""
 
 
-def send_now(spec: Spec, parsed: Any, out: Outgoing, timeout: float) -> Sent | SendError:
+def send_now(spec: Spec, parsed: Any, out: Outgoing, timeout: float, http_timeout: float) -> Sent | SendError:
     """Build the channel from ``spec`` and send ``out`` on a real reactor in this process
-    (``task.react``): what the provider answered, or the SendError (anything unexpected
-    counts as retryable, as in the sender)."""
+    (``task.react``), waiting at most ``timeout`` seconds: what the provider answered, or
+    the SendError (anything unexpected counts as retryable, as in the sender)."""
     from twisted.internet import defer, task
     from twisted.python.failure import Failure
 
@@ -258,7 +259,7 @@ def send_now(spec: Spec, parsed: Any, out: Outgoing, timeout: float) -> Sent | S
     result: list[Any] = []
 
     def main(reactor: Any) -> defer.Deferred[None]:
-        d = defer.maybeDeferred(lambda: spec.build(reactor, parsed, None).send(out))   # None: as the daemon
+        d = defer.maybeDeferred(lambda: spec.build(reactor, parsed, None, http_timeout).send(out))  # as the daemon
         d.addTimeout(timeout, reactor)
 
         def failed(f: Failure) -> None:
@@ -309,7 +310,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     state = "" if cfg.enabled else " (the channel is disabled: the outbox does not use it until --enable)"
     print(f"sending a test {args.channel} message to {to} through {cfg.provider}{_target(cfg)}{state} ...",
           flush=True)
-    r = send_now(spec, parsed, out, args.timeout)
+    r = send_now(spec, parsed, out, args.timeout, ctx.conf.section("notify").http_timeout)
     if isinstance(r, SendError):
         print(f"failed: {r.detail}")
         if r.retryable:
@@ -377,7 +378,7 @@ def cmd_channel_show(args: argparse.Namespace) -> int:
         for name in CHANNELS:
             if name not in {c.channel for c in found}:
                 print(f"{name}: not set up (aaad notify channel set {name} --provider P --set key=value ...; "
-                      f"{PROVIDERS.split('; ')[CHANNELS.index(name)]})")
+                      f"{PROVIDERS.split('; ')[CHANNELS.index(name)]}, or file)")
     return 0
 
 
@@ -860,6 +861,9 @@ Providers, their settings and [secrets]:
             status_callback, base_url [auth_token]
   whatsapp  twilio: account_sid, whatsapp_from, status_callback, base_url
             [auth_token]
+  any       file (each message written to a folder instead of sent: for trying
+            templates and rules, or handing messages to another system):
+            directory, from_address (email)
 
 Example:
   aaad notify channel set email --provider smtp --set host=smtp.example.com \\
@@ -934,8 +938,8 @@ def register(sub: Any) -> None:
     p = common(ch.add_parser("set", help="set up or change a channel", description=CHANNEL_SET_HELP,
                              formatter_class=argparse.RawDescriptionHelpFormatter), json_=False)
     p.add_argument("channel", choices=CHANNELS)
-    p.add_argument("--provider", help="smtp (email); generic or twilio (sms); twilio (whatsapp); default: the "
-                                      "current one")
+    p.add_argument("--provider", help="smtp (email); generic or twilio (sms); twilio (whatsapp); file (any); "
+                                      "default: the current one")
     p.add_argument("--set", action="append", type=_key_value, metavar="KEY=VALUE", help="a setting (repeatable)")
     p.add_argument("--unset", action="append", metavar="KEY", help="drop a setting (back to its default)")
     p.add_argument("--secret", action="append", type=_key_value, metavar="KEY=VALUE",

@@ -95,8 +95,7 @@ def _message(r: Any) -> Message:
     d["attachments"] = json.loads(d["attachments"] or "[]")
     d["has_secrets"] = bool(d["has_secrets"])
     d["urgent"] = bool(d["urgent"])
-    for extra in ("secrets_enc", "_sort_value", "_sort_id"):     # the last two: paging's
-        d.pop(extra, None)
+    d.pop("secrets_enc", None)
     return Message(**d)
 
 

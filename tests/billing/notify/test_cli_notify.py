@@ -421,7 +421,7 @@ def test_routes_settings_and_opt_out(conf: str, capsys: Any) -> None:
     for args, expected in ((["--quiet", "9pm-7am"], "--quiet: '9pm-7am' is not START-END"),
                            (["--quiet", "07:00-07:00"], "--quiet: must differ from quiet_start"),
                            (["--reminders-at", "25:00"], "--reminders-at: '25:00' is not a local time"),
-                           (["--admin-email", "nobody"], "--admin-email: not an e-mail address"),
+                           (["--admin-email", "nobody"], "--admin-email: 'nobody' is not an e-mail address"),
                            (["--sms-balance-threshold", "-1"], "--sms-balance-threshold: must be 0 or more")):
         rc, out = run(conf, "notify", "settings", *args, capsys=capsys)
         assert rc == 2 and expected in out, (args, out)
@@ -560,3 +560,15 @@ def test_channel_set_says_how_to_give_what_is_missing(conf: str, capsys: Any) ->
     assert "gw-s3cret" not in out and "(not set: auth_name, " in out
     w = world(conf)
     assert w.read(ns.get_channel, w.box, 1, "sms").settings["params"] == {"to": "{to}", "text": "{text}"}
+
+
+def test_notify_test_through_the_file_provider(conf: str, capsys: Any, tmp_path: Path) -> None:
+    """A channel of the ``file`` provider is tested like any other: the message lands in its folder."""
+    folder = tmp_path / "outbox"
+    rc, out = run(conf, "notify", "channel", "set", "sms", "--provider", "file", "--set", f"directory={folder}",
+                  capsys=capsys)
+    assert rc == 0, out
+    p = aaad(conf, "notify", "test", "--channel", "sms", "--to", "+233540000001", "--text", "hello from the CLI")
+    assert p.returncode == 0 and "sent: the provider took it" in p.stdout, p.stdout + p.stderr
+    written, = folder.iterdir()
+    assert written.read_text().splitlines()[0] == "To: +233540000001" and "hello from the CLI" in written.read_text()
