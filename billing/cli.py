@@ -5,11 +5,12 @@ from typing import Any
 
 from aaad.cli_group import group
 from billing import cli_customers, cli_documents, cli_invoices, cli_payments, cli_settings
+from billing.notify import cli as notify_cli
 
 
 def register(sub: Any) -> None:
     """Add billing's commands to the ``aaad`` command line's sub-parsers."""
-    for area in (cli_customers, cli_invoices, cli_payments, cli_documents):
+    for area in (cli_customers, cli_invoices, cli_payments, cli_documents, notify_cli):
         area.register(sub)
     cli_settings.add_settings_command(group(sub, "billing", "billing runs, the books check, settings"))
     cli_documents.add_invoice_commands(group(sub, "invoice", "invoices: list, show, void, pdf"))
