@@ -74,6 +74,16 @@ Billing (the demo ISP: six weeks of invoices, payments, a plan change, a closed 
   $CLI billing check                                            # the books balance
   $CLI billing settings
 
+Notifications (the demo writes email and SMS as files to $DIR/outbox instead of sending them):
+  ls $DIR/outbox                                                # .eml files (open one in a mail client) and SMS .txt
+  $CLI notify list                                              # every message: kind, channel, recipient, state
+  $CLI notify show 1                                            # its text as sent (secrets masked)
+  $CLI notify template preview invoice.due_reminder sms         # GH₵/€ make it UCS-2: see the SMS count
+  $CLI notify rule list                                         # due-date reminders and the expiry warning
+  $CLI notify route                                             # which channels each kind goes out on
+  $CLI notify settings --quiet 21:00-07:00                      # non-urgent messages wait for the morning
+  $CLI notify test --channel sms --to +12025550101              # a message now, through the channel's provider
+
 Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/api/v1/docs):
   TOKEN=\$(cat $TOKEN_FILE)
   curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$WEB/api/v1/customers?limit=3'
@@ -81,6 +91,7 @@ Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/ap
   curl -s -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' \\
        -d '{"name": "Abena Boateng", "email": "abena@example.com"}' http://127.0.0.1:$WEB/api/v1/customers
   curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$WEB/api/v1/audit?limit=5'
+  curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$WEB/api/v1/messages?limit=3'
   curl -s http://127.0.0.1:$WEB/api/v1/openapi.json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["paths"]), "paths")'
   $CLI token list
 
