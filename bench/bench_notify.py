@@ -25,7 +25,8 @@ Per database (``--databases sqlite,postgresql``; PostgreSQL is a private cluster
    job **again**: (a) as it would run at its next interval (the day's pass is marked done:
    only the expiry warnings are looked at), (b) **forced**: the day's done mark cleared, so
    every rule is evaluated again and every row is refused by its dedupe key: 0 queued.
-   ``--profile`` records the first pass with py-spy (an SVG next to the JSON, or in /tmp).
+   ``--profile`` records the first pass, and the daemon while it sends, with py-spy (SVGs next to
+   the JSON, or in /tmp).
 3. **sending**: the email rows cancelled (unless ``--send-email``), the SMS rows parked (due
    tomorrow); the daemon started with jobs on (the sender runs on the leader) except the
    billing and notify jobs (``[jobs] skip``), pinned to ``--daemon-cpu``; radload on
@@ -50,6 +51,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -285,9 +287,14 @@ def metrics_lines(web_port: int | None, prefix: str = "aaad_notify_") -> list[st
 
 def send_phase(o: argparse.Namespace, engine: Any, org_id: int, channels: list[str], data_dir: Path,
                ports: dict, daemon_pid: int, auth_rate: float, gateway: Any, max_seconds: float,
-               stop_when_done: bool) -> dict[str, Any]:
+               stop_when_done: bool, profile: Path | None = None) -> dict[str, Any]:
     """Release the rows under the auth load; poll the outbox until all are sent (or max_seconds)."""
     auth, acct = bb.loads(o, ports, auth_rate, "accept")
+    spy = None
+    if profile is not None:        # the daemon while it sends (py-spy writes the SVG on SIGINT)
+        spy = subprocess.Popen([str(PYSPY), "record", "--pid", str(daemon_pid), "--rate", "100", "--format",
+                                "flamegraph", "-o", str(profile)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     gw0 = len(gateway.requests())
     cpu0 = bb.proc_cpu_s(daemon_pid)
     t0 = time.perf_counter()
@@ -309,6 +316,9 @@ def send_phase(o: argparse.Namespace, engine: Any, org_id: int, channels: list[s
         if t >= max_seconds:
             break
     elapsed = time.perf_counter() - t0
+    if spy is not None:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(60)
     a = auth.stop()
     c_ = acct.stop() if acct else None
     sent, failed = samples[-1][1], samples[-1][2]
@@ -323,8 +333,14 @@ def send_phase(o: argparse.Namespace, engine: Any, org_id: int, channels: list[s
         "gateway_requests": len(refs), "duplicates": len(refs) - len(set(refs)),
         "daemon_cpu_s": round(bb.proc_cpu_s(daemon_pid) - cpu0, 2),
         "samples": samples if o.keep_samples else samples[:: max(1, len(samples) // 40)],
-        "metrics": metrics_lines(ports.get("web")),
+        "metrics": metrics_lines(ports.get("web")), "profile": str(profile) if profile else None,
         "auth": bb.summary(a), "acct": bb.summary(c_) if c_ else None}
+
+
+def per_msg(s: dict[str, Any], idle_cpu: float) -> None:
+    """The daemon's CPU per message sent, beyond what the auth load took in the baseline."""
+    extra = s["daemon_cpu_s"] - idle_cpu * s["seconds"]
+    s["daemon_cpu_per_msg_ms"] = round(1000 * extra / s["sent"], 2) if s["sent"] else None
 
 
 # -- one database ------------------------------------------------------------------------------------------
@@ -354,10 +370,12 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
         engine = engine_of(conf)
         org_id = res["setup"]["org_id"]
 
-        prof = None
-        if o.profile:
-            prof = Path(o.json_out).with_suffix(f".{kind}.svg") if o.json_out else Path(f"/tmp/bench_notify-{kind}.svg")
-        r = run_pass(o, conf, engine, org_id, gateway, profile=prof)
+        def svg(what: str) -> Path | None:
+            if not o.profile:
+                return None
+            return (Path(o.json_out).with_suffix(f".{kind}-{what}.svg") if o.json_out
+                    else Path(f"/tmp/bench_notify-{kind}-{what}.svg"))
+        r = run_pass(o, conf, engine, org_id, gateway, profile=svg("pass"))
         res["pass"] = r
         print(f"[{kind}] reminder pass: exit {r['exit']} in {r['seconds']} s (job {r['job_work_s']} s), "
               f"{r['queued']} rows queued ({r['queued_per_s']}/s), CPU {r['cpu_s']} s, peak RSS "
@@ -385,11 +403,15 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             res["auth_benchmark_rate"] = round(bench_rate)
             res["auth_offered_rate"] = round(auth_rate)
             print(f"[{kind}] auth benchmark rate {bench_rate:,.0f}/s: offering {auth_rate:,.0f}/s", flush=True)
+            cpu0, t0 = bb.proc_cpu_s(proc.pid), time.perf_counter()
             res["baseline"] = bb.baseline(o, ports, auth_rate)
+            idle_cpu = (bb.proc_cpu_s(proc.pid) - cpu0) / (time.perf_counter() - t0)
+            res["baseline"]["daemon_cpu_per_s"] = round(idle_cpu, 3)     # the auth load's share of the core
             print(f"[{kind}] baseline: auth p99 {res['baseline']['auth']['p99_ms']} ms", flush=True)
             s = send_phase(o, engine, org_id, channels, d / "data", ports, proc.pid, auth_rate, gateway,
-                           o.send_seconds, True)
+                           o.send_seconds, True, profile=svg("send"))
             res["send"] = s
+            per_msg(s, idle_cpu)
             print(f"[{kind}] send: {s['sent']} of {s['released']} sent in {s['seconds']} s ({s['sent_per_s']}/s, "
                   f"first after {s['first_sent_after_s']} s), "
                   f"duplicates {s['duplicates']}, auth p99 {s['auth']['p99_ms']} ms", flush=True)
@@ -400,6 +422,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
                 s["gateway_delay_s"] = o.slow_delay
                 s["bound_per_s"] = round(o.per_channel * len(channels) / o.slow_delay, 1)
                 res["send_slow"] = s
+                per_msg(s, idle_cpu)
                 print(f"[{kind}] slow gateway ({o.slow_delay} s): {s['sent']} sent in {s['seconds']} s "
                       f"({s['sent_per_s']}/s, bound {s['bound_per_s']}/s), auth p99 {s['auth']['p99_ms']} ms",
                       flush=True)
@@ -469,7 +492,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--due", type=int, default=10_000, help="invoices with a reminder due today")
     p.add_argument("--databases", default="sqlite,postgresql", help="comma separated: sqlite, postgresql")
     p.add_argument("--target-seconds", type=float, default=10.0, help="the reminder pass's target")
-    p.add_argument("--profile", action="store_true", help="record the first reminder pass with py-spy (SVG)")
+    p.add_argument("--profile", action="store_true",
+                   help="record the first reminder pass and the daemon sending with py-spy (SVGs)")
     p.add_argument("--skip-send", action="store_true", help="only the reminder pass (no daemon, no sending)")
     p.add_argument("--send-email", action="store_true",
                    help="send the email rows (file provider) too, instead of cancelling them before sending")
