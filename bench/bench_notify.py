@@ -149,10 +149,10 @@ def setup_notify(conf: Path, d: Path, due: int, gateway: Any) -> dict[str, Any]:
             i0 = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(invoices.c.id), 0))).scalar_one())
             seq0 = int(conn.execute(sa.select(bs_t.c.next_invoice_no).where(bs_t.c.org_id == org_id)).scalar_one())
             rows = []
-            for k, cid in enumerate(cust_ids):
-                dd = due_dates[k % len(due_dates)]
-                rows.append({"id": i0 + 1 + k, "org_id": org_id, "customer_id": cid, "seq": seq0 + k,
-                             "number": f"INV-{seq0 + k:06d}", "state": "open", "issue_date": dd - timedelta(days=14),
+            for j, cid in enumerate(cust_ids):
+                dd = due_dates[j % len(due_dates)]
+                rows.append({"id": i0 + 1 + j, "org_id": org_id, "customer_id": cid, "seq": seq0 + j,
+                             "number": f"INV-{seq0 + j:06d}", "state": "open", "issue_date": dd - timedelta(days=14),
                              "due_date": dd, "currency": bs.currency, "subtotal": bb.PRICE, "discount": 0,
                              "vat": 0, "total": bb.PRICE, "paid": 0, "run": None, "created_at": now})
             for lo in range(0, len(rows), 5000):
