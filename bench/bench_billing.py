@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -101,7 +101,9 @@ def aaad_cmd(conf: Path, *args: str) -> list[str]:
 
 # -- configuration and data -------------------------------------------------------------------------
 
-def write_config(d: Path, db_url: str | None) -> Path:
+def write_config(d: Path, db_url: str | None, jobs: str = "enabled = false", extra: str = "") -> Path:
+    """The daemon's config in ``d``: loopback ports chosen by the kernel, jobs off unless ``jobs``
+    (the ``[jobs]`` table's body) says otherwise; ``extra`` is appended (more tables)."""
     conf = d / "aaad.toml"
     db = f'[database]\nurl = "{db_url}"\n' if db_url else ""
     conf.write_text(db + f"""
@@ -121,8 +123,8 @@ address = "127.0.0.1"
 port = 0
 rrd_enabled = false
 [jobs]
-enabled = false
-""")
+{jobs}
+""" + extra)
     return conf
 
 
@@ -134,9 +136,11 @@ def billing_day_of(run_date: date) -> int:
     return min(run_date.day, 28)
 
 
-def load(conf: Path, n: int, run_date: date, batch: int, log: Any = print) -> dict[str, Any]:
+def load(conf: Path, n: int, run_date: date, batch: int, log: Any = print,
+         customer_fields: Callable[[int], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Bulk-load the org, settings, product, N customers, services, logins and last month's
-    open invoices (see the module docstring); the figures of the load."""
+    open invoices (see the module docstring); the figures of the load.  ``customer_fields(i)``
+    adds columns to customer ``i``'s row (e.g. an email and phone)."""
     import load_logins  # bench/load_logins.py: the org, NAS and profiles through store functions
     import sqlalchemy as sa
 
@@ -193,7 +197,8 @@ def load(conf: Path, n: int, run_date: date, batch: int, log: Any = print) -> di
                 conn.execute(customers.insert(), [
                     {"id": c0 + 1 + i, "org_id": org_id, "username": f"cust-{i:06d}", "name": f"Customer {i:06d}",
                      "address": f"{i} Bench Road", "status": "active", "custom_fields": "{}",
-                     "created_at": now, "updated_at": now} for i in ix])
+                     "created_at": now, "updated_at": now,
+                     **(customer_fields(i) if customer_fields else {})} for i in ix])
                 conn.execute(logins.insert(), [
                     {"id": l0 + 1 + i, "org_id": org_id, "username": f"user{i:06d}",
                      "secret_enc": enc(f"pass{i:06d}".encode()), "state": "active", "suspend_mode": "reject",
