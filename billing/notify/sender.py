@@ -132,7 +132,8 @@ class MessageSender:
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.backoff_max = backoff_max
-        self.enabled = True                 # False on a non-leader instance
+        self.enabled = False                # True once started on the leader (never in a CLI process)
+        self.stop_timeout = 30.0            # seconds stop() waits for sends the providers have not answered
         self.timer = Timer(self.pump, poll_interval, clock, "notify sender")
         self.in_flight: set[int] = set()
         self._busy: dict[str, int] = {}
@@ -140,6 +141,8 @@ class MessageSender:
         self._outcomes: list[outbox.Outcome] = []
         self._flush_call: Any = None
         self._flushing: defer.Deferred[Any] | None = None
+        self._sending: set[defer.Deferred[Any]] = set()
+        self._more = False                  # the last pump filled its batch: more rows may be due
         from aaad.metrics import Stats
         s = stats if stats is not None else Stats()
         self._results = s.counter("aaad_notify_messages_total",
@@ -150,10 +153,28 @@ class MessageSender:
     def start(self) -> None:
         self.timer.start()
 
-    def stop(self) -> defer.Deferred[Any]:
-        d = self.timer.stop()
-        d.addCallback(lambda _: self.flush())
-        return d
+    @defer.inlineCallbacks
+    def stop(self):  # type: ignore[no-untyped-def]
+        """Stop taking rows; wait (at most ``stop_timeout``) for the sends in flight to be answered,
+        and record their outcomes, so a message a provider took is not sent again after a restart."""
+        self.enabled = False
+        yield self.timer.stop()
+        for waiting in self._waiting.values():          # taken, not yet handed over: they stay pending
+            for d in waiting:
+                self.in_flight.discard(d.message.id)
+            waiting.clear()
+        if self._sending:
+            done = defer.DeferredList(list(self._sending), consumeErrors=True)
+            bound = self.clock.callLater(self.stop_timeout, done.cancel)
+            try:
+                yield done
+            except defer.CancelledError:
+                log.warn("{n} message send(s) not answered within {t} s of stopping: they will be sent again "
+                         "after the restart", n=len(self._sending), t=self.stop_timeout)
+            finally:
+                if bound.active():
+                    bound.cancel()
+        yield self.flush()
 
     def kick(self) -> None:
         if self.enabled:
@@ -168,6 +189,7 @@ class MessageSender:
         if room <= 0:
             return 0
         rows = yield self.db.read(outbox.due, self.box, utcnow(self.clock), room, frozenset(self.in_flight))
+        self._more = len(rows) >= room
         for d in rows:
             self.in_flight.add(d.message.id)
             self._waiting.setdefault(d.message.channel, []).append(d)
@@ -179,11 +201,15 @@ class MessageSender:
             while waiting and self._busy.get(channel, 0) < self.per_channel:
                 d = waiting.pop(0)
                 self._busy[channel] = self._busy.get(channel, 0) + 1
-                self._send(d).addBoth(self._freed, channel)
+                sending = self._send(d)
+                self._sending.add(sending)
+                sending.addBoth(self._freed, channel, sending)
 
-    def _freed(self, _: Any, channel: str) -> None:
+    def _freed(self, _: Any, channel: str, sending: defer.Deferred[Any]) -> None:
+        self._sending.discard(sending)
         self._busy[channel] -= 1
-        self._drain()
+        if self.enabled:
+            self._drain()
 
     @defer.inlineCallbacks
     def _send(self, d: outbox.Due):  # type: ignore[no-untyped-def]
@@ -244,5 +270,8 @@ class MessageSender:
                 self.in_flight.discard(o.message_id)
             for k, n in counts.items():
                 self._results[k] += n
+            if self._more and len(self.in_flight) <= self.batch // 2:
+                self._more = False
+                self.kick()                 # a full batch went out: the next is likely due already
             if counts.get("retry"):
                 log.info("{n} message(s) will be retried after a back-off", n=counts["retry"])

@@ -9,6 +9,7 @@ the variables stored with the message.
 """
 from __future__ import annotations
 
+import functools
 import html as _html
 import re
 import traceback
@@ -228,15 +229,21 @@ def _text_to_html(text: str) -> Markup:
     return Markup("".join("<p>" + _html.escape(p).replace("\n", "<br>") + "</p>" for p in paras))
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(html: bool, source: str) -> Any:
+    """A template compiled once per source (compiling costs far more than rendering)."""
+    return (_HTML if html else _TEXT).from_string(source)
+
+
 def render(t: Template, variables: dict[str, Any], brand: Branding) -> Rendered:
     """Render a template with a message's variables (raises on a broken template: the
     message fails with the error; templates are checked when saved, so only a stored
     template older than a change of variables can)."""
-    text = _TEXT.from_string(t.body).render(variables).strip()
+    text = _compiled(False, t.body).render(variables).strip()
     if t.channel != EMAIL:
         return Rendered("", text, None)
-    subject = " ".join(_TEXT.from_string(t.subject).render(variables).split())
-    body = Markup(_HTML.from_string(t.html).render(variables)) if t.html else _text_to_html(text)
+    subject = " ".join(_compiled(False, t.subject).render(variables).split())
+    body = Markup(_compiled(True, t.html).render(variables)) if t.html else _text_to_html(text)
     page = _LAYOUT.render(subject=subject, body=body, brand=brand.name, colour=brand.colour or "#1d4ed8",
                           logo=brand.logo, address=brand.address)
     return Rendered(subject, text, page)

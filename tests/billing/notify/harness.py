@@ -128,4 +128,5 @@ def make(engine: Any, channels: tuple[str, ...] = ("email", "sms"), start: datet
              secrets={"token": "t0p"})
     cache = ChannelCache(db, w.box, clock)
     sender = MessageSender(db, w.box, clock, cache, **({"backoff": 30.0, "max_attempts": 3} | sender_kw))
+    sender.enabled = True                    # as on the leader, started
     return Notify(w, db, clock, Subscribers(w.box, lambda: "https://isp.example"), sender, fakes)

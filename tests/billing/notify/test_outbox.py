@@ -198,6 +198,7 @@ def test_crash_between_commit_and_send_sends_exactly_once(n: Notify) -> None:
     assert {m.state for m in n.messages()} == {"pending"}
     n.pump()
     again = MessageSender(n.db, n.w.box, n.clock, ChannelCache(n.db, n.w.box, n.clock))
+    again.enabled = True
     again.pump()
     n.clock.advance(0)
     assert len(n.channels["email"].sent) == 1 and len(n.channels["sms"].sent) == 1
@@ -280,3 +281,44 @@ def test_channel_secrets_are_write_only_and_encrypted(n: Notify) -> None:
         n.w.tx(ns.set_channel, n.w.box, n.org_id, "email", T0, provider="fake", settings={},
                secrets={"nope": "x"})
     assert e.value.field == "secrets.nope"
+
+
+def test_stop_waits_for_sends_in_flight_and_records_them(n: Notify) -> None:
+    """Stopping while a provider has not answered waits for the answer and records it, so the
+    message is not sent again after a restart; rows not yet handed over stay pending."""
+    n.w.tx(ns.set_route, n.org_id, "customer.welcome", ["email"], T0)
+    _customer(n)
+    n.deliver()
+    n.channels["email"].hold = True
+    n.pump()
+    stopped = n.sender.stop()
+    assert not stopped.called                   # waiting for the provider
+    from billing.notify.channels import Sent
+    n.channels["email"].pending[0].callback(Sent("late-1"))
+    n.clock.advance(0)
+    assert stopped.called
+    assert n.messages()[0].state == "sent" and n.messages()[0].provider_id == "late-1"
+
+
+def test_a_stuck_provider_does_not_hold_stop_forever(n: Notify) -> None:
+    """A send never answered: stop gives up after stop_timeout; the row stays pending (sent again later)."""
+    n.w.tx(ns.set_route, n.org_id, "customer.welcome", ["email"], T0)
+    _customer(n)
+    n.deliver()
+    n.channels["email"].hold = True
+    n.pump()
+    stopped = n.sender.stop()
+    n.clock.advance(n.sender.stop_timeout)
+    assert stopped.called and n.messages()[0].state == "pending"
+
+
+def test_a_full_batch_takes_the_next_without_waiting_for_the_poll(engine: Any) -> None:
+    """With batch 2 and 5 messages due, all are sent at once, not one batch per poll interval."""
+    n = make(engine, channels=("email",), batch=2)
+    for i in range(5):
+        _customer(n, name=f"Person {i}", email=f"p{i}@example.com", phone=None)
+    n.deliver()
+    n.pump()
+    for _ in range(5):
+        n.clock.advance(0)
+    assert len(n.channels["email"].sent) == 5
