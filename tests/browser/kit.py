@@ -143,9 +143,24 @@ def overflow(driver: WebDriver) -> int:
         "return Math.max(0, document.documentElement.scrollWidth - document.documentElement.clientWidth);"))
 
 
+def broken_images(driver: WebDriver) -> list[str]:
+    """The images of the page that did not load (their ``src``): a graph with no data must not
+    show as a broken image."""
+    found: list[str] = driver.execute_script(
+        "return Array.from(document.images).filter(i => i.complete && i.naturalWidth === 0)"
+        ".map(i => i.getAttribute('src'));")
+    return found
+
+
 def audit(driver: WebDriver, name: str, sizes: tuple[str, ...] = ("phone", "desktop")) -> None:
-    """The page at each width: no sideways scrolling, axe finds nothing serious or critical, a
-    screenshot.  The window is left at the first size."""
+    """The page at each width: no sideways scrolling, no broken image, axe finds nothing serious or
+    critical, a screenshot.  The window is left at the first size."""
+    for el in driver.find_elements(By.CSS_SELECTOR, "img[loading=lazy]"):
+        driver.execute_script("arguments[0].loading = 'eager';", el)   # load them all, seen or not
+    wait(driver, lambda d: d.execute_script("return Array.from(document.images).every(i => i.complete);"),
+         "the page's images to load")
+    broken = broken_images(driver)
+    assert not broken, f"images that do not load on {driver.current_url}: {broken}"
     for which in sizes:
         size(driver, which)
         shot(driver, f"{name}-{which}")
