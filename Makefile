@@ -19,7 +19,9 @@ WRAPPER_MARK := written by make run in
 # Pango, HarfBuzz-subset and a font: what WeasyPrint needs to render invoices as PDF.
 RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached freeradius-utils curl jq \
     libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
-TEST_PKGS := $(RUN_PKGS) postgresql poppler-utils freeradius
+# chromium and chromium-driver: the browser tests (tests/browser; Selenium drives /usr/bin/chromium through
+# /usr/bin/chromedriver, never a downloaded browser or driver).
+TEST_PKGS := $(RUN_PKGS) postgresql poppler-utils freeradius chromium chromium-driver
 
 .PHONY: run stop test bench sys-run sys-test venv venv-test demo-config wrapper clean help
 

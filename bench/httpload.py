@@ -5,7 +5,8 @@ Each request is scheduled at ``start + i / rate``; its latency is measured from 
 time, not from when a worker got to it, so a stalled server shows up in the figures
 instead of slowing the load down (no coordinated omission).  Requests cycle through
 the kinds given with ``--kind NAME=PATH`` (``{id}`` in a path is replaced by a random
-id from ``--ids LO:HI``); keep-alive connections, one per worker thread.  Stops after
+id from ``--ids LO:HI``); keep-alive connections, one per worker thread.  ``--token`` sends an
+API bearer token, ``--header`` any other header (a portal session's ``Cookie``).  Stops after
 ``--duration`` seconds or on SIGUSR1; prints a JSON summary per kind and overall.
 
     bench/httpload.py --url http://127.0.0.1:8080 --token T --rate 200 --duration 20 \\
@@ -44,7 +45,9 @@ def summarise(lat: list[float], errors: int, statuses: dict[int, int]) -> dict[s
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--url", required=True)
-    p.add_argument("--token", required=True)
+    p.add_argument("--token", default="", help="an API bearer token (sent as Authorization)")
+    p.add_argument("--header", action="append", default=[], metavar="NAME:VALUE",
+                   help="another request header, e.g. a portal session's Cookie (repeatable)")
     p.add_argument("--rate", type=float, default=200.0)
     p.add_argument("--duration", type=float, default=20.0)
     p.add_argument("--kind", action="append", required=True, help="NAME=PATH ({id}: a random id)")
@@ -56,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi = (int(x) for x in o.ids.split(":"))
     rng = random.Random(o.seed)
     target = urllib.parse.urlsplit(o.url)
-    headers = {"Authorization": f"Bearer {o.token}", "Accept": "application/json"}
+    headers = {"Authorization": f"Bearer {o.token}", "Accept": "application/json"} if o.token else {}
+    for h in o.header:
+        name, _, value = h.partition(":")
+        headers[name.strip()] = value.strip()
     stop = threading.Event()
     signal.signal(signal.SIGUSR1, lambda *_: stop.set())
     todo: queue.Queue[tuple[float, str, str] | None] = queue.Queue()
