@@ -63,7 +63,7 @@ def seed(engine: Engine, box: SecretBox, now: datetime, outbox_dir: str | None =
     with engine.begin() as c:
         settings.update(c, org.id, t0, country="US", vat_bp=1500, billing_day=1, payment_terms_days=7,
                         grace_days=3, suspend_mode="walled_garden", brand_name="Demo ISP",
-                        brand_colour="#0a7cff", brand_address="1 Fibre Road, Springfield",
+                        brand_colour="#0a66d6", brand_address="1 Fibre Road, Springfield",
                         brand_tax_id="VAT-0042", locale="en_US")
         yield "billing settings: VAT 15 % on top, billing day 1, 7 days to pay, 3 days grace, walled garden"
         catalogue.add_product(c, w, org.id, t0, name="Home 10M", type="internet", price=2500,
