@@ -17,7 +17,7 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 # An org's portal lives at /{slug}/portal/, beside the web root's own
 # top-level paths; a slug equal to one of them would make that org's
 # portal unreachable (or shadow the route), so it is refused.
-RESERVED_SLUGS = frozenset({"admin", "api", "healthz", "metrics", "static"})
+RESERVED_SLUGS = frozenset({"admin", "api", "gateway", "healthz", "hooks", "metrics", "static"})
 
 
 @dataclass(frozen=True, slots=True)
