@@ -32,6 +32,8 @@ from aaad.view.write import LoginWriter
 from billing import ledger, payments, settings
 from billing.gateways.base import FAILED, PENDING, PURPOSES, STATUSES, SUCCESS, Transaction
 from billing.gateways.schema import gateway_events, gateway_settings, gateway_transactions
+from billing.schema import services as services_t
+from billing.schema import suspensions
 
 log = Logger()
 
@@ -316,3 +318,28 @@ def events_of(conn: Connection, org_id: int, reference: str | None = None, limit
         q = q.where(e.reference == reference)
     return [Event(r.id, r.org_id, r.transaction_id, r.reference, r.gateway, r.source, r.outcome, r.detail,
                   r.created_at) for r in conn.execute(q.order_by(e.id).limit(limit))]
+
+
+@dataclass(frozen=True)
+class AfterPayment:
+    """What the return page tells the customer about a transaction."""
+    transaction: Transaction
+    receipt_number: str | None          # the billing payment's, once credited
+    balance: int                        # what the customer owes now (negative: in credit)
+    resumed: int                        # services resumed since the transaction began
+    still_suspended: int                # services of the customer suspended now
+
+
+def after_payment(conn: Connection, org_id: int, tx: Transaction) -> AfterPayment:
+    """The customer's standing after ``tx``: its receipt, the balance, services resumed and still suspended."""
+    receipt = None
+    if tx.payment_id is not None:
+        p = payments.get(conn, org_id, tx.payment_id)
+        receipt = p.receipt_number if p is not None else None
+    resumed = conn.execute(sa.select(sa.func.count()).select_from(suspensions).where(
+        suspensions.c.org_id == org_id, suspensions.c.customer_id == tx.customer_id,
+        suspensions.c.resumed_at >= tx.created_at, suspensions.c.resumed_by == "payment")).scalar_one()
+    suspended = conn.execute(sa.select(sa.func.count()).select_from(services_t).where(
+        services_t.c.org_id == org_id, services_t.c.customer_id == tx.customer_id,
+        services_t.c.state == "suspended")).scalar_one()
+    return AfterPayment(tx, receipt, ledger.balance(conn, org_id, tx.customer_id), int(resumed), int(suspended))
