@@ -270,3 +270,9 @@ def test_no_one_sees_another_customers_or_orgs_payment(env: Env) -> None:
     assert env.request("GET", f"/isp/portal/pay/return/{ref}").code in (302, 303, 307, 308)
     with a.w.engine.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(gateway_transactions)).scalar_one() == 1
+
+
+def test_gateway_pages_need_the_services(client: Any) -> None:
+    """A root built without the API's services (no database writer) answers 404 under /gateway/."""
+    assert client.get("/gateway/test/isp-a/pay-x").code == 404
+    assert client.request("POST", "/gateway/test/webhook").code == 404
