@@ -276,3 +276,15 @@ def test_gateway_pages_need_the_services(client: Any) -> None:
     """A root built without the API's services (no database writer) answers 404 under /gateway/."""
     assert client.get("/gateway/test/isp-a/pay-x").code == 404
     assert client.request("POST", "/gateway/test/webhook").code == 404
+
+
+def test_pay_now_partial_posts_the_balance_form(env: Env) -> None:
+    """The pay-now include (for P1's suspension page) renders a POST form to pay/balance with the
+    CSRF token; posted from the suspension page's address it starts the payment."""
+    html = Pages().env.get_template("portal/pay_now.html").render(csrf="tok-1", owed="115.00", currency="GHS",
+                                                                   pay_url="pay/balance")
+    assert 'action="pay/balance"' in html and 'name="csrf" value="tok-1"' in html and "115.00" in html
+    assert "<script" not in html
+    target = urllib.parse.urljoin(f"{HOST}/isp/portal/suspended", "pay/balance")
+    r = env.request("POST", target, env.a.customer_id, {"csrf": f"tok-{env.a.customer_id}"})
+    assert r.code == 303 and "gateway/test/isp/" in r.required_header("Location")
