@@ -78,7 +78,7 @@ class GatewayPages:
         p = yield gws.db.read(test_gw.provider_get, org.id, reference)
         if p is None:
             raise NotFound("payment", reference)
-        gw = yield gws.gateway(org, test_gw.NAME)
+        gw = yield gws.existing(org, test_gw.NAME)
         return org, gw, p
 
     @app.route("/test/webhook", methods=["POST"])

@@ -58,6 +58,15 @@ class Gateways:
         return self.build(org, name, st)
 
     @defer.inlineCallbacks
+    def existing(self, org: orgs.Org, name: str) -> Generator[Any, Any, Gateway]:
+        """Like :meth:`gateway` without writing: NotFound if the org never used a gateway
+        (for pages anyone may load, such as the test gateway's hosted page)."""
+        st = yield self.db.read(store.gateway_settings_of, self.box, org.id)
+        if st is None:
+            raise NotFound("gateway", name)
+        return self.build(org, name, st)
+
+    @defer.inlineCallbacks
     def start_balance(self, org: orgs.Org, customer_id: int,
                       return_url: Any) -> Generator[Any, Any, tuple[Transaction, Started]]:
         """Open a payment of the customer's outstanding balance with the org's gateway;
