@@ -121,8 +121,12 @@ class PayPages:
             csrf=visitor.csrf, portal=self._portal(request), here=reference)
 
     @app.handle_errors(Exception)
-    def error(self, request: IRequest, failure: Failure) -> bytes:
-        """Errors as the portal shows them: a page branded with the org, no stack trace."""
+    def error(self, request: IRequest, failure: Failure) -> Any:
+        """Errors as the portal shows them: the Portal's own error handler when it has one (its
+        sign-in redirect, its branding), else a page branded with the org; never a stack trace."""
+        portal_error = getattr(self.portal, "error", None)
+        if callable(portal_error):
+            return portal_error(request, failure)
         err = classify(failure, request)
         apply(request, err)
         if err.status in (301, 302, 303, 307, 308):

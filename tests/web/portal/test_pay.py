@@ -73,13 +73,17 @@ class Harness(Resource):
         super().__init__()
         self.root, self.deps, self.orgs = root, deps, orgs_by_slug
         self.pages = Pages()
+        self.portal_error: Any = None       # the Portal's own error handler, when a test gives one
 
     def render(self, request: Any) -> Any:
         segs = request.postpath
         if len(segs) >= 3 and segs[1:3] == [b"portal", b"pay"] and segs[0].decode() in self.orgs:
             slug = segs[0].decode()
             request.prepath, request.postpath = segs[:3], segs[3:]
-            pay = PayPages(StubPortal(self.orgs[slug]), self.deps, self.pages, slug)
+            portal = StubPortal(self.orgs[slug])
+            if self.portal_error is not None:
+                portal.error = self.portal_error  # type: ignore[attr-defined]
+            pay = PayPages(portal, self.deps, self.pages, slug)
             return cast(Any, resource_of(pay.app)).render(request)
         return cast(Any, self.root).render(request)
 
@@ -89,6 +93,7 @@ class Env:
     a: Suspended
     b: Suspended                  # another org, same database
     treq: _StubTreqApi
+    harness: Harness
 
     def request(self, method: str, url: str, customer: int | None = None, data: dict[str, str] | None = None,
                 headers: dict[str, str] | None = None, body: bytes | None = None) -> Reply:
@@ -139,7 +144,7 @@ def env(tmp_path: Any) -> Iterator[Env]:
     web_core = CoreWeb(a.db, Stats(), FakeView(), STARTED, cast(HealthCheck, FakeHealth()))
     root = build_root(web_core, a.db.read, a.clock, STARTED, deps)
     harness = Harness(root, deps, {"isp": a.org, "isp-b": b.org})
-    yield Env(a, b, cast(_StubTreqApi, StubTreq(harness)))
+    yield Env(a, b, cast(_StubTreqApi, StubTreq(harness)), harness)
     e.dispose()
 
 
@@ -287,3 +292,16 @@ def test_pay_now_partial_posts_the_balance_form(env: Env) -> None:
     target = urllib.parse.urljoin(f"{HOST}/isp/portal/suspended", "pay/balance")
     r = env.request("POST", target, env.a.customer_id, {"csrf": f"tok-{env.a.customer_id}"})
     assert r.code == 303 and "gateway/test/isp/" in r.required_header("Location")
+
+
+def test_errors_go_to_the_portals_own_handler(env: Env) -> None:
+    """When the Portal has an error handler (its redirects, its branded pages), the pay pages use it."""
+    seen: list[Any] = []
+
+    def error(request: Any, failure: Any) -> bytes:
+        seen.append(failure.value)
+        request.setResponseCode(418)
+        return b"the portal's page"
+    env.harness.portal_error = error
+    r = env.request("GET", "/isp/portal/pay/return/pay-unknown", env.a.customer_id)
+    assert r.code == 418 and r.text == "the portal's page" and type(seen[0]).__name__ == "NotFound"
