@@ -239,9 +239,10 @@ def settle(conn: Connection, writer: LoginWriter, org_id: int, reference: str, s
         log_event(conn, org_id, tx, name, source, PENDING, f"still pending (ours: {tx.status})", now)
         return Settled(PENDING, get(conn, org_id, reference))
     if status == FAILED:
+        ref_kept = {"provider_ref": provider_ref} if provider_ref and not tx.provider_ref else {}
         n = conn.execute(gateway_transactions.update().where(mine, t.status == PENDING).values(
-            status=FAILED, error="the gateway reports the payment failed", provider_ref=sa.func.coalesce(
-                t.provider_ref, provider_ref), updated_at=now, last_checked_at=now)).rowcount
+            status=FAILED, error="the gateway reports the payment failed", updated_at=now, last_checked_at=now,
+            **ref_kept)).rowcount
         outcome = FAILED if n == 1 else IGNORED
         log_event(conn, org_id, tx, name, source, outcome,
                   "failed" if n == 1 else f"failed, but the payment is already {tx.status}: ignored", now)
@@ -254,9 +255,9 @@ def settle(conn: Connection, writer: LoginWriter, org_id: int, reference: str, s
         log.warn("gateway {gateway} payment {reference} (org {org}): {detail}", gateway=name, reference=reference,
                  org=org_id, detail=detail)
         return Settled(MISMATCH, get(conn, org_id, reference))
+    ref_given = {"provider_ref": provider_ref} if provider_ref else {}
     n = conn.execute(gateway_transactions.update().where(mine, t.status.in_((PENDING, FAILED))).values(
-        status=SUCCESS, error=None, provider_ref=sa.func.coalesce(provider_ref, t.provider_ref), updated_at=now,
-        last_checked_at=now)).rowcount
+        status=SUCCESS, error=None, updated_at=now, last_checked_at=now, **ref_given)).rowcount
     if n != 1:
         log_event(conn, org_id, tx, name, source, DUPLICATE, "success, already credited", now)
         return Settled(DUPLICATE, get(conn, org_id, reference))

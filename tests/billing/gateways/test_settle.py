@@ -142,3 +142,15 @@ def test_settings_keep_one_key(engine: Any) -> None:
     assert k1 == k2 and len(k1) == 44
     st = s.w.read(store.gateway_settings_of, s.w.box, s.w.org_id)
     assert st.gateway == "test" and st.secrets["test_key"] == k1
+
+
+def test_reports_without_a_provider_ref(engine: Any) -> None:
+    """A report that carries no provider id keeps the one the start recorded (or none)."""
+    s = suspended_world(engine)
+    ref = _tx(s).reference
+    s.w.tx(store.started, s.w.org_id, ref, "tgw_start", LATE)
+    r = s.w.tx(store.settle, s.w.writer, s.w.org_id, ref, SUCCESS, OWED, "GHS", None, LATE, gateway="test")
+    assert r.outcome == "credited" and s.tx(ref).provider_ref == "tgw_start"
+    ref2 = s.w.tx(store.create, s.w.org_id, s.customer_id, "test", 100, "GHS", "balance", LATE).reference
+    r = s.w.tx(store.settle, s.w.writer, s.w.org_id, ref2, FAILED, 100, "GHS", None, LATE, gateway="test")
+    assert r.outcome == "failed" and s.tx(ref2).provider_ref is None
