@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from twisted.logger import Logger
 
+from aaad import paging
 from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from aaad.view.write import LoginWriter
@@ -344,3 +345,42 @@ def after_payment(conn: Connection, org_id: int, tx: Transaction) -> AfterPaymen
         services_t.c.org_id == org_id, services_t.c.customer_id == tx.customer_id,
         services_t.c.state == "suspended")).scalar_one()
     return AfterPayment(tx, receipt, ledger.balance(conn, org_id, tx.customer_id), int(resumed), int(suspended))
+
+
+# -- for the admin API ------------------------------------------------------------------------
+
+#: What :func:`page` sorts by (NOT NULL columns; the id breaks ties).
+SORTS = {"id": gateway_transactions.c.id, "created_at": gateway_transactions.c.created_at,
+         "amount": gateway_transactions.c.amount}
+
+
+def page(conn: Connection, org_id: int, *, customer_id: int | None = None, status: str | None = None,
+         reference: str | None = None, sort: str = "-id", cursor: str | None = None,
+         limit: int = 50) -> paging.Page[Transaction]:
+    """One page of the org's gateway transactions (see :mod:`aaad.paging`), of one customer, in one status."""
+    t = gateway_transactions.c
+    q = sa.select(gateway_transactions).where(t.org_id == org_id)
+    if customer_id is not None:
+        q = q.where(t.customer_id == customer_id)
+    if status is not None:
+        q = q.where(t.status == status)
+    if reference is not None:
+        q = q.where(t.reference == reference)
+    return paging.page(conn, q, sort=sort, columns=SORTS, id_col=t.id, cursor=cursor, limit=limit, row=_tx)
+
+
+def get_by_id(conn: Connection, org_id: int, transaction_id: int) -> Transaction:
+    """The org's transaction ``transaction_id``; NotFound otherwise."""
+    r = conn.execute(sa.select(gateway_transactions).where(gateway_transactions.c.org_id == org_id,
+                                                           gateway_transactions.c.id == transaction_id)).first()
+    if r is None:
+        raise NotFound("gateway transaction", transaction_id)
+    return _tx(r)
+
+
+def events_of_transaction(conn: Connection, org_id: int, transaction_id: int) -> list[Event]:
+    """The log of one of the org's transactions, oldest first."""
+    e = gateway_events.c
+    return [Event(r.id, r.org_id, r.transaction_id, r.reference, r.gateway, r.source, r.outcome, r.detail,
+                  r.created_at) for r in conn.execute(sa.select(gateway_events).where(
+                      e.org_id == org_id, e.transaction_id == transaction_id).order_by(e.id))]
