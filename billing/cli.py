@@ -5,6 +5,7 @@ from typing import Any
 
 from aaad.cli_group import group
 from billing import cli_customers, cli_documents, cli_invoices, cli_payments, cli_settings
+from billing.gateways import cli as gateways_cli
 from billing.notify import cli as notify_cli
 
 
@@ -13,6 +14,7 @@ def register(sub: Any) -> None:
     for area in (cli_customers, cli_invoices, cli_payments, cli_documents, notify_cli):
         area.register(sub)
     cli_settings.add_settings_command(group(sub, "billing", "billing runs, the books check, settings"))
+    gateways_cli.add_gateway_command(group(sub, "billing", "billing runs, the books check, settings"))
     cli_documents.add_invoice_commands(group(sub, "invoice", "invoices: list, show, void, pdf"))
     cli_documents.add_credit_note_commands(group(sub, "credit-note", "credit notes"))
     cli_documents.add_payment_commands(group(sub, "payment", "payments received (receipts)"))

@@ -1,5 +1,5 @@
 """billing's running part: built from the core at start, it registers billing's jobs
-(the daily billing run and dunning pass) with the core's scheduler."""
+(the daily billing run, the dunning pass, the gateway re-check) with the core's scheduler."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,6 +11,7 @@ from aaad.jobs import Job, JobContext
 from aaad.schedules import Daily
 from billing import dunning, run
 from billing.config import BillingConfig
+from billing.gateways.service import Gateways
 from billing.notify.config import NotifyConfig
 from billing.notify.service import NotifyService
 
@@ -26,6 +27,8 @@ class BillingService:
         self.run_progress: list[run.Progress] = []   # e.g. ``aaad billing run``'s progress bar
         core.scheduler.add(Job(run.JOB, Daily(time.fromisoformat(conf.run_at)), self._run, per_org=True))
         core.scheduler.add(dunning.job(core, conf))
+        self.gateways = Gateways(core.db, core.box, core.clock, core.login_writer)
+        core.scheduler.add(self.gateways.job())
 
     def _run(self, ctx: JobContext) -> Any:
         return run.run_job(ctx, self.core.login_writer, self.conf.chunk, self.run_progress)

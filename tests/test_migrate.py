@@ -10,6 +10,7 @@ from alembic.runtime.migration import MigrationContext
 
 import aaad.schema  # noqa: F401
 import accounting.schema  # noqa: F401
+import billing.gateways.schema  # noqa: F401
 import billing.notify.schema  # noqa: F401
 import billing.schema  # noqa: F401
 import enforcement.schema  # noqa: F401
@@ -18,7 +19,7 @@ from aaad.db import metadata, sync_engine
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ACCOUNTING_HEAD = "a0006"
-BILLING_HEAD = "b0004"
+BILLING_HEAD = "b0005"
 WEB_HEAD = "w0001"
 ENFORCEMENT_HEAD = "e0001"
 

@@ -4,6 +4,7 @@
     /healthz, /metrics  the core's (aaad.web.CoreWeb)
     /api/v1/...         the admin API (web.api; JSON errors)
     /{org}/portal/...   an org's customer portal (web.portal; HTML errors)
+    /gateway/test/...   the built-in test payment gateway's hosted page and webhook (web.gateway_pages)
     /static/...         CSS and images shipped in the package (no CDN)
 
 The root is built from parts handed to it (Klein's non-global-state
@@ -31,6 +32,7 @@ from aaad.web import CoreWeb
 from web import hooks
 from web.api.app import Api, Deps
 from web.errors import apply, classify, set_header
+from web.gateway_pages import GatewayPages
 from web.pages import Pages, json_body
 from web.portal.app import Portal, Reader
 
@@ -121,6 +123,10 @@ class Root:
     def twilio_status(self, request: IRequest) -> Any:
         """Twilio's message status callbacks (see web.hooks)."""
         return hooks.twilio_status(self.api.deps, request)
+
+    @app.route("/gateway/", branch=True)
+    def gateway_pages(self, request: IRequest) -> KleinRenderable:
+        return resource_of(GatewayPages(self.api.deps, self.pages).app)
 
     @app.route("/<slug>/portal/", branch=True)
     def portal_pages(self, request: IRequest, slug: str) -> KleinRenderable:

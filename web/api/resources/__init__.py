@@ -10,7 +10,7 @@ import importlib
 from web.api.declare import Endpoint
 
 MODULES = ("orgs", "tokens", "audit", "customers", "billing_settings", "products", "services", "ledger",
-           "invoices", "credit_notes", "payments", "refunds", "reports",
+           "invoices", "credit_notes", "payments", "refunds", "gateways", "reports",
            "nas", "profiles", "logins", "authlog", "jobs", "events", "sessions", "usage", "enforcement", "notify")
 
 

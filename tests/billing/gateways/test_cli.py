@@ -1,0 +1,38 @@
+"""``aaad billing gateway`` in process (SQLite): show and choose the org's gateway, read its log."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aaad import cli
+
+
+@pytest.fixture
+def conf(tmp_path: Path) -> str:
+    p = tmp_path / "aaad.toml"
+    p.write_text(f'[server]\ndata_dir = "{tmp_path}"\n[accounting]\nrrd_enabled = false\n')
+    assert cli.main(["-c", str(p), "org", "add", "isp", "--timezone", "Africa/Accra", "--currency", "GHS"]) == 0
+    return str(p)
+
+
+def run(conf: str, *args: str, capsys: Any) -> tuple[int, str]:
+    capsys.readouterr()
+    rc = cli.main(["-c", conf, *args])
+    out = capsys.readouterr()
+    return rc, out.out + out.err
+
+
+def test_gateway_command(conf: str, capsys: Any) -> None:
+    """The test gateway by default; --use none turns online payment off; --log lists the log;
+    an unknown gateway is a usage error."""
+    assert run(conf, "billing", "gateway", capsys=capsys) == (0, "gateway  test\n")
+    rc, out = run(conf, "billing", "gateway", "--use", "none", "--json", capsys=capsys)
+    assert rc == 0 and json.loads(out) == {"gateway": "none"}
+    assert run(conf, "billing", "gateway", capsys=capsys) == (0, "gateway  none\n")
+    rc, out = run(conf, "billing", "gateway", "--log", "--json", capsys=capsys)
+    assert rc == 0 and json.loads(out) == []
+    with pytest.raises(SystemExit):
+        cli.main(["-c", conf, "billing", "gateway", "--use", "bitcoin"])
