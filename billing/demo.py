@@ -139,6 +139,10 @@ def seed(engine: Engine, box: SecretBox, now: datetime, outbox_dir: str | None =
     yield ("customers: ama (paid up, upgraded to 50M mid-month), yaw (unpaid: suspended into the walled garden), "
            "kofi (prepaid, invoice open), akosua (paid ahead: in credit), efua (daily hotspot), "
            "esi (service pending approval), kwame (closed, unused days refunded); logins <name>/<name>-pass")
+    with engine.begin() as c:
+        from billing.gateways import store as gateways
+        gateways.set_gateway(c, box, org.id, "test", now)
+    yield "online payment: the built-in test gateway (a page with Succeed / Stay pending / Fail; demo only)"
     if outbox_dir:
         yield from seed_notify(engine, box, _at(first), outbox_dir)
 

@@ -40,7 +40,7 @@ log = Logger()
 
 #: The gateways an org can choose ("none": the portal offers no online payment).
 GATEWAYS = ("test", "none")
-DEFAULT_GATEWAY = "test"
+DEFAULT_GATEWAY = "none"      # safe: the test gateway lets a customer mark their own balance paid
 
 # Outcomes of settle (also gateway_events.outcome).
 CREDITED, DUPLICATE, MISMATCH, IGNORED, UNKNOWN = "credited", "duplicate", "mismatch", "ignored", "unknown"
@@ -92,7 +92,7 @@ def gateway_settings_of(conn: Connection, box: SecretBox, org_id: int) -> Gatewa
 
 
 def ensure_settings(conn: Connection, box: SecretBox, org_id: int, now: datetime) -> GatewaySettings:
-    """The org's gateway settings, created with the defaults on first use: the test gateway and
+    """The org's gateway settings, created with the defaults on first use: no gateway (``none``) and
     a random 32-byte key for its signatures (``test_key``, base64), stored encrypted."""
     found = gateway_settings_of(conn, box, org_id)
     if found is not None and "test_key" in found.secrets:

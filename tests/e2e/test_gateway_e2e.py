@@ -62,7 +62,7 @@ def open_payment(d: Daemon, username: str, amount: int | None = None) -> str:
             if amount is None:
                 tx = store.create_for_balance(c, box, org.id, cust.id, now)
             else:
-                store.ensure_settings(c, box, org.id, now)
+                store.set_gateway(c, box, org.id, "test", now)
                 tx = store.create(c, org.id, cust.id, "test", amount, org.currency, "balance", now)
             test_gw.provider_open(c, org.id, tx.reference, tx.amount, tx.currency,
                                   d.url(f"/demo/portal/pay/return/{tx.reference}"), now)

@@ -26,12 +26,14 @@ def run(conf: str, *args: str, capsys: Any) -> tuple[int, str]:
 
 
 def test_gateway_command(conf: str, capsys: Any) -> None:
-    """The test gateway by default; --use none turns online payment off; --log lists the log;
-    an unknown gateway is a usage error."""
+    """No gateway by default (the test gateway lets customers mark their own balance paid);
+    --use test / none switch it; --log lists the log; an unknown gateway is a usage error."""
+    assert run(conf, "billing", "gateway", capsys=capsys) == (0, "gateway  none\n")
+    rc, out = run(conf, "billing", "gateway", "--use", "test", "--json", capsys=capsys)
+    assert rc == 0 and json.loads(out) == {"gateway": "test"}
     assert run(conf, "billing", "gateway", capsys=capsys) == (0, "gateway  test\n")
     rc, out = run(conf, "billing", "gateway", "--use", "none", "--json", capsys=capsys)
     assert rc == 0 and json.loads(out) == {"gateway": "none"}
-    assert run(conf, "billing", "gateway", capsys=capsys) == (0, "gateway  none\n")
     rc, out = run(conf, "billing", "gateway", "--log", "--json", capsys=capsys)
     assert rc == 0 and json.loads(out) == []
     with pytest.raises(SystemExit):

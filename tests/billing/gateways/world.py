@@ -55,6 +55,7 @@ def suspended_world(engine: Any, slug: str = "isp", username: str = "ann") -> Su
     """Org ``slug`` with a customer whose one internet service dunning suspended for an
     unpaid invoice of 115.00 GHS; the clock at LATE."""
     w = make_world(engine, slug)
+    w.tx(store.set_gateway, w.box, w.org_id, "test", LATE)     # none by default
     prod = w.internet_product()
     cid, sid = w.subscriber(username, prod)
     w.invoice(cid, 100_00, D0, taxable=True)

@@ -17,6 +17,7 @@ def _paid_through_gateway(api: ApiClient, world: World, org_id: int, status: str
     cid = customer(api, f"Gateway Payer {status}")
     one_off(api, cid)
     with world.db.engine.begin() as c:
+        store.set_gateway(c, world.box, org_id, "test", NOW)
         tx = store.create_for_balance(c, world.box, org_id, cid, NOW)
         store.started(c, org_id, tx.reference, "tgw_x", NOW)
         if status != "pending":
