@@ -59,10 +59,10 @@ def open_payment(d: Daemon, username: str, amount: int | None = None) -> str:
             cust = customers.find(c, org.id, username)
             assert cust is not None
             box = app.secret_box(conf)
+            store.set_gateway(c, box, org.id, "test", now)      # none by default
             if amount is None:
                 tx = store.create_for_balance(c, box, org.id, cust.id, now)
             else:
-                store.set_gateway(c, box, org.id, "test", now)
                 tx = store.create(c, org.id, cust.id, "test", amount, org.currency, "balance", now)
             test_gw.provider_open(c, org.id, tx.reference, tx.amount, tx.currency,
                                   d.url(f"/demo/portal/pay/return/{tx.reference}"), now)
