@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, cast
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 from twisted.web.iweb import IRequest
 
@@ -22,6 +22,9 @@ from billing.notify import receipts
 from web.api.app import Deps
 
 log = Logger()
+
+RACE_TRIES = 20          # x RACE_WAIT: how long a callback waits for its message's SID to be recorded
+RACE_WAIT = 0.15
 
 
 def _form(request: IRequest) -> dict[str, str]:
@@ -44,9 +47,19 @@ def twilio_status(deps: Deps | None, request: IRequest) -> Generator[Any, Any, b
     candidates = [here]
     if deps.conf.web.public_url:
         candidates.insert(0, receipts.callback_url(urls.public_url(deps.conf.web)))
+    form = _form(request)
     try:
-        changed = yield deps.db.write(receipts.twilio_status, deps.box, _form(request), sig, candidates,
-                                      utcnow(deps.clock))
+        for attempt in range(RACE_TRIES):
+            try:
+                changed = yield deps.db.write(receipts.twilio_status, deps.box, form, sig, candidates,
+                                              utcnow(deps.clock))
+                break
+            except NotFound:
+                # Twilio can call back before our sender has recorded the SID it was just given:
+                # wait a little for that record rather than drop the receipt.
+                if attempt == RACE_TRIES - 1:
+                    raise
+                yield task.deferLater(deps.clock, RACE_WAIT, lambda: None)
     except (NotFound, ValidationError) as e:
         log.warn("Twilio status callback refused: {error}", error=str(e))
         request.setResponseCode(403 if isinstance(e, ValidationError) else 404)
