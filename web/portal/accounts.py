@@ -106,7 +106,9 @@ def begin_attempt(conn: Connection, org_id: int, ident: str, ip: str, now: datet
     if waits:
         return max(1, math.ceil((max(waits) - now).total_seconds()))
     for r in rows:
-        recent = r.last_failure_at is not None and r.last_failure_at + limits.window > now
+        # Failures count within the window after the last one, or after the end of the wait it caused.
+        last = max(r.last_failure_at or now - limits.window, r.locked_until or now - limits.window)
+        recent = last + limits.window > now
         failures = (r.failures if recent else 0) + 1
         wait = wait_after(failures, limits.id_failures if r.kind == "id" else limits.ip_failures, limits.max_wait)
         conn.execute(throttle_t.update().where(c.id == r.id).values(
@@ -125,10 +127,8 @@ def finish_attempt(conn: Connection, org_id: int, ident: str, ip: str, customer_
     conn.execute(throttle_t.delete().where(c.org_id == org_id, c.kind == "id", c.key == _key(ident)))
     r = conn.execute(sa.select(throttle_t).where(c.org_id == org_id, c.kind == "ip", c.key == _key(ip))).first()
     if r is not None and r.failures > 0:
-        failures = r.failures - 1
-        wait = wait_after(failures, limits.ip_failures, limits.max_wait)
-        conn.execute(throttle_t.update().where(c.id == r.id).values(
-            failures=failures, locked_until=r.locked_until if wait is not None else None))
+        # Any wait the address had was over (or this try would not have run): the one counted in advance goes.
+        conn.execute(throttle_t.update().where(c.id == r.id).values(failures=r.failures - 1, locked_until=None))
     return sessions.sign_in(conn, org_id, old_session, customer_id, now, policy)
 
 

@@ -388,7 +388,7 @@ class Portal:
             v = Visitor(org, s.customer_id, s.csrf, s.public_id)
             data = yield self.read(accounts.dashboard, self.deps.box, org.id, s.customer_id, self._now())
         page = yield self._render(request, "portal/suspended.html", v, reason=SUSPENSION_REASONS.get(code), d=data,
-                                  money=self._money(data) if data else None, can_pay=PayPages is not None,
+                                  money=self._money(data) if data else None,
                                   can_sign_in=self.deps is not None)
         return page
 

@@ -19,6 +19,7 @@ from billing.schema import customers as customers_t
 from tests.helpers import result_of
 from tests.web.api.conftest import NOW, World, make_api, seed_world
 from tests.web.conftest import Reply, _StubTreqApi
+from web.api.app import Deps
 
 PASSWORD = "correct horse 1"
 PNG = b"\x89PNG\r\n\x1a\nfake graph"
@@ -88,6 +89,7 @@ class Browser:
         d = self.treq.request(method, f"{self.scheme}://aaad.test" + path, **kw)
         self.treq.flush()
         resp = result_of(d)
+        resp._cookiejar.clear()     # treq's own jar: this browser sends only the cookies it chose to
         body = self.treq.content(resp)
         self.treq.flush()
         reply = Reply(resp.code, resp.headers, result_of(body))
@@ -116,9 +118,19 @@ class Browser:
         return m.group(1)
 
     def login(self, org: str, identifier: str, password: str = PASSWORD, next_: str = "") -> Reply:
+        if self.get(f"/{org}/portal/login").code == 303:    # signed in already: start again as a stranger
+            self.cookies.clear()
         token = self.csrf(f"/{org}/portal/login")
         return self.post(f"/{org}/portal/login", {"csrf": token, "identifier": identifier, "password": password,
                                                   "next": next_})
+
+
+@pytest.fixture(autouse=True)
+def fresh_throttle(world: World) -> None:
+    """Every test starts with no failed sign-ins remembered (all requests here come from one address)."""
+    from web.schema import portal_login_throttle
+    with world.db.engine.begin() as c:
+        c.execute(portal_login_throttle.delete())
 
 
 @pytest.fixture
@@ -127,10 +139,21 @@ def accounting() -> FakeAccounting:
 
 
 @pytest.fixture
-def root(world: World, clock: task.Clock, accounting: FakeAccounting) -> Any:
+def site(world: World, clock: task.Clock, accounting: FakeAccounting) -> tuple[Any, Deps]:
+    """The web root and the Deps its portal is built with (a test may replace ``deps.conf``)."""
     resource, deps = make_api(world, clock)
     deps.services["accounting"] = accounting
-    return resource
+    return resource, deps
+
+
+@pytest.fixture
+def root(site: tuple[Any, Deps]) -> Any:
+    return site[0]
+
+
+@pytest.fixture
+def deps(site: tuple[Any, Deps]) -> Deps:
+    return site[1]
 
 
 @pytest.fixture
