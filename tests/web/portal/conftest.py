@@ -57,6 +57,11 @@ def set_passwords(world: World) -> None:
 def world(tmp_path_factory: Any) -> Iterator[World]:
     w = seed_world(f"sqlite:///{tmp_path_factory.mktemp('portal') / 'portal.db'}")
     set_passwords(w)
+    from billing.notify import settings as ns
+    with w.db.engine.begin() as c:       # e-mail to files, so reset messages are queued
+        ns.set_channel(c, w.box, w.demo, "email", NOW, provider="file",
+                       settings={"directory": str(tmp_path_factory.mktemp("outbox")),
+                                 "from_address": "billing@demo-isp.example"})
     yield w
     w.db.engine.dispose()
 
@@ -127,10 +132,12 @@ class Browser:
 
 @pytest.fixture(autouse=True)
 def fresh_throttle(world: World) -> None:
-    """Every test starts with no failed sign-ins remembered (all requests here come from one address)."""
-    from web.schema import portal_login_throttle
+    """Every test starts with no failed sign-ins or reset links remembered (all requests here come from one
+    address, and the clock starts at the same time in each test)."""
+    from web.schema import portal_login_throttle, portal_reset_tokens
     with world.db.engine.begin() as c:
         c.execute(portal_login_throttle.delete())
+        c.execute(portal_reset_tokens.delete())
 
 
 @pytest.fixture
