@@ -64,7 +64,8 @@ class HttpError:
             return "Something went wrong"
         if self.status < 400:
             return "Moved"
-        return {400: "That did not work", 403: "Not allowed", 404: "Not found", 405: "Not allowed"}.get(self.status, "Error")
+        return {400: "That did not work", 403: "Not allowed", 404: "Not found",
+                405: "Not allowed"}.get(self.status, "Error")
 
 
 def classify(failure: Failure, request: IRequest) -> HttpError:

@@ -14,6 +14,7 @@ Every function takes the caller's connection and the org; none decides money.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import secrets
@@ -22,6 +23,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
 from sqlalchemy.dialects import postgresql as pg_dml
 from sqlalchemy.dialects import sqlite as sqlite_dml
 from sqlalchemy.engine import Connection
@@ -150,15 +153,11 @@ class _Dummy:
         self.hash: str | None = None
 
     def verify(self, password: str) -> None:
-        from argon2 import PasswordHasher
-        from argon2.exceptions import VerificationError
         h = PasswordHasher()
         if self.hash is None:
             self.hash = h.hash(secrets.token_urlsafe(16))
-        try:
+        with contextlib.suppress(VerificationError):
             h.verify(self.hash, password or "x")
-        except VerificationError:
-            pass
 
 
 _DUMMY = _Dummy()

@@ -144,7 +144,7 @@ class Portal:
         return f"{base}/{urllib.parse.quote(self.slug, safe='')}/portal/"
 
     def _set_cookie(self, request: IRequest, secret: str, max_age: int | None = None) -> None:
-        secure = bool(request.isSecure()) or self.deps.conf.web.public_url.startswith("https:")
+        secure = bool(cast(Any, request).isSecure()) or self.deps.conf.web.public_url.startswith("https:")
         cast(Any, request).addCookie(sessions.COOKIE.encode(), secret.encode(), path=self.cookie_path().encode(),
                                      httpOnly=True, secure=secure, sameSite="lax",
                                      max_age=None if max_age is None else str(max_age).encode())
