@@ -75,7 +75,11 @@ def test_a_reset_link_is_used_once_by_parallel_requests(engine: Any, db_url: str
     nothing; the token is used."""
     org_id, cid = setup(engine)
     captured: list[str] = []
-    monkeypatch.setattr(accounts.otp, "send_reset_link", lambda *a: captured.append(a[4]) or [])
+
+    def spy(*a: Any) -> list[int]:
+        captured.append(a[4])
+        return []
+    monkeypatch.setattr(accounts.otp, "send_reset_link", spy)
     with engine.begin() as c:
         assert accounts.request_reset(c, SecretBox(b"k" * 32), org_id, "ama@race.example", "http://x/race/portal/",
                                       T0, accounts.Limits())
