@@ -93,6 +93,7 @@ portal_login_throttle = sa.Table(
     sa.Column("last_failure_at", UTCDateTime, nullable=True),
     sa.Column("locked_until", UTCDateTime, nullable=True),
     sa.UniqueConstraint("org_id", "kind", "key", name="uq_portal_login_throttle"),
+    sa.Index("ix_portal_login_throttle_last", "last_failure_at"),
 )
 
 # Password-reset links: the token (32 random bytes) is in the link only; the

@@ -99,8 +99,10 @@ def begin_attempt(conn: Connection, org_id: int, ident: str, ip: str, now: datet
     """Seconds this sign-in must wait (the identifier or the address failed too often lately), or 0: then the
     try is counted as a failure of both until :func:`finish_attempt` says it succeeded."""
     keys = [("id", _key(ident)), ("ip", _key(ip))]
-    _ensure_rows(conn, org_id, keys)
     c = throttle_t.c
+    # Counters nobody has failed on for a window after the longest wait say nothing any more.
+    conn.execute(throttle_t.delete().where(c.last_failure_at < now - limits.window - limits.max_wait))
+    _ensure_rows(conn, org_id, keys)
     q = sa.select(throttle_t).where(c.org_id == org_id, sa.tuple_(c.kind, c.key).in_(keys))
     if conn.dialect.name == "postgresql":
         q = q.with_for_update()
@@ -178,6 +180,8 @@ def request_reset(conn: Connection, box: SecretBox, org_id: int, text: str, port
     if c is None or c.status == "closed":
         return False
     t = reset_t.c
+    conn.execute(reset_t.delete().where(t.org_id == org_id, t.customer_id == c.id,
+                                        t.created_at < now - timedelta(days=1)))
     recent = conn.execute(sa.select(sa.func.count()).select_from(reset_t).where(
         t.org_id == org_id, t.customer_id == c.id, t.created_at > now - timedelta(hours=1))).scalar_one()
     if recent >= limits.reset_per_hour:

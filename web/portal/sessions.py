@@ -61,11 +61,13 @@ def secret_hash(secret: str) -> str:
 
 
 def start(conn: Connection, org_id: int, customer_id: int | None, now: datetime, policy: Policy) -> Started:
-    """A new session of ``org_id`` (signed in as ``customer_id`` unless None); also removes expired sessions."""
+    """A new session of ``org_id`` (signed in as ``customer_id`` unless None; a visitor's lasts one idle
+    period at most); also removes expired sessions."""
     conn.execute(t.delete().where(t.c.expires_at <= now))
     secret = secrets.token_urlsafe(32)
-    s = Session(secrets.token_hex(12), org_id, customer_id, secrets.token_urlsafe(32), now, now + policy.max_age,
-                now)
+    # A visitor's session (only a CSRF token) lasts one idle period: a stray one is soon removed.
+    life = policy.max_age if customer_id is not None else min(policy.idle, policy.max_age)
+    s = Session(secrets.token_hex(12), org_id, customer_id, secrets.token_urlsafe(32), now, now + life, now)
     conn.execute(t.insert().values(org_id=org_id, public_id=s.public_id, secret_hash=secret_hash(secret),
                                    customer_id=customer_id, csrf=s.csrf, created_at=now, last_seen_at=now,
                                    expires_at=s.expires_at))

@@ -229,3 +229,12 @@ def test_throttle_is_per_org(browser: Browser) -> None:
         fail(browser)
     assert browser.login("demo", "ama@example.com").code == 429
     assert browser.login("other", "ama@example.com").code == 303
+
+
+def test_a_visitors_form_token_lasts_one_idle_period(browser: Browser, clock: task.Clock) -> None:
+    """A sign-in form left open past the idle time is refused (403); reloading it gives a working form."""
+    token = browser.csrf("/demo/portal/login")
+    clock.advance(61 * 60)
+    form = {"csrf": token, "identifier": "ama@example.com", "password": PASSWORD}
+    assert browser.post("/demo/portal/login", form).code == 403
+    assert browser.login("demo", "ama@example.com").code == 303

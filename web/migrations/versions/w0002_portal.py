@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('locked_until', aaad.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('org_id', 'kind', 'key', name='uq_portal_login_throttle'))
+    op.create_index('ix_portal_login_throttle_last', 'portal_login_throttle', ['last_failure_at'])
     op.create_table('portal_reset_tokens',
     sa.Column('id', BigId, nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
