@@ -1,10 +1,13 @@
 """Signing in and out of the portal: credentials, the session cookie, CSRF, the throttle, expiry."""
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from twisted.internet import task
 
+from billing import customers
+from tests.web.api.conftest import NOW, World
 from tests.web.portal.conftest import PASSWORD, Browser
 from web.api.app import Deps
 from web.portal.app import WRONG
@@ -238,3 +241,15 @@ def test_a_visitors_form_token_lasts_one_idle_period(browser: Browser, clock: ta
     form = {"csrf": token, "identifier": "ama@example.com", "password": PASSWORD}
     assert browser.post("/demo/portal/login", form).code == 403
     assert browser.login("demo", "ama@example.com").code == 303
+
+
+def test_closing_a_customer_ends_their_sessions(browser: Browser, world: World) -> None:
+    """A customer closed while signed in is signed out at their next request."""
+    with world.db.engine.begin() as c:
+        cust = customers.add(c, world.demo, NOW, name="Soon Gone", email="gone@example.com", rng=random.Random(3))
+        customers.set_password(c, world.demo, cust.id, PASSWORD, NOW)
+    assert browser.login("demo", "gone@example.com").code == 303
+    assert "Hello, Soon Gone" in browser.get("/demo/portal/").text
+    with world.db.engine.begin() as c:
+        customers.set_status(c, world.demo, cust.id, "closed", NOW)
+    assert "Hello" not in browser.get("/demo/portal/").text
