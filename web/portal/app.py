@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from klein import Klein, KleinRenderable
 from twisted.internet import defer
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
@@ -49,6 +50,7 @@ except ImportError:  # pragma: no cover - until pay.py is on main
     PayPages = None
 
 Reader = Callable[..., "defer.Deferred[Any]"]
+log = Logger()
 
 WRONG = "Wrong e-mail/phone or password."
 SENT = ("If an account has that e-mail address or phone number, a link to choose a new password is on its way. "
@@ -283,6 +285,8 @@ class Portal:
             ip = cast(Any, request).getClientAddress().host or "?"
             wait = yield self.deps.db.write(accounts.begin_attempt, v.org.id, norm, ip, self._now(), self.limits)
             if wait:
+                log.info("portal sign-in throttled: org {org}, address {ip}, {wait} s to wait", org=self.slug,
+                         ip=ip, wait=wait)
                 minutes = max(1, -(-wait // 60))
                 errors["form"] = (f"Too many tries. Wait {minutes} minute{'s' if minutes > 1 else ''} and try "
                                   "again, or use \u201cforgot password\u201d.")
