@@ -24,6 +24,7 @@ import re
 import urllib.parse
 from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, cast
 
 from klein import Klein, KleinRenderable
@@ -55,6 +56,8 @@ log = Logger()
 WRONG = "Wrong e-mail/phone or password."
 SENT = ("If an account has that e-mail address or phone number, a link to choose a new password is on its way. "
         "It works once, for {minutes} minutes.")
+#: The usage graph's stand-in while a login has none (web/static/no-graph.svg).
+NO_GRAPH = (Path(__file__).resolve().parents[1] / "static" / "no-graph.svg").read_bytes()
 _NEXT = re.compile(r"[A-Za-z0-9_\-./]{0,200}")
 
 
@@ -401,23 +404,27 @@ class Portal:
     @app.route("/usage/<int:login_id>.png", methods=["GET"])
     @defer.inlineCallbacks
     def usage_png(self, request: IRequest, login_id: int) -> Generator[Any, Any, bytes]:
-        """The last day's traffic of one of the customer's logins (404 for anyone else's, or with no graph)."""
+        """The last day's traffic of one of the customer's logins (a stand-in picture while it has none; 404 for
+        anyone else's login)."""
         v = yield self.require_customer(request)
         mine = yield self.read(accounts.owns_login, v.org.id, v.customer_id, login_id)
+        if not mine:
+            raise NotFound("graph", login_id)
         acct = self.deps.services.get("accounting")
-        if not mine or acct is None:
-            raise NotFound("graph", login_id)
         now = self._now()
-        try:
-            png = yield acct.graph(v.org.id, login_id, now - timedelta(days=1), now, width=600, height=200,
-                                   title="Traffic, last 24 hours")
-        except TimeoutError:
-            png = None
-        if png is None:
-            raise NotFound("graph", login_id)
-        set_header(request, "Content-Type", "image/png")
+        png = None
+        if acct is not None:
+            try:
+                png = yield acct.graph(v.org.id, login_id, now - timedelta(days=1), now, width=600, height=200,
+                                       title="Traffic, last 24 hours")
+            except TimeoutError:
+                png = None
         set_header(request, "Cache-Control", "private, max-age=300")
         set_header(request, "X-Content-Type-Options", "nosniff")
+        if png is None:        # no RRD file yet (or graphs off): a picture that says so, not a broken image
+            set_header(request, "Content-Type", "image/svg+xml")
+            return NO_GRAPH
+        set_header(request, "Content-Type", "image/png")
         return cast(bytes, png)
 
     @defer.inlineCallbacks

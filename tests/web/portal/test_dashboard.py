@@ -7,11 +7,12 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from twisted.internet import defer
 
 from aaad import orgs
 from accounting import usage as um
 from accounting.schema import usage as usage_t
-from billing import customers, invoices, payments, services
+from billing import customers, invoices, payments, services, settings
 from tests.web.api.conftest import NOW, World
 from tests.web.portal.conftest import PASSWORD, PNG, Browser, FakeAccounting, customer_id
 
@@ -90,6 +91,16 @@ def test_usage_graph_is_the_customers_own_only(ama: Browser, world: World, accou
     assert accounting.asked == [(world.demo, mine)]
 
 
+def test_usage_graph_without_data_is_a_stand_in_picture(ama: Browser, world: World,
+                                                         accounting: FakeAccounting,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the login has no RRD file the graph URL answers a small SVG saying so (never a broken image)."""
+    (mine,) = ids_of(world, world.demo, "ama@example.com")["logins"]
+    monkeypatch.setattr(accounting, "graph", lambda *a, **kw: defer.succeed(None))
+    r = ama.get(f"/demo/portal/usage/{mine}.png")
+    assert r.code == 200 and r.header("Content-Type") == "image/svg+xml" and b"No traffic graph yet" in r.body
+
+
 def test_invoice_html_and_pdf_are_the_customers_own_only(ama: Browser, world: World) -> None:
     """Her invoice as HTML and PDF; Yaw's invoice and an invoice id of org other are 404 pages."""
     mine = ids_of(world, world.demo, "ama@example.com")["invoices"][0]
@@ -158,13 +169,16 @@ def test_suspension_page_for_a_visitor(browser: Browser) -> None:
     assert "aaad_portal" not in browser.cookies
 
 
-def test_branding_from_billing_settings(browser: Browser) -> None:
+def test_branding_from_billing_settings(browser: Browser, world: World) -> None:
     """The header shows the brand name of the billing settings; brand.css sets the org's colour."""
+    with world.db.engine.connect() as c:
+        colour = settings.get(c, world.demo).brand_colour
+    assert colour
     page = browser.get("/demo/portal/").text
     assert '<span>Demo ISP</span>' in page and 'href="../../demo/portal/brand.css"' in page
     css = browser.get("/demo/portal/brand.css")
     assert css.code == 200 and css.header("Content-Type") == "text/css; charset=utf-8"
-    assert "--accent: #0a7cff" in css.text
+    assert f"--accent: {colour};" in css.text
 
 
 @pytest.mark.parametrize("path", ["login", "forgot", "suspended", ""])
