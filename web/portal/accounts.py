@@ -35,7 +35,6 @@ from aaad.view import store as view_store
 from accounting import store as acct_store
 from billing import catalogue, customers, invoices, ledger, payments, services, settings
 from billing.notify import otp
-from billing.schema import customers as customers_t
 from web.portal import sessions
 from web.schema import portal_login_throttle as throttle_t
 from web.schema import portal_reset_tokens as reset_t
@@ -69,20 +68,18 @@ def wait_after(failures: int, limit: int, max_wait: timedelta) -> timedelta | No
 
 def identifier(conn: Connection, org_id: int, text: str) -> tuple[str, customers.Customer | None]:
     """The normalised form of an e-mail address or phone number as typed (or the text itself, trimmed and
-    lower-cased, when it is neither) and the org's customer it names, if any."""
+    lower-cased, when it is neither) and the org's customer it names, if any.  Only an e-mail address or a
+    phone number signs in (never a username or a customer id)."""
     text = text.strip()
     try:
         if "@" in text:
             norm = customers.normalise_email(text)
-            col = customers_t.c.email
         else:
             norm = customers.normalise_phone(text, settings.get(conn, org_id).country)
-            col = customers_t.c.phone
     except ValidationError:
         return text.lower(), None
-    cid = conn.execute(sa.select(customers_t.c.id).where(
-        customers_t.c.org_id == org_id, col == norm)).scalar()
-    return norm, (customers.get(conn, org_id, cid) if cid is not None else None)
+    # A normalised address has an '@' and a number starts with '+': neither can be a username or an id.
+    return norm, customers.find(conn, org_id, norm)
 
 
 def _key(text: str) -> str:

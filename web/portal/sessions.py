@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from billing.schema import customers
+from billing import customers
 from web.schema import portal_sessions as t
 
 COOKIE = "aaad_portal"
@@ -80,13 +80,13 @@ def find(conn: Connection, org_id: int, secret: str, now: datetime, policy: Poli
     org's, it expired (idle or absolute) or its customer has been closed since."""
     if not secret or len(secret) > 100:
         return None
-    r = conn.execute(sa.select(t, customers.c.status).select_from(t.outerjoin(customers, sa.and_(
-        customers.c.org_id == t.c.org_id, customers.c.id == t.c.customer_id))).where(
-        t.c.secret_hash == secret_hash(secret), t.c.org_id == org_id)).first()
+    r = conn.execute(sa.select(t).where(t.c.secret_hash == secret_hash(secret), t.c.org_id == org_id)).first()
     if r is None or r.expires_at <= now or r.last_seen_at + policy.idle <= now:
         return None
-    if r.customer_id is not None and r.status in (None, "closed"):
-        return None      # the customer was closed (or removed) since signing in
+    if r.customer_id is not None:
+        c = customers.get(conn, org_id, r.customer_id)
+        if c is None or c.status == "closed":
+            return None      # the customer was closed since signing in
     return Session(r.public_id, r.org_id, r.customer_id, r.csrf, r.created_at, r.expires_at, r.last_seen_at)
 
 
