@@ -138,7 +138,7 @@ def check_password(conn: Connection, org_id: int, text: str, password: str) -> i
     """The id of the customer whose e-mail or phone is ``text`` and whose portal password is ``password``;
     None otherwise (unknown, no password set, wrong password or closed: the caller says the same for all)."""
     _, c = identifier(conn, org_id, text)
-    if c is None or c.status == "closed" or not password:
+    if c is None or c.status == "closed" or not c.has_password or not password:
         # The same work as a real check, so a stranger cannot tell a customer exists by the time taken.
         _DUMMY.verify(password)
         return None
