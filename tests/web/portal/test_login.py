@@ -253,3 +253,12 @@ def test_closing_a_customer_ends_their_sessions(browser: Browser, world: World) 
     with world.db.engine.begin() as c:
         customers.set_status(c, world.demo, cust.id, "closed", NOW)
     assert "Hello" not in browser.get("/demo/portal/").text
+
+
+def test_behind_a_tls_proxy_the_cookie_follows_the_public_url(browser: Browser, deps: Deps) -> None:
+    """With [web] public_url https://isp.example/aaad (a TLS proxy in front, plain HTTP behind it) the cookie
+    is Secure and its Path is the portal under the URL's path."""
+    deps.conf = deps.conf.replace("web", public_url="https://isp.example/aaad")
+    browser.login("demo", "ama@example.com")
+    c = cookie_header(browser)
+    assert "Secure" in c and "Path=/aaad/demo/portal/" in c
