@@ -12,7 +12,7 @@ and a session cookie of org A is nobody on org B's portal.
     /invoices/ID.html|pdf  one of the customer's invoices
     /receipts/ID.html|pdf  the receipt of one of the customer's payments
     /brand.css             the org's colour
-    /pay/...               paying (web.portal.pay, when present)
+    /pay/...               paying (web.portal.pay)
 
 Every POST carries the session's CSRF token (``check_csrf``), and every page
 of a signed-in customer reads only that customer's rows.
@@ -43,12 +43,8 @@ from billing import documents
 from web.errors import HttpError, Redirect, apply, classify, set_header
 from web.pages import Pages, root_prefix
 from web.portal import accounts, sessions
+from web.portal.pay import PayPages
 from web.portal.visitor import CSRF_FIELD, Visitor
-
-try:  # the payment pages (web/portal/pay.py) land separately; without them /pay/ is a 404
-    from web.portal.pay import PayPages  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - until pay.py is on main
-    PayPages = None
 
 Reader = Callable[..., "defer.Deferred[Any]"]
 log = Logger()
@@ -469,7 +465,7 @@ class Portal:
     @app.route("/pay/", branch=True)
     def pay(self, request: IRequest) -> KleinRenderable:
         """The payment pages, built with this portal as their source of visitors."""
-        if PayPages is None or self.deps is None:
+        if self.deps is None:
             raise NotFound("page", "pay")
         return cast(IResource, PayPages(self, self.deps, self.pages, self.slug).app.resource())
 

@@ -60,9 +60,3 @@ def test_pay_pages_refuse_a_missing_token_and_a_visitor(browser: Browser, root: 
     assert browser.post("/demo/portal/pay/balance", {}).code == 403
     r = Browser(root).post("/demo/portal/pay/balance", {"csrf": "x"})
     assert r.code == 303 and r.required_header("Location").endswith("login?next=pay%2Fbalance")
-
-
-def test_without_payment_pages_pay_is_404(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Before web/portal/pay.py exists, /pay/... is the portal's 404 page."""
-    monkeypatch.setattr(portal_app, "PayPages", None)
-    assert browser.get("/demo/portal/pay/balance").code == 404
