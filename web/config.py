@@ -26,3 +26,26 @@ class ApiConfig:
                                               "a revoked token stops working within this time.", positive)
     request_log: bool = setting(True, "Log one line per API request: token name, method, route, status and "
                                       "latency.")
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    """The customer portal under /{org}/portal/: sessions, sign-in limits, password reset."""
+    session_idle_minutes: int = setting(60, "Minutes a portal session lasts without a request; after them the "
+                                            "customer signs in again.", positive)
+    session_max_hours: int = setting(24, "Hours a portal session lasts at most, however active (absolute "
+                                         "expiry from sign-in).", positive)
+    login_failures: int = setting(5, "Failed sign-ins for one e-mail or phone number within "
+                                     "login_window_minutes after which further tries wait (1 minute, then "
+                                     "doubling, at most login_max_wait_minutes). A success clears it.", positive)
+    ip_failures: int = setting(5, "Failed sign-ins from one IP address within login_window_minutes after which "
+                                  "that address waits the same way (behind a proxy every customer shares its "
+                                  "address: raise it there).", positive)
+    login_window_minutes: int = setting(15, "Minutes failures are remembered: a counter starts again after this "
+                                            "long without a failure.", positive)
+    login_max_wait_minutes: int = setting(15, "The longest a sign-in waits after failures: a stranger typing "
+                                              "wrong passwords delays a customer this long at most, never "
+                                              "locks them out for good.", positive)
+    reset_minutes: int = setting(30, "Minutes a password-reset link works (once).", positive)
+    reset_per_hour: int = setting(3, "Password-reset messages sent per customer per hour; further requests "
+                                     "get the same answer and send nothing.", positive)

@@ -37,6 +37,14 @@ def set_header(request: IRequest, name: str, value: str) -> None:
     cast(_SetsHeaders, request).setHeader(name, value)
 
 
+class Redirect(Exception):
+    """Answer with a redirect to ``location`` (a URL relative to the page, or absolute): e.g. to a sign-in page."""
+
+    def __init__(self, location: str, status: int = 303):
+        super().__init__(location)
+        self.location, self.status = location, status
+
+
 INTERNAL_MESSAGE = "Something went wrong on our side; the operator's log has the details."
 
 
@@ -56,7 +64,8 @@ class HttpError:
             return "Something went wrong"
         if self.status < 400:
             return "Moved"
-        return {400: "That did not work", 404: "Not found", 405: "Not allowed"}.get(self.status, "Error")
+        return {400: "That did not work", 403: "Not allowed", 404: "Not found",
+                405: "Not allowed"}.get(self.status, "Error")
 
 
 def classify(failure: Failure, request: IRequest) -> HttpError:
@@ -64,6 +73,8 @@ def classify(failure: Failure, request: IRequest) -> HttpError:
     e = failure.value
     if isinstance(e, RequestRedirect):
         return HttpError(e.code, "redirect", "Moved.", headers=(("Location", _location(e, request)),))
+    if isinstance(e, Redirect):
+        return HttpError(e.status, "redirect", "Moved.", headers=(("Location", e.location),))
     if isinstance(e, RouteNotFound):
         return HttpError(404, "not_found", "Nothing is at this address.")
     if isinstance(e, MethodNotAllowed):

@@ -169,7 +169,7 @@ def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float, api: D
     api_app = Api(version, api)
 
     def portal(slug: str) -> KleinRenderable:
-        return resource_of(Portal(read, pages, slug).app)
+        return resource_of(Portal(read, pages, slug, api).app)
 
     root = resource_of(Root(core, api_app, portal, read, pages, clock, started, version).app)
     return cast(IResource, Utf8Paths(root))

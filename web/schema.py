@@ -61,3 +61,51 @@ audit = sa.Table(
     sa.Column("after", sa.Text, nullable=False, server_default=""),
     sa.Index("ix_api_audit_org_id", "org_id", "id"),
 )
+
+# -- the customer portal -----------------------------------------------------------------
+# A session's cookie secret is never stored: ``secret_hash`` is its SHA-256
+# (32 random bytes need no slow hash).  ``customer_id`` is NULL for a visitor
+# who is not signed in but holds a CSRF token for the sign-in form.
+portal_sessions = sa.Table(
+    "portal_sessions", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("public_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("customer_id", sa.Integer, nullable=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),      # absolute expiry
+    sa.Index("ix_portal_sessions_customer", "org_id", "customer_id"),
+    sa.Index("ix_portal_sessions_expires", "expires_at"),
+)
+
+# Failed sign-ins per (org, kind, key): kind "id" keys by the SHA-256 of the
+# normalised e-mail or phone typed, kind "ip" by the client's address.
+portal_login_throttle = sa.Table(
+    "portal_login_throttle", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_failure_at", UTCDateTime, nullable=True),
+    sa.Column("locked_until", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("org_id", "kind", "key", name="uq_portal_login_throttle"),
+    sa.Index("ix_portal_login_throttle_last", "last_failure_at"),
+)
+
+# Password-reset links: the token (32 random bytes) is in the link only; the
+# table keeps its SHA-256.  Used once (``used_at``), or never after ``expires_at``.
+portal_reset_tokens = sa.Table(
+    "portal_reset_tokens", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("customer_id", sa.Integer, nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+    sa.Index("ix_portal_reset_tokens_customer", "org_id", "customer_id", "created_at"),
+)
