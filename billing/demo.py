@@ -86,6 +86,7 @@ def seed(engine: Engine, box: SecretBox, now: datetime, outbox_dir: str | None =
         for dc in CUSTOMERS:
             cust = customers.add(c, org.id, t0, name=dc.name, email=dc.email, phone=dc.phone, rng=rng,
                                  status="pending" if dc.start is None else "active")
+            customers.set_password(c, org.id, cust.id, f"{dc.login}-pass", t0)   # the portal's sign-in
             ids[dc.login] = (cust.id, 0)
     # Replay the weeks day by day: starts, the billing run, payments, changes, dunning.
     for back in range(DAYS, -1, -1):
@@ -138,7 +139,8 @@ def seed(engine: Engine, box: SecretBox, now: datetime, outbox_dir: str | None =
                 after = dun.last_customer_id
     yield ("customers: ama (paid up, upgraded to 50M mid-month), yaw (unpaid: suspended into the walled garden), "
            "kofi (prepaid, invoice open), akosua (paid ahead: in credit), efua (daily hotspot), "
-           "esi (service pending approval), kwame (closed, unused days refunded); logins <name>/<name>-pass")
+           "esi (service pending approval), kwame (closed, unused days refunded); logins <name>/<name>-pass; "
+           "portal sign-in <email>/<name>-pass")
     with engine.begin() as c:
         from billing.gateways import store as gateways
         gateways.set_gateway(c, box, org.id, "test", now)

@@ -95,6 +95,9 @@ Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/ap
   curl -s http://127.0.0.1:$WEB/api/v1/openapi.json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["paths"]), "paths")'
   $CLI token list
 
-In a browser: http://127.0.0.1:$WEB/ (what is running, each org's portal) and
-http://127.0.0.1:$WEB/demo/portal/suspended?reason=unpaid (where erin's walled garden sends her)
+In a browser: http://127.0.0.1:$WEB/ (what is running, each org's portal);
+the customer portal http://127.0.0.1:$WEB/demo/portal/login: sign in as ama@example.com / ama-pass
+(services, router password, balance, usage, invoices) or yaw@example.com / yaw-pass (suspended: "Pay now"
+opens the built-in test gateway; Succeed, and yaw is back online at once); "Forgot password" mails land in
+$DIR/outbox; http://127.0.0.1:$WEB/demo/portal/suspended?reason=unpaid is where erin's walled garden sends her
 MSG
