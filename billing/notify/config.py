@@ -20,6 +20,10 @@ class NotifyConfig:
                          positive)
     per_channel: int = setting(8, "Messages in flight at once per channel (SMTP connections, HTTP requests to "
                                   "the SMS gateway): a slow gateway delays only its own channel.", positive)
+    max_rate: float = setting(50.0, "Messages handed to providers per second at most, all channels together (a "
+                                    "reminder pass's thousands are spread out so RADIUS keeps its latency: each "
+                                    "message costs the daemon a few ms; urgent ones, codes and receipts, go first); "
+                                    "0: no limit.", non_negative)
     max_attempts: int = setting(8, "Attempts before a message is given up and shown as failed (retryable "
                                    "errors only: a refused address or bad credentials fail at once).", positive)
     retry_backoff: float = setting(30.0, "Seconds before the first retry; each retry waits twice as long as "

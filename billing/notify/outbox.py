@@ -222,10 +222,11 @@ class Due:
 
 
 def due(conn: Connection, box: SecretBox, now: datetime, limit: int, exclude: Iterable[int] = ()) -> list[Due]:
-    """Pending rows whose time has come, oldest first, except those in flight."""
+    """Pending rows whose time has come, urgent ones (codes, receipts) first, then oldest first,
+    except those in flight."""
     skip = set(exclude)
     q = (sa.select(*_COLS, msg_t.c.secrets_enc).where(msg_t.c.state == "pending", msg_t.c.not_before <= now)
-         .order_by(msg_t.c.not_before, msg_t.c.id).limit(limit + len(skip)))
+         .order_by(msg_t.c.urgent.desc(), msg_t.c.not_before, msg_t.c.id).limit(limit + len(skip)))
     out = []
     for r in conn.execute(q):
         if r.id in skip:

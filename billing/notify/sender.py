@@ -122,7 +122,7 @@ class ChannelCache:
 class MessageSender:
     def __init__(self, db: Any, box: SecretBox, clock: Any, channels: ChannelCache, *,
                  poll_interval: float = 5.0, batch: int = 200, per_channel: int = 8, max_attempts: int = 8,
-                 backoff: float = 30.0, backoff_max: float = 3600.0, stats: Any = None):
+                 backoff: float = 30.0, backoff_max: float = 3600.0, stats: Any = None, max_rate: float = 0.0):
         self.db = db
         self.box = box
         self.clock = clock
@@ -142,6 +142,13 @@ class MessageSender:
         self._flush_call: Any = None
         self._flushing: defer.Deferred[Any] | None = None
         self._sending: set[defer.Deferred[Any]] = set()
+        # Pacing (a token bucket over all channels): 10,000 reminders are spread so RADIUS keeps its
+        # latency; 0 sends as fast as the per-channel caps allow.
+        self.max_rate = max_rate
+        self._burst = max(1.0, max_rate * 0.05)
+        self._tokens = self._burst
+        self._refilled = clock.seconds()
+        self._drain_call: Any = None
         self._more = False                  # the last pump filled its batch: more rows may be due
         from aaad.metrics import Stats
         s = stats if stats is not None else Stats()
@@ -192,13 +199,29 @@ class MessageSender:
         self._more = len(rows) >= room
         for d in rows:
             self.in_flight.add(d.message.id)
-            self._waiting.setdefault(d.message.channel, []).append(d)
+            waiting = self._waiting.setdefault(d.message.channel, [])
+            if d.message.urgent:        # a code or a receipt goes before the reminders already waiting
+                waiting.insert(sum(1 for w in waiting if w.message.urgent), d)
+            else:
+                waiting.append(d)
         self._drain()
         return len(rows)
 
     def _drain(self) -> None:
+        if self._drain_call is not None and self._drain_call.active():
+            self._drain_call.cancel()
+        self._drain_call = None
+        rate = self.max_rate
+        if rate:
+            now = self.clock.seconds()
+            self._tokens = min(self._burst, self._tokens + (now - self._refilled) * rate)
+            self._refilled = now
         for channel, waiting in self._waiting.items():
             while waiting and self._busy.get(channel, 0) < self.per_channel:
+                if rate and self._tokens < 0.999:
+                    self._drain_call = self.clock.callLater(max(0.001, (0.999 - self._tokens) / rate), self._drain)
+                    return
+                self._tokens -= 1
                 d = waiting.pop(0)
                 self._busy[channel] = self._busy.get(channel, 0) + 1
                 sending = self._send(d)

@@ -41,7 +41,7 @@ class NotifyService:
         self.sender = MessageSender(core.db, core.box, core.clock, self.channels, poll_interval=conf.poll_interval,
                                     batch=conf.batch, per_channel=conf.per_channel, max_attempts=conf.max_attempts,
                                     backoff=conf.retry_backoff, backoff_max=conf.retry_backoff_max,
-                                    stats=core.stats)
+                                    stats=core.stats, max_rate=conf.max_rate)
         self.subscribers = Subscribers(core.box, base_url)
         if conf.enabled:
             for event_type, fn in self.subscribers.handlers():

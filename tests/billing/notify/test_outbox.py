@@ -322,3 +322,21 @@ def test_a_full_batch_takes_the_next_without_waiting_for_the_poll(engine: Any) -
     for _ in range(5):
         n.clock.advance(0)
     assert len(n.channels["email"].sent) == 5
+
+
+def test_pacing_spreads_sends_and_urgent_messages_go_first(engine: Any) -> None:
+    """max_rate 10/s: 6 welcomes queued, then a receipt: the receipt is sent first; the rest go
+    out at 10 a second on the clock, not at once."""
+    n = make(engine, channels=("email",), max_rate=10.0)
+    n.w.tx(ns.set_route, n.org_id, "payment.received", ["email"], T0)
+    ids = [_customer(n, name=f"Person {i}", email=f"p{i}@example.com", phone=None) for i in range(6)]
+    n.w.pay(ids[0], 500, "ref-1")
+    n.deliver()
+    n.pump()
+    sent = n.channels["email"].sent
+    assert len(sent) == 1 and "payment" in sent[0].subject.lower()
+    n.clock.advance(0.1)
+    assert len(sent) == 2
+    for _ in range(10):
+        n.clock.advance(0.1)
+    assert len(sent) == 7
