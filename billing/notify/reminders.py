@@ -29,11 +29,11 @@ from sqlalchemy.engine import Connection
 
 from aaad.errors import NotFound, ValidationError
 from aaad.schema import logins as login_t
-from billing.documents import format_day, format_money
 from billing.notify import kinds
 from billing.notify.outbox import Draft, OrgFacts
 from billing.notify.schema import rules as rule_t
 from billing.notify.schema import settings as set_t
+from billing.notify.subscribers import invoice_fields
 from billing.schema import invoices as inv_t
 from billing.schema import products as prod_t
 from billing.schema import services as svc_t
@@ -172,9 +172,7 @@ def due_drafts(conn: Connection, org_id: int, today: date, f: OrgFacts, after_in
     for r in rows:
         rule = by_due[r.due_date]
         days = (today - r.due_date).days
-        inv = {"number": r.number or "", "total": format_money(r.total, r.currency, f.locale),
-               "amount_due": format_money(r.total - r.paid, r.currency, f.locale),
-               "due_date": format_day(r.due_date, f.locale), "issue_date": format_day(r.issue_date, f.locale)}
+        inv = invoice_fields(r.number, r.total, r.total - r.paid, r.currency, r.due_date, r.issue_date, f.locale)
         drafts.append(Draft(DUE, f"due:{rule.id}:{r.id}", r.customer_id,
                             {"invoice": inv, "days": days, "when": _days_words(-days, f.locale)}))
     return drafts, (rows[-1].id if len(rows) == limit else None)

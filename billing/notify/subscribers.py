@@ -9,8 +9,9 @@ and dates formatted for the org's locale.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -68,7 +69,7 @@ class Subscribers:
 
     def _queue(self, conn: Connection, ev: Event, drafts: list[Draft], facts: OrgFacts | None = None) -> None:
         assert ev.created_at is not None, "events come from the outbox with their time"
-        outbox.queue(conn, self.box, ev.org_id, drafts, _utc(ev.created_at),
+        outbox.queue(conn, self.box, ev.org_id, drafts, ev.created_at.astimezone(UTC),
                      facts=facts or self._facts(conn, ev.org_id))
 
     def _facts(self, conn: Connection, org_id: int) -> OrgFacts:
@@ -84,10 +85,10 @@ class Subscribers:
         if inv is None:
             return
         f = self._facts(conn, ev.org_id)
-        self._queue(conn, ev, [Draft("invoice.issued", f"ev:{ev.id}", inv.customer_id,
-                                     {"invoice": invoice_vars(inv, f)}, attachments=({"doc": "invoice",
-                                                                                     "id": inv.id},),
-                                     event_id=ev.id)], f)
+        inv_vars = invoice_fields(inv.number, inv.total, inv.open_amount, inv.currency, inv.due_date,
+                                  inv.issue_date, f.locale)
+        self._queue(conn, ev, [Draft("invoice.issued", f"ev:{ev.id}", inv.customer_id, {"invoice": inv_vars},
+                                     attachments=({"doc": "invoice", "id": inv.id},), event_id=ev.id)], f)
 
     def on_payment_received(self, conn: Connection, ev: Event) -> None:
         p: PaymentReceived = ev.payload
@@ -103,22 +104,24 @@ class Subscribers:
         self._queue(conn, ev, [Draft("payment.received", f"ev:{ev.id}", pay.customer_id, v,
                                      attachments=({"doc": "receipt", "id": pay.id},), event_id=ev.id)], f)
 
-    def _service(self, conn: Connection, org_id: int, service_id: int, f: OrgFacts) -> dict[str, Any] | None:
+    def _service(self, conn: Connection, org_id: int, service_id: int,
+                 f: OrgFacts) -> tuple[dict[str, Any], int | None] | None:
+        """The ``service`` variable, and the service's login id (None: no service, or no login)."""
         s = services.get(conn, org_id, service_id)
         if s is None:
             return None
         prod = catalogue.get_product(conn, org_id, s.product_id)
-        return {"product": prod.name if prod else "", "username": s.username or "",
-                "start_date": format_day(s.start_date, f.locale), "login_id": s.login_id}
+        return ({"product": prod.name if prod else "", "username": s.username or "",
+                 "start_date": format_day(s.start_date, f.locale)}, s.login_id)
 
     def on_service_activated(self, conn: Connection, ev: Event) -> None:
         p: ServiceActivated = ev.payload
         f = self._facts(conn, ev.org_id)
-        sv = self._service(conn, ev.org_id, p.service_id, f)
-        if sv is None:
+        found = self._service(conn, ev.org_id, p.service_id, f)
+        if found is None:
             return
+        sv, login_id = found
         secrets: dict[str, str] = {}
-        login_id = sv.pop("login_id")
         if login_id is not None:
             login = view_store.get_login(conn, self.box, ev.org_id, login_id)
             if login is not None:
@@ -131,10 +134,10 @@ class Subscribers:
     def on_service_suspended(self, conn: Connection, ev: Event) -> None:
         p: ServiceSuspended = ev.payload
         f = self._facts(conn, ev.org_id)
-        sv = self._service(conn, ev.org_id, p.service_id, f)
-        if sv is None:
+        found = self._service(conn, ev.org_id, p.service_id, f)
+        if found is None:
             return
-        sv.pop("login_id")
+        sv = found[0]
         bal = ledger.balance(conn, ev.org_id, p.customer_id)
         v = {"service": sv, "reason": p.reason or "suspended",
              "amount_due": format_money(bal, f.currency, f.locale) if bal > 0 else ""}
@@ -143,20 +146,20 @@ class Subscribers:
     def on_service_resumed(self, conn: Connection, ev: Event) -> None:
         p: ServiceResumed = ev.payload
         f = self._facts(conn, ev.org_id)
-        sv = self._service(conn, ev.org_id, p.service_id, f)
-        if sv is None:
+        found = self._service(conn, ev.org_id, p.service_id, f)
+        if found is None:
             return
-        sv.pop("login_id")
+        sv = found[0]
         self._queue(conn, ev, [Draft("service.resumed", f"ev:{ev.id}", p.customer_id, {"service": sv},
                                      event_id=ev.id)], f)
 
     def on_plan_changed(self, conn: Connection, ev: Event) -> None:
         p: ServicePlanChanged = ev.payload
         f = self._facts(conn, ev.org_id)
-        sv = self._service(conn, ev.org_id, p.service_id, f)
-        if sv is None:
+        found = self._service(conn, ev.org_id, p.service_id, f)
+        if found is None:
             return
-        sv.pop("login_id")
+        sv = found[0]
         old = catalogue.get_product(conn, ev.org_id, p.old_product_id) if p.old_product_id else None
         sv["old_product"] = old.name if old else ""
         self._queue(conn, ev, [Draft("service.plan_changed", f"ev:{ev.id}", p.customer_id, {"service": sv},
@@ -186,21 +189,13 @@ class Subscribers:
         self._cap(conn, ev, p.login_id, p.used, p.cap, p.cycle_start, p.percent)
 
 
-def invoice_vars(inv: invoices.Invoice, f: OrgFacts) -> dict[str, Any]:
-    return {"number": inv.number or "", "total": format_money(inv.total, inv.currency, f.locale),
-            "amount_due": format_money(inv.open_amount, inv.currency, f.locale),
-            "due_date": format_day(inv.due_date, f.locale), "issue_date": format_day(inv.issue_date, f.locale),
-            "due_iso": inv.due_date.isoformat()}
+def invoice_fields(number: str | None, total: int, open_amount: int, currency: str, due: date, issued: date,
+                   locale: str) -> dict[str, Any]:
+    """An invoice as templates see it (the ``invoice`` variable), money and dates formatted."""
+    return {"number": number or "", "total": format_money(total, currency, locale),
+            "amount_due": format_money(open_amount, currency, locale),
+            "due_date": format_day(due, locale), "issue_date": format_day(issued, locale)}
 
 
-def _zone(f: OrgFacts) -> Any:
-    from zoneinfo import ZoneInfo
+def _zone(f: OrgFacts) -> ZoneInfo:
     return ZoneInfo(f.timezone)
-
-
-def _utc(t: datetime) -> datetime:
-    from datetime import UTC
-    return t.astimezone(UTC)
-
-
-__all__ = ["Subscribers", "fmt_bytes", "invoice_vars", "date"]
