@@ -22,11 +22,10 @@ from dataclasses import field as dc_field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.paths import ARTIFACTS, SIZES
@@ -260,9 +259,9 @@ def form_of(el: WebElement) -> WebElement:
 def submit(driver: WebDriver, el: WebElement) -> None:
     """Press the submit button of ``el``'s form and wait for the next page."""
     form = form_of(el)
-    page = driver.find_element(By.TAG_NAME, "html")
+    mark = _mark_page(driver)
     form.find_element(By.CSS_SELECTOR, "button:not([type=button]):not([type=reset]), input[type=submit]").click()
-    wait(driver, ec.staleness_of(page), "the next page after submitting the form")
+    _wait_next_page(driver, mark, "the next page after submitting the form")
 
 
 def clickable(driver: WebDriver, pattern: str) -> WebElement:
@@ -283,10 +282,33 @@ def clickable(driver: WebDriver, pattern: str) -> WebElement:
 def click(driver: WebDriver, pattern: str, navigates: bool = True) -> None:
     """Click the link or button saying ``pattern``; with ``navigates``, wait for the next page."""
     el = clickable(driver, pattern)
-    page = driver.find_element(By.TAG_NAME, "html")
+    mark = _mark_page(driver) if navigates else ""
     el.click()
     if navigates:
-        wait(driver, ec.staleness_of(page), f"the page after clicking {pattern!r}")
+        _wait_next_page(driver, mark, f"the page after clicking {pattern!r}")
+
+
+_MARKS = iter(range(1, 1 << 62))
+
+
+def _mark_page(driver: WebDriver) -> str:
+    """Tag the current document with a fresh token: a new page has none.  (Waiting for the old
+    ``<html>`` element to go stale races Chromium, whose inspector may answer "Node with given id
+    does not belong to the document" mid-navigation instead of "stale".)"""
+    mark = f"m{next(_MARKS)}"
+    driver.execute_script("window.__aaadPage = arguments[0];", mark)
+    return mark
+
+
+def _wait_next_page(driver: WebDriver, mark: str, what: str) -> None:
+    """Until the document tagged ``mark`` is replaced by a loaded one."""
+    def arrived(d: WebDriver) -> bool:
+        try:
+            return bool(d.execute_script(
+                "return window.__aaadPage !== arguments[0] && document.readyState === 'complete';", mark))
+        except WebDriverException:          # mid-navigation: no document to ask yet
+            return False
+    wait(driver, arrived, what)
 
 
 def message_for(driver: WebDriver, el: WebElement) -> str:
