@@ -109,3 +109,24 @@ class CreditNoteIssued:
     currency: str
     kind: str
     TYPE: ClassVar[str]
+
+
+@event_type("order.placed")
+@dataclass(frozen=True)
+class OrderPlaced:
+    order_id: int
+    customer_id: int
+    method: str                    # gateway | invoice | request
+    total: int
+    currency: str
+    TYPE: ClassVar[str]
+
+
+@event_type("order.paid")
+@dataclass(frozen=True)
+class OrderPaid:
+    order_id: int
+    customer_id: int
+    total: int
+    currency: str
+    TYPE: ClassVar[str]

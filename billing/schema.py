@@ -328,3 +328,8 @@ suspensions = sa.Table(
     sa.Column("resumed_at", UTCDateTime),
     sa.Column("resumed_by", sa.String(32)),               # payment | operator
 )
+
+# The subpackages' tables, so that importing ``billing.schema`` (Alembic's env) puts all of billing's on the MetaData.
+from billing.gateways import schema as _gateways  # noqa: E402,F401
+from billing.notify import schema as _notify  # noqa: E402,F401
+from billing.orders import schema as _orders  # noqa: E402,F401

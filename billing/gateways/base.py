@@ -45,6 +45,7 @@ class Transaction:
     created_at: datetime
     updated_at: datetime
     last_checked_at: datetime | None
+    order_id: int | None = None    # purpose order: the order it pays (billing.orders)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ gateway_transactions = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("last_checked_at", UTCDateTime),
+    sa.Column("order_id", sa.Integer, sa.ForeignKey("orders.id", name="fk_gateway_transactions_order")),  # b0006
     sa.UniqueConstraint("org_id", "reference", name="uq_gateway_transactions_reference"),
     sa.CheckConstraint(sa.text("amount > 0"), name="amount_positive"),
 )

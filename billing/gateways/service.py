@@ -75,6 +75,13 @@ class Gateways:
         transaction is then failed and logged)."""
         now = utcnow(self.clock)
         tx = yield self.db.write(store.create_for_balance, self.box, org.id, customer_id, now)
+        result: tuple[Transaction, Started] = yield self._open(org, tx, return_url)
+        return result
+
+    @defer.inlineCallbacks
+    def _open(self, org: orgs.Org, tx: Transaction,
+              return_url: Any) -> Generator[Any, Any, tuple[Transaction, Started]]:
+        """Start the committed pending ``tx`` at its gateway (failed and logged if the gateway refuses)."""
         try:
             gw = yield self.gateway(org, tx.gateway)
             started = yield gw.start(tx, return_url(tx.reference))
@@ -84,6 +91,17 @@ class Gateways:
             raise GatewayError(str(e)) from e
         tx = yield self.db.write(store.started, org.id, tx.reference, started.provider_ref, utcnow(self.clock))
         return tx, started
+
+    @defer.inlineCallbacks
+    def start_order(self, org: orgs.Org, customer_id: int, order_id: int,
+                    return_url: Any) -> Generator[Any, Any, tuple[Transaction, Started]]:
+        """Open a payment of the customer's order ``order_id`` (its total) with the org's gateway;
+        like :meth:`start_balance` otherwise.  Once credited, the order's services start
+        (:func:`billing.orders.orders.paid`)."""
+        tx = yield self.db.write(store.create_for_order, self.box, org.id, customer_id, order_id,
+                                 utcnow(self.clock))
+        result: tuple[Transaction, Started] = yield self._open(org, tx, return_url)
+        return result
 
     @defer.inlineCallbacks
     def check(self, org: orgs.Org, tx: Transaction, source: str = "verify") -> Generator[Any, Any, Transaction]:

@@ -33,6 +33,7 @@ from aaad.view.write import LoginWriter
 from billing import ledger, payments, settings
 from billing.gateways.base import FAILED, PENDING, PURPOSES, STATUSES, SUCCESS, Transaction
 from billing.gateways.schema import gateway_events, gateway_settings, gateway_transactions
+from billing.orders import orders
 from billing.schema import services as services_t
 from billing.schema import suspensions
 
@@ -137,7 +138,7 @@ def new_reference() -> str:
 def _tx(r: Any) -> Transaction:
     return Transaction(r.id, r.org_id, r.customer_id, r.reference, r.gateway, r.purpose, int(r.amount), r.currency,
                        r.status, r.provider_ref, r.payment_id, r.error, r.created_at, r.updated_at,
-                       r.last_checked_at)
+                       r.last_checked_at, r.order_id)
 
 
 def get(conn: Connection, org_id: int, reference: str) -> Transaction | None:
@@ -161,8 +162,8 @@ def _find(conn: Connection, org_id: int, reference: str) -> Transaction | None:
 
 
 def create(conn: Connection, org_id: int, customer_id: int, gateway: str, amount: int, currency: str,
-           purpose: str, now: datetime) -> Transaction:
-    """A new pending transaction with a random reference."""
+           purpose: str, now: datetime, *, order_id: int | None = None) -> Transaction:
+    """A new pending transaction with a random reference (``order_id``: the order it pays)."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValidationError("amount", "a positive amount")
     if purpose not in PURPOSES:
@@ -172,7 +173,7 @@ def create(conn: Connection, org_id: int, customer_id: int, gateway: str, amount
     reference = new_reference()
     conn.execute(gateway_transactions.insert().values(
         org_id=org_id, customer_id=customer_id, reference=reference, gateway=gateway, purpose=purpose,
-        amount=amount, currency=currency, status=PENDING, created_at=now, updated_at=now))
+        amount=amount, currency=currency, status=PENDING, created_at=now, updated_at=now, order_id=order_id))
     tx = get(conn, org_id, reference)
     assert tx is not None
     return tx
@@ -189,6 +190,21 @@ def create_for_balance(conn: Connection, box: SecretBox, org_id: int, customer_i
     if owed <= 0:
         raise ValidationError("amount", "there is nothing to pay")
     return create(conn, org_id, customer_id, st.gateway, owed, settings.get(conn, org_id).currency, "balance", now)
+
+
+def create_for_order(conn: Connection, box: SecretBox, org_id: int, customer_id: int, order_id: int,
+                     now: datetime) -> Transaction:
+    """A transaction for the total of the customer's order ``order_id`` with the org's gateway;
+    NotFound for another customer's order, ValidationError("order") when it cannot be paid
+    (paid, approved, cancelled), ("gateway") when the org takes no online payment."""
+    o = orders.get(conn, org_id, order_id)
+    if o is None or o.customer_id != customer_id:
+        raise NotFound("order", order_id)
+    orders.check_payable(o)
+    st = ensure_settings(conn, box, org_id, now)
+    if st.gateway == "none":
+        raise ValidationError("gateway", "online payment is not available; please contact us to pay")
+    return create(conn, org_id, customer_id, st.gateway, o.total, o.currency, "order", now, order_id=o.id)
 
 
 def started(conn: Connection, org_id: int, reference: str, provider_ref: str, now: datetime) -> Transaction:
@@ -266,6 +282,8 @@ def settle(conn: Connection, writer: LoginWriter, org_id: int, reference: str, s
                              reference=tx.reference,
                              note=f"{tx.gateway} gateway" + (f", provider ref {provider_ref}" if provider_ref else ""))
     conn.execute(gateway_transactions.update().where(mine).values(payment_id=result.payment.id))
+    if tx.order_id is not None:        # an order paid: its services start today (billing.orders)
+        orders.paid(conn, writer, org_id, tx.order_id, settings.get(conn, org_id).today(now), now)
     log_event(conn, org_id, tx, name, source, CREDITED,
               f"receipt {result.payment.receipt_number}" + (" (after a failure)" if tx.status == FAILED else "")
               + (f"; resumed services {list(result.resumed_service_ids)}" if result.resumed_service_ids else ""),

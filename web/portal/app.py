@@ -200,6 +200,16 @@ class Portal:
             raise Redirect(self.portal_base(request) + "login" + query)
         return Visitor(org, s.customer_id, s.csrf, s.public_id)
 
+    @defer.inlineCallbacks
+    def sign_in(self, request: IRequest, visitor: Visitor, customer_id: int) -> Generator[Any, Any, Visitor]:
+        """Sign the visitor in as ``customer_id`` (see :class:`web.portal.visitor.VisitorSource`)."""
+        org = yield self._org()
+        started = yield self.deps.db.write(sessions.sign_in, org.id, visitor.session_id, customer_id, self._now(),
+                                           self.policy)
+        self._set_cookie(request, started.secret)
+        self._session, self._session_read = started.session, True
+        return Visitor(org, customer_id, started.session.csrf, started.session.public_id)
+
     def check_csrf(self, request: IRequest, visitor: Visitor) -> None:
         """Raise a 403 error unless the POSTed form's ``csrf`` field matches ``visitor.csrf``."""
         given = request.args.get(CSRF_FIELD.encode(), [b""])[0]

@@ -28,6 +28,7 @@ from billing.gateways import store
 from billing.gateways.base import GatewayError
 from billing.gateways.service import Gateways
 from billing.money import format_amount
+from billing.orders import orders
 from web.api.app import Deps
 from web.errors import apply, classify, set_header
 from web.pages import Pages, root_prefix
@@ -77,14 +78,30 @@ class PayPages:
         """Pay the whole outstanding balance with the org's gateway."""
         visitor = yield self._customer(request)
         self.portal.check_csrf(request, visitor)
+        page = yield self._start(request, visitor, self.gateways.start_balance)
+        return page
+
+    @app.route("/order/<int:order_id>", methods=["POST"])
+    @defer.inlineCallbacks
+    def order(self, request: IRequest, order_id: int) -> Generator[Any, Any, bytes]:
+        """Pay the customer's own order (its total) with the org's gateway; once credited, its services start."""
+        visitor = yield self._customer(request)
+        self.portal.check_csrf(request, visitor)
+        page = yield self._start(request, visitor, lambda org, customer_id, return_url:
+                                 self.gateways.start_order(org, customer_id, order_id, return_url))
+        return page
+
+    @defer.inlineCallbacks
+    def _start(self, request: IRequest, visitor: Visitor, start: Any) -> Generator[Any, Any, bytes]:
+        """Open the payment ``start(org, customer_id, return_url)`` opens and send the customer to the gateway."""
         org = visitor.org
         base = self.base_url(request)
         assert visitor.customer_id is not None
         try:
-            _, started = yield self.gateways.start_balance(
-                org, visitor.customer_id, lambda ref: urls.portal_url(base, org.slug, f"pay/return/{ref}"))
+            _, started = yield start(org, visitor.customer_id,
+                                     lambda ref: urls.portal_url(base, org.slug, f"pay/return/{ref}"))
         except ValidationError as e:
-            request.setResponseCode(409 if e.field == "amount" else 503)
+            request.setResponseCode(409 if e.field in ("amount", "order") else 503)
             return self._unavailable(request, visitor, e.message)
         except GatewayError:
             request.setResponseCode(502)
@@ -112,13 +129,14 @@ class PayPages:
         if tx.status == "pending":
             tx = yield self.gateways.check(org, tx, source="return")
         after: store.AfterPayment = yield self.deps.db.read(store.after_payment, org.id, tx)
+        order = None if tx.order_id is None else (yield self.deps.db.read(orders.get, org.id, tx.order_id))
         set_header(request, "Cache-Control", "no-store")
         return self.pages.render(
             request, "portal/pay_return.html", brand=org.name, heading=_HEADINGS[tx.status], status=tx.status,
             amount=format_amount(tx.amount, tx.currency), currency=tx.currency, reference=tx.reference,
             receipt=after.receipt_number, resumed=after.resumed, still_suspended=after.still_suspended,
             owed=format_amount(after.balance, tx.currency) if after.balance > 0 else None,
-            csrf=visitor.csrf, portal=self._portal(request), here=reference)
+            csrf=visitor.csrf, portal=self._portal(request), here=reference, order=order)
 
     @app.handle_errors(Exception)
     def error(self, request: IRequest, failure: Failure) -> Any:

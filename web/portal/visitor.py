@@ -41,3 +41,8 @@ class VisitorSource(Protocol):
 
     def check_csrf(self, request: IRequest, visitor: Visitor) -> None:
         """Raise a 403 error unless the POSTed form's ``csrf`` field matches ``visitor.csrf``."""
+
+    def sign_in(self, request: IRequest, visitor: Visitor, customer_id: int) -> defer.Deferred[Visitor]:
+        """Sign the visitor in as ``customer_id`` (a customer the sign-up just created, whose
+        password they typed): a new session replaces the visitor's, its cookie set.  The
+        signed-in visitor (its new CSRF token for the next form)."""

@@ -305,3 +305,55 @@ def test_errors_go_to_the_portals_own_handler(env: Env) -> None:
     env.harness.portal_error = error
     r = env.request("GET", "/isp/portal/pay/return/pay-unknown", env.a.customer_id)
     assert r.code == 418 and r.text == "the portal's page" and type(seen[0]).__name__ == "NotFound"
+
+
+def _order(env: Env, who: Suspended | None = None) -> Any:
+    """An order of a 50.00 portal product (57.50 with VAT) by ``who`` (env.a), to pay online."""
+    from billing import catalogue
+    from billing.orders import orders
+    s = who or env.a
+    p = s.w.tx(catalogue.add_product, s.w.writer, s.w.org_id, s.now(), name="Extra 5M", type="internet",
+               price=50_00, rate_limit="5M/5M")
+    return s.w.tx(orders.place, s.w.writer, s.w.org_id, s.customer_id, [p.id], s.now(), method="gateway")
+
+
+def test_paying_an_order_starts_its_service(env: Env) -> None:
+    """Pay an order -> the test gateway for its total -> Succeed -> the return page names the
+    order as paid and its service as active; one payment; paying it again is refused (409)."""
+    from billing.orders import orders
+    a = env.a
+    o = _order(env)
+    r = env.request("POST", f"/isp/portal/pay/order/{o.id}", a.customer_id, {"csrf": f"tok-{a.customer_id}"})
+    assert r.code == 303, r.text
+    page_url = urllib.parse.urljoin(HOST + "/isp/portal/pay/order/1", r.required_header("Location"))
+    assert "57.50" in env.request("GET", page_url).text
+    back = env.press(page_url, "success")
+    done = env.request("GET", back.required_header("Location"), a.customer_id)
+    assert done.code == 200 and "Payment successful" in done.text
+    assert o.number in done.text and "is paid" in done.text and "active now" in done.text, done.text
+    assert a.w.read(orders.require, a.w.org_id, o.id).status == "paid"
+    assert a.w.service(o.service_ids[0]).state == "active"
+    again = env.request("POST", f"/isp/portal/pay/order/{o.id}", a.customer_id, {"csrf": f"tok-{a.customer_id}"})
+    assert again.code == 409 and "nothing to pay" in again.text
+
+
+def test_an_order_is_paid_only_by_its_customer_with_csrf(env: Env) -> None:
+    """No CSRF token: 403; another org's customer (same id space): 404; nothing started."""
+    a, b = env.a, env.b
+    o = _order(env)
+    assert env.request("POST", f"/isp/portal/pay/order/{o.id}", a.customer_id, {"csrf": "nope"}).code == 403
+    r = env.request("POST", f"/isp-b/portal/pay/order/{o.id}", b.customer_id, {"csrf": f"tok-{b.customer_id}"})
+    assert r.code == 404
+    assert a.count_tx() == 0
+
+
+def test_a_failed_order_payment_offers_to_pay_the_order_again(env: Env) -> None:
+    """Fail -> Failed; the try-again form posts to the order, not the balance."""
+    a = env.a
+    o = _order(env)
+    r = env.request("POST", f"/isp/portal/pay/order/{o.id}", a.customer_id, {"csrf": f"tok-{a.customer_id}"})
+    page_url = urllib.parse.urljoin(HOST + "/isp/portal/pay/order/1", r.required_header("Location"))
+    back = env.press(page_url, "failed")
+    done = env.request("GET", back.required_header("Location"), a.customer_id)
+    assert "Payment failed" in done.text and f'action="../order/{o.id}"' in done.text
+    assert a.w.service(o.service_ids[0]).state == "pending"
