@@ -593,33 +593,61 @@ class UsageSummary:
 def login_usage(conn: Connection, org_id: int, login_id: int, now: datetime) -> UsageSummary | None:
     """Today and total from the daily buckets, the cycle from the cycle row; None if the
     login is not in ``org_id``."""
-    lg = conn.execute(sa.select(logins_t.c.org_id, logins_t.c.cycle_anchor)
-                      .where(logins_t.c.org_id == org_id, logins_t.c.id == login_id)).first()
-    if lg is None:
-        return None
-    tz = org_timezones(conn).get(lg.org_id, UTC)
-    start, end = cycle_of(lg.cycle_anchor, tz, now)
-    u = usage_t.c
+    return logins_usage(conn, org_id, [login_id], now).get(login_id)
 
-    def total(since: datetime | None) -> tuple[int, int]:
-        q = sa.select(sa.func.coalesce(sa.func.sum(u.octets_in), 0),
-                      sa.func.coalesce(sa.func.sum(u.octets_out), 0)).where(
-            u.org_id == org_id, u.login_id == login_id, u.level == "day")
-        if since is not None:
-            q = q.where(u.start >= since)
-        r = conn.execute(q).one()
-        return int(r[0]), int(r[1])
 
-    c = sessions_t.c
-    pend = conn.execute(sa.select(
-        sa.func.coalesce(sa.func.sum(c.input_octets - c.agg_input_octets), 0),
-        sa.func.coalesce(sa.func.sum(c.output_octets - c.agg_output_octets), 0)).where(
-        c.org_id == org_id, c.login_id == login_id, sa.text(f"({UNAGGREGATED})"))).one()
-    cyc = conn.execute(sa.select(usage_cycles.c.octets).where(
-        usage_cycles.c.org_id == org_id, usage_cycles.c.login_id == login_id,
-        usage_cycles.c.cycle_start == start)).scalar()
-    return UsageSummary(login_id, total(um.day_start(now, tz)), int(cyc or 0), start, end,
-                        total(None), (int(pend[0]), int(pend[1])))
+# logins_usage's statements, built once (the dashboard runs them on every load).
+_U = usage_t.c
+_S = sessions_t.c
+_IDS: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
+_ORG: sa.BindParameter[Any] = sa.bindparam("org_id")
+_TODAY = _U.start >= sa.bindparam("today", type_=usage_t.c.start.type)
+_USAGE_LOGINS = (sa.select(logins_t.c.id, logins_t.c.cycle_anchor, orgs_t.c.timezone)
+                 .join(orgs_t, orgs_t.c.id == logins_t.c.org_id)
+                 .where(logins_t.c.org_id == _ORG, logins_t.c.id.in_(_IDS)))
+_USAGE_SUMS = (sa.select(_U.login_id,
+                         sa.func.coalesce(sa.func.sum(sa.case((_TODAY, _U.octets_in), else_=0)), 0).label("t_in"),
+                         sa.func.coalesce(sa.func.sum(sa.case((_TODAY, _U.octets_out), else_=0)), 0).label("t_out"),
+                         sa.func.coalesce(sa.func.sum(_U.octets_in), 0).label("a_in"),
+                         sa.func.coalesce(sa.func.sum(_U.octets_out), 0).label("a_out"))
+               .where(_U.org_id == _ORG, _U.login_id.in_(_IDS), _U.level == "day").group_by(_U.login_id))
+_USAGE_PENDING = (sa.select(_S.login_id,
+                            sa.func.coalesce(sa.func.sum(_S.input_octets - _S.agg_input_octets), 0).label("p_in"),
+                            sa.func.coalesce(sa.func.sum(_S.output_octets - _S.agg_output_octets), 0).label("p_out"))
+                  .where(_S.org_id == _ORG, _S.login_id.in_(_IDS), sa.text(f"({UNAGGREGATED})"))
+                  .group_by(_S.login_id))
+_USAGE_CYCLES = (sa.select(usage_cycles.c.login_id, usage_cycles.c.cycle_start, usage_cycles.c.octets)
+                 .where(usage_cycles.c.org_id == _ORG, usage_cycles.c.login_id.in_(_IDS),
+                        usage_cycles.c.cycle_start.in_(sa.bindparam("starts", expanding=True,
+                                                                    type_=usage_cycles.c.cycle_start.type))))
+
+
+def logins_usage(conn: Connection, org_id: int, login_ids: Sequence[int],
+                 now: datetime) -> dict[int, UsageSummary]:
+    """:func:`login_usage` of up to 500 logins of ``org_id`` in four queries whatever their
+    number (the portal's dashboard); logins not in the org are absent."""
+    ids = sorted(set(login_ids))[:_IN_CHUNK]
+    if not ids:
+        return {}
+    lgs = conn.execute(_USAGE_LOGINS, {"org_id": org_id, "ids": ids}).all()
+    if not lgs:
+        return {}
+    ids = [r.id for r in lgs]
+    tz = zone(lgs[0].timezone)
+    args = {"org_id": org_id, "ids": ids}
+    sums = {r.login_id: r for r in conn.execute(_USAGE_SUMS, {**args, "today": um.day_start(now, tz)})}
+    pend = {r.login_id: r for r in conn.execute(_USAGE_PENDING, args)}
+    cycles = {r.id: cycle_of(r.cycle_anchor, tz, now) for r in lgs}
+    cyc = {(r.login_id, r.cycle_start): int(r.octets or 0) for r in conn.execute(
+        _USAGE_CYCLES, {**args, "starts": sorted({start for start, _ in cycles.values()})})}
+    out: dict[int, UsageSummary] = {}
+    for i in ids:
+        sm_, pd = sums.get(i), pend.get(i)
+        start, end = cycles[i]
+        out[i] = UsageSummary(i, (int(sm_.t_in), int(sm_.t_out)) if sm_ else (0, 0), cyc.get((i, start), 0), start,
+                              end, (int(sm_.a_in), int(sm_.a_out)) if sm_ else (0, 0),
+                              (int(pd.p_in), int(pd.p_out)) if pd else (0, 0))
+    return out
 
 
 def login_ids(conn: Connection, ids: Iterable[int]) -> dict[int, tuple[int, str]]:

@@ -285,9 +285,11 @@ def verify_password(conn: Connection, org_id: int, customer_id: int, password: s
 
 # -- reads ----------------------------------------------------------------------------
 
+_GET = sa.select(customers).where(customers.c.org_id == sa.bindparam("org_id"), customers.c.id == sa.bindparam("id"))
+
+
 def get(conn: Connection, org_id: int, customer_id: int) -> Customer | None:
-    r = conn.execute(sa.select(customers).where(customers.c.org_id == org_id,
-                                                customers.c.id == customer_id)).first()
+    r = conn.execute(_GET, {"org_id": org_id, "id": customer_id}).first()
     return None if r is None else _row(r)
 
 

@@ -34,7 +34,8 @@ class Pages:
 
     def __init__(self) -> None:
         self.env = Environment(loader=PackageLoader("web", "templates"), autoescape=True,
-                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                               auto_reload=False)     # templates are the package's: no stat per page
 
     def render(self, request: IRequest, template: str, **context: Any) -> bytes:
         """The page as UTF-8 bytes, with its content type and headers set."""

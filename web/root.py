@@ -34,7 +34,7 @@ from web.api.app import Api, Deps
 from web.errors import apply, classify, set_header
 from web.gateway_pages import GatewayPages
 from web.pages import Pages, json_body
-from web.portal.app import Portal, Reader
+from web.portal.app import OrgCache, Portal, Reader
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -168,8 +168,10 @@ def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float, api: D
     version = aaad_version()
     api_app = Api(version, api)
 
+    orgs_cache = OrgCache(clock)
+
     def portal(slug: str) -> KleinRenderable:
-        return resource_of(Portal(read, pages, slug, api).app)
+        return resource_of(Portal(read, pages, slug, api, orgs_cache).app)
 
     root = resource_of(Root(core, api_app, portal, read, pages, clock, started, version).app)
     return cast(IResource, Utf8Paths(root))

@@ -20,7 +20,6 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -29,6 +28,7 @@ from sqlalchemy.dialects import postgresql as pg_dml
 from sqlalchemy.dialects import sqlite as sqlite_dml
 from sqlalchemy.engine import Connection
 
+from aaad import orgs
 from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from aaad.view import store as view_store
@@ -239,9 +239,26 @@ class Brand:
     colour: str | None
 
 
-def brand(conn: Connection, org_id: int, org_name: str) -> Brand:
+@dataclass(frozen=True)
+class PortalOrg:
+    """What every page of an org's portal needs: the org, its brand and its billing settings."""
+    org: orgs.Org
+    brand: Brand
+    settings: settings.Settings
+
+
+def portal_org(conn: Connection, slug: str) -> PortalOrg | None:
+    """The org of the portal at ``slug`` with its brand and settings, or None if no org has the slug."""
+    org = orgs.get_by_slug(conn, slug)
+    if org is None:
+        return None
+    st = settings.get(conn, org.id)
+    return PortalOrg(org, brand(conn, org.id, org.name, st), st)
+
+
+def brand(conn: Connection, org_id: int, org_name: str, st: settings.Settings | None = None) -> Brand:
     """The org's name, logo and colour for the portal's header (billing settings, else the org's name)."""
-    s = settings.get(conn, org_id)
+    s = st or settings.get(conn, org_id)
     logo = s.brand_logo if s.brand_logo and s.brand_logo.startswith("/") else None   # same origin only (CSP)
     return Brand(s.brand_name or org_name, logo, s.brand_colour)
 
@@ -291,30 +308,31 @@ def _reasons(conn: Connection, org_id: int, customer_id: int) -> dict[int, str]:
 
 
 def dashboard(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime,
-              recent: int = 10) -> Dashboard:
-    """Everything the dashboard shows for one customer of the org (NotFound if not the org's)."""
+              recent: int = 10, st: settings.Settings | None = None) -> Dashboard:
+    """Everything the dashboard shows for one customer of the org (NotFound if not the org's);
+    ``st``: the org's billing settings when the caller has them.  About ten queries whatever
+    the number of services (the page is the portal's busiest)."""
     c = customers.get(conn, org_id, customer_id)
     if c is None:
         raise NotFound("customer", customer_id)
-    st = settings.get(conn, org_id)
+    st = st or settings.get(conn, org_id)
     svcs = [s for s in services.list_services(conn, org_id, customer_id=customer_id)
             if s.state not in ("cancelled", "rejected")]
     logins = {lg.id: lg for lg in view_store.get_logins(conn, box, org_id,
                                                          [s.login_id for s in svcs if s.login_id is not None])}
-    products: dict[int, Any] = {}
+    wanted = {s.product_id for s in svcs}
+    products = {p.id: p for p in catalogue.products_by_id(conn, org_id, wanted)} if wanted else {}
     reasons = _reasons(conn, org_id, customer_id) if any(s.state == "suspended" for s in svcs) else {}
+    usages = acct_store.logins_usage(conn, org_id, list(logins), now)
     views = []
     for s in svcs:
-        if s.product_id not in products:
-            products[s.product_id] = catalogue.get_product(conn, org_id, s.product_id)
-        p = products[s.product_id]
+        p = products.get(s.product_id)
         lg = logins.get(s.login_id) if s.login_id is not None else None
         usage = None
-        if lg is not None:
-            u = acct_store.login_usage(conn, org_id, lg.id, now)
-            if u is not None:
-                usage = Usage(sum(u.today) + sum(u.unaggregated), u.cycle + sum(u.unaggregated),
-                              sum(u.total) + sum(u.unaggregated), u.cycle_end)
+        u = usages.get(lg.id) if lg is not None else None
+        if u is not None:
+            usage = Usage(sum(u.today) + sum(u.unaggregated), u.cycle + sum(u.unaggregated),
+                          sum(u.total) + sum(u.unaggregated), u.cycle_end)
         views.append(ServiceView(s.id, p.name if p else "?", p.type if p else "", s.state, s.start_date,
                                  s.login_id, lg.username if lg else s.username,
                                  lg.password.decode("utf-8", "replace") if lg else None, usage,

@@ -87,6 +87,32 @@ def _arg(request: IRequest, name: str, limit: int = 500) -> str:
     return values[0].decode("utf-8", "replace")[:limit]
 
 
+class OrgCache:
+    """Each portal's org, brand and billing settings, kept ``seconds`` (by ``clock``) so that a
+    busy page does not read them on every request: a change of brand or settings shows within
+    that time.  One per web root (so each test's root starts empty)."""
+
+    def __init__(self, clock: Any, seconds: float = 5.0):
+        self.clock = clock
+        self.seconds = seconds
+        self._kept: dict[str, tuple[float, accounts.PortalOrg]] = {}
+
+    @defer.inlineCallbacks
+    def get(self, slug: str, read: Reader) -> Generator[Any, Any, accounts.PortalOrg | None]:
+        now = self.clock.seconds()
+        hit = self._kept.get(slug)
+        if hit is not None and now < hit[0]:
+            return hit[1]
+        found = yield read(accounts.portal_org, slug)
+        if found is None:
+            self._kept.pop(slug, None)
+        else:
+            if len(self._kept) > 10_000:      # slugs are few; a flood of unknown ones is never kept
+                self._kept.clear()
+            self._kept[slug] = (now + self.seconds, found)
+        return found
+
+
 class Portal:
     """The portal of the org ``slug``, built per request with the services
     (``deps``: the admin API's :class:`web.api.app.Deps`; without it only the
@@ -94,14 +120,16 @@ class Portal:
 
     app = Klein()
 
-    def __init__(self, read: Reader, pages: Pages, slug: str, deps: Any = None):
+    def __init__(self, read: Reader, pages: Pages, slug: str, deps: Any = None, orgs_cache: OrgCache | None = None):
         self.read = read
+        self.orgs_cache = orgs_cache
         self.pages = pages
         self.slug = slug
         self.deps = deps
         self.org: orgs.Org | None = None
         self.looked_up = False
         self._brand: accounts.Brand | None = None
+        self.settings: Any = None
         self._session: sessions.Session | None = None
         self._session_read = False
         if deps is not None:
@@ -118,17 +146,22 @@ class Portal:
     def _org(self) -> Generator[Any, Any, orgs.Org]:
         """This portal's org; NotFound if no org has the slug."""
         if self.org is None:
-            self.org = yield self.read(orgs.get_by_slug, self.slug)
+            found = yield self._portal_org()
             self.looked_up = True
-            if self.org is None:
+            if found is None:
                 raise NotFound("org", self.slug)
+            self.org, self._brand, self.settings = found.org, found.brand, found.settings
         return self.org
+
+    def _portal_org(self) -> defer.Deferred[accounts.PortalOrg | None]:
+        if self.orgs_cache is not None:
+            return self.orgs_cache.get(self.slug, self.read)
+        return self.read(accounts.portal_org, self.slug)
 
     @defer.inlineCallbacks
     def _branding(self) -> Generator[Any, Any, accounts.Brand]:
-        org = yield self._org()
-        if self._brand is None:
-            self._brand = yield self.read(accounts.brand, org.id, org.name)
+        yield self._org()
+        assert self._brand is not None
         return self._brand
 
     def _now(self) -> datetime:
@@ -243,7 +276,8 @@ class Portal:
             page = yield self._render(request, "portal/index.html", can_sign_in=self.deps is not None)
             return page
         v = Visitor(org, s.customer_id, s.csrf, s.public_id)
-        data = yield self.read(accounts.dashboard, self.deps.box, org.id, s.customer_id, self._now())
+        data = yield self.read(accounts.dashboard, self.deps.box, org.id, s.customer_id, self._now(),
+                               st=self.settings)
         page = yield self._render(request, "portal/dashboard.html", v, d=data, money=self._money(data),
                                   day=lambda d: documents.format_day(d, data.locale))
         return page
