@@ -45,13 +45,15 @@ class Gateways:
         self.box = box
         self.clock = clock
         self.writer = writer
-        self._http = http        # treq-like (StubTreq in tests); a pool of our own on first use otherwise
+        self._http = http        # treq-like (StubTreq in tests); treq on the reactor otherwise
 
     def http(self) -> Any:
         """The HTTP client the gateways that talk HTTP (Paystack) use."""
         if self._http is None:
             from billing.notify.sms import TreqHttp
-            self._http = TreqHttp(self.clock)
+            # Not persistent: a Gateways is built per request and payments are rare, so a kept-alive
+            # connection per instance would only pile up idle sockets.
+            self._http = TreqHttp(self.clock, persistent=False)
         return self._http
 
     @defer.inlineCallbacks

@@ -299,3 +299,40 @@ def test_settings(pw: World) -> None:
     assert e.value.field == "paystack_secret_key"
     gw = result_of(pw.s.gateways.gateway(pw.s.org, "paystack"))
     assert pw.fake.secret_key not in repr(gw)
+
+
+def test_an_order_paid_through_paystack(engine: Any) -> None:
+    """Gateways.start_order with Paystack: the order's total initialised (purpose order in the metadata);
+    the signed charge.success pays the order (its services active), once."""
+    from twisted.internet import task
+
+    from aaad import orgs
+    from billing import catalogue
+    from billing.orders import orders
+    from tests.billing.fixtures_c import make_world
+    from tests.billing.gateways.world import LATE
+    from tests.helpers import SyncDB
+    w = make_world(engine, "shop")
+    fake = FakePaystack()
+    p = w.tx(catalogue.add_product, w.writer, w.org_id, LATE, name="Fibre 31", type="internet", price=310_00,
+             setup_fee=50_00, rate_limit="31M/31M")
+    cid = w.customer("ama", "Ama Owusu")
+    w.tx(store.set_paystack, w.box, w.org_id, LATE, secret_key=fake.secret_key, base_url=FAKE_URL)
+    w.tx(store.set_gateway, w.box, w.org_id, "paystack", LATE)
+    o = w.tx(orders.place, w.writer, w.org_id, cid, [int(p.id)], LATE, method="gateway")
+    clock = task.Clock()
+    clock.advance(LATE.timestamp())
+    stub = StubTreq(fake.resource())
+    gws = Gateways(SyncDB(engine), w.box, clock, w.writer, http=stub)
+    org = w.read(orgs.get, w.org_id)
+    d = gws.start_order(org, cid, o.id, lambda ref: RETURN + ref)
+    stub.flush()
+    tx, _ = result_of(d)
+    init = fake.requests()[0].json
+    assert (init["amount"], init["metadata"]["purpose"], tx.order_id) == (o.total, "order", o.id)
+    fake.complete(tx.reference, webhook=False)
+    headers, body = fake.webhook(tx.reference)
+    assert result_of(gws.receive_webhook("paystack", "shop", headers, body)).outcome == "credited"
+    assert result_of(gws.receive_webhook("paystack", "shop", headers, body)).outcome == "duplicate"
+    paid = w.read(orders.require, w.org_id, o.id)
+    assert paid.status == "paid" and w.service(paid.service_ids[0]).state == "active"
