@@ -213,10 +213,11 @@ def test_other_events_are_acknowledged(pw: World) -> None:
 
 @pytest.mark.parametrize(("status", "ours"), [("success", SUCCESS), ("failed", FAILED), ("reversed", FAILED),
                                               ("abandoned", PENDING), ("ongoing", PENDING), ("pending", PENDING),
-                                              ("processing", PENDING), ("queued", PENDING)])
+                                              ("processing", PENDING), ("queued", PENDING),
+                                              ("send_otp", PENDING)])
 def test_verify_statuses(pw: World, status: str, ours: str) -> None:
     """Paystack's statuses as verify reports them: success credits, failed/reversed fail, the
-    in-progress ones (abandoned included: the customer may still pay) stay pending."""
+    in-progress ones (abandoned included: the customer may still pay) and any other stay pending."""
     tx, _ = pw.start()
     pw.fake.complete(tx.reference, status, webhook=False)
     assert pw.check(tx.reference).status == ours
