@@ -337,3 +337,32 @@ def test_an_order_paid_through_paystack(engine: Any) -> None:
     assert result_of(gws.receive_webhook("paystack", "shop", headers, body)).outcome == "duplicate"
     paid = w.read(orders.require, w.org_id, o.id)
     assert paid.status == "paid" and w.service(paid.service_ids[0]).state == "active"
+
+
+def test_the_fake_answers_with_the_documented_examples(pw: World) -> None:
+    """The fake's answers are Paystack's pinned examples with only the payment's own fields changed:
+    the same keys at every level, so the client is tested against Paystack's shapes, not ours."""
+    def shape(doc: Any) -> Any:
+        if isinstance(doc, dict):
+            return {k: shape(v) for k, v in doc.items() if k != "metadata"}
+        return None
+    tx, _ = pw.start()
+    init_code, _, init_body = pw.fake.respond("POST", "/transaction/initialize",
+                                              {"authorization": f"Bearer {pw.fake.secret_key}",
+                                               "content-type": "application/json"},
+                                              json.dumps({"email": "a@b.co", "amount": 100, "currency": "GHS",
+                                                          "reference": "x-1"}).encode())
+    assert init_code == 200
+    assert shape(json.loads(init_body)) == shape(example("transaction_initialize.json")["200"]["data"])
+    code, _, body = pw.fake.respond("GET", f"/transaction/verify/{tx.reference}",
+                                    {"authorization": f"Bearer {pw.fake.secret_key}"}, b"")
+    documented = example("transaction_verify.json")["200"]["data"]
+    got = json.loads(body)
+    assert code == 200 and shape(got) == shape(documented)
+    changed = {k for k in documented["data"] if documented["data"][k] != got["data"][k]}
+    assert changed <= {"id", "status", "reference", "amount", "requested_amount", "currency", "metadata",
+                       "gateway_response", "paid_at", "paidAt", "created_at", "createdAt", "transaction_date",
+                       "customer"}
+    _, hook = pw.fake.webhook(tx.reference)
+    assert shape(json.loads(hook)) == shape(example("webhook_charge_success.json"))
+    assert pw.fake.respond("GET", f"/transaction/verify/{tx.reference}", {}, b"")[0] == 401
