@@ -5,6 +5,9 @@
                                            signed webhook, and sends the customer back to the portal
     POST /gateway/test/webhook             the test gateway's webhook: signature checked (403
                                            otherwise), settled, 200 (any number of times)
+    POST /gateway/paystack/{org}/webhook   Paystack's webhook for the org (the URL to set on the org's
+                                           Paystack dashboard): x-paystack-signature checked with the
+                                           org's secret key (403 otherwise), settled, 200
 
 The buttons carry a signed field (HMAC of the reference under the org's test
 key), so only a page the daemon served can press them.  A button delivers the
@@ -27,6 +30,7 @@ from werkzeug.exceptions import Forbidden
 from aaad import orgs
 from aaad.clock import utcnow
 from aaad.errors import NotFound
+from billing.gateways import paystack
 from billing.gateways import test as test_gw
 from billing.gateways.base import STATUSES, BadSignature
 from billing.gateways.service import Gateways
@@ -89,6 +93,19 @@ class GatewayPages:
         try:
             settled = yield self._gateways().receive_webhook(test_gw.NAME, test_gw.org_of(body), headers_of(request),
                                                              body)
+        except BadSignature:
+            request.setResponseCode(403)
+            return json_body(request, {"error": {"code": "bad_signature", "message": "The signature does not "
+                                                 "verify.", "field": None}})
+        return json_body(request, {"outcome": settled.outcome})
+
+    @app.route("/paystack/<slug>/webhook", methods=["POST"])
+    @defer.inlineCallbacks
+    def paystack_webhook(self, request: IRequest, slug: str) -> Generator[Any, Any, bytes]:
+        """Paystack's webhook for org ``slug``: 403 unless signed with the org's secret key; else settled, 200."""
+        body = cast(Any, request).content.read()
+        try:
+            settled = yield self._gateways().receive_webhook(paystack.NAME, slug, headers_of(request), body)
         except BadSignature:
             request.setResponseCode(403)
             return json_body(request, {"error": {"code": "bad_signature", "message": "The signature does not "

@@ -23,7 +23,8 @@ from aaad.crypto import SecretBox
 from aaad.errors import NotFound
 from aaad.jobs import Job, JobContext
 from aaad.view.write import LoginWriter
-from billing.gateways import store
+from billing import customers
+from billing.gateways import paystack, store
 from billing.gateways import test as test_gw
 from billing.gateways.base import FAILED, PENDING, BadSignature, Gateway, GatewayError, Started, Transaction
 
@@ -39,16 +40,38 @@ _CHUNK = 100
 class Gateways:
     """The org's gateway for each use, and the flows around it."""
 
-    def __init__(self, db: Any, box: SecretBox, clock: Any, writer: LoginWriter):
+    def __init__(self, db: Any, box: SecretBox, clock: Any, writer: LoginWriter, *, http: Any = None):
         self.db = db
         self.box = box
         self.clock = clock
         self.writer = writer
+        self._http = http        # treq-like (StubTreq in tests); treq on the reactor otherwise
+
+    def http(self) -> Any:
+        """The HTTP client the gateways that talk HTTP (Paystack) use."""
+        if self._http is None:
+            from billing.notify.sms import TreqHttp
+            # Not persistent: a Gateways is built per request and payments are rare, so a kept-alive
+            # connection per instance would only pile up idle sockets.
+            self._http = TreqHttp(self.clock, persistent=False)
+        return self._http
+
+    @defer.inlineCallbacks
+    def _email_of(self, tx: Transaction) -> Generator[Any, Any, str]:
+        """The payer's e-mail address for a gateway that requires one (Paystack): the
+        customer's, else a placeholder under ``.invalid`` naming the customer."""
+        cust = yield self.db.read(customers.get, tx.org_id, tx.customer_id)
+        email = cust.email if cust is not None else None
+        return email or f"customer-{tx.customer_id}@org-{tx.org_id}.invalid"
 
     def build(self, org: orgs.Org, name: str, st: store.GatewaySettings) -> Gateway:
         """Org ``org``'s gateway ``name`` with its secrets (GatewayError for an unknown name)."""
         if name == test_gw.NAME:
             return test_gw.TestGateway(self.db, org.id, org.slug, test_gw.key_of(st.secrets), self.clock)
+        if name == paystack.NAME:
+            key, base_url = paystack.settings_of(st.secrets)
+            return paystack.PaystackGateway(key, org_slug=org.slug, email_of=self._email_of, http=self.http(),
+                                            reactor=self.clock, base_url=base_url)
         raise GatewayError(f"no gateway {name!r}")
 
     @defer.inlineCallbacks
@@ -145,6 +168,10 @@ class Gateways:
             raise BadSignature("no gateway key")
         try:
             ev = self.build(org, name, st).parse_webhook({k.lower(): v for k, v in headers.items()}, body)
+        except paystack.NotACharge as e:
+            log.info("gateway {gateway} webhook for org {org}: {what}, not a charge: acknowledged", gateway=name,
+                     org=org.slug, what=str(e))
+            return store.Settled(store.IGNORED, None)
         except (BadSignature, GatewayError, KeyError, ValueError) as e:
             log.warn("gateway {gateway} webhook for org {org} refused: {error}", gateway=name, org=org.slug,
                      error=str(e))

@@ -31,6 +31,7 @@ from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from aaad.view.write import LoginWriter
 from billing import ledger, payments, settings
+from billing.gateways import paystack
 from billing.gateways.base import FAILED, PENDING, PURPOSES, STATUSES, SUCCESS, Transaction
 from billing.gateways.schema import gateway_events, gateway_settings, gateway_transactions
 from billing.orders import orders
@@ -40,7 +41,7 @@ from billing.schema import suspensions
 log = Logger()
 
 #: The gateways an org can choose ("none": the portal offers no online payment).
-GATEWAYS = ("test", "none")
+GATEWAYS = ("test", "paystack", "none")
 DEFAULT_GATEWAY = "none"      # safe: the test gateway lets a customer mark their own balance paid
 
 # Outcomes of settle (also gateway_events.outcome).
@@ -50,7 +51,7 @@ CREDITED, DUPLICATE, MISMATCH, IGNORED, UNKNOWN = "credited", "duplicate", "mism
 @dataclass(frozen=True)
 class GatewaySettings:
     org_id: int
-    gateway: str                       # test | none (later: paystack)
+    gateway: str                       # test | paystack | none
     secrets: dict[str, str]            # decrypted; never logged
 
 
@@ -117,15 +118,48 @@ def ensure_settings(conn: Connection, box: SecretBox, org_id: int, now: datetime
 
 
 def set_gateway(conn: Connection, box: SecretBox, org_id: int, gateway: str, now: datetime) -> GatewaySettings:
-    """Choose the org's gateway (``test`` or ``none``)."""
+    """Choose the org's gateway (``test``, ``paystack`` or ``none``); Paystack needs its secret key set first."""
     if gateway not in GATEWAYS:
         raise ValidationError("gateway", f"one of: {', '.join(GATEWAYS)}")
-    ensure_settings(conn, box, org_id, now)
+    st = ensure_settings(conn, box, org_id, now)
+    if gateway == "paystack" and not st.secrets.get("paystack_secret_key"):
+        raise ValidationError("paystack_secret_key", "set the org's Paystack secret key first")
     conn.execute(gateway_settings.update().where(gateway_settings.c.org_id == org_id)
                  .values(gateway=gateway, updated_at=now))
     got = gateway_settings_of(conn, box, org_id)
     assert got is not None
     return got
+
+
+def set_paystack(conn: Connection, box: SecretBox, org_id: int, now: datetime, *,
+                 secret_key: str | None = None, base_url: str | None = None) -> GatewaySettings:
+    """Set the org's Paystack secret key (write-only: stored encrypted, never shown) and/or the API's
+    base URL (``""``: Paystack's own, https://api.paystack.co).  ValidationError for a value that is
+    not a Paystack secret key or not an http(s) URL."""
+    found = ensure_settings(conn, box, org_id, now)
+    merged = dict(found.secrets)
+    if secret_key is not None:
+        merged[paystack.SECRET_KEY] = paystack.check_secret_key(secret_key)
+    if base_url is not None:
+        if base_url.strip():
+            merged[paystack.BASE_URL] = paystack.check_base_url(base_url)
+        else:
+            merged.pop(paystack.BASE_URL, None)
+    conn.execute(gateway_settings.update().where(gateway_settings.c.org_id == org_id)
+                 .values(secrets_enc=box.encrypt(json.dumps(merged)), updated_at=now))
+    got = gateway_settings_of(conn, box, org_id)
+    assert got is not None
+    return got
+
+
+def public(st: GatewaySettings | None) -> dict[str, Any]:
+    """What may be shown of the org's gateway settings: the gateway, whether a Paystack key is set and
+    its mode (test/live), the Paystack base URL; never a secret."""
+    secrets = st.secrets if st is not None else {}
+    key = secrets.get(paystack.SECRET_KEY)
+    return {"gateway": st.gateway if st is not None else DEFAULT_GATEWAY, "paystack_key_set": bool(key),
+            "paystack_mode": paystack.key_mode(key) if key else None,
+            "paystack_base_url": secrets.get(paystack.BASE_URL) or paystack.API_URL}
 
 
 # -- transactions -----------------------------------------------------------------------------

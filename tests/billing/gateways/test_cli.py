@@ -38,3 +38,28 @@ def test_gateway_command(conf: str, capsys: Any) -> None:
     assert rc == 0 and json.loads(out) == []
     with pytest.raises(SystemExit):
         cli.main(["-c", conf, "billing", "gateway", "--use", "bitcoin"])
+
+
+def test_paystack_settings(conf: str, capsys: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    """The Paystack key is read from a file (or stdin with -), never printed back (only that it is set
+    and its mode); --use paystack refuses without a key; --paystack-url sets and '' resets the base URL."""
+    rc, out = run(conf, "billing", "gateway", "--use", "paystack", capsys=capsys)
+    assert rc != 0 and "paystack_secret_key" in out
+    bad = tmp_path / "bad"
+    bad.write_text("pk_test_public\n")
+    rc, out = run(conf, "billing", "gateway", "--paystack-secret-key-file", str(bad), capsys=capsys)
+    assert rc != 0 and "sk_test_" in out
+    key = "sk_test_" + "5e" * 20
+    keyfile = tmp_path / "key"
+    keyfile.write_text(key + "\n")
+    rc, out = run(conf, "billing", "gateway", "--paystack-secret-key-file", str(keyfile), "--paystack-url",
+                  "http://127.0.0.1:9/", "--use", "paystack", capsys=capsys)
+    assert rc == 0 and key not in out, out
+    assert "gateway  paystack" in out and "paystack key  set (test)" in out
+    assert "paystack url  http://127.0.0.1:9" in out and "/gateway/paystack/isp/webhook" in out
+    import io
+    monkeypatch.setattr("sys.stdin", io.StringIO("sk_live_" + "7f" * 20))
+    rc, out = run(conf, "billing", "gateway", "--paystack-secret-key-file", "-", "--paystack-url", "", "--json",
+                  capsys=capsys)
+    assert rc == 0 and json.loads(out) == {"gateway": "paystack", "paystack_key_set": True, "paystack_mode": "live",
+                                           "paystack_base_url": "https://api.paystack.co"}

@@ -57,18 +57,42 @@ def test_other_orgs_transactions_do_not_exist(api: ApiClient, world: World) -> N
     assert theirs["reference"] not in {x["reference"] for x in all_items(api, "/gateway-transactions")}
 
 
+def _g(name: str) -> dict[str, Any]:
+    return {"gateway": name, "paystack_key_set": False, "paystack_mode": None}
+
+
 def test_choose_the_gateway(api: ApiClient, world: World) -> None:
     """The test gateway until chosen; PATCH chooses none or test (read-only token: 403); the audit log keeps
     the name, never the gateway's key."""
-    assert api.get("/gateway-settings").json() == {"gateway": "test"}
+    assert api.get("/gateway-settings").json() == _g("test")
     assert api.as_("demo_ro").patch("/gateway-settings", {"gateway": "none"}).code == 403
     r = api.patch("/gateway-settings", {"gateway": "none"})
-    assert r.code == 200 and r.json() == {"gateway": "none"}
-    assert api.get("/gateway-settings").json() == {"gateway": "none"}
-    assert api.as_("other").get("/gateway-settings").json() == {"gateway": "test"}
+    assert r.code == 200 and r.json() == _g("none")
+    assert api.get("/gateway-settings").json() == _g("none")
+    assert api.as_("other").get("/gateway-settings").json() == _g("test")
     assert api.patch("/gateway-settings", {"gateway": "bitcoin"}).code == 422
-    assert api.patch("/gateway-settings", {"gateway": "test"}).json() == {"gateway": "test"}
+    assert api.patch("/gateway-settings", {"gateway": "test"}).json() == _g("test")
     with world.db.engine.connect() as c:
         audit = " ".join(str(v) for row in c.execute(sa.text("SELECT * FROM api_audit")).all() for v in row)
         key = store.gateway_settings_of(c, world.box, world.demo)
     assert key is not None and key.secrets["test_key"] not in audit
+
+
+def test_paystack_secret_key_is_write_only(api: ApiClient, world: World) -> None:
+    """Paystack needs its key (422 naming paystack_secret_key without one, or for a key that is not a
+    Paystack secret key); the key is stored but never shown, in no response and not in the audit log;
+    only whether it is set and its mode; org B is untouched."""
+    r = api.patch("/gateway-settings", {"gateway": "paystack"})
+    assert r.code == 422 and "paystack_secret_key" in r.text
+    r = api.patch("/gateway-settings", {"paystack_secret_key": "pk_test_notasecret"})
+    assert r.code == 422 and "paystack_secret_key" in r.text
+    secret = "sk_test_" + "0a1b2c3d" * 5
+    r = api.patch("/gateway-settings", {"gateway": "paystack", "paystack_secret_key": secret})
+    assert r.code == 200 and r.json() == {"gateway": "paystack", "paystack_key_set": True, "paystack_mode": "test"}
+    assert secret not in r.text and secret not in api.get("/gateway-settings").text
+    assert api.as_("other").get("/gateway-settings").json() == _g("test")
+    assert api.patch("/gateway-settings", {"gateway": "none"}).json()["paystack_key_set"] is True
+    with world.db.engine.connect() as c:
+        audit = " ".join(str(v) for row in c.execute(sa.text("SELECT * FROM api_audit")).all() for v in row)
+        st = store.gateway_settings_of(c, world.box, world.demo)
+    assert st is not None and st.secrets["paystack_secret_key"] == secret and secret not in audit

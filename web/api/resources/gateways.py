@@ -58,13 +58,23 @@ class GatewayTransactionPath(In):
     gateway_transaction_id: Id
 
 
+GatewayName = Literal["test", "paystack", "none"]
+
+
 class GatewaySettingsOut(Out):
-    gateway: Literal["test", "none"] = Field(description="The gateway the portal's pay-now uses: test (the "
-                                                         "built-in test gateway: no money moves) or none.")
+    gateway: GatewayName = Field(description="The gateway the portal's pay-now uses: test (the built-in test "
+                                             "gateway: no money moves), paystack, or none.")
+    paystack_key_set: bool = Field(False, description="Whether the org's Paystack secret key is set (the key "
+                                                      "itself is never shown).")
+    paystack_mode: Literal["test", "live"] | None = Field(None, description="test or live, by the key's prefix "
+                                                                           "(sk_test_ / sk_live_).")
 
 
 class GatewaySettingsIn(In):
-    gateway: Literal["test", "none"]
+    gateway: GatewayName | None = Field(None, description="Choose the gateway (paystack needs its secret key, "
+                                                          "set now or before).")
+    paystack_secret_key: Text | None = Field(None, max_length=200, description="Write-only: the org's Paystack "
+                                             "secret key (sk_test_... or sk_live_...), stored encrypted.")
 
 
 @dataclass(frozen=True)
@@ -78,14 +88,24 @@ def _detail(conn: Any, org_id: int, transaction_id: int) -> _Detail:
                    store.events_of_transaction(conn, org_id, transaction_id))
 
 
-def _gateway_of(conn: Any, box: Any, org_id: int) -> dict[str, str]:
-    st = store.gateway_settings_of(conn, box, org_id)
-    return {"gateway": st.gateway if st is not None else store.DEFAULT_GATEWAY}
+def _public(st: store.GatewaySettings | None) -> dict[str, Any]:
+    pub = store.public(st)
+    return {k: pub[k] for k in ("gateway", "paystack_key_set", "paystack_mode")}
 
 
-def _set(conn: Any, box: Any, org_id: int, gateway: str, now: datetime) -> dict[str, str]:
-    # Only the name comes back (and goes to the audit log): the gateway's secrets never leave billing.
-    return {"gateway": store.set_gateway(conn, box, org_id, gateway, now).gateway}
+def _gateway_of(conn: Any, box: Any, org_id: int) -> dict[str, Any]:
+    return _public(store.gateway_settings_of(conn, box, org_id))
+
+
+def _set(conn: Any, box: Any, org_id: int, gateway: str | None, paystack_key: str | None,
+         now: datetime) -> dict[str, Any]:
+    # Only the public view comes back (and goes to the audit log): the gateway's secrets never leave billing.
+    st = store.ensure_settings(conn, box, org_id, now)
+    if paystack_key is not None:
+        st = store.set_paystack(conn, box, org_id, now, secret_key=paystack_key)
+    if gateway is not None:
+        st = store.set_gateway(conn, box, org_id, gateway, now)
+    return _public(st)
 
 
 @router.get("/gateway-transactions", summary="List gateway transactions")
@@ -114,6 +134,10 @@ async def get_gateway_settings(call: Call) -> GatewaySettingsOut:
 
 @router.patch("/gateway-settings", summary="Choose the org's payment gateway")
 async def set_gateway_settings(call: Call, body: GatewaySettingsIn) -> GatewaySettingsOut:
-    """Choose the gateway the portal's pay-now uses: test, or none (no online payment)."""
-    got = await call.write(_set, call.deps.box, call.org_id, body.gateway, call.now, target="gateway settings")
+    """Choose the gateway the portal's pay-now uses: test, paystack, or none (no online payment); set the
+    org's Paystack secret key (write-only; 422 naming ``paystack_secret_key`` for one that is not a Paystack
+    secret key, or when choosing paystack without one).  Paystack's webhook URL for the org's dashboard is
+    ``{public URL}/gateway/paystack/{org slug}/webhook``."""
+    got = await call.write(_set, call.deps.box, call.org_id, body.gateway, body.paystack_secret_key, call.now,
+                           target="gateway settings")
     return GatewaySettingsOut.model_validate(got)
