@@ -33,7 +33,7 @@ APPROVALS = ("required", "automatic")
 PASSWORD_MIN = 8
 TEXT_MAX = 500
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_TRUE = ("on", "1", "true", "yes")
+TRUE = ("on", "1", "true", "yes")
 EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2100, 12, 31)
 
 
@@ -266,7 +266,7 @@ def parse_value(f: Field, raw: str | None) -> Any:
     """A custom field's typed value from the text sent (None: left empty); ValueError with the message
     the applicant sees for anything else."""
     if f.kind == "checkbox":
-        return (raw or "").strip().lower() in _TRUE
+        return (raw or "").strip().lower() in TRUE
     text = (raw or "").strip()
     if not text:
         return None

@@ -125,7 +125,8 @@ def test_automatic_approval(world: World) -> None:
     pid = world.internet_product()
     world.tx(forms.update_settings, world.org_id, NOW, approval="automatic", default_product_id=pid)
     reg = submit(world, form())
-    assert reg.status == "approved" and world.service(reg.service_id).state == "active"
+    assert reg.status == "approved" and reg.service_id is not None
+    assert world.service(reg.service_id).state == "active"
 
 
 def test_bulk_approval_reports_each(world: World) -> None:
