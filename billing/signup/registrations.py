@@ -6,7 +6,7 @@ question shown; sending it again makes the registration ``pending``).  Approval 
 customer (the typed password becomes their portal password), the service of the chosen product
 (default: the org's sign-up default) and its login, in one transaction.  A registration made
 with a product chosen during sign-up already has its customer and order
-(:func:`billing.signup.registrations.link_order`); approving it approves the order.  With
+(:func:`register_with_order`); approving it approves the order.  With
 ``approval = automatic`` in the sign-up settings a registration is approved as it arrives
 (when a product is known).
 
@@ -39,6 +39,7 @@ from billing.events import (
     RegistrationInfoRequested,
     RegistrationRejected,
 )
+from billing.orders import orders
 from billing.schema import customers as customers_t
 from billing.schema import registrations as reg_t
 from billing.schema import signup_attempts
@@ -206,38 +207,30 @@ def submit(conn: Connection, writer: LoginWriter, org_id: int, form: forms.Clean
     return reg
 
 
-def link_customer(conn: Connection, org_id: int, form: forms.Clean, now: datetime, *, product_id: int,
-                  zone: str | None, ip: str = "", user_agent: str = "",
-                  document: Document | None = None) -> tuple[customers.Customer, Registration]:
-    """Sign-up with a product chosen: the customer at once (status pending, the typed password set) and a
-    pending registration linked to it (:func:`link_order` adds the order placed for it)."""
+def register_with_order(conn: Connection, writer: LoginWriter, org_id: int, form: forms.Clean, now: datetime, *,
+                        product_id: int, zone: str | None, ip: str = "", user_agent: str = "",
+                        document: Document | None = None) -> tuple[Registration, orders.Order]:
+    """Sign-up with a product chosen (the coverage step): the customer at once (status pending, the typed
+    password set), the order of the product to be invoiced (its service pending until approved or paid),
+    and a pending registration linking both; publishes ``registration.created``."""
     st = forms.get_settings(conn, org_id)
     if not st.enabled:
         raise ValidationError("form", "Registration is closed.")
     check_unique(conn, org_id, form.email, form.phone)
-    p = catalogue.get_product(conn, org_id, product_id)
-    if p is None or not p.active or not p.on_portal:
-        raise ValidationError("product", "This product is not offered (any more).")
     c = customers.add(conn, org_id, now, name=form.name, email=form.email, phone=form.phone,
                       address=form.address, zone=zone, custom_fields=form.custom, status="pending")
     customers.set_password(conn, org_id, c.id, form.password, now)
+    o = orders.place(conn, writer, org_id, c.id, [product_id], now, method="invoice", zone=zone)
     key = conn.execute(reg_t.insert().values(
         org_id=org_id, status="pending", name=form.name, email=form.email, phone=form.phone, address=form.address,
         fields=json.dumps(form.custom, sort_keys=True), product_id=product_id, zone=zone, customer_id=c.id,
-        ip=ip[:64], user_agent=user_agent[:400], created_at=now, updated_at=now, **_document_values(document))
+        order_id=o.id, service_id=o.service_ids[0] if o.service_ids else None, ip=ip[:64],
+        user_agent=user_agent[:400], created_at=now, updated_at=now, **_document_values(document))
     ).inserted_primary_key
     assert key is not None
     reg = _require(conn, org_id, key[0])
     events.publish(conn, org_id, RegistrationCreated(reg.id, reg.name), now)
-    return c, reg
-
-
-def link_order(conn: Connection, org_id: int, registration_id: int, order_id: int, service_id: int | None,
-               now: datetime) -> Registration:
-    """Record the order (and its service) placed for a registration made with a product."""
-    conn.execute(reg_t.update().where(reg_t.c.org_id == org_id, reg_t.c.id == registration_id)
-                 .values(order_id=order_id, service_id=service_id, updated_at=now))
-    return _require(conn, org_id, registration_id)
+    return reg, o
 
 
 def _token_hash(token: str) -> str:
@@ -304,7 +297,6 @@ def approve(conn: Connection, writer: LoginWriter, org_id: int, registration_id:
     today = settings.get(conn, org_id).today(now)
     start = start or today
     if reg.order_id is not None:
-        from billing.orders import orders
         orders.approve(conn, writer, org_id, reg.order_id, start, now)
         _decide(conn, reg, now, status="approved", decided_at=now, password_hash=None)
         assert reg.customer_id is not None
@@ -368,7 +360,6 @@ def reject(conn: Connection, writer: LoginWriter, org_id: int, registration_id: 
         raise ValidationError("reason", "1 to 1000 characters: the applicant is told")
     reg = _open(conn, org_id, registration_id)
     if reg.order_id is not None:
-        from billing.orders import orders
         orders.cancel(conn, writer, org_id, reg.order_id, now, reason=reason)
     if reg.customer_id is not None:
         c = customers.get(conn, org_id, reg.customer_id)

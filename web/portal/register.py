@@ -5,7 +5,7 @@
     POST register                 (CSRF-checked, rate-limited per address) validate; a bad field gets its
                                   message next to it and keeps what was typed (passwords aside); then a
                                   pending registration (the thank-you page), or with a product the
-                                  customer and their order at once, signed in, on to the contract
+                                  customer and their order at once, signed in, 303 to signup/contract
     GET  register/more/TOKEN      the link an admin's "more information" request sends: the form
                                   prefilled with the admin's question above it
     POST register/more/TOKEN      the answer: the registration pending again (the link used up)
@@ -208,9 +208,12 @@ class RegisterPages:
                 registrations.check_unique(conn, org_id, clean.email, clean.phone)
                 doc = self._store(org_id, upload, spec)
                 try:
+                    if product is not None:
+                        return registrations.register_with_order(
+                            conn, self.deps.login_writer, org_id, clean, self._now(), product_id=product.id,
+                            zone=zone or None, ip=ip, user_agent=agent, document=doc)[0]
                     return registrations.submit(conn, self.deps.login_writer, org_id, clean, self._now(), ip=ip,
-                                                user_agent=agent, document=doc,
-                                                product_id=product.id if product else None, zone=zone or None)
+                                                user_agent=agent, document=doc, zone=zone or None)
                 except BaseException:
                     self._forget(org_id, doc)
                     raise
@@ -219,6 +222,12 @@ class RegisterPages:
             except ValidationError as e:
                 errors = {e.field if e.field in values or e.field == "document" else "form": e.message}
             else:
+                if reg.customer_id is not None and reg.order_id is not None:
+                    # Chosen a product: the customer exists; signed in, on to the contract (web.portal.signup).
+                    yield self.portal.sign_in(request, v, reg.customer_id)
+                    request.setResponseCode(303)
+                    set_header(request, "Location", self._portal(request) + "signup/contract")
+                    return b""
                 page = yield self._render(request, v, "portal/register_done.html", reg=reg, caught=False)
                 return page
         request.setResponseCode(status)

@@ -195,3 +195,37 @@ def test_page_filters(world: World) -> None:
     assert [r.id for r in world.read(registrations.page, world.org_id, status="pending").items] == [b.id]
     assert [r.id for r in world.read(registrations.page, world.org_id, q="boat").items] == [b.id]
     assert world.read(registrations.page, world.org_id, has_document=True).items == []
+
+
+def test_sign_up_with_a_product_creates_customer_and_order(world: World) -> None:
+    """With a product chosen: a pending customer with the typed password, an order to be invoiced with its
+    pending service, linked from a pending registration; approval approves the order from its start date."""
+    from billing.orders import orders
+    pid = world.internet_product()
+    reg, order = world.tx(registrations.register_with_order, world.writer, world.org_id, form(), NOW,
+                          product_id=pid, zone=None, ip="10.0.0.2")
+    assert (reg.status, reg.customer_id, reg.order_id, reg.service_id) == ("pending", order.customer_id, order.id,
+                                                                          order.service_ids[0])
+    c = world.read(customers.get, world.org_id, order.customer_id)
+    assert c.status == "pending" and world.read(customers.verify_password, world.org_id, c.id, "long enough")
+    assert order.method == "invoice" and world.service(order.service_ids[0]).state == "pending"
+    with pytest.raises(ValidationError):
+        world.tx(registrations.register_with_order, world.writer, world.org_id, form(), NOW, product_id=pid,
+                 zone=None)
+    done = world.tx(registrations.approve, world.writer, world.org_id, reg.id, NOW, start=date(2026, 12, 2))
+    assert done.status == "approved"
+    svc = world.service(order.service_ids[0])
+    assert (svc.state, svc.start_date) == ("active", date(2026, 12, 2))
+    assert world.read(orders.get, world.org_id, order.id).status == "active"
+
+
+def test_rejecting_a_sign_up_with_an_order_cancels_it(world: World) -> None:
+    """Rejected: the order cancelled, its service rejected, the customer closed."""
+    from billing.orders import orders
+    pid = world.internet_product()
+    reg, order = world.tx(registrations.register_with_order, world.writer, world.org_id, form(), NOW,
+                          product_id=pid, zone=None)
+    world.tx(registrations.reject, world.writer, world.org_id, reg.id, NOW, reason="no line to the house")
+    assert world.read(orders.get, world.org_id, order.id).status == "cancelled"
+    assert world.service(order.service_ids[0]).state == "rejected"
+    assert world.read(customers.get, world.org_id, order.customer_id).status == "closed"

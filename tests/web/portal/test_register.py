@@ -255,3 +255,26 @@ def test_more_information_link_prefills_and_works_once(browser: Browser, world: 
     again = stored(world, data["email"])
     assert (again.status, again.address) == ("pending", "12 Oxford St")
     assert browser.get(link).code == 410
+
+
+def test_with_a_product_the_customer_is_created_signed_in_and_sent_to_the_contract(
+        browser: Browser, world: World, signup: Path) -> None:
+    """A form sent with a product: the customer and their order exist at once, the visitor is signed in
+    (a new session cookie) and sent on to signup/contract."""
+    from billing import catalogue, customers
+    from billing.orders import orders
+    with world.db.engine.connect() as c:
+        p = next(p for p in catalogue.list_products(c, world.demo) if p.on_portal and p.active and not p.zones)
+    data = good(browser, product=str(p.id))
+    before = dict(browser.cookies)
+    r = browser.post(FORM, data)
+    assert r.code == 303 and r.required_header("Location").endswith("/demo/portal/signup/contract")
+    assert browser.cookies != before
+    row = stored(world, data["email"])
+    assert row.customer_id and row.order_id and row.status == "pending"
+    with world.db.engine.connect() as c:
+        cust = customers.get(c, world.demo, row.customer_id)
+        assert cust is not None and cust.status == "pending"
+        order = orders.get(c, world.demo, row.order_id)
+        assert order is not None and order.method == "invoice" and order.items[0].product_id == p.id
+    assert "Hello, Abena Owusu" in browser.get("/demo/portal/").text
