@@ -62,9 +62,23 @@ def seed_orgs(conf: Path, renamed: tuple[str, ...] = (B,)) -> None:
             cli(conf, "demo")
             with e.begin() as c:
                 c.execute(sa.update(orgs).where(orgs.c.slug == A).values(slug=slug, name=f"{slug.title()} Net"))
+        seed_signup(e, B)
     finally:
         e.dispose()
     cli(conf, "demo")
+
+
+def seed_signup(engine: Any, slug: str) -> None:
+    """A pending registration and a custom form field in org ``slug`` (for the isolation sweep)."""
+    from aaad import orgs as orgs_mod
+    from billing.signup import forms, registrations
+    now = datetime.now(UTC)
+    with engine.begin() as c:
+        org = orgs_mod.get_by_slug(c, slug)
+        assert org is not None
+        registrations.seed_one(c, org.id, now)
+        if not forms.list_fields(c, org.id):
+            forms.add_field(c, org.id, now, key="id_number", label="ID number", kind="text")
 
 
 def make_tokens(conf: Path, extra_orgs: tuple[str, ...] = ()) -> dict[str, str]:
