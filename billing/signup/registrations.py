@@ -189,7 +189,8 @@ def submit(conn: Connection, writer: LoginWriter, org_id: int, form: forms.Clean
            ip: str = "", user_agent: str = "", document: Document | None = None, product_id: int | None = None,
            zone: str | None = None) -> Registration:
     """A new pending registration (publishes ``registration.created``); approved at once when the org
-    approves automatically and a product is known.  ValidationError("form", DUPLICATE) for a duplicate."""
+    approves automatically and a product is known (left pending if that approval cannot be made).
+    ValidationError("form", DUPLICATE) for a duplicate."""
     st = forms.get_settings(conn, org_id)
     if not st.enabled:
         raise ValidationError("form", "Registration is closed.")
@@ -203,7 +204,11 @@ def submit(conn: Connection, writer: LoginWriter, org_id: int, form: forms.Clean
     reg = _require(conn, org_id, key[0])
     events.publish(conn, org_id, RegistrationCreated(reg.id, reg.name), now)
     if st.approval == "automatic" and (product_id or st.default_product_id):
-        reg = approve(conn, writer, org_id, reg.id, now)
+        try:
+            with conn.begin_nested():
+                reg = approve(conn, writer, org_id, reg.id, now)
+        except ValidationError:
+            pass        # e.g. the default product is not sold in the zone given: an admin decides
     return reg
 
 

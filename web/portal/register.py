@@ -116,9 +116,10 @@ class RegisterPages:
 
     def _form(self, request: IRequest, v: Visitor, spec: forms.FormSpec, *, values: dict[str, str],
               errors: dict[str, str], product: catalogue.Product | None = None, zone: str = "",
-              question: str = "", action: str = "register") -> defer.Deferred[bytes]:
+              question: str = "", action: str = "register", have_document: bool = False) -> defer.Deferred[bytes]:
         return self._render(request, v, "portal/register.html", spec=spec, values=values, errors=errors,
                             product=product, zone=zone, question=question, action=action, honeypot=HONEYPOT,
+                            have_document=have_document,
                             checked=lambda text: (text or "").strip().lower() in forms.TRUE)
 
     @staticmethod
@@ -134,7 +135,8 @@ class RegisterPages:
         return ip, agent
 
     @defer.inlineCallbacks
-    def _check(self, request: IRequest, v: Visitor, spec: forms.FormSpec) -> Generator[Any, Any, Any]:
+    def _check(self, request: IRequest, v: Visitor, spec: forms.FormSpec,
+               have_document: bool = False) -> Generator[Any, Any, Any]:
         """CSRF, the rate limit, the honeypot, then validation: (clean form or None, errors, values, upload,
         status); ``status`` 0 means a bot was caught (answer as if accepted)."""
         self.portal.check_csrf(request, v)
@@ -161,7 +163,8 @@ class RegisterPages:
                 except ValidationError as e:
                     errors["document"] = e.message
         data = {**values, "password": _arg(request, "password", 201), "confirm": _arg(request, "confirm", 201)}
-        clean, more = forms.validate(spec, data, has_document=upload is not None or "document" in errors)
+        clean, more = forms.validate(spec, data,
+                                     has_document=have_document or upload is not None or "document" in errors)
         errors = {**more, **errors}
         return (clean if not errors else None), errors, values, upload, 400
 
@@ -262,7 +265,7 @@ class RegisterPages:
             val = reg.fields.get(f.key)
             values[f.input_name] = ("on" if val else "") if f.kind == "checkbox" else ("" if val is None else str(val))
         page = yield self._form(request, v, spec, values=values, errors={}, question=reg.question,
-                                action=f"register/more/{token}")
+                                action=f"register/more/{token}", have_document=reg.has_document)
         return page
 
     @app.route("/more/<token>", methods=["POST"])
@@ -275,7 +278,7 @@ class RegisterPages:
         if reg is None:
             page = yield self._expired(request, v)
             return page
-        clean, errors, values, upload, status = yield self._check(request, v, spec)
+        clean, errors, values, upload, status = yield self._check(request, v, spec, have_document=reg.has_document)
         if status == 0:
             page = yield self._render(request, v, "portal/register_done.html", reg=None, caught=True)
             return page
@@ -307,7 +310,7 @@ class RegisterPages:
                 return page
         request.setResponseCode(status)
         page = yield self._form(request, v, spec, values=values, errors=errors, question=reg.question,
-                                action=f"register/more/{token}")
+                                action=f"register/more/{token}", have_document=reg.has_document)
         return page
 
     @app.handle_errors(Exception)

@@ -229,3 +229,15 @@ def test_rejecting_a_sign_up_with_an_order_cancels_it(world: World) -> None:
     assert world.read(orders.get, world.org_id, order.id).status == "cancelled"
     assert world.service(order.service_ids[0]).state == "rejected"
     assert world.read(customers.get, world.org_id, order.customer_id).status == "closed"
+
+
+def test_automatic_approval_that_cannot_be_made_leaves_it_pending(world: World) -> None:
+    """approval = automatic, but the default product is not sold in the applicant's zone: the registration
+    stays pending for an admin (nothing half-made)."""
+    from billing import catalogue
+    west = world.tx(catalogue.add_product, world.writer, world.org_id, T0, name="West 5M", type="internet",
+                    price=0, rate_limit="5M/5M", zones=["West"])
+    world.tx(forms.update_settings, world.org_id, NOW, approval="automatic", default_product_id=west.id)
+    reg = submit(world, form(), zone="East")
+    assert reg.status == "pending" and reg.customer_id is None
+    assert world.read(customers.find, world.org_id, "ama1@example.com") is None

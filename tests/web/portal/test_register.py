@@ -278,3 +278,28 @@ def test_with_a_product_the_customer_is_created_signed_in_and_sent_to_the_contra
         order = orders.get(c, world.demo, row.order_id)
         assert order is not None and order.method == "invoice" and order.items[0].product_id == p.id
     assert "Hello, Abena Owusu" in browser.get("/demo/portal/").text
+
+
+def test_answer_keeps_the_document_already_sent(browser: Browser, world: World, signup: Path) -> None:
+    """With the document required, the answer to a question needs no new file when one was sent; a new file
+    replaces the old one (the old file is deleted)."""
+    tx(world, forms.update_settings, world.demo, NOW, document_field="required")
+    data = good(browser)
+    assert multipart(browser, FORM, data, {"document": ("id.png", PNG)}).code == 200
+    first = stored(world, data["email"])
+    tokens: list[str] = []
+    tx(world, registrations.request_info, world.demo, first.id, "Your street?", NOW,
+       send=lambda reg, token: tokens.append(token))
+    link = f"{FORM}/more/{tokens[0]}"
+    page = browser.get(link)
+    assert "we have the one you sent" in page.text
+    ok = browser.post(link, {**data, "csrf": browser.csrf(link)})
+    assert ok.code == 200
+    assert stored(world, data["email"]).document_path == first.document_path
+    tx(world, registrations.request_info, world.demo, first.id, "A clearer scan?", NOW,
+       send=lambda reg, token: tokens.append(token))
+    link = f"{FORM}/more/{tokens[1]}"
+    assert multipart(browser, link, {**data, "csrf": browser.csrf(link)}, {"document": ("id.pdf", PDF)}).code == 200
+    last = stored(world, data["email"])
+    assert last.document_type == "application/pdf" and (signup / last.document_path).read_bytes() == PDF
+    assert not (signup / first.document_path).exists()
