@@ -397,8 +397,8 @@ def request_info(conn: Connection, org_id: int, registration_id: int, question: 
     return reg
 
 
-def seed_one(conn: Connection, org_id: int, now: datetime) -> Registration:
-    """A pending registration (for the demo and the API's isolation sweep)."""
+def seed_one(conn: Connection, org_id: int, now: datetime, document: Document | None = None) -> Registration:
+    """A pending registration, with ``document`` if given (for the demo and the API's isolation sweep)."""
     st = forms.get_settings(conn, org_id)
     if not st.enabled:
         forms.update_settings(conn, org_id, now, enabled=True)
@@ -407,7 +407,8 @@ def seed_one(conn: Connection, org_id: int, now: datetime) -> Registration:
                        secrets.token_urlsafe(12))
     key = conn.execute(reg_t.insert().values(
         org_id=org_id, status="pending", name=form.name, email=form.email, address=form.address,
-        password_hash=_HASHER.hash(form.password), created_at=now, updated_at=now)).inserted_primary_key
+        password_hash=_HASHER.hash(form.password), created_at=now, updated_at=now, **_document_values(document))
+    ).inserted_primary_key
     assert key is not None
     reg = _require(conn, org_id, key[0])
     events.publish(conn, org_id, RegistrationCreated(reg.id, reg.name), now)
