@@ -1,12 +1,14 @@
 """Flow 1 of issue 13 end to end in headless Chromium against the real daemon (demo data, jobs on):
 sign-up with approval → an admin approves over the API → the applicant signs in → the dashboard shows
-the service → radclient authenticates the new login.
+the service → radclient authenticates the new login.  And the admin's request for more information:
+the e-mailed link opens the prefilled form with the question; the answer makes it pending again.
 
 The registration form is checked at phone and desktop width (axe-core: nothing serious or critical)
 empty, with its messages next to the fields, and filled; screenshots are kept.
 """
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -19,7 +21,7 @@ require()
 from selenium.webdriver.common.by import By  # noqa: E402
 
 from tests.browser import kit  # noqa: E402
-from tests.browser.conftest import Site  # noqa: E402
+from tests.browser.conftest import Site, links, mail_text  # noqa: E402
 from tests.e2e.api_world import make_tokens  # noqa: E402
 from tests.e2e.test_auth_e2e import radclient  # noqa: E402
 from tests.e2e.test_write_path_e2e import pap  # noqa: E402
@@ -100,3 +102,49 @@ def test_sign_up_with_approval_then_sign_in_and_radius(driver: Any, demo_daemon:
         str(radclient(demo_daemon.daemon, pap(username, secret.strip())).stdout)),
         "radclient accepted the new login", timeout=10)
     assert "Access-Accept" in out
+
+
+def test_more_information_through_the_emailed_link(driver: Any, demo_daemon: Site) -> None:
+    """The admin asks for more information over the API; the applicant's e-mail (the demo's file outbox)
+    carries a link to the form, prefilled, with the question above it; the answer makes the registration
+    pending again with the change, and the link then says it no longer works."""
+    admin = Admin(demo_daemon)
+    admin.call("PATCH", "/signup-settings", {"enabled": True, "approval": "required"})
+    email = f"kojo-{uuid.uuid4().hex[:6]}@example.com"
+    kit.go(driver, demo_daemon.url("/demo/portal/register"))
+    kit.fill(kit.field(driver, "name"), "Kojo Asante")
+    kit.fill(kit.field(driver, "email"), email)
+    kit.fill(kit.field(driver, "address"), "Near the market")
+    kit.fill(kit.field(driver, "password"), PASSWORD)
+    kit.fill(kit.field(driver, "confirm"), PASSWORD)
+    kit.submit(driver, kit.field(driver, "name"))
+    kit.wait_text(driver, r"We received your registration")
+
+    (reg,) = admin.call("GET", "/registrations", q=email)["items"]
+    asked = admin.call("POST", f"/registrations/{reg['id']}/request-info",
+                       {"question": "Which house is yours near the market?"})
+    assert asked["status"] == "info_requested"
+
+    def more_link(_: Any) -> str:
+        for msg in demo_daemon.mails(email):
+            for url in links(mail_text(msg)):
+                if "/demo/portal/register/more/" in url:
+                    return url
+        return ""
+    url = kit.wait(driver, more_link, "the e-mail asking for more information", timeout=30)
+    path = urllib.parse.urlsplit(url).path
+    kit.go(driver, demo_daemon.url(path))
+    kit.wait_text(driver, "Which house is yours near the market?")
+    assert kit.field(driver, "email").get_attribute("value") == email
+    assert kit.field(driver, "name").get_attribute("value") == "Kojo Asante"
+    kit.audit(driver, "register-more-information")
+    kit.fill(kit.field(driver, "address"), "House 12, near the market")
+    kit.fill(kit.field(driver, "password"), PASSWORD)
+    kit.fill(kit.field(driver, "confirm"), PASSWORD)
+    kit.submit(driver, kit.field(driver, "name"))
+    kit.wait_text(driver, r"We received your registration")
+    again = admin.call("GET", f"/registrations/{reg['id']}")
+    assert (again["status"], again["address"]) == ("pending", "House 12, near the market")
+    kit.go(driver, demo_daemon.url(path))
+    kit.wait_text(driver, r"does not work any more")
+    kit.audit(driver, "register-link-used")
