@@ -130,3 +130,37 @@ class OrderPaid:
     total: int
     currency: str
     TYPE: ClassVar[str]
+
+
+@event_type("registration.created")
+@dataclass(frozen=True)
+class RegistrationCreated:
+    registration_id: int
+    name: str
+    resubmitted: bool = False     # the applicant answered an admin's request for more information
+    TYPE: ClassVar[str]
+
+
+@event_type("registration.approved")
+@dataclass(frozen=True)
+class RegistrationApproved:
+    registration_id: int
+    customer_id: int
+    service_id: int | None
+    TYPE: ClassVar[str]
+
+
+@event_type("registration.rejected")
+@dataclass(frozen=True)
+class RegistrationRejected:
+    registration_id: int
+    reason: str
+    TYPE: ClassVar[str]
+
+
+@event_type("registration.info_requested")
+@dataclass(frozen=True)
+class RegistrationInfoRequested:
+    registration_id: int
+    question: str
+    TYPE: ClassVar[str]

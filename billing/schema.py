@@ -333,3 +333,89 @@ suspensions = sa.Table(
 from billing.gateways import schema as _gateways  # noqa: E402,F401
 from billing.notify import schema as _notify  # noqa: E402,F401
 from billing.orders import schema as _orders  # noqa: E402,F401
+
+# -- sign-up (billing.signup: registration and approval; migration b0007) ---------------------------
+#
+# Per org: whether the portal's registration form is open, whether an admin must approve, the
+# defaults an approval uses, and how the built-in fields of the form behave (required, optional,
+# hidden).  Custom fields are rows of ``signup_fields`` in the admin's order.
+SIGNUP_FIELD_KINDS = ("text", "number", "choice", "checkbox", "date")
+REGISTRATION_STATUSES = ("pending", "info_requested", "approved", "rejected")
+
+signup_settings = sa.Table(
+    "signup_settings", metadata,
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), primary_key=True, autoincrement=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("approval", sa.String(12), nullable=False, server_default="required"),   # required | automatic
+    sa.Column("default_product_id", sa.Integer),
+    sa.Column("default_zone", sa.String(100)),
+    sa.Column("email_field", sa.String(10), nullable=False, server_default="required"),
+    sa.Column("phone_field", sa.String(10), nullable=False, server_default="optional"),
+    sa.Column("address_field", sa.String(10), nullable=False, server_default="optional"),
+    sa.Column("document_field", sa.String(10), nullable=False, server_default="hidden"),
+    sa.Column("document_max_kb", sa.Integer, nullable=False, server_default="5120"),
+    sa.Column("max_per_hour", sa.Integer, nullable=False, server_default="10"),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+signup_fields = sa.Table(
+    "signup_fields", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("key", sa.String(40), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),
+    sa.Column("required", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("choices", sa.Text, nullable=False, server_default="[]"),       # JSON list of text
+    sa.Column("help", sa.Text, nullable=False, server_default=""),
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("org_id", "key", name="uq_signup_fields_key"),
+)
+
+# A registration: what an applicant typed (the password only as its argon2 hash), its ID document
+# (a file under the data directory, never served), and what the admins decided.
+registrations = sa.Table(
+    "registrations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254)),
+    sa.Column("phone", sa.String(32)),
+    sa.Column("address", sa.Text),
+    sa.Column("password_hash", sa.Text),
+    sa.Column("fields", sa.Text, nullable=False, server_default="{}"),      # custom field values (JSON)
+    sa.Column("product_id", sa.Integer),
+    sa.Column("zone", sa.String(100)),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id")),
+    sa.Column("order_id", sa.Integer),
+    sa.Column("service_id", sa.Integer),
+    sa.Column("document_path", sa.String(200)),
+    sa.Column("document_type", sa.String(40)),
+    sa.Column("document_size", sa.Integer),
+    sa.Column("document_name", sa.String(200)),
+    sa.Column("ip", sa.String(64), nullable=False, server_default=""),
+    sa.Column("user_agent", sa.String(400), nullable=False, server_default=""),
+    sa.Column("question", sa.Text, nullable=False, server_default=""),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("info_token_hash", sa.String(64)),
+    sa.Column("info_expires_at", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("decided_at", UTCDateTime),
+)
+sa.Index("ix_registrations_org_status", registrations.c.org_id, registrations.c.status, registrations.c.id)
+sa.Index("ix_registrations_org_email", registrations.c.org_id, registrations.c.email)
+sa.Index("ix_registrations_org_phone", registrations.c.org_id, registrations.c.phone)
+
+# One row per sign-up form sent, for the per-address rate limit (the address hashed).
+signup_attempts = sa.Table(
+    "signup_attempts", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("ip_hash", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_signup_attempts_org_ip", signup_attempts.c.org_id, signup_attempts.c.ip_hash, signup_attempts.c.at)

@@ -20,6 +20,7 @@ from billing.notify.channels import EMAIL, SMS
 CUSTOMER = "customer"      # to the customer's address or number
 ADMIN = "admin"            # to the org's admin address (notify settings)
 PHONE = "phone"            # to a bare number (a one-time code before any customer exists)
+APPLICANT = "applicant"    # to the e-mail and number a registration gave (no customer yet)
 
 _ORG = {"name": "Demo ISP", "phone": "+233302000000", "email": "billing@demo-isp.example"}
 _CUSTOMER = {"name": "Ama Mensah", "first_name": "Ama", "username": "ama-mensah-4821",
@@ -57,6 +58,7 @@ class Kind:
 
 _INVOICE = {"number": "INV-000123", "total": "GH₵120.00", "amount_due": "GH₵120.00",
             "due_date": "Dec 14, 2026", "issue_date": "Nov 30, 2026"}
+_APPLICANT = {"name": "Ama Mensah", "first_name": "Ama", "email": "ama@example.com", "phone": "+233540000000"}
 _SERVICE = {"product": "Home 20 Mbps", "username": "ama-mensah-4821", "start_date": "Nov 30, 2026"}
 
 KINDS: dict[str, Kind] = {k.name: k for k in (
@@ -166,6 +168,51 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "{{ code }} is your {{ org.name }} code. It expires in {{ minutes }} min.",
          {"code": "The code (secret).", "minutes": "How long it works."},
          {"code": "482913", "minutes": 10}, secrets=("code",), urgent=True),
+    Kind("registration.received", "A registration received, waiting for approval", APPLICANT, (EMAIL, SMS),
+         "We received your registration",
+         "Hello {{ applicant.first_name }},\n\nThank you for registering with {{ org.name }}. We check every "
+         "registration and tell you as soon as your account is ready.\n\n{{ org.name }}",
+         "{{ org.name }}: we received your registration and tell you when your account is ready.",
+         {"applicant": "The applicant: name, first_name, email, phone."},
+         {"applicant": _APPLICANT}),
+    Kind("registration.approved", "A registration approved: the account is ready", CUSTOMER, (EMAIL, SMS),
+         "Your {{ org.name }} account is ready",
+         "Hello {{ customer.first_name }},\n\nYour registration is approved{% if service.product %}: your "
+         "{{ service.product }} service is active from {{ service.start_date }}{% endif %}.\n\nSign in to the "
+         "customer portal with your e-mail address or phone number and the password you chose: {{ portal_url }}"
+         "\n\n{{ org.name }}",
+         "{{ org.name }}: your registration is approved. Sign in: {{ portal_url }}",
+         {"service": "product, username, start_date (empty when the registration had no service)."},
+         {"service": _SERVICE}, urgent=True),
+    Kind("registration.rejected", "A registration rejected, with the reason", APPLICANT, (EMAIL, SMS),
+         "Your registration with {{ org.name }}",
+         "Hello {{ applicant.first_name }},\n\nWe are sorry: we cannot accept your registration.\n\n"
+         "Reason: {{ reason }}\n\n{{ org.name }}",
+         "{{ org.name }}: we cannot accept your registration: {{ reason }}",
+         {"applicant": "The applicant: name, first_name, email, phone.", "reason": "Why, as the admin wrote it."},
+         {"applicant": _APPLICANT, "reason": "We do not cover your area yet."}),
+    Kind("registration.info_needed", "More information needed for a registration (a link back to the form)",
+         APPLICANT, (EMAIL, SMS),
+         "{{ org.name }} needs more information",
+         "Hello {{ applicant.first_name }},\n\nTo finish your registration we need more information:\n\n"
+         "{{ question }}\n\nPlease answer through this link within {{ days }} days (your form is filled in "
+         "already):\n\n{{ link }}\n\n{{ org.name }}",
+         "{{ org.name }} needs more information for your registration: {{ link }}",
+         {"applicant": "The applicant: name, first_name, email, phone.", "question": "The admin's question.",
+          "link": "The link back to the form (secret: filled in when sent).", "days": "How long it works."},
+         {"applicant": _APPLICANT, "question": "Which house number?",
+          "link": "https://isp.example/demo/portal/register/more/Xy12...", "days": 14},
+         secrets=("link",), urgent=True),
+    Kind("admin.registration_new", "A new registration to approve", ADMIN, (EMAIL,),
+         "{{ org.name }}: new registration from {{ registration.name }}",
+         "A new registration is waiting for approval{% if registration.resubmitted %} (the applicant answered "
+         "your question){% endif %}:\n\n  {{ registration.name }}\n  {{ registration.email }}\n  "
+         "{{ registration.phone }}\n\nRegistration {{ registration.id }}: approve, reject or ask for more "
+         "information through the API (/api/v1/registrations/{{ registration.id }}).",
+         "{{ org.name }}: new registration from {{ registration.name }} (id {{ registration.id }})",
+         {"registration": "id, name, email, phone, resubmitted (true when it answers a question)."},
+         {"registration": {"id": 17, "name": "Ama Mensah", "email": "ama@example.com", "phone": "+233540000000",
+                           "resubmitted": False}}),
     Kind("admin.sms_balance_low", "The SMS gateway's balance below the threshold", ADMIN, (EMAIL,),
          "{{ org.name }}: SMS balance low ({{ balance }})",
          "The SMS gateway's balance is {{ balance }}, below the alert threshold of {{ threshold }}. "

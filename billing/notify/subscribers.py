@@ -34,6 +34,7 @@ from billing.events import (
 from billing.notify import outbox
 from billing.notify.outbox import Draft, OrgFacts
 from billing.schema import services as svc_t
+from billing.signup.notices import RegistrationNotices
 
 Handler = Callable[[Connection, Event], None]
 
@@ -65,6 +66,7 @@ class Subscribers:
             ("service.plan_changed", self.on_plan_changed),
             ("usage.quota_exceeded", self.on_quota_exceeded),
             ("usage.quota_warning", self.on_quota_warning),
+            *RegistrationNotices(self.box, self.base_url).handlers(),
         ]
 
     def _queue(self, conn: Connection, ev: Event, drafts: list[Draft], facts: OrgFacts | None = None) -> None:

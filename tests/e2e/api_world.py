@@ -62,9 +62,27 @@ def seed_orgs(conf: Path, renamed: tuple[str, ...] = (B,)) -> None:
             cli(conf, "demo")
             with e.begin() as c:
                 c.execute(sa.update(orgs).where(orgs.c.slug == A).values(slug=slug, name=f"{slug.title()} Net"))
+        seed_signup(e, B, conf)
     finally:
         e.dispose()
     cli(conf, "demo")
+
+
+def seed_signup(engine: Any, slug: str, conf: Path) -> None:
+    """A pending registration with an ID document and a custom form field in org ``slug`` (for the
+    isolation sweep)."""
+    from aaad import app
+    from aaad import orgs as orgs_mod
+    from billing.signup import forms, registrations, uploads
+    now = datetime.now(UTC)
+    data_dir = app.load_config(str(conf)).server.data_dir
+    with engine.begin() as c:
+        org = orgs_mod.get_by_slug(c, slug)
+        assert org is not None
+        doc = uploads.store(data_dir, org.id, "id.pdf", b"%PDF-1.4\n% seeded\n", 10_000)
+        registrations.seed_one(c, org.id, now, document=doc)
+        if not forms.list_fields(c, org.id):
+            forms.add_field(c, org.id, now, key="id_number", label="ID number", kind="text")
 
 
 def make_tokens(conf: Path, extra_orgs: tuple[str, ...] = ()) -> dict[str, str]:

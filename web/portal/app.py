@@ -13,6 +13,7 @@ and a session cookie of org A is nobody on org B's portal.
     /receipts/ID.html|pdf  the receipt of one of the customer's payments
     /brand.css             the org's colour
     /pay/...               paying (web.portal.pay)
+    /register...           registration (web.portal.register)
 
 Every POST carries the session's CSRF token (``check_csrf``), and every page
 of a signed-in customer reads only that customer's rows.
@@ -44,6 +45,7 @@ from web.errors import HttpError, Redirect, apply, classify, set_header
 from web.pages import Pages, root_prefix
 from web.portal import accounts, sessions
 from web.portal.pay import PayPages
+from web.portal.register import RegisterPages
 from web.portal.visitor import CSRF_FIELD, Visitor
 
 Reader = Callable[..., "defer.Deferred[Any]"]
@@ -512,6 +514,22 @@ class Portal:
         if self.deps is None:
             raise NotFound("page", "pay")
         return cast(IResource, PayPages(self, self.deps, self.pages, self.slug).app.resource())
+
+    def _register_pages(self) -> RegisterPages:
+        if self.deps is None:
+            raise NotFound("page", "register")
+        return RegisterPages(self, self.deps, self.pages, self.slug)
+
+    @app.route("/register", methods=["GET", "POST"])
+    def register(self, request: IRequest) -> KleinRenderable:
+        """The registration form (web.portal.register), at the address without a trailing slash."""
+        pages = self._register_pages()
+        return pages.submit(request) if request.method == b"POST" else pages.form(request)
+
+    @app.route("/register/", branch=True)
+    def register_more(self, request: IRequest) -> KleinRenderable:
+        """The rest of the registration pages (the "more information" link)."""
+        return cast(IResource, self._register_pages().app.resource())
 
     # -- errors ---------------------------------------------------------------------------------
 

@@ -11,7 +11,8 @@ from web.api.declare import Endpoint
 
 MODULES = ("orgs", "tokens", "audit", "customers", "billing_settings", "products", "services", "ledger",
            "invoices", "credit_notes", "payments", "refunds", "gateways", "reports",
-           "nas", "profiles", "logins", "authlog", "jobs", "events", "sessions", "usage", "enforcement", "notify")
+           "nas", "profiles", "logins", "authlog", "jobs", "events", "sessions", "usage", "enforcement", "notify",
+           "registrations")
 
 
 def all_endpoints() -> list[Endpoint]:

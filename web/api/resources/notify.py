@@ -125,9 +125,10 @@ class VariableOut(Out):
 class KindOut(Out):
     name: str
     title: str
-    audience: Literal["customer", "admin", "phone"] = Field(
+    audience: Literal["customer", "admin", "phone", "applicant"] = Field(
         description="customer: to the customer's address or number; admin: to the org's admin contacts "
-                    "(notify settings); phone: to a bare number (a one-time code).")
+                    "(notify settings); phone: to a bare number (a one-time code); applicant: to the e-mail and "
+                    "number a registration gave (no customer yet).")
     optional: bool = Field(description="Marketing-type: a customer who opted out does not get it.")
     urgent: bool = Field(description="Sent during quiet hours too.")
     by_rule: bool = Field(description="Decided by reminder rules (/notify-rules), not by an event.")
