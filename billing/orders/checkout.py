@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from aaad.errors import ValidationError
 from aaad.view.write import LoginWriter
-from billing import settings
+from billing import credit_notes, invoices, settings
 from billing.documents import format_money
 from billing.orders import cart, orders, tickets
 
@@ -74,3 +74,27 @@ def order_of_customer(conn: Connection, org_id: int, customer_id: int, order_id:
     """The order if it is this customer's (None for anyone else's, as for one that does not exist)."""
     o = orders.get(conn, org_id, order_id)
     return o if o is not None and o.customer_id == customer_id else None
+
+
+@dataclass(frozen=True)
+class Documents:
+    invoices: list[invoices.Invoice]
+    credit_notes: list[credit_notes.CreditNote]
+
+
+def order_documents(conn: Connection, org_id: int, o: orders.Order, recent: int = 100) -> Documents:
+    """The invoices (issued) and credit notes with a line of the order's services, newest first, among the
+    customer's ``recent`` latest of each: a paid order approved later shows its unused-days credit here."""
+    sids = set(o.service_ids)
+    invs = [i for i in (invoices.get(conn, org_id, x.id) for x in
+                        invoices.list_invoices(conn, org_id, customer_id=o.customer_id, limit=recent))
+            if i is not None and i.state != "draft" and any(ln.service_id in sids for ln in i.lines)]
+    notes = [n for n in (credit_notes.get(conn, org_id, x.id) for x in
+                         credit_notes.list_credit_notes(conn, org_id, customer_id=o.customer_id, limit=recent))
+             if n is not None and any(ln.service_id in sids for ln in n.lines)]
+    return Documents(invs, notes)
+
+
+def owns_credit_note(conn: Connection, org_id: int, customer_id: int, credit_note_id: int) -> bool:
+    n = credit_notes.get(conn, org_id, credit_note_id)
+    return n is not None and n.customer_id == customer_id

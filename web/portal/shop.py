@@ -6,7 +6,9 @@
     POST cart/add, cart/remove     (signed in, CSRF) one item in or out
     GET  checkout                  how to order (pay now / send a request, per the org's setting)
     POST checkout                  place the order: pay now → the gateway; a request → the order's page
-    GET  orders, orders/{id}       the customer's orders; one order, with pay-now while unpaid
+    GET  orders, orders/{id}       the customer's orders; one order, with pay-now while unpaid, and its
+                                   invoices and credit notes
+    GET  orders/credit-notes/{id}.html|pdf   one of the customer's credit notes
     GET  tickets, tickets/new      the customer's tickets; the form for a new one
     POST tickets/new               open a ticket
     GET  tickets/{id}              a ticket and its replies, with the reply form
@@ -129,6 +131,7 @@ class OrderView:
     money: Money
     order: orders.Order
     ticket_id: int | None
+    documents: checkout.Documents
 
 
 def order_view(conn: Connection, org_id: int, customer_id: int, order_id: int) -> OrderView:
@@ -136,7 +139,8 @@ def order_view(conn: Connection, org_id: int, customer_id: int, order_id: int) -
     if o is None:
         raise NotFound("order", order_id)
     about = tickets.page(conn, org_id, customer_id=customer_id, order_id=o.id, sort="id", limit=1).items
-    return OrderView(_money(conn, org_id), o, about[0].id if about else None)
+    return OrderView(_money(conn, org_id), o, about[0].id if about else None,
+                     checkout.order_documents(conn, org_id, o))
 
 
 def orders_view(conn: Connection, org_id: int, customer_id: int) -> tuple[Money, list[orders.Order]]:
@@ -359,6 +363,17 @@ class ShopPages:
                                   labels=METHOD_LABELS, statuses=STATUS_LABELS,
                                   placed=_arg(request, "placed", 2) == "1", unpaid=_arg(request, "unpaid", 2) == "1")
         return page
+
+    @app.route("/orders/credit-notes/<int:credit_note_id>.html", methods=["GET"])
+    def credit_note_html(self, request: IRequest, credit_note_id: int) -> defer.Deferred[bytes]:
+        """One of the customer's credit notes (linked from the order it concerns)."""
+        return cast("defer.Deferred[bytes]", self.portal._document(
+            request, checkout.owns_credit_note, documents.credit_note_doc, "credit note", credit_note_id, False))
+
+    @app.route("/orders/credit-notes/<int:credit_note_id>.pdf", methods=["GET"])
+    def credit_note_pdf(self, request: IRequest, credit_note_id: int) -> defer.Deferred[bytes]:
+        return cast("defer.Deferred[bytes]", self.portal._document(
+            request, checkout.owns_credit_note, documents.credit_note_doc, "credit note", credit_note_id, True))
 
     # -- tickets ----------------------------------------------------------------------------------
 

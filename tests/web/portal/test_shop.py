@@ -216,6 +216,33 @@ def test_orders_list_and_other_customers_order_is_404(ama: Browser, world: World
     assert "Pay now" in ama.get(f"/demo/portal/orders/{oid}").text
 
 
+def test_paid_order_approved_later_shows_its_credit_note(ama: Browser, world: World, root: Any) -> None:
+    """Paid (services active from the payment date), approved with a start 13 days later: the order's page
+    lists its invoice and the unused-days credit note, which opens (HTML); not for another customer."""
+    from datetime import timedelta
+
+    from aaad.view.write import LoginWriter
+    add(ama, product_id(world, world.demo, "Static IP"))
+    token = ama.csrf("/demo/portal/checkout")
+    r = ama.post("/demo/portal/checkout", {"csrf": token, "method": "gateway"})
+    assert r.code == 303
+    cid = customer_id(world, world.demo, "ama@example.com")
+    with world.db.engine.begin() as c:
+        o = orders.of_customer(c, world.demo, cid)[0]
+        orders.paid(c, LoginWriter(world.box), world.demo, o.id, NOW.date(), NOW)
+        orders.approve(c, LoginWriter(world.box), world.demo, o.id, NOW.date() + timedelta(days=13), NOW)
+    page = ama.get(f"/demo/portal/orders/{o.id}").text
+    assert "Invoice " in page and "(unused days)" in page
+    m = re.search(r'href="([^"]*orders/credit-notes/(\d+)\.html)"', page)
+    assert m
+    doc = ama.get(f"/demo/portal/orders/credit-notes/{m.group(2)}.html")
+    assert doc.code == 200 and "Static IP" in doc.text
+    other = Browser(root)
+    other.login("demo", "yaw@example.com")
+    assert other.get(f"/demo/portal/orders/credit-notes/{m.group(2)}.html").code == 404
+    assert other.get(f"/demo/portal/orders/{o.id}").code == 404
+
+
 # -- tickets ------------------------------------------------------------------------------------------------
 
 def test_open_read_reply_close_a_ticket(ama: Browser, world: World) -> None:
