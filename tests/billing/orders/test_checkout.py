@@ -85,3 +85,20 @@ def test_order_of_customer_is_only_theirs(world: World) -> None:
     other = world.customer("Yaw Boateng", seed=2)
     assert world.read(checkout.order_of_customer, world.org_id, cid, o.id) == o
     assert world.read(checkout.order_of_customer, world.org_id, other.id, o.id) is None
+
+
+def test_cli_billing_shop_shows_and_changes(tmp_path: Any, capsys: Any) -> None:
+    """``aaad billing shop``: the defaults, then --checkout/--request-via change them (JSON output)."""
+    import json
+
+    from aaad import cli
+    conf = tmp_path / "aaad.toml"
+    conf.write_text(f'[server]\ndata_dir = "{tmp_path}"\n[accounting]\nrrd_enabled = false\n')
+    assert cli.main(["-c", str(conf), "org", "add", "isp", "--timezone", "UTC", "--currency", "USD"]) == 0
+    capsys.readouterr()
+    assert cli.main(["-c", str(conf), "billing", "shop", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["checkout"] == "gateway"
+    assert cli.main(["-c", str(conf), "billing", "shop", "--checkout", "both", "--request-via", "email",
+                     "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["checkout"], out["request_via"]) == ("both", "email")
