@@ -135,3 +135,33 @@ def test_order_as_request_ticket_pay_then_approve_later_credits_unused_days(driv
     driver.get(link.get_attribute("href"))
     kit.wait_text(driver, re.escape(notes[0]["number"]))
     kit.shot(driver, "credit-note")
+
+
+def test_empty_cart_tickets_and_orders_pages_are_accessible(driver: Any, demo_daemon: Site) -> None:
+    """The empty cart says so; a new ticket with no subject gets a message next to the field and keeps the
+    message typed; the ticket opens; the tickets and orders lists: all accessible at both widths."""
+    demo_daemon.set_password("efua@example.com", "Efua-shop-2026")
+    kit.go(driver, demo_daemon.url("/demo/portal/login?next=cart"))
+    sign_in(driver, "efua@example.com", "Efua-shop-2026")
+    kit.wait_text(driver, r"your cart is empty")
+    kit.audit(driver, "cart-empty")
+    kit.click(driver, r"^tickets$")
+    kit.wait_text(driver, r"no tickets yet")
+    kit.audit(driver, "tickets-none")
+    kit.click(driver, r"^new ticket$")
+    kit.audit(driver, "ticket-new")
+    body = kit.fill(kit.field(driver, "body"), "The router's light blinks red.")
+    kit.submit(driver, body)
+    subject = kit.field(driver, "subject")
+    assert kit.message_for(driver, subject), "no message next to the subject"
+    assert kit.field(driver, "body").get_attribute("value") == "The router's light blinks red."
+    kit.audit(driver, "ticket-new-invalid")
+    kit.fill(subject, "Red light")
+    kit.submit(driver, subject)
+    kit.wait_text(driver, r"waiting for us")
+    kit.audit(driver, "ticket-open")
+    kit.click(driver, r"^all tickets$")
+    kit.wait_text(driver, r"Red light")
+    kit.click(driver, r"^orders$")
+    kit.wait_text(driver, r"your orders")
+    kit.audit(driver, "orders")
