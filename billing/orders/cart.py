@@ -19,6 +19,7 @@ from aaad.errors import ValidationError
 from billing import catalogue
 from billing.catalogue import Product
 from billing.schema import cart_items as cart_t
+from billing.schema import products as products_t
 from billing.schema import shop_settings as shop_t
 
 MAX_ITEMS = 20
@@ -85,9 +86,13 @@ def items(conn: Connection, org_id: int, customer_id: int) -> list[Item]:
 
 
 def count(conn: Connection, org_id: int, customer_id: int) -> int:
-    """How many items the cart holds (for the cart link in the header)."""
-    return int(conn.execute(sa.select(sa.func.count()).select_from(cart_t).where(
-        cart_t.c.org_id == org_id, cart_t.c.customer_id == customer_id)).scalar_one())
+    """How many items the cart holds (for the cart link in the header; as :func:`items`, products no longer
+    sold on the portal do not count)."""
+    p = products_t.c
+    return int(conn.execute(sa.select(sa.func.count()).select_from(
+        cart_t.join(products_t, sa.and_(p.id == cart_t.c.product_id, p.org_id == cart_t.c.org_id))).where(
+        cart_t.c.org_id == org_id, cart_t.c.customer_id == customer_id, p.active.is_(True),
+        p.on_portal.is_(True))).scalar_one())
 
 
 def add(conn: Connection, org_id: int, customer_id: int, product_id: int, now: datetime) -> Item:

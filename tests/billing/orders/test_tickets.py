@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from aaad.errors import NotFound, ValidationError
+from billing import catalogue
 from billing.orders import cart, tickets
 from tests.billing.fixtures_a import T0, World, make_world
 
@@ -109,7 +110,8 @@ def test_cart_add_remove_count(world: World) -> None:
 
 
 def test_cart_refuses_what_is_not_sold_and_a_full_cart(world: World) -> None:
-    """A product hidden from the portal, no longer sold or unknown is refused; so is item 21."""
+    """A product hidden from the portal, no longer sold or unknown is refused (and one hidden after it was
+    added neither counts nor shows); item 21 is refused."""
     c = world.customer()
     hidden = world.product("Hidden", on_portal=False)
     gone = world.product("Gone", active=False)
@@ -118,6 +120,11 @@ def test_cart_refuses_what_is_not_sold_and_a_full_cart(world: World) -> None:
             world.tx(cart.add, world.org_id, c.id, pid, T0)
         assert e.value.field == "product"
     p = world.product()
+    world.tx(cart.add, world.org_id, c.id, p.id, T0)
+    world.tx(catalogue.update_product, world.writer, world.org_id, p.id, T0, on_portal=False)
+    assert world.read(cart.count, world.org_id, c.id) == 0 and world.read(cart.items, world.org_id, c.id) == []
+    world.tx(cart.clear, world.org_id, c.id)
+    world.tx(catalogue.update_product, world.writer, world.org_id, p.id, T0, on_portal=True)
     for _ in range(cart.MAX_ITEMS):
         world.tx(cart.add, world.org_id, c.id, p.id, T0)
     with pytest.raises(ValidationError):
