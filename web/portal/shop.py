@@ -23,7 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from klein import Klein
 from sqlalchemy.engine import Connection
@@ -68,13 +70,23 @@ def _int_arg(request: IRequest, name: str) -> int | None:
 
 @dataclass(frozen=True)
 class Money:
+    """The org's money, dates and times as its pages show them."""
     currency: str
     locale: str
     vat_bp: int
     prices_include_vat: bool
+    timezone: str = "UTC"
 
     def fmt(self, minor: int) -> str:
         return documents.format_money(minor, self.currency, self.locale)
+
+    def day(self, d: date) -> str:
+        return documents.format_day(d, self.locale)
+
+    def when(self, t: datetime) -> str:
+        """An instant in the org's time zone: its date as the org writes it and the time."""
+        local = t.astimezone(ZoneInfo(self.timezone))
+        return f"{documents.format_day(local.date(), self.locale)} {local:%H:%M}"
 
     def vat_note(self) -> str:
         if not self.vat_bp:
@@ -85,7 +97,7 @@ class Money:
 
 def _money(conn: Connection, org_id: int) -> Money:
     s = settings.get(conn, org_id)
-    return Money(s.currency, s.locale, s.vat_bp, s.prices_include_vat)
+    return Money(s.currency, s.locale, s.vat_bp, s.prices_include_vat, s.timezone)
 
 
 def period_text(p: Product) -> str:
@@ -145,6 +157,14 @@ def order_view(conn: Connection, org_id: int, customer_id: int, order_id: int) -
 
 def orders_view(conn: Connection, org_id: int, customer_id: int) -> tuple[Money, list[orders.Order]]:
     return _money(conn, org_id), orders.of_customer(conn, org_id, customer_id)
+
+
+def tickets_view(conn: Connection, org_id: int, customer_id: int) -> tuple[Money, list[tickets.Ticket]]:
+    return _money(conn, org_id), tickets.of_customer(conn, org_id, customer_id)
+
+
+def thread_view(conn: Connection, org_id: int, ticket_id: int, customer_id: int) -> tuple[Money, tickets.Thread]:
+    return _money(conn, org_id), tickets.thread(conn, org_id, ticket_id, customer_id)
 
 
 class _Remount(Resource):
@@ -382,8 +402,8 @@ class ShopPages:
     def tickets_page(self, request: IRequest) -> Generator[Any, Any, bytes]:
         """The customer's tickets, latest activity first."""
         v = yield self._customer(request)
-        found = yield self._read(tickets.of_customer, v.org.id, v.customer_id)
-        page = yield self._render(request, "portal/tickets.html", v, tickets=found)
+        money, found = yield self._read(tickets_view, v.org.id, v.customer_id)
+        page = yield self._render(request, "portal/tickets.html", v, tickets=found, money=money)
         return page
 
     @app.route("/tickets/new", methods=["GET"])
@@ -416,10 +436,10 @@ class ShopPages:
     @defer.inlineCallbacks
     def _ticket_page(self, request: IRequest, v: Visitor, ticket_id: int, body: str,
                      errors: dict[str, str]) -> Generator[Any, Any, bytes]:
-        th = yield self._read(tickets.thread, v.org.id, ticket_id, v.customer_id)
+        money, th = yield self._read(thread_view, v.org.id, ticket_id, v.customer_id)
         set_header(request, "Cache-Control", "no-store")
         page = yield self._render(request, "portal/ticket.html", v, th=th, t=th.ticket, body=body, errors=errors,
-                                  when=lambda d: d.strftime("%Y-%m-%d %H:%M UTC"))
+                                  when=money.when)
         return page
 
     @app.route("/tickets/<int:ticket_id>", methods=["GET"])
