@@ -7,6 +7,7 @@ from aaad.cli_group import group
 from billing import cli_customers, cli_documents, cli_invoices, cli_payments, cli_settings
 from billing.gateways import cli as gateways_cli
 from billing.notify import cli as notify_cli
+from billing.orders import cli as orders_cli
 from billing.signup import cli as signup_cli
 
 
@@ -16,6 +17,7 @@ def register(sub: Any) -> None:
         area.register(sub)
     cli_settings.add_settings_command(group(sub, "billing", "billing runs, the books check, settings"))
     gateways_cli.add_gateway_command(group(sub, "billing", "billing runs, the books check, settings"))
+    orders_cli.add_shop_command(group(sub, "billing", "billing runs, the books check, settings"))
     cli_documents.add_invoice_commands(group(sub, "invoice", "invoices: list, show, void, pdf"))
     cli_documents.add_credit_note_commands(group(sub, "credit-note", "credit notes"))
     cli_documents.add_payment_commands(group(sub, "payment", "payments received (receipts)"))

@@ -164,3 +164,23 @@ class RegistrationInfoRequested:
     registration_id: int
     question: str
     TYPE: ClassVar[str]
+
+
+@event_type("ticket.opened")
+@dataclass(frozen=True)
+class TicketOpened:
+    ticket_id: int
+    customer_id: int
+    subject: str
+    order_id: int | None
+    TYPE: ClassVar[str]
+
+
+@event_type("ticket.replied")
+@dataclass(frozen=True)
+class TicketReplied:
+    ticket_id: int
+    customer_id: int
+    message_id: int
+    author: str         # customer | admin
+    TYPE: ClassVar[str]

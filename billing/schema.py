@@ -329,6 +329,60 @@ suspensions = sa.Table(
     sa.Column("resumed_by", sa.String(32)),               # payment | operator
 )
 
+# -- the portal's shop and tickets (issue 13 part d) ---------------------------------------
+
+TICKET_STATUSES = ("open", "answered", "closed")
+
+# Per-org checkout settings (one row per org, defaults until an admin sets them).
+shop_settings = sa.Table(
+    "shop_settings", metadata,
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), primary_key=True, autoincrement=False),
+    sa.Column("checkout", sa.String(8), nullable=False, server_default="gateway"),    # gateway | request | both
+    sa.Column("request_via", sa.String(8), nullable=False, server_default="ticket"),  # ticket | email
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(sa.text("checkout IN ('gateway','request','both')"), name="checkout"),
+    sa.CheckConstraint(sa.text("request_via IN ('ticket','email')"), name="request_via"),
+)
+
+# A signed-in customer's cart: one row per item (a product twice is two items).
+cart_items = sa.Table(
+    "cart_items", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("product_id", sa.Integer, sa.ForeignKey("products.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_cart_items_customer", "org_id", "customer_id", "id"),
+)
+
+tickets = sa.Table(
+    "tickets", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("order_id", sa.Integer),                   # the order request it is about
+    sa.Column("subject", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False, server_default="open"),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(sa.text("status IN ('open','answered','closed')"), name="status"),
+    sa.Index("ix_tickets_org_customer", "org_id", "customer_id", "id"),
+    sa.Index("ix_tickets_org_status", "org_id", "status", "id"),
+)
+
+ticket_messages = sa.Table(
+    "ticket_messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=False),
+    sa.Column("ticket_id", sa.Integer, sa.ForeignKey("tickets.id"), nullable=False),
+    sa.Column("author", sa.String(10), nullable=False),          # customer | admin
+    sa.Column("author_name", sa.String(200), nullable=False, server_default=""),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint(sa.text("author IN ('customer','admin')"), name="author"),
+    sa.Index("ix_ticket_messages_ticket", "org_id", "ticket_id", "id"),
+)
+
 # The subpackages' tables, so that importing ``billing.schema`` (Alembic's env) puts all of billing's on the MetaData.
 from billing.gateways import schema as _gateways  # noqa: E402,F401
 from billing.notify import schema as _notify  # noqa: E402,F401

@@ -61,6 +61,59 @@ _INVOICE = {"number": "INV-000123", "total": "GH₵120.00", "amount_due": "GH₵
 _APPLICANT = {"name": "Ama Mensah", "first_name": "Ama", "email": "ama@example.com", "phone": "+233540000000"}
 _SERVICE = {"product": "Home 20 Mbps", "username": "ama-mensah-4821", "start_date": "Nov 30, 2026"}
 
+# -- orders and tickets (the portal's shop, issue 13 part d) ---------------------------------------------
+
+_ORDER = {"number": "ORD-000042", "total": "GH₵180.00", "items": "Home 20 Mbps, Router rental",
+          "method": "request", "note": "Please install on a Saturday."}
+_TICKET = {"id": 7, "subject": "Order ORD-000042", "url": "https://isp.example/demo/portal/tickets/7"}
+ORDER_KINDS = (
+    Kind("order.placed", "An order placed on the portal", CUSTOMER, (EMAIL,),
+         "Your order {{ order.number }} at {{ org.name }}",
+         "Hello {{ customer.first_name }},\n\nThank you for your order {{ order.number }}: {{ order.items }}, "
+         "{{ order.total }}.\n\n{% if order.method == 'gateway' %}Your services start as soon as your payment is "
+         "confirmed.{% else %}We confirm the start date with you, then invoice you from that date. You may also pay "
+         "it online at once from the order's page.{% endif %}\n\nSee it in the portal: {{ portal_url }}\n\n"
+         "{{ org.name }}",
+         "{{ org.name }}: order {{ order.number }} received ({{ order.total }}). {{ portal_url }}",
+         {"order": "number, total (formatted), items (names), method (gateway, invoice, request), note."},
+         {"order": _ORDER}),
+    Kind("ticket.reply", "A reply from the admins in one of the customer's tickets", CUSTOMER, (EMAIL,),
+         "Re: {{ ticket.subject }}",
+         "Hello {{ customer.first_name }},\n\n{{ org.name }} replied to your ticket \u201c{{ ticket.subject }}\u201d:"
+         "\n\n{{ reply }}\n\nRead it and answer in the portal: {{ ticket.url }}\n\n{{ org.name }}",
+         "{{ org.name }} replied to \u201c{{ ticket.subject }}\u201d: {{ ticket.url }}",
+         {"ticket": "id, subject, url (its page on the portal).", "reply": "The reply's text."},
+         {"ticket": _TICKET, "reply": "We can install on Saturday 12 December."}),
+    Kind("admin.order_placed", "A new order on the portal (to the admins)", ADMIN, (EMAIL,),
+         "{{ org.name }}: new order {{ order.number }} from {{ customer_name }}",
+         "{{ customer_name }} ({{ customer_username }}) placed order {{ order.number }}: {{ order.items }}, "
+         "{{ order.total }}, {% if order.method == 'gateway' %}paid online{% elif order.method == 'request' %}"
+         "as a request{% else %}to be invoiced{% endif %}.{% if order.note %}\n\nTheir note: {{ order.note }}"
+         "{% endif %}\n\nApprove it with the actual start date through the API: POST /orders/{{ order_id }}/approve.",
+         "{{ org.name }}: new order {{ order.number }} from {{ customer_name }} ({{ order.total }})",
+         {"order": "number, total, items, method, note.", "order_id": "The order's id.",
+          "customer_name": "Who ordered.", "customer_username": "Their customer number."},
+         {"order": _ORDER, "order_id": 42, "customer_name": "Ama Mensah", "customer_username": "ama-mensah-4821"}),
+    Kind("admin.ticket_opened", "A new ticket from a customer (to the admins)", ADMIN, (EMAIL,),
+         "{{ org.name }}: new ticket #{{ ticket.id }} from {{ customer_name }}: {{ ticket.subject }}",
+         "{{ customer_name }} ({{ customer_username }}) opened ticket #{{ ticket.id }} \u201c{{ ticket.subject }}"
+         "\u201d:\n\n{{ message }}\n\nReply through the API: POST /tickets/{{ ticket.id }}/replies.",
+         "{{ org.name }}: ticket #{{ ticket.id }} from {{ customer_name }}: {{ ticket.subject }}",
+         {"ticket": "id, subject.", "message": "The customer's first message.", "customer_name": "Who wrote.",
+          "customer_username": "Their customer number."},
+         {"ticket": _TICKET, "message": "I would like to order (ORD-000042): ...", "customer_name": "Ama Mensah",
+          "customer_username": "ama-mensah-4821"}),
+    Kind("admin.ticket_replied", "A customer's reply in a ticket (to the admins)", ADMIN, (EMAIL,),
+         "{{ org.name }}: {{ customer_name }} replied on ticket #{{ ticket.id }}: {{ ticket.subject }}",
+         "{{ customer_name }} ({{ customer_username }}) replied on ticket #{{ ticket.id }} \u201c{{ ticket.subject }}"
+         "\u201d:\n\n{{ message }}",
+         "{{ org.name }}: {{ customer_name }} replied on ticket #{{ ticket.id }}",
+         {"ticket": "id, subject.", "message": "The reply.", "customer_name": "Who wrote.",
+          "customer_username": "Their customer number."},
+         {"ticket": _TICKET, "message": "Saturday suits me.", "customer_name": "Ama Mensah",
+          "customer_username": "ama-mensah-4821"}),
+)
+
 KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("customer.welcome", "Welcome, with the customer's portal login", CUSTOMER, (EMAIL, SMS),
          "Welcome to {{ org.name }}",
@@ -220,6 +273,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "{{ org.name }}: SMS balance {{ balance }} (below {{ threshold }})",
          {"balance": "The gateway's balance.", "threshold": "The alert threshold."},
          {"balance": "41.5", "threshold": "100"}, urgent=True),
+    *ORDER_KINDS,
 )}
 
 #: Kinds that rules create (the offsets are the rules'); the others follow events or calls.

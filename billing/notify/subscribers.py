@@ -33,6 +33,7 @@ from billing.events import (
 )
 from billing.notify import outbox
 from billing.notify.outbox import Draft, OrgFacts
+from billing.orders.notices import OrderNotices
 from billing.schema import services as svc_t
 from billing.signup.notices import RegistrationNotices
 
@@ -67,6 +68,7 @@ class Subscribers:
             ("usage.quota_exceeded", self.on_quota_exceeded),
             ("usage.quota_warning", self.on_quota_warning),
             *RegistrationNotices(self.box, self.base_url).handlers(),
+            *OrderNotices(self.box, self.base_url).handlers(),
         ]
 
     def _queue(self, conn: Connection, ev: Event, drafts: list[Draft], facts: OrgFacts | None = None) -> None:

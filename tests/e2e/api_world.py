@@ -66,6 +66,36 @@ def seed_orgs(conf: Path, renamed: tuple[str, ...] = (B,)) -> None:
     finally:
         e.dispose()
     cli(conf, "demo")
+    seed_shop(conf, (A, *renamed))
+
+
+def seed_shop(conf: Path, slugs: tuple[str, ...]) -> None:
+    """Each org gets an order (a request for Static IP by its first customer) and a ticket about it, so the
+    isolation sweep has order and ticket ids of B to aim at."""
+    import sqlalchemy as sa
+
+    from aaad import app, orgs
+    from aaad.db import sync_engine
+    from aaad.view.write import LoginWriter
+    from billing import catalogue
+    from billing.orders import orders, tickets
+    from billing.schema import customers
+    now = datetime.now(UTC)
+    writer = LoginWriter(app.secret_box(app.load_config(str(conf))))
+    e = sync_engine(database_url(conf))
+    try:
+        with e.begin() as c:
+            for slug in slugs:
+                org = orgs.get_by_slug(c, slug)
+                assert org is not None
+                cid = c.execute(sa.select(sa.func.min(customers.c.id)).where(customers.c.org_id == org.id)
+                                ).scalar_one()
+                p = catalogue.product_by_name(c, org.id, "Static IP")
+                assert p is not None
+                o = orders.place(c, writer, org.id, cid, [p.id], now, method="request", note="seeded")
+                tickets.open_ticket(c, org.id, cid, f"Order {o.number}", "Seeded request.", now, order_id=o.id)
+    finally:
+        e.dispose()
 
 
 def seed_signup(engine: Any, slug: str, conf: Path) -> None:

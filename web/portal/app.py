@@ -14,6 +14,8 @@ and a session cookie of org A is nobody on org B's portal.
     /brand.css             the org's colour
     /pay/...               paying (web.portal.pay)
     /register...           registration (web.portal.register)
+    /products, /cart, /checkout, /orders/..., /tickets/...
+                           the catalogue, the cart, orders and tickets (web.portal.shop)
 
 Every POST carries the session's CSRF token (``check_csrf``), and every page
 of a signed-in customer reads only that customer's rows.
@@ -46,6 +48,7 @@ from web.pages import Pages, root_prefix
 from web.portal import accounts, sessions
 from web.portal.pay import PayPages
 from web.portal.register import RegisterPages
+from web.portal.shop import ShopPages, cart_count
 from web.portal.visitor import CSRF_FIELD, Visitor
 
 Reader = Callable[..., "defer.Deferred[Any]"]
@@ -257,6 +260,8 @@ class Portal:
     def _render(self, request: IRequest, template: str, visitor: Visitor | None = None,
                 **context: Any) -> Generator[Any, Any, bytes]:
         b = yield self._branding()
+        if visitor is not None and visitor.signed_in and "cart_count" not in context:
+            context["cart_count"] = yield self.read(cart_count, visitor.org.id, visitor.customer_id)
         return self.pages.render(request, template, brand=b.name, logo=b.logo, portal=self.portal_base(request),
                                  visitor=visitor, octets=octets, **context)
 
@@ -530,6 +535,13 @@ class Portal:
     def register_more(self, request: IRequest) -> KleinRenderable:
         """The rest of the registration pages (the "more information" link)."""
         return cast(IResource, self._register_pages().app.resource())
+
+    @app.route("/<any(products, cart, checkout, orders, tickets):section>", branch=True)
+    def shop(self, request: IRequest, section: str) -> KleinRenderable:
+        """The catalogue, the cart, checkout, orders and tickets (web.portal.shop)."""
+        if self.deps is None:
+            raise NotFound("page", section)
+        return ShopPages(self, self.deps, self.pages, self.slug).resource()
 
     # -- errors ---------------------------------------------------------------------------------
 
