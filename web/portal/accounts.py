@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
@@ -35,6 +35,7 @@ from aaad.view import store as view_store
 from accounting import store as acct_store
 from billing import catalogue, customers, invoices, ledger, payments, services, settings
 from billing.notify import otp
+from billing.orders import cart, tickets
 from web.portal import sessions
 from web.schema import portal_login_throttle as throttle_t
 from web.schema import portal_reset_tokens as reset_t
@@ -296,6 +297,8 @@ class Dashboard:
     services: list[ServiceView]
     invoices: list[invoices.Invoice]
     payments: list[payments.Payment]
+    tickets: list[tickets.Ticket] = field(default_factory=list)
+    cart_count: int = 0
 
 
 def _reasons(conn: Connection, org_id: int, customer_id: int) -> dict[int, str]:
@@ -341,7 +344,8 @@ def dashboard(conn: Connection, box: SecretBox, org_id: int, customer_id: int, n
     return Dashboard(c, st.currency, st.locale, ledger.balance(conn, org_id, customer_id),
                      min((i.due_date for i in opened), default=None), sum(i.open_amount for i in opened), views,
                      invoices.list_invoices(conn, org_id, customer_id=customer_id, limit=recent),
-                     payments.list_payments(conn, org_id, customer_id=customer_id, limit=recent))
+                     payments.list_payments(conn, org_id, customer_id=customer_id, limit=recent),
+                     tickets.of_customer(conn, org_id, customer_id, limit=5), cart.count(conn, org_id, customer_id))
 
 
 def owns_login(conn: Connection, org_id: int, customer_id: int, login_id: int) -> bool:

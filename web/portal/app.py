@@ -286,6 +286,7 @@ class Portal:
         data = yield self.read(accounts.dashboard, self.deps.box, org.id, s.customer_id, self._now(),
                                st=self.settings)
         page = yield self._render(request, "portal/dashboard.html", v, d=data, money=self._money(data),
+                                  tickets=data.tickets, cart_count=data.cart_count,
                                   day=lambda d: documents.format_day(d, data.locale))
         return page
 

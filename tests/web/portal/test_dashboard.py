@@ -200,3 +200,17 @@ def test_pages_carry_no_inline_script_and_the_strict_policy(browser: Browser) ->
     assert r.header("Content-Security-Policy") == "default-src 'self'; frame-ancestors 'none'"
 
 
+
+
+def test_dashboard_lists_the_customers_own_tickets(ama: Browser, world: World) -> None:
+    """Ama's latest tickets are on her dashboard with their state and a link; another customer's are not;
+    with none, the section offers a new ticket."""
+    from billing.orders import tickets
+    assert "No tickets." in ama.get("/demo/portal/").text
+    ama_id, yaw_id = (customer_id(world, world.demo, f"{n}@example.com") for n in ("ama", "yaw"))
+    with world.db.engine.begin() as c:
+        mine = tickets.open_ticket(c, world.demo, ama_id, "Router blinks red", "Since this morning.", NOW)
+        tickets.open_ticket(c, world.demo, yaw_id, "Yaw's secret question", "Hello.", NOW)
+    page = ama.get("/demo/portal/").text
+    assert "Router blinks red" in page and f'tickets/{mine.ticket.id}"' in page and "waiting for us" in page
+    assert "Yaw's secret question" not in page
