@@ -144,7 +144,8 @@ def test_zone_fields_are_validated(conn: Any) -> None:
     """Name taken, nothing describing the zone, bad postcodes, bad lists: ValidationError naming the field."""
     a = org(conn)
     coverage.add_zone(conn, a, T0, name="Osu", areas=["Osu"])
-    cases = [({"name": "Osu", "areas": ["x"]}, "name"), ({"name": " "}, "name"), ({"name": "Empty"}, "areas"),
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"name": "Osu", "areas": ["x"]}, "name"), ({"name": " "}, "name"), ({"name": "Empty"}, "areas"),
              ({"name": "P", "postcodes": ["GA/12"]}, "postcodes"), ({"name": "L", "areas": "Osu"}, "areas"),
              ({"name": "G", "geojson": {"type": "Point"}}, "geojson")]
     for kw, field in cases:

@@ -25,7 +25,7 @@ def test_a_lead_keeps_contacts_normalised_and_the_place(conn: Any) -> None:
     ({"name": ""}, "name"), ({"name": "Kofi"}, "email"), ({"name": "Kofi", "email": "nope"}, "email"),
     ({"name": "Kofi", "phone": "12"}, "phone"), ({"name": "Kofi", "email": "k@x.com", "note": "x" * 2001}, "note"),
 ])
-def test_bad_contacts_name_the_field(conn: Any, kw: dict[str, str], field: str) -> None:
+def test_bad_contacts_name_the_field(conn: Any, kw: dict[str, Any], field: str) -> None:
     """A missing name, no way to reach them, a bad e-mail or phone, a long note: ValidationError(field)."""
     with pytest.raises(ValidationError) as e:
         leads.add(conn, org(conn), T0, **kw)
