@@ -31,6 +31,7 @@ from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from billing import documents, settings
 from billing.catalogue import Product
+from billing.orders import orders
 from billing.signup import contracts, coverage, leads
 from billing.signup.coverage import Availability, Place
 from web.api.app import Deps
@@ -90,20 +91,19 @@ def _offer(conn: Any, org_id: int, place: Place | None) -> Offer:
 
 @dataclass(frozen=True)
 class PayStep:
-    order: Any                          # the order waiting for payment (status placed), or None
+    order: orders.Order | None          # the order waiting for payment (status placed)
     total: str
-    to_sign: bool                       # a contract is still to sign first
-    others: list[Any]                   # the customer's other orders (paid, active...)
+    to_sign: bool                       # a contract is still to sign before paying the order
+    others: list[orders.Order]          # the customer's other orders (paid, active...)
 
 
 def _pay_step(conn: Any, org_id: int, customer_id: int) -> PayStep:
-    from billing.orders import orders  # the orders seam (lead): imported here until it lands on main
     st = settings.get(conn, org_id)
     mine = orders.of_customer(conn, org_id, customer_id)
     waiting = [o for o in mine if o.status == "placed"]
     order = max(waiting, key=lambda o: o.id) if waiting else None
     total = documents.format_money(order.total, order.currency, st.locale) if order else ""
-    return PayStep(order, total, contracts.to_sign(conn, org_id, customer_id) is not None,
+    return PayStep(order, total, order is not None and contracts.to_sign(conn, org_id, customer_id) is not None,
                    [o for o in mine if order is None or o.id != order.id])
 
 
@@ -292,8 +292,7 @@ class SignupPages:
             order_id = int(_arg(request, "order", 20))
         except ValueError:
             raise NotFound("order", _arg(request, "order", 20)) from None
-        from billing.orders import orders  # the orders seam (lead): imported here until it lands on main
-        order = yield self.deps.db.read(orders.get, v.org.id, order_id)
+        order: orders.Order | None = yield self.deps.db.read(orders.get, v.org.id, order_id)
         if order is None or order.customer_id != v.customer_id:
             raise NotFound("order", order_id)
         if order.status == "placed" and order.method != "invoice":

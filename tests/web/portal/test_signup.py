@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from aaad.view.write import LoginWriter
 from billing import catalogue, customers
+from billing.orders import orders
 from billing.schema import contract_signatures, leads
 from billing.schema import customers as customers_t
 from billing.signup import contracts, coverage
@@ -227,3 +228,75 @@ def test_signup_without_the_slash_finds_the_coverage_step(browser: Browser, zone
         assert r.required_header("Location").endswith("signup/"), r.required_header("Location")
         r = browser.get("/demo/portal/signup/")
     assert r.code == 200 and 'name="postcode"' in r.text
+
+
+# -- the payment method ----------------------------------------------------------------------------
+
+def place_order(world: World, org_id: int, email: str, product: str = "Static IP") -> int:
+    """An order (method invoice, as the register form places it) for the customer, their contract signed."""
+    with world.db.engine.begin() as c:
+        cid = int(c.execute(sa.select(customers_t.c.id).where(customers_t.c.org_id == org_id,
+                                                               customers_t.c.email == email)).scalar_one())
+        cur = contracts.to_sign(c, org_id, cid)
+        if cur is not None:
+            contracts.sign(c, org_id, cid, cur.id, NOW, full_name="Abena Owusu", agreed=True, ip="192.0.2.1",
+                           user_agent="test", pdf=b"%PDF-1.7 test")
+        pid = catalogue.product_by_name(c, org_id, product).id  # type: ignore[union-attr]
+        return orders.place(c, LoginWriter(world.box), org_id, cid, [pid], NOW).id
+
+
+def order_of(world: World, org_id: int, order_id: int) -> orders.Order:
+    with world.db.engine.connect() as c:
+        return orders.require(c, org_id, order_id)
+
+
+def test_the_pay_step_waits_for_the_contract(browser: Browser, world: World, abena: str) -> None:
+    """With the current contract unsigned, the pay step sends the customer to sign it first."""
+    place_order(world, world.demo, abena)
+    new_contract(world, world.demo, "Yet another version.")
+    assert browser.login("demo", abena).code == 303
+    r = browser.get("/demo/portal/signup/pay")
+    assert r.code == 303 and r.required_header("Location").endswith("signup/contract")
+
+
+def test_the_pay_step_offers_paying_now_or_an_invoice(browser: Browser, world: World, abena: str) -> None:
+    """The order waiting for payment: its total, a pay-now form to pay/order/ID (with CSRF) and the invoice
+    choice; choosing the invoice shows what happens next and leaves the order placed, method invoice."""
+    oid = place_order(world, world.demo, abena)
+    assert browser.login("demo", abena).code == 303
+    r = browser.get("/demo/portal/signup/pay")
+    assert r.code == 200 and f"ORD-{oid:06d}" in r.text and "Static IP" in r.text
+    assert f'action="../../../demo/portal/pay/order/{oid}"' in r.text
+    token = re.search(r'name="csrf" value="([^"]+)"', r.text).group(1)  # type: ignore[union-attr]
+    done = browser.post("/demo/portal/signup/pay", {"csrf": token, "order": str(oid)})
+    assert done.code == 200 and "What happens next" in done.text and "actual start date" in done.text
+    o = order_of(world, world.demo, oid)
+    assert (o.status, o.method) == ("placed", "invoice")
+
+
+def test_the_pay_step_reaches_only_the_customers_own_orders(browser: Browser, world: World, abena: str) -> None:
+    """Another org's order, another customer's order, no CSRF token: 404, 404, 403; nothing changes."""
+    mine = place_order(world, world.demo, abena)
+    foreign = place_order(world, world.other, abena)
+    with world.db.engine.begin() as c:
+        orders.set_method(c, world.other, foreign, "gateway", NOW)
+    theirs = place_order(world, world.demo, "ama@example.com")
+    with world.db.engine.begin() as c:
+        orders.set_method(c, world.demo, theirs, "gateway", NOW)
+    assert browser.login("demo", abena).code == 303
+    token = browser.csrf("/demo/portal/signup/pay")
+    assert browser.post("/demo/portal/signup/pay", {"csrf": token, "order": str(foreign)}).code == 404
+    assert browser.post("/demo/portal/signup/pay", {"csrf": token, "order": str(theirs)}).code == 404
+    assert browser.post("/demo/portal/signup/pay", {"csrf": token, "order": "x"}).code == 404
+    assert browser.post("/demo/portal/signup/pay", {"order": str(mine)}).code == 403
+    assert order_of(world, world.other, foreign).method == "gateway"
+    assert order_of(world, world.demo, theirs).method == "gateway"
+    page = browser.get("/demo/portal/signup/pay").text
+    assert f"ORD-{foreign:06d}" not in page and f"ORD-{theirs:06d}" not in page
+
+
+def test_without_an_order_the_pay_step_says_so(browser: Browser, world: World) -> None:
+    """A customer with no order waiting: nothing to pay (and no contract asked for), a link to the account."""
+    assert browser.login("demo", "yaw@example.com").code == 303
+    r = browser.get("/demo/portal/signup/pay")
+    assert r.code == 200 and "no order waiting for payment" in r.text
