@@ -241,3 +241,10 @@ def signature_page(conn: Connection, org_id: int, *, customer_id: int | None = N
         query = query.where(contract_signatures.c.contract_id == contract_id)
     return paging.page(conn, query, sort=sort, columns=SIGNATURE_SORTS, id_col=contract_signatures.c.id,
                        cursor=cursor, limit=limit, row=_signature)
+
+
+def require_signature(conn: Connection, org_id: int, signature_id: int) -> Signature:
+    s = get_signature(conn, org_id, signature_id)
+    if s is None:
+        raise NotFound("contract signature", signature_id)
+    return s
