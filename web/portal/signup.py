@@ -73,7 +73,7 @@ def _offer(conn: Any, org_id: int, place: Place | None) -> Offer:
     """What the coverage step shows: the area list and, for a place, the products sold there."""
     st = settings.get(conn, org_id)
     areas = coverage.areas(conn, org_id)
-    vat = "" if not st.vat_bp else ("prices include VAT" if st.prices_include_vat else "VAT is added to prices")
+    vat = "" if not st.vat_bp else ("Prices include VAT" if st.prices_include_vat else "VAT is added to prices")
     if place is None:
         return Offer(areas, None, [], vat)
     got = coverage.available(conn, org_id, place)
