@@ -1,4 +1,5 @@
-"""An SQLite database migrated to the heads, with org ``isp`` (and ``other``) for the sign-up tests."""
+"""A database migrated to the heads (SQLite, then PostgreSQL: each test module runs on both) for the sign-up
+tests; each test makes its orgs ``isp`` (and ``other``) in a transaction rolled back after it."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -18,9 +19,13 @@ from tests.billing import fixtures_d as F
 T0 = F.T0
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: Any) -> Iterator[Engine]:
-    e = sync_engine(f"sqlite:///{Path(tmp_path_factory.mktemp('signup')) / 'signup.db'}")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(request: Any, tmp_path_factory: Any) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{Path(tmp_path_factory.mktemp('signup')) / 'signup.db'}"
+    else:
+        url = request.getfixturevalue("pg_cluster").new_database()
+    e = sync_engine(url)
     migrate.upgrade(e)
     yield e
     e.dispose()
