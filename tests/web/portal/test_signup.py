@@ -47,6 +47,12 @@ def choose_links(page: str) -> list[str]:
     return [html.unescape(m) for m in re.findall(r'href="([^"]*register\?product=[^"]*)"', page)]
 
 
+def test_the_start_page_links_to_the_sign_up(browser: Browser) -> None:
+    """A visitor on the portal's start page finds the way to sign up."""
+    r = browser.get("/demo/portal/")
+    assert r.code == 200 and 'href="../../demo/portal/signup/"' in r.text
+
+
 def test_the_coverage_step_asks_where(browser: Browser, zones: Any) -> None:
     """Without an answer: the area list, postcode and coordinate fields, no products yet."""
     r = browser.get("/demo/portal/signup/")
@@ -59,7 +65,7 @@ def test_an_area_shows_the_products_sold_there_as_cards(browser: Browser, zones:
     """Osu: the product sold only there plus those sold everywhere, each choosing register?product&zone; none
     of the other org's products."""
     r = browser.get("/demo/portal/signup/?area=osu")
-    assert r.code == 200 and "Available in Osu" in r.text
+    assert r.code == 200 and "Available in Osu" in r.text and '<option value="Osu" selected>' in r.text
     links = choose_links(r.text)
     assert all(link.startswith("../../../demo/portal/register?") for link in links)
     assert f"register?product={zones['demo/Fibre Osu']}&zone=Osu" in [link.split("/")[-1] for link in links]
