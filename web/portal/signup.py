@@ -31,6 +31,7 @@ from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from billing import documents, settings
 from billing.catalogue import Product
+from billing.gateways import store as gateway_store
 from billing.orders import orders
 from billing.signup import contracts, coverage, leads
 from billing.signup.coverage import Availability, Place
@@ -95,16 +96,18 @@ class PayStep:
     total: str
     to_sign: bool                       # a contract is still to sign before paying the order
     others: list[orders.Order]          # the customer's other orders (paid, active...)
+    online: bool                        # the org takes payments through a gateway
 
 
-def _pay_step(conn: Any, org_id: int, customer_id: int) -> PayStep:
+def _pay_step(conn: Any, box: Any, org_id: int, customer_id: int) -> PayStep:
     st = settings.get(conn, org_id)
+    gw = gateway_store.gateway_settings_of(conn, box, org_id)
     mine = orders.of_customer(conn, org_id, customer_id)
     waiting = [o for o in mine if o.status == "placed"]
     order = max(waiting, key=lambda o: o.id) if waiting else None
     total = documents.format_money(order.total, order.currency, st.locale) if order else ""
     return PayStep(order, total, order is not None and contracts.to_sign(conn, org_id, customer_id) is not None,
-                   [o for o in mine if order is None or o.id != order.id])
+                   [o for o in mine if order is None or o.id != order.id], gw is not None and gw.gateway != "none")
 
 
 class SignupPages:
@@ -276,7 +279,7 @@ class SignupPages:
     def pay(self, request: IRequest) -> Generator[Any, Any, bytes]:
         """The order waiting for payment: pay now through the gateway, or be invoiced."""
         v = yield self._customer(request)
-        step: PayStep = yield self.deps.db.read(_pay_step, v.org.id, v.customer_id)
+        step: PayStep = yield self.deps.db.read(_pay_step, self.deps.box, v.org.id, v.customer_id)
         if step.to_sign:
             return self._see_other(request, "signup/contract")
         page = yield self._render(request, "portal/signup_pay.html", v, step=step)

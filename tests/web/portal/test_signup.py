@@ -306,3 +306,19 @@ def test_without_an_order_the_pay_step_says_so(browser: Browser, world: World) -
     assert browser.login("demo", "yaw@example.com").code == 303
     r = browser.get("/demo/portal/signup/pay")
     assert r.code == 200 and "no order waiting for payment" in r.text
+
+
+def test_without_a_gateway_only_the_invoice_is_offered(browser: Browser, world: World, abena: str) -> None:
+    """An org that takes no payments online: the pay step offers the invoice only, and says so."""
+    from billing.gateways import store as gateways
+    oid = place_order(world, world.demo, abena)
+    with world.db.engine.begin() as c:
+        gateways.set_gateway(c, world.box, world.demo, "none", NOW)
+    try:
+        assert browser.login("demo", abena).code == 303
+        r = browser.get("/demo/portal/signup/pay")
+        assert r.code == 200 and "does not take payments online" in r.text
+        assert "pay/order/" not in r.text and f'name="order" value="{oid}"' in r.text
+    finally:
+        with world.db.engine.begin() as c:
+            gateways.set_gateway(c, world.box, world.demo, "test", NOW)
