@@ -538,8 +538,3 @@ contract_signatures = sa.Table(
     sa.UniqueConstraint("org_id", "customer_id", "contract_id", name="uq_contract_signatures_once"),
 )
 sa.Index("ix_contract_signatures_customer", contract_signatures.c.org_id, contract_signatures.c.customer_id)
-
-# The subpackages' tables, so that importing ``billing.schema`` (Alembic's env) puts all of billing's on the MetaData.
-from billing.gateways import schema as _gateways  # noqa: E402,F401
-from billing.notify import schema as _notify  # noqa: E402,F401
-from billing.orders import schema as _orders  # noqa: E402,F401
