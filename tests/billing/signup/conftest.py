@@ -20,7 +20,9 @@ T0 = F.T0
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def engine(request: Any, tmp_path_factory: Any) -> Iterator[Engine]:
+def signup_engine(request: Any, tmp_path_factory: Any) -> Iterator[Engine]:
+    """One migrated database per test module (coverage, leads, contracts), on SQLite then PostgreSQL (the
+    registration tests use the root conftest's ``engine``, fresh per test)."""
     if request.param == "sqlite":
         url = f"sqlite:///{Path(tmp_path_factory.mktemp('signup')) / 'signup.db'}"
     else:
@@ -32,9 +34,9 @@ def engine(request: Any, tmp_path_factory: Any) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def conn(engine: Engine) -> Iterator[Any]:
+def conn(signup_engine: Engine) -> Iterator[Any]:
     """A connection whose transaction is rolled back after the test."""
-    with engine.connect() as c:
+    with signup_engine.connect() as c:
         tx = c.begin()
         yield c
         tx.rollback()
