@@ -32,11 +32,6 @@ PRODUCT = "Home 10M"            # a demo internet product sold everywhere, 10M/1
 RATE = 'Mikrotik-Rate-Limit = "10M/10M"'
 
 
-def _has_register() -> bool:
-    from web.portal.app import Portal
-    return any(str(r.rule).startswith("/register") for r in Portal.app.url_map.iter_rules())
-
-
 class Admin:
     """The demo org's admin over the API (a read-write token)."""
 
@@ -178,8 +173,6 @@ def test_contract_and_pay_now_for_an_order_placed_directly(driver: Any, demo_dae
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
 
-@pytest.mark.skipif(not _has_register(), reason="waits for R's register form /{org}/portal/register (issue 13 "
-                                                "part (b)), not on this branch yet")
 def test_sign_up_online_coverage_register_contract_pay(driver: Any, demo_daemon: Site, admin: Admin) -> None:
     """Flow 2: the coverage step → choose a product → the register form (product and zone carried) → the
     contract → pay now through the test gateway (Succeed) → the service is active at once → radclient
