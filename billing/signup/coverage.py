@@ -174,9 +174,11 @@ def check_geojson(value: Any) -> dict[str, Any]:
             raise ValidationError("geojson", f"{where}: a list of linear rings (the outline first)")
         for j, ring in enumerate(poly):
             vertices += _ring_ok(ring, f"{where}[{j}]")
-    if vertices > MAX_VERTICES:
-        raise ValidationError("geojson", f"at most {MAX_VERTICES} positions")
-    clean = {"type": value["type"], "coordinates": coords}
+            if vertices > MAX_VERTICES:
+                raise ValidationError("geojson", f"at most {MAX_VERTICES} positions")
+    # Positions kept as [longitude, latitude] floats only (an altitude or anything after it is dropped).
+    flat = [[[[float(p[0]), float(p[1])] for p in ring] for ring in poly] for poly in polygons]
+    clean = {"type": value["type"], "coordinates": flat[0] if value["type"] == "Polygon" else flat}
     geom = shape(clean)
     if not geom.is_valid:
         raise ValidationError("geojson", "not a valid polygon (rings cross themselves or each other)")

@@ -86,6 +86,13 @@ def test_bad_geojson_is_refused_naming_the_field(bad: Any, says: str) -> None:
     assert e.value.field == "geojson" and says in e.value.message
 
 
+def test_positions_keep_longitude_and_latitude_only() -> None:
+    """An altitude (or anything after it) is dropped; integers become floats."""
+    got = coverage.check_geojson({"type": "Polygon", "coordinates": [
+        [[0, 0, 12, "x"], [1, 0, 3], [1, 1], [0, 0, None]]]})
+    assert got == {"type": "Polygon", "coordinates": [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]]}
+
+
 def test_a_feature_or_collection_is_unwrapped() -> None:
     """A Feature (or a FeatureCollection of one) is accepted as its geometry; JSON text too."""
     feat = {"type": "Feature", "properties": {}, "geometry": OSU}
