@@ -473,3 +473,68 @@ signup_attempts = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
 )
 sa.Index("ix_signup_attempts_org_ip", signup_attempts.c.org_id, signup_attempts.c.ip_hash, signup_attempts.c.at)
+
+# -- sign-up: coverage, leads, contracts (billing.signup; migration b0010) -----------------
+
+# A coverage zone: where the org can connect people, as area names, postcodes
+# (normalised; an entry ending in "*" is a prefix) and/or a GeoJSON polygon.
+coverage_zones = sa.Table(
+    "coverage_zones", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),       # what Product.zones names
+    sa.Column("areas", sa.Text, nullable=False, server_default="[]"),       # JSON list of area names
+    sa.Column("postcodes", sa.Text, nullable=False, server_default="[]"),   # JSON list, normalised
+    sa.Column("geojson", sa.Text),                            # a Polygon/MultiPolygon (lon, lat)
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("org_id", "name", name="uq_coverage_zones_name"),
+)
+
+# "Not yet available here": a visitor's contact details and where they asked.
+leads = sa.Table(
+    "leads", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("email", sa.String(254)),
+    sa.Column("phone", sa.String(32)),                        # E.164
+    sa.Column("area", sa.String(100), nullable=False, server_default=""),
+    sa.Column("postcode", sa.String(32), nullable=False, server_default=""),
+    sa.Column("latitude", sa.Float),
+    sa.Column("longitude", sa.Float),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("status", sa.String(12), nullable=False, server_default="new"),   # new | contacted | closed
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+sa.Index("ix_leads_org_status", leads.c.org_id, leads.c.status, leads.c.id)
+
+# The org's contract text, one row per version (never changed once written).
+contracts = sa.Table(
+    "contracts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("org_id", "version", name="uq_contracts_version"),
+)
+
+# A customer's signature of one contract version, with the signed PDF copy.
+contract_signatures = sa.Table(
+    "contract_signatures", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
+    sa.Column("contract_id", sa.Integer, sa.ForeignKey("contracts.id"), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("full_name", sa.String(200), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("user_agent", sa.String(500), nullable=False, server_default=""),
+    sa.Column("signed_at", UTCDateTime, nullable=False),
+    sa.Column("pdf", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("org_id", "customer_id", "contract_id", name="uq_contract_signatures_once"),
+)
+sa.Index("ix_contract_signatures_customer", contract_signatures.c.org_id, contract_signatures.c.customer_id)

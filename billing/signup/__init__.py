@@ -1,1 +1,2 @@
-"""Sign-up: the portal's registration form and its approval (forms, registrations, uploads)."""
+"""Sign-up: the portal's registration form and its approval (forms, registrations, uploads); coverage zones
+and leads (coverage, leads); versioned contracts and their signatures (contracts)."""

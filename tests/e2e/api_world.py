@@ -115,6 +115,35 @@ def seed_signup(engine: Any, slug: str, conf: Path) -> None:
             forms.add_field(c, org.id, now, key="id_number", label="ID number", kind="text")
 
 
+def seed_coverage_contracts(conf: Path, slugs: tuple[str, ...] = (A, B)) -> None:
+    """Each org gets the sign-up objects (billing.signup): a coverage zone, a contract version, a lead and a
+    customer's signature of the contract, so the isolation sweep aims at B's."""
+    import sqlalchemy as sa
+
+    from aaad import orgs
+    from aaad.db import sync_engine
+    from billing.schema import customers
+    from billing.signup import contracts, coverage, leads
+    now = datetime.now(UTC)
+    e = sync_engine(database_url(conf))
+    try:
+        with e.begin() as c:
+            for slug in slugs:
+                org = orgs.get_by_slug(c, slug)
+                assert org is not None
+                coverage.add_zone(c, org.id, now, name="Osu", areas=["Osu"], postcodes=["GA1*"], geojson={
+                    "type": "Polygon", "coordinates": [[[-0.19, 5.54], [-0.16, 5.54], [-0.16, 5.57], [-0.19, 5.54]]]})
+                leads.add(c, org.id, now, name="Kwesi Appiah", email="kwesi@example.com",
+                          place=coverage.Place(postcode="GE-1"))
+                k = contracts.add_version(c, org.id, now, title="Service agreement", body="We connect you.")
+                cid = c.execute(sa.select(customers.c.id).where(customers.c.org_id == org.id)
+                                .order_by(customers.c.id).limit(1)).scalar_one()
+                contracts.sign(c, org.id, cid, k.id, now, full_name="Ama Mensah", agreed=True, ip="192.0.2.1",
+                               user_agent="e2e", pdf=b"%PDF-1.4 e2e")
+    finally:
+        e.dispose()
+
+
 def make_tokens(conf: Path, extra_orgs: tuple[str, ...] = ()) -> dict[str, str]:
     """Tokens: a / a_ro (org demo), b / b_ro (org other), platform, and SLUG / SLUG_ro per ``extra_orgs``
     slug (the org added when missing)."""
@@ -201,6 +230,7 @@ def start_world(factory: DaemonFactory, db_url: str | None = None, extra_orgs: t
     """A daemon on a database with orgs demo, other and ``extra_orgs``, all seeded, and their tokens."""
     conf, data_dir = factory.configure(db_url, extra=API_EXTRA, demo=False)
     seed_orgs(conf, (B, *extra_orgs))
+    seed_coverage_contracts(conf)
     toks = make_tokens(conf, extra_orgs)
     return ApiWorld(factory.start(conf, data_dir), conf, toks)
 

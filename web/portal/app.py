@@ -16,6 +16,7 @@ and a session cookie of org A is nobody on org B's portal.
     /register...           registration (web.portal.register)
     /products, /cart, /checkout, /orders/..., /tickets/...
                            the catalogue, the cart, orders and tickets (web.portal.shop)
+    /signup/...            the online sign-up: coverage, contract, payment method (web.portal.signup)
 
 Every POST carries the session's CSRF token (``check_csrf``), and every page
 of a signed-in customer reads only that customer's rows.
@@ -49,6 +50,7 @@ from web.portal import accounts, sessions
 from web.portal.pay import PayPages
 from web.portal.register import RegisterPages
 from web.portal.shop import ShopPages, cart_count
+from web.portal.signup import SignupPages
 from web.portal.visitor import CSRF_FIELD, Visitor
 
 Reader = Callable[..., "defer.Deferred[Any]"]
@@ -543,6 +545,13 @@ class Portal:
         if self.deps is None:
             raise NotFound("page", section)
         return ShopPages(self, self.deps, self.pages, self.slug).resource()
+
+    @app.route("/signup/", branch=True)
+    def signup(self, request: IRequest) -> KleinRenderable:
+        """The online sign-up's steps (coverage, contract, payment method; web.portal.signup)."""
+        if self.deps is None:
+            raise NotFound("page", "signup")
+        return cast(IResource, SignupPages(self, self.deps, self.pages, self.slug).app.resource())
 
     # -- errors ---------------------------------------------------------------------------------
 
