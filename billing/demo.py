@@ -145,6 +145,7 @@ def seed(engine: Engine, box: SecretBox, now: datetime, outbox_dir: str | None =
         from billing.gateways import store as gateways
         gateways.set_gateway(c, box, org.id, "test", now)
     yield "online payment: the built-in test gateway (a page with Succeed / Stay pending / Fail; demo only)"
+    yield from seed_portal(engine, w, now)
     if outbox_dir:
         yield from seed_notify(engine, box, _at(first), outbox_dir)
 
@@ -168,3 +169,44 @@ def seed_notify(engine: Engine, box: SecretBox, now: datetime, outbox_dir: str) 
         reminders.add_rule(c, org.id, reminders.EXPIRY, -reminders.DAY, now)
     yield (f"notifications: email and SMS written to {outbox_dir} (channel provider 'file'); due-date "
            "reminders 3 days before, on and 2 days after; expiry warnings 1 day before")
+
+
+def seed_portal(engine: Engine, writer: LoginWriter, now: datetime) -> Iterator[str]:
+    """The demo's self-service: sign-up open (with approval), two coverage zones, a contract, checkout
+    by gateway or request, a pending registration, and kofi's order as a request with its ticket answered."""
+    from billing.orders import cart as shop
+    from billing.orders import checkout, tickets
+    from billing.signup import contracts, coverage, forms, registrations
+    with engine.begin() as c:
+        org = orgs.get_by_slug(c, "demo")
+        if org is None:
+            return
+        home = catalogue.product_by_name(c, org.id, "Home 10M")
+        forms.update_settings(c, org.id, now, enabled=True, approval="required",
+                              default_product_id=home.id if home else None, default_zone="Central")
+        coverage.add_zone(c, org.id, now, name="Central", areas=["Downtown", "Riverside"], postcodes=["SP1*"])
+        coverage.add_zone(c, org.id, now, name="Hillside", geojson={
+            "type": "Polygon", "coordinates": [[[-0.20, 5.60], [-0.15, 5.60], [-0.15, 5.65], [-0.20, 5.65],
+                                                [-0.20, 5.60]]]})
+        contracts.add_version(c, org.id, now, title="Demo ISP service agreement", body=CONTRACT)
+        shop.update_shop_settings(c, org.id, now, checkout="both", request_via="ticket")
+        registrations.seed_one(c, org.id, now)
+        kofi = customers.find(c, org.id, "kofi@example.com")
+        static = catalogue.product_by_name(c, org.id, "Static IP")
+        if kofi is not None and static is not None:
+            shop.add(c, org.id, kofi.id, static.id, now)
+            placed = checkout.place_cart(c, writer, org.id, kofi.id, now, method="request",
+                                         note="For my home office, please.")
+            if placed.ticket_id is not None:
+                tickets.reply(c, org.id, placed.ticket_id, "admin", "Thanks Kofi: we can set it up next week. "
+                              "Pay the order from its page whenever suits you.", now, author_name="Support")
+    yield ("portal self-service: sign-up open with approval (zones Central: Downtown, Riverside, SP1*; Hillside: "
+           "a polygon), a contract to sign, checkout by gateway or as a request; one registration pending; kofi's "
+           "Static IP order as a request, its ticket answered")
+
+
+CONTRACT = """1. Demo ISP provides internet access at the speed of the chosen plan, as far as the network allows.
+2. Plans are billed monthly in advance on the 1st; the first month is prorated from the start date.
+3. Invoices are due 7 days after issue. After 3 more days an unpaid service is suspended until paid.
+4. Fair use: a plan's data cap, where it has one, slows the service down rather than stopping it.
+5. Either side may end the service at the end of a billing month; unused days are refunded."""

@@ -74,6 +74,17 @@ Billing (the demo ISP: six weeks of invoices, payments, a plan change, a closed 
   $CLI billing check                                            # the books balance
   $CLI billing settings
 
+Self-service (sign-up with approval, coverage, the contract, orders and tickets):
+  $CLI registration list                                        # the sign-up waiting for approval
+  $CLI registration approve 1 --start $(date +%F)               # customer, service and login at once (default product)
+  $CLI coverage list                                            # zones: Central (areas, postcodes SP1*), Hillside (polygon)
+  $CLI coverage check --postcode 'SP1 4AB'                      # the zones there and the products sold there
+  $CLI coverage check --at 5.62,-0.18                           # inside Hillside's polygon
+  $CLI contract list                                            # the version customers sign
+  $CLI billing shop                                             # checkout: by gateway or as a request
+  curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" 'http://127.0.0.1:$WEB/api/v1/orders?limit=3'
+  curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" 'http://127.0.0.1:$WEB/api/v1/tickets?limit=3'
+
 Notifications (the demo writes email and SMS as files to $DIR/outbox instead of sending them):
   ls $DIR/outbox                                                # .eml files (open one in a mail client) and SMS .txt
   $CLI notify list                                              # every message: kind, channel, recipient, state
@@ -99,5 +110,9 @@ In a browser: http://127.0.0.1:$WEB/ (what is running, each org's portal);
 the customer portal http://127.0.0.1:$WEB/demo/portal/login: sign in as ama@example.com / ama-pass
 (services, router password, balance, usage, invoices) or yaw@example.com / yaw-pass (suspended: "Pay now"
 opens the built-in test gateway; Succeed, and yaw is back online at once); "Forgot password" mails land in
-$DIR/outbox; http://127.0.0.1:$WEB/demo/portal/suspended?reason=unpaid is where erin's walled garden sends her
+$DIR/outbox; http://127.0.0.1:$WEB/demo/portal/suspended?reason=unpaid is where erin's walled garden sends her.
+Sign up as a new customer at http://127.0.0.1:$WEB/demo/portal/signup/ (type the area Downtown or the postcode
+SP1 4AB, choose a plan, fill the form, sign the contract, pay with the test gateway: online at once), or at
+http://127.0.0.1:$WEB/demo/portal/register (waits for approval). Signed in as kofi@example.com / kofi-pass:
+Products, Cart, Orders (his Static IP request, pay it from its page) and Tickets (the answer to it).
 MSG

@@ -32,6 +32,15 @@ def test_demo_shows_every_state_and_the_books_balance(engine: Any, box: Any) -> 
         yaw_balance = ledger.balance(c, org.id, yaw.id)
         akosua_credit = ledger.credit_available(c, org.id, akosua.id)
         assert ledger.check(c) == []
+        from billing.orders import orders, tickets
+        from billing.signup import contracts, coverage, forms, registrations
+        kofi = customers.find(c, org.id, "kofi@example.com")
+        assert kofi is not None
+        (order,) = orders.of_customer(c, org.id, kofi.id)
+        (ticket,) = tickets.of_customer(c, org.id, kofi.id)
+        portal = (forms.get_settings(c, org.id).enabled, [z.name for z in coverage.list_zones(c, org.id)],
+                  contracts.current(c, org.id) is not None,
+                  [r.status for r in registrations.page(c, org.id).items])
     assert statuses == {"pending", "active", "suspended", "closed"}
     assert states == {"pending", "active", "suspended", "cancelled"}
     assert inv_states == {"open", "paid"}
@@ -39,4 +48,6 @@ def test_demo_shows_every_state_and_the_books_balance(engine: Any, box: Any) -> 
     assert len(refunds) == 1
     assert yaw_balance == 2875  # one full month of Home 10M with 15 % VAT, unpaid
     assert akosua_credit > 0
+    assert (order.method, order.status, ticket.status) == ("request", "placed", "answered")
+    assert portal == (True, ["Central", "Hillside"], True, ["pending"])
     assert list(seed(engine, box, NOW)) == ["billing demo already seeded"]
