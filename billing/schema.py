@@ -178,6 +178,8 @@ invoices = sa.Table(
     sa.CheckConstraint(sa.text("paid >= 0 AND paid <= total"), name="paid_range"),
 )
 sa.Index("ix_invoices_org_state_due", invoices.c.org_id, invoices.c.state, invoices.c.due_date)
+sa.Index("ix_invoices_org_customer_state", invoices.c.org_id, invoices.c.customer_id, invoices.c.state,  # b0011
+         invoices.c.due_date)
 
 invoice_lines = sa.Table(
     "invoice_lines", metadata,
