@@ -181,6 +181,6 @@ class TicketOpened:
 class TicketReplied:
     ticket_id: int
     customer_id: int
-    message_id: int
+    ticket_message_id: int
     author: str         # customer | admin
     TYPE: ClassVar[str]

@@ -74,7 +74,7 @@ class OrderNotices:
 
     def on_ticket_replied(self, conn: Connection, ev: Event) -> None:
         th = self._thread(conn, ev)
-        msg = next((m for m in th.messages if m.id == ev.payload.message_id), None) if th else None
+        msg = next((m for m in th.messages if m.id == ev.payload.ticket_message_id), None) if th else None
         if th is None or msg is None:
             return
         f = outbox.org_facts(conn, ev.org_id, self.base_url())
