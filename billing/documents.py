@@ -45,13 +45,19 @@ def money_decimal(minor: int, currency: str) -> Decimal:
     return Decimal(int(minor)).scaleb(-get_currency_precision(currency))
 
 
+@cache
+def _parsed(name: str) -> Locale:
+    """babel's Locale of ``name``, parsed once (a page formats dozens of amounts and dates)."""
+    return Locale.parse(name)
+
+
 def format_money(minor: int, currency: str, locale: str) -> str:
     """Locale-correct money: en_US ``$1,234.50``, de_DE ``1.234,50 €``."""
-    return format_currency(money_decimal(minor, currency), currency, locale=locale)
+    return format_currency(money_decimal(minor, currency), currency, locale=_parsed(locale))
 
 
 def format_day(d: date | None, locale: str) -> str:
-    return "" if d is None else format_date(d, format="medium", locale=locale)
+    return "" if d is None else format_date(d, format="medium", locale=_parsed(locale))
 
 
 def last_day(end: date | None) -> date | None:

@@ -71,10 +71,15 @@ def post(conn: Connection, org_id: int, kind: str, lines: list[Posting], posted_
     return entry_id
 
 
+# _sum's statement, built once (every page showing a balance runs it).
+_SUM = sa.select(sa.func.coalesce(sa.func.sum(postings.c.amount), 0)).where(
+    postings.c.org_id == sa.bindparam("org_id"), postings.c.customer_id == sa.bindparam("customer_id"),
+    postings.c.account.in_(sa.bindparam("accounts", expanding=True)))
+
+
 def _sum(conn: Connection, org_id: int, customer_id: int, accounts: tuple[str, ...]) -> int:
-    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.sum(postings.c.amount), 0)).where(
-        postings.c.org_id == org_id, postings.c.customer_id == customer_id,
-        postings.c.account.in_(accounts))).scalar_one())
+    return int(conn.execute(_SUM, {"org_id": org_id, "customer_id": customer_id,
+                                   "accounts": list(accounts)}).scalar_one())
 
 
 def balance(conn: Connection, org_id: int, customer_id: int) -> int:
@@ -132,12 +137,15 @@ class OpenInvoice:
         return self.total - self.paid
 
 
+_OPEN = (sa.select(invoices.c.id, invoices.c.number, invoices.c.due_date, invoices.c.total, invoices.c.paid)
+         .where(invoices.c.org_id == sa.bindparam("org_id"), invoices.c.customer_id == sa.bindparam("customer_id"),
+                invoices.c.state == "open")
+         .order_by(invoices.c.due_date, invoices.c.seq, invoices.c.id))
+
+
 def open_invoices(conn: Connection, org_id: int, customer_id: int) -> list[OpenInvoice]:
     """The customer's open invoices, oldest first (due date, then number)."""
-    rows = conn.execute(sa.select(invoices.c.id, invoices.c.number, invoices.c.due_date, invoices.c.total,
-                                  invoices.c.paid).where(
-        invoices.c.org_id == org_id, invoices.c.customer_id == customer_id, invoices.c.state == "open")
-        .order_by(invoices.c.due_date, invoices.c.seq, invoices.c.id)).all()
+    rows = conn.execute(_OPEN, {"org_id": org_id, "customer_id": customer_id}).all()
     return [OpenInvoice(r.id, r.number, r.due_date, r.total, r.paid) for r in rows]
 
 

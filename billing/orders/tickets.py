@@ -112,11 +112,14 @@ def thread(conn: Connection, org_id: int, ticket_id: int, customer_id: int | Non
     return Thread(t, messages(conn, org_id, ticket_id))
 
 
+_OF_CUSTOMER = (sa.select(tickets_t).where(tickets_t.c.org_id == sa.bindparam("org_id"),
+                                           tickets_t.c.customer_id == sa.bindparam("customer_id"))
+                .order_by(tickets_t.c.updated_at.desc(), tickets_t.c.id.desc()).limit(sa.bindparam("limit")))
+
+
 def of_customer(conn: Connection, org_id: int, customer_id: int, limit: int = 100) -> list[Ticket]:
     """The customer's tickets, newest activity first."""
-    rows = conn.execute(sa.select(tickets_t).where(tickets_t.c.org_id == org_id,
-                                                   tickets_t.c.customer_id == customer_id)
-                        .order_by(tickets_t.c.updated_at.desc(), tickets_t.c.id.desc()).limit(limit))
+    rows = conn.execute(_OF_CUSTOMER, {"org_id": org_id, "customer_id": customer_id, "limit": limit})
     return [_ticket(r) for r in rows]
 
 
