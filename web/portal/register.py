@@ -240,9 +240,12 @@ class RegisterPages:
     # -- the "more information" link ----------------------------------------------------------
 
     @defer.inlineCallbacks
-    def _by_token(self, request: IRequest, v: Visitor, token: str) -> Generator[Any, Any, Any]:
+    def _by_token(self, request: IRequest, token: str) -> Generator[Any, Any, Any]:
+        """The visitor, the form and the registration the link names (None once used or expired)."""
+        v = yield self.portal.visitor(request)
+        spec = yield self._spec(v)
         reg = yield self.deps.db.read(registrations.by_token, v.org.id, token, self._now())
-        return reg
+        return v, spec, reg
 
     @defer.inlineCallbacks
     def _expired(self, request: IRequest, v: Visitor) -> Generator[Any, Any, bytes]:
@@ -254,9 +257,7 @@ class RegisterPages:
     @defer.inlineCallbacks
     def more(self, request: IRequest, token: str) -> Generator[Any, Any, bytes]:
         """The form prefilled with the registration, the admin's question above it."""
-        v = yield self.portal.visitor(request)
-        spec = yield self._spec(v)
-        reg = yield self._by_token(request, v, token)
+        v, spec, reg = yield self._by_token(request, token)
         if reg is None:
             page = yield self._expired(request, v)
             return page
@@ -272,9 +273,7 @@ class RegisterPages:
     @defer.inlineCallbacks
     def answer(self, request: IRequest, token: str) -> Generator[Any, Any, bytes]:
         """The applicant's answer: the registration pending again."""
-        v = yield self.portal.visitor(request)
-        spec = yield self._spec(v)
-        reg = yield self._by_token(request, v, token)
+        v, spec, reg = yield self._by_token(request, token)
         if reg is None:
             page = yield self._expired(request, v)
             return page
