@@ -150,7 +150,7 @@ def attempt(conn: Connection, org_id: int, ip: str, now: datetime, per_hour: int
     """Count a registration form sent from ``ip``: 0 if it may be handled, else the seconds until the
     address may send another (``per_hour`` forms an hour; refused ones are not counted)."""
     t = signup_attempts.c
-    conn.execute(signup_attempts.delete().where(t.at < now - timedelta(hours=1)))
+    conn.execute(signup_attempts.delete().where(t.org_id == org_id, t.at < now - timedelta(hours=1)))
     key = _ip_hash(ip)
     recent = [r.at for r in conn.execute(sa.select(t.at).where(
         t.org_id == org_id, t.ip_hash == key, t.at > now - timedelta(hours=1)).order_by(t.at))]
