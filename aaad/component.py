@@ -64,3 +64,10 @@ class SessionInfo(Protocol):
 
     def open_count(self, login_id: int) -> int:
         """Sessions the login has open now (simultaneous use)."""
+
+    def reserve(self, login_id: int) -> None:
+        """Count a provisional session for an accept just decided, until its
+        Accounting-Start arrives or a timeout passes (simultaneous use)."""
+
+    def release(self, login_id: int) -> None:
+        """Drop one provisional session (the accept it was reserved for was not sent)."""

@@ -24,6 +24,8 @@ EXPIRED = "account expired"
 SUSPENDED = "account suspended"
 EXHAUSTED = "data quota exhausted"
 SIMULTANEOUS_USE = "simultaneous-use limit reached"
+REVOKED = "voucher revoked"
+OTHER_DEVICE = "bound to another device"
 NO_CREDENTIALS = "no supported credentials in request"
 EAP_UNSUPPORTED = "EAP is not supported"
 BAD_REQUEST = "malformed credentials"
@@ -101,22 +103,40 @@ def state_reason(login: Login) -> str | None:
         return DISABLED
     if st == "expired":
         return EXPIRED
+    if st == "unused":
+        return None  # a voucher's first use: accepted, and claimed by the caller
     if st == "exhausted":
-        return EXHAUSTED
+        return login.limit_reason() or EXHAUSTED
+    if st == "revoked":
+        return REVOKED
     if st == "suspended":
         return None if login.suspend_mode == "walled_garden" else SUSPENDED
     return DISABLED
 
 
-def session_timeout(compiled: Compiled, now: float, expiry_ts: float | None = None) -> int | None:
+def session_timeout(compiled: Compiled, now: float, expiry_ts: float | None = None,
+                    time_left: int | None = None) -> int | None:
     """The profile's Session-Timeout, shortened to the login's remaining validity
-    (``expiry_ts`` overrides the compiled expiry, e.g. at first use)."""
+    (``expiry_ts`` overrides the compiled expiry, e.g. at first use) and to what is left
+    of its total time limit (``time_left``)."""
     st = compiled.session_timeout
     expiry_ts = compiled.expiry_ts if expiry_ts is None else expiry_ts
     if expiry_ts is not None:
         remaining = int(expiry_ts - now)
         st = remaining if st is None else min(st, remaining)
+    if time_left is not None:
+        st = time_left if st is None else min(st, time_left)
     return st
+
+
+def time_left(login: Login) -> int | None:
+    """Seconds left of a login's total time limit (None: no limit)."""
+    return None if login.time_limit is None else max(0, login.time_limit - login.time_used)
+
+
+def data_left(login: Login) -> int | None:
+    """Octets left of a login's total data limit (None: no limit)."""
+    return None if login.data_limit is None else max(0, login.data_limit - login.octets_used)
 
 
 def walled_garden_attrs(settings: PolicySettings, enc: RadiusDictionary) -> bytes:

@@ -59,7 +59,7 @@ profiles = sa.Table(
     sa.UniqueConstraint("org_id", "name", name="uq_profiles_org_name"),
 )
 
-LOGIN_STATES = ("active", "disabled", "suspended", "expired", "exhausted")
+LOGIN_STATES = ("active", "disabled", "suspended", "expired", "exhausted", "unused", "revoked")
 SUSPEND_MODES = ("reject", "walled_garden")
 
 logins = sa.Table(
@@ -83,10 +83,17 @@ logins = sa.Table(
     sa.Column("owner_id", sa.Integer),
     sa.Column("throttle_level", sa.Integer, nullable=False, server_default="0"),  # FUP tier; 0 = none
     sa.Column("cycle_start", UTCDateTime),            # start of the quota cycle last entered (system-managed)
+    sa.Column("time_limit", sa.Integer),              # seconds of online time in total (vouchers)
+    sa.Column("data_limit", sa.BigInteger),           # octets in+out in total (vouchers; not per cycle)
+    sa.Column("bind_mac", sa.Boolean, nullable=False, server_default=sa.false()),  # bind to the first device
+    sa.Column("time_used", sa.Integer, nullable=False, server_default="0"),      # system-managed (accounting)
+    sa.Column("octets_used", sa.BigInteger, nullable=False, server_default="0"),  # system-managed (accounting)
+    sa.Column("bound_mac", sa.String(17)),            # the first device's MAC, set at the claim
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("org_id", "username", name="uq_logins_org_username"),
-    sa.CheckConstraint(sa.text("state IN ('active','disabled','suspended','expired','exhausted')"),
+    sa.CheckConstraint(sa.text("state IN ('active','disabled','suspended','expired','exhausted','unused',"
+                               "'revoked')"),
                        name="state"),
     sa.CheckConstraint(sa.text("suspend_mode IN ('reject','walled_garden')"), name="suspend_mode"),
 )

@@ -55,3 +55,8 @@ class AccountingConfig:
                                      "saw itself, so with several instances behind the same NAS routers a count may "
                                      "lag by up to this long (simultaneous-use then over- or under-counts by the "
                                      "sessions another instance saw meanwhile).", positive)
+    provisional_timeout: float = setting(30.0,
+                                         "Seconds an Access-Accept of a login with a simultaneous-use limit (a "
+                                         "voucher's shared users) counts as a session while its Accounting-Start "
+                                         "has not arrived, so requests arriving together get exactly the allowed "
+                                         "number of accepts. Counted per instance.", positive)

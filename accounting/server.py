@@ -196,11 +196,13 @@ class AcctProtocol(RadiusListener):
         if self.is_duplicate(key, addr):
             return
         login_id = interim = None
+        limited = False
         user = p.get(codec.USER_NAME)
         if user:
             lg = self.view.get(nas.org_id, user.decode("utf-8", "replace"))
             if lg is not None:
                 login_id = lg.id
+                limited = lg.time_limit is not None or lg.data_limit is not None
                 if lg.profile_id is not None:
                     prof = self.view.profiles.get(lg.profile_id)
                     if prof is not None:
@@ -216,7 +218,7 @@ class AcctProtocol(RadiusListener):
             st.anomalies[kind] += 1
         st.requests[_STATUS_NAMES[rec.status]] += 1
         self.pending += 1
-        d = self.submit(AcctItem(rec, nas.org_id, login_id))
+        d = self.submit(AcctItem(rec, nas.org_id, login_id, limited))
         d.addCallbacks(self._committed, self._failed, callbackArgs=(key, p, secret, addr),
                        errbackArgs=(key,))
 
@@ -253,13 +255,15 @@ class AccountingServer:
         self.core = core
         self.conf = conf
         self.stats = AcctStats(core.stats)
-        self.tracker = Tracker(core.db, core.clock, conf.tracker_refresh)
+        self.tracker = Tracker(core.db, core.clock, conf.tracker_refresh, conf.provisional_timeout)
         sizes = core.stats.histogram("acct_batch_size", "Accounting-Requests committed per writer transaction "
                                      "(group commit).", buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
 
+        add_usage = core.login_writer.add_usage
+
         def apply(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
             sizes.observe(len(items))
-            return apply_batch(conn, items)
+            return apply_batch(conn, items, add_usage)
         core.db.writer.register_batch(BATCH_KIND, apply)
         self.protocol = AcctProtocol(core.view, self._submit, core.clock, self.stats, self.tracker,
                                      conf.dedup_window,

@@ -11,7 +11,7 @@ count.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -56,6 +56,7 @@ class AcctItem:
     rec: sm.AcctRecord
     org_id: int
     login_id: int | None = None
+    limited: bool = False   # the login has a total time or data limit: its usage is added to it
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,12 @@ def _delta(before: int | None, after: int | None) -> Outcome:
                    closed=(before,) if before is not None else ())
 
 
-def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
+#: Adds a limited login's new usage to it: (conn, org_id, login_id, seconds, octets, now) ->
+#: exhausted now (``aaad.view.write.LoginWriter.add_usage``).
+UsageSink = Callable[[Connection, int, int, int, int, datetime], bool]
+
+
+def apply_batch(conn: Connection, items: list[AcctItem], usage: UsageSink | None = None) -> list[Outcome]:
     """Apply Accounting-Requests in one transaction; one :class:`Outcome` per item.
 
     Items are taken in order.  Accounting-On / Off start a new epoch of
@@ -137,6 +143,11 @@ def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
     Stop without a Class is keyed with its NAS's epoch at that point
     (``sessions.epoch_of``); its session is folded from the stored row and
     the batch's records of it, oldest event first (``sessions.fold``).
+
+    A session of a login with total limits (``AcctItem.limited``, a voucher)
+    adds the time and octets it used since its stored row to the login
+    (``usage``) in the same transaction, which exhausts the login once a
+    limit is used up.
     """
     epochs = _load_epochs(conn, items)
     before = dict(epochs)
@@ -157,19 +168,21 @@ def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
         key = sm.session_key(rec.nas_id, rec.session_id, rec.username, rec.class_attr, rec.epoch)
         g = groups.get(key)
         if g is None:
-            groups[key] = [[(rec, i)], item.org_id, item.login_id, i]
+            groups[key] = [[(rec, i)], item.org_id, item.login_id, i, item.limited]
         else:
             g[0].append((rec, i))
             if g[2] is None:
                 g[2] = item.login_id
             g[3] = i
+            g[4] = g[4] or item.limited
     deltas: dict[int, Outcome] = {}
     notes: dict[int, tuple[str, ...]] = {}
     if groups:
         existing = _select_by_keys(conn, list(groups))
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
-        for key, (recs, org_id, login_id, idx) in groups.items():
+        used: list[tuple[int, int, int, int, datetime]] = []
+        for key, (recs, org_id, login_id, idx, limited) in groups.items():
             ex = existing.get(key)
             old = ex[2] if ex is not None else None
             cur = old
@@ -180,6 +193,14 @@ def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
                 if seen:
                     notes[i] = notes.get(i, ()) + seen
             assert cur is not None
+            if limited and usage is not None:
+                lid = ex[1] if ex is not None and ex[1] is not None else login_id
+                if lid is not None:
+                    dt = cur.session_time - (old.session_time if old is not None else 0)
+                    do = (cur.input_octets + cur.output_octets
+                          - ((old.input_octets + old.output_octets) if old is not None else 0))
+                    if dt > 0 or do > 0:
+                        used.append((org_id, lid, max(dt, 0), max(do, 0), cur.last_update))
             if ex is None:
                 row = _values(cur)
                 row.update(session_key=key, org_id=org_id, nas_id=cur.nas_id,
@@ -201,6 +222,9 @@ def apply_batch(conn: Connection, items: list[AcctItem]) -> list[Outcome]:
             conn.execute(sessions_t.insert(), inserts)
         if updates:
             conn.execute(_update_session_stmt(), updates)
+        if usage is not None:
+            for org_id, lid, dt, do, at in used:
+                usage(conn, org_id, lid, dt, do, at)
     _save_epochs(conn, items, before, epochs)
     for i in resets:
         rec = items[i].rec

@@ -15,9 +15,18 @@ only sees the sessions it handled itself, plus what it loaded;
 counts from the database, so a count may be wrong by the sessions other
 instances opened or closed within that window.  A refresh may also race
 with a batch committing meanwhile; the next refresh corrects it.
+
+Provisional sessions.  An Access-Accept for a login with a simultaneous-use
+limit reserves one (:meth:`Tracker.reserve`) that counts like an open
+session until the login's next Accounting-Start on this instance, or
+``provisional_timeout`` seconds.  So two Access-Requests arriving before
+any Start get exactly the allowed number of accepts on one instance; across
+instances each counts only its own reservations (the shared database makes
+the Starts visible at the next refresh).
 """
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,27 +43,59 @@ log = Logger()
 class Tracker:
     """Per-login open-session counts, held in memory."""
 
-    def __init__(self, db: Any, clock: Any, refresh_interval: float = 60.0):
+    def __init__(self, db: Any, clock: Any, refresh_interval: float = 60.0,
+                 provisional_timeout: float = 30.0):
         self.db = db
         self.clock = clock
         self.refresh_interval = refresh_interval
+        self.provisional_timeout = provisional_timeout
         self.open: dict[int, int] = {}
+        self.provisional: dict[int, deque[float]] = {}  # login id -> expiry times, oldest first
         self.timer = Timer(self.refresh, refresh_interval, clock, "accounting tracker refresh", now=False)
         self.refreshes = 0
 
     # -- the auth hooks ------------------------------------------------------------
 
     def open_count(self, login_id: int) -> int:
-        """Sessions this login has open (see the module docstring for how stale)."""
-        return self.open.get(login_id, 0)
+        """Sessions this login has open, provisional ones included (see the module
+        docstring for how stale)."""
+        n = self.open.get(login_id, 0)
+        pending = self.provisional.get(login_id)
+        if pending:
+            now = self.clock.seconds()
+            while pending and pending[0] <= now:
+                pending.popleft()
+            if not pending:
+                del self.provisional[login_id]
+            n += len(pending)
+        return n
+
+    def reserve(self, login_id: int) -> None:
+        """An accept was decided: count a provisional session until its Start or the timeout."""
+        self.provisional.setdefault(login_id, deque()).append(self.clock.seconds() + self.provisional_timeout)
+
+    def release(self, login_id: int) -> None:
+        """The accept a reservation was made for was not sent: drop the newest one."""
+        pending = self.provisional.get(login_id)
+        if pending:
+            pending.pop()
+            if not pending:
+                del self.provisional[login_id]
 
     # -- updates -------------------------------------------------------------------
 
     def apply(self, outcome: Outcome) -> None:
         """Count the sessions a committed batch opened and closed."""
         op = self.open
+        prov = self.provisional
         for lid in outcome.opened:
             op[lid] = op.get(lid, 0) + 1
+            if prov:
+                pending = prov.get(lid)
+                if pending:  # the Start of an accept: no longer provisional
+                    pending.popleft()
+                    if not pending:
+                        del prov[lid]
         for lid in outcome.closed:
             n = op.get(lid, 0) - 1
             if n > 0:

@@ -6,8 +6,19 @@ every stage returns one of a closed set of results (:class:`Rcode`):
 - authorize: find the login in the AAA view (``notfound`` rejects);
 - authenticate: the credential check the request carries (PAP, CHAP,
   MS-CHAPv1, MS-CHAPv2), ``reject`` on a wrong password;
-- post-auth: the login's state, validity and simultaneous use, then the
-  reply attributes (at the login's FUP throttle level).
+- post-auth: the login's state, the device it is bound to, validity, total
+  time and data limits and simultaneous use, then the reply attributes (at
+  the login's FUP throttle level; Session-Timeout and Mikrotik-Total-Limit
+  capped by what is left).
+
+Vouchers.  An ``unused`` login is accepted like an active one, but its
+decision asks the caller to *claim* it (``Decision.claim``: a conditional
+UPDATE on the database, the one place auth waits on it) before answering;
+the loser of a race is decided again against the claimed login.  A login
+with a simultaneous-use limit (a voucher's shared users) that is accepted
+*reserves* a provisional session (``reserve``) until its Accounting-Start
+arrives or a timeout passes, so Access-Requests that arrive together get
+exactly the allowed number of accepts.
 
 Credentials are checked before the account state, so a caller learns a
 login is disabled or suspended only after proving its password.  A new
@@ -28,15 +39,17 @@ from aaad.radius.class_attr import ClassGenerator
 from aaad.radius.codec import (
     ACCESS_ACCEPT,
     ACCESS_REJECT,
+    CALLING_STATION_ID,
     CHAP_CHALLENGE,
     CHAP_PASSWORD,
     EAP_MESSAGE,
     USER_NAME,
     USER_PASSWORD,
     VENDOR_MICROSOFT,
+    VENDOR_MIKROTIK,
 )
 from aaad.view.memory import AAAView
-from aaad.view.model import Login
+from aaad.view.model import Login, normal_mac
 
 MS_CHAP_RESPONSE = 1
 MS_CHAP_CHALLENGE = 11
@@ -44,6 +57,8 @@ MS_CHAP_MPPE_KEYS = 12
 MS_MPPE_SEND_KEY = 16
 MS_MPPE_RECV_KEY = 17
 MS_CHAP2_RESPONSE = 25
+MIKROTIK_TOTAL_LIMIT = 17
+MIKROTIK_TOTAL_LIMIT_GIGAWORDS = 18
 
 
 class Rcode(enum.Enum):
@@ -67,7 +82,7 @@ class AuthRequest:
     """One Access-Request in flight through the stages."""
 
     __slots__ = ("packet", "nas", "secret", "now", "username", "login", "method", "reason",
-                 "reply", "reject_attrs", "walled", "expiry_ts", "first_use")
+                 "reply", "reject_attrs", "walled", "expiry_ts", "first_use", "claim", "mac", "reserved")
 
     def __init__(self, packet: codec.Packet, nas: Any, now: float):
         self.packet = packet
@@ -83,6 +98,9 @@ class AuthRequest:
         self.walled = False
         self.expiry_ts: float | None = None  # this request's view of the expiry, if it differs
         self.first_use = False
+        self.claim = False      # an unused login (a voucher): the caller claims it before answering
+        self.mac: str | None = None  # the device to bind it to at the claim
+        self.reserved = False   # a provisional session was reserved for this accept
 
 
 class Decision:
@@ -90,11 +108,16 @@ class Decision:
 
     ``first_use``: the accepted login's validity clock starts now (the
     controller never writes; the caller does, observing the Deferred).
+    ``claim``: the accepted login is ``unused``: the caller claims it (binding
+    ``mac``) and answers only once it has; ``reserved``: a provisional session
+    was reserved, to release if the caller ends up rejecting.
     """
-    __slots__ = ("code", "attrs", "reason", "method", "username", "login_id", "first_use")
+    __slots__ = ("code", "attrs", "reason", "method", "username", "login_id", "first_use", "claim", "mac",
+                 "reserved")
 
     def __init__(self, code: int, attrs: bytes, reason: str | None, method: str,
-                 username: str | None, login_id: int | None, first_use: bool = False):
+                 username: str | None, login_id: int | None, first_use: bool = False,
+                 claim: bool = False, mac: str | None = None, reserved: bool = False):
         self.code = code
         self.attrs = attrs
         self.reason = reason
@@ -102,6 +125,9 @@ class Decision:
         self.username = username
         self.login_id = login_id
         self.first_use = first_use
+        self.claim = claim
+        self.mac = mac
+        self.reserved = reserved
 
 
 Stage = Callable[[AuthRequest], Rcode]
@@ -111,18 +137,20 @@ class AuthController:
     """Runs the stage chains over the AAA view and builds the decision."""
 
     def __init__(self, view: AAAView, dictionary: Any, settings: policy.PolicySettings | None = None,
-                 open_sessions: Callable[[int], int] | None = None):
+                 open_sessions: Callable[[int], int] | None = None,
+                 reserve: Callable[[int], None] | None = None):
         self.view = view
         self.enc = dictionary
         self.settings = settings or policy.PolicySettings()
         self.open_sessions = open_sessions
+        self.reserve = reserve
         self._walled = policy.walled_garden_attrs(self.settings, dictionary)
         self._reason_attr: dict[str, bytes] = {}
         self.classes = ClassGenerator()  # a unique Class in every Access-Accept
         self.authorize: list[Stage] = [self.find_login]
         self.authenticate: list[Stage] = [self.check_credentials]
-        self.post_auth: list[Stage] = [self.check_state, self.check_validity,
-                                       self.check_simultaneous_use, self.build_reply]
+        self.post_auth: list[Stage] = [self.check_state, self.check_device, self.check_validity,
+                                       self.check_limits, self.check_simultaneous_use, self.build_reply]
 
     def precompile(self, logins: Any) -> None:
         """Prepare every login's reply and NT hash up front (start-up, before gc.freeze),
@@ -151,7 +179,15 @@ class AuthController:
                     return self._reject(req)
         lg = req.login
         return Decision(ACCESS_ACCEPT, b"".join(req.reply), req.reason, req.method, req.username,
-                        lg.id if lg else None, req.first_use)
+                        lg.id if lg else None, req.first_use and not req.claim, req.claim, req.mac,
+                        req.reserved)
+
+    def refuse(self, decision: Decision, reason: str) -> Decision:
+        """A reject for a request already decided (the caller could not complete the accept)."""
+        msg = self._reason_attr.get(reason)
+        if msg is None:
+            msg = self._reason_attr[reason] = self.enc.encode("Reply-Message", reason)
+        return Decision(ACCESS_REJECT, msg, reason, decision.method, decision.username, decision.login_id)
 
     def _reject(self, req: AuthRequest) -> Decision:
         reason = req.reason or policy.WRONG_PASSWORD
@@ -251,7 +287,11 @@ class AuthController:
     def check_state(self, req: AuthRequest) -> Rcode:
         lg = req.login
         assert lg is not None
-        if lg.state == "active":
+        st = lg.state
+        if st == "active":
+            return Rcode.OK
+        if st == "unused":
+            req.claim = True
             return Rcode.OK
         reason = policy.state_reason(lg)
         if reason is None:  # suspended into the walled garden
@@ -266,6 +306,34 @@ class AuthController:
             prof = self.view.profiles.get(lg.profile_id) if lg.profile_id else None
             c = lg.compiled = policy.compile_login(lg, prof, self.enc)
         return c
+
+    def check_device(self, req: AuthRequest) -> Rcode:
+        """A login bound to a device (a voucher's first device) is only for that MAC."""
+        lg = req.login
+        assert lg is not None
+        if not lg.bind_mac:
+            return Rcode.OK
+        raw = req.packet.get(CALLING_STATION_ID)
+        mac = normal_mac(raw.decode("latin-1")) if raw else None
+        if lg.bound_mac is None:
+            req.mac = mac  # bound by the claim of an unused login
+            return Rcode.OK
+        if mac != lg.bound_mac:
+            req.reason = policy.OTHER_DEVICE
+            return Rcode.USERLOCK
+        return Rcode.OK
+
+    def check_limits(self, req: AuthRequest) -> Rcode:
+        """A login with total limits (a voucher) that has used one up is rejected, even
+        before accounting has marked it exhausted."""
+        lg = req.login
+        assert lg is not None
+        if (lg.time_limit is not None or lg.data_limit is not None) and not req.walled:
+            reason = lg.limit_reason()
+            if reason is not None:
+                req.reason = reason
+                return Rcode.USERLOCK
+        return Rcode.OK
 
     def check_validity(self, req: AuthRequest) -> Rcode:
         lg = req.login
@@ -287,9 +355,13 @@ class AuthController:
         lg = req.login
         assert lg is not None
         limit = lg.simultaneous_use
-        if limit and self.open_sessions is not None and self.open_sessions(lg.id) >= limit:
-            req.reason = f"{policy.SIMULTANEOUS_USE} ({limit})"
-            return Rcode.USERLOCK
+        if limit and self.open_sessions is not None:
+            if self.open_sessions(lg.id) >= limit:
+                req.reason = f"{policy.SIMULTANEOUS_USE} ({limit})"
+                return Rcode.USERLOCK
+            if self.reserve is not None:  # the last stage that may reject has passed
+                self.reserve(lg.id)
+                req.reserved = True
         return Rcode.OK
 
     def build_reply(self, req: AuthRequest) -> Rcode:
@@ -302,7 +374,17 @@ class AuthController:
             return Rcode.UPDATED
         c = self._compiled(lg)
         req.reply.append(c.attrs_at(lg.throttle_level))  # FUP: the tier's rate once throttled
-        st = policy.session_timeout(c, req.now, req.expiry_ts)
+        if lg.time_limit is None and lg.data_limit is None:
+            st = policy.session_timeout(c, req.now, req.expiry_ts)
+        else:
+            st = policy.session_timeout(c, req.now, req.expiry_ts, policy.time_left(lg))
+            left = policy.data_left(lg)
+            if left is not None:  # Mikrotik-Total-Limit (+ Gigawords): what is left of the data
+                req.reply.append(codec.encode_vsa(VENDOR_MIKROTIK, MIKROTIK_TOTAL_LIMIT,
+                                                  (left & 0xFFFFFFFF).to_bytes(4, "big")))
+                if left >> 32:
+                    req.reply.append(codec.encode_vsa(VENDOR_MIKROTIK, MIKROTIK_TOTAL_LIMIT_GIGAWORDS,
+                                                      (left >> 32).to_bytes(4, "big")))
         if st is not None:
             req.reply.append(codec.encode_int(codec.SESSION_TIMEOUT, max(st, 1)))
         return Rcode.UPDATED

@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from aaad import authlog, policy
-from aaad.auth.controller import AuthController, AuthRequest
+from aaad.auth.controller import AuthController, AuthRequest, Decision
 from aaad.authlog import AuthLog
 from aaad.clock import Clock
 from aaad.component import Core, SessionInfo
@@ -92,13 +92,18 @@ class AuthProtocol(RadiusListener):
 
     def __init__(self, view: Any, controller: AuthController, clock: Clock, stats: RadiusStats,
                  authlog: AuthLog | None, conf: RadiusConfig, tiled_vendors: frozenset[int],
-                 first_use: Callable[[int, int, float], defer.Deferred[bool]] | None = None):
+                 first_use: Callable[[int, int, float], defer.Deferred[bool]] | None = None,
+                 claim: Callable[[int, int, float, str | None], defer.Deferred[bool]] | None = None,
+                 release: Callable[[int], None] | None = None):
         super().__init__(view, clock, stats, conf.dedup_window, tiled_vendors)
         self.controller = controller
         self.authlog = authlog
         self.conf = conf
         self.first_use = first_use
+        self.claim = claim        # an unused login's first use, committed before the accept is sent
+        self.release = release    # drop a provisional session an accept reserved
         self.delayed = 0
+        self.claiming = 0
 
     def request(self, p: codec.Packet, nas: Nas, addr: tuple[str, int]) -> None:
         st = self.st
@@ -123,8 +128,47 @@ class AuthProtocol(RadiusListener):
             self._send(key, reply, addr, "status")
             return
         now = self.clock.seconds()
-        req = AuthRequest(p, nas, now)
-        decision = self.controller.handle(req)
+        decision = self.controller.handle(AuthRequest(p, nas, now))
+        if decision.claim and decision.login_id is not None:
+            if self.claim is None:
+                decision.claim = False  # no database (tests of the listener alone): accept as active
+            else:
+                # A voucher's first use: the one place auth waits on the database.
+                self.claiming += 1
+                d = self.claim(nas.org_id, decision.login_id, now, decision.mac)
+                d.addCallbacks(self._claimed, self._claim_failed, callbackArgs=(p, nas, addr, key, now, decision),
+                               errbackArgs=(key, decision))
+                return
+        self._answer(p, nas, addr, key, now, decision)
+
+    def _claimed(self, won: bool, p: codec.Packet, nas: Nas, addr: tuple[str, int], key: RequestKey,
+                 now: float, decision: Decision) -> None:
+        self.claiming -= 1
+        if not won:
+            # Claimed first by another request or instance: decide again against the
+            # claimed login (the claim put it in the view), e.g. bound to another device.
+            self._release(decision)
+            decision = self.controller.handle(AuthRequest(p, nas, now))
+            if decision.claim:  # still unused here: refuse rather than loop
+                self._release(decision)
+                decision = self.controller.refuse(decision, policy.BAD_REQUEST)
+        self._answer(p, nas, addr, key, now, decision)
+
+    def _claim_failed(self, f: Failure, key: RequestKey, decision: Decision) -> None:
+        self.claiming -= 1
+        self._release(decision)
+        self.dedup.forget(key)  # not answered: the NAS retransmits and we try again
+        self.st.drops["claim_failed"] += 1
+        log.failure("claiming the first use of {user} failed; not answered", f, user=decision.username)
+
+    def _release(self, decision: Decision) -> None:
+        if decision.reserved and self.release is not None and decision.login_id is not None:
+            self.release(decision.login_id)
+
+    def _answer(self, p: codec.Packet, nas: Nas, addr: tuple[str, int], key: RequestKey, now: float,
+                decision: Decision) -> None:
+        st = self.st
+        secret = nas.secret
         proxy = p.get_all(PROXY_STATE) if p.ma_offset >= 0 and p.get(PROXY_STATE) is not None else ()
         try:
             reply = codec.encode_reply(decision.code, p.ident, p.authenticator, decision.attrs,
@@ -132,6 +176,7 @@ class AuthProtocol(RadiusListener):
         except ValueError:
             st.drops["reply_too_long"] += 1
             self.dedup.forget(key)
+            self._release(decision)
             return
         st.methods[decision.method] += 1
         result = "accept" if decision.code == ACCESS_ACCEPT else "reject"
@@ -190,10 +235,12 @@ class AuthServer:
                                          conf.walled_garden_rate_limit,
                                          conf.walled_garden_session_timeout)
         self.controller = AuthController(core.view, self.dictionary, settings,
-                                         sessions.open_count if sessions else None)
+                                         sessions.open_count if sessions else None,
+                                         sessions.reserve if sessions else None)
         core.view.listeners.append(self.controller.on_view_change)
         self.protocol = AuthProtocol(core.view, self.controller, core.clock, self.stats, self.authlog,
-                                     conf, self.dictionary.vendor_ids, self._first_use)
+                                     conf, self.dictionary.vendor_ids, self._first_use, self._claim,
+                                     sessions.release if sessions else None)
         self._port: Any = None
         self.port = 0
         core.stats.gauge("radius_auth_log_cleaned", "Auth-log rows whose text was cut or had NUL replaced to be "
@@ -212,6 +259,15 @@ class AuthServer:
         at = datetime.fromtimestamp(now, UTC)
         d: defer.Deferred[bool] = self.core.db.write(self.core.login_writer.set_first_use, org_id, login_id, at)
         return d
+
+    def _claim(self, org_id: int, login_id: int, now: float, mac: str | None) -> defer.Deferred[bool]:
+        at = datetime.fromtimestamp(now, UTC)
+
+        def won(result: tuple[bool, Any]) -> bool:
+            return result[0]
+        d: defer.Deferred[tuple[bool, Any]] = self.core.db.write(self.core.login_writer.claim, org_id, login_id,
+                                                                  at, mac)
+        return d.addCallback(won)
 
     def listen(self) -> None:
         self._port = listen_udp(self.core.reactor, self.conf.auth_port, self.protocol,

@@ -39,7 +39,9 @@ def start_cycles_chunk(conn: Connection, writer: LoginWriter, org_id: int, now: 
     rows = conn.execute(
         sa.select(c.id, c.cycle_anchor, c.cycle_start, c.state, c.throttle_level)
         .where(c.org_id == org_id, c.id > after_id,
-               sa.or_(c.data_cap.is_not(None), c.state == "exhausted", c.throttle_level > 0))
+               sa.or_(c.data_cap.is_not(None), c.state == "exhausted", c.throttle_level > 0),
+               # a voucher's total limits never renew: exhausted by them, it stays so
+               c.time_limit.is_(None), c.data_limit.is_(None))
         .order_by(c.id).limit(limit)).all()
     started = 0
     for r in rows:

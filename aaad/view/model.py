@@ -54,6 +54,12 @@ class Login:
     owner_type: str | None = None
     owner_id: int | None = None
     throttle_level: int = 0
+    time_limit: int | None = None       # seconds online in total (a voucher's)
+    data_limit: int | None = None       # octets in+out in total (a voucher's)
+    bind_mac: bool = False
+    time_used: int = 0                  # system-managed: accounting adds each session's time
+    octets_used: int = 0                # system-managed: accounting adds each session's octets
+    bound_mac: str | None = None        # system-managed: the first device, set at the claim
     compiled: Any = field(default=None, repr=False)
     nt_hash: bytes | None = field(default=None, repr=False)
 
@@ -67,6 +73,19 @@ class Login:
     @property
     def owner(self) -> tuple[str, int] | None:
         return (self.owner_type, self.owner_id or 0) if self.owner_type else None
+
+    @property
+    def limited(self) -> bool:
+        """Has a total time or data limit (accounting keeps its usage on the login)."""
+        return self.time_limit is not None or self.data_limit is not None
+
+    def limit_reason(self) -> str | None:
+        """Which total limit is used up, if any (the reason it is ``exhausted``)."""
+        if self.time_limit is not None and self.time_used >= self.time_limit:
+            return TIME_LIMIT_REACHED
+        if self.data_limit is not None and self.octets_used >= self.data_limit:
+            return DATA_LIMIT_REACHED
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +110,12 @@ class LoginInfo:
     throttle_level: int
     created_at: datetime
     updated_at: datetime
+    time_limit: int | None = None
+    data_limit: int | None = None
+    bind_mac: bool = False
+    time_used: int = 0
+    octets_used: int = 0
+    bound_mac: str | None = None
 
 
 PROFILE_FIELDS = ("rate_limit", "fup_rate_limit", "session_timeout", "pool", "interim_interval",
@@ -98,7 +123,11 @@ PROFILE_FIELDS = ("rate_limit", "fup_rate_limit", "session_timeout", "pool", "in
 
 #: Per-login overrides of the profile: owner-protected, set with the profile.
 OVERRIDE_FIELDS = ("framed_ip", "rate_limit", "simultaneous_use", "expires_at", "validity_seconds",
-                   "data_cap", "cycle_anchor")
+                   "data_cap", "cycle_anchor", "time_limit", "data_limit", "bind_mac")
+
+#: Reasons a login with total limits (a voucher) is ``exhausted``.
+TIME_LIMIT_REACHED = "time limit reached"
+DATA_LIMIT_REACHED = "data limit reached"
 
 #: Fields a login may be created with (besides username and password).
 CREATE_FIELDS = ("state", "suspend_mode", "profile_id") + OVERRIDE_FIELDS
@@ -165,17 +194,31 @@ def check_overrides(values: dict[str, Any], allowed: tuple[str, ...] = OVERRIDE_
             ipaddress.IPv4Address(values["framed_ip"])
         except ValueError:
             raise ValidationError("framed_ip", f"{values['framed_ip']!r} is not an IPv4 address") from None
-    for k in ("simultaneous_use", "validity_seconds"):
+    for k in ("simultaneous_use", "validity_seconds", "time_limit"):
         v = values.get(k)
         if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
             raise ValidationError(k, "a whole number greater than 0")
-    v = values.get("data_cap")
-    if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
-        raise ValidationError("data_cap", "a number of octets, 0 or more")
+    for k in ("data_cap", "data_limit"):
+        v = values.get(k)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            raise ValidationError(k, "a number of octets, 0 or more")
+    if "bind_mac" in values and not isinstance(values["bind_mac"], bool):
+        raise ValidationError("bind_mac", "true or false")
     for k in ("expires_at", "cycle_anchor"):
         v = values.get(k)
         if v is not None and (not isinstance(v, datetime) or v.tzinfo is None):
             raise ValidationError(k, "an aware date and time (with its time zone)")
+
+
+def normal_mac(raw: str | None) -> str | None:
+    """A Calling-Station-Id as a MAC ``AA:BB:CC:DD:EE:FF`` (MikroTik's form; ``-``, ``.`` or no
+    separators accepted), or None if it is not one."""
+    if not raw:
+        return None
+    hexes = "".join(c for c in raw if c not in ":-. ").upper()
+    if len(hexes) != 12 or any(c not in "0123456789ABCDEF" for c in hexes):
+        return None
+    return ":".join(hexes[i:i + 2] for i in range(0, 12, 2))
 
 
 def check_username(username: str) -> None:

@@ -25,7 +25,8 @@ _LOGIN_COLS = (logins.c.id, logins.c.org_id, logins.c.username, logins.c.secret_
                logins.c.suspend_mode, logins.c.profile_id, logins.c.framed_ip, logins.c.rate_limit,
                logins.c.simultaneous_use, logins.c.expires_at, logins.c.validity_seconds,
                logins.c.first_used_at, logins.c.data_cap, logins.c.cycle_anchor, logins.c.owner_type,
-               logins.c.owner_id, logins.c.throttle_level)
+               logins.c.owner_id, logins.c.throttle_level, logins.c.time_limit, logins.c.data_limit,
+               logins.c.bind_mac, logins.c.time_used, logins.c.octets_used, logins.c.bound_mac)
 
 
 def profile_row(r: Any) -> Profile:
@@ -40,7 +41,8 @@ def _logins(conn: Connection, box: SecretBox, *where: Any, limit: int | None = N
         q = q.limit(limit)
     decrypt = box.decrypt
     return [Login(r[0], r[1], r[2], decrypt(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-                  r[12], r[13], r[14], r[15], r[16], r[17] or 0) for r in conn.execute(q)]
+                  r[12], r[13], r[14], r[15], r[16], r[17] or 0, r[18], r[19], bool(r[20]), r[21] or 0,
+                  r[22] or 0, r[23]) for r in conn.execute(q)]
 
 
 # -- profiles -------------------------------------------------------------------
@@ -88,7 +90,8 @@ def _info(r: Any) -> LoginInfo:
     return LoginInfo(r.id, r.org_id, r.username, r.state, r.suspend_mode, r.profile_id, r.framed_ip,
                      r.rate_limit, r.simultaneous_use, r.expires_at, r.validity_seconds, r.first_used_at,
                      r.data_cap, r.cycle_anchor, r.owner_type, r.owner_id, r.throttle_level or 0, r.created_at,
-                     r.updated_at)
+                     r.updated_at, r.time_limit, r.data_limit, bool(r.bind_mac), r.time_used or 0,
+                     r.octets_used or 0, r.bound_mac)
 
 
 def login_info(conn: Connection, org_id: int, login_id: int) -> LoginInfo | None:

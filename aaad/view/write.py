@@ -21,6 +21,7 @@ count rather than by luck.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from aaad import changes, events
+from aaad import bulk, changes, events
 from aaad.crypto import SecretBox
 from aaad.orgs import ValidationError
 from aaad.schema import logins, profiles
@@ -139,6 +140,48 @@ class LoginWriter:
         lg = self._done(conn, org_id, lid, now)
         events.publish(conn, org_id, LoginCreated(lid, username, lg.state, lg.profile_id), now)
         return lg
+
+    def create_many(self, conn: Connection, org_id: int,
+                    items: Sequence[tuple[str, str | bytes, int | None]], now: datetime, *,
+                    owner_type: str | None = None, **values: Any) -> list[int]:
+        """Add many logins at once (a voucher batch): ``items`` are (username, password,
+        owner id), ``values`` the same fields for all (as :meth:`create` takes them);
+        ``owner_type`` set, each login is owned by (owner_type, its owner id).  One INSERT,
+        one change-feed INSERT and one events INSERT; the new ids in the order of ``items``.
+        ValidationError (``username``) if a name repeats or already exists in the org."""
+        if not items:
+            return []
+        model.check_overrides(values, model.CREATE_FIELDS)
+        _profile_in_org(conn, org_id, values.get("profile_id"))
+        names = [it[0] for it in items]
+        for name in names:
+            model.check_username(name)
+        if len(set(names)) != len(names):
+            raise ValidationError("username", "a username repeats in the batch")
+        for i in range(0, len(names), _IN_MAX):
+            taken = conn.execute(sa.select(logins.c.username).where(
+                logins.c.org_id == org_id, logins.c.username.in_(names[i:i + _IN_MAX])).limit(1)).first()
+            if taken is not None:
+                raise ValidationError("username", f"{taken[0]!r} already exists in this org")
+        encrypt = self.box.encrypt
+        pws = [model.password_bytes(pw) for _, pw, _ in items]
+        rows = [(name, encrypt(pw), owner_id if owner_type else None)
+                for (name, _, owner_id), pw in zip(items, pws, strict=True)]
+        bulk.insert_rows(conn, logins, ("username", "secret_enc", "owner_id"), rows,
+                         org_id=org_id, owner_type=owner_type, created_at=now, updated_at=now, **values)
+        ids: dict[str, int] = {}
+        for i in range(0, len(names), _IN_MAX):
+            ids.update((u, int(lid)) for lid, u in conn.execute(sa.select(logins.c.id, logins.c.username).where(
+                logins.c.org_id == org_id, logins.c.username.in_(names[i:i + _IN_MAX]))))
+        state = values.get("state", "active")
+        fields = {k: v for k, v in values.items() if k != "state"}
+        made = [Login(ids[name], org_id, name, pw, state=state, owner_type=owner_type,
+                      owner_id=owner_id if owner_type else None, **fields)
+                for (name, _, owner_id), pw in zip(items, pws, strict=True)]
+        changes.record_many(conn, org_id, "login", [(lg.id, "upsert", lg) for lg in made], now)
+        events.publish_many(conn, org_id, [LoginCreated(lg.id, lg.username, state, lg.profile_id)
+                                           for lg in made], now)
+        return [lg.id for lg in made]
 
     def set_state(self, conn: Connection, org_id: int, login_id: int, state: str, now: datetime, *,
                   actor: Actor = OPERATOR, suspend_mode: str | None = None, reason: str = "") -> Login:
@@ -272,6 +315,51 @@ class LoginWriter:
                          .values(first_used_at=at, updated_at=at)).rowcount
         if n:
             self._done(conn, org_id, login_id, at)
+        return bool(n)
+
+    def claim(self, conn: Connection, org_id: int, login_id: int, at: datetime,
+              mac: str | None = None) -> tuple[bool, Login]:
+        """The first accepted use of an ``unused`` login (a voucher): ``active`` from now,
+        its validity clock started and, if it binds to a device, ``mac`` bound to it — one
+        conditional UPDATE, so of two requests or instances presenting it at once exactly
+        one claims it.  Returns (claimed, the login as it is now); the loser's view gets the
+        winner's row too (a change-feed entry), so its answer follows the claimed login."""
+        r = _row(conn, org_id, login_id)
+        n = conn.execute(logins.update().where(logins.c.id == login_id, logins.c.org_id == org_id,
+                                               logins.c.state == "unused")
+                         .values(state="active", updated_at=at,
+                                 first_used_at=sa.func.coalesce(logins.c.first_used_at,
+                                                                sa.literal(at, type_=logins.c.first_used_at.type)),
+                                 bound_mac=sa.case((logins.c.bind_mac == sa.true(), mac), else_=None))).rowcount
+        lg = self._done(conn, org_id, login_id, at)
+        if n:
+            events.publish(conn, org_id, LoginStateChanged(login_id, r.username, "unused", "active",
+                                                           r.suspend_mode, "first use"), at)
+        return bool(n), lg
+
+    def add_usage(self, conn: Connection, org_id: int, login_id: int, seconds: int, octets: int,
+                  now: datetime) -> bool:
+        """Accounting: add time and octets a login's sessions used to its totals (a login
+        with a total time or data limit); an ``active`` login that has now used one up
+        becomes ``exhausted`` (with the limit as the reason: enforcement disconnects it).
+        True if it was exhausted by this call."""
+        seconds, octets = max(0, seconds), max(0, octets)
+        if not seconds and not octets:
+            return False
+        conn.execute(logins.update().where(logins.c.id == login_id, logins.c.org_id == org_id)
+                     .values(time_used=logins.c.time_used + seconds, octets_used=logins.c.octets_used + octets,
+                             updated_at=now))
+        r = _row(conn, org_id, login_id)
+        over = model.TIME_LIMIT_REACHED if r.time_limit is not None and r.time_used >= r.time_limit else (
+            model.DATA_LIMIT_REACHED if r.data_limit is not None and r.octets_used >= r.data_limit else None)
+        n = 0
+        if over is not None and r.state == "active":
+            n = conn.execute(logins.update().where(logins.c.id == login_id, logins.c.state == "active")
+                             .values(state="exhausted")).rowcount
+        self._done(conn, org_id, login_id, now)
+        if n:
+            events.publish(conn, org_id, LoginStateChanged(login_id, r.username, "active", "exhausted",
+                                                           r.suspend_mode, over or ""), now)
         return bool(n)
 
     def set_throttle(self, conn: Connection, org_id: int, login_id: int, level: int, now: datetime) -> bool:

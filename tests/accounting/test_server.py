@@ -28,6 +28,8 @@ class FakeNas:
 class FakeLogin:
     id = 42
     profile_id = 3
+    time_limit = None
+    data_limit = None
 
 
 class FakeProfile:

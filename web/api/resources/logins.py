@@ -23,7 +23,7 @@ from web.api.declare import Call, Deleted, Id, In, ListQuery, Out, Page, Router
 router = Router("logins", "Logins: the users a NAS authenticates, their profile, overrides and state")
 
 T = TypeVar("T")
-State = Literal["active", "disabled", "suspended", "expired", "exhausted"]
+State = Literal["active", "disabled", "suspended", "expired", "exhausted", "unused", "revoked"]
 AdminState = Literal["active", "disabled", "suspended"]
 SuspendMode = Literal["reject", "walled_garden"]
 LoginSort = Literal["id", "-id", "username", "-username", "created_at", "-created_at", "updated_at", "-updated_at"]
@@ -53,6 +53,12 @@ class LoginOut(Out):
     owner_type: str | None = Field(description="What manages the login (service, voucher); null: the operator.")
     owner_id: int | None
     throttle_level: int = Field(description="FUP tiers reached in this cycle (0: full speed).")
+    time_limit: int | None = Field(None, description="Seconds online in total (a voucher's).")
+    data_limit: int | None = Field(None, description="Octets (in + out) in total (a voucher's).")
+    bind_mac: bool = Field(False, description="Bound to the first device's MAC at first use.")
+    time_used: int = Field(0, description="Seconds online so far (accounting; with a time limit).")
+    octets_used: int = Field(0, description="Octets so far (accounting; with a data limit).")
+    bound_mac: str | None = Field(None, description="The device it is bound to.")
     created_at: UtcTime
     updated_at: UtcTime
 
