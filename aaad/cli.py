@@ -307,9 +307,11 @@ def _login_values(ctx: Context, org_id: int, args: argparse.Namespace) -> dict[s
     values: dict[str, Any] = {}
     if args.profile:
         values["profile_id"] = _find_profile(ctx, org_id, args.profile).id
-    for k in ("framed_ip", "simultaneous_use", "data_cap", "rate_limit"):
+    for k in ("framed_ip", "simultaneous_use", "data_cap", "rate_limit", "time_limit", "data_limit"):
         if getattr(args, k) is not None:
             values[k] = getattr(args, k)
+    if args.bind_mac is not None:
+        values["bind_mac"] = args.bind_mac
     if args.validity is not None:
         values["validity_seconds"] = args.validity
     if args.expires:
@@ -400,10 +402,12 @@ def cmd_user_list(args: argparse.Namespace) -> int:
         profs = {p.id: p.name for p in store.list_profiles(conn, org_id)}
         rows = [[lg.id, lg.org_id, lg.username, lg.state, profs.get(lg.profile_id or -1),
                  lg.framed_ip, lg.simultaneous_use, lg.expires_at, lg.data_cap,
+                 f"{lg.time_used}/{lg.time_limit}" if lg.time_limit is not None else None,
+                 f"{lg.octets_used}/{lg.data_limit}" if lg.data_limit is not None else None,
                  f"{lg.owner_type} {lg.owner_id}" if lg.owner_type else None]
                 for lg in store.list_logins(conn, ctx.box, org_id, args.limit)]
     print_rows(args, rows, ["id", "org", "username", "state", "profile", "framed_ip", "sim_use",
-                             "expires_at", "data_cap", "owner"])
+                             "expires_at", "data_cap", "time_used", "data_used", "owner"])
     return EXIT_OK
 
 
@@ -580,13 +584,21 @@ def build_parser() -> argparse.ArgumentParser:
         x.add_argument("--expires", help="ISO 8601 time the login stops working")
         x.add_argument("--validity", type=int, help="seconds of validity counted from first use")
         x.add_argument("--data-cap", type=int, help="octets per cycle (in + out)")
+        x.add_argument("--time-limit", type=int, metavar="SECONDS",
+                       help="seconds online in total, over all sessions (a hotspot user's uptime limit); "
+                            "used up, the login is exhausted and disconnected")
+        x.add_argument("--data-limit", type=int, metavar="OCTETS",
+                       help="octets (in + out) in total, never renewed (unlike --data-cap)")
+        x.add_argument("--bind-mac", action=argparse.BooleanOptionalAction, default=None,
+                       help="bind the login to the first device (Calling-Station-Id) that uses it")
     ua.add_argument("--password", required=True)
     ua.add_argument("--suspend-mode", choices=["reject", "walled_garden"])
     ua.set_defaults(fn=cmd_user_add)
     us.add_argument("--rename", metavar="NEW_NAME", help="give the login a new user name")
     us.add_argument("--clear", action="append", metavar="FIELD",
                     choices=["profile", "framed-ip", "rate-limit", "simultaneous-use", "expires",
-                             "validity", "data-cap"], help="unset an override (repeatable)")
+                             "validity", "data-cap", "time-limit", "data-limit"],
+                    help="unset an override (repeatable)")
     us.add_argument("--force", action="store_true", help="change a login managed by billing or a voucher")
     us.set_defaults(fn=cmd_user_set)
     ul = u.add_parser("list", help="list logins")
