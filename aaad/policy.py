@@ -42,7 +42,7 @@ class PolicySettings:
 class Compiled:
     """A login's prepared accept: static attributes and the numbers that vary with time."""
     attrs: bytes                    # encoded attributes that never change for this login+profile
-    session_timeout: int | None     # the profile's, if any
+    session_timeout: int | None     # the profile's, or what is left of a total time limit if less
     expiry_ts: float | None         # epoch seconds the login stops being valid, if any
     tier_attrs: tuple[bytes, ...] = ()  # ``attrs`` with FUP tier N's rate limit, at index N - 1
 
@@ -84,14 +84,22 @@ def compile_login(login: Login, profile: Profile | None, enc: RadiusDictionary) 
         parts.append(enc.encode("Acct-Interim-Interval", profile.interim_interval))
     if profile and profile.address_list:
         parts.append(enc.encode("Mikrotik-Address-List", profile.address_list))
+    left = data_left(login)
+    if left is not None:  # what is left of a total data limit (a voucher's): fixed until usage changes the login
+        parts.append(enc.encode("Mikrotik-Total-Limit", left & 0xFFFFFFFF))
+        if left >> 32:
+            parts.append(enc.encode("Mikrotik-Total-Limit-Gigawords", left >> 32))
     base = b"".join(parts)
     tiers = tuple(base + enc.encode("Mikrotik-Rate-Limit", t.rate_limit)
                   for t in login_tiers(login, profile))
     if rate:
         base += enc.encode("Mikrotik-Rate-Limit", rate)
     expiry = login.effective_expiry()
-    return Compiled(base, profile.session_timeout if profile else None,
-                    expiry.timestamp() if expiry else None, tiers)
+    st = profile.session_timeout if profile else None
+    tl = time_left(login)  # likewise what is left of a total time limit
+    if tl is not None:
+        st = tl if st is None else min(st, tl)
+    return Compiled(base, st, expiry.timestamp() if expiry else None, tiers)
 
 
 def state_reason(login: Login) -> str | None:
@@ -114,18 +122,15 @@ def state_reason(login: Login) -> str | None:
     return DISABLED
 
 
-def session_timeout(compiled: Compiled, now: float, expiry_ts: float | None = None,
-                    time_left: int | None = None) -> int | None:
-    """The profile's Session-Timeout, shortened to the login's remaining validity
-    (``expiry_ts`` overrides the compiled expiry, e.g. at first use) and to what is left
-    of its total time limit (``time_left``)."""
+def session_timeout(compiled: Compiled, now: float, expiry_ts: float | None = None) -> int | None:
+    """The compiled Session-Timeout (the profile's, or what is left of a total time
+    limit if less), shortened to the login's remaining validity (``expiry_ts``
+    overrides the compiled expiry, e.g. at first use)."""
     st = compiled.session_timeout
     expiry_ts = compiled.expiry_ts if expiry_ts is None else expiry_ts
     if expiry_ts is not None:
         remaining = int(expiry_ts - now)
         st = remaining if st is None else min(st, remaining)
-    if time_left is not None:
-        st = time_left if st is None else min(st, time_left)
     return st
 
 

@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=5000, help="rows per executemany")
     p.add_argument("--replace", action="store_true",
                    help="delete the org's existing logins first (otherwise refuse if it has any)")
+    p.add_argument("--voucher", action="store_true",
+                   help="make them vouchers after their first use: owned by a voucher, active, with a "
+                        "validity from first use, a total time limit and a total data limit (the hot "
+                        "path's voucher branch: Session-Timeout and Mikrotik-Total-Limit from what is left)")
+    p.add_argument("--keep-existing", action="store_true",
+                   help="add to the org's logins (other names) instead of refusing")
     return p.parse_args(argv)
 
 
@@ -94,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             org_id, pids = setup(conn, box, o, now)
             have = conn.execute(sa.select(sa.func.count()).select_from(logins_t)
                                 .where(logins_t.c.org_id == org_id)).scalar_one()
-            if have:
+            if have and not o.keep_existing:
                 if not o.replace:
                     raise SystemExit(f"load_logins: org {o.org} already has {have} logins "
                                      "(use --replace or a fresh data dir)")
@@ -103,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         t_setup = time.perf_counter()
         enc = box.encrypt
         ins = logins_t.insert()
+        extra: dict[str, object] = {}
+        if o.voucher:
+            extra = {"owner_type": "voucher", "first_used_at": now, "validity_seconds": 30 * 86400,
+                     "time_limit": 24 * 3600, "data_limit": 10 * 10**9, "time_used": 600,
+                     "octets_used": 10**6}
         done = 0
         t_enc = 0.0
         with engine.begin() as conn:  # one transaction: one fsync for the whole load
@@ -112,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows = [{"org_id": org_id, "username": o.user_format % i,
                          "secret_enc": enc((o.password_format % i).encode()),
                          "state": "active", "suspend_mode": "reject",
-                         "profile_id": pids[i % len(pids)], "created_at": now, "updated_at": now}
+                         "profile_id": pids[i % len(pids)], "created_at": now, "updated_at": now,
+                         **extra, **({"owner_id": i} if o.voucher else {})}
                         for i in range(lo, hi)]
                 t_enc += time.perf_counter() - te
                 conn.execute(ins, rows)

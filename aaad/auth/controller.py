@@ -46,7 +46,6 @@ from aaad.radius.codec import (
     USER_NAME,
     USER_PASSWORD,
     VENDOR_MICROSOFT,
-    VENDOR_MIKROTIK,
 )
 from aaad.view.memory import AAAView
 from aaad.view.model import Login, normal_mac
@@ -57,8 +56,6 @@ MS_CHAP_MPPE_KEYS = 12
 MS_MPPE_SEND_KEY = 16
 MS_MPPE_RECV_KEY = 17
 MS_CHAP2_RESPONSE = 25
-MIKROTIK_TOTAL_LIMIT = 17
-MIKROTIK_TOTAL_LIMIT_GIGAWORDS = 18
 
 
 class Rcode(enum.Enum):
@@ -328,12 +325,13 @@ class AuthController:
         before accounting has marked it exhausted."""
         lg = req.login
         assert lg is not None
-        if (lg.time_limit is not None or lg.data_limit is not None) and not req.walled:
-            reason = lg.limit_reason()
-            if reason is not None:
-                req.reason = reason
-                return Rcode.USERLOCK
-        return Rcode.OK
+        if lg.time_limit is None and lg.data_limit is None or req.walled:
+            return Rcode.OK
+        reason = lg.limit_reason()
+        if reason is None:
+            return Rcode.OK
+        req.reason = reason
+        return Rcode.USERLOCK
 
     def check_validity(self, req: AuthRequest) -> Rcode:
         lg = req.login
@@ -374,17 +372,9 @@ class AuthController:
             return Rcode.UPDATED
         c = self._compiled(lg)
         req.reply.append(c.attrs_at(lg.throttle_level))  # FUP: the tier's rate once throttled
-        if lg.time_limit is None and lg.data_limit is None:
-            st = policy.session_timeout(c, req.now, req.expiry_ts)
-        else:
-            st = policy.session_timeout(c, req.now, req.expiry_ts, policy.time_left(lg))
-            left = policy.data_left(lg)
-            if left is not None:  # Mikrotik-Total-Limit (+ Gigawords): what is left of the data
-                req.reply.append(codec.encode_vsa(VENDOR_MIKROTIK, MIKROTIK_TOTAL_LIMIT,
-                                                  (left & 0xFFFFFFFF).to_bytes(4, "big")))
-                if left >> 32:
-                    req.reply.append(codec.encode_vsa(VENDOR_MIKROTIK, MIKROTIK_TOTAL_LIMIT_GIGAWORDS,
-                                                      (left >> 32).to_bytes(4, "big")))
+        # A voucher's Mikrotik-Total-Limit and the time left in Session-Timeout are compiled
+        # (policy.compile_login): fixed until accounting's usage changes the login.
+        st = policy.session_timeout(c, req.now, req.expiry_ts)
         if st is not None:
             req.reply.append(codec.encode_int(codec.SESSION_TIMEOUT, max(st, 1)))
         return Rcode.UPDATED
