@@ -411,6 +411,51 @@ def cmd_user_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_trial_set(args: argparse.Namespace) -> int:
+    from aaad import trial
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org)
+    pid = _find_profile(ctx, org_id, args.profile).id if args.profile else None
+    ctx.tx(trial.set_trial, _writer(ctx), org_id, args.minutes, pid, now_utc())
+    print(f"free trial on: {args.minutes} minutes per device per day"
+          + (f" at profile {args.profile}" if args.profile else "")
+          + f"; devices log in as {trial.PREFIX}<their MAC> with the same text as password")
+    return EXIT_OK
+
+
+def cmd_trial_off(args: argparse.Namespace) -> int:
+    from aaad import trial
+    ctx = Context(args)
+    if not ctx.tx(trial.trial_off, _writer(ctx), ctx.org_id(args.org), now_utc()):
+        print("the org has no free trial")
+        return EXIT_OK
+    print("free trial off")
+    return EXIT_OK
+
+
+def cmd_trial_show(args: argparse.Namespace) -> int:
+    from aaad import trial
+    from aaad.view import store
+    ctx = Context(args)
+    org_id = ctx.org_id(args.org)
+    now = now_utc()
+    with ctx.engine.connect() as conn:
+        tpl = trial.get_trial(conn, ctx.box, org_id)
+        prof = store.get_profile(conn, org_id, tpl.profile_id) if tpl and tpl.profile_id else None
+        uses = [u for u in trial.current(conn, now) if u.org_id == org_id]
+    info = {"enabled": tpl is not None, "minutes": (tpl.time_limit or 0) // 60 if tpl else None,
+            "profile": prof.name if prof else None, "devices_today": len(uses)}
+    if args.json:
+        import json
+        print(json.dumps(info))
+    elif tpl is None:
+        print("free trial: off (turn it on with: aaad trial set --minutes 30 [--profile NAME])")
+    else:
+        print(f"free trial: {info['minutes']} minutes per device per day, profile {info['profile'] or '-'}; "
+              f"{len(uses)} device(s) used it today")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from aaad.demo import seed
     from billing.demo import seed as seed_billing
@@ -617,6 +662,23 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "suspend":
             x.add_argument("--mode", choices=["reject", "walled_garden"])
         x.set_defaults(fn=_set_state(state))
+    tr = sub.add_parser("trial", help="a hotspot's free trial: N minutes per device per day, without a voucher",
+                        description="Devices log in as T-<MAC> (password: the same text) from that MAC; the "
+                                    "first login of the local day starts the minutes. Keep the router's own "
+                                    "trial off so the login reaches RADIUS.").add_subparsers(
+        dest="sub", metavar="SUB", required=True)
+    ts = tr.add_parser("set", help="turn the free trial on, or change it")
+    ts.add_argument("--org")
+    ts.add_argument("--minutes", type=int, required=True, help="minutes per device per day (1-1440)")
+    ts.add_argument("--profile", help="the trial's speed (a profile name)")
+    ts.set_defaults(fn=cmd_trial_set)
+    to = tr.add_parser("off", help="turn the free trial off")
+    to.add_argument("--org")
+    to.set_defaults(fn=cmd_trial_off)
+    tw = tr.add_parser("show", help="the free trial's setting and today's devices")
+    tw.add_argument("--org")
+    tw.add_argument("--json", action="store_true")
+    tw.set_defaults(fn=cmd_trial_show)
     up = u.add_parser("passwd", help="change a login's password")
     up.add_argument("username")
     up.add_argument("--password", required=True)

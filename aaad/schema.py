@@ -170,6 +170,17 @@ job_runs = sa.Table(
     sa.UniqueConstraint("job", "org_id", "period", name="uq_job_runs_job_org_period"),
 )
 
+trial_uses = sa.Table(
+    "trial_uses", metadata,  # a hotspot's free trial: one per device (MAC) per local day (aaad.trial)
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, sa.ForeignKey("orgs.id"), nullable=False),
+    sa.Column("mac", sa.String(17), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),          # the org's local date, YYYY-MM-DD
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("resets_at", UTCDateTime, nullable=False),      # the org's next local midnight
+    sa.UniqueConstraint("org_id", "mac", "day", name="uq_trial_uses_org_mac_day"),
+)
+
 auth_log = sa.Table(
     "auth_log", metadata,
     sa.Column("id", BigId, primary_key=True),

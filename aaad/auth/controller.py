@@ -20,6 +20,12 @@ with a simultaneous-use limit (a voucher's shared users) that is accepted
 arrives or a timeout passes, so Access-Requests that arrive together get
 exactly the allowed number of accepts.
 
+The free trial (:mod:`aaad.trial`).  ``T-<MAC>`` from that MAC, in an org
+with a trial, is its trial template under the device's name (password: the
+name).  A device's first trial login of the day asks the caller to claim the
+day on the database (``Decision.trial_mac``), and is decided again once it
+has; afterwards the day's use is in memory (``trial_uses``).
+
 Credentials are checked before the account state, so a caller learns a
 login is disabled or suspended only after proving its password.  A new
 check is a new stage, not an ``if`` in the middle of a handler.  The
@@ -28,11 +34,12 @@ controller never touches sockets: it takes a decoded request and returns a
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from typing import Any
 
-from aaad import policy
+from aaad import policy, trial
 from aaad.auth import chap, mschap, pap
 from aaad.radius import codec
 from aaad.radius.class_attr import ClassGenerator
@@ -79,7 +86,8 @@ class AuthRequest:
     """One Access-Request in flight through the stages."""
 
     __slots__ = ("packet", "nas", "secret", "now", "username", "login", "method", "reason",
-                 "reply", "reject_attrs", "walled", "expiry_ts", "first_use", "claim", "mac", "reserved")
+                 "reply", "reject_attrs", "walled", "expiry_ts", "first_use", "claim", "mac", "reserved",
+                 "trial_mac", "trial_claim")
 
     def __init__(self, packet: codec.Packet, nas: Any, now: float):
         self.packet = packet
@@ -98,6 +106,8 @@ class AuthRequest:
         self.claim = False      # an unused login (a voucher): the caller claims it before answering
         self.mac: str | None = None  # the device to bind it to at the claim
         self.reserved = False   # a provisional session was reserved for this accept
+        self.trial_mac: str | None = None  # a free-trial request: its device
+        self.trial_claim = False  # the device's first trial today: the caller claims the day first
 
 
 class Decision:
@@ -110,11 +120,12 @@ class Decision:
     was reserved, to release if the caller ends up rejecting.
     """
     __slots__ = ("code", "attrs", "reason", "method", "username", "login_id", "first_use", "claim", "mac",
-                 "reserved")
+                 "reserved", "trial_mac")
 
     def __init__(self, code: int, attrs: bytes, reason: str | None, method: str,
                  username: str | None, login_id: int | None, first_use: bool = False,
-                 claim: bool = False, mac: str | None = None, reserved: bool = False):
+                 claim: bool = False, mac: str | None = None, reserved: bool = False,
+                 trial_mac: str | None = None):
         self.code = code
         self.attrs = attrs
         self.reason = reason
@@ -125,6 +136,7 @@ class Decision:
         self.claim = claim
         self.mac = mac
         self.reserved = reserved
+        self.trial_mac = trial_mac  # set: claim this device's trial day, then decide again
 
 
 Stage = Callable[[AuthRequest], Rcode]
@@ -141,12 +153,13 @@ class AuthController:
         self.settings = settings or policy.PolicySettings()
         self.open_sessions = open_sessions
         self.reserve = reserve
+        self.trial_uses: dict[tuple[int, str], trial.TrialUse] = {}  # (org id, MAC) -> today's trial
         self._walled = policy.walled_garden_attrs(self.settings, dictionary)
         self._reason_attr: dict[str, bytes] = {}
         self.classes = ClassGenerator()  # a unique Class in every Access-Accept
         self.authorize: list[Stage] = [self.find_login]
         self.authenticate: list[Stage] = [self.check_credentials]
-        self.post_auth: list[Stage] = [self.check_state, self.check_device, self.check_validity,
+        self.post_auth: list[Stage] = [self.check_state, self.check_device, self.check_trial, self.check_validity,
                                        self.check_limits, self.check_simultaneous_use, self.build_reply]
 
     def precompile(self, logins: Any) -> None:
@@ -177,7 +190,7 @@ class AuthController:
         lg = req.login
         return Decision(ACCESS_ACCEPT, b"".join(req.reply), req.reason, req.method, req.username,
                         lg.id if lg else None, req.first_use and not req.claim, req.claim, req.mac,
-                        req.reserved)
+                        req.reserved, req.trial_mac if req.trial_claim else None)
 
     def refuse(self, decision: Decision, reason: str) -> Decision:
         """A reject for a request already decided (the caller could not complete the accept)."""
@@ -210,9 +223,24 @@ class AuthController:
             return Rcode.NOTFOUND
         lg = self.view.logins.get((req.nas.org_id, name))
         if lg is None:
+            if name.startswith(trial.PREFIX) and self.view.trials:
+                return self._find_trial(req, name)
             req.reason = policy.UNKNOWN_USER
             return Rcode.NOTFOUND
         req.login = lg
+        return Rcode.OK
+
+    def _find_trial(self, req: AuthRequest, name: str) -> Rcode:
+        """``T-<MAC>`` from that very MAC, in an org with a free trial: the trial's
+        template login under the device's name, the name as its password."""
+        tpl = self.view.trials.get(req.nas.org_id)
+        mac = normal_mac(name[len(trial.PREFIX):])
+        raw = req.packet.get(CALLING_STATION_ID)
+        if tpl is None or mac is None or raw is None or normal_mac(raw.decode("latin-1")) != mac:
+            req.reason = policy.UNKNOWN_USER
+            return Rcode.NOTFOUND
+        req.login = dataclasses.replace(tpl, username=name, password=name.encode(), nt_hash=None)
+        req.trial_mac = mac
         return Rcode.OK
 
     # -- authenticate ---------------------------------------------------------------
@@ -318,6 +346,25 @@ class AuthController:
         if mac != lg.bound_mac:
             req.reason = policy.OTHER_DEVICE
             return Rcode.USERLOCK
+        return Rcode.OK
+
+    def check_trial(self, req: AuthRequest) -> Rcode:
+        """A free trial: what is left of the device's minutes today, or a claim of its day."""
+        mac = req.trial_mac
+        if mac is None:
+            return Rcode.OK
+        lg = req.login
+        assert lg is not None and lg.time_limit is not None
+        use = self.trial_uses.get((lg.org_id, mac))
+        if use is None or use.resets <= req.now:
+            req.trial_claim = True  # the device's first trial today
+            req.expiry_ts = req.now + lg.time_limit
+            return Rcode.OK
+        ends = use.started + lg.time_limit
+        if ends <= req.now:
+            req.reason = trial.USED
+            return Rcode.USERLOCK
+        req.expiry_ts = ends
         return Rcode.OK
 
     def check_limits(self, req: AuthRequest) -> Rcode:

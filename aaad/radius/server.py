@@ -20,10 +20,10 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from aaad import authlog, policy
+from aaad import authlog, policy, trial
 from aaad.auth.controller import AuthController, AuthRequest, Decision
 from aaad.authlog import AuthLog
-from aaad.clock import Clock
+from aaad.clock import Clock, utcnow
 from aaad.component import Core, SessionInfo
 from aaad.config import ip_address, non_negative, port, positive, setting
 from aaad.jobs import Job, JobContext
@@ -94,7 +94,8 @@ class AuthProtocol(RadiusListener):
                  authlog: AuthLog | None, conf: RadiusConfig, tiled_vendors: frozenset[int],
                  first_use: Callable[[int, int, float], defer.Deferred[bool]] | None = None,
                  claim: Callable[[int, int, float, str | None], defer.Deferred[bool]] | None = None,
-                 release: Callable[[int], None] | None = None):
+                 release: Callable[[int], None] | None = None,
+                 trial_claim: Callable[[int, str, float], defer.Deferred[trial.TrialUse]] | None = None):
         super().__init__(view, clock, stats, conf.dedup_window, tiled_vendors)
         self.controller = controller
         self.authlog = authlog
@@ -102,6 +103,7 @@ class AuthProtocol(RadiusListener):
         self.first_use = first_use
         self.claim = claim        # an unused login's first use, committed before the accept is sent
         self.release = release    # drop a provisional session an accept reserved
+        self.trial_claim = trial_claim  # a device's first free trial of the day, committed first
         self.delayed = 0
         self.claiming = 0
 
@@ -129,6 +131,16 @@ class AuthProtocol(RadiusListener):
             return
         now = self.clock.seconds()
         decision = self.controller.handle(AuthRequest(p, nas, now))
+        tmac = decision.trial_mac
+        if tmac is not None:
+            if self.trial_claim is None:
+                decision = self.controller.refuse(decision, trial.USED)
+            else:
+                self.claiming += 1
+                dt = self.trial_claim(nas.org_id, tmac, now)
+                dt.addCallbacks(self._trial_claimed, self._claim_failed, callbackArgs=(p, nas, addr, key, now),
+                                errbackArgs=(key, decision))
+                return
         if decision.claim and decision.login_id is not None:
             if self.claim is None:
                 decision.claim = False  # no database (tests of the listener alone): accept as active
@@ -152,6 +164,16 @@ class AuthProtocol(RadiusListener):
             if decision.claim:  # still unused here: refuse rather than loop
                 self._release(decision)
                 decision = self.controller.refuse(decision, policy.BAD_REQUEST)
+        self._answer(p, nas, addr, key, now, decision)
+
+    def _trial_claimed(self, use: trial.TrialUse, p: codec.Packet, nas: Nas, addr: tuple[str, int],
+                       key: RequestKey, now: float) -> None:
+        """The device's trial day is on record (ours, or one that started earlier): decide again."""
+        self.claiming -= 1
+        self.controller.trial_uses[(use.org_id, use.mac)] = use
+        decision = self.controller.handle(AuthRequest(p, nas, now))
+        if decision.trial_mac is not None:  # a day that ended meanwhile: refuse rather than loop
+            decision = self.controller.refuse(decision, trial.USED)
         self._answer(p, nas, addr, key, now, decision)
 
     def _claim_failed(self, f: Failure, key: RequestKey, decision: Decision) -> None:
@@ -240,7 +262,7 @@ class AuthServer:
         core.view.listeners.append(self.controller.on_view_change)
         self.protocol = AuthProtocol(core.view, self.controller, core.clock, self.stats, self.authlog,
                                      conf, self.dictionary.vendor_ids, self._first_use, self._claim,
-                                     sessions.release if sessions else None)
+                                     sessions.release if sessions else None, self._trial_claim)
         self._port: Any = None
         self.port = 0
         core.stats.gauge("radius_auth_log_cleaned", "Auth-log rows whose text was cut or had NUL replaced to be "
@@ -252,7 +274,10 @@ class AuthServer:
             core.scheduler.add(Job(PRUNE_LOG, 3600, self.prune_log))
 
     def prune_log(self, ctx: JobContext) -> Any:
-        """Hourly: delete auth-log rows older than the retention, in chunks."""
+        """Hourly: delete auth-log rows older than the retention, in chunks (and free-trial
+        days that ended more than a day ago)."""
+        self.core.db.write(trial.prune, ctx.period_start - timedelta(days=1)).addErrback(
+            lambda f: log.failure("pruning old free-trial days failed", f))
         return authlog.prune(self.core.db, ctx.period_start - timedelta(days=self.conf.auth_log_retention))
 
     def _first_use(self, org_id: int, login_id: int, now: float) -> defer.Deferred[bool]:
@@ -269,12 +294,19 @@ class AuthServer:
                                                                   at, mac)
         return d.addCallback(won)
 
+    def _trial_claim(self, org_id: int, mac: str, now: float) -> defer.Deferred[trial.TrialUse]:
+        d: defer.Deferred[trial.TrialUse] = self.core.db.write(trial.claim, org_id, mac,
+                                                                datetime.fromtimestamp(now, UTC))
+        return d
+
     def listen(self) -> None:
         self._port = listen_udp(self.core.reactor, self.conf.auth_port, self.protocol,
                                 self.conf.address, self.conf.socket_buffer)
         self.port = self._port.getHost().port
 
     def prepare_view(self) -> None:
+        with self.core.db.read_engine.connect() as conn:  # today's free trials (aaad.trial)
+            self.controller.trial_uses = {(u.org_id, u.mac): u for u in trial.current(conn, utcnow(self.core.clock))}
         t0 = time.monotonic()
         self.controller.precompile(self.core.view.logins.values())
         log.info("prepared replies for {n} logins in {secs:.2f}s", n=len(self.core.view),

@@ -36,6 +36,7 @@ class AAAView:
         self.last_change = 0
         self._version: dict[tuple[str, int], int] = {}  # (kind, id) -> change id applied
         self.local: set[int] = set()  # change ids applied locally, not yet passed by the follower
+        self.trials: dict[int, Login] = {}  # org id -> its free trial's template login (aaad.trial)
         self.listeners: list[Listener] = []
 
     def __len__(self) -> int:
@@ -46,6 +47,7 @@ class AAAView:
         self.profiles = {p.id: p for p in snap.profiles}
         self.logins = {(lg.org_id, lg.username): lg for lg in snap.logins}
         self._by_id = {lg.id: lg for lg in snap.logins}
+        self.trials = {lg.org_id: lg for lg in snap.logins if lg.owner_type == "trial"}
         self.last_change = snap.last_change
         self._version = {}
         self.local = set()
@@ -107,11 +109,18 @@ class AAAView:
         self._notify("login", old, lg)  # listeners prepare it before the hot path sees it
         self.logins[(lg.org_id, lg.username)] = lg
         self._by_id[lg.id] = lg
+        if lg.owner_type == "trial" or (old is not None and old.owner_type == "trial"):
+            if lg.owner_type == "trial":
+                self.trials[lg.org_id] = lg
+            else:
+                self.trials.pop(old.org_id, None)  # type: ignore[union-attr]
 
     def _drop_login(self, login_id: int) -> None:
         old = self._by_id.pop(login_id, None)
         if old is not None:
             self.logins.pop((old.org_id, old.username), None)
+            if old.owner_type == "trial":
+                self.trials.pop(old.org_id, None)
             self._notify("login", old, None)
 
     def _put_profile(self, p: Profile) -> None:

@@ -77,3 +77,29 @@ def test_time_limit_runs_out_mid_session(daemon_factory: Any, nas: FreeRadiusNas
     assert (a["kind"], a["state"]) == ("disconnect", "done") and "time limit reached" in a["reason"]
     r = auth(d, "hs-ten", "ten-pass")
     assert "Received Access-Reject" in r.stdout and "time limit reached" in r.stdout, r.stdout
+
+
+def trial_auth(d: Daemon, name: str, mac: str) -> str:
+    import subprocess
+    r = subprocess.run(["radclient", "-x", "-r", "1", "-t", "3", f"127.0.0.1:{d.auth_port}", "auth", SECRET],
+                       input=f'User-Name = "{name}"\nUser-Password = "{name}"\nCalling-Station-Id = "{mac}"\n'
+                             'Message-Authenticator = 0x00\n', capture_output=True, text=True, timeout=30)
+    return r.stdout
+
+
+def test_free_trial_once_per_device(daemon: Daemon) -> None:
+    """`aaad trial set`: T-<MAC> from that MAC gets the minutes at the trial's profile; the
+    same device later gets what is left; another device's name from this MAC is refused."""
+    daemon.cli("trial", "set", "--minutes", "20", "--profile", "hotspot-1h")
+    deadline = time.monotonic() + 3
+    while "Access-Accept" not in (out := trial_auth(daemon, "T-AA-BB-CC-DD-EE-0F", "AA-BB-CC-DD-EE-0F")):
+        assert time.monotonic() < deadline, out
+        time.sleep(0.05)
+    assert "Session-Timeout = 1200" in out or "Session-Timeout = 1199" in out, out
+    assert 'Mikrotik-Rate-Limit = "2M/2M"' in out
+    again = trial_auth(daemon, "T-AA-BB-CC-DD-EE-0F", "AA-BB-CC-DD-EE-0F")
+    assert "Access-Accept" in again
+    assert "Access-Reject" in trial_auth(daemon, "T-AA-BB-CC-DD-EE-10", "AA-BB-CC-DD-EE-0F")
+    import json
+    shown = json.loads(daemon.cli("trial", "show", "--json").stdout)
+    assert shown == {"enabled": True, "minutes": 20, "profile": "hotspot-1h", "devices_today": 1}
