@@ -41,7 +41,7 @@ from sqlalchemy.engine import Connection
 
 from aaad import orgs
 from aaad.errors import NotFound
-from aaad.urls import HOTSPOT_FILES, portal_url
+from aaad.urls import HOTSPOT_FILES, hotspot_file_url, portal_url
 from billing import settings
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "hotspot"
@@ -169,3 +169,26 @@ def walled_garden_hosts(public_url: str) -> list[str]:
     """The hosts a device must reach before logging in for the pages' links to work: the portal's."""
     host = urllib.parse.urlsplit(public_url).hostname
     return [host] if host else []
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    name: str
+    size: int
+    url: str                    # where a router fetches it (the portal's hotspot route)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The bundle's files with their public URLs, and the walled-garden hosts the pages need."""
+    files: list[BundleFile]
+    walled_garden: list[str]
+
+
+def manifest(conn: Connection, org_id: int, public_url: str) -> Manifest:
+    """What a router needs to install the org's pages: each file's URL under ``public_url`` (and
+    size), and the hosts to let through before login.  NotFound: no org."""
+    b = brand_of(conn, org_id, public_url)
+    files = render(b)
+    return Manifest([BundleFile(n, len(data), hotspot_file_url(b.public_url, b.slug, n)) for n, data in files.items()],
+                    walled_garden_hosts(b.public_url))
