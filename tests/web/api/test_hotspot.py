@@ -47,3 +47,21 @@ def test_documented_as_zip(api: ApiClient) -> None:
     """The OpenAPI document declares the zip's media type."""
     doc = api.get("/openapi.json").json()
     assert "application/zip" in doc["paths"]["/hotspot-bundle.zip"]["get"]["responses"]["200"]["content"]
+
+
+def test_provision_with_hotspot_lists_the_fetches(api: ApiClient, world: World) -> None:
+    """POST /nas/{id}/provision with hotspot: the dry run's commands fetch every page into hotspot_dir;
+    a bad directory is 422 naming it."""
+    from aaad import nas
+    with world.db.engine.begin() as c:
+        n = nas.add(c, world.box, world.demo, "hotspot-router", "10.99.0.1", "s3cret", NOW)
+    body = {"dry_run": True, "radius_address": "192.0.2.10", "hotspot": True, "hotspot_dir": "flash/hotspot"}
+    r = api.post(f"/nas/{n.id}/provision", body)
+    assert r.code == 200, r.text
+    fetches = [c for c in r.json()["commands"] if c.startswith("/tool fetch")]
+    assert len(fetches) == len(HOTSPOT_FILES)
+    assert fetches[0].endswith("/demo/portal/hotspot/login.html dst-path=flash/hotspot/login.html")
+    assert not any(c.startswith("/tool fetch") for c in api.post(f"/nas/{n.id}/provision", {
+        "dry_run": True, "radius_address": "192.0.2.10"}).json()["commands"])
+    bad = api.post(f"/nas/{n.id}/provision", {**body, "hotspot_dir": "../etc"})
+    assert bad.code == 422 and bad.json()["error"]["field"] == "hotspot_dir"
