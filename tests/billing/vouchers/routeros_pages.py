@@ -8,7 +8,7 @@ import re
 import urllib.parse
 
 _TOKEN = re.compile(r"\$\((if|elif) ([^)]*)\)|\$\((else|endif)\)|\$\(([A-Za-z0-9-]+)\)")
-_COND = re.compile(r"""^\s*([A-Za-z0-9-]+)\s*(?:(==|!=)\s*(?:'([^']*)'|"([^"]*)"))?\s*$""")
+_COND = re.compile(r"""^\s*([A-Za-z0-9-]+)\s*(?:(==|!=)\s*(?:'([^']*)'|"([^"]*)"|([A-Za-z0-9.-]+)))?\s*$""")
 
 
 def octal(data: bytes) -> str:
@@ -28,11 +28,11 @@ def _holds(cond: str, values: dict[str, str]) -> bool:
     m = _COND.match(cond)
     if m is None:
         raise ValueError(f"condition RouterOS would not read: {cond!r}")
-    name, op, a, b = m.groups()
+    name, op, a, b, bare = m.groups()
     have = values.get(name, "")
     if op is None:
         return have != ""
-    want = a if a is not None else b
+    want = next(x for x in (a, b, bare) if x is not None)
     return (have == want) if op == "==" else (have != want)
 
 
