@@ -43,9 +43,10 @@ With ``--hotspot`` (``ProvisionSettings.hotspot``) the org's hotspot login pages
 too (``D`` is the hotspot HTML directory, ``hotspot`` by default; the files are
 :data:`aaad.urls.HOTSPOT_FILES`, served by aaad's portal at :func:`aaad.urls.hotspot_file_url`)::
 
-    /ip hotspot walled-garden add dst-host=H comment="aaad: portal"
-    /ip hotspot walled-garden ip add dst-host=H action=accept comment="aaad: portal"
-        (dst-address=H when H is an address)
+    /ip hotspot walled-garden add dst-host=H action=allow comment="aaad: hotspot: H"
+    /ip hotspot walled-garden ip add dst-host=H action=accept comment="aaad: hotspot: H"
+        (dst-address=H when H is an address; the same for each extra host given,
+        e.g. a payment gateway's checkout; hosts no longer given are removed)
     /tool fetch url=<public_url>/<org>/portal/hotspot/FILE dst-path=D/FILE   (one per file)
 
 A fetch is sent on every run (the router cannot say whether its copy is the current one), so a run
@@ -209,6 +210,7 @@ class ProvisionSettings:
     interim_update: int = 300           # /ppp/aaa interim-update, seconds
     hotspot: bool = False               # install the org's hotspot login pages and their walled garden
     hotspot_directory: str = "hotspot"  # the hotspot server profile's html-directory
+    hotspot_hosts: tuple[str, ...] = ()  # walled-garden hosts besides the portal's (a gateway's checkout)
 
 
 def default_radius_address(conf: Any) -> str | None:
@@ -227,7 +229,7 @@ def default_radius_address(conf: Any) -> str | None:
 
 
 def settings_from(conf: Any, radius_address: str, proxy_port: int = 8080, hotspot: bool = False,
-                  hotspot_directory: str = "hotspot") -> ProvisionSettings:
+                  hotspot_directory: str = "hotspot", hotspot_hosts: Iterable[str] = ()) -> ProvisionSettings:
     """The provisioning settings of a config (``aaad nas provision`` and the API)."""
     return ProvisionSettings(
         radius_address=radius_address,
@@ -238,7 +240,8 @@ def settings_from(conf: Any, radius_address: str, proxy_port: int = 8080, hotspo
         proxy_port=proxy_port,
         interim_update=conf.accounting.default_interim,
         hotspot=hotspot,
-        hotspot_directory=hotspot_directory.strip("/") or "hotspot")
+        hotspot_directory=hotspot_directory.strip("/") or "hotspot",
+        hotspot_hosts=tuple(dict.fromkeys(h.strip() for h in hotspot_hosts if h.strip())))
 
 
 def router_profile_name(profile_name: str) -> str:
@@ -310,21 +313,32 @@ def walled_garden_steps(org_slug: str, settings: ProvisionSettings) -> list[Step
     ]
 
 
-def hotspot_steps(org_slug: str, settings: ProvisionSettings) -> list[Step | Fetch]:
-    """The walled garden the hotspot pages' links need (the portal's host) and the fetch of each page."""
-    host = urllib.parse.urlsplit(settings.public_url).hostname or ""
-    try:
-        ipaddress.ip_address(host)
-        ip_match = {"dst-address": host}
-    except ValueError:
-        ip_match = {"dst-host": host}
-    comment = {"comment": f"{MANAGED}: portal"}
-    return [
-        Step("/ip/hotspot/walled-garden", comment, {"dst-host": host, "action": "allow"}),
-        Step("/ip/hotspot/walled-garden/ip", comment, {**ip_match, "action": "accept"}),
-        *[Fetch(hotspot_file_url(settings.public_url, org_slug, name), f"{settings.hotspot_directory}/{name}")
-          for name in HOTSPOT_FILES],
-    ]
+HOTSPOT_COMMENT = f"{MANAGED}: hotspot: "
+WALLED_GARDEN = "/ip/hotspot/walled-garden"
+WALLED_GARDEN_IP = "/ip/hotspot/walled-garden/ip"
+
+
+def hotspot_steps(org_slug: str, settings: ProvisionSettings) -> list[Step | Prune | Fetch]:
+    """The walled garden the hotspot pages' links need (the portal's host and any extra hosts; hosts
+    no longer wanted pruned) and the fetch of each page."""
+    portal = urllib.parse.urlsplit(settings.public_url).hostname or ""
+    hosts = list(dict.fromkeys([portal, *settings.hotspot_hosts]))
+    steps: list[Step | Prune | Fetch] = []
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host)
+            ip_match = {"dst-address": host}
+        except ValueError:
+            ip_match = {"dst-host": host}
+        comment = {"comment": HOTSPOT_COMMENT + host}
+        steps.append(Step(WALLED_GARDEN, comment, {"dst-host": host, "action": "allow"}))
+        steps.append(Step(WALLED_GARDEN_IP, comment, {**ip_match, "action": "accept"}))
+    keep = frozenset(HOTSPOT_COMMENT + h for h in hosts)
+    steps.append(Prune(WALLED_GARDEN, HOTSPOT_COMMENT, keep, key="comment"))
+    steps.append(Prune(WALLED_GARDEN_IP, HOTSPOT_COMMENT, keep, key="comment"))
+    steps += [Fetch(hotspot_file_url(settings.public_url, org_slug, name), f"{settings.hotspot_directory}/{name}")
+              for name in HOTSPOT_FILES]
+    return steps
 
 
 def plan(nas: Nas, org_slug: str, profiles: Iterable[Profile], settings: ProvisionSettings

@@ -40,6 +40,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     if hosts:
         print("walled garden (so the links work before login): "
               + "; ".join(f"/ip hotspot walled-garden add dst-host={h}" for h in hosts))
+    print("or let a router fetch the pages itself: aaad nas provision NAS --hotspot "
+          "[--walled-garden GATEWAY-HOST ...]")
     return EXIT_OK
 
 

@@ -89,7 +89,8 @@ def test_script_lists_the_fetches_in_terminal_syntax() -> None:
     lines = [c.cli() for c in provision.script(provision.plan(nas(), "acme", [GOLD], HOTSPOT))]
     assert "/tool fetch url=https://portal.example.net/acme/portal/hotspot/login.html dst-path=hotspot/login.html" \
         in lines
-    assert '/ip hotspot walled-garden add comment="aaad: portal" dst-host=portal.example.net action=allow' in lines
+    assert ('/ip hotspot walled-garden add comment="aaad: hotspot: portal.example.net" dst-host=portal.example.net '
+            'action=allow') in lines
 
 
 def test_router_fetches_every_page(fake: FakeRouterOS, files: Files) -> None:
@@ -100,7 +101,7 @@ def test_router_fetches_every_page(fake: FakeRouterOS, files: Files) -> None:
     assert fake.files == {f"hotspot/{n}": files.pages[n] for n in HOTSPOT_FILES}
     assert {r["name"] for r in fake.table("/file")} == {f"hotspot/{n}" for n in HOTSPOT_FILES}
     garden = fake.table("/ip/hotspot/walled-garden")
-    assert [(g["dst-host"], g["comment"]) for g in garden] == [("127.0.0.1", "aaad: portal")]
+    assert [(g["dst-host"], g["comment"]) for g in garden] == [("127.0.0.1", "aaad: hotspot: 127.0.0.1")]
     assert fake.table("/ip/hotspot/walled-garden/ip")[0]["dst-address"] == "127.0.0.1"
     fake.clear_received()
     files.pages["login.html"] = b"<!-- changed brand -->"
@@ -108,6 +109,24 @@ def test_router_fetches_every_page(fake: FakeRouterOS, files: Files) -> None:
     assert second.ok and {c.action for c in second.commands} == {"fetch"}
     assert fake.writes() == []
     assert fake.files["hotspot/login.html"] == b"<!-- changed brand -->"
+
+
+def test_extra_walled_garden_hosts_added_and_pruned(fake: FakeRouterOS, files: Files) -> None:
+    """Extra hosts (a gateway's checkout) join the portal's; one no longer given is removed, the operator's own
+    entries stay."""
+    fake.seed("/ip/hotspot/walled-garden", dst_host="operator.example", comment="mine")
+    settings = replace(HOTSPOT, public_url=files.url, hotspot_hosts=("checkout.pay.example", "js.pay.example"))
+    assert routeros.apply(access(fake), provision.plan(nas(), "acme", [GOLD], settings), TIMEOUTS).ok
+    hosts = lambda menu: sorted(r.get("dst-host", r.get("dst-address", "")) for r in fake.table(menu))  # noqa: E731
+    assert hosts("/ip/hotspot/walled-garden") == ["127.0.0.1", "checkout.pay.example", "js.pay.example",
+                                                  "operator.example"]
+    assert hosts("/ip/hotspot/walled-garden/ip") == ["127.0.0.1", "checkout.pay.example", "js.pay.example"]
+    fewer = replace(settings, hotspot_hosts=("checkout.pay.example",))
+    result = routeros.apply(access(fake), provision.plan(nas(), "acme", [GOLD], fewer), TIMEOUTS)
+    assert [c.cli() for c in result.commands if c.action == "remove"] == [
+        '/ip hotspot walled-garden remove [find comment="aaad: hotspot: js.pay.example"]',
+        '/ip hotspot walled-garden ip remove [find comment="aaad: hotspot: js.pay.example"]']
+    assert hosts("/ip/hotspot/walled-garden") == ["127.0.0.1", "checkout.pay.example", "operator.example"]
 
 
 def test_failed_fetch_is_recorded_and_the_rest_installed(fake: FakeRouterOS, files: Files) -> None:
@@ -127,10 +146,10 @@ def test_nas_provision_hotspot_installs_the_daemons_pages(daemon_factory: Daemon
     d = daemon_factory(extra=f'[web]\nport = {port}\npublic_url = "http://127.0.0.1:{port}"\n')
     d.cli("nas", "set", "loopback", "--api-host", "127.0.0.1", "--api-port", str(fake.port),
           "--api-username", "admin", "--api-password", "pw")
-    r = d.cli("nas", "provision", "loopback", "--hotspot")
+    r = d.cli("nas", "provision", "loopback", "--hotspot", "--walled-garden", "checkout.pay.example")
     assert f"/tool fetch url=http://127.0.0.1:{port}/demo/portal/hotspot/login.html dst-path=hotspot/login.html" \
         in r.stdout
     d.cli("hotspot", "bundle", "--org", "demo", str(tmp_path / "bundle"))
     assert fake.files == {f"hotspot/{n}": (tmp_path / "bundle" / n).read_bytes() for n in HOTSPOT_FILES}
     assert b"/demo/portal/vouchers" in fake.files["hotspot/login.html"]
-    assert fake.table("/ip/hotspot/walled-garden")[0]["dst-host"] == "127.0.0.1"
+    assert [g["dst-host"] for g in fake.table("/ip/hotspot/walled-garden")] == ["127.0.0.1", "checkout.pay.example"]

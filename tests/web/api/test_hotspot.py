@@ -55,13 +55,17 @@ def test_provision_with_hotspot_lists_the_fetches(api: ApiClient, world: World) 
     from aaad import nas
     with world.db.engine.begin() as c:
         n = nas.add(c, world.box, world.demo, "hotspot-router", "10.99.0.1", "s3cret", NOW)
-    body = {"dry_run": True, "radius_address": "192.0.2.10", "hotspot": True, "hotspot_dir": "flash/hotspot"}
+    body = {"dry_run": True, "radius_address": "192.0.2.10", "hotspot": True, "hotspot_dir": "flash/hotspot",
+            "walled_garden": ["checkout.pay.example"]}
     r = api.post(f"/nas/{n.id}/provision", body)
     assert r.code == 200, r.text
     fetches = [c for c in r.json()["commands"] if c.startswith("/tool fetch")]
     assert len(fetches) == len(HOTSPOT_FILES)
     assert fetches[0].endswith("/demo/portal/hotspot/login.html dst-path=flash/hotspot/login.html")
+    assert any(c.startswith("/ip hotspot walled-garden ip add") and "dst-host=checkout.pay.example" in c
+               for c in r.json()["commands"])
     assert not any(c.startswith("/tool fetch") for c in api.post(f"/nas/{n.id}/provision", {
         "dry_run": True, "radius_address": "192.0.2.10"}).json()["commands"])
-    bad = api.post(f"/nas/{n.id}/provision", {**body, "hotspot_dir": "../etc"})
-    assert bad.code == 422 and bad.json()["error"]["field"] == "hotspot_dir"
+    bad = api.post(f"/nas/{n.id}/provision", {**body, "hotspot_dir": "../etc", "walled_garden": ["a b"]})
+    assert bad.code == 422
+    assert {e["field"] for e in bad.json()["error"]["errors"]} == {"hotspot_dir", "walled_garden.0"}

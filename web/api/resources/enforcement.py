@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyAddress
 
@@ -30,6 +30,7 @@ State = Literal["pending", "done", "failed"]
 Kind = Literal["disconnect", "coa", "sync_profiles"]
 ActionSort = Literal["-id", "id", "-created_at", "created_at"]
 NO_TEXT_NUL = r"^[^\x00]*$"
+HOST = r"^[A-Za-z0-9*]([A-Za-z0-9*.:-]*[A-Za-z0-9])?$"
 
 
 class EnforcementActionOut(Out):
@@ -101,6 +102,10 @@ class ProvisionIn(In):
                                              "run) and the portal's host in the hotspot walled garden.")
     hotspot_dir: str = Field("hotspot", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
                              description="The hotspot server profile's html-directory on the router.")
+    walled_garden: list[Annotated[str, Field(min_length=1, max_length=253, pattern=HOST)]] = Field(
+        [], max_length=50, description="With hotspot, hosts devices may reach before login besides the "
+                                       "portal's (e.g. the payment gateway's checkout); hosts no longer given "
+                                       "are removed.")
 
 
 class ProvisionOut(Out):
@@ -224,7 +229,7 @@ async def provision_nas(call: Call, path: RouterPath, body: ProvisionIn) -> Prov
         raise ValidationError("radius_address", "cannot tell which address the router reaches aaad's RADIUS "
                                                 "at ([radius] address is a wildcard): give it")
     settings = provision.settings_from(conf, address, body.proxy_port, hotspot=body.hotspot,
-                                       hotspot_directory=body.hotspot_dir)
+                                       hotspot_directory=body.hotspot_dir, hotspot_hosts=body.walled_garden)
     warnings = [] if conf.web.public_url else [
         f"[web] public_url is not set: the walled garden redirects to {settings.public_url}, which the "
         "router's customers may not reach"]
