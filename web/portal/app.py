@@ -556,9 +556,13 @@ class Portal:
         return cast(IResource, SignupPages(self, self.deps, self.pages, self.slug).app.resource())
 
     @app.route("/hotspot/<name>", methods=["GET"])
-    def hotspot_file(self, request: IRequest, name: str) -> defer.Deferred[bytes]:
-        """A file of the org's MikroTik hotspot pages (web.portal.hotspot)."""
-        return hotspot_files.serve(self, request, name)
+    @defer.inlineCallbacks
+    def hotspot_file(self, request: IRequest, name: str) -> Generator[Any, Any, bytes]:
+        """A file of the org's MikroTik hotspot pages, for the router's /tool fetch (web.portal.hotspot)."""
+        deps = self._deps()
+        org = yield self._org()
+        body = yield hotspot_files.serve(self.read, request, org.id, public_url(deps.conf.web), name)
+        return cast(bytes, body)
 
     # -- errors ---------------------------------------------------------------------------------
 

@@ -8,28 +8,27 @@ downloads: never rendered on aaad's own origin (attachment, nosniff, a sandboxin
 """
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from twisted.internet import defer
 from twisted.web.iweb import IRequest
 
 from aaad.errors import NotFound
-from aaad.urls import HOTSPOT_FILES, public_url
+from aaad.urls import HOTSPOT_FILES
 from billing.vouchers import hotspot
 from web.errors import set_header
 
+Reader = Callable[..., "defer.Deferred[Any]"]
 CONTENT_TYPES = {"html": "text/html; charset=utf-8", "js": "application/javascript; charset=utf-8"}
 
 
 @defer.inlineCallbacks
-def serve(portal: Any, request: IRequest, name: str) -> Generator[Any, Any, bytes]:
-    """File ``name`` of the portal's org's bundle (404 for any other name, or without the services)."""
+def serve(read: Reader, request: IRequest, org_id: int, base_url: str, name: str) -> Generator[Any, Any, bytes]:
+    """File ``name`` of the org's bundle, with links under ``base_url`` (404 for any other name)."""
     if name not in HOTSPOT_FILES:
         raise NotFound("file", name)
-    deps = portal._deps()
-    org = yield portal._org()
-    files = yield portal.read(hotspot.bundle, org.id, public_url(deps.conf.web))
+    files = yield read(hotspot.bundle, org_id, base_url)
     set_header(request, "Content-Type", CONTENT_TYPES[name.rsplit(".", 1)[1]])
     set_header(request, "Content-Disposition", f'attachment; filename="{name}"')
     set_header(request, "X-Content-Type-Options", "nosniff")
