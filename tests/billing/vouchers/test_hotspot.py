@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import zipfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,16 @@ def test_without_chap_the_page_sends_the_password_plain() -> None:
     page = served(hotspot.render(BRAND)["login.html"].decode(), chap_id="", chap_challenge="")
     out = run_page(page, submit={"username": "carol", "password": "carol-pass"})
     assert out["submitted"] == [{"form": "login", "username": "carol", "password": "carol-pass"}]
+
+
+def test_pages_load_nothing_from_elsewhere() -> None:
+    """Before login a device reaches nothing but the router: the pages load only /md5.js (and a data: logo)."""
+    logo = "data:image/png;base64,iVBORw0KGgo="
+    for name, data in hotspot.render(replace(BRAND, logo=logo)).items():
+        text = data.decode()
+        loads = re.findall(r'(?:src|href)="([^"]*)"', text)
+        stylesheets = re.findall(r'<link rel="stylesheet"', text)
+        assert not stylesheets and "@import" not in text and "url(" not in text, name
+        for url in re.findall(r'src="([^"]*)"', text):
+            assert url in ("/md5.js", logo), (name, url)
+        assert all(not u.startswith("//") for u in loads), name
