@@ -99,3 +99,53 @@ def test_without_chap_the_router_gets_pap(driver: Any, daemon: Daemon, bundle: P
         assert h.logins == [("carol", "pap", True)]
     finally:
         h.close()
+
+
+def _add_voucher_login(daemon: Daemon, code: str, **values: Any) -> None:
+    """An unused code-only voucher login (password = code) written into the daemon's database as the
+    voucher batches write them; returns once the running daemon has it (the change feed)."""
+    import json
+    import time
+    from datetime import UTC, datetime
+
+    from aaad import app, orgs
+    from aaad.db import sync_engine
+    from aaad.view import store as view_store
+    from aaad.view.write import LoginWriter
+    conf = app.load_config(str(daemon.config_path))
+    e = sync_engine(app.database_url(conf), conf.database.busy_timeout_ms)
+    before = json.loads(daemon.get("/healthz")[1])["last_change"]
+    try:
+        with e.begin() as c:
+            org = orgs.get_by_slug(c, "demo")
+            assert org is not None
+            profile = next(p for p in view_store.list_profiles(c, org.id) if p.name == "hotspot-1h")
+            LoginWriter(app.secret_box(conf)).create_many(c, org.id, [(code, code, 9001)], datetime.now(UTC),
+                                                          owner_type="voucher", state="unused",
+                                                          profile_id=profile.id, **values)
+    finally:
+        e.dispose()
+    t0 = time.monotonic()
+    while json.loads(daemon.get("/healthz")[1])["last_change"] <= before:
+        assert time.monotonic() - t0 < 5.0, "the daemon did not follow the change feed"
+
+
+def test_unused_voucher_claimed_through_the_pages_and_bound_to_the_device(driver: Any, daemon: Daemon,
+                                                                          bundle: Path) -> None:
+    """A card's code-only QR link on one device claims the unused voucher (time limit capping Session-Timeout);
+    the same code on another device is rejected, the page showing why."""
+    _add_voucher_login(daemon, "HS7QK4", time_limit=1800, bind_mac=True)
+    first = FakeHotspot.from_dir(bundle, daemon.auth_port, mac="02:00:00:00:00:0A")
+    second = FakeHotspot.from_dir(bundle, daemon.auth_port, mac="02:00:00:00:00:0B")
+    try:
+        driver.get(f"{first.url}/login?username=HS7QK4&codeonly=1")
+        kit.wait_text(driver, "You are connected")
+        assert first.logins == [("HS7QK4", "chap", True)]
+        assert first.session is not None and first.session.reply["Session-Timeout"][0] <= 1800
+        driver.get(f"{second.url}/login?username=HS7QK4&codeonly=1")
+        kit.wait_text(driver, "bound to another device")
+        assert second.logins == [("HS7QK4", "chap", False)]
+        assert kit.field(driver, "username").get_attribute("value") == "HS7QK4"
+    finally:
+        first.close()
+        second.close()
