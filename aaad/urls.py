@@ -25,6 +25,12 @@ SUSPENSION_REASONS: Mapping[str, str] = {
 
 _WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
+#: The files of an org's MikroTik hotspot login pages (the router's ``hotspot`` HTML directory):
+#: billing.vouchers.hotspot renders them, the portal serves each at :func:`hotspot_file_url`, and
+#: ``aaad nas provision --hotspot`` has the router fetch them from there.
+HOTSPOT_FILES = ("login.html", "alogin.html", "status.html", "logout.html", "error.html", "redirect.html",
+                 "rlogin.html", "md5.js")
+
 
 def local_url(web: WebConfig, bound_port: int | None = None) -> str:
     """``http://ADDRESS:PORT`` of the listener as this machine reaches it
@@ -61,3 +67,8 @@ def suspension_url(base: str, slug: str, reason: str | None = None) -> str:
     if reason not in SUSPENSION_REASONS:
         raise ValueError(f"unknown suspension reason {reason!r}")
     return f"{url}?{urllib.parse.urlencode({'reason': reason})}"
+
+
+def hotspot_file_url(base: str, slug: str, name: str) -> str:
+    """Where a router fetches file ``name`` (one of :data:`HOTSPOT_FILES`) of ``slug``'s hotspot pages."""
+    return portal_url(base, slug, f"hotspot/{name}")

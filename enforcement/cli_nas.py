@@ -62,7 +62,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     from aaad.cli import EXIT_FAIL, EXIT_OK, EXIT_USAGE, CliError
     ctx, nas, slug, profiles = _load(args)
     conf = ctx.conf
-    settings = provision.settings_from(conf, radius_address(conf, args.radius_address), args.proxy_port)
+    settings = provision.settings_from(conf, radius_address(conf, args.radius_address), args.proxy_port,
+                                       hotspot=args.hotspot, hotspot_directory=args.hotspot_dir,
+                                       hotspot_hosts=args.walled_garden or ())
     if not conf.web.public_url:
         print(f"aaad: warning: [web] public_url is not set; the walled garden will redirect to "
               f"{settings.public_url}, which the router's customers cannot reach", file=sys.stderr)
@@ -129,6 +131,14 @@ def register(sub: Any) -> None:
     p.add_argument("--proxy-port", type=int, default=8080,
                    help="the router's web-proxy port the walled garden redirects through (default 8080)")
     p.add_argument("--show-secrets", action="store_true", help="print the RADIUS secret instead of ********")
+    p.add_argument("--hotspot", action="store_true",
+                   help="also install the org's hotspot login pages: the router fetches each from [web] public_url "
+                        "(/tool fetch) into --hotspot-dir, and the portal's host joins the hotspot walled garden")
+    p.add_argument("--hotspot-dir", default="hotspot",
+                   help="the hotspot server profile's html-directory on the router (default hotspot)")
+    p.add_argument("--walled-garden", action="append", metavar="HOST",
+                   help="with --hotspot, another host devices may reach before login besides the portal's "
+                        "(e.g. the payment gateway's checkout; repeatable; hosts no longer given are removed)")
     p.set_defaults(fn=cmd_provision)
     s = nas.add_parser("status", help="check a router's API: reachability, RouterOS version, board, identity")
     s.add_argument("name")

@@ -39,6 +39,21 @@ the list aaad's policy puts walled-garden logins in; ``P`` is the proxy port,
     /ip proxy access add action=deny redirect-to=<public_url>/<org>/portal/suspended
         comment="aaad: walled garden: suspension page"
 
+With ``--hotspot`` (``ProvisionSettings.hotspot``) the org's hotspot login pages are installed
+too (``D`` is the hotspot HTML directory, ``hotspot`` by default; the files are
+:data:`aaad.urls.HOTSPOT_FILES`, served by aaad's portal at :func:`aaad.urls.hotspot_file_url`)::
+
+    /ip hotspot walled-garden add dst-host=H action=allow comment="aaad: hotspot: H"
+    /ip hotspot walled-garden ip add dst-host=H action=accept comment="aaad: hotspot: H"
+        (dst-address=H when H is an address; the same for each extra host given,
+        e.g. a payment gateway's checkout; hosts no longer given are removed)
+    /tool fetch url=<public_url>/<org>/portal/hotspot/FILE dst-path=D/FILE   (one per file)
+
+A fetch is sent on every run (the router cannot say whether its copy is the current one), so a run
+with ``--hotspot`` always reports those as changes.  The hotspot server itself (interface, address
+pool, a server profile with ``use-radius=yes`` and ``html-directory=D``) is the operator's, made with
+``/ip hotspot setup``.
+
 Why a redirect through the router's web proxy rather than a dst-nat to the
 portal: a dst-nat only changes the address, so the portal would receive
 ``GET /`` for ``Host: whatever-site`` and could not tell which page to show;
@@ -66,7 +81,7 @@ from librouteros.exceptions import MultiTrapError, TrapError
 
 from aaad import urls
 from aaad.nas import Nas
-from aaad.urls import suspension_url
+from aaad.urls import HOTSPOT_FILES, hotspot_file_url, suspension_url
 from aaad.view.model import Profile
 
 #: Prefix of the PPP and hotspot user profiles aaad manages on a router.
@@ -112,7 +127,14 @@ class Prune:
     key: str = "name"
 
 
-Plan = Sequence[Step | Prune]
+@dataclass(frozen=True)
+class Fetch:
+    """A file the router downloads (``/tool fetch url=... dst-path=...``); always sent."""
+    url: str
+    dst_path: str
+
+
+Plan = Sequence[Step | Prune | Fetch]
 
 
 @dataclass(frozen=True)
@@ -186,6 +208,9 @@ class ProvisionSettings:
     walled_garden_list: str = "suspended"   # ``[radius] walled_garden_address_list``
     proxy_port: int = 8080
     interim_update: int = 300           # /ppp/aaa interim-update, seconds
+    hotspot: bool = False               # install the org's hotspot login pages and their walled garden
+    hotspot_directory: str = "hotspot"  # the hotspot server profile's html-directory
+    hotspot_hosts: tuple[str, ...] = ()  # walled-garden hosts besides the portal's (a gateway's checkout)
 
 
 def default_radius_address(conf: Any) -> str | None:
@@ -203,7 +228,8 @@ def default_radius_address(conf: Any) -> str | None:
     return None
 
 
-def settings_from(conf: Any, radius_address: str, proxy_port: int = 8080) -> ProvisionSettings:
+def settings_from(conf: Any, radius_address: str, proxy_port: int = 8080, hotspot: bool = False,
+                  hotspot_directory: str = "hotspot", hotspot_hosts: Iterable[str] = ()) -> ProvisionSettings:
     """The provisioning settings of a config (``aaad nas provision`` and the API)."""
     return ProvisionSettings(
         radius_address=radius_address,
@@ -212,7 +238,10 @@ def settings_from(conf: Any, radius_address: str, proxy_port: int = 8080) -> Pro
         acct_port=conf.accounting.port or 1813,
         walled_garden_list=conf.radius.walled_garden_address_list,
         proxy_port=proxy_port,
-        interim_update=conf.accounting.default_interim)
+        interim_update=conf.accounting.default_interim,
+        hotspot=hotspot,
+        hotspot_directory=hotspot_directory.strip("/") or "hotspot",
+        hotspot_hosts=tuple(dict.fromkeys(h.strip() for h in hotspot_hosts if h.strip())))
 
 
 def router_profile_name(profile_name: str) -> str:
@@ -284,7 +313,36 @@ def walled_garden_steps(org_slug: str, settings: ProvisionSettings) -> list[Step
     ]
 
 
-def plan(nas: Nas, org_slug: str, profiles: Iterable[Profile], settings: ProvisionSettings) -> list[Step | Prune]:
+HOTSPOT_COMMENT = f"{MANAGED}: hotspot: "
+WALLED_GARDEN = "/ip/hotspot/walled-garden"
+WALLED_GARDEN_IP = "/ip/hotspot/walled-garden/ip"
+
+
+def hotspot_steps(org_slug: str, settings: ProvisionSettings) -> list[Step | Prune | Fetch]:
+    """The walled garden the hotspot pages' links need (the portal's host and any extra hosts; hosts
+    no longer wanted pruned) and the fetch of each page."""
+    portal = urllib.parse.urlsplit(settings.public_url).hostname or ""
+    hosts = list(dict.fromkeys([portal, *settings.hotspot_hosts]))
+    steps: list[Step | Prune | Fetch] = []
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host)
+            ip_match = {"dst-address": host}
+        except ValueError:
+            ip_match = {"dst-host": host}
+        comment = {"comment": HOTSPOT_COMMENT + host}
+        steps.append(Step(WALLED_GARDEN, comment, {"dst-host": host, "action": "allow"}))
+        steps.append(Step(WALLED_GARDEN_IP, comment, {**ip_match, "action": "accept"}))
+    keep = frozenset(HOTSPOT_COMMENT + h for h in hosts)
+    steps.append(Prune(WALLED_GARDEN, HOTSPOT_COMMENT, keep, key="comment"))
+    steps.append(Prune(WALLED_GARDEN_IP, HOTSPOT_COMMENT, keep, key="comment"))
+    steps += [Fetch(hotspot_file_url(settings.public_url, org_slug, name), f"{settings.hotspot_directory}/{name}")
+              for name in HOTSPOT_FILES]
+    return steps
+
+
+def plan(nas: Nas, org_slug: str, profiles: Iterable[Profile], settings: ProvisionSettings
+         ) -> list[Step | Prune | Fetch]:
     """Everything a router needs for aaad (see the module docstring), in order."""
     secret = nas.secret.decode()
     return [
@@ -296,6 +354,7 @@ def plan(nas: Nas, org_slug: str, profiles: Iterable[Profile], settings: Provisi
                               "interim-update": duration(settings.interim_update)}),
         *profile_steps(profiles),
         *walled_garden_steps(org_slug, settings),
+        *(hotspot_steps(org_slug, settings) if settings.hotspot else []),
     ]
 
 
@@ -305,6 +364,9 @@ def script(steps: Plan) -> list[Command]:
     out = []
     for s in steps:
         if isinstance(s, Prune):
+            continue
+        if isinstance(s, Fetch):
+            out.append(_fetch(s))
             continue
         values = {k: v for k, v in s.attrs.items() if v is not None}
         if s.match:
@@ -410,6 +472,9 @@ def apply_steps(api: RosApi, steps: Plan, dry_run: bool = False) -> ApplyResult:
             result.errors.append(f"{cmd.cli()}: {e}")
 
     for step in steps:
+        if isinstance(step, Fetch):
+            send(_fetch(step))
+            continue
         try:
             if isinstance(step, Prune):
                 _prune(api, step, send)
@@ -420,6 +485,10 @@ def apply_steps(api: RosApi, steps: Plan, dry_run: bool = False) -> ApplyResult:
                 raise
             result.errors.append(f"{step.menu}/print: {e}")
     return result
+
+
+def _fetch(step: Fetch) -> Command:
+    return Command("fetch", "/tool", {"url": step.url, "dst-path": step.dst_path})
 
 
 def _apply_step(api: RosApi, step: Step, send: Any) -> None:

@@ -15,6 +15,9 @@ like a fresh RouterOS 7 (identity, resource with version and board-name,
 ``/ppp/aaa``, ``/radius/incoming``, ``/ip/proxy``, the default PPP and hotspot
 profiles). ``/ppp/active`` and ``/ip/hotspot/active`` are seeded from Python
 (:meth:`FakeRouterOS.seed`); on a real router they cannot be added either.
+``/tool/fetch =url= =dst-path=`` downloads over HTTP (from the loopback daemon) into ``/file``
+(:attr:`FakeRouterOS.files`), answering ``!re =status=finished`` as RouterOS does, or traps
+``failure: ...`` for an HTTP error or a refused connection.
 
 Every sentence received is recorded with its connection and arrival time.
 Failure modes: ``delay`` (seconds before each reply), ``mode = "silent"``
@@ -140,12 +143,12 @@ SINGLE_MENUS = ("/radius/incoming", "/ppp/aaa", "/system/identity", "/system/res
 TABLE_MENUS = ("/radius", "/ppp/profile", "/ppp/secret", "/ppp/active", "/ip/pool", "/ip/hotspot",
                "/ip/hotspot/profile", "/ip/hotspot/user", "/ip/hotspot/user/profile", "/ip/hotspot/active",
                "/ip/firewall/filter", "/ip/firewall/nat", "/ip/firewall/address-list", "/ip/proxy/access",
-               "/interface")
+               "/interface", "/ip/hotspot/walled-garden", "/ip/hotspot/walled-garden/ip", "/file")
 #: Tables whose records are unique by name (add of a duplicate traps, as RouterOS does).
 NAMED_TABLES = ("/ppp/profile", "/ppp/secret", "/ip/pool", "/ip/hotspot/profile", "/ip/hotspot/user",
                 "/ip/hotspot/user/profile")
 #: Tables only the router fills (sessions): ``add`` traps.
-READ_ONLY_TABLES = ("/ppp/active", "/ip/hotspot/active")
+READ_ONLY_TABLES = ("/ppp/active", "/ip/hotspot/active", "/file")
 _BOOLS = {"yes": "true", "no": "false", "true": "true", "false": "false"}
 _READ_ONLY_FIELDS = frozenset({"uptime", "version", "build-time", "board-name", "cpu", "cpu-count",
                                "free-memory", "total-memory", "architecture-name", "platform"})
@@ -302,6 +305,7 @@ class FakeRouterOS:
         self.login_fails = False            # every login is refused, whatever the credentials
         self.fatal_on_bad_login = False     # a bad login gets !trap then !fatal (else !trap, !done, close)
         self.traps: dict[str, str] = {}     # command word -> trap message
+        self.files: dict[str, bytes] = {}   # what /tool/fetch downloaded, by dst-path
         self.state = _State(version, board, identity)
         self._received: list[Sentence] = []
         self._connections: list[Connection] = []
@@ -515,6 +519,8 @@ class FakeRouterOS:
         if command in self.traps:
             return tagged(["!trap", f"=message={self.traps[command]}"], ["!done"]), False
         try:
+            if command == "/tool/fetch":
+                return tagged(["!re", *(f"={k}={v}" for k, v in self._fetch(attrs).items())], ["!done"]), False
             rows, ret = self._execute(command, attrs, query)
         except Trap as t:
             trap = ["!trap", f"=message={t.message}"]
@@ -523,6 +529,33 @@ class FakeRouterOS:
             return tagged(trap, ["!done"]), False
         done = ["!done"] + ([f"=ret={ret}"] if ret is not None else [])
         return tagged(*[["!re", *(f"={k}={v}" for k, v in r.items())] for r in rows], done), False
+
+    def _fetch(self, attrs: dict[str, str]) -> dict[str, str]:
+        """``/tool/fetch``: download ``url`` into the file ``dst-path`` (replacing it)."""
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+        url = attrs.get("url", "")
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise Trap("failure: bad url", 1)
+        dst = attrs.get("dst-path") or parts.path.rsplit("/", 1)[-1]
+        where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                data = r.read()
+        except urllib.error.HTTPError as e:
+            raise Trap(f"failure: closing connection: <{e.code} {e.reason}> {where} (4)", 1) from None
+        except OSError:
+            raise Trap(f"failure: connection refused {where}", 1) from None
+        with self.state.lock:
+            files = self.state.tables["/file"]
+            files[:] = [f for f in files if f.get("name") != dst]
+            kind = dst.rsplit(".", 1)[-1] + " file" if "." in dst else "file"
+            files.append({".id": self.state.new_id(), "name": dst, "type": kind, "size": str(len(data))})
+            self.files[dst] = data
+        return {"status": "finished", "downloaded": str(len(data) // 1024), "total": str(len(data) // 1024),
+                "duration": "1s"}
 
     def _execute(self, command: str, attrs: dict[str, str], query: list[str]
                  ) -> tuple[list[dict[str, str]], str | None]:

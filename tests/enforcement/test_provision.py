@@ -8,7 +8,7 @@ import pytest
 from aaad.nas import Nas
 from aaad.view.model import Profile
 from enforcement import provision, routeros
-from enforcement.provision import Command, ProvisionSettings, Step
+from enforcement.provision import Command, Fetch, ProvisionSettings, Prune, Step
 from enforcement.routeros import RouterAccess, Timeouts
 from tests.fake_routeros import FakeRouterOS
 
@@ -34,7 +34,7 @@ def access(fake: FakeRouterOS) -> RouterAccess:
     return RouterAccess("127.0.0.1", fake.port, "admin", "pw")
 
 
-def steps(profiles: list[Profile] | None = None, coa_port: int = 3799) -> list[Step | provision.Prune]:
+def steps(profiles: list[Profile] | None = None, coa_port: int = 3799) -> list[Step | Prune | Fetch]:
     return provision.plan(nas(coa_port), "acme", [GOLD, SILVER] if profiles is None else profiles, SETTINGS)
 
 

@@ -17,6 +17,7 @@ and a session cookie of org A is nobody on org B's portal.
     /products, /cart, /checkout, /orders/..., /tickets/...
                            the catalogue, the cart, orders and tickets (web.portal.shop)
     /signup/...            the online sign-up: coverage, contract, payment method (web.portal.signup)
+    /hotspot/FILE          the org's MikroTik hotspot pages, for the router's /tool fetch (web.portal.hotspot)
 
 Every POST carries the session's CSRF token (``check_csrf``), and every page
 of a signed-in customer reads only that customer's rows.
@@ -47,6 +48,7 @@ from billing import documents
 from web.errors import HttpError, Redirect, apply, classify, set_header
 from web.pages import Pages, root_prefix
 from web.portal import accounts, sessions
+from web.portal import hotspot as hotspot_files
 from web.portal.pay import PayPages
 from web.portal.register import RegisterPages
 from web.portal.shop import ShopPages, cart_count
@@ -552,6 +554,15 @@ class Portal:
         if self.deps is None:
             raise NotFound("page", "signup")
         return cast(IResource, SignupPages(self, self.deps, self.pages, self.slug).app.resource())
+
+    @app.route("/hotspot/<name>", methods=["GET"])
+    @defer.inlineCallbacks
+    def hotspot_file(self, request: IRequest, name: str) -> Generator[Any, Any, bytes]:
+        """A file of the org's MikroTik hotspot pages, for the router's /tool fetch (web.portal.hotspot)."""
+        deps = self._deps()
+        org = yield self._org()
+        body = yield hotspot_files.serve(self.read, request, org.id, public_url(deps.conf.web), name)
+        return cast(bytes, body)
 
     # -- errors ---------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyAddress
 
@@ -30,6 +30,7 @@ State = Literal["pending", "done", "failed"]
 Kind = Literal["disconnect", "coa", "sync_profiles"]
 ActionSort = Literal["-id", "id", "-created_at", "created_at"]
 NO_TEXT_NUL = r"^[^\x00]*$"
+HOST = r"^[A-Za-z0-9*]([A-Za-z0-9*.:-]*[A-Za-z0-9])?$"
 
 
 class EnforcementActionOut(Out):
@@ -96,6 +97,15 @@ class ProvisionIn(In):
                                                                    "[web] public_url).")
     proxy_port: int = Field(8080, ge=1, le=65535, description="The router's web-proxy port the walled garden "
                                                               "redirects through.")
+    hotspot: bool = Field(False, description="Also install the org's hotspot login pages (the router fetches "
+                                             "each from [web] public_url with /tool fetch; fetched on every "
+                                             "run) and the portal's host in the hotspot walled garden.")
+    hotspot_dir: str = Field("hotspot", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
+                             description="The hotspot server profile's html-directory on the router.")
+    walled_garden: list[Annotated[str, Field(min_length=1, max_length=253, pattern=HOST)]] = Field(
+        [], max_length=50, description="With hotspot, hosts devices may reach before login besides the "
+                                       "portal's (e.g. the payment gateway's checkout); hosts no longer given "
+                                       "are removed.")
 
 
 class ProvisionOut(Out):
@@ -207,7 +217,8 @@ def _provisioned(conn: Any, result: dict[str, Any]) -> dict[str, Any]:
 async def provision_nas(call: Call, path: RouterPath, body: ProvisionIn) -> ProvisionOut:
     """Make a MikroTik router ready for aaad through its RouterOS API, idempotently (what
     `aaad nas provision` does): RADIUS client, incoming CoA, PPP AAA, one PPP and hotspot profile per
-    profile, the walled garden. A second run changes nothing. 409 no_api_credentials without API
+    profile, the walled garden; with hotspot, the org's hotspot login pages. A second run changes nothing
+    (but fetches the hotspot pages again). 409 no_api_credentials without API
     credentials (a dry run then lists the full configuration); 409 router_error when the router cannot
     be reached, refuses the login or stops answering."""
     n = await _nas(call, path.nas_id)
@@ -217,7 +228,8 @@ async def provision_nas(call: Call, path: RouterPath, body: ProvisionIn) -> Prov
     if address is None:
         raise ValidationError("radius_address", "cannot tell which address the router reaches aaad's RADIUS "
                                                 "at ([radius] address is a wildcard): give it")
-    settings = provision.settings_from(conf, address, body.proxy_port)
+    settings = provision.settings_from(conf, address, body.proxy_port, hotspot=body.hotspot,
+                                       hotspot_directory=body.hotspot_dir, hotspot_hosts=body.walled_garden)
     warnings = [] if conf.web.public_url else [
         f"[web] public_url is not set: the walled garden redirects to {settings.public_url}, which the "
         "router's customers may not reach"]
