@@ -102,6 +102,14 @@ def get_trial(conn: Connection, box: SecretBox, org_id: int) -> Login | None:
     return lg if lg is not None and lg.owner_type == OWNER else None
 
 
+def trial_minutes(conn: Connection, org_id: int) -> int | None:
+    """The org's free-trial minutes per device per day, or None if it has no trial."""
+    from aaad.schema import logins
+    v = conn.execute(sa.select(logins.c.time_limit).where(
+        logins.c.org_id == org_id, logins.c.username == TEMPLATE, logins.c.owner_type == OWNER)).scalar()
+    return None if v is None else int(v) // 60
+
+
 def set_trial(conn: Connection, writer: LoginWriter, org_id: int, minutes: int, profile_id: int | None,
               now: datetime) -> Login:
     """Turn the org's free trial on (or change it): ``minutes`` per device per day at the

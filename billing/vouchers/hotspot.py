@@ -11,7 +11,9 @@ does the rest.  The files (:data:`aaad.urls.HOTSPOT_FILES`):
                    ``&password=PW``, or ``&codeonly=1`` for a code-only voucher (the password is the
                    code), logs in by itself.  An empty password is taken as the code (code-only
                    vouchers).  "Register" and "Buy a voucher" link to the org's portal, "Free trial"
-                   shows where the router's trial is on (RouterOS's ``T-<MAC>`` trial users).
+                   shows where the org has aaad's free trial (``aaad trial set``): it logs in as
+                   ``T-<the device's MAC>`` with that as its password, through RADIUS (keep the
+                   router's own trial off; render the pages again after turning the trial on or off).
     alogin.html    after a login: a moment, then on to the page first asked for
     status.html    who is logged in, time and data used and left, log out
     logout.html    after logging out: the session's summary, log in again
@@ -39,7 +41,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup, escape
 from sqlalchemy.engine import Connection
 
-from aaad import orgs
+from aaad import orgs, trial
 from aaad.errors import NotFound
 from aaad.urls import HOTSPOT_FILES, hotspot_file_url, portal_url
 from billing import settings
@@ -60,6 +62,7 @@ class HotspotBrand:
     colour: str                 # #rrggbb
     logo: str | None            # a data: URL or an absolute http(s) URL
     public_url: str             # ``[web] public_url``, without a trailing slash
+    trial_minutes: int | None = None  # the org's free trial (aaad.trial), if any
 
     @property
     def portal(self) -> str:
@@ -97,7 +100,8 @@ def brand_of(conn: Connection, org_id: int, public_url: str) -> HotspotBrand:
         logo = base + logo
     elif logo and not logo.startswith(("data:image/", "https://", "http://")):
         logo = None
-    return HotspotBrand(org.slug, st.brand_name or org.name, st.brand_colour or DEFAULT_COLOUR, logo, base)
+    return HotspotBrand(org.slug, st.brand_name or org.name, st.brand_colour or DEFAULT_COLOUR, logo, base,
+                        trial.trial_minutes(conn, org_id))
 
 
 def _routeros_safe(value: Any) -> Markup:

@@ -18,6 +18,7 @@ from tests.conftest import Daemon
 @pytest.fixture(scope="module")
 def bundle(daemon: Daemon, tmp_path_factory: Any) -> Path:
     out = tmp_path_factory.mktemp("hotspot")
+    daemon.cli("trial", "set", "--org", "demo", "--minutes", "15", "--profile", "hotspot-1h")
     daemon.cli("hotspot", "bundle", "--org", "demo", str(out))
     daemon.cli("user", "add", "K7PX9Q", "--password", "K7PX9Q", "--profile", "hotspot-1h")
     return out
@@ -36,7 +37,8 @@ def test_login_page_is_accessible_and_logs_in_with_chap(driver: Any, hotspot: Fa
     kit.audit(driver, "hotspot-login")
     assert driver.find_element(By.ID, "buy").get_attribute("href").endswith("/demo/portal/vouchers")
     assert driver.find_element(By.ID, "register").get_attribute("href").endswith("/demo/portal/register")
-    assert driver.find_element(By.ID, "trial").get_attribute("href").endswith("username=T-02%3A00%3A00%3A00%3A00%3A01")
+    assert driver.find_element(By.ID, "trial").get_attribute("href").endswith(
+        "username=T-02%3A00%3A00%3A00%3A00%3A01&codeonly=1")
     kit.fill(kit.field(driver, "username"), "carol")
     kit.fill(kit.field(driver, "password"), "carol-pass")
     kit.submit(driver, kit.field(driver, "password"))
@@ -77,6 +79,14 @@ def test_code_only_voucher_link_and_empty_password(driver: Any, hotspot: FakeHot
     kit.submit(driver, kit.field(driver, "username"))
     kit.wait_text(driver, "You are connected")
     assert hotspot.logins == [("K7PX9Q", "chap", True), ("K7PX9Q", "chap", True)]
+
+
+def test_free_trial_link_connects_through_radius(driver: Any, hotspot: FakeHotspot) -> None:
+    """'Free trial' logs the device in as T-<its MAC> with aaad's trial (CHAP, password = the name)."""
+    kit.go(driver, f"{hotspot.url}/login")
+    kit.click(driver, "Free trial", navigates=False)
+    kit.wait_text(driver, "You are connected")
+    assert hotspot.logins == [("T-02:00:00:00:00:01", "chap", True)]
 
 
 def test_qr_link_with_code_only_fills_it_in(driver: Any, hotspot: FakeHotspot) -> None:

@@ -122,13 +122,14 @@ def test_logo_only_from_safe_sources(tmp_path: Path) -> None:
     e.dispose()
 
 
-def test_trial_link_only_where_the_router_offers_trial() -> None:
-    """'Free trial' logs in as RouterOS's trial user T-<MAC>, shown only when $(trial) is yes."""
-    login = hotspot.render(BRAND)["login.html"].decode()
-    assert 'id="trial"' not in served(login, trial="no")
-    on = served(login, trial="yes")
+def test_trial_link_only_where_the_org_has_a_trial() -> None:
+    """'Free trial' (aaad's, through RADIUS) logs in as T-<MAC> with that as its password, shown only
+    for an org with a trial, whatever the router's own trial says."""
+    assert 'id="trial"' not in served(hotspot.render(BRAND)["login.html"].decode(), trial="yes")
+    on = served(hotspot.render(replace(BRAND, trial_minutes=15))["login.html"].decode(), trial="no")
     assert ('href="http://10.5.50.1/login?dst=http%3A%2F%2Fexample.com%2F&amp;'
-            'username=T-01%3A23%3A45%3A67%3A89%3AAB"') in on
+            'username=T-01%3A23%3A45%3A67%3A89%3AAB&amp;codeonly=1"') in on
+    assert "Free trial (15 minutes a day)" in on
 
 
 def test_zip_is_deterministic_and_complete() -> None:
