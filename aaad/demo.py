@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from aaad import nas, orgs
+from aaad import nas, orgs, trial
 from aaad.crypto import SecretBox
 from aaad.view import store
 from aaad.view.write import LoginWriter
@@ -66,3 +66,6 @@ def seed(engine: Engine, box: SecretBox, now: datetime) -> Iterator[str]:
             w.create(conn, org.id, "henry", "henry-pass", now,
                              profile_id=pids["home-10M"], expires_at=now - timedelta(days=1))
             yield "user henry / henry-pass added (expired yesterday)"
+        if trial.get_trial(conn, box, org.id) is None:
+            trial.set_trial(conn, w, org.id, 15, pids["hotspot-1h"], now)
+            yield "free trial: 15 minutes per device per day at hotspot-1h (log in as T-<MAC>)"
