@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from aaad.crypto import SecretBox
 from billing.vouchers import batches, cards, packages, vouchers
-from web.api.declare import Call, Id, In, ListQuery, Out, Page, Raw, Router
+from web.api.declare import Call, Id, In, Instant, ListQuery, Out, Page, Raw, Router
 from web.api.resources._billing import Text
 
 router = Router("vouchers", "Hotspot vouchers: packages, batches of printed cards, vouchers")
@@ -74,7 +74,7 @@ class VoucherPackageIn(In):
     time_limit: int | None = Field(None, ge=1, le=2**31 - 1, description="Seconds.")
     data_limit: int | None = Field(None, ge=1, le=MAX_OCTETS, description="Octets.")
     validity_hours: int | None = Field(None, ge=1, le=24 * 3650)
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
     shared_users: int = Field(1, ge=1, le=100)
     bind_mac: bool = False
     code_only: bool = False
@@ -91,7 +91,7 @@ class VoucherPackagePatch(In):
     time_limit: int | None = Field(None, ge=1, le=2**31 - 1)
     data_limit: int | None = Field(None, ge=1, le=MAX_OCTETS)
     validity_hours: int | None = Field(None, ge=1, le=24 * 3650)
-    expires_at: datetime | None = None
+    expires_at: Instant | None = None
     shared_users: int | None = Field(None, ge=1, le=100)
     bind_mac: bool | None = None
     code_only: bool | None = None
