@@ -64,3 +64,12 @@ def test_bad_input(conf: str, capsys: Any) -> None:
     assert "no voucher 'NOPE'" in run(conf, capsys, "voucher", "show", "NOPE", code=2)
     run(conf, capsys, "voucher", "package", "add", "x", "--price", "1", "--time", "30m")
     assert "count" in run(conf, capsys, "voucher", "batch", "create", "--package", "x", "--count", "0", code=2)
+
+
+def test_long_work_shows_progress(conf: str, capsys: Any) -> None:
+    """A large batch says what it is doing on stderr (stdout keeps the result)."""
+    run(conf, capsys, "voucher", "package", "add", "x", "--price", "1", "--time", "30m")
+    capsys.readouterr()
+    assert cli.main(["-c", conf, "voucher", "batch", "create", "--package", "x", "--count", "600"]) == 0
+    out = capsys.readouterr()
+    assert "generating 600 vouchers..." in out.err and out.out.startswith("batch 1: 600 vouchers of x")
