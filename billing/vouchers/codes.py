@@ -4,7 +4,7 @@ Codes are drawn with :mod:`secrets` from an alphabet without look-alikes (no
 0/O, 1/I/L), upper case, so a code read off a card is typed right.  A code is
 unique in its org among vouchers and logins (it is the login's username).
 Generating is a few statements whatever the count: one INSERT of the vouchers
-(ids back in order), one :meth:`LoginWriter.create_many`, one executemany
+(:func:`aaad.bulk.insert_rows`; ids read back by code), one :meth:`LoginWriter.create_many`, one executemany
 UPDATE naming each voucher's login, plus the collision checks.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aaad import bulk
 from aaad.schema import logins
 from aaad.view.write import LoginWriter
 from billing.vouchers.packages import Package
@@ -85,10 +86,9 @@ def generate(conn: Connection, writer: LoginWriter, org_id: int, package: Packag
     codes = unique_codes(conn, org_id, n, code_length or package.code_length,
                          package.prefix if prefix is None else prefix)
     passwords = codes if package.code_only else _draw(len(codes), PASSWORD_LENGTH)
-    rows = [{"org_id": org_id, "package_id": package.id, "batch_id": batch_id, "code": c,
-             "customer_id": customer_id, "transaction_id": transaction_id, "price": package.price,
-             "sold_at": sold_at, "created_at": now} for c in codes]
-    conn.execute(vouchers.insert(), rows)
+    bulk.insert_rows(conn, vouchers, ("code",), [(c,) for c in codes], org_id=org_id, package_id=package.id,
+                     batch_id=batch_id, customer_id=customer_id, transaction_id=transaction_id,
+                     price=package.price, sold_at=sold_at, created_at=now)
     # Ids back by code (unique in the org): RETURNING in parameter order is one row per statement on SQLite.
     by_code: dict[str, int] = {}
     for i in range(0, len(codes), _IN_MAX):
