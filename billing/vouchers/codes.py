@@ -80,7 +80,7 @@ def unique_codes(conn: Connection, org_id: int, n: int, length: int, prefix: str
 def generate(conn: Connection, writer: LoginWriter, org_id: int, package: Package, n: int, now: datetime, *,
              batch_id: int | None = None, code_length: int | None = None, prefix: str | None = None,
              customer_id: int | None = None, sold_at: datetime | None = None,
-             transaction_id: int | None = None) -> list[tuple[int, str, str]]:
+             transaction_id: int | None = None, price: int | None = None) -> list[tuple[int, str, str]]:
     """Write ``n`` vouchers of ``package`` and their logins (state ``unused``, owned by the voucher)
     in the caller's transaction: [(voucher id, code, password)] in order."""
     codes = unique_codes(conn, org_id, n, code_length or package.code_length,
@@ -88,7 +88,7 @@ def generate(conn: Connection, writer: LoginWriter, org_id: int, package: Packag
     passwords = codes if package.code_only else _draw(len(codes), PASSWORD_LENGTH)
     bulk.insert_rows(conn, vouchers, ("code",), [(c,) for c in codes], org_id=org_id, package_id=package.id,
                      batch_id=batch_id, customer_id=customer_id, transaction_id=transaction_id,
-                     price=package.price, sold_at=sold_at, created_at=now)
+                     price=package.price if price is None else price, sold_at=sold_at, created_at=now)
     # Ids back by code (unique in the org): RETURNING in parameter order is one row per statement on SQLite.
     by_code: dict[str, int] = {}
     for i in range(0, len(codes), _IN_MAX):

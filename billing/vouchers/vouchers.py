@@ -213,10 +213,11 @@ def portal_packages(conn: Connection, org_id: int) -> list[Package]:
 
 
 def sell(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, now: datetime, *,
-         customer_id: int, transaction_id: int | None = None) -> Voucher:
+         customer_id: int, transaction_id: int | None = None, price: int | None = None) -> Voucher:
     """One new voucher of the package, sold to the customer now (publishes ``voucher.sold``), with its
     password.  With ``transaction_id``: once per transaction — a repeated call (a webhook and the
-    return page, a retry) returns the voucher that transaction already bought."""
+    return page, a retry) returns the voucher that transaction already bought.  ``price``: what it
+    was sold for, if not the package's price (0: given away, e.g. assigned with a new account)."""
     if transaction_id is not None:
         r = conn.execute(sa.select(vt.c.id).where(vt.c.org_id == org_id, vt.c.transaction_id == transaction_id)
                          ).first()
@@ -230,9 +231,12 @@ def sell(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, no
         raise ValidationError("package_id", "no such voucher package in this org")
     if not p.active:
         raise ValidationError("package_id", f"package {p.name!r} is no longer sold")
+    if price is not None and (not isinstance(price, int) or isinstance(price, bool) or price < 0):
+        raise ValidationError("price", "minor units, 0 or more")
+    paid = p.price if price is None else price
     [(vid, code, _pw)] = codes.generate(conn, writer, org_id, p, 1, now, customer_id=customer_id, sold_at=now,
-                                        transaction_id=transaction_id)
-    events.publish(conn, org_id, VoucherSold(vid, customer_id, p.id, code, p.price, p.currency,
+                                        transaction_id=transaction_id, price=paid)
+    events.publish(conn, org_id, VoucherSold(vid, customer_id, p.id, code, paid, p.currency,
                                              transaction_id), now)
     return require(conn, org_id, vid, now, box=writer.box)
 

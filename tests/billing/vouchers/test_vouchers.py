@@ -264,3 +264,13 @@ def test_generation_on_both_databases(engine: Any) -> None:
     s = w.tx(vouchers.sell, w.writer, w.org_id, p.id, T0, customer_id=w.customer().id, transaction_id=7)
     assert w.tx(vouchers.sell, w.writer, w.org_id, p.id, T0, customer_id=s.customer_id, transaction_id=7).id == s.id
     assert json.loads(json.dumps(w.event_payloads("voucher.sold")))[0]["transaction_id"] == 7
+
+
+def test_sell_at_another_price(world: World) -> None:
+    """A voucher may be sold for another price than the package's (0: assigned free), recorded and published."""
+    p = package(world)
+    v = world.tx(vouchers.sell, world.writer, world.org_id, p.id, T0, customer_id=world.customer().id, price=0)
+    assert (v.price, v.price_text) == (0, "GH₵0.00") and world.event_payloads("voucher.sold")[0]["price"] == 0
+    with pytest.raises(ValidationError) as e:
+        world.tx(vouchers.sell, world.writer, world.org_id, p.id, T0, customer_id=v.customer_id, price=-5)
+    assert e.value.field == "price"
