@@ -18,10 +18,10 @@ WRAPPER_MARK := written by make run in
 # RUN_PKGS covers what the demo's printed examples use too (radtest/radclient, curl and jq: scripts/api_demo.sh).
 # Pango, HarfBuzz-subset and a font: what WeasyPrint needs to render invoices as PDF.
 RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached freeradius-utils curl jq \
-    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core fonts-dejavu
 # chromium and chromium-driver: the browser tests (tests/browser; Selenium drives /usr/bin/chromium through
 # /usr/bin/chromedriver, never a downloaded browser or driver).
-TEST_PKGS := $(RUN_PKGS) postgresql poppler-utils freeradius chromium chromium-driver
+TEST_PKGS := $(RUN_PKGS) postgresql poppler-utils zbar-tools freeradius chromium chromium-driver
 
 .PHONY: run stop test bench sys-run sys-test venv venv-test demo-config wrapper clean help
 

@@ -10,13 +10,14 @@ from billing.notify import cli as notify_cli
 from billing.orders import cli as orders_cli
 from billing.signup import cli as signup_cli
 from billing.signup import cli_coverage
+from billing.vouchers import cli as vouchers_cli
 from billing.vouchers import cli_hotspot
 
 
 def register(sub: Any) -> None:
     """Add billing's commands to the ``aaad`` command line's sub-parsers."""
     for area in (cli_customers, cli_invoices, cli_payments, cli_documents, notify_cli, signup_cli, cli_coverage,
-                 cli_hotspot):
+                 cli_hotspot, vouchers_cli):
         area.register(sub)
     cli_settings.add_settings_command(group(sub, "billing", "billing runs, the books check, settings"))
     gateways_cli.add_gateway_command(group(sub, "billing", "billing runs, the books check, settings"))

@@ -24,6 +24,7 @@ _FLAGS: list[tuple[str, str, Any, str]] = [
     ("brand_address", "--brand-address", str, "postal address printed on documents"),
     ("brand_tax_id", "--brand-tax-id", str, "the org's tax id printed on invoices"),
     ("locale", "--locale", str, "money and date format on documents (en_US, fr_FR, en_GH, …)"),
+    ("hotspot_login_url", "--hotspot-login-url", str, "the hotspot's login page (voucher cards' QR codes)"),
 ]
 
 

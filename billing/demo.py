@@ -146,6 +146,7 @@ def seed(engine: Engine, box: SecretBox, now: datetime, outbox_dir: str | None =
         gateways.set_gateway(c, box, org.id, "test", now)
     yield "online payment: the built-in test gateway (a page with Succeed / Stay pending / Fail; demo only)"
     yield from seed_portal(engine, w, now)
+    yield from seed_vouchers(engine, w, now)
     if outbox_dir:
         yield from seed_notify(engine, box, _at(first), outbox_dir)
 
@@ -203,6 +204,29 @@ def seed_portal(engine: Engine, writer: LoginWriter, now: datetime) -> Iterator[
     yield ("portal self-service: sign-up open with approval (zones Central: Downtown, Riverside, SP1*; Hillside: "
            "a polygon), a contract to sign, checkout by gateway or as a request; one registration pending; kofi's "
            "Static IP order as a request, its ticket answered")
+
+
+def seed_vouchers(engine: Engine, writer: LoginWriter, now: datetime) -> Iterator[str]:
+    """The demo's hotspot vouchers: three packages, a batch of printed cards and a voucher efua bought."""
+    from billing.vouchers import batches, packages, vouchers
+    with engine.begin() as c:
+        org = orgs.get_by_slug(c, "demo")
+        if org is None or packages.by_name(c, org.id, "1 hour") is not None:
+            return
+        hour = packages.add(c, writer, org.id, now, name="1 hour", price=100, rate_limit="2M/2M", time_limit=3600,
+                            code_only=True, code_length=6)
+        day = packages.add(c, writer, org.id, now, name="1 day", price=300, rate_limit="5M/5M",
+                           data_limit=1_000_000_000, validity_hours=24)
+        packages.add(c, writer, org.id, now, name="Week pass", price=1000, rate_limit="10M/10M",
+                     data_limit=10_000_000_000, validity_hours=7 * 24, shared_users=2)
+        b = batches.create(c, writer, org.id, hour.id, 20, now, note="front desk")
+        card = vouchers.list_for_batch(c, org.id, b.id)[0]
+        efua = customers.find(c, org.id, "efua@example.com")
+        sold = vouchers.sell(c, writer, org.id, day.id, now, customer_id=efua.id) if efua is not None else None
+    yield ("vouchers: packages 1 hour $1 (code-only), 1 day $3 (1 GB, 24 h from first use), Week pass $10 "
+           f"(10 GB, 7 days, 2 devices); batch {b.id}: 20 '1 hour' cards (aaad voucher batch export {b.id} "
+           f"--pdf cards.pdf), e.g. code {card.code} (code-only: password = code)"
+           + (f"; efua bought a '1 day' voucher: {sold.code} / {sold.password}" if sold is not None else ""))
 
 
 CONTRACT = """1. Demo ISP provides internet access at the speed of the chosen plan, as far as the network allows.

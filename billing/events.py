@@ -184,3 +184,16 @@ class TicketReplied:
     ticket_message_id: int
     author: str         # customer | admin
     TYPE: ClassVar[str]
+
+
+@event_type("voucher.sold")
+@dataclass(frozen=True)
+class VoucherSold:
+    voucher_id: int
+    customer_id: int
+    package_id: int
+    code: str
+    price: int
+    currency: str
+    transaction_id: int | None = None
+    TYPE: ClassVar[str]

@@ -43,6 +43,8 @@ billing_settings = sa.Table(
     sa.Column("brand_address", sa.Text),
     sa.Column("brand_tax_id", sa.String(64)),
     sa.Column("locale", sa.String(16), nullable=False, server_default="en_US"),
+    # The hotspot's login page (voucher cards' QR codes open it; b0012).
+    sa.Column("hotspot_login_url", sa.String(500), nullable=False, server_default="http://hotspot.lan/login"),
     # Gap-free counters: incremented in the transaction that uses the number.
     sa.Column("next_invoice_no", sa.Integer, nullable=False, server_default="1"),
     sa.Column("next_credit_note_no", sa.Integer, nullable=False, server_default="1"),
@@ -540,3 +542,4 @@ contract_signatures = sa.Table(
     sa.UniqueConstraint("org_id", "customer_id", "contract_id", name="uq_contract_signatures_once"),
 )
 sa.Index("ix_contract_signatures_customer", contract_signatures.c.org_id, contract_signatures.c.customer_id)
+from billing.vouchers import schema as _vouchers  # noqa: E402,F401

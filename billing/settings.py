@@ -44,6 +44,7 @@ class Settings:
     brand_address: str | None = None
     brand_tax_id: str | None = None
     locale: str = "en_US"
+    hotspot_login_url: str = "http://hotspot.lan/login"     # voucher cards' QR codes open it
 
     def today(self, now: datetime) -> date:
         """The org's local calendar date at the UTC instant ``now``."""
@@ -95,6 +96,9 @@ def check(values: dict[str, Any]) -> None:
         elif k == "brand_colour":
             if v is not None and (not isinstance(v, str) or not re.fullmatch(r"#[0-9a-fA-F]{6}", v)):
                 raise ValidationError(k, "a colour like #0a7cff")
+        elif k == "hotspot_login_url":
+            if not isinstance(v, str) or not re.fullmatch(r"https?://[^\s?#]{1,480}", v):
+                raise ValidationError(k, "an http:// or https:// URL without a query, e.g. http://hotspot.lan/login")
         elif k == "locale":
             from babel import Locale, UnknownLocaleError
             try:

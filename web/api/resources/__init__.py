@@ -12,7 +12,7 @@ from web.api.declare import Endpoint
 MODULES = ("orgs", "tokens", "audit", "customers", "billing_settings", "products", "services", "ledger",
            "invoices", "credit_notes", "payments", "refunds", "gateways", "reports",
            "nas", "profiles", "logins", "authlog", "jobs", "events", "sessions", "usage", "enforcement", "notify",
-           "registrations", "orders", "tickets", "coverage", "contracts", "hotspot")
+           "registrations", "orders", "tickets", "coverage", "contracts", "hotspot", "vouchers")
 
 
 def all_endpoints() -> list[Endpoint]:

@@ -37,6 +37,7 @@ class BillingSettingsOut(Out):
     brand_address: str | None
     brand_tax_id: str | None
     locale: str = Field(description="Money and date format on documents (en_US, fr_FR, en_GH...).")
+    hotspot_login_url: str = Field(description="The hotspot's login page; voucher cards' QR codes open it.")
 
 
 class BillingSettingsPatch(In):
@@ -59,6 +60,7 @@ class BillingSettingsPatch(In):
     brand_address: str | None = Field(None, max_length=2000)
     brand_tax_id: str | None = Field(None, max_length=64)
     locale: str | None = Field(None, min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
+    hotspot_login_url: str | None = Field(None, max_length=490, pattern=r"^https?://[^\s?#]+$")
 
 
 def out(s: settings.Settings) -> BillingSettingsOut:
