@@ -95,6 +95,20 @@ Notifications (the demo writes email and SMS as files to $DIR/outbox instead of 
   $CLI notify settings --quiet 21:00-07:00                      # non-urgent messages wait for the morning
   $CLI notify test --channel sms --to +12025550101              # a message now, through the channel's provider
 
+Vouchers and the hotspot (packages, a batch of 20 cards, the free trial, the router's login pages):
+  $CLI voucher package list                                     # 1 hour (code-only), 1 day, Week pass (2 devices)
+  $CLI voucher batch list
+  $CLI voucher batch export 1 --pdf /tmp/cards.pdf --csv /tmp/cards.csv   # printable cards with QR codes
+  CODE=\$($CLI voucher list --batch 1 --state unused --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["code"])')
+  printf 'User-Name = %s\nUser-Password = %s\nMessage-Authenticator = 0x00\n' \$CODE \$CODE | radclient -x 127.0.0.1:$AUTH auth testing123
+  $CLI voucher show \$CODE                                       # active since that first use, 1 h online in total
+  $CLI voucher package add 'Cafe 30 min' --price 0.50 --rate-limit 3M/3M --time 30m --bind-mac --code-only
+  $CLI voucher batch create --package 'Cafe 30 min' --count 10 --pdf /tmp/cafe.pdf
+  $CLI trial show                                               # 15 minutes a day per device, no voucher
+  printf 'User-Name = T-02-00-00-00-00-01\nUser-Password = T-02-00-00-00-00-01\nCalling-Station-Id = 02-00-00-00-00-01\nMessage-Authenticator = 0x00\n' | radclient -x 127.0.0.1:$AUTH auth testing123
+  $CLI hotspot bundle --org demo /tmp/hotspot                   # login.html & co for the router's hotspot/ folder
+  curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" 'http://127.0.0.1:$WEB/api/v1/vouchers?limit=3'
+
 Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/api/v1/docs):
   TOKEN=\$(cat $TOKEN_FILE)
   curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$WEB/api/v1/customers?limit=3'
