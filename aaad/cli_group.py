@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 
@@ -20,3 +22,26 @@ def group(sub: Any, name: str, help: str) -> Any:
     parser = sub.add_parser(name, help=help)
     parser._aaad_group = parser.add_subparsers(dest="sub", metavar="SUB", required=True)
     return parser._aaad_group
+
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cli() -> Any:
+    """``aaad.cli`` (imported late: it imports every package's commands)."""
+    from aaad import cli as module
+    return module
+
+
+def handles_not_found(fn: Command) -> Command:
+    """A command whose name or id finds nothing: one line (the NotFound's message), exit 2."""
+    from aaad.errors import NotFound
+
+    @wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except NotFound as e:
+            c = cli()
+            raise c.CliError(e.message, c.EXIT_USAGE) from None
+    return run

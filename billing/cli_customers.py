@@ -11,33 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import wraps
 from typing import Any
 
+from aaad.cli_group import Command, handles_not_found
+from aaad.cli_group import cli as cli_module
 from aaad.errors import NotFound, ValidationError
-
-Command = Callable[[argparse.Namespace], int]
-
-
-def _cli() -> Any:
-    from aaad import cli
-    return cli
-
-
-def _handles_not_found(fn: Command) -> Command:
-    """A name that finds nothing is bad input: one line, exit 2."""
-    @wraps(fn)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except NotFound as e:
-            cli = _cli()
-            raise cli.CliError(e.message, cli.EXIT_USAGE) from None
-    return run
 
 
 def _date(text: str, field: str) -> date:
@@ -140,10 +121,10 @@ def _customer_row(c: Any) -> list[Any]:
 CUSTOMER_HEADERS = ["id", "username", "name", "email", "phone", "zone", "status"]
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_customer_add(args: argparse.Namespace) -> int:
     from billing import customers
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     c = ctx.tx(customers.add, org_id, cli.now_utc(), name=args.name, email=args.email, phone=args.phone,
@@ -155,10 +136,10 @@ def cmd_customer_add(args: argparse.Namespace) -> int:
     return 0
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_customer_list(args: argparse.Namespace) -> int:
     from billing import customers
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:
@@ -187,10 +168,10 @@ def _service_rows(conn: Any, org_id: int, found: list[Any]) -> list[list[Any]]:
 SERVICE_HEADERS = ["id", "customer", "product", "state", "login", "start", "end", "cancel_at", "billed_through"]
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_customer_show(args: argparse.Namespace) -> int:
     from billing import ledger, services
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:
@@ -220,11 +201,11 @@ def cmd_customer_show(args: argparse.Namespace) -> int:
     return 0
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_customer_close(args: argparse.Namespace) -> int:
     from aaad.view.write import LoginWriter
     from billing import customers
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.begin() as conn:
@@ -260,12 +241,12 @@ def _product_json(p: Any, cur: str) -> dict[str, Any]:
     return d
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_product_add(args: argparse.Namespace) -> int:
     from aaad.view.write import LoginWriter
     from billing import catalogue
     from billing.money import parse_amount
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.begin() as conn:
@@ -284,10 +265,10 @@ def cmd_product_add(args: argparse.Namespace) -> int:
     return 0
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_product_list(args: argparse.Namespace) -> int:
     from billing import catalogue
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:
@@ -300,12 +281,12 @@ def cmd_product_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_product_update(args: argparse.Namespace) -> int:
     from aaad.view.write import LoginWriter
     from billing import catalogue
     from billing.money import parse_amount
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.begin() as conn:
@@ -343,11 +324,11 @@ def cmd_product_update(args: argparse.Namespace) -> int:
     return 0
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_product_discount(args: argparse.Namespace) -> int:
     from billing import catalogue
     from billing.money import format_amount, parse_amount
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.begin() as conn:
@@ -392,11 +373,11 @@ def _print_service(args: argparse.Namespace, s: Any, what: str) -> None:
     print(f"service {s.id} {what} ({s.state}{login})")
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_service_add(args: argparse.Namespace) -> int:
     from aaad.view import store
     from billing import services
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     start = _date(args.start, "start") if args.start else None
@@ -420,10 +401,10 @@ def cmd_service_add(args: argparse.Namespace) -> int:
 
 def _simple(action: str) -> Command:
     """approve, reject, change, suspend, resume, cancel: one service function each."""
-    @_handles_not_found
+    @handles_not_found
     def run(args: argparse.Namespace) -> int:
         from billing import services
-        cli = _cli()
+        cli = cli_module()
         ctx = cli.Context(args)
         org_id = ctx.org_id(args.org)
         sid = _service_id(args.service)
@@ -451,10 +432,10 @@ def _simple(action: str) -> Command:
     return run
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_service_list(args: argparse.Namespace) -> int:
     from billing import services
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:

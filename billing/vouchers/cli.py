@@ -11,35 +11,16 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
-from functools import wraps
 from typing import Any
 
-from aaad.cli_group import group
+from aaad.cli_group import cli as cli_module
+from aaad.cli_group import group, handles_not_found
 from aaad.errors import NotFound, ValidationError
 
-Command = Callable[[argparse.Namespace], int]
 _DURATION = re.compile(r"\s*([0-9]+)\s*([smhdw]?)\s*", re.I)
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def _cli() -> Any:
-    from aaad import cli
-    return cli
-
-
-def _handles_not_found(fn: Command) -> Command:
-    """A name that finds nothing is bad input: one line, exit 2."""
-    @wraps(fn)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except NotFound as e:
-            cli = _cli()
-            raise cli.CliError(e.message, cli.EXIT_USAGE) from None
-    return run
 
 
 def seconds(text: str, field: str) -> int:
@@ -122,14 +103,14 @@ def _package_row(p: Any) -> list[Any]:
             "yes" if p.active else "no"]
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_package_add(args: argparse.Namespace) -> int:
     from aaad.view import store
     from aaad.view.write import LoginWriter
     from billing import settings
     from billing.money import parse_amount
     from billing.vouchers import packages
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.begin() as conn:
@@ -158,10 +139,10 @@ def cmd_package_add(args: argparse.Namespace) -> int:
     return 0
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_package_list(args: argparse.Namespace) -> int:
     from billing.vouchers import packages
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:
@@ -180,11 +161,11 @@ def _write(path: str, data: bytes | str) -> None:
         f.write(data.encode() if isinstance(data, str) else data)
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_batch_create(args: argparse.Namespace) -> int:
     from aaad.view.write import LoginWriter
     from billing.vouchers import batches, cards, packages
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     if args.count > 500:
@@ -223,10 +204,10 @@ def _batch_id(text: str) -> int:
     return int(text)
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_batch_export(args: argparse.Namespace) -> int:
     from billing.vouchers import batches, cards
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     bid = _batch_id(args.batch)
@@ -245,10 +226,10 @@ def cmd_batch_export(args: argparse.Namespace) -> int:
 BATCH_HEADERS = ["id", "package", "count", "created", "revoked", "note"]
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_batch_list(args: argparse.Namespace) -> int:
     from billing.vouchers import batches, packages
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     with ctx.engine.connect() as conn:
@@ -263,11 +244,11 @@ def cmd_batch_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_batch_revoke(args: argparse.Namespace) -> int:
     from aaad.view.write import LoginWriter
     from billing.vouchers import batches
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     b = ctx.tx(batches.revoke, LoginWriter(ctx.box), org_id, _batch_id(args.batch), cli.now_utc())
@@ -290,11 +271,11 @@ def _voucher_row(v: Any) -> list[Any]:
             size_text(v.data_left) if v.data_left else ("0" if v.data_left == 0 else "-")]
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_voucher_list(args: argparse.Namespace) -> int:
     from billing import customers
     from billing.vouchers import packages, vouchers
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     now = cli.now_utc()
@@ -318,10 +299,10 @@ def cmd_voucher_list(args: argparse.Namespace) -> int:
     return 0
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_voucher_show(args: argparse.Namespace) -> int:
     from billing.vouchers import vouchers
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     now = cli.now_utc()
@@ -348,11 +329,11 @@ def cmd_voucher_show(args: argparse.Namespace) -> int:
     return 0
 
 
-@_handles_not_found
+@handles_not_found
 def cmd_voucher_revoke(args: argparse.Namespace) -> int:
     from aaad.view.write import LoginWriter
     from billing.vouchers import vouchers
-    cli = _cli()
+    cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
     now = cli.now_utc()
