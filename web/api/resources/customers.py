@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from aaad import urls
 from aaad.errors import NotFound
-from billing import customers
+from billing import customer_accounts, customers
 from web.api.declare import Call, Id, In, ListQuery, Out, Page, Router
 
 router = Router("customers", "Customers: add, find, change, close")
@@ -48,6 +49,11 @@ class CustomerIn(In):
     zone: str | None = Field(None, max_length=100)
     custom_fields: dict[str, Any] | None = None
     status: Literal["pending", "active", "suspended"] = "active"
+    package_id: Id | None = Field(None, description="A voucher package: a voucher of it is assigned to the new "
+                                                    "customer at once (free unless charge).")
+    charge: bool = Field(False, description="With package_id: invoice the voucher at the package's price.")
+    send_credentials: bool = Field(False, description="Set a first portal password and e-mail it with the username "
+                                                      "and the portal's sign-in link (needs the e-mail address).")
 
 
 class CustomerPatch(In):
@@ -90,9 +96,11 @@ async def get_customer(call: Call, path: CustomerPath) -> CustomerOut:
 
 @router.post("/customers", summary="Add a customer")
 async def create_customer(call: Call, body: CustomerIn) -> CustomerOut:
-    """A new customer; the username is generated from the name. E-mail and phone are unique in the org."""
-    c = await call.write(customers.add, call.org_id, call.now, target="customer", **body.model_dump())
-    return out(c)
+    """A new customer; the username is generated from the name. E-mail and phone are unique in the org.
+    Optionally a voucher of a package assigned at once, and the login details sent by e-mail."""
+    done = await call.write(customer_accounts.create, call.deps.login_writer, call.deps.box, call.org_id, call.now,
+                            base_url=urls.public_url(call.deps.conf.web), target="customer", **body.model_dump())
+    return out(done.customer)
 
 
 @router.patch("/customers/{customer_id}", summary="Change a customer")
