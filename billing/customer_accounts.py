@@ -65,6 +65,7 @@ def create(conn: Connection, writer: LoginWriter, box: SecretBox, org_id: int, n
         voucher = voucher_sales.assign(conn, writer, org_id, package_id, c.id, now, charge=charge)
     if send_credentials:
         send(conn, box, org_id, c, now, base_url=base_url, voucher=voucher)
+        c = customers.get(conn, org_id, c.id) or c        # has_password now
     return Created(c, voucher, bool(voucher is not None and charge and voucher.price > 0), send_credentials)
 
 
