@@ -12,6 +12,7 @@ from billing import _vouchers_standin as vouchers
 from billing import customers
 from billing.notify import settings as ns
 from billing.notify.schema import messages as msg_t
+from billing.schema import customers as customers_t
 from tests.web.api.conftest import NOW, ApiClient, World, count
 
 
@@ -53,14 +54,14 @@ def test_create_with_a_package_assigns_a_voucher(api: ApiClient, world: World) -
 def test_create_errors_name_their_field(api: ApiClient, world: World) -> None:
     """send_credentials without an e-mail, an unknown package and a bad type are 422s naming the field;
     nothing is created; the read-only token gets 403."""
-    before = count(world, customers.customers, org_id=world.demo)
+    before = count(world, customers_t, org_id=world.demo)
     r = api.post("/customers", {"name": "No Mail", "phone": "0541234567", "send_credentials": True})
     assert r.code == 422 and r.json()["error"]["field"] == "send_credentials"
     r = api.post("/customers", {"name": "No Package", "package_id": 999_999})
     assert r.code == 422 and r.json()["error"]["field"] == "package_id"
     r = api.post("/customers", {"name": "Bad", "send_credentials": "maybe"})
     assert r.code == 422 and "send_credentials" in r.text
-    assert count(world, customers.customers, org_id=world.demo) == before
+    assert count(world, customers_t, org_id=world.demo) == before
     assert api.as_("demo_ro").post("/customers", {"name": "Nope"}).code == 403
 
 
