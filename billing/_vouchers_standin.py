@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from aaad.view.write import Actor, LoginWriter
 from billing import settings
@@ -26,10 +27,12 @@ class Package:
     name: str
     price: int
     currency: str
+    price_text: str = ""
     profile_id: int | None = None
     time_limit: int | None = None
     data_limit: int | None = None
     validity_hours: int | None = None
+    expires_at: datetime | None = None
     shared_users: int = 1
     bind_mac: bool = False
     code_only: bool = False
@@ -42,37 +45,59 @@ class Voucher:
     id: int
     org_id: int
     package_id: int
-    code: str
-    login_id: int
-    customer_id: int | None
-    sold_at: datetime | None
-    price: int
-
-
-@dataclass(frozen=True)
-class VoucherView:
-    id: int
-    code: str
-    password: str
     package_name: str
+    code: str
+    password: str | None
+    login_id: int | None
+    customer_id: int | None
+    transaction_id: int | None
     price: int
     currency: str
+    price_text: str
     state: str
     sold_at: datetime | None
-    time_left: int | None
-    data_left: int | None
-    login_id: int
+    time_limit: int | None
+    data_limit: int | None
+    time_used: int = 0
+    octets_used: int = 0
+
+    @property
+    def time_left(self) -> int | None:
+        return None if self.time_limit is None else max(0, self.time_limit - self.time_used)
+
+    @property
+    def data_left(self) -> int | None:
+        return None if self.data_limit is None else max(0, self.data_limit - self.octets_used)
+
+
+VoucherView = Voucher
 
 
 _PACKAGES: dict[int, Package] = {}
-_VOUCHERS: dict[int, tuple[Voucher, str]] = {}
+_VOUCHERS: dict[int, Voucher] = {}
 
 
-def add_package(conn: Connection, org_id: int, name: str, price: int, **kw: Any) -> Package:
-    """(stand-in only) a package of the org."""
-    p = Package(len(_PACKAGES) + 1, org_id, name, price, settings.get(conn, org_id).currency, **kw)
+def add(conn: Connection, writer: LoginWriter, org_id: int, now: datetime, *, name: str, price: int,
+        **kw: Any) -> Package:
+    """(as billing.vouchers.packages.add) a package of the org."""
+    kw.pop("rate_limit", None)
+    cur = settings.get(conn, org_id).currency
+    p = Package(len(_PACKAGES) + 1, org_id, name, price, cur, f"{cur} {price / 100:.2f}", **kw)
     _PACKAGES[p.id] = p
     return p
+
+
+def update(conn: Connection, org_id: int, package_id: int, now: datetime, **values: Any) -> Package:
+    """(as billing.vouchers.packages.update)"""
+    p = Package(**{**_PACKAGES[package_id].__dict__, **values})
+    _PACKAGES[package_id] = p
+    return p
+
+
+def reset() -> None:
+    """(stand-in only) forget every package and voucher."""
+    _PACKAGES.clear()
+    _VOUCHERS.clear()
 
 
 def portal_packages(conn: Connection, org_id: int) -> list[Package]:
@@ -91,16 +116,13 @@ def sell(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, no
     vid = len(_VOUCHERS) + 1
     login = writer.create(conn, org_id, code, password, now, actor=Actor.owner("voucher", vid),
                           profile_id=p.profile_id)
-    v = Voucher(vid, org_id, p.id, code, login.id, customer_id, now, p.price)
-    _VOUCHERS[vid] = (v, password)
+    v = Voucher(vid, org_id, p.id, p.name, code, password, login.id, customer_id, transaction_id, p.price,
+                p.currency, p.price_text, "unused", now, p.time_limit, p.data_limit)
+    _VOUCHERS[vid] = v
     return v
 
 
-def of_customer(conn: Connection, org_id: int, customer_id: int) -> list[VoucherView]:
-    out = []
-    for v, password in sorted(_VOUCHERS.values(), key=lambda x: -x[0].id):
-        if v.org_id == org_id and v.customer_id == customer_id:
-            p = _PACKAGES[v.package_id]
-            out.append(VoucherView(v.id, v.code, password, p.name, v.price, p.currency, "unused", v.sold_at,
-                                   p.time_limit, p.data_limit, v.login_id))
-    return out
+def of_customer(conn: Connection, org_id: int, customer_id: int, now: datetime | None = None, *,
+                box: SecretBox | None = None) -> list[VoucherView]:
+    return [v for v in sorted(_VOUCHERS.values(), key=lambda v: -v.id)
+            if v.org_id == org_id and v.customer_id == customer_id]

@@ -81,10 +81,8 @@ def send(conn: Connection, box: SecretBox, org_id: int, c: customers.Customer, n
                                  "voucher": {}}
     secret = {"password": password, "voucher_code": "", "voucher_password": ""}
     if voucher is not None:
-        view = voucher_sales.of_transaction(conn, org_id, c.id, voucher.id)
-        if view is not None:
-            variables["voucher"] = {"package": view.package_name}
-            secret.update(voucher_code=view.code, voucher_password=view.password)
+        variables["voucher"] = {"package": voucher.package_name}
+        secret.update(voucher_code=voucher.code, voucher_password=voucher.password or voucher.code)
     outbox.queue(conn, box, org_id, [outbox.Draft("customer.credentials", f"cred:{c.id}:{now.isoformat()}", c.id,
                                                   variables, secret)], now, facts=facts)
     return password

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from aaad.view.write import LoginWriter
 from accounting import store as acct_store
@@ -82,11 +83,13 @@ def assign(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, 
     return v
 
 
-def of_transaction(conn: Connection, org_id: int, customer_id: int, voucher_id: int | None) -> Any:
-    """The customer's voucher ``voucher_id`` as the portal shows it (None if not theirs)."""
+def of_transaction(conn: Connection, box: SecretBox, org_id: int, customer_id: int, voucher_id: int | None,
+                   now: datetime) -> Any:
+    """The customer's voucher ``voucher_id`` as the portal shows it, with its password (None if not theirs)."""
     if voucher_id is None:
         return None
-    return next((v for v in vouchers.of_customer(conn, org_id, customer_id) if v.id == voucher_id), None)
+    return next((v for v in vouchers.of_customer(conn, org_id, customer_id, now, box=box) if v.id == voucher_id),
+                None)
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,10 @@ class Figures:
 USABLE = ("unused", "active")
 
 
-def figures(conn: Connection, org_id: int, customer_id: int, now: datetime) -> Figures:
+def figures(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime) -> Figures:
     """The customer's voucher figures (the portal's dashboard: one read, a few queries)."""
-    mine = vouchers.of_customer(conn, org_id, customer_id)
-    usage = acct_store.logins_usage(conn, org_id, [v.login_id for v in mine], now) if mine else {}
+    mine = vouchers.of_customer(conn, org_id, customer_id, now, box=box)
+    usage = acct_store.logins_usage(conn, org_id, [v.login_id for v in mine if v.login_id is not None], now)
     today = sum(sum(u.today) + sum(u.unaggregated) for u in usage.values())
     total = sum(sum(u.total) + sum(u.unaggregated) for u in usage.values())
     on_sale = len(vouchers.portal_packages(conn, org_id))
@@ -117,7 +120,6 @@ def packages(conn: Connection, org_id: int) -> list[Any]:
     return sorted(vouchers.portal_packages(conn, org_id), key=lambda p: (p.price, p.id))
 
 
-def history(conn: Connection, org_id: int, customer_id: int) -> list[Any]:
-    """The customer's vouchers, newest first."""
-    return sorted(vouchers.of_customer(conn, org_id, customer_id),
-                  key=lambda v: (v.sold_at is not None, v.sold_at, v.id), reverse=True)
+def history(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime) -> list[Any]:
+    """The customer's vouchers with their passwords, newest first."""
+    return list(vouchers.of_customer(conn, org_id, customer_id, now, box=box))

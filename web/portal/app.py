@@ -291,7 +291,7 @@ class Portal:
         v = Visitor(org, s.customer_id, s.csrf, s.public_id)
         data = yield self.read(accounts.dashboard, self.deps.box, org.id, s.customer_id, self._now(),
                                st=self.settings)
-        figures = yield self.read(voucher_sales.figures, org.id, s.customer_id, self._now())
+        figures = yield self.read(voucher_sales.figures, self.deps.box, org.id, s.customer_id, self._now())
         page = yield self._render(request, "portal/dashboard.html", v, d=data, money=self._money(data),
                                   vf=figures, duration=duration, size=size, states=STATE_LABELS,
                                   tickets=data.tickets, cart_count=data.cart_count,

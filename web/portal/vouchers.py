@@ -21,6 +21,7 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Generator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from klein import Klein
@@ -30,6 +31,7 @@ from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
 from aaad import urls
+from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from billing import settings, voucher_sales
 from billing.gateways import store
@@ -111,18 +113,20 @@ class Bought:
     login_url: str
 
 
-def bought_view(conn: Connection, org_id: int, customer_id: int, reference: str) -> Bought:
+def bought_view(conn: Connection, box: SecretBox, org_id: int, customer_id: int, reference: str,
+                now: datetime) -> Bought:
     """The customer's own voucher purchase ``reference`` (NotFound for anything else) and its voucher."""
     tx = store.get_for_customer(conn, org_id, customer_id, reference)
     if tx.purpose != "voucher":
         raise NotFound("payment", reference)
-    v = voucher_sales.of_transaction(conn, org_id, customer_id, tx.voucher_id)
+    v = voucher_sales.of_transaction(conn, box, org_id, customer_id, tx.voucher_id, now)
     pkg = next((p for p in voucher_sales.packages(conn, org_id) if p.id == tx.package_id), None)
     return Bought(_money(conn, org_id), tx, v, pkg, _login_url(conn, org_id))
 
 
-def history_view(conn: Connection, org_id: int, customer_id: int) -> tuple[Money, list[Any]]:
-    return _money(conn, org_id), voucher_sales.history(conn, org_id, customer_id)
+def history_view(conn: Connection, box: SecretBox, org_id: int, customer_id: int,
+                 now: datetime) -> tuple[Money, list[Any]]:
+    return _money(conn, org_id), voucher_sales.history(conn, box, org_id, customer_id, now)
 
 
 class VoucherPages:
@@ -208,10 +212,12 @@ class VoucherPages:
     def bought(self, request: IRequest, reference: str) -> Generator[Any, Any, bytes]:
         """The purchase's outcome (the gateway asked while pending): the voucher once paid."""
         v: Visitor = yield self.portal.require_customer(request)
-        b: Bought = yield self.deps.db.read(bought_view, v.org.id, v.customer_id, reference[:64])
+        b: Bought = yield self.deps.db.read(bought_view, self.deps.box, v.org.id, v.customer_id, reference[:64],
+                                            self.portal._now())
         if b.tx.status == "pending":
             yield self.gateways.check(v.org, b.tx, source="return")
-            b = yield self.deps.db.read(bought_view, v.org.id, v.customer_id, reference[:64])
+            b = yield self.deps.db.read(bought_view, self.deps.box, v.org.id, v.customer_id, reference[:64],
+                                        self.portal._now())
         set_header(request, "Cache-Control", "no-store")
         page = yield self._render(request, "portal/voucher_bought.html", v, b=b, money=b.money,
                                   heading=_HEADINGS[b.tx.status], here=reference)
@@ -222,7 +228,8 @@ class VoucherPages:
     def history(self, request: IRequest) -> Generator[Any, Any, bytes]:
         """Every voucher of the customer, newest first."""
         v: Visitor = yield self.portal.require_customer(request)
-        money, items = yield self.deps.db.read(history_view, v.org.id, v.customer_id)
+        money, items = yield self.deps.db.read(history_view, self.deps.box, v.org.id, v.customer_id,
+                                               self.portal._now())
         set_header(request, "Cache-Control", "no-store")
         page = yield self._render(request, "portal/voucher_history.html", v, money=money, items=items)
         return page

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from aaad.errors import NotFound, ValidationError
+from billing import _vouchers_standin as packages
 from billing import _vouchers_standin as vouchers
 from billing import ledger, voucher_sales
 from billing.gateways import store
@@ -19,15 +20,14 @@ from tests.billing.fixtures_c import T0, World, make_world
 @pytest.fixture(autouse=True)
 def _fresh_standin() -> None:
     """(until billing.vouchers lands) the stand-in's registry starts empty in each test."""
-    vouchers._PACKAGES.clear()
-    vouchers._VOUCHERS.clear()
+    vouchers.reset()
 
 
-def _setup(engine: Any, gateway: str = "test") -> tuple[World, int, vouchers.Package]:
+def _setup(engine: Any, gateway: str = "test") -> tuple[World, int, Any]:
     w = make_world(engine)
     w.tx(store.set_gateway, w.box, w.org_id, gateway, T0)
     cid = w.customer()
-    p = w.tx(vouchers.add_package, w.org_id, "1 hour", 2_30, time_limit=3600)
+    p = w.tx(packages.add, w.writer, w.org_id, T0, name="1 hour", price=2_30, time_limit=3600)
     return w, cid, p
 
 
@@ -45,9 +45,9 @@ def test_a_paid_purchase_sells_one_voucher_and_books_the_sale(engine: Any) -> No
     assert _settle(w, tx.reference).outcome == "credited"
     after = w.read(store.get, w.org_id, tx.reference)
     assert after.status == SUCCESS and after.payment_id is None and after.voucher_id is not None
-    (v,) = vouchers.of_customer(None, w.org_id, cid)  # type: ignore[arg-type]
+    (v,) = w.read(vouchers.of_customer, w.org_id, cid)
     assert v.id == after.voucher_id and v.package_name == "1 hour"
-    assert w.read(voucher_sales.of_transaction, w.org_id, cid, after.voucher_id).code == v.code
+    assert w.read(voucher_sales.of_transaction, w.box, w.org_id, cid, after.voucher_id, T0).code == v.code
     books = w.read(ledger.account_balances, w.org_id)
     assert books["cash:test"] == 2_30 and books["vat_payable"] == -30 and books["revenue"] == -2_00
     assert w.balance(cid) == 0 and w.check() == []
@@ -70,11 +70,11 @@ def test_what_cannot_be_bought(engine: Any) -> None:
     """A package not on the portal (or another org's) is not found; an org without a gateway refuses;
     a failed payment sells nothing."""
     w, cid, p = _setup(engine)
-    hidden = w.tx(vouchers.add_package, w.org_id, "staff", 1_00, on_portal=False)
+    hidden = w.tx(packages.add, w.writer, w.org_id, T0, name="staff", price=1_00, on_portal=False)
     with pytest.raises(NotFound):
         w.tx(store.create_for_voucher, w.box, w.org_id, cid, hidden.id, T0)
     ref = w.tx(store.create_for_voucher, w.box, w.org_id, cid, p.id, T0).reference
-    assert _settle(w, ref, FAILED).outcome == "failed" and vouchers.of_customer(None, w.org_id, cid) == []  # type: ignore[arg-type]
+    assert _settle(w, ref, FAILED).outcome == "failed" and w.read(vouchers.of_customer, w.org_id, cid) == []
     w.tx(store.set_gateway, w.box, w.org_id, "none", T0)
     with pytest.raises(ValidationError) as e:
         w.tx(store.create_for_voucher, w.box, w.org_id, cid, p.id, T0)
@@ -86,7 +86,7 @@ def test_a_package_withdrawn_before_payment_keeps_the_money_as_credit(engine: An
     credit (nothing paid is lost) and the reason logged."""
     w, cid, p = _setup(engine)
     ref = w.tx(store.create_for_voucher, w.box, w.org_id, cid, p.id, T0).reference
-    vouchers._PACKAGES[p.id] = vouchers.Package(**{**p.__dict__, "active": False})
+    w.tx(packages.update, w.org_id, p.id, T0, active=False)
     assert _settle(w, ref).outcome == "credited"
     after = w.read(store.get, w.org_id, ref)
     assert after.voucher_id is None and after.payment_id is not None and w.credit(cid) == 2_30

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from aaad.view.write import LoginWriter
+from billing import _vouchers_standin as packages
 from billing import _vouchers_standin as vouchers
 from billing import customers
 from billing.notify import settings as ns
@@ -19,8 +21,7 @@ from tests.web.api.conftest import NOW, ApiClient, World, count
 @pytest.fixture(autouse=True)
 def _email(world: World, tmp_path: Any) -> None:
     """The demo org's e-mail goes to files (so messages are queued); the voucher stand-in starts empty."""
-    vouchers._PACKAGES.clear()
-    vouchers._VOUCHERS.clear()
+    vouchers.reset()
     with world.db.engine.begin() as c:
         ns.set_channel(c, world.box, world.demo, "email", NOW, provider="file",
                        settings={"directory": str(tmp_path), "from_address": "hello@isp.example"})
@@ -45,10 +46,11 @@ def test_create_with_send_credentials_emails_the_login(api: ApiClient, world: Wo
 def test_create_with_a_package_assigns_a_voucher(api: ApiClient, world: World) -> None:
     """package_id assigns a voucher of the package to the new customer."""
     with world.db.engine.begin() as c:
-        p = vouchers.add_package(c, world.demo, "1 day", 5_00)
+        p = packages.add(c, LoginWriter(world.box), world.demo, NOW, name="API day", price=5_00)
     r = api.post("/customers", {"name": "Yaa Asantewaa", "package_id": p.id})
     assert r.code == 201, r.text
-    assert [v.package_name for v in vouchers.of_customer(None, world.demo, r.json()["id"])] == ["1 day"]  # type: ignore[arg-type]
+    with world.db.engine.connect() as c:
+        assert [v.package_name for v in vouchers.of_customer(c, world.demo, r.json()["id"])] == ["API day"]
 
 
 def test_create_errors_name_their_field(api: ApiClient, world: World) -> None:

@@ -7,10 +7,14 @@ import html
 import re
 import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from aaad.view.write import LoginWriter
+from billing import _vouchers_standin as packages
 from billing import _vouchers_standin as vouchers
+from billing import customers
 from billing.gateways import store
 from billing.gateways import test as test_gw
 from tests.web.api.conftest import NOW, World
@@ -20,17 +24,26 @@ PAGE = "/demo/portal/vouchers"
 
 
 @pytest.fixture
-def package(world: World) -> Iterator[vouchers.Package]:
-    """demo sells a 1-hour, 500 MB voucher at 2.50 with the test gateway; other sells one too."""
-    vouchers._PACKAGES.clear()
-    vouchers._VOUCHERS.clear()
+def package(world: World) -> Iterator[Any]:
+    """demo sells a 1-hour, 500 MB voucher at 2.50 with the test gateway; other sells one too: (demo's,
+    other's)."""
+    vouchers.reset()
     with world.db.engine.begin() as c:
         store.set_gateway(c, world.box, world.demo, "test", NOW)
-        p = vouchers.add_package(c, world.demo, "Hour pass", 2_50, time_limit=3600, data_limit=500_000_000)
-        vouchers.add_package(c, world.other, "Other pass", 1_00)
-    yield p
-    vouchers._PACKAGES.clear()
-    vouchers._VOUCHERS.clear()
+        w = LoginWriter(world.box)
+        p = packages.add(c, w, world.demo, NOW, name="Hour pass", price=2_50, time_limit=3600,
+                         data_limit=500_000_000)
+        other = packages.add(c, w, world.other, NOW, name="Other pass", price=1_00)
+    yield p, other
+    vouchers.reset()
+
+
+def mine(world: World, email: str) -> list[Any]:
+    """The vouchers of demo's customer with this e-mail."""
+    with world.db.engine.connect() as c:
+        cust = customers.find(c, world.demo, email)
+        assert cust is not None
+        return list(vouchers.of_customer(c, world.demo, cust.id, NOW, box=world.box))
 
 
 def _buy(browser: Browser, package_id: int) -> str:
@@ -48,7 +61,7 @@ def _pay(world: World, reference: str, status: str = "success") -> None:
         test_gw.press(c, world.demo, reference, status, NOW)
 
 
-def test_packages_show_as_cards_with_the_orgs_money(browser: Browser, package: vouchers.Package) -> None:
+def test_packages_show_as_cards_with_the_orgs_money(browser: Browser, package: Any) -> None:
     """A visitor sees each package's time, data and price in the org's format, and is asked to sign in or
     register; another org's packages are not there."""
     r = browser.get(PAGE)
@@ -59,12 +72,12 @@ def test_packages_show_as_cards_with_the_orgs_money(browser: Browser, package: v
 
 
 def test_buying_shows_the_voucher_once_and_sells_it_once(browser: Browser, world: World,
-                                                         package: vouchers.Package) -> None:
+                                                         package: Any) -> None:
     """Signed in, Buy goes to the gateway; back from a successful payment the page shows the code and the
     password with copy buttons and a Connect-now link to the hotspot with the code filled in; coming back
     again sells nothing more; the history and the dashboard show it."""
     assert browser.login("demo", "ama@example.com").code == 303
-    ref = _buy(browser, package.id)
+    ref = _buy(browser, package[0].id)
     _pay(world, ref)
     r = browser.get(f"{PAGE}/bought/{ref}")
     assert r.code == 200 and "Your voucher is ready" in r.text
@@ -75,8 +88,7 @@ def test_buying_shows_the_voucher_once_and_sells_it_once(browser: Browser, world
     assert link.startswith("http://hotspot.lan/login?")
     assert urllib.parse.parse_qs(link.split("?", 1)[1]) == {"username": [code], "password": [password]}
     assert browser.get(f"{PAGE}/bought/{ref}").code == 200
-    mine = [v for v in vouchers._VOUCHERS.values() if v[0].code == code]
-    assert len(vouchers._VOUCHERS) == 1 and mine
+    assert [v.code for v in mine(world, "ama@example.com")] == [code]
     hist = browser.get(f"{PAGE}/history")
     assert hist.code == 200 and code in hist.text and password in hist.text and "2.50" in html.unescape(hist.text)
     dash = browser.get("/demo/portal/")
@@ -84,28 +96,28 @@ def test_buying_shows_the_voucher_once_and_sells_it_once(browser: Browser, world
 
 
 def test_pending_and_failed_payments_sell_nothing(browser: Browser, world: World,
-                                                  package: vouchers.Package) -> None:
+                                                  package: Any) -> None:
     """While pending the page says so and offers to check again; a failed payment offers to try again."""
     browser.login("demo", "ama@example.com")
-    ref = _buy(browser, package.id)
+    ref = _buy(browser, package[0].id)
     r = browser.get(f"{PAGE}/bought/{ref}")
     assert r.code == 200 and "not confirmed yet" in r.text
     _pay(world, ref, "failed")
     r = browser.get(f"{PAGE}/bought/{ref}")
-    assert "did not go through" in r.text and "Try again" in r.text and not vouchers._VOUCHERS
+    assert "did not go through" in r.text and "Try again" in r.text and not mine(world, "ama@example.com")
 
 
-def test_what_is_refused(browser: Browser, world: World, package: vouchers.Package) -> None:
+def test_what_is_refused(browser: Browser, world: World, package: Any) -> None:
     """Buying needs a signed-in customer (else the login page) and the CSRF token (else 403); an unknown
     or other org's package is a 404 page; another customer's purchase is a 404."""
-    r = browser.post(f"{PAGE}/buy", {"csrf": "none", "package_id": str(package.id)})
+    r = browser.post(f"{PAGE}/buy", {"csrf": "none", "package_id": str(package[0].id)})
     assert r.code in (302, 303) and "login" in r.headers.getRawHeaders("location")[0]
     browser.login("demo", "ama@example.com")
-    assert browser.post(f"{PAGE}/buy", {"csrf": "forged", "package_id": str(package.id)}).code == 403
-    other = next(p for p in vouchers._PACKAGES.values() if p.org_id == world.other)
+    assert browser.post(f"{PAGE}/buy", {"csrf": "forged", "package_id": str(package[0].id)}).code == 403
+    other = package[1]
     r = browser.post(f"{PAGE}/buy", {"csrf": browser.csrf(PAGE), "package_id": str(other.id)})
     assert r.code == 404 and "not on sale" in r.text
-    ref = _buy(browser, package.id)
+    ref = _buy(browser, package[0].id)
     browser.login("demo", "yaw@example.com")
     assert browser.get(f"{PAGE}/bought/{ref}").code == 404
     assert browser.get(f"{PAGE}/bought/pay-nothing").code == 404
