@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import re
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +15,11 @@ import pytest
 from aaad.view.write import LoginWriter
 from billing import _vouchers_standin as packages
 from billing import _vouchers_standin as vouchers
-from billing import customers
+from billing import customer_accounts, customers
 from billing.gateways import store
 from billing.gateways import test as test_gw
 from tests.web.api.conftest import NOW, World
-from tests.web.portal.conftest import Browser
+from tests.web.portal.conftest import PASSWORD, Browser
 
 PAGE = "/demo/portal/vouchers"
 
@@ -121,3 +122,23 @@ def test_what_is_refused(browser: Browser, world: World, package: Any) -> None:
     browser.login("demo", "yaw@example.com")
     assert browser.get(f"{PAGE}/bought/{ref}").code == 404
     assert browser.get(f"{PAGE}/bought/pay-nothing").code == 404
+
+
+def test_closing_a_customer_ends_portal_access_and_keeps_the_vouchers(browser: Browser, world: World,
+                                                                      package: Any) -> None:
+    """A customer made with a voucher signs in and sees it; once closed, their next request is sent to the
+    sign-in page and the password no longer works, while the voucher and its history stay."""
+    email = f"closing-{uuid.uuid4().hex[:8]}@example.com"
+    with world.db.engine.begin() as c:
+        done = customer_accounts.create(c, LoginWriter(world.box), world.box, world.demo, NOW,
+                                        package_id=package[0].id, name="Closing Soon", email=email)
+        customers.set_password(c, world.demo, done.customer.id, PASSWORD, NOW)
+    assert browser.login("demo", email).code == 303
+    (v,) = mine(world, email)
+    assert v.code in browser.get(f"{PAGE}/history").text
+    with world.db.engine.begin() as c:
+        customers.close(c, LoginWriter(world.box), world.demo, done.customer.id, NOW)
+    r = browser.get(f"{PAGE}/history")
+    assert r.code in (302, 303) and "login" in r.headers.getRawHeaders("location")[0]
+    assert browser.login("demo", email).code == 400         # the wrong-credentials answer
+    assert [x.code for x in mine(world, email)] == [v.code]
