@@ -105,7 +105,7 @@ def portal_packages(conn: Connection, org_id: int) -> list[Package]:
 
 
 def sell(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, now: datetime, *,
-         customer_id: int, transaction_id: int | None = None) -> Voucher:
+         customer_id: int, transaction_id: int | None = None, price: int | None = None) -> Voucher:
     p = _PACKAGES.get(package_id)
     if p is None or p.org_id != org_id:
         raise NotFound("voucher package", package_id)
@@ -116,7 +116,8 @@ def sell(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, no
     vid = len(_VOUCHERS) + 1
     login = writer.create(conn, org_id, code, password, now, actor=Actor.owner("voucher", vid),
                           profile_id=p.profile_id)
-    v = Voucher(vid, org_id, p.id, p.name, code, password, login.id, customer_id, transaction_id, p.price,
+    v = Voucher(vid, org_id, p.id, p.name, code, password, login.id, customer_id, transaction_id,
+                p.price if price is None else price,
                 p.currency, p.price_text, "unused", now, p.time_limit, p.data_limit)
     _VOUCHERS[vid] = v
     return v

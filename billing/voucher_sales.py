@@ -71,15 +71,17 @@ def paid(conn: Connection, writer: LoginWriter, org_id: int, tx: Transaction, no
 def assign(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, customer_id: int, now: datetime,
            *, charge: bool = False) -> Any:
     """An operator gives the customer a voucher of ``package_id`` (any active package of the org, on
-    the portal or not): free, or with ``charge`` a one-off invoice of the package's price."""
+    the portal or not): free (the voucher's price is 0), or with ``charge`` sold at the package's price
+    and a one-off invoice of it (VAT as the org's settings say)."""
     try:
-        v = vouchers.sell(conn, writer, org_id, package_id, now, customer_id=customer_id)
+        # Free: the voucher records 0 as its price; charged: the package's price, invoiced.
+        v = vouchers.sell(conn, writer, org_id, package_id, now, customer_id=customer_id,
+                          price=None if charge else 0)
     except NotFound:
         raise ValidationError("package_id", f"no voucher package {package_id} in this org") from None
     if charge and v.price > 0:
-        name = next((p.name for p in vouchers.portal_packages(conn, org_id) if p.id == package_id), "")
         invoices.issue_one_off(conn, org_id, customer_id,
-                               [invoices.LineIn(f"Voucher {name}".strip(), v.price)], now)
+                               [invoices.LineIn(f"Voucher {v.package_name}", v.price)], now)
     return v
 
 

@@ -95,7 +95,7 @@ def test_a_package_assigns_a_voucher_free_or_invoiced(engine: Any, tmp_path: Pat
     w = _world(engine, tmp_path)
     p = _package(w)
     free = w.tx(customer_accounts.create, w.writer, w.box, w.org_id, T0, package_id=p.id, name="Efua")
-    assert free.voucher is not None and not free.charged
+    assert free.voucher is not None and not free.charged and free.voucher.price == 0
     assert [v.id for v in w.read(vouchers.of_customer, w.org_id, free.customer.id)] == [free.voucher.id]
     assert w.read(invoices.list_invoices, w.org_id, customer_id=free.customer.id) == []
     paid = w.tx(customer_accounts.create, w.writer, w.box, w.org_id, T0, package_id=p.id, charge=True,

@@ -9,10 +9,12 @@ here without touching other modules' daemons.
 """
 from __future__ import annotations
 
+import html
 import importlib
 import importlib.util
 import re
 import urllib.parse
+import urllib.request
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -78,8 +80,12 @@ def test_register_buy_and_connect(driver: Any, demo_daemon: Site) -> None:
     _hotspot_mode(demo_daemon)
     email = f"guest-{uuid.uuid4().hex[:8]}@example.com"
 
-    # The hotspot login page's "Register" link: {public_url}/demo/portal/register.
-    kit.go(driver, demo_daemon.url("/demo/portal/register"))
+    # The hotspot login page the router serves (aaad's bundle, fetched as the router fetches it): its "Register".
+    with urllib.request.urlopen(demo_daemon.url("/demo/portal/hotspot/login.html"), timeout=30) as r:
+        login_page = r.read().decode()
+    register = re.search(r'id="register" href="([^"]+)"', login_page)
+    assert register and register.group(1).endswith("/demo/portal/register"), login_page[:800]
+    kit.go(driver, html.unescape(register.group(1)))
     kit.wait_text(driver, r"ready at once")
     kit.audit(driver, "register")
     name = kit.fill(kit.field(driver, "name"), "Kwesi Guest")
