@@ -26,10 +26,10 @@ from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from aaad.view.write import LoginWriter
 from accounting import store as acct_store
-from billing import _vouchers_standin as vouchers
 from billing import invoices, ledger, settings
 from billing.gateways.base import Transaction
 from billing.ledger import Posting
+from billing.vouchers import vouchers
 
 
 def portal_package(conn: Connection, org_id: int, package_id: int) -> Any:

@@ -12,10 +12,9 @@ import sqlalchemy as sa
 from aaad import app
 from aaad.db import sync_engine
 from aaad.view.write import LoginWriter
-from billing import _vouchers_standin as packages
-from billing import _vouchers_standin as vouchers
 from billing.notify import settings as ns
 from billing.notify.schema import messages as msg_t
+from billing.vouchers import packages
 from tests.billing.test_cli_customers import T0, conf, inproc  # noqa: F401 - the fixture
 
 
@@ -23,7 +22,6 @@ from tests.billing.test_cli_customers import T0, conf, inproc  # noqa: F401 - th
 def engine(conf: str, tmp_path: Path) -> Any:  # noqa: F811
     """The config's database, its org's e-mail to files, one voucher package (the stand-in's)."""
     e = sync_engine(app.database_url(app.load_config(conf)))
-    vouchers.reset()
     box = app.secret_box(app.load_config(conf))
     with e.begin() as c:
         ns.set_channel(c, box, 1, "email", T0, provider="file",

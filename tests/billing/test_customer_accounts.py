@@ -11,23 +11,17 @@ import sqlalchemy as sa
 
 from aaad import events
 from aaad.errors import ValidationError
-from billing import _vouchers_standin as packages
-from billing import _vouchers_standin as vouchers
 from billing import customer_accounts, customers, invoices
 from billing.notify import settings as ns
 from billing.notify.schema import messages as msg_t
 from billing.notify.subscribers import Subscribers
 from billing.schema import customers as customers_t
 from billing.signup import forms, registrations
+from billing.vouchers import packages, vouchers
 from tests.billing.fixtures_c import T0, World, make_world
 
 BASE = "https://wifi.example"
 
-
-@pytest.fixture(autouse=True)
-def _fresh_standin() -> None:
-    """(until billing.vouchers lands) the stand-in's registry starts empty in each test."""
-    vouchers.reset()
 
 
 def _world(engine: Any, tmp_path: Path) -> World:

@@ -9,19 +9,17 @@ import pytest
 import sqlalchemy as sa
 
 from aaad.view.write import LoginWriter
-from billing import _vouchers_standin as packages
-from billing import _vouchers_standin as vouchers
 from billing import customers
 from billing.notify import settings as ns
 from billing.notify.schema import messages as msg_t
 from billing.schema import customers as customers_t
+from billing.vouchers import packages, vouchers
 from tests.web.api.conftest import NOW, ApiClient, World, count
 
 
 @pytest.fixture(autouse=True)
 def _email(world: World, tmp_path: Any) -> None:
     """The demo org's e-mail goes to files (so messages are queued); the voucher stand-in starts empty."""
-    vouchers.reset()
     with world.db.engine.begin() as c:
         ns.set_channel(c, world.box, world.demo, "email", NOW, provider="file",
                        settings={"directory": str(tmp_path), "from_address": "hello@isp.example"})

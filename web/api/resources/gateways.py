@@ -22,7 +22,7 @@ class GatewayTransactionOut(Out):
     customer_id: int
     reference: str = Field(description="Ours, random, sent to the gateway; also the billing payment's reference.")
     gateway: str = Field(description="test (the built-in test gateway), ...; also the payment's method.")
-    purpose: str = Field(description="balance (the outstanding balance) or order.")
+    purpose: str = Field(description="balance (the outstanding balance), order or voucher (a voucher package bought on the portal).")
     amount: int = Field(description="Minor units.")
     currency: str
     status: Status
