@@ -45,7 +45,7 @@ def test_a_paid_purchase_sells_one_voucher_and_books_the_sale(engine: Any) -> No
     assert books["cash:test"] == 2_30 and books["vat_payable"] == -30 and books["revenue"] == -2_00
     assert w.balance(cid) == 0 and w.check() == []
     assert _settle(w, tx.reference).outcome == "duplicate"
-    assert len(w.read(vouchers.of_customer, w.org_id, cid)) == 1  # type: ignore[arg-type]
+    assert len(w.read(vouchers.of_customer, w.org_id, cid)) == 1
 
 
 def test_racing_reports_sell_one_voucher(engine: Any) -> None:
@@ -56,7 +56,7 @@ def test_racing_reports_sell_one_voucher(engine: Any) -> None:
         return store.settle(c, w.writer, w.org_id, ref, SUCCESS, 2_30, "GHS", "tgw_1", T0, gateway="test").outcome
     outcomes = race(engine, store, "_find", settle, settle)
     assert sorted(o for o in outcomes if isinstance(o, str)) == ["credited", "duplicate"]
-    assert len(w.read(vouchers.of_customer, w.org_id, cid)) == 1  # type: ignore[arg-type]
+    assert len(w.read(vouchers.of_customer, w.org_id, cid)) == 1
 
 
 def test_what_cannot_be_bought(engine: Any) -> None:
