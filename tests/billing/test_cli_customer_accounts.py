@@ -52,3 +52,12 @@ def test_customer_add_errors(conf: str, engine: Any, capsys: Any) -> None:  # no
     assert rc == 2 and "send_credentials" in err
     rc, _, err = inproc(conf, capsys, "customer", "add", "Kofi", "--package", "99")
     assert rc == 2 and "package_id" in err
+
+
+def test_signup_mode_on_the_command_line(conf: str, engine: Any, capsys: Any) -> None:  # noqa: F811
+    """aaad billing signup --mode hotspot sets the sign-up's mode (shown with the others); a bad one is refused."""
+    rc, out, err = inproc(conf, capsys, "billing", "signup", "--enable", "--mode", "hotspot", "--json")
+    assert rc == 0, err
+    assert json.loads(out)["mode"] == "hotspot" and json.loads(out)["enabled"] is True
+    with pytest.raises(SystemExit):
+        inproc(conf, capsys, "billing", "signup", "--mode", "cafe")
