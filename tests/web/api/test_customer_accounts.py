@@ -32,6 +32,7 @@ def test_create_with_send_credentials_emails_the_login(api: ApiClient, world: Wo
     assert r.code == 201, r.text
     body = r.json()
     assert body["has_password"] is True and body["username"].startswith("adwoa-sarpong-")
+    assert body["credentials_sent"] is True and body["voucher_id"] is None
     with world.db.engine.connect() as c:
         (m,) = c.execute(sa.select(msg_t).where(msg_t.c.org_id == world.demo, msg_t.c.customer_id == body["id"],
                                                msg_t.c.kind == "customer.credentials")).all()
@@ -47,6 +48,7 @@ def test_create_with_a_package_assigns_a_voucher(api: ApiClient, world: World) -
         p = packages.add(c, LoginWriter(world.box), world.demo, NOW, name="API day", price=5_00)
     r = api.post("/customers", {"name": "Yaa Asantewaa", "package_id": p.id})
     assert r.code == 201, r.text
+    assert r.json()["voucher_id"] is not None and r.json()["charged"] is False
     with world.db.engine.connect() as c:
         assert [v.package_name for v in vouchers.of_customer(c, world.demo, r.json()["id"])] == ["API day"]
 
