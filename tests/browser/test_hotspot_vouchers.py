@@ -1,7 +1,8 @@
 """Issue 14 (b) end to end in headless Chromium against the demo daemon: a WiFi guest registers from the
 hotspot's "Register" link (the portal's sign-up in hotspot mode), is signed in at once, buys a voucher
 package through the test gateway, gets the voucher's code and password, and RADIUS accepts that voucher with
-the package's Session-Timeout and rate; the purchase history and the dashboard's figures show it.
+the package's Session-Timeout and rate; the purchase history and the dashboard's figures show it.  The
+welcome e-mail goes out (the demo's file outbox).
 
 Every page on the way is checked at phone and desktop width (axe-core, no sideways scrolling) and kept as
 screenshots.  The module's demo daemon is its own (module-scoped), so the sign-up is switched to hotspot mode
@@ -28,7 +29,7 @@ require()
 from selenium.webdriver.common.by import By  # noqa: E402
 
 from tests.browser import kit  # noqa: E402
-from tests.browser.conftest import Site  # noqa: E402
+from tests.browser.conftest import Site, mail_text  # noqa: E402
 from tests.e2e.test_auth_e2e import radclient  # noqa: E402
 from tests.e2e.test_write_path_e2e import pap  # noqa: E402
 
@@ -97,6 +98,8 @@ def test_register_buy_and_connect(driver: Any, demo_daemon: Site) -> None:
     kit.wait_url(driver, r"/demo/portal/$")
     kit.wait_text(driver, r"Hello, Kwesi Guest")
     kit.audit(driver, "dashboard-new")
+    welcome = kit.wait(driver, lambda _: demo_daemon.mails(email), f"the welcome e-mail to {email}", timeout=30)
+    assert "Welcome" in str(welcome[0]["Subject"]) and "/demo/portal" in mail_text(welcome[0])
 
     kit.click(driver, r"^vouchers$")
     kit.wait_url(driver, r"/demo/portal/vouchers$")
