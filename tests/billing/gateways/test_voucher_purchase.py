@@ -3,9 +3,12 @@ its price; a success sells exactly one voucher in the settle transaction (repeat
 sell nothing more) and books the sale, not customer credit; what cannot be sold is kept as credit."""
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aaad.errors import NotFound, ValidationError
 from billing import ledger, voucher_sales
@@ -84,3 +87,10 @@ def test_a_package_withdrawn_before_payment_keeps_the_money_as_credit(engine: An
     after = w.read(store.get, w.org_id, ref)
     assert after.voucher_id is None and after.payment_id is not None and w.credit(cid) == 2_30
     assert "sell" in [e.source for e in w.read(store.events_of, w.org_id, ref)]
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=0, max_value=10_000))
+def test_vat_in_a_price_is_rounded_half_even(gross: int, bp: int) -> None:
+    """The VAT inside a gross price is gross × bp / (10000 + bp) rounded half-even, never above the price."""
+    expected = (Decimal(gross) * bp / (10_000 + bp)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN) if bp else 0
+    assert voucher_sales.vat_in(gross, bp) == expected and 0 <= voucher_sales.vat_in(gross, bp) <= gross
