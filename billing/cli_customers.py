@@ -123,16 +123,25 @@ CUSTOMER_HEADERS = ["id", "username", "name", "email", "phone", "zone", "status"
 
 @handles_not_found
 def cmd_customer_add(args: argparse.Namespace) -> int:
-    from billing import customers
+    from aaad import urls
+    from billing import customer_accounts
     cli = cli_module()
     ctx = cli.Context(args)
     org_id = ctx.org_id(args.org)
-    c = ctx.tx(customers.add, org_id, cli.now_utc(), name=args.name, email=args.email, phone=args.phone,
-               address=args.address, zone=args.zone, custom_fields=_fields(args.field), status=args.status)
+    done = ctx.tx(customer_accounts.create, _writer(ctx), ctx.box, org_id, cli.now_utc(),
+                  base_url=urls.public_url(ctx.conf.web), package_id=args.package, charge=args.charge,
+                  send_credentials=args.send_credentials, name=args.name, email=args.email, phone=args.phone,
+                  address=args.address, zone=args.zone, custom_fields=_fields(args.field), status=args.status)
+    c = done.customer
     if args.json:
-        _dump(_plain(c))
+        _dump({**_plain(c), "voucher_id": done.voucher.id if done.voucher is not None else None,
+               "charged": done.charged, "credentials_sent": done.credentials_sent})
     else:
         print(f"customer {c.username} added (id {c.id})")
+        if done.voucher is not None:
+            print(f"voucher {done.voucher.id} assigned" + (" and invoiced" if done.charged else " free of charge"))
+        if done.credentials_sent:
+            print(f"login details e-mailed to {c.email}")
     return 0
 
 
@@ -482,6 +491,11 @@ def register(sub: Any) -> None:
     ca.add_argument("--zone")
     ca.add_argument("--status", default="active", choices=[s for s in CUSTOMER_STATUSES if s != "closed"])
     ca.add_argument("--field", action="append", metavar="NAME=VALUE", help="a custom field (repeatable)")
+    ca.add_argument("--package", type=int, metavar="ID", help="assign a voucher of this voucher package at once "
+                                                            "(free unless --charge)")
+    ca.add_argument("--charge", action="store_true", help="invoice the assigned voucher at its package's price")
+    ca.add_argument("--send-credentials", action="store_true",
+                    help="set a first portal password and e-mail it with the username and the portal's link")
     _common(ca)
     ca.set_defaults(fn=cmd_customer_add)
     cl = c.add_parser("list", help="list customers")

@@ -414,6 +414,7 @@ signup_settings = sa.Table(
     sa.Column("document_max_kb", sa.Integer, nullable=False, server_default="5120"),
     sa.Column("max_per_hour", sa.Integer, nullable=False, server_default="10"),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("mode", sa.String(8), nullable=False, server_default="isp"),     # b0013: isp | hotspot
 )
 
 signup_fields = sa.Table(

@@ -16,7 +16,7 @@ from twisted.internet import defer
 
 PENDING, SUCCESS, FAILED = "pending", "success", "failed"
 STATUSES = (PENDING, SUCCESS, FAILED)
-PURPOSES = ("balance", "order")
+PURPOSES = ("balance", "order", "voucher")
 
 
 class GatewayError(Exception):
@@ -35,7 +35,7 @@ class Transaction:
     customer_id: int
     reference: str                 # ours: random, unique per org, sent to the gateway
     gateway: str
-    purpose: str                   # balance | order
+    purpose: str                   # balance | order | voucher
     amount: int                    # minor units
     currency: str
     status: str                    # pending | success | failed
@@ -46,6 +46,8 @@ class Transaction:
     updated_at: datetime
     last_checked_at: datetime | None
     order_id: int | None = None    # purpose order: the order it pays (billing.orders)
+    package_id: int | None = None  # purpose voucher: the voucher package bought (billing.voucher_sales)
+    voucher_id: int | None = None  # ... and the voucher sold once paid
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ gateway_transactions = sa.Table(
     sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.id"), nullable=False),
     sa.Column("reference", sa.String(64), nullable=False),
     sa.Column("gateway", sa.String(16), nullable=False),
-    sa.Column("purpose", sa.String(16), nullable=False),            # balance | order
+    sa.Column("purpose", sa.String(16), nullable=False),            # balance | order | voucher
     sa.Column("amount", sa.BigInteger, nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("status", sa.String(12), nullable=False, server_default="pending"),
@@ -43,6 +43,8 @@ gateway_transactions = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("last_checked_at", UTCDateTime),
     sa.Column("order_id", sa.Integer, sa.ForeignKey("orders.id", name="fk_gateway_transactions_order")),  # b0006
+    sa.Column("package_id", sa.Integer),      # b0013: purpose voucher, the voucher package bought
+    sa.Column("voucher_id", sa.Integer),      # b0013: ... and the voucher sold once it was paid
     sa.UniqueConstraint("org_id", "reference", name="uq_gateway_transactions_reference"),
     sa.CheckConstraint(sa.text("amount > 0"), name="amount_positive"),
 )

@@ -127,6 +127,16 @@ class Gateways:
         return result
 
     @defer.inlineCallbacks
+    def start_voucher(self, org: orgs.Org, customer_id: int, package_id: int,
+                      return_url: Any) -> Generator[Any, Any, tuple[Transaction, Started]]:
+        """Open a payment buying one voucher of ``package_id`` (its price) with the org's gateway; like
+        :meth:`start_balance` otherwise.  Once paid, the voucher is sold (:mod:`billing.voucher_sales`)."""
+        tx = yield self.db.write(store.create_for_voucher, self.box, org.id, customer_id, package_id,
+                                 utcnow(self.clock))
+        result: tuple[Transaction, Started] = yield self._open(org, tx, return_url)
+        return result
+
+    @defer.inlineCallbacks
     def check(self, org: orgs.Org, tx: Transaction, source: str = "verify") -> Generator[Any, Any, Transaction]:
         """Ask the gateway about a pending transaction and settle what it says; the
         transaction as it is after (unchanged if the gateway could not be asked: logged)."""

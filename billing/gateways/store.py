@@ -10,8 +10,11 @@ credits and the other finds nothing left to move.  A failure never overrides
 a success (a late "failed" after "success" is logged and ignored); a success
 after a failure is credited (the gateway says it took the money).  The amount
 and currency of a success must be the transaction's, else it is logged and
-refused.  Nothing here raises for what a gateway reports: every outcome is a
-:class:`Settled` and a log row, so the caller's transaction always commits it.
+refused.  A voucher purchase (purpose ``voucher``) records no payment: its voucher is
+sold and the money booked as the sale (:func:`billing.voucher_sales.paid`), in the
+same transaction, so a repeated report sells nothing twice.  Nothing here raises for
+what a gateway reports: every outcome is a :class:`Settled` and a log row, so the
+caller's transaction always commits it.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from aaad import paging
 from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from aaad.view.write import LoginWriter
-from billing import ledger, payments, settings
+from billing import customers, ledger, payments, settings, voucher_sales
 from billing.gateways import paystack
 from billing.gateways.base import FAILED, PENDING, PURPOSES, STATUSES, SUCCESS, Transaction
 from billing.gateways.schema import gateway_events, gateway_settings, gateway_transactions
@@ -172,7 +175,7 @@ def new_reference() -> str:
 def _tx(r: Any) -> Transaction:
     return Transaction(r.id, r.org_id, r.customer_id, r.reference, r.gateway, r.purpose, int(r.amount), r.currency,
                        r.status, r.provider_ref, r.payment_id, r.error, r.created_at, r.updated_at,
-                       r.last_checked_at, r.order_id)
+                       r.last_checked_at, r.order_id, r.package_id, r.voucher_id)
 
 
 def get(conn: Connection, org_id: int, reference: str) -> Transaction | None:
@@ -196,8 +199,10 @@ def _find(conn: Connection, org_id: int, reference: str) -> Transaction | None:
 
 
 def create(conn: Connection, org_id: int, customer_id: int, gateway: str, amount: int, currency: str,
-           purpose: str, now: datetime, *, order_id: int | None = None) -> Transaction:
-    """A new pending transaction with a random reference (``order_id``: the order it pays)."""
+           purpose: str, now: datetime, *, order_id: int | None = None,
+           package_id: int | None = None) -> Transaction:
+    """A new pending transaction with a random reference (``order_id``: the order it pays;
+    ``package_id``: the voucher package it buys)."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValidationError("amount", "a positive amount")
     if purpose not in PURPOSES:
@@ -207,7 +212,8 @@ def create(conn: Connection, org_id: int, customer_id: int, gateway: str, amount
     reference = new_reference()
     conn.execute(gateway_transactions.insert().values(
         org_id=org_id, customer_id=customer_id, reference=reference, gateway=gateway, purpose=purpose,
-        amount=amount, currency=currency, status=PENDING, created_at=now, updated_at=now, order_id=order_id))
+        amount=amount, currency=currency, status=PENDING, created_at=now, updated_at=now, order_id=order_id,
+        package_id=package_id))
     tx = get(conn, org_id, reference)
     assert tx is not None
     return tx
@@ -239,6 +245,24 @@ def create_for_order(conn: Connection, box: SecretBox, org_id: int, customer_id:
     if st.gateway == "none":
         raise ValidationError("gateway", "online payment is not available; please contact us to pay")
     return create(conn, org_id, customer_id, st.gateway, o.total, o.currency, "order", now, order_id=o.id)
+
+
+def create_for_voucher(conn: Connection, box: SecretBox, org_id: int, customer_id: int, package_id: int,
+                       now: datetime) -> Transaction:
+    """A transaction buying one voucher of ``package_id`` (its price) with the org's gateway; NotFound
+    for a package the portal does not sell or a closed customer, ValidationError("gateway") when the
+    org takes no online payment, ("package_id") for a free package."""
+    c = customers.get(conn, org_id, customer_id)
+    if c is None or c.status == "closed":
+        raise NotFound("customer", customer_id)
+    p = voucher_sales.portal_package(conn, org_id, package_id)
+    if p.price <= 0:
+        raise ValidationError("package_id", "this package is free: ask us for a voucher")
+    st = ensure_settings(conn, box, org_id, now)
+    if st.gateway == "none":
+        raise ValidationError("gateway", "online payment is not available; please contact us to buy a voucher")
+    return create(conn, org_id, customer_id, st.gateway, p.price, settings.get(conn, org_id).currency, "voucher",
+                  now, package_id=p.id)
 
 
 def started(conn: Connection, org_id: int, reference: str, provider_ref: str, now: datetime) -> Transaction:
@@ -312,6 +336,12 @@ def settle(conn: Connection, writer: LoginWriter, org_id: int, reference: str, s
     if n != 1:
         log_event(conn, org_id, tx, name, source, DUPLICATE, "success, already credited", now)
         return Settled(DUPLICATE, get(conn, org_id, reference))
+    if tx.purpose == "voucher":        # a voucher bought: sold now, the money booked as the sale
+        sold = _sell_voucher(conn, writer, org_id, tx, now)
+        if sold is not None:
+            conn.execute(gateway_transactions.update().where(mine).values(voucher_id=sold))
+            log_event(conn, org_id, tx, name, source, CREDITED, f"voucher {sold} sold", now)
+            return Settled(CREDITED, get(conn, org_id, reference))
     result = payments.record(conn, writer, org_id, tx.customer_id, tx.amount, now, method=tx.gateway,
                              reference=tx.reference,
                              note=f"{tx.gateway} gateway" + (f", provider ref {provider_ref}" if provider_ref else ""))
@@ -323,6 +353,19 @@ def settle(conn: Connection, writer: LoginWriter, org_id: int, reference: str, s
               + (f"; resumed services {list(result.resumed_service_ids)}" if result.resumed_service_ids else ""),
               now)
     return Settled(CREDITED, get(conn, org_id, reference), result.resumed_service_ids)
+
+
+def _sell_voucher(conn: Connection, writer: LoginWriter, org_id: int, tx: Transaction, now: datetime) -> int | None:
+    """The voucher sold for the paid ``tx`` (its id), or None when it cannot be sold any more (the package
+    withdrawn since the customer chose it): logged, and the caller keeps the money as the customer's
+    credit, so nothing paid is lost."""
+    try:
+        with conn.begin_nested():
+            return int(voucher_sales.paid(conn, writer, org_id, tx, now).id)
+    except (NotFound, ValidationError) as e:
+        log_event(conn, org_id, tx, tx.gateway, "sell", "error", f"no voucher sold ({e}): the payment is kept as "
+                                                                   "the customer's credit", now)
+        return None
 
 
 def note_error(conn: Connection, org_id: int, reference: str, gateway: str, source: str, error: str,

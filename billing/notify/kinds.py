@@ -121,6 +121,26 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          "{{ customer.username }}.\n\nYou can see your services, invoices and payments in the customer "
          "portal: {{ portal_url }}\n\nThank you for choosing us.\n{{ org.name }}",
          "Welcome to {{ org.name }}! Your customer number: {{ customer.username }}. Portal: {{ portal_url }}"),
+    Kind("customer.credentials", "Welcome with the login details (an account an operator made, \u201csend "
+         "credentials\u201d)", CUSTOMER, (EMAIL,),
+         "Welcome to {{ org.name }}: your login details",
+         "Hello {{ customer.first_name }},\n\nWelcome to {{ org.name }}. Your account is ready.\n\n"
+         "  Username: {{ customer.username }}\n  Sign in with: {{ login_name }}\n  Password: {{ password }}\n\n"
+         "Sign in to the customer portal: {{ login_url }}\n(You can choose your own password there with "
+         "\u201cForgot your password?\u201d.){% if voucher %}\n\nYour {{ voucher.package }} voucher for the "
+         "WiFi:\n  Code: {{ voucher_code }}\n  Password: {{ voucher_password }}{% endif %}\n\nSee your vouchers "
+         "and buy more: {{ portal_url }}\n\n{{ org.name }}",
+         "{{ org.name }}: your account {{ customer.username }} is ready. Sign in with {{ login_name }} / "
+         "{{ password }} at {{ login_url }}",
+         {"login_name": "What the customer signs in with (their e-mail address, else phone number).",
+          "login_url": "The portal's sign-in page.",
+          "password": "The first portal password (secret: filled in when sent).",
+          "voucher": "The voucher assigned with the account: package (empty when none).",
+          "voucher_code": "Its code (secret).", "voucher_password": "Its password (secret)."},
+         {"login_name": "ama@example.com", "login_url": "https://isp.example/demo/portal/login",
+          "password": "Xk3-p9qLm2", "voucher": {"package": "1 day, 2 GB"}, "voucher_code": "K7PM-2XQ9",
+          "voucher_password": "hv4ta8"},
+         secrets=("password", "voucher_code", "voucher_password"), urgent=True),
     Kind("invoice.issued", "A new invoice (the PDF attached)", CUSTOMER, (EMAIL,),
          "Invoice {{ invoice.number }} from {{ org.name }}",
          "Hello {{ customer.first_name }},\n\nYour invoice {{ invoice.number }} for {{ invoice.total }} is "

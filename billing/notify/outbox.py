@@ -200,6 +200,12 @@ def queue(conn: Connection, box: SecretBox, org_id: int, drafts: list[Draft], no
     return _insert_ignore(conn, rows)
 
 
+def has_kind(conn: Connection, org_id: int, customer_id: int, kind: str) -> bool:
+    """Whether a message of ``kind`` was ever queued for the customer."""
+    return conn.execute(sa.select(msg_t.c.id).where(msg_t.c.org_id == org_id, msg_t.c.customer_id == customer_id,
+                                                    msg_t.c.kind == kind).limit(1)).first() is not None
+
+
 def _insert_ignore(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []

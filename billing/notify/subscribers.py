@@ -81,6 +81,8 @@ class Subscribers:
 
     def on_customer_created(self, conn: Connection, ev: Event) -> None:
         p: CustomerCreated = ev.payload
+        if outbox.has_kind(conn, ev.org_id, p.customer_id, "customer.credentials"):
+            return      # the operator sent the login details: that e-mail is the welcome (billing.customer_accounts)
         self._queue(conn, ev, [Draft("customer.welcome", f"ev:{ev.id}", p.customer_id, event_id=ev.id)])
 
     def on_invoice_issued(self, conn: Connection, ev: Event) -> None:

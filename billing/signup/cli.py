@@ -19,6 +19,8 @@ def register(sub: Any) -> None:
     on.add_argument("--enable", action="store_true", help="open the registration form (/{org}/portal/register)")
     on.add_argument("--disable", action="store_true", help="close it")
     p.add_argument("--approval", choices=("required", "automatic"))
+    p.add_argument("--mode", choices=("isp", "hotspot"),
+                   help="hotspot: a registration makes the account at once and signs it in (no approval)")
     p.add_argument("--default-product", type=int, metavar="ID", help="the product an approval uses by default")
     p.add_argument("--default-zone")
     p.add_argument("--json", action="store_true")
@@ -72,6 +74,8 @@ def cmd_signup(args: argparse.Namespace) -> int:
         values["enabled"] = bool(args.enable)
     if args.approval:
         values["approval"] = args.approval
+    if args.mode:
+        values["mode"] = args.mode
     if args.default_product is not None:
         values["default_product_id"] = args.default_product or None
     if args.default_zone is not None:

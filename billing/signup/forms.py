@@ -30,6 +30,9 @@ from billing.schema import SIGNUP_FIELD_KINDS, signup_fields, signup_settings
 
 REQUIREMENTS = ("required", "optional", "hidden")
 APPROVALS = ("required", "automatic")
+#: isp: registrations as above (approval, a service); hotspot: the account is made at once, signed in
+#: (the WiFi hotspot's way: customers buy vouchers, nobody approves them; billing.customer_accounts)
+MODES = ("isp", "hotspot")
 PASSWORD_MIN = 8
 TEXT_MAX = 500
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -50,11 +53,12 @@ class SignupSettings:
     document_field: str = "hidden"
     document_max_kb: int = 5120
     max_per_hour: int = 10                  # registration forms one address may send an hour
+    mode: str = "isp"                       # isp | hotspot (see MODES)
     updated_at: datetime | None = None
 
 
 EDITABLE = ("enabled", "approval", "default_product_id", "default_zone", "email_field", "phone_field",
-            "address_field", "document_field", "document_max_kb", "max_per_hour")
+            "address_field", "document_field", "document_max_kb", "max_per_hour", "mode")
 
 
 def get_settings(conn: Connection, org_id: int) -> SignupSettings:
@@ -75,6 +79,8 @@ def _check_settings(conn: Connection, org_id: int, merged: SignupSettings, value
             raise ValidationError(k, "true or false")
         if k == "approval" and v not in APPROVALS:
             raise ValidationError(k, "required or automatic")
+        if k == "mode" and v not in MODES:
+            raise ValidationError(k, "isp or hotspot")
         if k.endswith("_field") and v not in REQUIREMENTS:
             raise ValidationError(k, "required, optional or hidden")
         if k == "document_max_kb" and (not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 20480):

@@ -20,6 +20,7 @@ PAGES = [
     ("landing", "/", "aaad"),
     ("portal", "/demo/portal/", "Demo ISP"),
     ("suspended", "/demo/portal/suspended?reason=unpaid", "suspended"),
+    ("vouchers", "/demo/portal/vouchers", "WiFi vouchers"),
     ("not-found", "/demo/portal/no-such-page", "not found"),
     ("unknown-org", "/no-such-org/portal/", "not found"),
 ]

@@ -18,6 +18,7 @@ and a session cookie of org A is nobody on org B's portal.
                            the catalogue, the cart, orders and tickets (web.portal.shop)
     /signup/...            the online sign-up: coverage, contract, payment method (web.portal.signup)
     /hotspot/FILE          the org's MikroTik hotspot pages, for the router's /tool fetch (web.portal.hotspot)
+    /vouchers/...          WiFi voucher packages, buying one, the customer's vouchers (web.portal.vouchers)
 
 Every POST carries the session's CSRF token (``check_csrf``), and every page
 of a signed-in customer reads only that customer's rows.
@@ -44,7 +45,7 @@ from aaad import orgs
 from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from aaad.urls import SUSPENSION_REASONS, public_url
-from billing import documents
+from billing import documents, voucher_sales
 from web.errors import HttpError, Redirect, apply, classify, set_header
 from web.pages import Pages, root_prefix
 from web.portal import accounts, sessions
@@ -54,6 +55,7 @@ from web.portal.register import RegisterPages
 from web.portal.shop import ShopPages, cart_count
 from web.portal.signup import SignupPages
 from web.portal.visitor import CSRF_FIELD, Visitor
+from web.portal.vouchers import STATE_LABELS, VoucherPages, duration, size
 
 Reader = Callable[..., "defer.Deferred[Any]"]
 log = Logger()
@@ -289,7 +291,9 @@ class Portal:
         v = Visitor(org, s.customer_id, s.csrf, s.public_id)
         data = yield self.read(accounts.dashboard, self.deps.box, org.id, s.customer_id, self._now(),
                                st=self.settings)
+        figures = yield self.read(voucher_sales.figures, self.deps.box, org.id, s.customer_id, self._now())
         page = yield self._render(request, "portal/dashboard.html", v, d=data, money=self._money(data),
+                                  vf=figures, duration=duration, size=size, states=STATE_LABELS,
                                   tickets=data.tickets, cart_count=data.cart_count,
                                   day=lambda d: documents.format_day(d, data.locale))
         return page
@@ -547,6 +551,21 @@ class Portal:
         if self.deps is None:
             raise NotFound("page", section)
         return ShopPages(self, self.deps, self.pages, self.slug).resource()
+
+    def _voucher_pages(self) -> VoucherPages:
+        if self.deps is None:
+            raise NotFound("page", "vouchers")
+        return VoucherPages(self, self.deps, self.pages, self.slug)
+
+    @app.route("/vouchers", methods=["GET"])
+    def vouchers(self, request: IRequest) -> KleinRenderable:
+        """The voucher packages on sale (web.portal.vouchers), at the address without a trailing slash."""
+        return self._voucher_pages().packages(request)
+
+    @app.route("/vouchers/", branch=True)
+    def vouchers_more(self, request: IRequest) -> KleinRenderable:
+        """Buying a voucher, its outcome, the customer's vouchers (web.portal.vouchers)."""
+        return cast(IResource, self._voucher_pages().app.resource())
 
     @app.route("/signup/", branch=True)
     def signup(self, request: IRequest) -> KleinRenderable:

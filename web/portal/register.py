@@ -31,7 +31,7 @@ from twisted.web.iweb import IRequest
 
 from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
-from billing import catalogue
+from billing import catalogue, customer_accounts
 from billing.signup import forms, registrations, uploads
 from web.errors import apply, classify, set_header
 from web.pages import Pages, root_prefix
@@ -203,7 +203,19 @@ class RegisterPages:
         if status == 0:
             page = yield self._render(request, v, "portal/register_done.html", reg=None, caught=True)
             return page
-        if clean is not None:
+        if clean is not None and spec.settings.mode == "hotspot":
+            # The hotspot's way: the account at once, signed in, on to the dashboard (billing.customer_accounts).
+            try:
+                c = yield self.deps.db.write(customer_accounts.self_register, v.org.id, clean, self._now(),
+                                             zone=zone or None)
+            except ValidationError as e:
+                errors = {e.field if e.field in values else "form": e.message}
+            else:
+                yield self.portal.sign_in(request, v, c.id)
+                request.setResponseCode(303)
+                set_header(request, "Location", self._portal(request))
+                return b""
+        elif clean is not None:
             ip, agent = self._client(request)
             org_id = v.org.id
 

@@ -22,12 +22,16 @@ class GatewayTransactionOut(Out):
     customer_id: int
     reference: str = Field(description="Ours, random, sent to the gateway; also the billing payment's reference.")
     gateway: str = Field(description="test (the built-in test gateway), ...; also the payment's method.")
-    purpose: str = Field(description="balance (the outstanding balance) or order.")
+    purpose: str = Field(description="balance (the outstanding balance), order, or voucher (a voucher package "
+                                     "bought on the portal).")
     amount: int = Field(description="Minor units.")
     currency: str
     status: Status
     provider_ref: str | None = Field(description="The gateway's own id of the payment.")
-    payment_id: int | None = Field(description="The billing payment, once credited.")
+    payment_id: int | None = Field(description="The billing payment, once credited (none for a voucher: it is "
+                                               "booked as the sale).")
+    package_id: int | None = Field(None, description="purpose voucher: the voucher package bought.")
+    voucher_id: int | None = Field(None, description="purpose voucher: the voucher sold once paid.")
     error: str | None = Field(description="The last problem: a refused report, an unreachable gateway.")
     created_at: datetime
     updated_at: datetime

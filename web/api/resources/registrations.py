@@ -212,6 +212,9 @@ class SignupSettingsOut(Out):
     document_field: Requirement = Field(description="The ID document upload (PDF, JPEG or PNG).")
     document_max_kb: int
     max_per_hour: int = Field(description="Registration forms one address may send an hour.")
+    mode: Literal["isp", "hotspot"] = Field(
+        description="isp: registrations as approval says; hotspot: the account is made at once, signed in and "
+                    "welcomed by e-mail (customers buy vouchers on the portal).")
     updated_at: datetime | None
     register_url: str = Field(description="The public registration page.")
 
@@ -227,6 +230,7 @@ class SignupSettingsPatch(In):
     document_field: Requirement | None = None
     document_max_kb: int | None = Field(None, ge=1, le=20480)
     max_per_hour: int | None = Field(None, ge=1, le=1000)
+    mode: Literal["isp", "hotspot"] | None = None
 
 
 async def _settings_out(call: Call, s: forms.SignupSettings) -> SignupSettingsOut:
