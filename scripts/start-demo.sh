@@ -107,6 +107,8 @@ Vouchers and the hotspot (packages, a batch of 20 cards, the free trial, the rou
   $CLI trial show                                               # 15 minutes a day per device, no voucher
   printf 'User-Name = T-02-00-00-00-00-01\nUser-Password = T-02-00-00-00-00-01\nCalling-Station-Id = 02-00-00-00-00-01\nMessage-Authenticator = 0x00\n' | radclient -x 127.0.0.1:$AUTH auth testing123
   $CLI hotspot bundle --org demo /tmp/hotspot                   # login.html & co for the router's hotspot/ folder
+  $CLI customer add 'Adwoa Owusu' --email adwoa@example.com --package 1 --send-credentials   # a voucher + login details by e-mail
+  ls -t $DIR/outbox | head -2                                   # the credentials e-mail (.eml)
   curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" 'http://127.0.0.1:$WEB/api/v1/vouchers?limit=3'
 
 Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/api/v1/docs):
@@ -129,4 +131,8 @@ Sign up as a new customer at http://127.0.0.1:$WEB/demo/portal/signup/ (type the
 SP1 4AB, choose a plan, fill the form, sign the contract, pay with the test gateway: online at once), or at
 http://127.0.0.1:$WEB/demo/portal/register (waits for approval). Signed in as kofi@example.com / kofi-pass:
 Products, Cart, Orders (his Static IP request, pay it from its page) and Tickets (the answer to it).
+Vouchers: signed in, http://127.0.0.1:$WEB/demo/portal/vouchers (buy "1 day" with the test gateway: the code,
+password and "Connect now"; then History and the dashboard's voucher figures; efua@example.com / efua-pass
+already has one). Hotspot-mode sign-up (automatic approval, straight to the dashboard):
+$CLI billing signup --org demo --mode hotspot, then http://127.0.0.1:$WEB/demo/portal/register.
 MSG
