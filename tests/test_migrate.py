@@ -20,7 +20,7 @@ from aaad.db import metadata, sync_engine
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ACCOUNTING_HEAD = "a0006"
 BILLING_HEAD = "b0013"
-WEB_HEAD = "w0002"
+WEB_HEAD = "w0003"
 ENFORCEMENT_HEAD = "e0001"
 
 

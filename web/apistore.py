@@ -102,11 +102,13 @@ def _plain(value: Any) -> Any:
 
 
 def record(conn: Connection, *, org_id: int | None, token_id: int, token_name: str, at: datetime, method: str,
-           route: str, target: str, before: Any, after: Any) -> None:
-    """One audit entry, in the caller's transaction."""
-    conn.execute(audit.insert().values(org_id=org_id, token_id=token_id, token_name=token_name, at=at,
-                                       method=method, route=route, target=target[:200],
-                                       before=summary(before), after=summary(after)))
+           route: str, target: str, before: Any, after: Any, actor: str | None = None,
+           account_id: int | None = None) -> None:
+    """One audit entry, in the caller's transaction.  A console write passes ``actor``
+    (``admin:<email>``, shown as the entry's name) and its ``account_id`` (token_id 0)."""
+    conn.execute(audit.insert().values(org_id=org_id, token_id=token_id, token_name=(actor or token_name)[:80],
+                                       at=at, method=method, route=route, target=target[:200],
+                                       before=summary(before), after=summary(after), account_id=account_id))
 
 
 @dataclass(frozen=True)

@@ -33,17 +33,17 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     org_id = None if args.platform else ctx.org_id(args.org)
     try:
         made = ctx.tx(tokens.create, org_id, args.name, now_utc(), read_only=args.read_only,
-                      expires_at=args.expires)
+                      expires_at=args.expires, role=args.role)
     except ValidationError as e:
         raise CliError(f"--{e.field}: {e.message}", EXIT_USAGE) from None
     t = made.token
     if args.json:
         print(json.dumps({"id": t.id, "name": t.name, "token": made.secret, "org": args.org,
-                          "platform": t.platform, "read_only": t.read_only,
+                          "platform": t.platform, "read_only": t.read_only, "role": t.role,
                           "expires_at": t.expires_at.isoformat() if t.expires_at else None}))
         return EXIT_OK
     scope = "platform" if t.platform else f"org {args.org}"
-    print(f"token {t.id} ({t.name}, {scope}{', read-only' if t.read_only else ''}) created; "
+    print(f"token {t.id} ({t.name}, {scope}, {t.role}{', read-only' if t.read_only else ''}) created; "
           "it is shown only now, keep it safe:")
     print(made.secret)
     print("use it as: curl -H 'Authorization: Bearer TOKEN' http://HOST:PORT/api/v1/"
@@ -61,10 +61,11 @@ def cmd_token_list(args: argparse.Namespace) -> int:
         slugs = {o.id: o.slug for o in orgs.list_all(conn)}
         found = tokens.list_all(conn, include_revoked=args.all)
     rows = [[t.id, t.name, "(platform)" if t.org_id is None else slugs.get(t.org_id, t.org_id), t.prefix + "…",
-             "read" if t.read_only else "read-write", _iso(t.created_at), _iso(t.expires_at),
+             "read" if t.read_only else "read-write", t.role, _iso(t.created_at), _iso(t.expires_at),
              _iso(t.last_used_at), _iso(t.revoked_at)]
             for t in found if org_id is None or t.org_id == org_id]
-    print_rows(args, rows, ["id", "name", "org", "prefix", "access", "created", "expires", "last_used", "revoked"])
+    print_rows(args, rows, ["id", "name", "org", "prefix", "access", "role", "created", "expires", "last_used",
+                            "revoked"])
     return EXIT_OK
 
 
@@ -97,6 +98,9 @@ def register(sub: Any) -> None:
                    help="a platform token: manages orgs, acts on the org named by the X-Aaad-Org header")
     c.add_argument("--name", required=True, help="what the token is for (shown in logs and the audit log)")
     c.add_argument("--read-only", action="store_true", help="GET only; every write gets 403")
+    c.add_argument("--role", choices=["owner", "admin", "cashier", "support"], default="owner",
+                   help="what its requests may do (default owner): admin = all but tokens; cashier = read, "
+                        "record payments, sell vouchers; support = read, tickets, disconnect (403 otherwise)")
     c.add_argument("--expires", type=_expiry, help="date (YYYY-MM-DD, midnight UTC) or RFC 3339 time")
     c.add_argument("--json", action="store_true", help="print the token and its facts as JSON")
     c.set_defaults(fn=cmd_token_create)

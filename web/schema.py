@@ -30,6 +30,7 @@ tokens = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=True),
     sa.Column("revoked_at", UTCDateTime, nullable=True),
     sa.Column("last_used_at", UTCDateTime, nullable=True),
+    sa.Column("role", sa.String(16), nullable=False, server_default="owner"),   # aaad.authz.ROLES
     sa.Index("ix_api_tokens_org", "org_id"),
 )
 
@@ -59,6 +60,7 @@ audit = sa.Table(
     sa.Column("target", sa.String(200), nullable=False, server_default=""),
     sa.Column("before", sa.Text, nullable=False, server_default=""),
     sa.Column("after", sa.Text, nullable=False, server_default=""),
+    sa.Column("account_id", sa.Integer, nullable=True),      # a console write: the admin account (token_id 0)
     sa.Index("ix_api_audit_org_id", "org_id", "id"),
 )
 

@@ -16,6 +16,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aaad import authz
 from aaad.errors import NotFound, ValidationError
 from web.schema import tokens
 
@@ -34,6 +35,7 @@ class Token:
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    role: str = "owner"            # aaad.authz.ROLES: what its requests may do
 
     def usable(self, now: datetime) -> bool:
         """Neither revoked nor expired at ``now``."""
@@ -48,7 +50,7 @@ class Created:
 
 def _row(r: sa.Row) -> Token:
     return Token(r.id, r.org_id, r.name, r.prefix, bool(r.read_only), bool(r.platform), r.created_at,
-                 r.expires_at, r.revoked_at, r.last_used_at)
+                 r.expires_at, r.revoked_at, r.last_used_at, r.role)
 
 
 def digest(secret: str) -> str:
@@ -57,8 +59,11 @@ def digest(secret: str) -> str:
 
 
 def create(conn: Connection, org_id: int | None, name: str, now: datetime, *, read_only: bool = False,
-           expires_at: datetime | None = None) -> Created:
-    """A new token; ``org_id`` None makes a platform token."""
+           expires_at: datetime | None = None, role: str = "owner") -> Created:
+    """A new token; ``org_id`` None makes a platform token.  ``role``: what its requests may
+    do (``aaad.authz``; a platform token is always the platform's)."""
+    if role not in authz.ROLES:
+        raise ValidationError("role", f"one of {', '.join(authz.ROLES)}")
     name = name.strip()
     if not name or len(name) > 80:
         raise ValidationError("name", "a token needs a name of 1 to 80 characters")
@@ -68,7 +73,7 @@ def create(conn: Connection, org_id: int | None, name: str, now: datetime, *, re
     prefix = secret[:len(TOKEN_PREFIX) + 6]
     tid = conn.execute(tokens.insert().values(
         org_id=org_id, name=name, prefix=prefix, secret_hash=digest(secret), read_only=read_only,
-        platform=org_id is None, created_at=now, expires_at=expires_at)).inserted_primary_key[0]  # type: ignore[index]
+        platform=org_id is None, created_at=now, expires_at=expires_at, role=role)).inserted_primary_key[0]  # type: ignore[index]
     token = get(conn, org_id, int(tid))
     assert token is not None
     return Created(token, secret)

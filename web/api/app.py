@@ -27,7 +27,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
-from aaad import orgs
+from aaad import authz, orgs
 from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from web import apistore, tokens
@@ -200,6 +200,7 @@ class Api:
     # -- serving a declared route ----------------------------------------------------------
 
     def _mount(self, ep: Endpoint) -> None:
+        authz.PERMISSIONS[ep.permission]  # every route is classified (web.api.permissions), or start fails
         def serve(request: IRequest, **params: str) -> defer.Deferred[bytes]:
             return defer.ensureDeferred(self._serve(ep, request, params))
         serve.__name__ = f"{ep.method.lower()}_{ep.operation_id}"
@@ -218,6 +219,9 @@ class Api:
                                headers=(("Retry-After", str(max(1, int(wait + 0.999)))),))
             if ep.write and token.read_only:
                 raise ApiError(403, "forbidden", "This token is read-only.")
+            if not token.platform and not authz.allowed(token.role, ep.permission):
+                raise ApiError(403, "forbidden", f"This token's role ({token.role}) may not do this: it needs "
+                               f"{ep.permission} ({', '.join(sorted(authz.PERMISSIONS[ep.permission]))}).")
             org_id = await self._org(request, token, ep)
             kwargs = self._inputs(ep, request, params)
             idem = self._idempotency(request, ep)

@@ -200,6 +200,12 @@ class Endpoint:
         return self.handler.__name__
 
     @property
+    def permission(self) -> str:
+        """What a token's role needs for this route (``web.api.permissions``, ``aaad.authz``)."""
+        from web.api.permissions import permission
+        return permission(self.tag, self.method, self.operation_id)
+
+    @property
     def klein_path(self) -> str:
         """The werkzeug rule: ``{x}`` becomes ``<x>`` (the model validates it)."""
         return _PARAM.sub(r"<\1>", self.path)

@@ -16,6 +16,7 @@ from jinja2 import ChainableUndefined, Environment, PackageLoader
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from aaad import authz
 from web.api.declare import Endpoint, Error, Raw
 
 REF = "#/components/schemas/{model}"
@@ -60,8 +61,10 @@ def document(endpoints: Sequence[Endpoint], version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for ep in endpoints:
         op: dict[str, Any] = {"operationId": ep.operation_id, "summary": ep.summary, "tags": [ep.tag]}
-        if ep.description:
-            op["description"] = ep.description
+        roles = ", ".join(r for r in authz.ROLES if r in authz.PERMISSIONS[ep.permission])
+        needs = f"Needs `{ep.permission}`: roles {roles}."
+        op["description"] = f"{ep.description}\n\n{needs}" if ep.description else needs
+        op["x-aaad-permission"] = ep.permission
         params: list[dict[str, Any]] = []
         for where, model in (("path", ep.path_model), ("query", ep.query_model)):
             if model is None:

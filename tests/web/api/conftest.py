@@ -44,7 +44,7 @@ class World:
     box: SecretBox
     demo: int                      # org ids
     other: int
-    tokens: dict[str, str]         # demo, demo_ro, other, platform -> secret
+    tokens: dict[str, str]         # demo, demo_ro, demo_admin/cashier/support, other, platform -> secret
 
 
 def seed_world(url: str) -> World:
@@ -70,6 +70,9 @@ def seed_world(url: str) -> World:
         secrets = {
             "demo": tokens.create(c, demo.id, "demo admin", NOW).secret,
             "demo_ro": tokens.create(c, demo.id, "demo viewer", NOW, read_only=True).secret,
+            "demo_admin": tokens.create(c, demo.id, "demo admin role", NOW, role="admin").secret,
+            "demo_cashier": tokens.create(c, demo.id, "demo cashier", NOW, role="cashier").secret,
+            "demo_support": tokens.create(c, demo.id, "demo support", NOW, role="support").secret,
             "other": tokens.create(c, other.id, "other admin", NOW).secret,
             "platform": tokens.create(c, None, "platform", NOW).secret,
         }

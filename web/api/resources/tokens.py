@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -10,12 +11,17 @@ from web.api.declare import Call, Id, In, Out, Page, Router
 
 router = Router("tokens", "API tokens of the org")
 
+Role = Literal["owner", "admin", "cashier", "support"]
+
 
 class TokenOut(Out):
     id: int
     name: str
     prefix: str = Field(description="The token's first characters, to tell tokens apart.")
     read_only: bool
+    role: Role = Field(description="What its requests may do: owner (everything), admin (all but tokens and "
+                                   "accounts), cashier (read, record payments, sell vouchers), support (read, "
+                                   "tickets, disconnect, the network side).")
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
@@ -29,6 +35,7 @@ class TokenCreated(TokenOut):
 class TokenIn(In):
     name: str = Field(min_length=1, max_length=80)
     read_only: bool = False
+    role: Role = "owner"
     expires_at: datetime | None = Field(None, description="RFC 3339; none: never expires.")
 
 
@@ -47,7 +54,7 @@ async def list_tokens(call: Call) -> Page[TokenOut]:
 async def create_token(call: Call, body: TokenIn) -> TokenCreated:
     """A new token of the org; the response carries the token itself, once."""
     made = await call.write(tokens.create, call.org_id, body.name, call.now, read_only=body.read_only,
-                            expires_at=body.expires_at, target="token")
+                            expires_at=body.expires_at, role=body.role, target="token")
     return TokenCreated.model_validate({**TokenOut.model_validate(made.token).model_dump(), "token": made.secret})
 
 
