@@ -62,12 +62,13 @@ class Core:
 class SessionInfo(Protocol):
     """Session facts the auth path asks at every request, without waiting on the database."""
 
-    def open_count(self, login_id: int) -> int:
-        """Sessions the login has open now (simultaneous use)."""
+    def open_count(self, login_id: int, device: bytes | None = None) -> int:
+        """Sessions the login has open now (simultaneous use), provisional ones of
+        other devices than ``device`` (a Calling-Station-Id) included."""
 
-    def reserve(self, login_id: int) -> None:
-        """Count a provisional session for an accept just decided, until its
-        Accounting-Start arrives or a timeout passes (simultaneous use)."""
+    def reserve(self, login_id: int, device: bytes | None = None) -> None:
+        """Count a provisional session for an accept just decided for ``device``, until
+        an Accounting-Start arrives or a timeout passes (simultaneous use)."""
 
-    def release(self, login_id: int) -> None:
-        """Drop one provisional session (the accept it was reserved for was not sent)."""
+    def release(self, login_id: int, device: bytes | None = None) -> None:
+        """Drop ``device``'s provisional session (the accept was not sent)."""

@@ -19,14 +19,16 @@ with a batch committing meanwhile; the next refresh corrects it.
 Provisional sessions.  An Access-Accept for a login with a simultaneous-use
 limit reserves one (:meth:`Tracker.reserve`) that counts like an open
 session until the login's next Accounting-Start on this instance, or
-``provisional_timeout`` seconds.  So two Access-Requests arriving before
+``provisional_timeout`` seconds.  Reservations are per device (the
+request's Calling-Station-Id): a device asking again (a PPPoE client
+redialling after a failed negotiation) replaces its own reservation rather
+than being refused by it.  So two Access-Requests arriving before
 any Start get exactly the allowed number of accepts on one instance; across
 instances each counts only its own reservations (the shared database makes
 the Starts visible at the next refresh).
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -50,35 +52,39 @@ class Tracker:
         self.refresh_interval = refresh_interval
         self.provisional_timeout = provisional_timeout
         self.open: dict[int, int] = {}
-        self.provisional: dict[int, deque[float]] = {}  # login id -> expiry times, oldest first
+        self.provisional: dict[int, dict[bytes | None, float]] = {}  # login -> device -> until, oldest first
         self.timer = Timer(self.refresh, refresh_interval, clock, "accounting tracker refresh", now=False)
         self.refreshes = 0
 
     # -- the auth hooks ------------------------------------------------------------
 
-    def open_count(self, login_id: int) -> int:
-        """Sessions this login has open, provisional ones included (see the module
-        docstring for how stale)."""
+    def open_count(self, login_id: int, device: bytes | None = None) -> int:
+        """Sessions this login has open, provisional ones included but ``device``'s own (a
+        device asking again replaces its reservation; see the module docstring for how stale)."""
         n = self.open.get(login_id, 0)
         pending = self.provisional.get(login_id)
         if pending:
             now = self.clock.seconds()
-            while pending and pending[0] <= now:
-                pending.popleft()
+            for dev in [d for d, until in pending.items() if until <= now]:
+                del pending[dev]
             if not pending:
                 del self.provisional[login_id]
-            n += len(pending)
+            n += len(pending) - (device in pending)
         return n
 
-    def reserve(self, login_id: int) -> None:
-        """An accept was decided: count a provisional session until its Start or the timeout."""
-        self.provisional.setdefault(login_id, deque()).append(self.clock.seconds() + self.provisional_timeout)
+    def reserve(self, login_id: int, device: bytes | None = None) -> None:
+        """An accept was decided for ``device`` (its Calling-Station-Id): count a provisional
+        session until the login's next Start or the timeout (one per device: it replaces any
+        earlier reservation of the same device)."""
+        pending = self.provisional.setdefault(login_id, {})
+        pending.pop(device, None)
+        pending[device] = self.clock.seconds() + self.provisional_timeout
 
-    def release(self, login_id: int) -> None:
-        """The accept a reservation was made for was not sent: drop the newest one."""
+    def release(self, login_id: int, device: bytes | None = None) -> None:
+        """The accept a reservation was made for was not sent: drop it."""
         pending = self.provisional.get(login_id)
-        if pending:
-            pending.pop()
+        if pending is not None:
+            pending.pop(device, None)
             if not pending:
                 del self.provisional[login_id]
 
@@ -92,8 +98,8 @@ class Tracker:
             op[lid] = op.get(lid, 0) + 1
             if prov:
                 pending = prov.get(lid)
-                if pending:  # the Start of an accept: no longer provisional
-                    pending.popleft()
+                if pending:  # the Start of an accept: its oldest reservation is a session now
+                    del pending[next(iter(pending))]
                     if not pending:
                         del prov[lid]
         for lid in outcome.closed:

@@ -146,8 +146,8 @@ class AuthController:
     """Runs the stage chains over the AAA view and builds the decision."""
 
     def __init__(self, view: AAAView, dictionary: Any, settings: policy.PolicySettings | None = None,
-                 open_sessions: Callable[[int], int] | None = None,
-                 reserve: Callable[[int], None] | None = None):
+                 open_sessions: Callable[[int, bytes | None], int] | None = None,
+                 reserve: Callable[[int, bytes | None], None] | None = None):
         self.view = view
         self.enc = dictionary
         self.settings = settings or policy.PolicySettings()
@@ -401,11 +401,12 @@ class AuthController:
         assert lg is not None
         limit = lg.simultaneous_use
         if limit and self.open_sessions is not None:
-            if self.open_sessions(lg.id) >= limit:
+            device = req.packet.get(CALLING_STATION_ID)
+            if self.open_sessions(lg.id, device) >= limit:
                 req.reason = f"{policy.SIMULTANEOUS_USE} ({limit})"
                 return Rcode.USERLOCK
             if self.reserve is not None:  # the last stage that may reject has passed
-                self.reserve(lg.id)
+                self.reserve(lg.id, device)
                 req.reserved = True
         return Rcode.OK
 

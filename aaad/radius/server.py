@@ -94,7 +94,7 @@ class AuthProtocol(RadiusListener):
                  authlog: AuthLog | None, conf: RadiusConfig, tiled_vendors: frozenset[int],
                  first_use: Callable[[int, int, float], defer.Deferred[bool]] | None = None,
                  claim: Callable[[int, int, float, str | None], defer.Deferred[bool]] | None = None,
-                 release: Callable[[int], None] | None = None,
+                 release: Callable[[int, bytes | None], None] | None = None,
                  trial_claim: Callable[[int, str, float], defer.Deferred[trial.TrialUse]] | None = None):
         super().__init__(view, clock, stats, conf.dedup_window, tiled_vendors)
         self.controller = controller
@@ -139,7 +139,7 @@ class AuthProtocol(RadiusListener):
                 self.claiming += 1
                 dt = self.trial_claim(nas.org_id, tmac, now)
                 dt.addCallbacks(self._trial_claimed, self._claim_failed, callbackArgs=(p, nas, addr, key, now),
-                                errbackArgs=(key, decision))
+                                errbackArgs=(key, decision, p))
                 return
         if decision.claim and decision.login_id is not None:
             if self.claim is None:
@@ -149,7 +149,7 @@ class AuthProtocol(RadiusListener):
                 self.claiming += 1
                 d = self.claim(nas.org_id, decision.login_id, now, decision.mac)
                 d.addCallbacks(self._claimed, self._claim_failed, callbackArgs=(p, nas, addr, key, now, decision),
-                               errbackArgs=(key, decision))
+                               errbackArgs=(key, decision, p))
                 return
         self._answer(p, nas, addr, key, now, decision)
 
@@ -159,10 +159,10 @@ class AuthProtocol(RadiusListener):
         if not won:
             # Claimed first by another request or instance: decide again against the
             # claimed login (the claim put it in the view), e.g. bound to another device.
-            self._release(decision)
+            self._release(decision, p)
             decision = self.controller.handle(AuthRequest(p, nas, now))
             if decision.claim:  # still unused here: refuse rather than loop
-                self._release(decision)
+                self._release(decision, p)
                 decision = self.controller.refuse(decision, policy.BAD_REQUEST)
         self._answer(p, nas, addr, key, now, decision)
 
@@ -176,16 +176,16 @@ class AuthProtocol(RadiusListener):
             decision = self.controller.refuse(decision, trial.USED)
         self._answer(p, nas, addr, key, now, decision)
 
-    def _claim_failed(self, f: Failure, key: RequestKey, decision: Decision) -> None:
+    def _claim_failed(self, f: Failure, key: RequestKey, decision: Decision, p: codec.Packet) -> None:
         self.claiming -= 1
-        self._release(decision)
+        self._release(decision, p)
         self.dedup.forget(key)  # not answered: the NAS retransmits and we try again
         self.st.drops["claim_failed"] += 1
         log.failure("claiming the first use of {user} failed; not answered", f, user=decision.username)
 
-    def _release(self, decision: Decision) -> None:
+    def _release(self, decision: Decision, p: codec.Packet) -> None:
         if decision.reserved and self.release is not None and decision.login_id is not None:
-            self.release(decision.login_id)
+            self.release(decision.login_id, p.get(CALLING_STATION_ID))
 
     def _answer(self, p: codec.Packet, nas: Nas, addr: tuple[str, int], key: RequestKey, now: float,
                 decision: Decision) -> None:
@@ -198,7 +198,7 @@ class AuthProtocol(RadiusListener):
         except ValueError:
             st.drops["reply_too_long"] += 1
             self.dedup.forget(key)
-            self._release(decision)
+            self._release(decision, p)
             return
         st.methods[decision.method] += 1
         result = "accept" if decision.code == ACCESS_ACCEPT else "reject"

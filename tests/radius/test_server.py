@@ -210,7 +210,7 @@ def test_first_use_not_recorded_when_a_later_stage_rejects() -> None:
     assert carol is not None
     view.apply_local([(Change(100, 1, "login", carol.id, "upsert"),
                        dataclasses.replace(carol, simultaneous_use=1, compiled=None))])
-    proto.controller.open_sessions = lambda login_id: 1
+    proto.controller.open_sessions = lambda login_id, device=None: 1
     req = pap_req("carol", "carol-pass")
     proto.datagramReceived(req, NAS_ADDR)
     assert text(reply_of(tr, req), "Reply-Message").startswith(policy.SIMULTANEOUS_USE)

@@ -203,7 +203,7 @@ def test_shared_users_count_accepts_before_their_start() -> None:
     put(view, dataclasses.replace(lg, state="active", compiled=None))
     codes = []
     for i in range(3):
-        r = req(ident=20 + i)
+        r = req(ident=20 + i, mac=f"AA:BB:CC:00:01:{i:02X}")
         proto.datagramReceived(r, NAS_ADDR)
         codes.append(reply_of(tr, r).code)
     assert codes == [2, 2, 3]
@@ -211,21 +211,21 @@ def test_shared_users_count_accepts_before_their_start() -> None:
     assert tracker.open_count(50) == 2
     clock.advance(31)                         # the other accept never started
     assert tracker.open_count(50) == 1
-    r = req(ident=30)
+    r = req(ident=30, mac="AA:BB:CC:00:01:09")
     proto.datagramReceived(r, NAS_ADDR)
     assert reply_of(tr, r).code == 2
 
 
 def test_one_place_two_first_uses_at_once() -> None:
-    """Shared users 1, two first uses at once from one device: the winner's accept holds
-    the one place and the loser, decided again, is refused by simultaneous use."""
+    """Shared users 1, two devices' first uses at once: the first one's accept holds the one
+    place (while its claim commits), so the second is refused by simultaneous use."""
     proto, tr, clock, view, claims = with_claims()
     tracker = Tracker(None, clock, provisional_timeout=30)
     proto.controller.open_sessions = tracker.open_count
     proto.controller.reserve = tracker.reserve
     proto.release = tracker.release
     voucher(view, simultaneous_use=1)
-    r1, r2 = req(ident=1), req(ident=2)
+    r1, r2 = req(ident=1, mac=MAC_A), req(ident=2, mac=MAC_B)
     proto.datagramReceived(r1, NAS_ADDR)
     proto.datagramReceived(r2, NAS_ADDR)
     # both were decided while unused; the second was refused already by the first's reservation
@@ -234,3 +234,26 @@ def test_one_place_two_first_uses_at_once() -> None:
     claims.fire(0, True)
     assert reply_of(tr, r1).code == 2
     assert tracker.open_count(50) == 1
+
+
+def test_a_device_asking_again_replaces_its_own_reservation() -> None:
+    """Shared users 1: the same device (or a NAS sending no Calling-Station-Id) asking again
+    before its Start is accepted again (a PPPoE redial), another device is not."""
+    proto, tr, clock, view, _ = with_claims()
+    tracker = Tracker(None, clock, provisional_timeout=30)
+    proto.controller.open_sessions = tracker.open_count
+    proto.controller.reserve = tracker.reserve
+    proto.release = tracker.release
+    lg = voucher(view, simultaneous_use=1)
+    put(view, dataclasses.replace(lg, state="active", compiled=None))
+    got = []
+    for i, mac in enumerate([MAC_A, MAC_A, MAC_B, None]):
+        r = req(ident=40 + i, mac=mac)
+        proto.datagramReceived(r, NAS_ADDR)
+        got.append(reply_of(tr, r).code)
+    assert got == [2, 2, 3, 3]
+    clock.advance(31)                  # MAC_A never started: a NAS sending no Calling-Station-Id now
+    for i in range(2):
+        r = req(ident=50 + i)
+        proto.datagramReceived(r, NAS_ADDR)
+        assert reply_of(tr, r).code == 2

@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from aaad import authz
-from web.api import permissions
-from web.api.resources import all_endpoints
 from tests.web.api.billing_helpers import customer
 from tests.web.api.conftest import ApiClient
+from web.api import permissions
+from web.api.resources import all_endpoints
 
 
 def test_every_route_names_a_known_permission() -> None:
