@@ -544,3 +544,20 @@ contract_signatures = sa.Table(
 )
 sa.Index("ix_contract_signatures_customer", contract_signatures.c.org_id, contract_signatures.c.customer_id)
 from billing.vouchers import schema as _vouchers  # noqa: E402,F401
+
+# -- the admin console's reads (billing.console; migration b0014) ----------------------------------
+from aaad.schema import logins as _logins  # noqa: E402
+
+# Revenue today and this month: the org's payments by when they were received.
+sa.Index("ix_payments_org_received", payments.c.org_id, payments.c.received_at)
+# Search by a login's name or IP: the service (and so the customer) of a login.
+sa.Index("ix_services_org_login", services.c.org_id, services.c.login_id)
+# Search by IP: the few logins with a fixed IP (a partial index: the rest never enter it).
+sa.Index("ix_logins_org_framed_ip", _logins.c.org_id, _logins.c.framed_ip,
+         sqlite_where=sa.text("framed_ip IS NOT NULL"), postgresql_where=sa.text("framed_ip IS NOT NULL"))
+# Search by name and part of a username on PostgreSQL: trigram indexes (pg_trgm) serve
+# ``lower(name) LIKE '%word%'``.  SQLite has no such index (the migration creates none there).
+sa.Index("ix_customers_name_trgm", sa.func.lower(customers.c.name).label("name_lower"),
+         postgresql_using="gin", postgresql_ops={"name_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+sa.Index("ix_customers_username_trgm", sa.func.lower(customers.c.username).label("username_lower"),
+         postgresql_using="gin", postgresql_ops={"username_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
