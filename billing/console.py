@@ -42,11 +42,12 @@ from billing.notify import outbox
 from billing.notify.schema import messages as messages_t
 from billing.orders import tickets
 from billing.orders.schema import orders as orders_t
-from billing.schema import billing_settings, products, registrations, tickets as tickets_t
+from billing.schema import billing_settings, products, registrations
 from billing.schema import customers as customers_t
 from billing.schema import invoices as invoices_t
 from billing.schema import payments as payments_t
 from billing.schema import services as services_t
+from billing.schema import tickets as tickets_t
 from enforcement.schema import actions as actions_t
 from enforcement.schema import router_status
 
@@ -306,8 +307,8 @@ def _by_ip(conn: Connection, org_id: int, ip: str, now: datetime | None) -> dict
     fixed = conn.execute(sa.select(logins.c.id, logins.c.username).where(
         logins.c.org_id == org_id, logins.c.framed_ip == ip)).all()
     detail: dict[int, str] = {}
-    for r in fixed:
-        detail.setdefault(int(r.id), f"fixed IP of login {r.username}")
+    for f in fixed:
+        detail.setdefault(int(f.id), f"fixed IP of login {f.username}")
     for r in sess:
         when = (f"open session of {r.username} since {r.start_time:%Y-%m-%d %H:%M} UTC" if r.stop_time is None
                 else f"session of {r.username} ended {r.stop_time:%Y-%m-%d %H:%M} UTC")

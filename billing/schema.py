@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from aaad.db import BigId, metadata
 from aaad.db import UTCDateTime as _UTC
+from aaad.schema import logins as _logins
 
 UTCDateTime = _UTC()
 
@@ -546,7 +547,6 @@ sa.Index("ix_contract_signatures_customer", contract_signatures.c.org_id, contra
 from billing.vouchers import schema as _vouchers  # noqa: E402,F401
 
 # -- the admin console's reads (billing.console; migration b0014) ----------------------------------
-from aaad.schema import logins as _logins  # noqa: E402
 
 # Revenue today and this month: the org's payments by when they were received.
 sa.Index("ix_payments_org_received", payments.c.org_id, payments.c.received_at)
