@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -71,6 +72,12 @@ class Figure:
     @property
     def query(self) -> dict[str, str]:
         return dict(self.filter)
+
+    @property
+    def href(self) -> str:
+        """Where the console's list of these rows would be: ``/admin/<list>?<filter>`` (the page
+        links it only once that list exists)."""
+        return f"/admin/{self.list}" + (f"?{urlencode(self.filter)}" if self.filter else "")
 
 
 @dataclass(frozen=True)
@@ -378,6 +385,7 @@ class CustomerPage:
     tickets: tuple[tickets.Ticket, ...]
     messages: tuple[outbox.Message, ...]
     timeline: tuple[timeline.Item, ...]         # the newest TIMELINE_HEAD items, newest first
+    usage: dict[int, acct_store.UsageSummary]   # per login id: today, this cycle, in total (the graph's head)
 
     @property
     def live_sessions(self) -> int:
@@ -415,4 +423,5 @@ def customer_page(conn: Connection, box: SecretBox, org_id: int, customer_id: in
         tuple(tickets.of_customer(conn, org_id, customer_id, limit=RECENT)),
         tuple(outbox.page(conn, org_id, customer_id=customer_id, limit=RECENT).items),
         tuple(reversed(items[-TIMELINE_HEAD:])),
+        acct_store.logins_usage(conn, org_id, [v.login.id for v in views if v.login is not None], now),
     )

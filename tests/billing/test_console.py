@@ -248,6 +248,7 @@ def test_figures(seeded: Seeded) -> None:
         "failed_messages": (2, None),
     }
     assert f.arrears.query == {"state": "open", "due_before": "2026-11-20"}
+    assert f.arrears.href == "/admin/invoices?state=open&due_before=2026-11-20"
     assert f.open_invoices.list == "invoices" and f.failed_messages.query == {"state": "failed"}
     fb = b.read(console.figures, b.org_id, NOW)
     assert (fb.revenue_today.amount, fb.arrears.amount, fb.online_sessions.count) == (1_00, 998_00, 1)
@@ -305,6 +306,7 @@ def test_customer_page(seeded: Seeded) -> None:
     assert p.credit_notes == () and [t.subject for t in p.tickets] == ["No internet"]
     assert p.timeline[0].kind == "payment" and p.timeline[0].balance == 110_00   # newest first
     assert any(i.kind.startswith("service.") for i in p.timeline)
+    assert list(p.usage) == [sv.login.id] and p.usage[sv.login.id].today == (0, 0)
 
 
 def test_customer_page_of_another_org_is_not_found(seeded: Seeded) -> None:
@@ -369,3 +371,25 @@ def test_search_and_figures_use_indexes_on_postgresql(seeded: Seeded) -> None:
             bad = [t for t in _BIG if f"Seq Scan on {t}" in plan]
             assert not bad, f"figures:\n{plan}"
         conn.rollback()
+
+
+# -- the benchmark's harness -----------------------------------------------------------------------
+
+def test_bench_console_runs_small() -> None:
+    """bench/bench_console.py loads a small org on SQLite and finds every searched customer in every form."""
+    import importlib.util
+    import sys
+
+    from tests.billing.test_bench_billing import bench_module
+    from tests.conftest import ROOT
+    bench_module()                                   # bench_billing, as bench_console imports it
+    spec = importlib.util.spec_from_file_location("bench_console", ROOT / "bench" / "bench_console.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["bench_console"] = mod
+    spec.loader.exec_module(mod)
+    o = mod.parse_args(["--customers", "60", "--calls", "21", "--warmup", "0", "--databases", "sqlite",
+                        "--open-sessions", "30", "--closed-sessions", "20"])
+    res = mod.bench_database(o, "sqlite")
+    assert all(v["not_found"] == 0 for k, v in res["search"].items() if k != "all"), res["search"]
+    assert res["customer_page"]["n"] == 21 and res["figures_ms"] > 0
