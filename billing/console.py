@@ -43,7 +43,7 @@ from billing.notify import outbox
 from billing.notify.schema import messages as messages_t
 from billing.orders import tickets
 from billing.orders.schema import orders as orders_t
-from billing.schema import billing_settings, products, registrations
+from billing.schema import billing_settings, journal_entries, products, registrations
 from billing.schema import customers as customers_t
 from billing.schema import invoices as invoices_t
 from billing.schema import payments as payments_t
@@ -120,18 +120,20 @@ def figures(conn: Connection, org_id: int, now: datetime) -> Figures:
         raise NotFound("org", org_id)
     tz = ZoneInfo(org.timezone)
     today = now.astimezone(tz).date()
-    day_start = _local_midnight(today, tz)
-    month_start = _local_midnight(today.replace(day=1), tz)
 
     online = _count(conn, sessions_t, sessions_t.c.org_id == org_id, sessions_t.c.stop_time.is_(None))
 
-    p = payments_t.c
-    day_param = sa.bindparam("day_start", day_start, type_=p.received_at.type)
+    # Payments received, by their journal entries' local date (the entry of a payment is posted on the
+    # org's date of receipt).
+    je, p = journal_entries.c, payments_t.c
+    is_today = je.posted_on == today
     r = conn.execute(sa.select(
         sa.func.count(), sa.func.coalesce(sa.func.sum(p.amount), 0),
-        sa.func.coalesce(sa.func.sum(sa.case((p.received_at >= day_param, 1), else_=0)), 0),
-        sa.func.coalesce(sa.func.sum(sa.case((p.received_at >= day_param, p.amount), else_=0)), 0))
-        .where(p.org_id == org_id, p.received_at >= month_start, p.received_at <= now)).one()
+        sa.func.coalesce(sa.func.sum(sa.case((is_today, 1), else_=0)), 0),
+        sa.func.coalesce(sa.func.sum(sa.case((is_today, p.amount), else_=0)), 0))
+        .select_from(journal_entries.join(payments_t, p.id == je.ref_id))
+        .where(je.org_id == org_id, je.kind == "payment", je.posted_on >= today.replace(day=1),
+               je.posted_on <= today, p.org_id == org_id)).one()
     n_month, amount_month, n_today, amount_today = (int(x) for x in r)
 
     i = invoices_t.c
@@ -156,9 +158,9 @@ def figures(conn: Connection, org_id: int, now: datetime) -> Figures:
         org_id, org.currency, org.timezone, today,
         Figure("online_sessions", "Online now", online, None, "sessions", (("state", "open"),)),
         Figure("revenue_today", "Revenue today", n_today, amount_today, "payments",
-               (("since", day_start.isoformat()),)),
+               (("since", _local_midnight(today, tz).isoformat()),)),
         Figure("revenue_month", "Revenue this month", n_month, amount_month, "payments",
-               (("since", month_start.isoformat()),)),
+               (("since", _local_midnight(today.replace(day=1), tz).isoformat()),)),
         Figure("open_invoices", "Open invoices", n_open, amount_open, "invoices", (("state", "open"),)),
         Figure("arrears", "Arrears", n_late, amount_late, "invoices", (("state", "open"), ("due_before", iso))),
         Figure("pending_registrations", "Pending registrations", regs, None, "registrations",
@@ -257,7 +259,7 @@ def search(conn: Connection, org_id: int, q: str, *, limit: int = 20, now: datet
             hit(r.id, 0, "email", True)
     if " " not in text:
         lg = conn.execute(sa.select(logins.c.id, logins.c.username).where(
-            logins.c.org_id == org_id, logins.c.username.in_({text, low}))).all()
+            logins.c.org_id == org_id, logins.c.username.in_(sorted({text, low})))).all()
         for lid, cid in _customers_of_logins(conn, org_id, [int(x.id) for x in lg]).items():
             name = next(x.username for x in lg if x.id == lid)
             hit(cid, 0, "login", True, f"login {name}")

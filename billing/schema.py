@@ -548,8 +548,13 @@ from billing.vouchers import schema as _vouchers  # noqa: E402,F401
 
 # -- the admin console's reads (billing.console; migration b0014) ----------------------------------
 
-# Revenue today and this month: the org's payments by when they were received.
-sa.Index("ix_payments_org_received", payments.c.org_id, payments.c.received_at)
+# Revenue today and this month: the payments' journal entries by the org's local date (an index on
+# payments.received_at would lure SQLite off the customer index for a customer's payments by date).
+sa.Index("ix_journal_entries_org_kind_posted", journal_entries.c.org_id, journal_entries.c.kind,
+         journal_entries.c.posted_on)
+# A customer's timeline reads their credit and adjustment entries (without it, the org's every entry).
+sa.Index("ix_journal_entries_org_customer", journal_entries.c.org_id, journal_entries.c.customer_id,
+         journal_entries.c.kind)
 # Search by a login's name or IP: the service (and so the customer) of a login.
 sa.Index("ix_services_org_login", services.c.org_id, services.c.login_id)
 # Search by IP: the few logins with a fixed IP (a partial index: the rest never enter it).
