@@ -35,7 +35,6 @@ from aaad.errors import NotFound, ValidationError
 from aaad.schema import logins
 from aaad.view import store as view_store
 from aaad.view.model import LoginInfo
-from accounting import store as acct_store
 from accounting.schema import sessions as sessions_t
 from billing import credit_notes, customers, invoices, ledger, payments, services, timeline
 from billing.customers import Customer
@@ -121,7 +120,9 @@ def figures(conn: Connection, org_id: int, now: datetime) -> Figures:
     tz = ZoneInfo(org.timezone)
     today = now.astimezone(tz).date()
 
-    online = _count(conn, sessions_t, sessions_t.c.org_id == org_id, sessions_t.c.stop_time.is_(None))
+    # org_id + 0: the small partial indexes of open sessions (and the state indexes of actions and
+    # messages) serve these counts; SQLite would otherwise walk the org's every row by its org index.
+    online = _count(conn, sessions_t, sessions_t.c.stop_time.is_(None), sessions_t.c.org_id + 0 == org_id)
 
     # Payments received, by their journal entries' local date (the entry of a payment is posted on the
     # org's date of receipt).
@@ -150,8 +151,8 @@ def figures(conn: Connection, org_id: int, now: datetime) -> Figures:
     placed = _count(conn, orders_t, orders_t.c.org_id == org_id, orders_t.c.status == "placed")
     open_t = _count(conn, tickets_t, tickets_t.c.org_id == org_id, tickets_t.c.status == "open")
     down = _count(conn, router_status, router_status.c.org_id == org_id, router_status.c.reachable.is_(False))
-    failed_a = _count(conn, actions_t, actions_t.c.state == "failed", actions_t.c.org_id == org_id)
-    failed_m = _count(conn, messages_t, messages_t.c.state == "failed", messages_t.c.org_id == org_id)
+    failed_a = _count(conn, actions_t, actions_t.c.state == "failed", actions_t.c.org_id + 0 == org_id)
+    failed_m = _count(conn, messages_t, messages_t.c.state == "failed", messages_t.c.org_id + 0 == org_id)
 
     iso = today.isoformat()
     return Figures(
@@ -366,11 +367,48 @@ TIMELINE_HEAD = 20
 
 
 @dataclass(frozen=True)
+class LiveSession:
+    """An open accounting session, as the page lists it (with a disconnect button)."""
+    id: int
+    login_id: int
+    username: str
+    nas_id: int
+    framed_ip: str | None
+    calling_station: str | None
+    start_time: datetime
+    last_update: datetime
+    input_octets: int
+    output_octets: int
+    session_time: int
+
+
+@dataclass(frozen=True)
 class ServiceView:
     service: services.Service
     product_name: str
     login: LoginInfo | None
-    sessions: tuple[acct_store.StoredSession, ...]      # open ones, newest first
+    sessions: tuple[LiveSession, ...]       # open ones, newest first
+
+
+_S = sessions_t.c
+# Open sessions of some logins: by the (login, start) index (org_id + 0: SQLite would walk the org's
+# every session by its (org, start) index for the order).
+_LIVE = (sa.select(_S.id, _S.login_id, _S.username, _S.nas_id, _S.framed_ip, _S.calling_station, _S.start_time,
+                   _S.last_update, _S.input_octets, _S.output_octets, _S.session_time)
+         .where(_S.login_id.in_(sa.bindparam("ids", expanding=True)), _S.stop_time.is_(None),
+                _S.org_id + 0 == sa.bindparam("org_id"))
+         .order_by(_S.start_time.desc(), _S.id.desc()))
+
+
+def live_sessions(conn: Connection, org_id: int, login_ids: list[int]) -> dict[int, list[LiveSession]]:
+    """The open sessions of the org's logins ``login_ids``, newest first, by login id."""
+    out: dict[int, list[LiveSession]] = {i: [] for i in login_ids}
+    if login_ids:
+        for r in conn.execute(_LIVE, {"ids": login_ids, "org_id": org_id}):
+            out[int(r.login_id)].append(LiveSession(
+                int(r.id), int(r.login_id), r.username, int(r.nas_id), r.framed_ip, r.calling_station, r.start_time,
+                r.last_update, int(r.input_octets), int(r.output_octets), int(r.session_time)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -387,7 +425,6 @@ class CustomerPage:
     tickets: tuple[tickets.Ticket, ...]
     messages: tuple[outbox.Message, ...]
     timeline: tuple[timeline.Item, ...]         # the newest TIMELINE_HEAD items, newest first
-    usage: dict[int, acct_store.UsageSummary]   # per login id: today, this cycle, in total (the graph's head)
 
     @property
     def live_sessions(self) -> int:
@@ -407,13 +444,12 @@ def customer_page(conn: Connection, box: SecretBox, org_id: int, customer_id: in
     svcs = services.list_services(conn, org_id, customer_id=customer_id)
     names = dict(conn.execute(sa.select(products.c.id, products.c.name).where(
         products.c.org_id == org_id, products.c.id.in_({s.product_id for s in svcs}))).all()) if svcs else {}
+    lgs = {s.id: view_store.login_info(conn, org_id, s.login_id) for s in svcs if s.login_id is not None}
+    live = live_sessions(conn, org_id, sorted({lg.id for lg in lgs.values() if lg is not None}))
     views = []
     for s in svcs:
-        lg = view_store.login_info(conn, org_id, s.login_id) if s.login_id is not None else None
-        live: list[acct_store.StoredSession] = []
-        if lg is not None:
-            live = acct_store.page_sessions(conn, org_id, is_open=True, login_id=lg.id, limit=20).items
-        views.append(ServiceView(s, names.get(s.product_id, ""), lg, tuple(live)))
+        lg = lgs.get(s.id)
+        views.append(ServiceView(s, names.get(s.product_id, ""), lg, tuple(live[lg.id]) if lg else ()))
     money = ledger.summary(conn, org_id, customer_id, today)
     items = timeline.timeline(conn, org_id, customer_id)
     return CustomerPage(
@@ -425,5 +461,4 @@ def customer_page(conn: Connection, box: SecretBox, org_id: int, customer_id: in
         tuple(tickets.of_customer(conn, org_id, customer_id, limit=RECENT)),
         tuple(outbox.page(conn, org_id, customer_id=customer_id, limit=RECENT).items),
         tuple(reversed(items[-TIMELINE_HEAD:])),
-        acct_store.logins_usage(conn, org_id, [v.login.id for v in views if v.login is not None], now),
     )
