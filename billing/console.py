@@ -12,7 +12,8 @@ render; they hold no SQL and decide nothing.
   login's), phone (any form: ``0540000000`` and ``+233540000000`` are the same number), e-mail, or
   IP address (an open or recent session's Framed-IP-Address, or a login's fixed IP); exact matches
   first.  The exact forms are index lookups; names and partial usernames use trigram indexes on
-  PostgreSQL (``pg_trgm``, migration b0014), a scan of the org's customers on SQLite.
+  PostgreSQL (``pg_trgm``, migration b0014) and, on SQLite, a scan of the (org, name) and (org,
+  username) indexes alone (about 15 ms per 100,000 customers; SQLite's LIKE folds ASCII case only).
 - :func:`customer_page`: everything the customer's page shows, read through the functions that
   exist (ledger, invoices, payments, credit notes, tickets, the message outbox, the timeline).
 """

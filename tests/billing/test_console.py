@@ -339,8 +339,9 @@ def _plans(conn: Any, run: Any) -> list[str]:
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 def test_search_and_figures_use_indexes_on_postgresql(seeded: Seeded) -> None:
-    """EXPLAIN on PostgreSQL: no form of search, and none of the dashboard's big-table figures,
-    needs a sequential scan of customers, sessions, logins, services, payments or invoices."""
+    """EXPLAIN on PostgreSQL: no form of search, no read of the customer page and none of the
+    dashboard's big-table figures needs a sequential scan of customers, sessions, logins, services,
+    payments or invoices (nor, for the page, journal entries and postings)."""
     a = seeded.a
     john = a.read(customers.get, a.org_id, seeded.john)
     from billing.schema import customers as customers_t
@@ -364,6 +365,9 @@ def test_search_and_figures_use_indexes_on_postgresql(seeded: Seeded) -> None:
             for plan in plans:
                 bad = [t for t in _BIG if f"Seq Scan on {t}" in plan]
                 assert not bad, f"search {q!r}:\n{plan}"
+        for plan in _plans(conn, lambda c: console.customer_page(c, a.box, a.org_id, seeded.john, NOW)):
+            bad = [t for t in (*_BIG, "journal_entries", "postings") if f"Seq Scan on {t}" in plan]
+            assert not bad, f"customer page:\n{plan}"
         plans = _plans(conn, lambda c: console.figures(c, a.org_id, NOW))
         assert any("ix_journal_entries_org_kind_posted" in p for p in plans), plans
         for plan in plans:
