@@ -49,6 +49,7 @@ sessions = sa.Table(
     sa.Column("agg_at", UTCDateTime),   # last_update of the counters last aggregated (the free-hours split)
     sa.Index("ix_acct_sessions_login_start", "login_id", "start_time"),
     sa.Index("ix_acct_sessions_org_start", "org_id", "start_time", "id"),   # the API's listing, newest first
+    sa.Index("ix_acct_sessions_org_ip", "org_id", "framed_ip", "start_time"),  # the console's search by IP (a0007)
     sa.Index("ix_acct_sessions_open_nas", "nas_id",
              sqlite_where=sa.text(OPEN), postgresql_where=sa.text(OPEN)),
     sa.Index("ix_acct_sessions_open_update", "last_update",

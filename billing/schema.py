@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from aaad.db import BigId, metadata
 from aaad.db import UTCDateTime as _UTC
+from aaad.schema import logins as _logins
 
 UTCDateTime = _UTC()
 
@@ -544,3 +545,24 @@ contract_signatures = sa.Table(
 )
 sa.Index("ix_contract_signatures_customer", contract_signatures.c.org_id, contract_signatures.c.customer_id)
 from billing.vouchers import schema as _vouchers  # noqa: E402,F401
+
+# -- the admin console's reads (billing.console; migration b0014) ----------------------------------
+
+# Revenue today and this month: the payments' journal entries by the org's local date (an index on
+# payments.received_at would lure SQLite off the customer index for a customer's payments by date).
+sa.Index("ix_journal_entries_org_kind_posted", journal_entries.c.org_id, journal_entries.c.kind,
+         journal_entries.c.posted_on)
+# A customer's timeline reads their credit and adjustment entries (without it, the org's every entry).
+sa.Index("ix_journal_entries_org_customer", journal_entries.c.org_id, journal_entries.c.customer_id,
+         journal_entries.c.kind)
+# Search by a login's name or IP: the service (and so the customer) of a login.
+sa.Index("ix_services_org_login", services.c.org_id, services.c.login_id)
+# Search by IP: the few logins with a fixed IP (a partial index: the rest never enter it).
+sa.Index("ix_logins_org_framed_ip", _logins.c.org_id, _logins.c.framed_ip,
+         sqlite_where=sa.text("framed_ip IS NOT NULL"), postgresql_where=sa.text("framed_ip IS NOT NULL"))
+# Search by name and part of a username on PostgreSQL: trigram indexes (pg_trgm) serve
+# ``lower(name) LIKE '%word%'``.  SQLite has no such index (the migration creates none there).
+sa.Index("ix_customers_name_trgm", sa.func.lower(customers.c.name).label("name_lower"),
+         postgresql_using="gin", postgresql_ops={"name_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+sa.Index("ix_customers_username_trgm", sa.func.lower(customers.c.username).label("username_lower"),
+         postgresql_using="gin", postgresql_ops={"username_lower": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
