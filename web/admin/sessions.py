@@ -109,3 +109,8 @@ def sign_in(conn: Connection, old_public_id: str | None, org_id: int | None, acc
     if old_public_id is not None:
         end(conn, old_public_id)
     return start(conn, org_id, account_id, mfa_done, now, policy)
+
+
+def set_org(conn: Connection, public_id: str, org_id: int) -> bool:
+    """The org a platform admin's session acts on from now on (the caller checks the account is one)."""
+    return conn.execute(t.update().where(t.c.public_id == public_id).values(org_id=org_id)).rowcount == 1
