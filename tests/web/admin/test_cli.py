@@ -62,3 +62,19 @@ def test_errors_exit_2_with_the_reason(conf: str, capsys: Any) -> None:
     code, out = run(conf, capsys, "disable", "a@x.example")
     assert code == 2 and "several orgs" in out
     assert run(conf, capsys, "disable", "a@x.example", "--org", "zed")[0] == 0
+
+
+def test_demo_adds_the_console_accounts(tmp_path: Path, capsys: Any) -> None:
+    """``aaad demo`` (without billing) adds the demo owner and cashier once and prints how to sign in."""
+    p = tmp_path / "demo.toml"
+    write_config(p, tmp_path / "data")
+    assert cli.main(["-c", str(p), "demo", "--no-billing"]) == 0
+    out = capsys.readouterr().out
+    assert "console /admin/login: owner@demo.example / owner-pass (owner" in out
+    assert "cashier@demo.example / cashier-pass (cashier" in out
+    assert cli.main(["-c", str(p), "demo", "--no-billing"]) == 0        # again: nothing doubled
+    capsys.readouterr()
+    assert cli.main(["-c", str(p), "admin", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["email"], r["role"]) for r in rows] == [("owner@demo.example", "owner"),
+                                                         ("cashier@demo.example", "cashier")]
