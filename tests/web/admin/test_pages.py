@@ -246,3 +246,55 @@ def test_platform_admin_chooses_an_org(site: Any, world: World) -> None:
 def test_people_fixture_roles() -> None:
     """Every role has someone to test with."""
     assert {r for _, _, r in PEOPLE.values()} == {"owner", "admin", "cashier", "support"}
+
+
+def test_idle_session_ends(as_: Any, clock: task.Clock) -> None:
+    """Thirty minutes without a request: the next page asks to sign in again."""
+    b = as_("admin")
+    clock.advance(29 * 60)
+    assert b.get("/admin/").code == 200          # activity keeps it alive
+    clock.advance(29 * 60)
+    assert b.get("/admin/").code == 200
+    clock.advance(31 * 60)
+    assert b.get("/admin/").header("Location") == "../admin/login"
+
+
+def test_admin_without_slash_redirects(browser: Admin) -> None:
+    """/admin goes to /admin/ (and from there to the sign-in)."""
+    r = browser.get("/admin")
+    assert r.code in (301, 308) and (r.header("Location") or "").endswith("admin/")
+
+
+def test_cookie_is_secure_over_tls(site: Any) -> None:
+    """Over HTTPS the console's cookie is also Secure."""
+    b = Admin(site[0], secure=True)
+    b.get("/admin/login")
+    assert "Secure" in b.set_cookies[-1]
+
+
+def test_audit_entries_name_the_account_and_page(as_: Any, people: Console, world: World) -> None:
+    """A console write's audit row carries the account's id (token 0); the log pages by 50, newest first."""
+    import sqlalchemy as sa
+
+    from web.schema import audit
+    owner = as_("owner")
+    token = owner.form_csrf("/admin/accounts")
+    for i in range(51):
+        owner.post("/admin/accounts", {"csrf": token, "email": f"bulk{i}@demo.example", "role": "support",
+                                       "password": "short"})      # refused: no audit entry
+    assert owner.post("/admin/accounts", {"csrf": token, "email": "bulk@demo.example", "role": "support",
+                                          "password": PW}).code == 200
+    with world.db.engine.begin() as c:
+        row = c.execute(sa.select(audit).where(audit.c.target == "account bulk@demo.example")).one()
+        assert row.account_id == people.ids["owner"] and row.token_id == 0 and row.org_id == world.demo
+        assert "password" not in row.after and "bulk@demo.example" in row.after
+        for i in range(60):
+            c.execute(audit.insert().values(org_id=world.demo, token_id=0, token_name="admin:pager@demo.example",
+                                            at=NOW, method="POST", route="/admin/x", target=f"thing {i}"))
+    first = owner.get("/admin/audit?actor=admin:pager@demo.example")
+    assert first.text.count("admin:pager@demo.example</td>") == 50 and "thing 59<" in first.text
+    nxt = re.search(r'href="\.\./admin/(audit\?[^"]+)">Older entries', first.text)
+    assert nxt
+    second = owner.get("/admin/" + nxt.group(1).replace("&amp;", "&"))
+    assert second.text.count("admin:pager@demo.example</td>") == 10 and "thing 0<" in second.text
+    assert "Older entries" not in second.text
