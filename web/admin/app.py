@@ -94,7 +94,11 @@ class Console:
         self.read = read
         self.pages = pages
         self.deps = deps
-        self.policy = sessions.Policy(IDLE, MAX_AGE)
+        c = getattr(deps.conf, "admin", None) if deps is not None else None
+        self.policy = sessions.Policy(timedelta(minutes=c.session_idle_minutes),
+                                      timedelta(hours=c.session_max_hours)) if c else sessions.Policy(IDLE, MAX_AGE)
+        self.limits = throttle.Limits(c.login_failures, c.ip_failures, timedelta(minutes=c.login_window_minutes),
+                                      timedelta(minutes=c.login_max_wait_minutes)) if c else LIMITS
         self._session: sessions.Session | None = None
         self._account: accounts.Account | None = None
         self._org: orgs.Org | None = None
@@ -232,7 +236,7 @@ class Console:
         if not errors:
             ip = self._ip(request)
             wait = yield self.deps.db.write(throttle.begin_attempt, accounts.THROTTLE_ORG, email.lower(), ip,
-                                            self._now(), LIMITS, kinds=accounts.THROTTLE_KINDS)
+                                            self._now(), self.limits, kinds=accounts.THROTTLE_KINDS)
             if wait:
                 errors["form"] = self._wait_message(request, wait)
                 status = 429
@@ -289,8 +293,8 @@ class Console:
             errors["code"] = "Type the 6-digit code from your authenticator app, or a recovery code."
         else:
             ip, now = self._ip(request), self._now()
-            wait = yield self.deps.db.write(throttle.begin_attempt, accounts.THROTTLE_ORG, a.email, ip, now, LIMITS,
-                                            kinds=accounts.THROTTLE_KINDS)
+            wait = yield self.deps.db.write(throttle.begin_attempt, accounts.THROTTLE_ORG, a.email, ip, now,
+                                            self.limits, kinds=accounts.THROTTLE_KINDS)
             if wait:
                 errors["code"] = self._wait_message(request, wait)
                 status = 429
