@@ -298,3 +298,15 @@ def test_audit_entries_name_the_account_and_page(as_: Any, people: Console, worl
     second = owner.get("/admin/" + nxt.group(1).replace("&amp;", "&"))
     assert second.text.count("admin:pager@demo.example</td>") == 10 and "thing 0<" in second.text
     assert "Older entries" not in second.text
+
+
+def test_writes_refused_to_roles_without_the_permission(as_: Any, people: Console, world: World) -> None:
+    """An admin posting the owner's forms gets the 403 page and nothing changes."""
+    b = as_("admin")
+    token = b.form_csrf("/admin/")
+    r = b.post("/admin/accounts", {"csrf": token, "email": "sneaky@demo.example", "role": "owner", "password": PW})
+    assert r.code == 403 and "accounts.manage" in r.text
+    assert b.post(f"/admin/accounts/{people.ids['support']}/disable", {"csrf": token}).code == 403
+    with world.db.engine.connect() as c:
+        assert accounts.find(c, world.demo, "sneaky@demo.example") is None
+        assert accounts.get(c, world.demo, people.ids["support"]).active  # type: ignore[union-attr]
