@@ -35,7 +35,7 @@ from aaad import authz, orgs, paging
 from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from aaad.urls import public_url
-from billing import documents
+from billing import documents, settings
 from web import apistore, forms
 from web.admin import accounts, sessions
 from web.admin import standin as console  # STAND-IN until billing.console (C2) is on main
@@ -83,6 +83,11 @@ def _who(conn: Connection, secret: str, now: datetime, policy: sessions.Policy
     a = accounts.by_id(conn, s.account_id)
     org = orgs.get(conn, s.org_id) if s.org_id is not None else None
     return s, a, org
+
+
+def _dashboard(conn: Connection, org_id: int, now: datetime) -> tuple[Any, str]:
+    """The org's figures and the locale its money is written in."""
+    return console.figures(conn, org_id, now), settings.get(conn, org_id).locale
 
 
 class Console:
@@ -400,10 +405,10 @@ class Console:
         """The org's figures, each linked to its list where the console has that page."""
         who = yield self.require(request)
         assert who.org is not None
-        f = yield self.read(console.figures, who.org.id, self._now())
+        f, locale = yield self.read(_dashboard, who.org.id, self._now())
 
         def money(minor: int) -> str:
-            return documents.format_money(minor, f.currency, "en_US")
+            return documents.format_money(minor, f.currency, locale)
         return self.render(request, "admin/dashboard.html", who, figures=f.all(), money=money, lists=LISTS,
                            link=lambda fig: fig.list + ("?" + urllib.parse.urlencode(fig.filter) if fig.filter
                                                         else ""))
