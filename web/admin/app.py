@@ -182,9 +182,11 @@ class Console:
     # -- writing --------------------------------------------------------------------------------
 
     def write(self, request: IRequest, who: Who, permission: str | None, fn: Callable[..., Any], *args: Any,
-              target: str, before: Any = None, **kw: Any) -> defer.Deferred[Any]:
+              target: str, before: Any = None, after: Callable[[Any], Any] | None = None,
+              **kw: Any) -> defer.Deferred[Any]:
         """Every console write: the role must have ``permission`` (None: the account's own business, e.g.
-        enrolling its second factor), then ``fn(conn, *args, **kw)`` and its audit entry in one transaction."""
+        enrolling its second factor), then ``fn(conn, *args, **kw)`` and its audit entry in one transaction
+        (``after``: what the entry says of the result, when the result itself must not be kept)."""
         if permission is not None:
             authz.check(who.account.role, permission)
         now, route = self._now(), cast(Any, request).path.decode("utf-8", "replace")[:200]
@@ -193,7 +195,8 @@ class Console:
             result = fn(conn, *args, **kw)
             apistore.record(conn, org_id=who.org_id, token_id=0, token_name=who.account.label, at=now,
                             method=request.method.decode("ascii", "replace"), route=route, target=target,
-                            before=before, after=result, actor=who.account.label, account_id=who.account.id)
+                            before=before, after=result if after is None else after(result),
+                            actor=who.account.label, account_id=who.account.id)
             return result
         return cast("defer.Deferred[Any]", self.deps.db.write(tx))
 
@@ -363,7 +366,8 @@ class Console:
         code = forms.arg(request, "code", 20)
         try:
             codes = yield self.write(request, who, None, accounts.confirm_totp, self.deps.box, who.account.org_id,
-                                     who.account.id, code, self._now(), target=f"account {who.account.id}")
+                                     who.account.id, code, self._now(), target=f"account {who.account.id}",
+                                     after=lambda made: {"totp_enabled": True, "recovery_codes": len(made)})
         except ValidationError as e:
             pending = yield self.read(accounts.pending_totp, self.deps.box, who.account.org_id, who.account.id)
             if pending is None:

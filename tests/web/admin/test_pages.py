@@ -158,7 +158,15 @@ def test_enrol_two_factor(as_: Any, site: Any, clock: task.Clock, world: World) 
     assert r.code == 400 and 'id="code-error"' in r.text and "<svg" in r.text
     r = b.post("/admin/2fa", {"csrf": token, "code": pyotp.TOTP(secret).at(NOW)})
     assert r.code == 200 and "shown only now" in r.text
-    assert len(re.findall(r"<li><code>[0-9a-f]{5}-[0-9a-f]{5}</code></li>", r.text)) == 10
+    shown = re.findall(r"<li><code>([0-9a-f]{5}-[0-9a-f]{5})</code></li>", r.text)
+    assert len(shown) == 10
+    import sqlalchemy as sa
+
+    from web.schema import audit
+    with world.db.engine.connect() as c:         # the enrolment is audited, its recovery codes are not kept
+        row = c.execute(sa.select(audit).where(audit.c.target == f"account {a.id}")).one()
+    assert row.token_name == "admin:enrol@demo.example" and '"recovery_codes":10' in row.after
+    assert not any(code in row.after for code in shown)
     assert "Two-factor login is on" in b.get("/admin/2fa").text
     clock.advance(30)
     again = Admin(site[0])
