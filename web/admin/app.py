@@ -35,10 +35,9 @@ from aaad import authz, orgs, paging
 from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from aaad.urls import public_url
-from billing import documents, settings
+from billing import console, documents, settings
 from web import apistore, forms
 from web.admin import accounts, sessions
-from web.admin import standin as console  # STAND-IN until billing.console (C2) is on main
 from web.errors import HttpError, Redirect, apply, classify, set_header
 from web.forms import CsrfError
 from web.pages import Pages, root_prefix
