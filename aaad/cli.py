@@ -467,6 +467,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         outbox = os.path.join(os.path.abspath(ctx.conf.server.data_dir), "outbox")
         for line in seed_billing(ctx.engine, ctx.box, now, outbox_dir=outbox):
             print(line)
+    from web.admin.demo import seed as seed_console
+    for line in seed_console(ctx.engine, now):
+        print(line)
     return EXIT_OK
 
 

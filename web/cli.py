@@ -88,7 +88,9 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add ``aaad token`` to the command line."""
+    """Add ``aaad token`` (and ``aaad admin``: web.admin.cli) to the command line."""
+    from web.admin.cli import register as register_admin
+    register_admin(sub)
     g = group(sub, "token", "admin API tokens: create, list, revoke")
     c = g.add_parser("create", help="create a token and print it (once)",
                      description="Create an API token. It is printed once; only its hash is stored. "

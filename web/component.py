@@ -5,11 +5,11 @@ from pathlib import Path
 
 from aaad.component import Package
 from web.cli import register
-from web.config import ApiConfig, PortalConfig
+from web.config import AdminConfig, ApiConfig, PortalConfig
 
 PACKAGE = Package(
     name="web",
-    config={"api": ApiConfig, "portal": PortalConfig},
+    config={"api": ApiConfig, "portal": PortalConfig, "admin": AdminConfig},
     migrations=str(Path(__file__).resolve().parent / "migrations" / "versions"),
     cli=register,
 )

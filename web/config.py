@@ -49,3 +49,21 @@ class PortalConfig:
     reset_minutes: int = setting(30, "Minutes a password-reset link works (once).", positive)
     reset_per_hour: int = setting(3, "Password-reset messages sent per customer per hour; further requests "
                                      "get the same answer and send nothing.", positive)
+
+
+@dataclass(frozen=True)
+class AdminConfig:
+    """The admin console under /admin/: sessions and sign-in limits (accounts: `aaad admin add`)."""
+    session_idle_minutes: int = setting(30, "Minutes a console session lasts without a request; after them the "
+                                            "admin signs in again (with the second factor).", positive)
+    session_max_hours: int = setting(12, "Hours a console session lasts at most, however active (absolute "
+                                         "expiry from sign-in).", positive)
+    login_failures: int = setting(5, "Failed sign-ins (passwords or two-factor codes) for one e-mail address "
+                                     "within login_window_minutes after which further tries wait (1 minute, "
+                                     "then doubling, at most login_max_wait_minutes). A success clears it.",
+                                  positive)
+    ip_failures: int = setting(20, "Failed console sign-ins from one IP address within login_window_minutes "
+                                   "after which that address waits the same way.", positive)
+    login_window_minutes: int = setting(15, "Minutes failures are remembered: a counter starts again after this "
+                                            "long without a failure.", positive)
+    login_max_wait_minutes: int = setting(15, "The longest a console sign-in waits after failures.", positive)

@@ -4,6 +4,7 @@
     /healthz, /metrics  the core's (aaad.web.CoreWeb)
     /api/v1/...         the admin API (web.api; JSON errors)
     /{org}/portal/...   an org's customer portal (web.portal; HTML errors)
+    /admin/...          the admin console (web.admin)
     /gateway/test/...   the built-in test payment gateway's hosted page and webhook (web.gateway_pages)
     /static/...         CSS and images shipped in the package (no CDN)
 
@@ -30,6 +31,7 @@ from aaad.clock import Clock
 from aaad.errors import NotFound
 from aaad.web import CoreWeb
 from web import hooks
+from web.admin.app import Console
 from web.api.app import Api, Deps
 from web.errors import apply, classify, set_header
 from web.gateway_pages import GatewayPages
@@ -86,7 +88,7 @@ class Root:
 
     def __init__(self, core: CoreWeb, api: Api, portal: Callable[[str], KleinRenderable], read: Reader,
                  pages: Pages, clock: Clock, started: float, version: str,
-                 static_dir: Path = STATIC_DIR):
+                 static_dir: Path = STATIC_DIR, admin: Callable[[], KleinRenderable] | None = None):
         self.core = core
         self.api = api
         self.portal = portal
@@ -96,6 +98,7 @@ class Root:
         self.started = started
         self.version = version
         self.static_files = load_static(static_dir)
+        self.admin = admin
 
     @app.route("/", methods=["GET"])
     @defer.inlineCallbacks
@@ -127,6 +130,12 @@ class Root:
     @app.route("/gateway/", branch=True)
     def gateway_pages(self, request: IRequest) -> KleinRenderable:
         return resource_of(GatewayPages(self.api.deps, self.pages).app)
+
+    @app.route("/admin/", branch=True)
+    def admin_pages(self, request: IRequest) -> KleinRenderable:
+        if self.admin is None:
+            raise NotFound("page", "admin")
+        return self.admin()
 
     @app.route("/<slug>/portal/", branch=True)
     def portal_pages(self, request: IRequest, slug: str) -> KleinRenderable:
@@ -173,7 +182,10 @@ def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float, api: D
     def portal(slug: str) -> KleinRenderable:
         return resource_of(Portal(read, pages, slug, api, orgs_cache).app)
 
-    root = resource_of(Root(core, api_app, portal, read, pages, clock, started, version).app)
+    def admin() -> KleinRenderable:
+        return resource_of(Console(read, pages, api).app)
+
+    root = resource_of(Root(core, api_app, portal, read, pages, clock, started, version, admin=admin).app)
     return cast(IResource, Utf8Paths(root))
 
 

@@ -111,3 +111,54 @@ portal_reset_tokens = sa.Table(
     sa.Column("used_at", UTCDateTime, nullable=True),
     sa.Index("ix_portal_reset_tokens_customer", "org_id", "customer_id", "created_at"),
 )
+
+# -- the admin console -------------------------------------------------------------------
+# Human admin accounts (org_id NULL: a platform admin).  ``email`` is kept lower-cased, unique per org
+# (``org_key`` is the org id or 0, as NULLs are never equal in a unique index).  The TOTP secret is
+# encrypted with the SecretBox; ``totp_step`` is the last time-step a code was accepted for (a code is
+# never accepted twice).
+admin_accounts = sa.Table(
+    "admin_accounts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("org_id", sa.Integer, nullable=True),
+    sa.Column("org_key", sa.Integer, nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("name", sa.String(120), nullable=False, server_default=""),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("totp_secret", sa.LargeBinary, nullable=True),
+    sa.Column("totp_enabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("totp_step", sa.BigInteger, nullable=True),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("org_key", "email", name="uq_admin_accounts_email"),
+    sa.Index("ix_admin_accounts_email", "email"),
+)
+
+# Recovery codes (10 at enrolment, shown once): the SHA-256 of each (random 50-bit codes).
+admin_recovery_codes = sa.Table(
+    "admin_recovery_codes", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("account_id", sa.Integer, nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("used_at", UTCDateTime, nullable=True),
+    sa.Index("ix_admin_recovery_codes_account", "account_id"),
+)
+
+# Console sessions, like the portal's: the cookie's secret is stored as its SHA-256; ``mfa_done`` once the
+# second factor was given (or the account has none); ``account_id`` NULL for a visitor's CSRF-only session.
+admin_sessions = sa.Table(
+    "admin_sessions", metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("public_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("secret_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("org_id", sa.Integer, nullable=True),
+    sa.Column("account_id", sa.Integer, nullable=True),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("mfa_done", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index("ix_admin_sessions_account", "account_id"),
+    sa.Index("ix_admin_sessions_expires", "expires_at"),
+)

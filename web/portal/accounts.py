@@ -93,10 +93,17 @@ def _ensure_rows(conn: Connection, org_id: int, keys: list[tuple[str, str]]) -> 
     conn.execute(stmt, [{"org_id": org_id, "kind": k, "key": v, "failures": 0} for k, v in keys])
 
 
-def begin_attempt(conn: Connection, org_id: int, ident: str, ip: str, now: datetime, limits: Limits) -> int:
+#: The throttle's two kinds of counter: (the identifier's, the address's).  The admin console counts its
+#: sign-ins under its own kinds in the same table (web.admin.accounts).
+PORTAL_KINDS = ("id", "ip")
+
+
+def begin_attempt(conn: Connection, org_id: int, ident: str, ip: str, now: datetime, limits: Limits,
+                  kinds: tuple[str, str] = PORTAL_KINDS) -> int:
     """Seconds this sign-in must wait (the identifier or the address failed too often lately), or 0: then the
     try is counted as a failure of both until :func:`finish_attempt` says it succeeded."""
-    keys = [("id", _key(ident)), ("ip", _key(ip))]
+    id_kind, ip_kind = kinds
+    keys = [(id_kind, _key(ident)), (ip_kind, _key(ip))]
     c = throttle_t.c
     # Counters nobody has failed on for a window after the longest wait say nothing any more.
     conn.execute(throttle_t.delete().where(c.last_failure_at < now - limits.window - limits.max_wait))
@@ -113,7 +120,8 @@ def begin_attempt(conn: Connection, org_id: int, ident: str, ip: str, now: datet
         last = max(r.last_failure_at or now - limits.window, r.locked_until or now - limits.window)
         recent = last + limits.window > now
         failures = (r.failures if recent else 0) + 1
-        wait = wait_after(failures, limits.id_failures if r.kind == "id" else limits.ip_failures, limits.max_wait)
+        wait = wait_after(failures, limits.id_failures if r.kind == id_kind else limits.ip_failures,
+                          limits.max_wait)
         conn.execute(throttle_t.update().where(c.id == r.id).values(
             failures=failures, last_failure_at=now, locked_until=None if wait is None else now + wait))
     return 0
@@ -126,13 +134,21 @@ def finish_attempt(conn: Connection, org_id: int, ident: str, ip: str, customer_
     address back the try counted in advance, and sign in (a new session replaces ``old_session``)."""
     if customer_id is None:
         return None
+    clear_attempt(conn, org_id, ident, ip)
+    return sessions.sign_in(conn, org_id, old_session, customer_id, now, policy)
+
+
+def clear_attempt(conn: Connection, org_id: int, ident: str, ip: str,
+                  kinds: tuple[str, str] = PORTAL_KINDS) -> None:
+    """A sign-in succeeded: clear the identifier's counter and give the address back the try
+    :func:`begin_attempt` counted in advance."""
     c = throttle_t.c
-    conn.execute(throttle_t.delete().where(c.org_id == org_id, c.kind == "id", c.key == _key(ident)))
-    r = conn.execute(sa.select(throttle_t).where(c.org_id == org_id, c.kind == "ip", c.key == _key(ip))).first()
+    conn.execute(throttle_t.delete().where(c.org_id == org_id, c.kind == kinds[0], c.key == _key(ident)))
+    r = conn.execute(sa.select(throttle_t).where(c.org_id == org_id, c.kind == kinds[1],
+                                                 c.key == _key(ip))).first()
     if r is not None and r.failures > 0:
         # Any wait the address had was over (or this try would not have run): the one counted in advance goes.
         conn.execute(throttle_t.update().where(c.id == r.id).values(failures=r.failures - 1, locked_until=None))
-    return sessions.sign_in(conn, org_id, old_session, customer_id, now, policy)
 
 
 def check_password(conn: Connection, org_id: int, text: str, password: str) -> int | None:

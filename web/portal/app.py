@@ -25,7 +25,6 @@ of a signed-in customer reads only that customer's rows.
 """
 from __future__ import annotations
 
-import hmac
 import re
 import urllib.parse
 from collections.abc import Callable, Generator
@@ -39,14 +38,15 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
-from werkzeug.exceptions import Forbidden
 
 from aaad import orgs
 from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from aaad.urls import SUSPENSION_REASONS, public_url
 from billing import documents, voucher_sales
+from web import forms
 from web.errors import HttpError, Redirect, apply, classify, set_header
+from web.forms import CsrfError
 from web.pages import Pages, root_prefix
 from web.portal import accounts, sessions
 from web.portal import hotspot as hotspot_files
@@ -54,7 +54,7 @@ from web.portal.pay import PayPages
 from web.portal.register import RegisterPages
 from web.portal.shop import ShopPages, cart_count
 from web.portal.signup import SignupPages
-from web.portal.visitor import CSRF_FIELD, Visitor
+from web.portal.visitor import Visitor
 from web.portal.vouchers import STATE_LABELS, VoucherPages, duration, size
 
 Reader = Callable[..., "defer.Deferred[Any]"]
@@ -66,10 +66,6 @@ SENT = ("If an account has that e-mail address or phone number, a link to choose
 #: The usage graph's stand-in while a login has none (web/static/no-graph.svg).
 NO_GRAPH = (Path(__file__).resolve().parents[1] / "static" / "no-graph.svg").read_bytes()
 _NEXT = re.compile(r"[A-Za-z0-9_\-./]{0,200}")
-
-
-class CsrfError(Forbidden):
-    """A POST without this session's CSRF token."""
 
 
 def octets(n: int) -> str:
@@ -92,10 +88,7 @@ def safe_next(text: str, slug: str) -> str:
     return text
 
 
-def _arg(request: IRequest, name: str, limit: int = 500) -> str:
-    """A form or query field as text ('' when absent), at most ``limit`` characters."""
-    values = request.args.get(name.encode(), [b""])
-    return values[0].decode("utf-8", "replace")[:limit]
+_arg = forms.arg
 
 
 class OrgCache:
@@ -256,9 +249,7 @@ class Portal:
 
     def check_csrf(self, request: IRequest, visitor: Visitor) -> None:
         """Raise a 403 error unless the POSTed form's ``csrf`` field matches ``visitor.csrf``."""
-        given = request.args.get(CSRF_FIELD.encode(), [b""])[0]
-        if not given or not hmac.compare_digest(given, visitor.csrf.encode("utf-8")):
-            raise CsrfError()
+        forms.check_csrf(request, visitor.csrf)
 
     # -- rendering ------------------------------------------------------------------------------
 
@@ -591,8 +582,7 @@ class Portal:
         """The one place the portal turns exceptions into pages; branded with
         the org when there is one."""
         if isinstance(failure.value, CsrfError):
-            err = HttpError(403, "csrf", "This form has expired or did not come from this site: go back, "
-                                         "reload the page and send it again.")
+            err = HttpError(403, "csrf", forms.CSRF_MESSAGE)
         else:
             err = classify(failure, request)
         apply(request, err)

@@ -17,8 +17,6 @@ from twisted.web.iweb import IRequest
 
 from aaad import orgs
 
-CSRF_FIELD = "csrf"
-
 
 @dataclass(frozen=True)
 class Visitor:

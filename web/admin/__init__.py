@@ -1,0 +1,1 @@
+"""The admin console under /admin: human accounts, two-factor sign-in, the console's pages."""
