@@ -111,6 +111,11 @@ Vouchers and the hotspot (packages, a batch of 20 cards, the free trial, the rou
   ls -t $DIR/outbox | head -2                                   # the credentials e-mail (.eml)
   curl -s -H "Authorization: Bearer \$(cat $TOKEN_FILE)" 'http://127.0.0.1:$WEB/api/v1/vouchers?limit=3'
 
+Roles and the admin console (owner, admin, cashier, support: the API and the console check the same table):
+  $CLI admin list                                               # the demo's console accounts
+  $CLI token create --org demo --name till --role cashier --json # a cashier's API token: 403 on settings
+  $CLI admin add support@demo.example --org demo --role support --password support-pass
+
 Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/api/v1/docs):
   TOKEN=\$(cat $TOKEN_FILE)
   curl -s -H "Authorization: Bearer \$TOKEN" 'http://127.0.0.1:$WEB/api/v1/customers?limit=3'
@@ -122,6 +127,9 @@ Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/ap
   curl -s http://127.0.0.1:$WEB/api/v1/openapi.json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["paths"]), "paths")'
   $CLI token list
 
+The admin console: http://127.0.0.1:$WEB/admin/login as owner@demo.example / owner-pass (dashboard figures,
+accounts, audit log; set up two-factor login at /admin/2fa with any TOTP app) or cashier@demo.example /
+cashier-pass (the accounts page says 403).
 In a browser: http://127.0.0.1:$WEB/ (what is running, each org's portal);
 the customer portal http://127.0.0.1:$WEB/demo/portal/login: sign in as ama@example.com / ama-pass
 (services, router password, balance, usage, invoices) or yaw@example.com / yaw-pass (suspended: "Pay now"
