@@ -6,10 +6,11 @@ at the root of a host and behind a proxy under a path prefix.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource, Resource
 
 from web.errors import HttpError, set_header
 
@@ -59,3 +60,23 @@ def json_body(request: IRequest, value: Any) -> bytes:
     set_header(request, "Content-Type", "application/json")
     set_header(request, "X-Content-Type-Options", "nosniff")
     return json.dumps(value).encode("utf-8")
+
+
+class _Remount(Resource):
+    """Hands the request to ``inner`` with the path segment the parent route matched put back in front,
+    so the inner Klein app's routes name whole paths (``/products/<id>``, not ``/<id>``)."""
+    isLeaf = True
+
+    def __init__(self, inner: IResource):
+        super().__init__()
+        self.inner = inner
+
+    def render(self, request: Any) -> Any:
+        if request.prepath:
+            request.postpath.insert(0, request.prepath.pop())
+        return cast(Any, self.inner).render(request)
+
+
+def remount(inner: IResource) -> IResource:
+    """``inner`` served under a branch route of one segment, seeing that segment in its path."""
+    return cast(IResource, _Remount(inner))

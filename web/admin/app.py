@@ -9,6 +9,7 @@
                          the org to act on (POST /org)
     /accounts            the org's accounts (owner only: accounts.manage): add, disable, reset 2FA
     /audit               the audit log (audit.read), newest first, paginated, filtered by actor
+    /<segment>/...       a section's pages (web/admin/section.py, listed in web/admin/sections.py)
 
 Every page but the sign-in ones needs a complete sign-in; a page the role may not see answers 403 naming
 the permission it lacks.  Every console write goes through :meth:`Console.write`: it checks the role
@@ -30,6 +31,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
+from twisted.web.resource import IResource
 
 from aaad import authz, orgs, paging
 from aaad.clock import utcnow
@@ -37,7 +39,7 @@ from aaad.errors import NotFound, ValidationError
 from aaad.urls import public_url
 from billing import console, documents, settings
 from web import apistore, forms
-from web.admin import accounts, sessions
+from web.admin import accounts, sections, sessions
 from web.errors import HttpError, Redirect, apply, classify, set_header
 from web.forms import CsrfError
 from web.pages import Pages, root_prefix
@@ -53,8 +55,6 @@ LIMITS = throttle.Limits(id_failures=5, ip_failures=20, window=timedelta(minutes
                          max_wait=timedelta(minutes=15))
 WRONG = "Wrong e-mail address or password."
 WRONG_CODE = "That code is not right (or was used already): type the code the app shows now, or a recovery code."
-#: The console's lists that exist so far: a dashboard figure links to its list only when the page exists.
-LISTS: frozenset[str] = frozenset()
 AUDIT_PAGE = 50
 
 
@@ -204,8 +204,9 @@ class Console:
     def render(self, request: IRequest, template: str, who: Who | None = None, csrf: str = "",
                **context: Any) -> bytes:
         set_header(request, "Cache-Control", "no-store")
+        menu = [n for n in sections.menu() if who.can(n.permission)] if who is not None and who.org else []
         return self.pages.render(request, template, brand="aaad console", who=who, admin=self.base(request),
-                                 csrf=who.session.csrf if who else csrf, **context)
+                                 csrf=who.session.csrf if who else csrf, menu=menu, **context)
 
     def _see_other(self, request: IRequest, location: str) -> bytes:
         request.setResponseCode(303)
@@ -412,7 +413,7 @@ class Console:
 
         def money(minor: int) -> str:
             return documents.format_money(minor, f.currency, locale)
-        return self.render(request, "admin/dashboard.html", who, figures=f.all(), money=money, lists=LISTS,
+        return self.render(request, "admin/dashboard.html", who, figures=f.all(), money=money, lists=sections.lists(),
                            link=lambda fig: fig.list + ("?" + urllib.parse.urlencode(fig.filter) if fig.filter
                                                         else ""))
 
@@ -503,6 +504,16 @@ class Console:
                                                   if v})) if found.next_cursor else ""
         return self.render(request, "admin/audit.html", who, entries=found.items, actor=actor, next=nxt,
                            first=bool(cursor))
+
+    # -- the sections ---------------------------------------------------------------------------
+
+    @app.route("/<string:segment>", branch=True)
+    def section(self, request: IRequest, segment: str) -> IResource:
+        """``/admin/<segment>/...``: the pages of the section serving that segment (web/admin/sections.py)."""
+        found = sections.by_path().get(segment)
+        if found is None:
+            raise NotFound("page", f"/admin/{segment}")
+        return found(self).resource()
 
     # -- errors ---------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from twisted.internet import defer
 from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource, Resource
+from twisted.web.resource import IResource
 
 from aaad import urls
 from aaad.errors import NotFound, ValidationError
@@ -42,7 +42,7 @@ from billing.gateways.base import GatewayError
 from billing.gateways.service import Gateways
 from billing.orders import cart, checkout, orders, tickets
 from web.errors import set_header
-from web.pages import Pages, root_prefix
+from web.pages import Pages, remount, root_prefix
 from web.portal.visitor import Visitor
 
 TYPES = (("bundle", "Bundles"), ("internet", "Internet"), ("voice", "Voice"), ("recurring", "Services"),
@@ -167,21 +167,6 @@ def thread_view(conn: Connection, org_id: int, ticket_id: int, customer_id: int)
     return _money(conn, org_id), tickets.thread(conn, org_id, ticket_id, customer_id)
 
 
-class _Remount(Resource):
-    """Hands the request to the shop's Klein app with the section the Portal matched (products, cart...)
-    put back in front of the path, so the shop's routes name whole paths."""
-    isLeaf = True
-
-    def __init__(self, inner: IResource):
-        super().__init__()
-        self.inner = inner
-
-    def render(self, request: Any) -> Any:
-        if request.prepath:
-            request.postpath.insert(0, request.prepath.pop())
-        return cast(Any, self.inner).render(request)
-
-
 class ShopPages:
     """The shop and ticket pages of one org's portal (``portal``: the :class:`web.portal.app.Portal`)."""
 
@@ -194,7 +179,7 @@ class ShopPages:
         self.org_slug = org_slug
 
     def resource(self) -> IResource:
-        return cast(IResource, _Remount(cast(IResource, self.app.resource())))
+        return remount(cast(IResource, self.app.resource()))
 
     # -- helpers ----------------------------------------------------------------------------
 

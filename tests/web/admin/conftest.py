@@ -115,3 +115,9 @@ def as_(site: tuple[Any, Deps]) -> Any:
         assert r.code == 303, r.text
         return b
     return make
+
+
+@pytest.fixture
+def console_as(as_: Any) -> Any:
+    """The same as ``as_``: ``console_as("cashier")`` is a browser signed in as the demo cashier."""
+    return as_

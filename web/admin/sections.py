@@ -1,0 +1,29 @@
+"""The console's sections (:class:`web.admin.section.Section`): the console serves ``/admin/<segment>/...``
+from the one whose ``paths`` holds the segment, and builds its menu from their ``nav`` entries."""
+from __future__ import annotations
+
+from web.admin.section import Nav, Section
+
+SECTIONS: tuple[type[Section], ...] = (
+)
+
+
+def by_path() -> dict[str, type[Section]]:
+    """Each first path segment and the section serving it (a segment served twice is a bug)."""
+    found: dict[str, type[Section]] = {}
+    for s in SECTIONS:
+        for p in s.paths:
+            if p in found:
+                raise RuntimeError(f"/admin/{p} is served by {found[p].__name__} and {s.__name__}")
+            found[p] = s
+    return found
+
+
+def menu() -> tuple[Nav, ...]:
+    """Every section's menu entries, in SECTIONS order."""
+    return tuple(n for s in SECTIONS for n in s.nav)
+
+
+def lists() -> frozenset[str]:
+    """The dashboard figures' lists some section shows."""
+    return frozenset().union(*(s.lists for s in SECTIONS))
