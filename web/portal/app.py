@@ -541,7 +541,7 @@ class Portal:
         """The catalogue, the cart, checkout, orders and tickets (web.portal.shop)."""
         if self.deps is None:
             raise NotFound("page", section)
-        return ShopPages(self, self.deps, self.pages, self.slug).resource()
+        return ShopPages(self, self.deps, self.pages, self.slug).remounted()
 
     def _voucher_pages(self) -> VoucherPages:
         if self.deps is None:

@@ -19,7 +19,6 @@ from typing import Any, cast
 
 from klein import Klein
 from twisted.internet import defer
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
 from aaad import urls
@@ -30,25 +29,22 @@ from billing.gateways.service import Gateways
 from billing.money import format_amount
 from billing.orders import orders
 from web.api.app import Deps
-from web.errors import apply, classify, set_header
+from web.errors import set_header
 from web.pages import Pages, root_prefix
+from web.portal.section import PortalPages
 from web.portal.visitor import Visitor, VisitorSource
 
 _HEADINGS = {"success": "Payment successful", "pending": "Payment pending", "failed": "Payment failed"}
 
 
-class PayPages:
+class PayPages(PortalPages):
     """The payment pages of one org's portal."""
 
     app = Klein()
 
     def __init__(self, portal: VisitorSource, deps: Deps, pages: Pages, org_slug: str):
-        self.portal = portal
-        self.deps = deps
-        self.pages = pages
-        self.org_slug = org_slug
+        super().__init__(portal, deps, pages, org_slug)
         self.gateways = Gateways(deps.db, deps.box, deps.clock, deps.login_writer)
-        self.brand = org_slug
 
     @defer.inlineCallbacks
     def _customer(self, request: IRequest) -> Generator[Any, Any, Visitor]:
@@ -67,10 +63,6 @@ class PayPages:
         req = cast(Any, request)
         host = (req.getHeader(b"host") or b"localhost").decode("latin-1")
         return f"{'https' if req.isSecure() else 'http'}://{host}"
-
-    def _portal(self, request: IRequest) -> str:
-        """The portal's start page, relative to this page."""
-        return f"{root_prefix(request)}{self.org_slug}/portal/"
 
     @app.route("/balance", methods=["POST"])
     @defer.inlineCallbacks
@@ -116,7 +108,7 @@ class PayPages:
 
     def _unavailable(self, request: IRequest, visitor: Visitor, message: str) -> bytes:
         return self.pages.render(request, "portal/pay_unavailable.html", brand=visitor.org.name, message=message,
-                                 portal=self._portal(request))
+                                 portal=self._base(request))
 
     @app.route("/return/<reference>", methods=["GET"])
     @defer.inlineCallbacks
@@ -136,17 +128,5 @@ class PayPages:
             amount=format_amount(tx.amount, tx.currency), currency=tx.currency, reference=tx.reference,
             receipt=after.receipt_number, resumed=after.resumed, still_suspended=after.still_suspended,
             owed=format_amount(after.balance, tx.currency) if after.balance > 0 else None,
-            csrf=visitor.csrf, portal=self._portal(request), here=reference, order=order)
+            csrf=visitor.csrf, portal=self._base(request), here=reference, order=order)
 
-    @app.handle_errors(Exception)
-    def error(self, request: IRequest, failure: Failure) -> Any:
-        """Errors as the portal shows them: the Portal's own error handler when it has one (its
-        sign-in redirect, its branding), else a page branded with the org; never a stack trace."""
-        portal_error = getattr(self.portal, "error", None)
-        if callable(portal_error):
-            return portal_error(request, failure)
-        err = classify(failure, request)
-        apply(request, err)
-        if err.status in (301, 302, 303, 307, 308):
-            return b""
-        return self.pages.error(request, err, self.brand, f"{self.org_slug}/portal/")

@@ -26,17 +26,15 @@ from typing import Any, cast
 from klein import Klein
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
-from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from billing import catalogue, customer_accounts
 from billing.signup import forms, registrations, uploads
-from web.errors import apply, classify, set_header
-from web.pages import Pages, root_prefix
+from web.errors import set_header
 from web.portal import accounts
-from web.portal.visitor import Visitor, VisitorSource
+from web.portal.section import PortalPages
+from web.portal.visitor import Visitor
 
 log = Logger()
 HONEYPOT = "website"
@@ -73,30 +71,19 @@ def upload_part(request: IRequest, name: str) -> tuple[str, bytes] | None:
     return None
 
 
-class RegisterPages:
+class RegisterPages(PortalPages):
     """The registration pages of one org's portal (mounted by the Portal at ``register``)."""
 
     app = Klein()
 
-    def __init__(self, portal: VisitorSource, deps: Any, pages: Pages, slug: str):
-        self.portal = portal
-        self.deps = deps
-        self.pages = pages
-        self.slug = slug
 
     # -- helpers -------------------------------------------------------------------------------
-
-    def _now(self) -> Any:
-        return utcnow(self.deps.clock)
-
-    def _portal(self, request: IRequest) -> str:
-        return f"{root_prefix(request)}{self.slug}/portal/"
 
     @defer.inlineCallbacks
     def _render(self, request: IRequest, v: Visitor, template: str, **context: Any) -> Generator[Any, Any, bytes]:
         b = yield self.deps.db.read(accounts.brand, v.org.id, v.org.name)
         set_header(request, "Cache-Control", "no-store")
-        return self.pages.render(request, template, brand=b.name, logo=b.logo, portal=self._portal(request),
+        return self.pages.render(request, template, brand=b.name, logo=b.logo, portal=self._base(request),
                                  visitor=v, **context)
 
     @defer.inlineCallbacks
@@ -145,13 +132,13 @@ class RegisterPages:
         wait = yield self.deps.db.write(registrations.attempt, v.org.id, ip, self._now(),
                                         spec.settings.max_per_hour)
         if wait:
-            log.info("portal registration throttled: org {org}, address {ip}", org=self.slug, ip=ip)
+            log.info("portal registration throttled: org {org}, address {ip}", org=self.org_slug, ip=ip)
             minutes = max(1, -(-wait // 60))
             set_header(request, "Retry-After", str(wait))
             return None, {"form": f"Too many registrations from your network. Try again in {minutes} "
                                   f"minute{'s' if minutes > 1 else ''}."}, values, None, 429
         if _arg(request, HONEYPOT).strip():
-            log.info("portal registration honeypot filled: org {org}, address {ip}", org=self.slug, ip=ip)
+            log.info("portal registration honeypot filled: org {org}, address {ip}", org=self.org_slug, ip=ip)
             return None, {}, values, None, 0
         upload = None
         errors: dict[str, str] = {}
@@ -213,7 +200,7 @@ class RegisterPages:
             else:
                 yield self.portal.sign_in(request, v, c.id)
                 request.setResponseCode(303)
-                set_header(request, "Location", self._portal(request))
+                set_header(request, "Location", self._base(request))
                 return b""
         elif clean is not None:
             ip, agent = self._client(request)
@@ -241,7 +228,7 @@ class RegisterPages:
                     # Chosen a product: the customer exists; signed in, on to the contract (web.portal.signup).
                     yield self.portal.sign_in(request, v, reg.customer_id)
                     request.setResponseCode(303)
-                    set_header(request, "Location", self._portal(request) + "signup/contract")
+                    set_header(request, "Location", self._base(request) + "signup/contract")
                     return b""
                 page = yield self._render(request, v, "portal/register_done.html", reg=reg, caught=False)
                 return page
@@ -324,12 +311,3 @@ class RegisterPages:
                                 action=f"register/more/{token}", have_document=reg.has_document)
         return page
 
-    @app.handle_errors(Exception)
-    def error(self, request: IRequest, failure: Failure) -> Any:
-        """Errors as the portal shows them (its CSRF 403, its branding); never a stack trace."""
-        portal_error = getattr(self.portal, "error", None)
-        if callable(portal_error):
-            return portal_error(request, failure)
-        err = classify(failure, request)
-        apply(request, err)
-        return self.pages.error(request, err, self.slug, f"{self.slug}/portal/")

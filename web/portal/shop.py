@@ -30,9 +30,7 @@ from zoneinfo import ZoneInfo
 from klein import Klein
 from sqlalchemy.engine import Connection
 from twisted.internet import defer
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
-from twisted.web.resource import IResource
 
 from aaad import urls
 from aaad.errors import NotFound, ValidationError
@@ -42,7 +40,8 @@ from billing.gateways.base import GatewayError
 from billing.gateways.service import Gateways
 from billing.orders import cart, checkout, orders, tickets
 from web.errors import set_header
-from web.pages import Pages, remount, root_prefix
+from web.pages import root_prefix
+from web.portal.section import PortalPages
 from web.portal.visitor import Visitor
 
 TYPES = (("bundle", "Bundles"), ("internet", "Internet"), ("voice", "Voice"), ("recurring", "Services"),
@@ -167,19 +166,11 @@ def thread_view(conn: Connection, org_id: int, ticket_id: int, customer_id: int)
     return _money(conn, org_id), tickets.thread(conn, org_id, ticket_id, customer_id)
 
 
-class ShopPages:
+class ShopPages(PortalPages):
     """The shop and ticket pages of one org's portal (``portal``: the :class:`web.portal.app.Portal`)."""
 
     app = Klein()
 
-    def __init__(self, portal: Any, deps: Any, pages: Pages, org_slug: str):
-        self.portal = portal
-        self.deps = deps
-        self.pages = pages
-        self.org_slug = org_slug
-
-    def resource(self) -> IResource:
-        return remount(cast(IResource, self.app.resource()))
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -189,10 +180,6 @@ class ShopPages:
     def _render(self, request: IRequest, template: str, visitor: Visitor | None,
                 **context: Any) -> defer.Deferred[bytes]:
         return cast("defer.Deferred[bytes]", self.portal._render(request, template, visitor, **context))
-
-    def _base(self, request: IRequest) -> str:
-        """The portal's start page relative to this page."""
-        return f"{root_prefix(request)}{self.org_slug}/portal/"
 
     @staticmethod
     def _see_other(request: IRequest, location: str) -> bytes:
@@ -458,7 +445,3 @@ class ShopPages:
 
     # -- errors -------------------------------------------------------------------------------------
 
-    @app.handle_errors(Exception)
-    def error(self, request: IRequest, failure: Failure) -> Any:
-        """Errors as the portal shows them (its sign-in redirect, its CSRF page, its branding)."""
-        return self.portal.error(request, failure)

@@ -24,10 +24,8 @@ from typing import Any, cast
 
 from klein import Klein
 from twisted.internet import defer
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
-from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from billing import documents, settings
 from billing.catalogue import Product
@@ -35,11 +33,10 @@ from billing.gateways import store as gateway_store
 from billing.orders import orders
 from billing.signup import contracts, coverage, leads
 from billing.signup.coverage import Availability, Place
-from web.api.app import Deps
-from web.errors import apply, classify, set_header
-from web.pages import Pages, root_prefix
+from web.errors import set_header
 from web.portal import accounts
-from web.portal.visitor import Visitor, VisitorSource
+from web.portal.section import PortalPages
+from web.portal.visitor import Visitor
 
 PERIODS = {"monthly": "a month", "daily": "a day", "once": "once"}
 HONEYPOT = "website"        # a field people never see (hidden by CSS and from screen readers); bots fill it
@@ -110,23 +107,13 @@ def _pay_step(conn: Any, box: Any, org_id: int, customer_id: int) -> PayStep:
                    [o for o in mine if order is None or o.id != order.id], gw is not None and gw.gateway != "none")
 
 
-class SignupPages:
+class SignupPages(PortalPages):
     """The sign-up steps of one org's portal."""
 
     app = Klein()
 
-    def __init__(self, portal: VisitorSource, deps: Deps, pages: Pages, org_slug: str):
-        self.portal = portal
-        self.deps = deps
-        self.pages = pages
-        self.org_slug = org_slug
-        self.brand = org_slug
 
     # -- helpers --------------------------------------------------------------------------------
-
-    def _base(self, request: IRequest) -> str:
-        """The portal's start page, relative to this page."""
-        return f"{root_prefix(request)}{self.org_slug}/portal/"
 
     @defer.inlineCallbacks
     def _render(self, request: IRequest, template: str, visitor: Visitor,
@@ -157,9 +144,6 @@ class SignupPages:
             raise NotFound("page", self.org_slug)
         self.brand = v.org.name
         return v
-
-    def _now(self) -> Any:
-        return utcnow(self.deps.clock)
 
     @staticmethod
     def _place(request: IRequest, errors: dict[str, str]) -> tuple[Place | None, dict[str, str]]:
@@ -303,14 +287,3 @@ class SignupPages:
         page = yield self._render(request, "portal/signup_done.html", v, order=order)
         return page
 
-    @app.handle_errors(Exception)
-    def error(self, request: IRequest, failure: Failure) -> Any:
-        """Errors as the portal shows them: the Portal's own handler (sign-in redirect, CSRF 403, branding)."""
-        portal_error = getattr(self.portal, "error", None)
-        if callable(portal_error):
-            return portal_error(request, failure)
-        err = classify(failure, request)
-        apply(request, err)
-        if err.status in (301, 302, 303, 307, 308):
-            return b""
-        return self.pages.error(request, err, self.brand, f"{self.org_slug}/portal/")

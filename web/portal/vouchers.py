@@ -27,7 +27,6 @@ from typing import Any, cast
 from klein import Klein
 from sqlalchemy.engine import Connection
 from twisted.internet import defer
-from twisted.python.failure import Failure
 from twisted.web.iweb import IRequest
 
 from aaad import urls
@@ -37,8 +36,9 @@ from billing import settings, voucher_sales
 from billing.gateways import store
 from billing.gateways.base import GatewayError
 from billing.gateways.service import Gateways
-from web.errors import apply, classify, set_header
+from web.errors import set_header
 from web.pages import Pages, root_prefix
+from web.portal.section import PortalPages
 from web.portal.shop import Money, _money
 from web.portal.visitor import Visitor
 
@@ -129,16 +129,13 @@ def history_view(conn: Connection, box: SecretBox, org_id: int, customer_id: int
     return _money(conn, org_id), voucher_sales.history(conn, box, org_id, customer_id, now)
 
 
-class VoucherPages:
+class VoucherPages(PortalPages):
     """The voucher pages of one org's portal (``portal``: the :class:`web.portal.app.Portal`)."""
 
     app = Klein()
 
     def __init__(self, portal: Any, deps: Any, pages: Pages, org_slug: str):
-        self.portal = portal
-        self.deps = deps
-        self.pages = pages
-        self.org_slug = org_slug
+        super().__init__(portal, deps, pages, org_slug)
         self.gateways = Gateways(deps.db, deps.box, deps.clock, deps.login_writer)
 
     def _render(self, request: IRequest, template: str, visitor: Visitor | None,
@@ -146,9 +143,6 @@ class VoucherPages:
         return cast("defer.Deferred[bytes]", self.portal._render(
             request, template, visitor, duration=duration, size=size, validity=validity, states=STATE_LABELS,
             connect_url=connect_url, **context))
-
-    def _base(self, request: IRequest) -> str:
-        return f"{root_prefix(request)}{self.org_slug}/portal/"
 
     # -- the packages -------------------------------------------------------------------------
 
@@ -234,12 +228,3 @@ class VoucherPages:
         page = yield self._render(request, "portal/voucher_history.html", v, money=money, items=items)
         return page
 
-    @app.handle_errors(Exception)
-    def error(self, request: IRequest, failure: Failure) -> Any:
-        """Errors as the portal shows them (its sign-in redirect, its CSRF 403, its branding)."""
-        portal_error = getattr(self.portal, "error", None)
-        if callable(portal_error):
-            return portal_error(request, failure)
-        err = classify(failure, request)
-        apply(request, err)
-        return self.pages.error(request, err, self.org_slug, f"{self.org_slug}/portal/")
