@@ -23,7 +23,7 @@ the pages only parse what a person typed (an amount like ``25.00``, a date) and 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
@@ -55,8 +55,7 @@ from web.admin import lists
 from web.admin.section import Nav, Section
 from web.errors import set_header
 
-PAGE = 50
-CSV_CAP = 100_000
+PAGE = lists.LIMIT
 METHODS = (("cash", "Cash"), ("mobile_money", "Mobile money"), ("bank", "Bank transfer"), ("card", "Card"),
            ("cheque", "Cheque"))
 INVOICE_STATES = ("draft", "open", "paid", "void")
@@ -79,32 +78,6 @@ def _locale(conn: Connection, org_id: int) -> str:
     return settings.get(conn, org_id).locale
 
 
-def _pages(fn: Callable[..., paging.Page[Any]], conn: Connection, org_id: int, cursor: str | None,
-           **kw: Any) -> paging.Page[Any]:
-    """One page of a domain list; a cursor that is not one gives the first page."""
-    try:
-        return fn(conn, org_id, cursor=cursor, limit=PAGE, **kw)
-    except ValidationError as e:
-        if e.field != "cursor" or cursor is None:
-            raise
-        return fn(conn, org_id, cursor=None, limit=PAGE, **kw)
-
-
-def _every(fn: Callable[..., paging.Page[Any]], conn: Connection, org_id: int, **kw: Any) -> Iterator[Any]:
-    """Every row of a domain list (for CSV), page by page, at most :data:`CSV_CAP`."""
-    cursor, n = None, 0
-    while True:
-        p = fn(conn, org_id, cursor=cursor, limit=500, **kw)
-        for item in p.items:
-            yield item
-            n += 1
-            if n >= CSV_CAP:
-                return
-        if not p.next_cursor:
-            return
-        cursor = p.next_cursor
-
-
 def _day(text: str, field: str) -> date | None:
     if not text:
         return None
@@ -125,6 +98,13 @@ def _instant(text: str, field: str) -> datetime | None:
     if d.tzinfo is None:
         d = d.replace(tzinfo=UTC)
     return d
+
+
+def _customer_id(text: str) -> int:
+    """A customer id from a list's filter (a bad one: a customer that is not there)."""
+    if not text.isdigit() or len(text) > 18:
+        raise NotFound("customer", text)
+    return int(text)
 
 
 def _octets(n: int) -> str:
@@ -192,21 +172,23 @@ class Customers(Section):
             rows = yield self.read(lambda conn: [
                 (c.id, c.username, c.name, c.status, c.phone or "", c.email or "", c.zone or "",
                  c.created_at.strftime("%Y-%m-%d"))
-                for c in _every(customers_mod.page, conn, who.org_id, status=status, zone=zone)])
-            return lists.csv_body(request, "customers.csv", ("id", "username", "name", "status", "phone", "email",
+                for c in lists.every(customers_mod.page, conn, who.org_id, status=status, zone=zone)])
+            return lists.csv_body(request, "customers", ("id", "username", "name", "status", "phone", "email",
                                                              "zone", "created"), rows)
-        found = yield self.read(_pages, customers_mod.page, who.org_id, args.cursor, status=status, zone=zone)
+        found = yield self.read(lambda conn: lists.paged(customers_mod.page, conn, who.org_id, cursor=args.cursor,
+                                                         limit=PAGE, status=status, zone=zone))
         if errors:
             request.setResponseCode(400)
         return self.render(request, "admin/customers/index.html", who, q="", hits=None, found=found.items,
                            args=args, statuses=CUSTOMER_STATUSES, status=status or "", zone=zone or "",
-                           errors=errors, status_options=_STATUS_OPTIONS, **self._pager(request, "customers", args, found))
+                           errors=errors, status_options=_STATUS_OPTIONS,
+                           **self._pager(request, "customers", args, found))
 
     def _pager(self, request: IRequest, path: str, args: Any, found: paging.Page[Any]) -> dict[str, str]:
         base = self.base(request) + path
-        return {"next_url": f"{base}?{args.query(cursor=found.next_cursor)}" if found.next_cursor else "",
-                "first_url": f"{base}?{args.query(cursor=None)}" if args.cursor else "",
-                "csv_url": f"{base}?{args.query(cursor=None, format='csv')}"}
+        return {"next_url": base + args.query(after=found.next_cursor) if found.next_cursor else "",
+                "first_url": base + args.query() if args.cursor else "",
+                "csv_url": base + args.query(format="csv")}
 
     # -- a customer's page ----------------------------------------------------------------------
 
@@ -248,11 +230,15 @@ class Customers(Section):
                                  if p.type == next((x.type for x in products if x.id == sv.service.product_id), p.type)
                                  and p.id != sv.service.product_id]
                  for sv in page.services}
-        return self.render(request, "admin/customers/customer.html", who, p=page, c=page.customer,
-                           money=self._money(who, locale), octets=_octets, graphs=self._graphs(who.org_id, page),
+        fmt = self._money(who, locale)
+        return self.render(request, "admin/customers/customer.html", who, p=page, c=page.customer, money=fmt,
+                           octets=_octets, graphs=self._graphs(who.org_id, page),
                            plans=plans, methods=METHODS, values=values or {}, errors=errors or {}, notice=notice,
                            password=password, today=page.today.isoformat(), paid_id=forms.arg(request, "receipt", 20),
-                           amount_hint=f"In {page.currency}, e.g. {money.format_amount(2500, page.currency)}")
+                           amount_hint=f"In {page.currency}, e.g. {money.format_amount(2500, page.currency)}",
+                           money_plain=lambda minor: money.format_amount(minor, page.currency),
+                           invoice_options=[(str(i.id), f"{i.number or i.id} ({fmt(i.open_amount)} open)")
+                                            for i in page.open_invoices])
 
     @app.route("/customers/<int:customer_id>", methods=["GET"])
     @defer.inlineCallbacks
@@ -488,17 +474,17 @@ class Customers(Section):
             return [(s, owners.get(s.login_id or 0)) for s in items]
         if args.csv:
             def every(conn: Connection) -> list[tuple[Any, ...]]:
-                found = list(_every(acct_store.page_sessions, conn, who.org_id, **kw))
+                found = list(lists.every(acct_store.page_sessions, conn, who.org_id, **kw))
                 return [(s.id, s.session.username, owner[1] if owner else "", s.session.framed_ip or "",
                          s.session.start_time.strftime("%Y-%m-%d %H:%M:%S"),
                          s.session.stop_time.strftime("%Y-%m-%d %H:%M:%S") if s.session.stop_time else "",
                          s.session.input_octets, s.session.output_octets) for s, owner in rows_of(conn, found)]
             rows = yield self.read(every)
-            return lists.csv_body(request, "sessions.csv", ("id", "login", "customer", "ip", "started_utc",
+            return lists.csv_body(request, "sessions", ("id", "login", "customer", "ip", "started_utc",
                                                             "stopped_utc", "octets_in", "octets_out"), rows)
 
         def read(conn: Connection) -> tuple[paging.Page[Any], list[tuple[Any, Any]]]:
-            p = _pages(acct_store.page_sessions, conn, who.org_id, args.cursor, **kw)
+            p = lists.paged(acct_store.page_sessions, conn, who.org_id, cursor=args.cursor, limit=PAGE, **kw)
             return p, rows_of(conn, p.items)
         found, rows = yield self.read(read)
         if errors:
@@ -526,7 +512,7 @@ class Customers(Section):
         """Payments received, newest first: ``?since=`` / ``?until=`` (received in [since, until), the
         dashboard's revenue today and this month), ``?method=``; CSV."""
         who = yield self.require(request, "billing.read")
-        args = lists.ListArgs.from_request(request, filters=("since", "until", "method"))
+        args = lists.ListArgs.from_request(request, filters=("since", "until", "method", "customer_id"))
         errors: dict[str, str] = {}
         kw: dict[str, Any] = {}
         for key in ("since", "until"):
@@ -534,6 +520,8 @@ class Customers(Section):
                 kw[key] = _instant(args.filters.get(key, ""), key)
             except ValidationError as e:
                 errors[key] = e.message
+        if "customer_id" in args.filters:
+            kw["customer_id"] = _customer_id(args.filters["customer_id"])
         method = args.filters.get("method")
         if method is not None:
             try:
@@ -546,17 +534,17 @@ class Customers(Section):
             return [(p, names.get(p.customer_id, "")) for p in items]
         if args.csv and not errors:
             def every(conn: Connection) -> list[tuple[Any, ...]]:
-                found = named(conn, list(_every(payments.page, conn, who.org_id, **kw)))
+                found = named(conn, list(lists.every(payments.page, conn, who.org_id, **kw)))
                 return [(p.receipt_number, p.customer_id, name, money.format_amount(p.amount, p.currency), p.currency,
                          p.method, p.reference, p.received_at.strftime("%Y-%m-%d %H:%M:%S")) for p, name in found]
             rows = yield self.read(every)
-            return lists.csv_body(request, "payments.csv", ("receipt", "customer_id", "customer", "amount",
+            return lists.csv_body(request, "payments", ("receipt", "customer_id", "customer", "amount",
                                                             "currency", "method", "reference", "received_utc"), rows)
 
         def read(conn: Connection) -> tuple[Any, list[Any], str]:
             if errors:
                 return paging.Page([], None), [], _locale(conn, who.org_id)
-            p = _pages(payments.page, conn, who.org_id, args.cursor, **kw)
+            p = lists.paged(payments.page, conn, who.org_id, cursor=args.cursor, limit=PAGE, **kw)
             return p, named(conn, p.items), _locale(conn, who.org_id)
         found, rows, locale = yield self.read(read)
         if errors:
@@ -571,7 +559,7 @@ class Customers(Section):
         """Invoices, newest first: ``?state=open``, ``?due_before=`` (the dashboard's open invoices and
         arrears); CSV."""
         who = yield self.require(request, "billing.read")
-        args = lists.ListArgs.from_request(request, filters=("state", "due_before"))
+        args = lists.ListArgs.from_request(request, filters=("state", "due_before", "customer_id"))
         errors: dict[str, str] = {}
         kw: dict[str, Any] = {}
         state = args.filters.get("state")
@@ -579,6 +567,8 @@ class Customers(Section):
             errors["state"] = "Choose a state from the list."
         else:
             kw["state"] = state
+        if "customer_id" in args.filters:
+            kw["customer_id"] = _customer_id(args.filters["customer_id"])
         try:
             kw["due_before"] = _day(args.filters.get("due_before", ""), "due_before")
         except ValidationError as e:
@@ -589,18 +579,18 @@ class Customers(Section):
             return [(i, names.get(i.customer_id, "")) for i in items]
         if args.csv and not errors:
             def every(conn: Connection) -> list[tuple[Any, ...]]:
-                found = named(conn, list(_every(invoices.page, conn, who.org_id, **kw)))
+                found = named(conn, list(lists.every(invoices.page, conn, who.org_id, **kw)))
                 return [(i.number or f"draft {i.id}", i.customer_id, name, i.state, i.issue_date.isoformat(),
                          i.due_date.isoformat(), money.format_amount(i.total, i.currency),
                          money.format_amount(i.open_amount, i.currency), i.currency) for i, name in found]
             rows = yield self.read(every)
-            return lists.csv_body(request, "invoices.csv", ("number", "customer_id", "customer", "state", "issued",
+            return lists.csv_body(request, "invoices", ("number", "customer_id", "customer", "state", "issued",
                                                             "due", "total", "open", "currency"), rows)
 
         def read(conn: Connection) -> tuple[Any, list[Any], str]:
             if errors:
                 return paging.Page([], None), [], _locale(conn, who.org_id)
-            p = _pages(invoices.page, conn, who.org_id, args.cursor, **kw)
+            p = lists.paged(invoices.page, conn, who.org_id, cursor=args.cursor, limit=PAGE, **kw)
             return p, named(conn, p.items), _locale(conn, who.org_id)
         found, rows, locale = yield self.read(read)
         if errors:
