@@ -550,7 +550,7 @@ class Customers(Section):
         if errors:
             request.setResponseCode(400)
         return self.render(request, "admin/customers/payments.html", who, rows=rows, args=args, errors=errors,
-                           money=self._money(who, locale), methods=METHODS, filters=args.filters,
+                           money=self._money(who, locale), methods=list(METHODS), filters=args.filters,
                            **self._pager(request, "payments", args, found))
 
     @app.route("/invoices", methods=["GET"])
@@ -596,7 +596,8 @@ class Customers(Section):
         if errors:
             request.setResponseCode(400)
         return self.render(request, "admin/customers/invoices.html", who, rows=rows, args=args, errors=errors,
-                           money=self._money(who, locale), states=INVOICE_STATES, filters=args.filters,
+                           money=self._money(who, locale), states=[(x, x.title()) for x in INVOICE_STATES],
+                           filters=args.filters,
                            **self._pager(request, "invoices", args, found))
 
     @defer.inlineCallbacks
