@@ -222,10 +222,6 @@ class Customers(Section):
         if not notice:
             done = forms.arg(request, "done", 40)
             notice = DONE.get(done, "")
-            receipt = forms.arg(request, "receipt", 20)
-            paid = next((p for p in page.payments if str(p.id) == receipt), None)
-            if paid is not None:
-                notice = f"Payment {paid.receipt_number} recorded."
         plans = {sv.service.id: [(str(p.id), p.name) for p in products
                                  if p.type == next((x.type for x in products if x.id == sv.service.product_id), p.type)
                                  and p.id != sv.service.product_id]
