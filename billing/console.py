@@ -463,3 +463,25 @@ def customer_page(conn: Connection, box: SecretBox, org_id: int, customer_id: in
         tuple(outbox.page(conn, org_id, customer_id=customer_id, limit=RECENT).items),
         tuple(reversed(items[-TIMELINE_HEAD:])),
     )
+
+
+# -- the console's lists ---------------------------------------------------------------------------
+
+
+def customer_names(conn: Connection, org_id: int, ids: set[int] | list[int]) -> dict[int, str]:
+    """The names of the org's customers ``ids`` (another org's ids are left out): the lists of
+    payments and invoices name whose they are."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = conn.execute(sa.select(customers_t.c.id, customers_t.c.name).where(
+        customers_t.c.org_id == org_id, customers_t.c.id.in_(wanted)))
+    return {int(r.id): r.name for r in rows}
+
+
+def owners_of_logins(conn: Connection, org_id: int, login_ids: set[int] | list[int]) -> dict[int, tuple[int, str]]:
+    """login id -> (customer id, name) of the customer whose service owns (or owned) the org's login:
+    the list of sessions names whose they are (a login without a service is left out)."""
+    owners = _customers_of_logins(conn, org_id, sorted(set(login_ids)))
+    names = customer_names(conn, org_id, set(owners.values()))
+    return {lid: (cid, names[cid]) for lid, cid in owners.items() if cid in names}

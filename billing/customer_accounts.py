@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from aaad import orgs, urls
 from aaad.crypto import SecretBox
-from aaad.errors import ValidationError
+from aaad.errors import NotFound, ValidationError
 from aaad.view.write import LoginWriter
 from billing import customers, voucher_sales
 from billing.notify import outbox
@@ -86,6 +86,30 @@ def send(conn: Connection, box: SecretBox, org_id: int, c: customers.Customer, n
     outbox.queue(conn, box, org_id, [outbox.Draft("customer.credentials", f"cred:{c.id}:{now.isoformat()}", c.id,
                                                   variables, secret)], now, facts=facts)
     return password
+
+
+def reset_password(conn: Connection, org_id: int, customer_id: int, now: datetime) -> str:
+    """A new random portal password for the org's customer (NotFound if none), returned to be shown
+    once to the operator who tells the customer; the old one stops working."""
+    password = new_password()
+    customers.set_password(conn, org_id, customer_id, password, now)
+    return password
+
+
+def resend_credentials(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime, *,
+                       base_url: str = "") -> customers.Customer:
+    """Send the customer their sign-in details again (:func:`send`: a new portal password by e-mail).
+    NotFound if the org has no such customer; ValidationError("email") without an e-mail address,
+    ValidationError("status") for a closed customer."""
+    c = customers.get(conn, org_id, customer_id)
+    if c is None:
+        raise NotFound("customer", customer_id)
+    if c.status == "closed":
+        raise ValidationError("status", "the customer is closed")
+    if not (c.email or "").strip():
+        raise ValidationError("email", "the credentials go by e-mail: give the customer an e-mail address first")
+    send(conn, box, org_id, c, now, base_url=base_url)
+    return customers.get(conn, org_id, customer_id) or c
 
 
 def _slug(conn: Connection, org_id: int) -> str:

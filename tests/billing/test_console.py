@@ -396,3 +396,18 @@ def test_bench_console_runs_small() -> None:
     res = mod.bench_database(o, "sqlite")
     assert all(v["not_found"] == 0 for k, v in res["search"].items() if k != "all"), res["search"]
     assert res["customer_page"]["n"] == 21 and res["figures_ms"] > 0
+
+
+# -- the console's lists ---------------------------------------------------------------------------
+
+def test_names_and_owners_of_logins_stay_in_the_org(seeded: Seeded) -> None:
+    """The lists name customers and the owners of logins of the org only; another org's ids are left out."""
+    a, b = seeded.a, seeded.b
+    assert a.read(console.customer_names, a.org_id, {seeded.john, seeded.jane, seeded.john_b}) == {
+        seeded.john: "John Doe", seeded.jane: "Jane Smith"}
+    assert a.read(console.customer_names, a.org_id, []) == {}
+    page = a.read(console.customer_page, a.box, a.org_id, seeded.john, NOW)
+    lg = page.services[0].login
+    assert lg is not None
+    assert a.read(console.owners_of_logins, a.org_id, [lg.id]) == {lg.id: (seeded.john, "John Doe")}
+    assert b.read(console.owners_of_logins, b.org_id, [lg.id]) == {}

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from aaad import events
-from aaad.errors import ValidationError
+from aaad.errors import NotFound, ValidationError
 from billing import customer_accounts, customers, invoices
 from billing.notify import settings as ns
 from billing.notify.schema import messages as msg_t
@@ -136,3 +136,34 @@ def test_closing_keeps_vouchers(engine: Any, tmp_path: Path) -> None:
     assert v.id == done.voucher.id
     from aaad.view import store
     assert w.read(store.get_login, w.box, w.org_id, v.login_id) is not None
+
+
+def test_reset_password_gives_a_new_one_that_works(engine: Any, tmp_path: Path) -> None:
+    """An operator's reset: a new random portal password, returned once; the old one stops working;
+    another org's customer is not found."""
+    w = _world(engine, tmp_path)
+    c = w.tx(customers.add, w.org_id, T0, name="Ama Mensah")
+    w.tx(customers.set_password, w.org_id, c.id, "old password", T0)
+    pw = w.tx(customer_accounts.reset_password, w.org_id, c.id, T0)
+    assert len(pw) == customer_accounts.PASSWORD_CHARS
+    assert w.read(customers.verify_password, w.org_id, c.id, pw)
+    assert not w.read(customers.verify_password, w.org_id, c.id, "old password")
+    with pytest.raises(NotFound):
+        w.tx(customer_accounts.reset_password, w.org_id + 1000, c.id, T0)
+
+
+def test_resend_credentials_needs_an_email(engine: Any, tmp_path: Path) -> None:
+    """Resending queues one customer.credentials e-mail with a new password; without an e-mail address it is
+    refused naming the field and nothing is queued."""
+    w = _world(engine, tmp_path)
+    with_mail = w.tx(customers.add, w.org_id, T0, name="Ama Mensah", email="ama@example.com")
+    without = w.tx(customers.add, w.org_id, T0, name="Kofi", phone="0540000000")
+    done = w.tx(customer_accounts.resend_credentials, w.box, w.org_id, with_mail.id, T0, base_url=BASE)
+    assert done.has_password
+    (m,) = _messages(w, "customer.credentials")
+    assert m.customer_id == with_mail.id
+    with pytest.raises(ValidationError) as e:
+        w.tx(customer_accounts.resend_credentials, w.box, w.org_id, without.id, T0, base_url=BASE)
+    assert e.value.field == "email" and len(_messages(w, "customer.credentials")) == 1
+    with pytest.raises(NotFound):
+        w.tx(customer_accounts.resend_credentials, w.box, w.org_id, 10**6, T0, base_url=BASE)

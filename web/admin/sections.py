@@ -2,9 +2,11 @@
 from the one whose ``paths`` holds the segment, and builds its menu from their ``nav`` entries."""
 from __future__ import annotations
 
+from web.admin.customers import Customers
 from web.admin.section import Nav, Section
 
 SECTIONS: tuple[type[Section], ...] = (
+    Customers,
 )
 
 
