@@ -54,28 +54,15 @@ DONE = {
 
 # -- reads (each one transaction; domain functions only) ----------------------------------------------------
 
-def _pager(fn: Callable[..., paging.Page[Any]], conn: Connection, cursor: str | None, **kw: Any
-           ) -> paging.Page[Any]:
-    """One page of a domain list; a cursor the list did not give out shows the first page."""
-    try:
-        return fn(conn, cursor=cursor, limit=PAGE, **kw)
-    except ValidationError as e:
-        if e.field != "cursor":
-            raise
-        return fn(conn, cursor=None, limit=PAGE, **kw)
+def _page(conn: Connection, fn: Callable[..., paging.Page[Any]], cursor: str | None, *args: Any,
+          **kw: Any) -> paging.Page[Any]:
+    """One page of a domain list (a cursor the list did not give out: the first page)."""
+    return lists.paged(fn, conn, *args, cursor=cursor, **kw)
 
 
-def _every(fn: Callable[..., paging.Page[Any]], conn: Connection, cap: int = 100_000, **kw: Any) -> list[Any]:
-    """Every row of a domain list (for CSV), page after page."""
-    out: list[Any] = []
-    cursor: str | None = None
-    while len(out) < cap:
-        p = fn(conn, cursor=cursor, limit=500, **kw)
-        out.extend(p.items)
-        cursor = p.next_cursor
-        if not cursor:
-            break
-    return out[:cap]
+def _all(conn: Connection, fn: Callable[..., paging.Page[Any]], *args: Any, **kw: Any) -> list[Any]:
+    """Every row of a domain list, for a CSV download."""
+    return list(lists.every(fn, conn, *args, **kw))
 
 
 def _names(conn: Connection, org_id: int, ids: set[int]) -> dict[int, str]:
@@ -112,7 +99,7 @@ def _choices(conn: Connection, org_id: int, now: datetime) -> Choices:
 
 def _reg_list(conn: Connection, org_id: int, status: str | None, q: str | None, cursor: str | None,
               now: datetime) -> tuple[paging.Page[registrations.Registration], Choices]:
-    p = _pager(registrations.page, conn, cursor, org_id=org_id, status=status, q=q)
+    p = _page(conn, registrations.page, cursor, org_id=org_id, status=status, q=q)
     return p, _choices(conn, org_id, now)
 
 
@@ -205,7 +192,7 @@ class Queues(Section):
         wanted = None if status == "all" else status
         q = args.filters.get("q")
         if args.csv:
-            rows = yield self.read(_every, registrations.page, org_id=who.org_id, status=wanted, q=q)
+            rows = yield self.read(_all, registrations.page, org_id=who.org_id, status=wanted, q=q)
             return lists.csv_body(request, "registrations.csv",
                                   ["id", "status", "name", "email", "phone", "address", "zone", "product_id",
                                    "customer_id", "document", "created_at", "decided_at", "reason"],
@@ -362,9 +349,9 @@ class Queues(Section):
 
         def read(conn: Connection) -> tuple[Any, dict[int, str], Callable[[int, str], str]]:
             if args.csv:
-                rows = _every(orders.page, conn, org_id=who.org_id, status=status, method=method)
+                rows = _all(conn, orders.page, org_id=who.org_id, status=status, method=method)
             else:
-                rows = _pager(orders.page, conn, args.cursor, org_id=who.org_id, status=status, method=method)
+                rows = _page(conn, orders.page, args.cursor, org_id=who.org_id, status=status, method=method)
             items = rows if isinstance(rows, list) else rows.items
             return rows, _names(conn, cast(int, who.org_id), {o.customer_id for o in items}), \
                 _money(conn, cast(int, who.org_id))
@@ -441,10 +428,10 @@ class Queues(Section):
 
         def read(conn: Connection) -> tuple[Any, dict[int, str]]:
             if args.csv:
-                rows: Any = _every(tickets.page, conn, org_id=who.org_id, status=status, sort="-updated_at")
+                rows: Any = _all(conn, tickets.page, org_id=who.org_id, status=status, sort="-updated_at")
                 items = rows
             else:
-                rows = _pager(tickets.page, conn, args.cursor, org_id=who.org_id, status=status, sort="-updated_at")
+                rows = _page(conn, tickets.page, args.cursor, org_id=who.org_id, status=status, sort="-updated_at")
                 items = rows.items
             return rows, _names(conn, cast(int, who.org_id), {t.customer_id for t in items})
         found, names = yield self.read(read)

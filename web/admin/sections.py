@@ -2,9 +2,13 @@
 from the one whose ``paths`` holds the segment, and builds its menu from their ``nav`` entries."""
 from __future__ import annotations
 
+from web.admin.queues import Queues
 from web.admin.section import Nav, Section
+from web.admin.vouchers import Vouchers
 
 SECTIONS: tuple[type[Section], ...] = (
+    Queues,
+    Vouchers,
 )
 
 

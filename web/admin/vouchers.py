@@ -51,29 +51,15 @@ BATCH_FIELDS = ("package_id", "count", "note", "code_length", "prefix")
 
 # -- reads ------------------------------------------------------------------------------------------------
 
-def _pager(fn: Callable[..., paging.Page[Any]], conn: Connection, cursor: str | None, *args: Any,
-           **kw: Any) -> paging.Page[Any]:
-    """One page of a domain list; a cursor the list did not give out shows the first page."""
-    try:
-        return fn(conn, *args, cursor=cursor, limit=PAGE, **kw)
-    except ValidationError as e:
-        if e.field != "cursor":
-            raise
-        return fn(conn, *args, cursor=None, limit=PAGE, **kw)
+def _page(conn: Connection, fn: Callable[..., paging.Page[Any]], cursor: str | None, *args: Any,
+          **kw: Any) -> paging.Page[Any]:
+    """One page of a domain list (a cursor the list did not give out: the first page)."""
+    return lists.paged(fn, conn, *args, cursor=cursor, **kw)
 
 
-def _every(fn: Callable[..., paging.Page[Any]], conn: Connection, *args: Any, cap: int = 100_000,
-           **kw: Any) -> list[Any]:
-    """Every row of a domain list (for CSV), page after page."""
-    out: list[Any] = []
-    cursor: str | None = None
-    while len(out) < cap:
-        p = fn(conn, *args, cursor=cursor, limit=500, **kw)
-        out.extend(p.items)
-        cursor = p.next_cursor
-        if not cursor:
-            break
-    return out[:cap]
+def _all(conn: Connection, fn: Callable[..., paging.Page[Any]], *args: Any, **kw: Any) -> list[Any]:
+    """Every row of a domain list, for a CSV download."""
+    return list(lists.every(fn, conn, *args, **kw))
 
 
 @dataclass(frozen=True)
@@ -98,7 +84,7 @@ def _package_view(conn: Connection, org_id: int, package_id: int) -> tuple[packa
 def _batch_view(conn: Connection, org_id: int, batch_id: int, cursor: str | None, now: datetime
                 ) -> tuple[batches.Batch, paging.Page[vouchers.Voucher]]:
     b = batches.require(conn, org_id, batch_id)
-    return b, _pager(vouchers.page, conn, cursor, org_id, now, batch_id=batch_id)
+    return b, _page(conn, vouchers.page, cursor, org_id, now, batch_id=batch_id)
 
 
 def _active_packages(conn: Connection, org_id: int) -> list[tuple[str, str]]:
@@ -205,7 +191,7 @@ class Vouchers(Section):
         state = f.get("state") if f.get("state") in vouchers.STATES else None
         kw = {"batch_id": _int_filter(f.get("batch")), "package_id": _int_filter(f.get("package")), "state": state}
         if args.csv:
-            rows = yield self.read(_every, vouchers.page, who.org_id, self.now(), **kw)
+            rows = yield self.read(_all, vouchers.page, who.org_id, self.now(), **kw)
             return lists.csv_body(request, "vouchers.csv",
                                   ["id", "code", "package", "batch", "state", "price", "currency", "customer_id",
                                    "created_at", "sold_at", "first_used_at", "expires_at", "time_used",
@@ -216,7 +202,7 @@ class Vouchers(Section):
                                     v.first_used_at.isoformat() if v.first_used_at else "",
                                     v.expires_at.isoformat() if v.expires_at else "", v.time_used, v.octets_used]
                                    for v in rows))
-        found = yield self.read(_pager, vouchers.page, args.cursor, who.org_id, self.now(), **kw)
+        found = yield self.read(_page, vouchers.page, args.cursor, who.org_id, self.now(), **kw)
         pkgs = yield self.read(packages.list_packages, who.org_id)
         return self.render(request, "admin/vouchers/vouchers.html", who, args=args, items=found.items,
                            next_cursor=found.next_cursor, code=code, states=vouchers.STATES,
@@ -252,7 +238,7 @@ class Vouchers(Section):
         args = lists.ListArgs.from_request(request, filters=("active",))
         active = _bool_filter(args.filters.get("active"))
         if args.csv:
-            rows = yield self.read(_every, packages.page, who.org_id, active=active)
+            rows = yield self.read(_all, packages.page, who.org_id, active=active)
             return lists.csv_body(request, "voucher-packages.csv",
                                   ["id", "name", "price", "currency", "rate_limit", "time_limit_seconds",
                                    "data_limit_octets", "validity_hours", "expires_at", "shared_users", "bind_mac",
@@ -262,7 +248,7 @@ class Vouchers(Section):
                                     p.validity_hours or "", p.expires_at.isoformat() if p.expires_at else "",
                                     p.shared_users, p.bind_mac, p.code_only, p.code_length, p.prefix, p.on_portal,
                                     p.active] for p in rows))
-        found = yield self.read(_pager, packages.page, args.cursor, who.org_id, active=active)
+        found = yield self.read(_page, packages.page, args.cursor, who.org_id, active=active)
         return self.render(request, "admin/vouchers/packages.html", who, args=args, items=found.items,
                            next_cursor=found.next_cursor, done=webforms.arg(request, "done", 20))
 
@@ -348,12 +334,12 @@ class Vouchers(Section):
         kw = {"package_id": _int_filter(args.filters.get("package")),
               "revoked": _bool_filter(args.filters.get("revoked"))}
         if args.csv:
-            rows = yield self.read(_every, batches.page, who.org_id, **kw)
+            rows = yield self.read(_all, batches.page, who.org_id, **kw)
             return lists.csv_body(request, "voucher-batches.csv",
                                   ["id", "package_id", "package", "count", "note", "created_at", "revoked_at"],
                                   ([b.id, b.package_id, b.package_name, b.count, b.note, b.created_at.isoformat(),
                                     b.revoked_at.isoformat() if b.revoked_at else ""] for b in rows))
-        found = yield self.read(_pager, batches.page, args.cursor, who.org_id, **kw)
+        found = yield self.read(_page, batches.page, args.cursor, who.org_id, **kw)
         pkgs = yield self.read(packages.list_packages, who.org_id)
         return self.render(request, "admin/vouchers/batches.html", who, args=args, items=found.items,
                            next_cursor=found.next_cursor, packages=[(str(p.id), p.name) for p in pkgs])
