@@ -274,7 +274,7 @@ class Queues(Section):
         set_header(request, "Content-Disposition", 'attachment; filename="{}"'.format(name.replace('"', "")))
         set_header(request, "X-Content-Type-Options", "nosniff")
         set_header(request, "Cache-Control", "no-store")
-        return cast(bytes, body)
+        return body
 
     @defer.inlineCallbacks
     def _reg_action(self, request: IRequest, registration_id: int, fields: tuple[str, ...],
@@ -348,6 +348,7 @@ class Queues(Section):
         status, method = args.filters.get("status"), args.filters.get("method")
 
         def read(conn: Connection) -> tuple[Any, dict[int, str], Callable[[int, str], str]]:
+            rows: Any
             if args.csv:
                 rows = _all(conn, orders.page, org_id=who.org_id, status=status, method=method)
             else:
@@ -413,7 +414,8 @@ class Queues(Section):
         """Cancel a placed, unpaid order (its pending services rejected)."""
         def act(who: Any, form: dict[str, str], before: Any) -> Any:
             return self.write(request, who, "orders.write", orders.cancel, self.deps.login_writer, who.org_id,
-                              order_id, self.now(), reason=form["reason"].strip(), target=f"order {order_id}", before=before)
+                              order_id, self.now(), reason=form["reason"].strip(), target=f"order {order_id}",
+                              before=before)
         return self._order_action(request, order_id, ("reason",), act, "cancelled")
 
     # -- tickets --------------------------------------------------------------------------------------------

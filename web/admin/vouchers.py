@@ -30,7 +30,7 @@ from twisted.internet import defer
 from twisted.web.iweb import IRequest
 
 from aaad import paging
-from aaad.errors import NotFound, ValidationError
+from aaad.errors import ValidationError
 from aaad.view import store as view_store
 from billing import money, settings
 from billing.vouchers import batches, cards, packages, vouchers
@@ -172,7 +172,6 @@ class Vouchers(Section):
     app = Klein()
     paths = ("vouchers",)
     nav = (Nav("vouchers/batches", "Vouchers", "vouchers.read"),)
-    lists: frozenset[str] = frozenset()
 
     # -- vouchers -------------------------------------------------------------------------------------------
 
