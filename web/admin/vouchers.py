@@ -46,6 +46,7 @@ MB = 10**6
 PACKAGE_FIELDS = ("name", "price", "profile_id", "rate_limit", "time_limit", "data_limit", "validity_hours",
                   "expires_at", "shared_users", "code_length", "prefix")
 PACKAGE_BOXES = ("bind_mac", "code_only", "on_portal")
+FORM_FIELDS = PACKAGE_FIELDS + PACKAGE_BOXES
 BATCH_FIELDS = ("package_id", "count", "note", "code_length", "prefix")
 
 
@@ -281,7 +282,7 @@ class Vouchers(Section):
                                  self.now(), target="voucher package", **values)
         except ValidationError as e:
             request.setResponseCode(400)
-            return self._package_page(request, who, m, None, form, boxes, {_field(e, PACKAGE_FIELDS): e.message})
+            return self._package_page(request, who, m, None, form, boxes, {_field(e, FORM_FIELDS): e.message})
         return self.see_other(request, self.base(request) + f"vouchers/packages?done=added-{p.id}")
 
     @app.route("/vouchers/packages/<int:package_id>", methods=["GET"])
@@ -308,7 +309,7 @@ class Vouchers(Section):
                              target=f"voucher package {package_id}", before=p, **values)
         except ValidationError as e:
             request.setResponseCode(400)
-            return self._package_page(request, who, m, p, form, boxes, {_field(e, PACKAGE_FIELDS): e.message})
+            return self._package_page(request, who, m, p, form, boxes, {_field(e, FORM_FIELDS): e.message})
         return self.see_other(request, self.base(request) + f"vouchers/packages?done=changed-{package_id}")
 
     @app.route("/vouchers/packages/<int:package_id>/<any(retire, reinstate):action>", methods=["POST"])
