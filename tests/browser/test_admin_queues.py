@@ -27,6 +27,15 @@ from tests.e2e.test_write_path_e2e import pap  # noqa: E402
 PORTAL_PASSWORD = "Applicant-portal-2026"
 
 
+def owner_signs_in(driver: Any, site: Site) -> None:
+    """Sign in as the demo owner in a browser holding no console cookie (another test's is cleared on a
+    console page: a cookie with Path=/admin/ is only seen there)."""
+    driver.get(site.url("/admin/login"))
+    driver.delete_all_cookies()
+    sign_in(driver, site, "owner@demo.example", "owner-pass")
+    kit.wait_text(driver, "Dashboard")
+
+
 def choose(driver: Any, name: str, label: str) -> None:
     Select(kit.field(driver, name)).select_by_visible_text(label)
 
@@ -53,8 +62,7 @@ def _registration(site: Site) -> tuple[int, int, int, str]:
 def test_owner_approves_a_registration_and_its_login_authenticates(driver: Any, demo_daemon: Site) -> None:
     """Dashboard → pending registrations → the registration → approve with a product; the new customer
     signs in to the portal, reads the login's password there, and radclient is accepted with it."""
-    sign_in(driver, demo_daemon, "owner@demo.example", "owner-pass")
-    kit.wait_text(driver, "Dashboard")
+    owner_signs_in(driver, demo_daemon)
     kit.click(driver, "Pending registrations")
     kit.wait_text(driver, "Applicant 1")
     assert "status=pending" in driver.current_url
@@ -91,8 +99,7 @@ def test_owner_generates_and_prints_a_voucher_batch(driver: Any, demo_daemon: Si
     """Vouchers → generate a batch of the demo's "1 hour" package → its page lists the codes; the print link
     answers application/pdf starting with %PDF.  The packages, the vouchers, the orders and tickets pages
     are audited on the way."""
-    sign_in(driver, demo_daemon, "owner@demo.example", "owner-pass")
-    kit.wait_text(driver, "Dashboard")
+    owner_signs_in(driver, demo_daemon)
     kit.click(driver, "^Vouchers$")
     kit.wait_text(driver, "Voucher batches")
     kit.audit(driver, "voucher-batches")
