@@ -168,6 +168,12 @@ def test_approve_many(console_as: Any, people: Any) -> None:
     assert _status(world, a.id).status == "approved" and _status(world, c.id).status == "rejected"
     r = b.post("/admin/registrations/bulk-approve", {"csrf": _token(b), "product_id": str(pid)})
     assert r.code == 400 and "Tick the registrations to approve." in r.text
+    third = _registration(world)
+    r = b.post("/admin/registrations/bulk-approve",
+               [("csrf", _token(b)), ("ids", str(third.id)), ("product_id", str(pid)), ("start", "someday")])
+    assert r.code == 400 and _error_next_to(r.text, "start") and 'value="someday"' in r.text
+    assert f'value="{third.id}" id="tick-{third.id}" aria-label="Approve {third.name}" checked' in r.text
+    assert _status(world, third.id).status == "pending"
 
 
 def test_reject_and_ask_for_more_information(console_as: Any, people: Any) -> None:

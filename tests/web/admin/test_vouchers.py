@@ -182,6 +182,21 @@ def test_revoke_a_batch_and_a_voucher(console_as: Any, people: Any) -> None:
     assert "Revoke every voucher" not in b.get(f"/admin/vouchers/batches/{bt.id}").text
 
 
+def test_a_batch_page_is_paged(console_as: Any, people: Any) -> None:
+    """A batch of 60: its page lists 50 codes and links the next page, which lists the other 10."""
+    world = people.world
+    bt = _batch(world, 60)
+    codes = [v.code for v in _vouchers(world, bt.id)]
+    b = console_as("cashier")
+    first = b.get(f"/admin/vouchers/batches/{bt.id}").text
+    assert sum(c in first for c in codes) == 50
+    m = re.search(r'href="([^"]+)" rel="next"', first)
+    assert m is not None
+    second = b.get("/admin/vouchers/batches/" + m.group(1).replace("&amp;", "&").rsplit("/", 1)[1]).text
+    assert sum(c in second for c in codes) == 10 and "First page" in second
+    assert sum(c in b.get(f"/admin/vouchers/batches/{bt.id}?after=junk").text for c in codes) == 50
+
+
 # -- vouchers ------------------------------------------------------------------------------------
 
 def test_look_up_a_code_and_list_vouchers(console_as: Any, people: Any) -> None:
@@ -250,6 +265,7 @@ def test_roles_without_vouchers_write_get_the_403_page(console_as: Any, people: 
 
 
 def test_every_voucher_post_needs_the_csrf_token(console_as: Any, people: Any) -> None:
+    """Each voucher form's POST without the session's token: 403, nothing changes."""
     world = people.world
     bt = _batch(world, 1)
     v = _vouchers(world, bt.id)[0]
