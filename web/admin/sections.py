@@ -3,10 +3,14 @@ from the one whose ``paths`` holds the segment, and builds its menu from their `
 from __future__ import annotations
 
 from web.admin.customers import Customers
+from web.admin.queues import Queues
 from web.admin.section import Nav, Section
+from web.admin.vouchers import Vouchers
 
 SECTIONS: tuple[type[Section], ...] = (
     Customers,
+    Queues,
+    Vouchers,
 )
 
 
