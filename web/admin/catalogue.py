@@ -17,7 +17,7 @@ writes it (25.00) and a size as aaad's profiles take it (100G).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any
 
 from klein import Klein
@@ -25,14 +25,14 @@ from sqlalchemy.engine import Connection
 from twisted.internet import defer
 from twisted.web.iweb import IRequest
 
-from aaad import fup, paging
+from aaad import fup
 from aaad.errors import NotFound, ValidationError
 from aaad.view import store
 from aaad.view.model import Profile
 from billing import catalogue, documents, money, settings
 from billing.schema import PERIODS, PRODUCT_TYPES
 from web import forms
-from web.admin.lists import ListArgs, csv_body
+from web.admin.lists import ListArgs, csv_body, every, paged
 from web.admin.section import Nav, Section
 
 TYPE_LABELS = {"internet": "Internet", "voice": "Voice", "bundle": "Bundle", "recurring": "Recurring charge",
@@ -40,7 +40,6 @@ TYPE_LABELS = {"internet": "Internet", "voice": "Voice", "bundle": "Bundle", "re
 PERIOD_LABELS = {"monthly": "Monthly", "days": "Every N days (prepaid)", "daily": "Daily", "once": "Once"}
 PROFILE_TEXT = ("rate_limit", "fup_rate_limit", "pool", "address_list")
 PROFILE_SECONDS = ("session_timeout", "interim_interval")
-CSV_CAP = 100_000
 
 
 class Form:
@@ -83,32 +82,6 @@ class Form:
     def require(self, name: str, message: str) -> None:
         if not self.typed.get(name) and name not in self.errors:
             self.errors[name] = message
-
-
-def all_items(fn: Callable[..., paging.Page[Any]], conn: Connection, *args: Any, **kw: Any) -> Iterator[Any]:
-    """Every item of a domain listing, page by page (for CSV), at most CSV_CAP."""
-    cursor, n = None, 0
-    while True:
-        p = fn(conn, *args, cursor=cursor, limit=500, **kw)
-        for item in p.items:
-            yield item
-            n += 1
-            if n >= CSV_CAP:
-                return
-        if p.next_cursor is None:
-            return
-        cursor = p.next_cursor
-
-
-def first_page(fn: Callable[..., paging.Page[Any]], conn: Connection, *args: Any, cursor: str | None,
-               **kw: Any) -> paging.Page[Any]:
-    """One page of a domain listing; a cursor that is not one of ours gives the first page."""
-    try:
-        return fn(conn, *args, cursor=cursor, **kw)
-    except ValidationError as e:
-        if e.field != "cursor":
-            raise
-        return fn(conn, *args, cursor=None, **kw)
 
 
 def tiers_text(p: Profile | None) -> str:
@@ -166,8 +139,8 @@ def _products(conn: Connection, org_id: int, filters: dict[str, Any], cursor: st
     s = settings.get(conn, org_id)
     profs = {p.id: p for p in store.list_profiles(conn, org_id)}
     if csv:
-        return list(all_items(catalogue.page, conn, org_id, sort="name", **filters)), profs, s
-    return first_page(catalogue.page, conn, org_id, cursor=cursor, sort="name", **filters), profs, s
+        return list(every(catalogue.page, conn, org_id, sort="name", **filters)), profs, s
+    return paged(catalogue.page, conn, org_id, cursor=cursor, sort="name", **filters), profs, s
 
 
 def _product_filters(args: ListArgs) -> dict[str, Any]:
@@ -188,7 +161,6 @@ class Catalogue(Section):
     app = Klein()
     paths = ("products", "profiles")
     nav = (Nav("products", "Products", "catalogue.read"), Nav("profiles", "RADIUS profiles", "network.read"))
-    lists: frozenset[str] = frozenset()
 
     # -- products -------------------------------------------------------------------------------
 
@@ -200,7 +172,7 @@ class Catalogue(Section):
         args = ListArgs.from_request(request, filters=("state", "type", "q"))
         found, profs, s = yield self.read(_products, who.org_id, _product_filters(args), args.cursor, args.csv)
         if args.csv:
-            return csv_body(request, "products.csv",
+            return csv_body(request, "products",
                             ["id", "name", "type", "price", "setup_fee", "currency", "period", "period_days",
                              "taxable", "on_portal", "zones", "active", "data_cap", "rate_limit", "fup_tiers"],
                             ([p.id, p.name, p.type, money.format_amount(p.price, s.currency),
@@ -232,7 +204,7 @@ class Catalogue(Section):
         p, prof, s = yield self.read(_product_page, who.org_id, product_id)
         return self.render(request, "admin/catalogue/product.html", who, product=p, profile=prof, settings=s,
                            types=TYPE_LABELS, periods=PERIOD_LABELS, money=self._money(s), size=fup.format_size,
-                           tier=tier, errors=errors, notice=notice)
+                           tier=tier, tier_errors=errors, notice=notice)
 
     @app.route("/products/new", methods=["GET"])
     @defer.inlineCallbacks
@@ -403,15 +375,15 @@ class Catalogue(Section):
         args = ListArgs.from_request(request, filters=("q",))
         q = args.filters.get("q", "")[:100] or None
         if args.csv:
-            found = yield self.read(lambda conn: list(all_items(store.page_profiles, conn, who.org_id, q=q,
-                                                                sort="name")))
-            return csv_body(request, "profiles.csv",
+            found = yield self.read(lambda conn: list(every(store.page_profiles, conn, who.org_id, q=q, sort="name")))
+            return csv_body(request, "profiles",
                             ["id", "name", "rate_limit", "fup_rate_limit", "fup_tiers", "session_timeout", "pool",
                              "interim_interval", "address_list", "block_when_exhausted", "free_hours"],
                             ([p.id, p.name, p.rate_limit or "", p.fup_rate_limit or "", tiers_text(p),
                               p.session_timeout or "", p.pool or "", p.interim_interval or "", p.address_list or "",
                               "yes" if p.block_when_exhausted else "no", str(p.free_hours or "")] for p in found))
-        found = yield self.read(first_page, store.page_profiles, who.org_id, cursor=args.cursor, q=q, sort="name")
+        found = yield self.read(lambda conn: paged(store.page_profiles, conn, who.org_id, cursor=args.cursor, q=q,
+                                                     sort="name"))
         return self.render(request, "admin/catalogue/profiles.html", who, profiles=found.items, args=args,
                            next_cursor=found.next_cursor, size=fup.format_size)
 

@@ -19,6 +19,7 @@ daemon's enforcement service, :mod:`billing.notify.outbox`.  A secret is never p
 """
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,8 +40,8 @@ from billing.notify.schema import MESSAGE_STATES
 from enforcement import actions, provision, status_store
 from enforcement.routeros import RouterAccess, RouterError, RouterStatus
 from web import forms
-from web.admin.catalogue import Form, all_items, first_page
-from web.admin.lists import ListArgs, csv_body
+from web.admin.catalogue import Form
+from web.admin.lists import ListArgs, csv_body, every, paged
 from web.admin.section import Nav, Section
 
 SESSIONS_SHOWN = 50
@@ -74,7 +75,7 @@ def _router(conn: Connection, box: Any, org_id: int, nas_id: int) -> nas.Nas:
 def _router_page(conn: Connection, box: Any, org_id: int, nas_id: int, cursor: str | None
                  ) -> tuple[nas.Nas, RouterStatus | None, Any]:
     n = _router(conn, box, org_id, nas_id)
-    live = first_page(acct_store.page_sessions, conn, org_id, cursor=cursor, is_open=True, nas_id=nas_id,
+    live = paged(acct_store.page_sessions, conn, org_id, cursor=cursor, is_open=True, nas_id=nas_id,
                       limit=SESSIONS_SHOWN)
     return n, status_store.last(conn, org_id, nas_id), live
 
@@ -86,7 +87,7 @@ def _plan(conn: Connection, org_id: int, n: nas.Nas, settings: provision.Provisi
 
 
 def _router_filters(args: ListArgs) -> dict[str, Any]:
-    f, out = args.filters, {}
+    f, out = args.filters, dict[str, Any]()
     if f.get("reachable") in ("true", "false"):
         out["reachable"] = f["reachable"] == "true"
     if f.get("type") in nas.NAS_TYPES:
@@ -97,7 +98,7 @@ def _router_filters(args: ListArgs) -> dict[str, Any]:
 
 
 def _action_filters(args: ListArgs) -> dict[str, Any]:
-    f, out = args.filters, {}
+    f, out = args.filters, dict[str, Any]()
     if f.get("state") in actions.STATES:
         out["state"] = f["state"]
     if f.get("kind") in actions.KINDS:
@@ -108,7 +109,7 @@ def _action_filters(args: ListArgs) -> dict[str, Any]:
 
 
 def _message_filters(args: ListArgs) -> dict[str, Any]:
-    f, out = args.filters, {}
+    f, out = args.filters, dict[str, Any]()
     if f.get("state") in MESSAGE_STATES:
         out["state"] = f["state"]
     if f.get("channel") in CHANNELS:
@@ -116,6 +117,10 @@ def _message_filters(args: ListArgs) -> dict[str, Any]:
     if f.get("kind"):
         out["kind"] = f["kind"][:40]
     return out
+
+
+def _options(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [("", "Any"), *((v, v.replace("_", " ")) for v in values)]
 
 
 def _names(conn: Connection, box: Any, org_id: int) -> dict[int, str]:
@@ -144,9 +149,9 @@ class Network(Section):
         args = ListArgs.from_request(request, filters=("reachable", "type", "q"))
         box, f = self.deps.box, _router_filters(args)
         if args.csv:
-            found = yield self.read(lambda conn: list(all_items(status_store.page_routers, conn, box, who.org_id,
+            found = yield self.read(lambda conn: list(every(status_store.page_routers, conn, box, who.org_id,
                                                                 **f)))
-            return csv_body(request, "routers.csv",
+            return csv_body(request, "routers",
                             ["id", "name", "address", "type", "api", "reachable", "version", "board", "identity",
                              "error", "checked_at"],
                             ([r.nas.id, r.nas.name, r.nas.address, r.nas.type, "yes" if r.nas.api_username else "no",
@@ -154,7 +159,8 @@ class Network(Section):
                               *((r.status.version or "", r.status.board or "", r.status.identity or "",
                                  r.status.error or "", when(r.status.checked_at)) if r.status else ("",) * 5)]
                              for r in found))
-        found = yield self.read(first_page, status_store.page_routers, box, who.org_id, cursor=args.cursor, **f)
+        found = yield self.read(lambda conn: paged(status_store.page_routers, conn, box, who.org_id,
+                                                     cursor=args.cursor, **f))
         return self.render(request, "admin/network/routers.html", who, routers=found.items, args=args,
                            next_cursor=found.next_cursor, when=when, types=nas.NAS_TYPES)
 
@@ -295,14 +301,14 @@ class Network(Section):
         address = typed["radius_address"] or provision.default_radius_address(conf)
         if typed["radius_address"]:
             try:
-                import ipaddress
                 address = str(ipaddress.ip_address(typed["radius_address"]))
             except ValueError:
                 errors["radius_address"] = f"{typed['radius_address']!r} is not an IP address."
         elif address is None:
             errors["radius_address"] = ("aaad cannot tell which address the router reaches its RADIUS at "
                                         "([radius] address is a wildcard): type it.")
-        settings = None if errors else provision.settings_from(conf, address, hotspot=bool(typed["hotspot"]))
+        settings = None if errors or address is None else provision.settings_from(conf, address,
+                                                                                    hotspot=bool(typed["hotspot"]))
         return typed, errors, settings
 
     @defer.inlineCallbacks
@@ -389,20 +395,22 @@ class Network(Section):
         args = ListArgs.from_request(request, filters=("state", "kind", "nas_id"))
         f, box = _action_filters(args), self.deps.box
         if args.csv:
-            found, names = yield self.read(lambda conn: (list(all_items(actions.page_actions, conn, who.org_id,
+            found, names = yield self.read(lambda conn: (list(every(actions.page_actions, conn, who.org_id,
                                                                         **f)), _names(conn, box, who.org_id)))
-            return csv_body(request, "actions.csv",
+            return csv_body(request, "actions",
                             ["id", "created_at", "kind", "cause", "username", "router", "state", "attempts",
                              "outcome", "error_cause", "detail", "reason", "done_at", "rtt_ms"],
                             ([a.id, when(a.created_at), a.kind, a.cause, a.username, names.get(a.nas_id, a.nas_id),
                               a.state, a.attempts, a.outcome or "", a.error_cause or "", a.detail, a.reason,
                               when(a.done_at), a.rtt_ms if a.rtt_ms is not None else ""] for a in found))
-        found, names = yield self.read(lambda conn: (first_page(actions.page_actions, conn, who.org_id,
+        found, names = yield self.read(lambda conn: (paged(actions.page_actions, conn, who.org_id,
                                                                 cursor=args.cursor, **f),
                                                      _names(conn, box, who.org_id)))
         return self.render(request, "admin/network/actions.html", who, actions=found.items, args=args,
-                           next_cursor=found.next_cursor, when=when, names=names, states=actions.STATES,
-                           kinds=actions.KINDS)
+                           next_cursor=found.next_cursor, when=when, names=names,
+                           state_options=_options(actions.STATES),
+                           kind_options=_options(actions.KINDS),
+                           router_options=[("", "Any"), *((str(k), v) for k, v in names.items())])
 
     @app.route("/actions/<int:action_id>", methods=["GET"])
     @defer.inlineCallbacks
@@ -429,15 +437,16 @@ class Network(Section):
         args = ListArgs.from_request(request, filters=("state", "channel", "kind"))
         f = _message_filters(args)
         if args.csv:
-            found = yield self.read(lambda conn: list(all_items(outbox.page, conn, who.org_id, **f)))
-            return csv_body(request, "messages.csv",
+            found = yield self.read(lambda conn: list(every(outbox.page, conn, who.org_id, **f)))
+            return csv_body(request, "messages",
                             ["id", "created_at", "kind", "channel", "customer_id", "recipient", "state", "attempts",
                              "error", "sent_at", "done_at"],
                             ([m.id, when(m.created_at), m.kind, m.channel, m.customer_id or "", m.recipient, m.state,
                               m.attempts, m.error or "", when(m.sent_at), when(m.done_at)] for m in found))
-        found = yield self.read(first_page, outbox.page, who.org_id, cursor=args.cursor, **f)
+        found = yield self.read(lambda conn: paged(outbox.page, conn, who.org_id, cursor=args.cursor, **f))
         return self.render(request, "admin/network/messages.html", who, messages=found.items, args=args,
-                           next_cursor=found.next_cursor, when=when, states=MESSAGE_STATES, channels=CHANNELS)
+                           next_cursor=found.next_cursor, when=when, state_options=_options(MESSAGE_STATES),
+                           channel_options=_options(CHANNELS))
 
     @app.route("/messages/<int:message_id>", methods=["GET"])
     @defer.inlineCallbacks

@@ -2,9 +2,13 @@
 from the one whose ``paths`` holds the segment, and builds its menu from their ``nav`` entries."""
 from __future__ import annotations
 
+from web.admin.catalogue import Catalogue
+from web.admin.network import Network
 from web.admin.section import Nav, Section
 
 SECTIONS: tuple[type[Section], ...] = (
+    Catalogue,
+    Network,
 )
 
 
