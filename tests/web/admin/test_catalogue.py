@@ -4,7 +4,9 @@ refused, CSRF on every form, org isolation on every route, errors next to their 
 from __future__ import annotations
 
 import csv
+import html
 import io
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -287,3 +289,23 @@ def test_another_orgs_owner_gets_404_for_every_demo_id(console_as: Any, world: W
         assert b.post(path, {"csrf": token(b), **data}).code == 404, path
     assert "Home 50M" in b.get("/admin/products").text        # its own, same name
     assert f'products/{pid}"' not in b.get("/admin/products").text
+
+
+def test_the_list_pages_with_a_cursor_keeping_the_filters(console_as: Any, world: World) -> None:
+    """More than a page (named to sort last): 50 on the first with a "Next page" link keeping the
+    filter; the rest on the second with a way back to the first; the CSV has them all."""
+    from aaad.view.write import LoginWriter
+    with world.db.engine.begin() as c:
+        for i in range(55):
+            catalogue.add_product(c, LoginWriter(world.box), world.demo, NOW, name=f"Zz bulk {i:02d}",
+                                  type="recurring", price=100)
+    b: Admin = console_as("owner")
+    r = b.get("/admin/products?q=bulk")
+    assert r.text.count('href="../admin/products/') - r.text.count('products/new') == 50
+    m = re.search(r'href="([^"]*after=[^"]+)" rel="next"', r.text)
+    assert m, r.text
+    nxt = html.unescape(m.group(1))
+    assert "q=bulk" in nxt
+    r2 = b.get("/admin/" + nxt.split("admin/", 1)[1])
+    assert r2.code == 200 and "Zz bulk 54" in r2.text and "Zz bulk 00" not in r2.text and "First page" in r2.text
+    assert len(csv_rows(b.get("/admin/products?q=bulk&format=csv").text)) == 55
