@@ -90,19 +90,13 @@ def tiers_text(p: Profile | None) -> str:
 
 def _tier_change(conn: Connection, writer: Any, org_id: int, profile_id: int, now: Any, *,
                  add: fup.Tier | None = None, remove: int | None = None) -> Profile:
-    """The profile's FUP tiers with one added or removed (the API's PATCH /profiles replaces them all)."""
+    """The profile with one FUP tier added or removed (the API's PATCH /profiles replaces them all)."""
     p = store.get_profile(conn, org_id, profile_id)
     if p is None:
         raise NotFound("profile", profile_id)
-    tiers = [t for t in p.fup_tiers if t.after != remove]
-    if remove is not None and len(tiers) == len(p.fup_tiers):
-        raise ValidationError("after", "no such tier")
-    if add is not None:
-        if any(t.after == add.after for t in tiers):
-            raise ValidationError("after", f"there is a tier at {fup.format_size(add.after)} already")
-        tiers.append(add)
-    result: Profile = writer.update_profile(conn, org_id, profile_id, now,
-                                            fup_tiers=[(t.after, t.rate_limit) for t in tiers])
+    tiers = fup.with_tier(p.fup_tiers, add) if add is not None else p.fup_tiers
+    tiers = fup.without_tier(tiers, remove) if remove is not None else tiers
+    result: Profile = writer.update_profile(conn, org_id, profile_id, now, fup_tiers=list(tiers))
     return result
 
 
