@@ -137,6 +137,24 @@ def check_tiers(tiers: Iterable[Tier | tuple[int, str]], field: str = "fup_tiers
     return tuple(out)
 
 
+def with_tier(tiers: Iterable[Tier], tier: Tier, field: str = "after") -> tuple[Tier, ...]:
+    """``tiers`` with ``tier`` added (one tier edited at a time, as the console does); ValidationError
+    (``field``) when a tier has its threshold already, or the result is not a valid tier list."""
+    given = tuple(tiers)
+    if any(t.after == tier.after for t in given):
+        raise ValidationError(field, f"there is a tier at {format_size(tier.after)} already")
+    return check_tiers([*given, tier], field)
+
+
+def without_tier(tiers: Iterable[Tier], after: int, field: str = "after") -> tuple[Tier, ...]:
+    """``tiers`` without the one at threshold ``after``; ValidationError (``field``) if there is none."""
+    given = tuple(tiers)
+    kept = tuple(t for t in given if t.after != after)
+    if len(kept) == len(given):
+        raise ValidationError(field, f"no tier at {format_size(after)}")
+    return kept
+
+
 def _minutes(text: str, field: str, end: bool) -> int:
     m = _HHMM.match(text.strip())
     if m is None:

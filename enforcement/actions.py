@@ -355,6 +355,26 @@ def disconnect_login(conn: Connection, org_id: int, now: datetime, *, login_id: 
     return Disconnected(int(r.id), r.username, queued)
 
 
+def disconnect_session(conn: Connection, org_id: int, session_row: int, now: datetime, *,
+                       reason: str = "manual") -> Action:
+    """Queue a Disconnect-Request for one open accounting session of the org (by its row id), as
+    :func:`disconnect_login` does for each of a login's; the action queued.  NotFound if the org has
+    no such open session."""
+    s = sessions
+    r = conn.execute(sa.select(s.c.id, s.c.login_id, s.c.username, s.c.nas_id, s.c.session_id, s.c.framed_ip)
+                     .where(s.c.org_id == org_id, s.c.id == session_row, s.c.stop_time.is_(None))).first()
+    if r is None:
+        raise NotFound("session", session_row)
+    before = conn.execute(sa.select(sa.func.max(actions.c.id)).where(actions.c.org_id == org_id)).scalar()
+    queue(conn, org_id, DISCONNECT, "manual", None,
+          [OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5])], now, reason=reason)
+    a = conn.execute(sa.select(actions).where(actions.c.org_id == org_id, actions.c.session_row == session_row,
+                                              actions.c.id > (before or 0))
+                     .order_by(actions.c.id.desc())).first()
+    assert a is not None
+    return _action(a)
+
+
 def prune(conn: Connection, before: datetime) -> int:
     """Delete finished actions done before ``before`` (pending ones stay)."""
     return int(conn.execute(actions.delete().where(actions.c.state != "pending",

@@ -203,3 +203,19 @@ def test_columns_round_trip() -> None:
     assert fup.tiers_column(()) is None and fup.tiers_from_column(None) == ()
     assert fup.free_hours_from_column(fup.free_hours_column(NIGHT)) == NIGHT
     assert fup.free_hours_column(None) is None
+
+
+def test_with_and_without_a_tier() -> None:
+    """One tier added in threshold order, or removed by its threshold; a second tier at a threshold, a
+    missing one and a bad rate are refused naming the field."""
+    added = fup.with_tier(TIERS, Tier(50 * G, "10M/10M"))
+    assert [t.after for t in added] == [50 * G, 100 * G, 200 * G]
+    assert fup.without_tier(added, 100 * G) == (Tier(50 * G, "10M/10M"), Tier(200 * G, "1M/1M"))
+    with pytest.raises(ValidationError) as e:
+        fup.with_tier(TIERS, Tier(100 * G, "9M/9M"))
+    assert e.value.field == "after" and "already" in e.value.message
+    with pytest.raises(ValidationError) as e:
+        fup.without_tier(TIERS, 7)
+    assert e.value.field == "after"
+    with pytest.raises(ValidationError):
+        fup.with_tier(TIERS, Tier(1, "not a rate"))

@@ -270,3 +270,24 @@ def test_page_actions_filters_and_pages_within_the_org(engine: Any, box: Any, w:
         assert q.page_actions(c, ids["org"], kind="coa").items == []
         assert q.page_actions(c, ids["org"], nas_id=other["nas"]).items == []
         assert [a.org_id for a in q.page_actions(c, other["org"], sort="created_at").items] == [other["org"]]
+
+
+def test_disconnect_session_queues_one_disconnect_for_that_session(engine: Any, box: Any, w: LoginWriter) -> None:
+    """disconnect_session: one pending Disconnect for the open session named (not the login's others);
+    NotFound for another org's session or a closed one."""
+    from aaad.errors import NotFound
+    ids = setup(engine, box, w)
+    other = setup(engine, box, w, "other")
+    r1 = open_session(engine, ids, "alice", "d-1", "10.0.0.9")
+    open_session(engine, ids, "alice", "d-2")
+    theirs = open_session(engine, other, "alice", "d-3")
+    with engine.begin() as c:
+        a = q.disconnect_session(c, ids["org"], r1, T0, reason="console")
+    assert (a.kind, a.state, a.session_row, a.acct_session_id, a.framed_ip, a.reason, a.cause, a.nas_id) == \
+        ("disconnect", "pending", r1, "d-1", "10.0.0.9", "console", "manual", ids["nas"])
+    assert [x.session_row for x in queued(engine, ids["org"])] == [r1]
+    with engine.begin() as c:
+        c.execute(sessions.update().where(sessions.c.id == r1).values(stop_time=T0))
+    for org, row in ((ids["org"], theirs), (ids["org"], r1)):
+        with engine.begin() as c, pytest.raises(NotFound):
+            q.disconnect_session(c, org, row, T0)

@@ -2,7 +2,9 @@
 from the one whose ``paths`` holds the segment, and builds its menu from their ``nav`` entries."""
 from __future__ import annotations
 
+from web.admin.catalogue import Catalogue
 from web.admin.customers import Customers
+from web.admin.network import Network
 from web.admin.queues import Queues
 from web.admin.section import Nav, Section
 from web.admin.vouchers import Vouchers
@@ -11,6 +13,8 @@ SECTIONS: tuple[type[Section], ...] = (
     Customers,
     Queues,
     Vouchers,
+    Catalogue,
+    Network,
 )
 
 
