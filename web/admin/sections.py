@@ -5,12 +5,14 @@ from __future__ import annotations
 from web.admin.customers import Customers
 from web.admin.queues import Queues
 from web.admin.section import Nav, Section
+from web.admin.settings import Settings
 from web.admin.vouchers import Vouchers
 
 SECTIONS: tuple[type[Section], ...] = (
     Customers,
     Queues,
     Vouchers,
+    Settings,
 )
 
 

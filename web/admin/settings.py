@@ -393,17 +393,11 @@ def _zone_changes(z: coverage.Zone, after: coverage.Zone) -> str:
 
 
 def _zone_list(conn: Connection, org_id: int, q: str, cursor: str | None) -> Any:
-    try:
-        return coverage.page(conn, org_id, q=q or None, cursor=cursor, limit=PAGE)
-    except ValidationError:                 # a bad cursor: the first page
-        return coverage.page(conn, org_id, q=q or None, limit=PAGE)
+    return lists.paged(coverage.page, conn, org_id, q=q or None, cursor=cursor, limit=PAGE)
 
 
 def _contract_list(conn: Connection, org_id: int, cursor: str | None) -> tuple[Any, int | None]:
-    try:
-        p = contracts.page(conn, org_id, cursor=cursor, limit=PAGE)
-    except ValidationError:
-        p = contracts.page(conn, org_id, limit=PAGE)
+    p = lists.paged(contracts.page, conn, org_id, cursor=cursor, limit=PAGE)
     cur = contracts.current(conn, org_id)
     return p, cur.id if cur else None
 
@@ -767,9 +761,9 @@ class Settings(Section):
         found = yield self.read(_zone_list, who.org_id, args.filters.get("q", ""), args.cursor)
         return self.render(request, "admin/settings/zones.html", who, zones=found.items,
                            q=args.filters.get("q", ""),
-                           next_url="zones?" + args.query(after=found.next_cursor) if found.next_cursor else "",
-                           first_url="zones?" + args.query(after=None) if args.cursor else "",
-                           csv_url="zones?" + args.query(after=None, format="csv"),
+                           next_url="zones" + args.query(after=found.next_cursor) if found.next_cursor else "",
+                           first_url="zones" + args.query(after=None) if args.cursor else "",
+                           csv_url="zones" + args.query(after=None, format="csv"),
                            form=form or _zone_form(None), errors=errors or {}, notice=notice)
 
     @app.route("/settings/zones", methods=["GET"])
@@ -783,7 +777,7 @@ class Settings(Section):
             found = yield self.read(coverage.list_zones, who.org_id)
             rows = ([z.id, z.name, " ".join(z.areas), " ".join(z.postcodes), "yes" if z.geojson else "no",
                      z.updated_at.isoformat()] for z in found if q in z.name.lower())
-            return lists.csv_body(request, "coverage-zones.csv",
+            return lists.csv_body(request, "coverage-zones",
                                   ["id", "name", "areas", "postcodes", "polygon", "updated_at"], rows)
         page = yield self._zones(request, who)
         return page
