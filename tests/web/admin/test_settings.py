@@ -88,6 +88,10 @@ def test_every_settings_page_opens_for_the_owner(as_: Any) -> None:
     for path in PAGES:
         r = b.get("/admin/" + path)
         assert r.code == 200, (path, r.text[:500])
+        ids = re.findall(r' id="([^"]+)"', r.text)
+        assert len(ids) == len(set(ids)), (path, sorted(i for i in ids if ids.count(i) > 1))
+        for target in re.findall(r' (?:for|aria-describedby)="([^"]+)"', r.text):
+            assert all(t in ids for t in target.split()), (path, target)
     index = b.get("/admin/settings").text
     for path in PAGES[1:3] + ("settings/portal", "settings/zones", "settings/contracts", "settings/gateways"):
         assert f'href="../admin/{path}"' in index or f'{path}"' in index, path
