@@ -20,6 +20,7 @@ field left empty keeps the stored value.
 """
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Generator, Mapping
 from decimal import Decimal, InvalidOperation
@@ -148,7 +149,6 @@ def _billing_values(request: IRequest, form: dict[str, str], errors: dict[str, s
             elif len(upload) > LOGO_MAX:
                 errors["logo"] = f"At most {LOGO_MAX // 1024} kB."
             else:
-                import base64
                 values["brand_logo"] = f"data:{kind};base64," + base64.b64encode(upload).decode("ascii")
     return values
 

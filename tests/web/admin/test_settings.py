@@ -198,6 +198,42 @@ def test_billing_bad_fields_keep_what_was_typed(as_: Any, people: Console) -> No
     assert read(w, billing_settings.get, w.demo).country == "US"
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+
+
+def test_logo_upload(as_: Any, people: Console) -> None:
+    """A PNG uploaded with the billing form becomes the documents' logo (a data: URL); a text file is refused
+    next to the logo field; "remove the logo" clears it."""
+    from tests.helpers import result_of
+    w = people.world
+    b = as_("owner")
+
+    def upload(name: str, data: bytes, extra: dict[str, str] | None = None) -> Any:
+        token = b.form_csrf("/admin/settings/billing")
+        fields = {**billing_form(w, w.demo), **(extra or {}), "csrf": token}
+        bound = "----settings-test-boundary"
+        parts = [f'--{bound}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+                 for k, v in fields.items()]
+        parts.append(f'--{bound}\r\nContent-Disposition: form-data; name="logo"; filename="{name}"\r\n'
+                     f'Content-Type: application/octet-stream\r\n\r\n'.encode() + data + b"\r\n")
+        d = b.treq.request("POST", "http://aaad.test/admin/settings/billing",
+                           headers={"Cookie": "; ".join(f"{k}={v}" for k, v in b.cookies.items()),
+                                    "Content-Type": f"multipart/form-data; boundary={bound}"},
+                           data=b"".join(parts) + f"--{bound}--\r\n".encode(), allow_redirects=False)
+        b.treq.flush()
+        resp = result_of(d)
+        body = b.treq.content(resp)
+        b.treq.flush()
+        return resp.code, result_of(body).decode()
+    code, text = upload("notes.txt", b"not a picture")
+    assert code == 400 and 'id="logo-error"' in text
+    code, text = upload("logo.png", PNG)
+    assert code == 200 and "logo (none) → set" in text, text[-2000:]
+    assert read(w, billing_settings.get, w.demo).brand_logo.startswith("data:image/png;base64,")
+    r = post(b, "settings/billing", billing_form(w, w.demo, remove_logo="on"))
+    assert r.code == 200 and read(w, billing_settings.get, w.demo).brand_logo is None
+
+
 def test_an_admin_changes_settings_as_authz_allows(as_: Any, people: Console) -> None:
     """The admin role (not the owner) has settings.write: it saves billing settings."""
     w = people.world
@@ -256,6 +292,10 @@ def test_email_channel_secret_is_write_only(as_: Any, people: Console) -> None:
     assert cfg.settings["host"] == "mail.example.com" and cfg.secrets["password"] == "smtp-Secret-4711"
     for path in PAGES:
         assert "smtp-Secret-4711" not in b.get("/admin/" + path).text, path
+    with w.db.engine.connect() as c:
+        entries = c.execute(sa.select(audit_t.c.before, audit_t.c.after).where(audit_t.c.target == "channel email")
+                            ).all()
+    assert entries and not any("smtp-Secret-4711" in (e.before + e.after) for e in entries)
 
 
 def test_channel_bad_setting_next_to_its_field(as_: Any, people: Console) -> None:
