@@ -329,6 +329,11 @@ def _preview(conn: Connection, org_id: int, kind: str, channel: str, given: dict
     return templates.preview(conn, org_id, kind, channel, sender.brand(conn, org_id), unsaved=unsaved)
 
 
+def _template_of(conn: Connection, org_id: int, kind: str, channel: str
+                 ) -> tuple[templates.Template, notify_settings.Route]:
+    return templates.get(conn, org_id, kind, channel), notify_settings.routes(conn, org_id)[kind]
+
+
 # -- the portal's sign-up form --------------------------------------------------------------------
 
 REQUIREMENTS = (("required", "Required"), ("optional", "Optional"), ("hidden", "Hidden"))
@@ -610,13 +615,14 @@ class Settings(Section):
 
     # -- templates ----------------------------------------------------------------------------------
 
-    def _template(self, request: IRequest, who: Any, t: templates.Template, form: dict[str, str],
-                  errors: dict[str, str], notice: str = "", shown: templates.Rendered | None = None) -> bytes:
+    def _template(self, request: IRequest, who: Any, t: templates.Template, route: notify_settings.Route,
+                  form: dict[str, str], errors: dict[str, str], notice: str = "",
+                  shown: templates.Rendered | None = None) -> bytes:
         k = kinds.get(t.kind)
         sms = segments.segments(shown.text) if shown is not None and t.channel != EMAIL else None
         return self.render(request, "admin/settings/template.html", who, t=t, kind=k, form=form, errors=errors,
                            notice=notice, shown=shown, sms=sms, title=CHANNEL_TITLES[t.channel],
-                           variables=k.all_variables())
+                           variables=k.all_variables(), route=route, all_channels=CHANNELS, titles=CHANNEL_TITLES)
 
     def _kind(self, kind: str) -> None:
         if kind not in kinds.KINDS:
@@ -628,8 +634,8 @@ class Settings(Section):
         """A kind's template on a channel (the org's own or the shipped default), its variables, a preview."""
         who = yield self.require(request, READ)
         self._kind(kind)
-        t = yield self.read(templates.get, who.org_id, kind, channel)
-        return self._template(request, who, t, {"subject": t.subject, "body": t.body, "html": t.html or ""}, {})
+        t, route = yield self.read(_template_of, who.org_id, kind, channel)
+        return self._template(request, who, t, route, {"subject": t.subject, "body": t.body, "html": t.html or ""}, {})
 
     @app.route("/settings/notifications/templates/<kind>/<any(email, sms, whatsapp):channel>", methods=["POST"])
     @defer.inlineCallbacks
@@ -640,7 +646,7 @@ class Settings(Section):
         who = yield self.require(request, READ if action == "preview" else WRITE)
         self.check_csrf(request, who)
         self._kind(kind)
-        t = yield self.read(templates.get, who.org_id, kind, channel)
+        t, route = yield self.read(_template_of, who.org_id, kind, channel)
         form = _texts(request, ("subject", "body", "html"), templates.MAX_LEN)
         given: dict[str, Any] = {"body": form["body"]}
         if channel == EMAIL:
@@ -649,20 +655,38 @@ class Settings(Section):
             if action == "reset":
                 after = yield self.write(request, who, WRITE, templates.reset, who.org_id, kind, channel,
                                          target=f"template {kind}/{channel}", before=t)
-                return self._template(request, who, after, {"subject": after.subject, "body": after.body,
+                return self._template(request, who, after, route, {"subject": after.subject, "body": after.body,
                                                             "html": after.html or ""}, {},
                                       "Back to the shipped default.")
             if action == "save":
                 after = yield self.write(request, who, WRITE, templates.put, who.org_id, kind, channel, self.now(),
                                          target=f"template {kind}/{channel}", before=t, **given)
                 shown = yield self.read(_preview, who.org_id, kind, channel, {})
-                return self._template(request, who, after, form, {}, "Saved: messages of this kind use it from now "
-                                                                     "on.", shown)
+                return self._template(request, who, after, route, form, {},
+                                      "Saved: messages of this kind use it from now on.", shown)
             shown = yield self.read(_preview, who.org_id, kind, channel, given)
-            return self._template(request, who, t, form, {}, "", shown)
+            return self._template(request, who, t, route, form, {}, "", shown)
         except ValidationError as e:
             request.setResponseCode(400)
-            return self._template(request, who, t, form, {e.field if e.field in form else "body": e.message})
+            return self._template(request, who, t, route, form, {e.field if e.field in form else "body": e.message})
+
+    @app.route("/settings/notifications/templates/<kind>/<any(email, sms, whatsapp):channel>/channels",
+               methods=["POST"])
+    @defer.inlineCallbacks
+    def kind_channels(self, request: IRequest, kind: str, channel: str) -> Generator[Any, Any, bytes]:
+        """The channels a kind goes out on (the ticked ones; ``default`` restores the shipped choice)."""
+        who = yield self.require(request, WRITE)
+        self.check_csrf(request, who)
+        self._kind(kind)
+        t, before = yield self.read(_template_of, who.org_id, kind, channel)
+        chosen = None if forms.arg(request, "action", 10) == "default" else \
+            [c for c in CHANNELS if _checked(request, f"channel_{c}")]
+        route = yield self.write(request, who, WRITE, notify_settings.set_route, who.org_id, kind, chosen, self.now(),
+                                 target=f"message kind {kind}", before=before)
+        said = ", ".join(CHANNEL_TITLES[c] for c in route.channels) or "no channel"
+        return self._template(request, who, t, route, {"subject": t.subject, "body": t.body, "html": t.html or ""},
+                              {}, f"Saved: “{kinds.get(kind).title}” goes out on {said}"
+                                  + ("" if route.custom else " (the default)") + ".")
 
     # -- the portal's sign-up form ------------------------------------------------------------------
 

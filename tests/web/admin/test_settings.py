@@ -356,6 +356,24 @@ def test_template_preview_save_and_reset(as_: Any, people: Console) -> None:
     assert b.get("/admin/settings/notifications/templates/no.such.kind/sms").code == 404
 
 
+def test_kind_channels_chosen_and_reset(as_: Any, people: Console) -> None:
+    """A kind's channels: the ticked ones saved (the domain's route reads them back), then the default again."""
+    w = people.world
+    b = as_("owner")
+    path = "settings/notifications/templates/invoice.issued/sms"
+    r = post(b, path + "/channels", {"action": "save", "channel_sms": "on", "channel_whatsapp": "on"}, page=path)
+    assert r.code == 200 and "goes out on SMS, WhatsApp." in r.text
+    route = read(w, notify_settings.routes, w.demo)["invoice.issued"]
+    assert route.custom and route.channels == ("sms", "whatsapp")
+    r = post(b, path + "/channels", {"action": "default"}, page=path)
+    assert r.code == 200 and "(the default)" in r.text
+    assert not read(w, notify_settings.routes, w.demo)["invoice.issued"].custom
+    cashier = as_("cashier")
+    r = cashier.post("/admin/" + path + "/channels", {"action": "default", "csrf": cashier.form_csrf("/admin/")})
+    assert r.code == 403 and "settings.write" in r.text
+    assert b.post("/admin/" + path + "/channels", {"action": "default"}).code == 403
+
+
 # -- the portal's sign-up form ----------------------------------------------------------------------------
 
 PORTAL = {"enabled": "on", "approval": "automatic", "mode": "isp", "default_product_id": "", "default_zone": "",
