@@ -82,6 +82,8 @@ def _changes(before: Any, after: Any, labels: Mapping[str, str],
             return show(k, v)
         if isinstance(v, bool):
             return "yes" if v else "no"
+        if isinstance(v, (list, tuple)):
+            return ", ".join(map(str, v)) or "(none)"
         return "(none)" if v in (None, "") else str(v)
     said = [f"{label} {fmt(k, getattr(before, k))} → {fmt(k, getattr(after, k))}"
             for k, label in labels.items() if getattr(before, k) != getattr(after, k)]
@@ -358,6 +360,15 @@ def _portal_page(conn: Connection, org_id: int) -> dict[str, Any]:
 def _signup_form(s: signup.SignupSettings) -> dict[str, str]:
     return {k: ("on" if v else "") if isinstance(v, bool) else ("" if v is None else str(v))
             for k, v in ((k, getattr(s, k)) for k in signup.EDITABLE)}
+
+
+FIELD_LABELS = {"label": "label", "kind": "type", "required": "required", "choices": "choices", "help": "help",
+                "position": "position"}
+
+
+def _field_form(f: signup.Field) -> dict[str, str]:
+    return {"label": f.label, "kind": f.kind, "choices": "\n".join(f.choices), "help": f.help,
+            "position": str(f.position), "required": "on" if f.required else ""}
 
 
 NEW_FIELD = {"key": "", "label": "", "kind": "text", "choices": "", "help": "", "required": ""}
@@ -761,6 +772,47 @@ class Settings(Section):
             return page
         page = yield self._portal(request, who, notice=f"Field “{f.label}” added to the sign-up form.")
         return page
+
+    def _field(self, request: IRequest, who: Any, f: signup.Field, form: dict[str, str], errors: dict[str, str],
+               notice: str = "") -> bytes:
+        return self.render(request, "admin/settings/field.html", who, x=f, form=form, errors=errors, notice=notice,
+                           field_kinds=FIELD_KINDS)
+
+    @app.route("/settings/portal/fields/<int:field_id>", methods=["GET"])
+    @defer.inlineCallbacks
+    def field(self, request: IRequest, field_id: int) -> Generator[Any, Any, bytes]:
+        """A custom field's form (its key never changes)."""
+        who = yield self.require(request, READ)
+        f = yield self.read(signup.get_field, who.org_id, field_id)
+        if f is None:
+            raise NotFound("form field", field_id)
+        return self._field(request, who, f, _field_form(f), {})
+
+    @app.route("/settings/portal/fields/<int:field_id>", methods=["POST"])
+    @defer.inlineCallbacks
+    def field_save(self, request: IRequest, field_id: int) -> Generator[Any, Any, bytes]:
+        """Change a custom field's label, type, requirement, choices, help or position."""
+        who = yield self.require(request, WRITE)
+        self.check_csrf(request, who)
+        f = yield self.read(signup.get_field, who.org_id, field_id)
+        if f is None:
+            raise NotFound("form field", field_id)
+        form = _texts(request, ("label", "kind", "choices", "help", "position"), 5000)
+        form["required"] = "on" if _checked(request, "required") else ""
+        errors: dict[str, str] = {}
+        position = _int(form, "position", errors)
+        if not errors:
+            try:
+                after = yield self.write(request, who, WRITE, signup.update_field, who.org_id, field_id, self.now(),
+                                         label=form["label"], kind=form["kind"], required=bool(form["required"]),
+                                         choices=_lines(form["choices"]), help=form["help"].strip(),
+                                         position=position, target=f"form field {field_id}", before=f)
+            except ValidationError as e:
+                errors[e.field if e.field in form else "label"] = e.message
+            else:
+                return self._field(request, who, after, _field_form(after), {}, _changes(f, after, FIELD_LABELS))
+        request.setResponseCode(400)
+        return self._field(request, who, f, form, errors)
 
     @app.route("/settings/portal/fields/<int:field_id>/remove", methods=["POST"])
     @defer.inlineCallbacks

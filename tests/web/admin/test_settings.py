@@ -66,6 +66,14 @@ def read(world: World, fn: Any, *args: Any) -> Any:
         return fn(c, *args)
 
 
+def labelled(path: str, html: str) -> None:
+    """Ids unique on the page; every label and aria-describedby names an element that exists."""
+    ids = re.findall(r' id="([^"]+)"', html)
+    assert len(ids) == len(set(ids)), (path, sorted(i for i in ids if ids.count(i) > 1))
+    for target in re.findall(r' (?:for|aria-describedby)="([^"]+)"', html):
+        assert all(t in ids for t in target.split()), (path, target)
+
+
 def billing_form(world: World, org: int, **changes: str) -> dict[str, str]:
     s = read(world, billing_settings.get, org)
     form = {k: "" if getattr(s, k) is None else str(getattr(s, k)) for k in (
@@ -88,10 +96,7 @@ def test_every_settings_page_opens_for_the_owner(as_: Any) -> None:
     for path in PAGES:
         r = b.get("/admin/" + path)
         assert r.code == 200, (path, r.text[:500])
-        ids = re.findall(r' id="([^"]+)"', r.text)
-        assert len(ids) == len(set(ids)), (path, sorted(i for i in ids if ids.count(i) > 1))
-        for target in re.findall(r' (?:for|aria-describedby)="([^"]+)"', r.text):
-            assert all(t in ids for t in target.split()), (path, target)
+        labelled(path, r.text)
     index = b.get("/admin/settings").text
     for path in PAGES[1:3] + ("settings/portal", "settings/zones", "settings/contracts", "settings/gateways"):
         assert f'href="../admin/{path}"' in index or f'{path}"' in index, path
@@ -114,10 +119,12 @@ def test_cashier_and_support_get_the_403_page_everywhere(as_: Any, role: str, pe
     assert version is not None
     assert b.get(f"/admin/settings/zones/{zone.id}").code == 403
     assert b.get(f"/admin/settings/contracts/{version.id}").code == 403
+    assert b.get("/admin/settings/portal/fields/1").code == 403
     for path in ("settings/billing", "settings/notifications", "settings/notifications/channels/email",
                  "settings/notifications/channels/email/remove",
                  "settings/notifications/templates/invoice.issued/sms", "settings/portal",
-                 "settings/portal/fields", "settings/portal/fields/1/remove", "settings/zones",
+                 "settings/portal/fields", "settings/portal/fields/1/remove", "settings/portal/fields/1",
+                 "settings/notifications/templates/invoice.issued/sms/channels", "settings/zones",
                  f"settings/zones/{zone.id}", f"settings/zones/{zone.id}/remove", "settings/contracts",
                  "settings/gateways"):
         r = b.post("/admin/" + path, {"csrf": token, "grace_days": "9", "action": "save", "body": "x"})
@@ -150,7 +157,8 @@ def test_every_settings_form_needs_csrf(as_: Any, people: Console) -> None:
     for path in ("settings/billing", "settings/notifications", "settings/notifications/channels/email",
                  "settings/notifications/channels/email/remove",
                  "settings/notifications/templates/invoice.issued/sms", "settings/portal",
-                 "settings/portal/fields", "settings/portal/fields/1/remove", "settings/zones",
+                 "settings/portal/fields", "settings/portal/fields/1/remove", "settings/portal/fields/1",
+                 "settings/notifications/templates/invoice.issued/sms/channels", "settings/zones",
                  f"settings/zones/{zone.id}", f"settings/zones/{zone.id}/remove", "settings/contracts",
                  "settings/gateways"):
         for data in ({}, {"csrf": "forged"}):
@@ -263,6 +271,9 @@ def test_org_isolation(as_: Any, people: Console) -> None:
     assert b.post(f"/admin/settings/zones/{zone.id}", {"csrf": token, "name": "Stolen", "areas": "X"}).code == 404
     assert b.post(f"/admin/settings/zones/{zone.id}/remove", {"csrf": token}).code == 404
     assert b.post(f"/admin/settings/portal/fields/{field.id}/remove", {"csrf": token}).code == 404
+    assert b.get(f"/admin/settings/portal/fields/{field.id}").code == 404
+    assert b.post(f"/admin/settings/portal/fields/{field.id}", {"csrf": token, "label": "Mine", "kind": "text",
+                                                                "position": "1"}).code == 404
     assert b.get(f"/admin/settings/contracts/{version.id}").code == 404
     assert read(w, coverage.get_zone, w.demo, zone.id).name == zone.name
     assert read(w, signup.get_field, w.demo, field.id) is not None
@@ -416,6 +427,18 @@ def test_custom_fields_added_and_removed(as_: Any, people: Console) -> None:
     for kind in ("text", "number", "checkbox", "date"):
         assert post(b, "settings/portal/fields", {"label": kind.title(), "key": f"k_{kind}", "kind": kind},
                     page="settings/portal").code == 200
+    edit = f"settings/portal/fields/{f.id}"
+    labelled(edit, b.get("/admin/" + edit).text)
+    assert 'value="heard"' not in b.get("/admin/" + edit).text and "<code>heard</code>" in b.get("/admin/" + edit).text
+    r = post(b, edit, {"label": "Heard of us from", "kind": "choice", "choices": "Radio\nTV", "help": "",
+                       "position": "5", "required": "on"})
+    assert r.code == 200 and "choices Radio, A friend → Radio, TV" in r.text
+    f2 = read(w, signup.get_field, w.demo, f.id)
+    assert (f2.label, f2.choices, f2.position, f2.key) == ("Heard of us from", ["Radio", "TV"], 5, "heard")
+    r = post(b, edit, {"label": "Heard of us from", "kind": "choice", "choices": "", "help": "", "position": "x"})
+    assert r.code == 400 and 'id="position-error"' in r.text and 'value="x"' in r.text
+    r = post(b, edit, {"label": "Heard of us from", "kind": "choice", "choices": "", "help": "", "position": "5"})
+    assert r.code == 400 and 'id="choices-error"' in r.text
     r = post(b, f"settings/portal/fields/{f.id}/remove", {}, page="settings/portal")
     assert r.code == 200 and read(w, signup.get_field, w.demo, f.id) is None
 
@@ -442,6 +465,7 @@ def test_zones_list_add_edit_remove(as_: Any, people: Console) -> None:
     assert r.code == 400 and 'id="new-geojson-error"' in r.text and 'value="Broken"' in r.text
     r = post(b, "settings/zones", {"name": "Empty", "areas": "", "postcodes": "", "geojson": ""})
     assert r.code == 400 and 'id="new-areas-error"' in r.text
+    labelled("zone", b.get(f"/admin/settings/zones/{z.id}").text)
     r = post(b, f"settings/zones/{z.id}", {"name": "Lakeshore", "areas": "Lake Road", "postcodes": "LK-1*",
                                            "geojson": ""})
     assert r.code == 200 and "name changed" in r.text
@@ -466,6 +490,7 @@ def test_contract_versions(as_: Any, people: Console) -> None:
     cur = read(w, contracts.current, w.demo)
     assert cur.title == "Service agreement 2027"
     page = b.get(f"/admin/settings/contracts/{cur.id}").text
+    labelled("contract", page)
     assert "<p>Second paragraph.</p>" in page and "The current version" in page
 
 
