@@ -328,6 +328,30 @@ def test_channel_bad_setting_next_to_its_field(as_: Any, people: Console) -> Non
     assert cfg.provider == "twilio" and cfg.secrets["auth_token"] == "tw-Token-99"
 
 
+def test_generic_sms_gateway(as_: Any, people: Console) -> None:
+    """The operator's own SMS gateway: parameters and headers typed one per line, a bearer token kept
+    write-only; a line without its separator is refused next to the field."""
+    w = people.world
+    b = as_("owner")
+    form = {"provider": "generic", "enabled": "on", "url": "http://sms.lan/send", "method": "POST", "body": "json",
+            "params": "to={to}\nmsg={text}", "headers": "X-Tenant: demo", "sender": "DemoISP", "auth": "bearer",
+            "token": "gw-Bearer-777", "success_path": "status", "success_value": "ok"}
+    r = post(b, "settings/notifications/channels/sms?provider=generic", form)
+    assert r.code == 200, r.text
+    assert "gw-Bearer-777" not in r.text
+    assert "msg={text}\nto={to}</textarea>" in r.text and "X-Tenant: demo" in r.text
+    cfg = read(w, notify_settings.get_channel, w.box, w.demo, "sms")
+    assert cfg.provider == "generic" and cfg.settings["params"] == {"to": "{to}", "msg": "{text}"}
+    assert cfg.settings["headers"] == {"X-Tenant": "demo"} and cfg.secrets == {"token": "gw-Bearer-777"}
+    r = post(b, "settings/notifications/channels/sms?provider=generic", {**form, "params": "to {to}", "token": ""})
+    assert r.code == 400 and 'id="params-error"' in r.text and "to {to}" in r.text
+    r = post(b, "settings/notifications/channels/sms?provider=generic", {**form, "token": "", "sender": "Demo ISP!"})
+    assert r.code == 400 and 'id="sender-error"' in r.text
+    assert read(w, notify_settings.get_channel, w.box, w.demo, "sms").secrets == {"token": "gw-Bearer-777"}
+    r = post(b, "settings/notifications/channels/sms/remove", {}, page="settings/notifications/channels/sms")
+    assert r.code == 200 and read(w, notify_settings.get_channel, w.box, w.demo, "sms") is None
+
+
 def test_notify_settings_saved(as_: Any, people: Console) -> None:
     """Admin contacts and quiet hours: saved and read back; one end of the quiet hours alone: 400 next to it."""
     w = people.world
