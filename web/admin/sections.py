@@ -7,6 +7,7 @@ from web.admin.customers import Customers
 from web.admin.network import Network
 from web.admin.queues import Queues
 from web.admin.section import Nav, Section
+from web.admin.settings import Settings
 from web.admin.vouchers import Vouchers
 
 SECTIONS: tuple[type[Section], ...] = (
@@ -15,6 +16,7 @@ SECTIONS: tuple[type[Section], ...] = (
     Vouchers,
     Catalogue,
     Network,
+    Settings,
 )
 
 
