@@ -69,35 +69,6 @@ def prepare(conf: Path, n: int) -> tuple[str, int, int]:
     return json.loads(r.stdout)["token"], int(lo), int(hi)
 
 
-class HttpLoad:
-    """One bench/httpload.py process; ``result()`` waits for its summary."""
-
-    def __init__(self, o: argparse.Namespace, port: int, token: str, ids: tuple[int, int]):
-        cmd = bb.pinned(o.load_cpu, [PY, str(BENCH / "httpload.py"), "--url", f"http://127.0.0.1:{port}",
-                                     "--token", token, "--rate", str(o.api_rate), "--duration", str(o.seconds),
-                                     "--ids", f"{ids[0]}:{ids[1]}", *[a for k in KINDS for a in ("--kind", k)]])
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def result(self) -> dict[str, Any]:
-        out, err = self.proc.communicate(timeout=600)
-        if not out.strip():
-            raise SystemExit(f"bench_api: httpload failed: {err[-2000:]}")
-        res: dict[str, Any] = json.loads(out)
-        return res
-
-
-def auth_load(o: argparse.Namespace, ports: dict[str, int], rate: float) -> bb.Load:
-    ld = bb.Load(o, ports["auth"], "pap", ["--rate", f"{rate:.0f}", "--expect", "accept"])
-    ld.wait_started()
-    return ld
-
-
-def api_figures(r: dict[str, Any]) -> dict[str, Any]:
-    return {"offered_per_s": r["offered_per_s"], "max_send_lag_ms": r["max_send_lag_ms"], **r["all"],
-            "by_kind": {k: {"p50_ms": v["p50_ms"], "p99_ms": v["p99_ms"], "errors": v["errors"]}
-                        for k, v in r["kinds"].items()}}
-
-
 def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
     d = Path(tempfile.mkdtemp(prefix=f"aaad-bench-api-{kind}-"))
     pg = None
@@ -120,18 +91,19 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             res["auth_benchmark_rate"], res["auth_offered_rate"] = round(bench_rate), round(rate)
             print(f"[{kind}] auth benchmark rate {bench_rate:,.0f}/s: offering {rate:,.0f}/s", flush=True)
             # warm the API (first queries load pages into the caches)
-            HttpLoad(argparse.Namespace(**{**vars(o), "seconds": 2.0}), ports["web"], token, (lo, hi)).result()
-            ld = auth_load(o, ports, rate)
+            bb.HttpLoad(o, ports["web"], KINDS, o.api_rate, 2.0, token=token, ids=(lo, hi)).result()
+            ld = bb.auth_load(o, ports, rate)
             time.sleep(o.seconds)
             res["auth_alone"] = bb.summary(ld.stop())
             print(f"[{kind}] auth alone: p99 {res['auth_alone']['p99_ms']} ms", flush=True)
-            res["api_alone"] = api_figures(HttpLoad(o, ports["web"], token, (lo, hi)).result())
+            res["api_alone"] = bb.http_figures(
+                bb.HttpLoad(o, ports["web"], KINDS, o.api_rate, o.seconds, token=token, ids=(lo, hi)).result())
             print(f"[{kind}] API alone at {o.api_rate:g}/s: p50 {res['api_alone']['p50_ms']} ms, "
                   f"p99 {res['api_alone']['p99_ms']} ms", flush=True)
-            ld = auth_load(o, ports, rate)
-            api = HttpLoad(o, ports["web"], token, (lo, hi))
-            api_res = api.result()
-            res["together"] = {"auth": bb.summary(ld.stop()), "api": api_figures(api_res)}
+            ld = bb.auth_load(o, ports, rate)
+            api_res = bb.HttpLoad(o, ports["web"], KINDS, o.api_rate, o.seconds, token=token,
+                                  ids=(lo, hi)).result()
+            res["together"] = {"auth": bb.summary(ld.stop()), "api": bb.http_figures(api_res)}
             t = res["together"]
             print(f"[{kind}] together: API p99 {t['api']['p99_ms']} ms, auth p99 {t['auth']['p99_ms']} ms "
                   f"(alone {res['auth_alone']['p99_ms']} ms)", flush=True)

@@ -47,7 +47,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -344,6 +344,44 @@ class Load:
             raise SystemExit(f"bench_billing: radload failed ({self.proc.returncode}): {err[-2000:]}")
         sm: dict[str, Any] = json.loads(out)
         return sm
+
+
+def auth_load(o: argparse.Namespace, ports: dict, rate: float) -> Load:
+    """PAP at ``rate`` per second (open loop), every answer expected an Accept; started."""
+    ld = Load(o, ports["auth"], "pap", ["--rate", f"{rate:.0f}", "--expect", "accept"])
+    ld.wait_started()
+    return ld
+
+
+class HttpLoad:
+    """One bench/httpload.py process (open loop, pinned to ``o.load_cpu``) cycling through ``kinds``
+    (``NAME=PATH``, see httpload's docs); ``result()`` waits for its JSON summary."""
+
+    def __init__(self, o: argparse.Namespace, port: int, kinds: Sequence[str], rate: float, seconds: float, *,
+                 token: str = "", headers: tuple[str, ...] = (), ids: tuple[int, int] | None = None,
+                 workers: int | None = None):
+        cmd = pinned(o.load_cpu, [PY, str(BENCH / "httpload.py"), "--url", f"http://127.0.0.1:{port}",
+                                  "--rate", str(rate), "--duration", str(seconds),
+                                  *(["--token", token] if token else []),
+                                  *[a for h in headers for a in ("--header", h)],
+                                  *(["--ids", f"{ids[0]}:{ids[1]}"] if ids else []),
+                                  *(["--workers", str(workers)] if workers else []),
+                                  *[a for k in kinds for a in ("--kind", k)]])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def result(self) -> dict[str, Any]:
+        out, err = self.proc.communicate(timeout=600)
+        if not out.strip():
+            raise SystemExit(f"bench: httpload failed: {err[-2000:]}")
+        res: dict[str, Any] = json.loads(out)
+        return res
+
+
+def http_figures(r: dict[str, Any]) -> dict[str, Any]:
+    """An httpload summary in the tables' form: overall figures and each kind's p50, p99, errors."""
+    return {"offered_per_s": r["offered_per_s"], "max_send_lag_ms": r["max_send_lag_ms"], **r["all"],
+            "by_kind": {k: {"p50_ms": v["p50_ms"], "p99_ms": v["p99_ms"], "errors": v["errors"]}
+                        for k, v in r["kinds"].items()}}
 
 
 def summary(sm: dict[str, Any]) -> dict[str, Any]:

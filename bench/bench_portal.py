@@ -37,7 +37,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -189,18 +188,21 @@ class FormFields(html.parser.HTMLParser):
 
 
 def sign_in(base: str, org: str, ident: str, password: str, expect: str) -> tuple[str, str]:
-    """Sign in through the portal's form: GET the page (cookie, CSRF token), POST it, follow the
-    redirect; the session's ``Cookie`` header and where the browser landed.  Fails unless the page
-    landed on shows ``expect`` (the customer's name) and no sign-in form."""
+    """Sign in to the org's portal (:func:`form_sign_in`)."""
+    return form_sign_in(f"{base}/{org}/portal/login", ident, password, expect)
+
+
+def form_sign_in(url: str, ident: str, password: str, expect: str) -> tuple[str, str]:
+    """Sign in through the sign-in form at ``url`` (the portal's or the console's): GET the page (cookie,
+    CSRF token), POST it, follow the redirect; the session's ``Cookie`` header and where the browser
+    landed.  Fails unless the page landed on shows ``expect`` and no sign-in form."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    url = f"{base}/{org}/portal/login"
     try:
         with opener.open(url, timeout=30) as r:
             page = r.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as e:
-        raise SystemExit(f"bench_portal: GET {url} answered {e.code}: the portal's sign-in page is not there "
-                         "(issue 13 part (a) not merged?); --no-login --path /bench/portal/ tries the harness") from e
+        raise SystemExit(f"bench: GET {url} answered {e.code}: no sign-in page there") from e
     p = FormFields()
     p.feed(page)
     form = p.login_form()
@@ -209,37 +211,19 @@ def sign_in(base: str, org: str, ident: str, password: str, expect: str) -> tupl
     with opener.open(action, urllib.parse.urlencode(fields).encode(), timeout=30) as r:
         landed, body = r.geturl(), r.read().decode("utf-8", "replace")
     if expect not in body or 'type="password"' in body:
-        raise SystemExit(f"bench_portal: signing in did not reach the dashboard (landed on {landed}):\n{body[:2000]}")
+        raise SystemExit(f"bench: signing in did not get past the sign-in (landed on {landed}):\n{body[:2000]}")
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
     if not cookie:
-        raise SystemExit("bench_portal: signed in but no session cookie was set")
+        raise SystemExit("bench: signed in but no session cookie was set")
     return cookie, landed
 
 
 # -- the loads ----------------------------------------------------------------------------------------------------
 
-class HttpLoad:
-    """One bench/httpload.py process on the dashboard; ``result()`` waits for its summary."""
-
-    def __init__(self, o: argparse.Namespace, port: int, path: str, cookie: str | None, seconds: float):
-        cmd = bb.pinned(o.load_cpu, [PY, str(BENCH / "httpload.py"), "--url", f"http://127.0.0.1:{port}",
-                                     "--rate", str(o.rate), "--duration", str(seconds), "--workers", str(o.workers),
-                                     "--kind", f"dashboard={path}"]
-                        + (["--header", f"Cookie: {cookie}"] if cookie else []))
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def result(self) -> dict[str, Any]:
-        out, err = self.proc.communicate(timeout=600)
-        if not out.strip():
-            raise SystemExit(f"bench_portal: httpload failed: {err[-2000:]}")
-        res: dict[str, Any] = json.loads(out)
-        return {"offered_per_s": res["offered_per_s"], "max_send_lag_ms": res["max_send_lag_ms"], **res["all"]}
-
-
-def auth_load(o: argparse.Namespace, ports: dict[str, int], rate: float) -> bb.Load:
-    ld = bb.Load(o, ports["auth"], "pap", ["--rate", f"{rate:.0f}", "--expect", "accept"])
-    ld.wait_started()
-    return ld
+def dashboard(o: argparse.Namespace, port: int, path: str, cookie: str | None, seconds: float) -> dict[str, Any]:
+    """The dashboard at ``o.rate`` for ``seconds``: httpload's figures."""
+    return bb.http_figures(bb.HttpLoad(o, port, [f"dashboard={path}"], o.rate, seconds, workers=o.workers,
+                                       headers=(f"Cookie: {cookie}",) if cookie else ()).result())
 
 
 def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
@@ -271,17 +255,17 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             rate = bench_rate / 2
             res["auth_benchmark_rate"], res["auth_offered_rate"] = round(bench_rate), round(rate)
             print(f"[{kind}] auth benchmark rate {bench_rate:,.0f}/s: offering {rate:,.0f}/s", flush=True)
-            HttpLoad(o, ports["web"], path, cookie, 2.0).result()           # warm the caches
-            ld = auth_load(o, ports, rate)
+            dashboard(o, ports["web"], path, cookie, 2.0)                   # warm the caches
+            ld = bb.auth_load(o, ports, rate)
             time.sleep(o.seconds)
             res["auth_alone"] = bb.summary(ld.stop())
             print(f"[{kind}] auth alone: p99 {res['auth_alone']['p99_ms']} ms", flush=True)
-            res["dashboard_alone"] = HttpLoad(o, ports["web"], path, cookie, o.seconds).result()
+            res["dashboard_alone"] = dashboard(o, ports["web"], path, cookie, o.seconds)
             a = res["dashboard_alone"]
             print(f"[{kind}] dashboard alone at {o.rate:g}/s: p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms, "
                   f"errors {a['errors']}", flush=True)
-            ld = auth_load(o, ports, rate)
-            dash = HttpLoad(o, ports["web"], path, cookie, o.seconds).result()
+            ld = bb.auth_load(o, ports, rate)
+            dash = dashboard(o, ports["web"], path, cookie, o.seconds)
             res["together"] = t = {"auth": bb.summary(ld.stop()), "dashboard": dash}
             print(f"[{kind}] together: dashboard p99 {dash['p99_ms']} ms (errors {dash['errors']}), auth p99 "
                   f"{t['auth']['p99_ms']} ms (alone {res['auth_alone']['p99_ms']} ms)", flush=True)

@@ -5,8 +5,10 @@ Each request is scheduled at ``start + i / rate``; its latency is measured from 
 time, not from when a worker got to it, so a stalled server shows up in the figures
 instead of slowing the load down (no coordinated omission).  Requests cycle through
 the kinds given with ``--kind NAME=PATH`` (``{id}`` in a path is replaced by a random
-id from ``--ids LO:HI``); keep-alive connections, one per worker thread.  ``--token`` sends an
-API bearer token, ``--header`` any other header (a portal session's ``Cookie``).  Stops after
+id from ``--ids LO:HI``, or from the kind's own range with ``--kind NAME@LO:HI=PATH``; ``{id:06d}``
+formats it, ``{ip}`` is the id as an address of 10.0.0.0/8); keep-alive connections, one per worker
+thread.  ``--token`` sends an API bearer token, ``--header`` any other header (a portal session's
+``Cookie``).  Stops after
 ``--duration`` seconds or on SIGUSR1; prints a JSON summary per kind and overall.
 
     bench/httpload.py --url http://127.0.0.1:8080 --token T --rate 200 --duration 20 \\
@@ -19,12 +21,22 @@ import http.client
 import json
 import queue
 import random
+import re
 import signal
 import sys
 import threading
 import time
 import urllib.parse
 from typing import Any
+
+#: ``{id}`` or ``{id:06d}`` in a path
+ID = re.compile(r"\{id(?::([0-9a-z]+))?\}")
+
+
+def with_id(path: str, n: int) -> str:
+    """``path`` with its ``{id}`` / ``{id:FORMAT}`` replaced by ``n`` and ``{ip}`` by 10.x.y.z of ``n``."""
+    return ID.sub(lambda m: format(n, m.group(1) or ""), path).replace(
+        "{ip}", f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -50,13 +62,19 @@ def main(argv: list[str] | None = None) -> int:
                    help="another request header, e.g. a portal session's Cookie (repeatable)")
     p.add_argument("--rate", type=float, default=200.0)
     p.add_argument("--duration", type=float, default=20.0)
-    p.add_argument("--kind", action="append", required=True, help="NAME=PATH ({id}: a random id)")
+    p.add_argument("--kind", action="append", required=True,
+                   help="NAME=PATH or NAME@LO:HI=PATH ({id} or {id:06d}: a random id)")
     p.add_argument("--ids", default="1:1", help="LO:HI for {id}")
     p.add_argument("--workers", type=int, default=16)
     p.add_argument("--seed", type=int, default=1)
     o = p.parse_args(argv)
-    kinds = [tuple(k.split("=", 1)) for k in o.kind]
     lo, hi = (int(x) for x in o.ids.split(":"))
+    kinds: list[tuple[str, str, int, int]] = []
+    for k in o.kind:
+        head, path = k.split("=", 1)
+        name, _, span = head.partition("@")
+        klo, khi = (int(x) for x in span.split(":")) if span else (lo, hi)
+        kinds.append((name, path, klo, khi))
     rng = random.Random(o.seed)
     target = urllib.parse.urlsplit(o.url)
     headers = {"Authorization": f"Bearer {o.token}", "Accept": "application/json"} if o.token else {}
@@ -68,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     todo: queue.Queue[tuple[float, str, str] | None] = queue.Queue()
     lock = threading.Lock()
     results: dict[str, tuple[list[float], list[int], dict[int, int]]] = {
-        name: ([], [0], {}) for name, _ in kinds}
+        name: ([], [0], {}) for name, *_ in kinds}
 
     def worker() -> None:
         conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
@@ -110,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(due - now)
         else:
             max_lag = max(max_lag, now - due)
-        name, path = kinds[i % len(kinds)]
-        todo.put((due, name, path.replace("{id}", str(rng.randint(lo, hi)))))
+        name, path, klo, khi = kinds[i % len(kinds)]
+        todo.put((due, name, with_id(path, rng.randint(klo, khi))))
         i += 1
     for _ in threads:
         todo.put(None)
