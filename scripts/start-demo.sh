@@ -127,9 +127,12 @@ Admin API (token of org demo in $TOKEN_FILE; reference: http://127.0.0.1:$WEB/ap
   curl -s http://127.0.0.1:$WEB/api/v1/openapi.json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["paths"]), "paths")'
   $CLI token list
 
-The admin console: http://127.0.0.1:$WEB/admin/login as owner@demo.example / owner-pass (dashboard figures,
-accounts, audit log; set up two-factor login at /admin/2fa with any TOTP app) or cashier@demo.example /
-cashier-pass (the accounts page says 403).
+The admin console: http://127.0.0.1:$WEB/admin/login as owner@demo.example / owner-pass: the dashboard's
+figures link their lists; search "yaw" at /admin/customers, open the suspended customer and record a payment
+(back online at once); approve the pending registration at /admin/registrations; generate and print a voucher
+batch at /admin/vouchers/batches; products, routers (provisioning preview), settings (template previews);
+set up two-factor login at /admin/2fa with any TOTP app. As cashier@demo.example / cashier-pass, settings and
+plan changes answer the 403 page.
 In a browser: http://127.0.0.1:$WEB/ (what is running, each org's portal);
 the customer portal http://127.0.0.1:$WEB/demo/portal/login: sign in as ama@example.com / ama-pass
 (services, router password, balance, usage, invoices) or yaw@example.com / yaw-pass (suspended: "Pay now"
