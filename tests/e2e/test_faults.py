@@ -421,7 +421,7 @@ def test_poisoned_request_does_not_slow_other_nases(tmp_path: Path, daemon_facto
 
     # Alternate, and compare the best of each: this machine's speed varies from second to second.
     rates = {False: [], True: []}  # type: dict[bool, list[float]]
-    for i in range(2):
+    for i in range(3):
         for poisoned in (False, True):
             rates[poisoned].append(rate(f"r{i}-{poisoned}-", poisoned))
     failures = d.metric("acct_write_failures_total")
@@ -429,7 +429,7 @@ def test_poisoned_request_does_not_slow_other_nases(tmp_path: Path, daemon_facto
     print(f"{backend}: clean {rates[False]}/s, with poison {rates[True]}/s (ratio {ratio:.2f}), "
           f"poison failures {failures:.0f}")
     assert failures > 10, "the poison was not retried under load"
-    assert d.metric("acct_responses_total") >= 8500
+    assert d.metric("acct_responses_total") >= 12500
     assert ratio >= 0.5
     poison.close()
     d.stop()
