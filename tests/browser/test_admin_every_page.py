@@ -4,7 +4,8 @@ nothing serious or critical at phone and desktop width, no page scrolls sideways
 The demo owner signs in and the test follows every same-origin link under /admin/ (GET only; documents
 — .pdf, .csv, .png, .html —, CSV exports and downloads are not pages).  Each address is reduced to its route
 pattern (a number in a path segment is ``<id>``, the cursor ``after=`` dropped) and ONE example of each
-pattern is audited, plus each page once with a query (a filtered list).  Every POST form that is not a
+pattern is audited, plus each page once with a query (a filtered list: a link's, or its filter form sent,
+a search box with "a" in it).  Every POST form that is not a
 destructive action (judged by its button: disable, revoke, remove, ...) is sent once with its text fields
 empty (the browser's own checks off) and the page that answers — the form with its errors — is audited too.
 The crawl must reach every section of web/admin/sections.SECTIONS (a section no page links fails here)."""
@@ -42,10 +43,20 @@ _POST_FORMS = """return Array.from(document.forms)
   .map(f => [Array.prototype.indexOf.call(document.forms, f),
              new URL(f.getAttribute('action') || '', document.baseURI).href,
                   Array.from(f.querySelectorAll('button:not([type=button]):not([type=reset]), input[type=submit]'))
-                    .map(b => (b.innerText || b.value || '').trim()).join(' | '),
+                    .map(b => (b.textContent || b.value || '').trim()).join(' | '),
                   f.querySelectorAll('input[type=text], input[type=email], input[type=tel], input[type=number],'
                                      + 'input[type=password], input[type=date], input[type=search],'
                                      + 'input[type=url], input[type=datetime-local], textarea').length]);"""
+_GET_FORMS = """return Array.from(document.forms)
+  .filter(f => (f.getAttribute('method') || 'get').toLowerCase() === 'get')
+  .map(f => {
+    const q = new URLSearchParams();
+    for (const [k, v] of new FormData(f)) {
+      const el = f.querySelector('[name="' + k + '"]');
+      q.append(k, v || (el && el.type === 'search' ? 'a' : v));
+    }
+    return new URL(f.getAttribute('action') || '', document.baseURI).href.split('?')[0] + '?' + q.toString();
+  });"""
 _SEND_EMPTY = """const f = document.forms[arguments[0]];
 f.noValidate = true;
 f.querySelectorAll('input[type=text], input[type=email], input[type=tel], input[type=number], input[type=password],'
@@ -77,18 +88,6 @@ def same_origin(url: str, base: str) -> bool:
 def test_every_console_page_is_accessible(driver: Any, demo_daemon: Site) -> None:
     from web.admin import sections
     started = time.monotonic()
-    kit.go(driver, demo_daemon.url("/admin/login"))
-    driver.delete_all_cookies()                 # the session cookie is Path=/admin/: cleared from an /admin/ page
-    sign_in(driver, demo_daemon, "owner@demo.example", "owner-pass")
-    kit.wait_text(driver, "Dashboard")
-    start = demo_daemon.url("/admin/")
-
-    seen: set[tuple[str, bool]] = set()         # patterns queued or done
-    queue: list[str] = [start]
-    seen.add(pattern(start) or ("/admin/", False))
-    visited: list[str] = []                     # the patterns audited, in order
-    linked: set[str] = set()                    # every console path linked (documents too)
-    sent: set[str] = set()                      # POST form actions sent empty
     problems: list[str] = []
 
     def audit(name: str) -> None:
@@ -97,8 +96,26 @@ def test_every_console_page_is_accessible(driver: Any, demo_daemon: Site) -> Non
         except AssertionError as e:
             problems.append(f"{driver.current_url}:\n{e}")
 
+    kit.go(driver, demo_daemon.url("/admin/login"))
+    driver.delete_all_cookies()                 # the session cookie is Path=/admin/: cleared from an /admin/ page
+    kit.go(driver, demo_daemon.url("/admin/login"))
+    audit("login")
+    sign_in(driver, demo_daemon, "owner@demo.example", "owner-pass")
+    kit.wait_text(driver, "Dashboard")
+    start = demo_daemon.url("/admin/")
+    driver.get(demo_daemon.url("/admin/no-such-page/1"))          # the console's 404 page
+    audit("not-found")
+
+    seen: set[tuple[str, bool]] = set()         # patterns queued or done
+    queue: list[str] = [start]
+    seen.add(pattern(start) or ("/admin/", False))
+    visited: list[str] = []                     # the patterns audited, in order
+    linked: set[str] = set()                    # every console path linked (documents too)
+    sent: set[str] = set()                      # POST form actions sent empty
+
     def discover() -> None:
-        for href in driver.execute_script(_LINKS):
+        """Queue the page's links and what its GET forms (filters, search) ask for, when their pattern is new."""
+        for href in driver.execute_script(_LINKS) + driver.execute_script(_GET_FORMS):
             href = urllib.parse.urldefrag(href)[0]
             if not same_origin(href, start):
                 continue
