@@ -406,14 +406,15 @@ class Console:
     @app.route("/", methods=["GET"])
     @defer.inlineCallbacks
     def dashboard(self, request: IRequest) -> Generator[Any, Any, bytes]:
-        """The org's figures, each linked to its list where the console has that page."""
+        """The org's figures, each linked to its list where the console has that page and the role may open it."""
         who = yield self.require(request)
         assert who.org is not None
         f, locale = yield self.read(_dashboard, who.org.id, self._now())
 
         def money(minor: int) -> str:
             return documents.format_money(minor, f.currency, locale)
-        return self.render(request, "admin/dashboard.html", who, figures=f.all(), money=money, lists=sections.lists(),
+        return self.render(request, "admin/dashboard.html", who, figures=f.all(), money=money,
+                           lists=sections.lists_for(who.can),
                            link=lambda fig: fig.list + ("?" + urllib.parse.urlencode(fig.filter) if fig.filter
                                                         else ""))
 

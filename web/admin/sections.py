@@ -2,6 +2,8 @@
 from the one whose ``paths`` holds the segment, and builds its menu from their ``nav`` entries."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from web.admin.catalogue import Catalogue
 from web.admin.customers import Customers
 from web.admin.network import Network
@@ -39,3 +41,18 @@ def menu() -> tuple[Nav, ...]:
 def lists() -> frozenset[str]:
     """The dashboard figures' lists some section shows."""
     return frozenset().union(*(s.lists for s in SECTIONS))
+
+
+def list_permission(name: str) -> str | None:
+    """The permission a figure's list needs to be seen: that of the menu entry opening it (``nav`` href
+    ``name`` or ``name?...``); None when no menu entry opens it."""
+    for n in menu():
+        if n.href.split("?", 1)[0] == name:
+            return n.permission
+    return None
+
+
+def lists_for(can: Callable[[str], bool]) -> frozenset[str]:
+    """The figures' lists a role may open (``can``: whether it has a permission): the dashboard links only
+    these, so no figure leads to the 403 page."""
+    return frozenset(name for name in lists() if (p := list_permission(name)) is None or can(p))
