@@ -3,6 +3,7 @@
     vouchers                          every voucher (``?state=``, ``?batch=``, ``?package=``; CSV without
                                       passwords); ``?code=`` looks one up and opens it
     vouchers/<id>                     a voucher: state, limits, what is left, its history; revoke
+    vouchers/<id>.pdf                 its card (one voucher sold at the counter, printed for the customer)
     vouchers/packages                 the packages (``?active=``; CSV); add, change, retire, sell again
     vouchers/packages/new             the form to add one
     vouchers/packages/<id>            the form to change one
@@ -186,10 +187,11 @@ class Vouchers(Section):
             v = yield self.read(vouchers.by_code, who.org_id, code, self.now())
             if v is not None:
                 return self.see_other(request, self.base(request) + f"vouchers/{v.id}")
-        args = lists.ListArgs.from_request(request, filters=("state", "batch", "package"))
+        args = lists.ListArgs.from_request(request, filters=("state", "batch", "package", "customer"))
         f = args.filters
         state = f.get("state") if f.get("state") in vouchers.STATES else None
-        kw = {"batch_id": _int_filter(f.get("batch")), "package_id": _int_filter(f.get("package")), "state": state}
+        kw = {"batch_id": _int_filter(f.get("batch")), "package_id": _int_filter(f.get("package")), "state": state,
+              "customer_id": _int_filter(f.get("customer"))}
         if args.csv:
             rows = yield self.read(_all, vouchers.page, who.org_id, self.now(), **kw)
             return lists.csv_body(request, "vouchers.csv",
@@ -216,6 +218,17 @@ class Vouchers(Section):
         h = yield self.read(vouchers.history, who.org_id, voucher_id, self.now())
         return self.render(request, "admin/vouchers/voucher.html", who, h=h, v=h.voucher,
                            done=webforms.arg(request, "done", 20))
+
+    @app.route("/vouchers/<int:voucher_id>.pdf", methods=["GET"])
+    @defer.inlineCallbacks
+    def voucher_pdf(self, request: IRequest, voucher_id: int) -> Generator[Any, Any, bytes]:
+        """One voucher's printable card (a voucher sold at the counter): the batch cards' layout, one card."""
+        who = yield self.require(request, "vouchers.read")
+        body = yield self.read(cards.voucher_pdf, self.deps.box, who.org_id, voucher_id)
+        set_header(request, "Content-Type", "application/pdf")
+        set_header(request, "Content-Disposition", f'inline; filename="voucher-{voucher_id}.pdf"')
+        set_header(request, "Cache-Control", "no-store")
+        return cast(bytes, body)
 
     @app.route("/vouchers/<int:voucher_id>/revoke", methods=["POST"])
     @defer.inlineCallbacks
