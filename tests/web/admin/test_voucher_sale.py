@@ -148,3 +148,62 @@ def test_another_org_reaches_nothing(world: World, as_: Any) -> None:
     with world.db.engine.connect() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(vouchers_t).where(
             vouchers_t.c.sale_reference.in_(["X-1", "X-2"]))).scalar() == 0
+
+
+# -- /admin/vouchers/sell ------------------------------------------------------------------------------
+
+def _username(world: World, customer_id: int) -> str:
+    with world.db.engine.connect() as c:
+        found = customers.get(c, world.demo, customer_id)
+    assert found is not None
+    return str(found.username)
+
+
+def test_the_vouchers_sell_page_finds_the_customer_by_username(world: World, as_: Any) -> None:
+    """A cashier sells from /admin/vouchers/sell to a customer typed by username: the code and password once,
+    the card and the customer's page linked; the vouchers list filters by that customer; twice sells one."""
+    cid, p = _customer(world), _package(world)
+    b = as_("cashier")
+    assert "Sell a voucher" in b.get("/admin/vouchers").text
+    form = {"csrf": b.form_csrf("/admin/vouchers/sell"), "customer": _username(world, cid),
+            "package_id": str(p.id), "method": "cash", "reference": f"RB-{uuid.uuid4().hex[:8]}"}
+    r = b.post("/admin/vouchers/sell", form)
+    assert r.code == 200, r.text[:500]
+    (v,) = _sold(world, cid)
+    assert v.code in r.text and str(v.password) in r.text and f"vouchers/{v.id}.pdf" in r.text
+    assert f"customers/{cid}" in r.text
+    assert b.post("/admin/vouchers/sell", form).code == 200 and len(_sold(world, cid)) == 1
+    assert v.code in b.get(f"/admin/vouchers?customer={cid}").text
+
+
+@pytest.mark.parametrize("case,field", [("nobody", "customer"), ("", "customer"), ("pkg", "package_id"),
+                                        ("ref", "reference"), ("method", "method")])
+def test_the_vouchers_sell_page_keeps_what_was_typed(world: World, as_: Any, case: str, field: str) -> None:
+    """An unknown customer, no package, no reference, a bad method: 400 by the field, the rest kept."""
+    cid, p = _customer(world), _package(world)
+    b = as_("admin")
+    form = {"csrf": b.form_csrf("/admin/vouchers/sell"), "customer": _username(world, cid),
+            "package_id": str(p.id), "method": "cash", "reference": "RB-typed"}
+    form.update({"nobody": {"customer": "no-such-person"}, "": {"customer": ""}, "pkg": {"package_id": ""},
+                 "ref": {"reference": ""}, "method": {"method": "cash money"}}[case])
+    r = b.post("/admin/vouchers/sell", form)
+    assert r.code == 400 and f'id="{field}-error"' in r.text and f'aria-describedby="{field}-error' in r.text
+    if field != "reference":
+        assert 'value="RB-typed"' in r.text
+    assert _sold(world, cid) == []
+
+
+def test_the_vouchers_sell_page_refuses_support_csrf_and_the_other_org(world: World, as_: Any) -> None:
+    """support: 403 page (GET and POST); no CSRF token: 403; the other org's owner typing a demo customer's
+    number: not found by the customer field."""
+    cid, p = _customer(world), _package(world)
+    sup = as_("support")
+    assert sup.get("/admin/vouchers/sell").code == 403 and "Sell a voucher" not in sup.get("/admin/vouchers").text
+    form = {"customer": str(cid), "package_id": str(p.id), "method": "cash", "reference": "RB-X"}
+    assert sup.post("/admin/vouchers/sell", {**form, "csrf": "x"}).code == 403
+    b = as_("cashier")
+    assert b.post("/admin/vouchers/sell", form).code == 403
+    o = as_("other")
+    r = o.post("/admin/vouchers/sell", {**form, "csrf": o.form_csrf("/admin/vouchers/sell")})
+    assert r.code == 400 and 'id="customer-error"' in r.text
+    assert _sold(world, cid) == []
