@@ -2,8 +2,8 @@
 the suspended customer yaw by search, records a payment covering the arrears, and radclient (the real binary,
 against the daemon's auth port) is then accepted for yaw at the plan's rate; a cashier sells a voucher at
 the counter and gets the 403 page on a change of plan, and the API refuses a cashier's token the same
-change.  Every page of the section at phone
-and desktop width (axe-core: nothing serious or critical, no sideways scrolling)."""
+change.  Every page of the section at phone and desktop width (axe-core: nothing serious or critical, no
+sideways scrolling)."""
 from __future__ import annotations
 
 import json
