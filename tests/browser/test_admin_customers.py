@@ -112,6 +112,10 @@ def test_a_cashier_is_refused_a_plan_change_in_the_console_and_the_api(driver: A
     kit.wait_text(driver, "Voucher sold")
     assert driver.find_elements(By.PARTIAL_LINK_TEXT, "Print the card")
     kit.audit(driver, "customer-voucher-sold")
+    kit.click(driver, "^Vouchers$")
+    kit.click(driver, "^Sell a voucher$")
+    kit.wait_text(driver, "Paid by")
+    kit.audit(driver, "vouchers-sell")
     service_id = _service_of(demo_daemon, cid)
     # the form a cashier does not get, sent as a hand-made request with the session's own CSRF token
     token = driver.find_element(By.CSS_SELECTOR, "form.logout input[name=csrf]").get_attribute("value")

@@ -322,8 +322,10 @@ class Customers(Section):
             page = yield self._refused(request, who, customer_id, "voucher", values, e)
             return page
         page = yield self._customer(request, who, customer_id, sold=v,
-                                    notice=f"Voucher {v.code} sold for {v.price_text}: give the customer the code "
-                                           "and password now (or print the card); the password is not shown again.")
+                                    notice=f"Voucher {v.code} sold for {v.price_text}: give the customer "
+                                           + ("the code now (it is the password too; or print the card)."
+                                              if v.code_only else "the code and password now (or print the card); "
+                                              "the password is not shown again."))
         return page
 
     @app.route("/customers/<int:customer_id>/credit-note", methods=["POST"])
