@@ -11,6 +11,12 @@ the package is sold to the customer (:func:`billing.vouchers.vouchers.sell`).  A
 repeated webhook, or the return page racing it, finds the transaction settled and
 sells nothing.
 
+A cashier's sale at the counter (:func:`sell_at_counter`) is booked the same way: the
+customer pays cash or mobile money for the voucher there and then, so it is a sale, not
+credit.  Its method and reference (receipt-book number, mobile-money transaction id)
+sell once per org: a double-clicked form or a retried request returns the voucher
+already sold.
+
 The vouchers themselves (packages, codes, their logins and states) are
 :mod:`billing.vouchers`'.
 """
@@ -20,16 +26,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from aaad.view.write import LoginWriter
 from accounting import store as acct_store
-from billing import invoices, ledger, settings
+from billing import invoices, ledger, payments, settings
 from billing.gateways.base import Transaction
 from billing.ledger import Posting
+from billing.schema import payments as payments_t
 from billing.vouchers import vouchers
+from billing.vouchers.schema import vouchers as vt
 
 
 def portal_package(conn: Connection, org_id: int, package_id: int) -> Any:
@@ -65,6 +74,64 @@ def paid(conn: Connection, writer: LoginWriter, org_id: int, tx: Transaction, no
                                                Posting(ledger.VAT, -vat)],
                 st.today(now), now, ref_type="gateway_tx", ref_id=tx.id, customer_id=tx.customer_id,
                 memo=f"voucher {v.id} sold online ({tx.gateway} {tx.reference})")
+    return v
+
+
+def _counter_sale(conn: Connection, org_id: int, method: str, reference: str) -> Any:
+    """The voucher sold at the counter with this method and reference (id, customer, package), or None."""
+    return conn.execute(sa.select(vt.c.id, vt.c.customer_id, vt.c.package_id).where(
+        vt.c.org_id == org_id, vt.c.sale_method == method, vt.c.sale_reference == reference)).first()
+
+
+def _same_sale(conn: Connection, writer: LoginWriter, org_id: int, row: Any, package_id: int, customer_id: int,
+               method: str, reference: str, now: datetime) -> Any:
+    """The voucher ``row`` names if it is this sale repeated; ValidationError on ``reference`` otherwise."""
+    if row.customer_id == customer_id and row.package_id == package_id:
+        return vouchers.require(conn, org_id, int(row.id), now, box=writer.box)
+    raise ValidationError("reference", f"{method} reference {reference!r} was already used for voucher {row.id}")
+
+
+def sell_at_counter(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, customer_id: int,
+                    now: datetime, *, method: str, reference: str) -> Any:
+    """A cashier sells the customer one voucher of the active package ``package_id``, paid at the counter
+    with ``method`` (checked as a payment's) and ``reference`` (required, at most 128 characters): the
+    voucher at the package's price, with its password, and the sale booked as :func:`paid` books it
+    (nothing for a free package).  Once per org, method and reference: the same sale again returns its
+    voucher; a reference used by another sale or recorded as a payment is a ValidationError on
+    ``reference``."""
+    method = payments.check_method(method)
+    reference = (reference or "").strip()
+    if not reference:
+        raise ValidationError("reference", "the receipt-book number or mobile-money transaction id")
+    if len(reference) > 128:
+        raise ValidationError("reference", "at most 128 characters")
+    row = _counter_sale(conn, org_id, method, reference)
+    if row is not None:
+        return _same_sale(conn, writer, org_id, row, package_id, customer_id, method, reference, now)
+    receipt = conn.execute(sa.select(payments_t.c.receipt_number).where(
+        payments_t.c.org_id == org_id, payments_t.c.method == method, payments_t.c.reference == reference)).first()
+    if receipt is not None:
+        raise ValidationError("reference", f"{method} reference {reference!r} is already recorded as receipt "
+                                           f"{receipt.receipt_number}")
+    try:
+        with conn.begin_nested():
+            v = vouchers.sell(conn, writer, org_id, package_id, now, customer_id=customer_id)
+            conn.execute(vt.update().where(vt.c.org_id == org_id, vt.c.id == v.id)
+                         .values(sale_method=method, sale_reference=reference))
+    except sa.exc.IntegrityError:
+        # Another transaction sold with the same reference between our check and our update.
+        row = _counter_sale(conn, org_id, method, reference)
+        if row is None:
+            raise
+        return _same_sale(conn, writer, org_id, row, package_id, customer_id, method, reference, now)
+    if v.price > 0:
+        st = settings.get(conn, org_id)
+        vat = vat_in(v.price, st.vat_bp)
+        ledger.post(conn, org_id, "voucher_sale", [Posting(ledger.cash(method), v.price),
+                                                   Posting(ledger.REVENUE, -(v.price - vat)),
+                                                   Posting(ledger.VAT, -vat)],
+                    st.today(now), now, ref_type="voucher", ref_id=v.id, customer_id=customer_id,
+                    memo=f"voucher {v.id} sold at the counter ({method} {reference})")
     return v
 
 

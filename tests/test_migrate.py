@@ -19,7 +19,7 @@ from aaad.db import metadata, sync_engine
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 ACCOUNTING_HEAD = "a0007"
-BILLING_HEAD = "b0014"
+BILLING_HEAD = "b0015"
 WEB_HEAD = "w0004"
 ENFORCEMENT_HEAD = "e0001"
 

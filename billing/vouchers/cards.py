@@ -97,12 +97,13 @@ class Card:
 
 @dataclass(frozen=True)
 class Sheet:
-    batch_id: int
+    batch_id: int | None
     brand: str
     colour: str
     login_url: str
     locale: str
     cards: list[Card]
+    label: str = ""               # the sheet's footer ("" : "batch N")
 
 
 def batch_vouchers(conn: Connection, box: SecretBox, org_id: int, batch_id: int) -> list[Voucher]:
@@ -118,8 +119,13 @@ def sheet(conn: Connection, box: SecretBox, org_id: int, batch_id: int,
     if org is None:
         raise NotFound("org", org_id)
     st = settings.get(conn, org_id)
-    loc = documents._locale(st.locale)
     vs = batch_vouchers(conn, box, org_id, batch_id)
+    return _sheet(org, st, vs, batch_id, "", progress)
+
+
+def _sheet(org: Any, st: settings.Settings, vs: Sequence[Voucher], batch_id: int | None, label: str,
+           progress: Callable[[int, int], None] | None = None) -> Sheet:
+    loc = documents._locale(st.locale)
     cards = []
     for i, v in enumerate(vs):
         url = login_url(st.hotspot_login_url, v.code, v.code_only)
@@ -128,7 +134,22 @@ def sheet(conn: Connection, box: SecretBox, org_id: int, batch_id: int,
         if progress is not None and (i + 1) % 500 == 0:
             progress(i + 1, len(vs))
     return Sheet(batch_id, st.brand_name or org.name, st.brand_colour or documents.DEFAULT_COLOUR,
-                 st.hotspot_login_url, loc, cards)
+                 st.hotspot_login_url, loc, cards, label)
+
+
+def voucher_sheet(conn: Connection, box: SecretBox, org_id: int, voucher_id: int) -> Sheet:
+    """One voucher's card (a voucher sold at the counter, printed for the customer); NotFound if the
+    org has no such voucher."""
+    org = orgs.get(conn, org_id)
+    if org is None:
+        raise NotFound("org", org_id)
+    v = vouchers_mod.require(conn, org_id, voucher_id, box=box)
+    return _sheet(org, settings.get(conn, org_id), [v], v.batch_id, f"voucher {v.id}")
+
+
+def voucher_pdf(conn: Connection, box: SecretBox, org_id: int, voucher_id: int) -> bytes:
+    """One voucher's card as a PDF (the batch sheet's layout, one card)."""
+    return documents.html_to_pdf(render_html(voucher_sheet(conn, box, org_id, voucher_id)))
 
 
 def render_html(s: Sheet) -> str:

@@ -1,4 +1,4 @@
-"""The vouchers' tables (billing migration b0012).
+"""The vouchers' tables (billing migrations b0012, b0015).
 
 ``voucher_packages``: what a voucher gives (the speed as a profile, time and data
 limits, validity, shared users, MAC binding) and what it costs; ``voucher_batches``:
@@ -65,9 +65,14 @@ vouchers = sa.Table(
     sa.Column("price", sa.BigInteger, nullable=False),                        # the package's price then
     sa.Column("sold_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # sold at the counter (b0015): how it was paid and the receipt-book number or transaction id, once per org
+    sa.Column("sale_method", sa.String(32)),
+    sa.Column("sale_reference", sa.String(128)),
     sa.UniqueConstraint("org_id", "code", name="uq_vouchers_code"),
     sa.UniqueConstraint("org_id", "transaction_id", name="uq_vouchers_transaction"),
 )
 sa.Index("ix_vouchers_org", vouchers.c.org_id, vouchers.c.id)
 sa.Index("ix_vouchers_batch", vouchers.c.org_id, vouchers.c.batch_id, vouchers.c.id)
 sa.Index("ix_vouchers_customer", vouchers.c.org_id, vouchers.c.customer_id, vouchers.c.id)
+sa.Index("ux_vouchers_sale_reference", vouchers.c.org_id, vouchers.c.sale_method, vouchers.c.sale_reference,
+         unique=True)

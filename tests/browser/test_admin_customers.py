@@ -1,8 +1,9 @@
 """The console's customers section in headless Chromium against the real demo daemon: the demo owner finds
 the suspended customer yaw by search, records a payment covering the arrears, and radclient (the real binary,
-against the daemon's auth port) is then accepted for yaw at the plan's rate; a cashier gets the 403 page on
-a change of plan, and the API refuses a cashier's token the same change.  Every page of the section at phone
-and desktop width (axe-core: nothing serious or critical, no sideways scrolling)."""
+against the daemon's auth port) is then accepted for yaw at the plan's rate; a cashier sells a voucher at
+the counter and gets the 403 page on a change of plan, and the API refuses a cashier's token the same
+change.  Every page of the section at phone and desktop width (axe-core: nothing serious or critical, no
+sideways scrolling)."""
 from __future__ import annotations
 
 import json
@@ -104,6 +105,17 @@ def test_a_cashier_is_refused_a_plan_change_in_the_console_and_the_api(driver: A
     kit.go(driver, demo_daemon.url(f"/admin/customers/{cid}"))
     text = kit.wait_text(driver, "Record a payment")
     assert "Change plan" not in text
+    # a cashier sells a voucher at the counter: its code and password once, the card linked
+    kit.click(driver, "Sell a voucher", navigates=False)
+    kit.fill(kit.field(driver, "reference"), "browser-voucher-1")
+    kit.submit(driver, kit.field(driver, "reference"))
+    kit.wait_text(driver, "Voucher sold")
+    assert driver.find_elements(By.PARTIAL_LINK_TEXT, "Print the card")
+    kit.audit(driver, "customer-voucher-sold")
+    kit.click(driver, "^Vouchers$")
+    kit.click(driver, "^Sell a voucher$")
+    kit.wait_text(driver, "Paid by")
+    kit.audit(driver, "vouchers-sell")
     service_id = _service_of(demo_daemon, cid)
     # the form a cashier does not get, sent as a hand-made request with the session's own CSRF token
     token = driver.find_element(By.CSS_SELECTOR, "form.logout input[name=csrf]").get_attribute("value")

@@ -6,6 +6,8 @@
                                     and their logins, live sessions (disconnect), the usage graph, money,
                                     invoices, payments, credit notes, tickets, messages, the timeline
     /customers/<id>/payment         record a payment (payments.record), then the receipt
+    /customers/<id>/voucher         sell a voucher at the counter (voucher_sales.sell_at_counter,
+                                    vouchers.sell): its code and password shown once, a link to its card
     /customers/<id>/credit-note     issue a credit note (credit_notes.write)
     /customers/<id>/password        a new portal password, shown once (customers.write)
     /customers/<id>/credentials     e-mail the sign-in details again (customers.write)
@@ -46,9 +48,11 @@ from billing import (
     payments,
     services,
     settings,
+    voucher_sales,
 )
 from billing import customers as customers_mod
 from billing.schema import CUSTOMER_STATUSES
+from billing.vouchers import packages as voucher_packages
 from enforcement import actions
 from web import forms
 from web.admin import lists
@@ -213,12 +217,16 @@ class Customers(Section):
     @defer.inlineCallbacks
     def _customer(self, request: IRequest, who: Any, customer_id: int, *, values: dict[str, dict[str, str]] | None
                   = None, errors: dict[str, dict[str, str]] | None = None, notice: str = "",
-                  password: str = "") -> Generator[Any, Any, bytes]:
-        """The customer's page, with what a refused form typed and its messages."""
-        def read(conn: Connection) -> tuple[console.CustomerPage, str, list[Any]]:
+                  password: str = "", sold: Any = None) -> Generator[Any, Any, bytes]:
+        """The customer's page, with what a refused form typed and its messages (``sold``: the voucher just
+        sold, its password shown this once)."""
+        def read(conn: Connection) -> tuple[console.CustomerPage, str, list[Any], list[Any]]:
             page = console.customer_page(conn, self.deps.box, who.org_id, customer_id, self.now())
-            return page, _locale(conn, who.org_id), catalogue.list_products(conn, who.org_id, active_only=True)
-        page, locale, products = yield self.read(read)
+            on_sale = (voucher_packages.list_packages(conn, who.org_id, active=True)
+                       if who.can("vouchers.sell") else [])
+            return (page, _locale(conn, who.org_id), catalogue.list_products(conn, who.org_id, active_only=True),
+                    on_sale)
+        page, locale, products, on_sale = yield self.read(read)
         if not notice:
             done = forms.arg(request, "done", 40)
             notice = DONE.get(done, "")
@@ -230,7 +238,9 @@ class Customers(Section):
         return self.render(request, "admin/customers/customer.html", who, p=page, c=page.customer, money=fmt,
                            octets=_octets, graphs=self._graphs(who.org_id, page),
                            plans=plans, methods=METHODS, values=values or {}, errors=errors or {}, notice=notice,
-                           password=password, today=page.today.isoformat(), paid_id=forms.arg(request, "receipt", 20),
+                           password=password, sold=sold,
+                           voucher_packages=[(str(vp.id), f"{vp.name} ({vp.price_text})") for vp in on_sale],
+                           today=page.today.isoformat(), paid_id=forms.arg(request, "receipt", 20),
                            amount_hint=f"In {page.currency}, e.g. {money.format_amount(2500, page.currency)}",
                            money_plain=lambda minor: money.format_amount(minor, page.currency),
                            invoice_options=[(str(i.id), f"{i.number or i.id} ({fmt(i.open_amount)} open)")
@@ -286,6 +296,37 @@ class Customers(Section):
             page = yield self._refused(request, who, customer_id, "payment", values, e)
             return page
         return self._back(request, customer_id, f"receipt={done.payment.id}")
+
+    @app.route("/customers/<int:customer_id>/voucher", methods=["POST"])
+    @defer.inlineCallbacks
+    def sell_voucher(self, request: IRequest, customer_id: int) -> Generator[Any, Any, bytes]:
+        """Sell the customer a voucher paid at the counter (the API's POST /vouchers/sell): the page again
+        with its code and password, shown this once, and a link to print its card.  The same method and
+        reference again (a double submit) shows the same voucher; nothing more is sold."""
+        who = yield self._post(request, "vouchers.sell")
+        values = {k: forms.arg(request, k, 130).strip() for k in ("package_id", "method", "reference")}
+        c = yield self.read(customers_mod.get, who.org_id, customer_id)
+        if c is None:
+            raise NotFound("customer", customer_id)
+        try:
+            if not values["package_id"].isdigit() or len(values["package_id"]) > 12:
+                raise ValidationError("package_id", "Choose the voucher package.")
+            if not values["reference"]:
+                raise ValidationError("reference", "Type the receipt-book number or the mobile-money transaction "
+                                                   "id.")
+            v = yield self.write(request, who, "vouchers.sell", voucher_sales.sell_at_counter,
+                                 self.deps.login_writer, who.org_id, int(values["package_id"]), customer_id,
+                                 self.now(), method=values["method"], reference=values["reference"],
+                                 target=f"customer {customer_id}")
+        except ValidationError as e:
+            page = yield self._refused(request, who, customer_id, "voucher", values, e)
+            return page
+        page = yield self._customer(request, who, customer_id, sold=v,
+                                    notice=f"Voucher {v.code} sold for {v.price_text}: give the customer "
+                                           + ("the code now (it is the password too; or print the card)."
+                                              if v.code_only else "the code and password now (or print the card); "
+                                              "the password is not shown again."))
+        return page
 
     @app.route("/customers/<int:customer_id>/credit-note", methods=["POST"])
     @defer.inlineCallbacks

@@ -3,6 +3,9 @@
     vouchers                          every voucher (``?state=``, ``?batch=``, ``?package=``; CSV without
                                       passwords); ``?code=`` looks one up and opens it
     vouchers/<id>                     a voucher: state, limits, what is left, its history; revoke
+    vouchers/<id>.pdf                 its card (one voucher sold at the counter, printed for the customer)
+    vouchers/sell                     sell one at the counter to a customer found by username, e-mail, phone
+                                      or id (``vouchers.sell``, as the API's POST /vouchers/sell)
     vouchers/packages                 the packages (``?active=``; CSV); add, change, retire, sell again
     vouchers/packages/new             the form to add one
     vouchers/packages/<id>            the form to change one
@@ -30,9 +33,9 @@ from twisted.internet import defer
 from twisted.web.iweb import IRequest
 
 from aaad import paging
-from aaad.errors import ValidationError
+from aaad.errors import NotFound, ValidationError
 from aaad.view import store as view_store
-from billing import money, settings
+from billing import money, payments, settings, voucher_sales
 from billing.vouchers import batches, cards, packages, vouchers
 from web import forms as webforms
 from web.admin import lists
@@ -86,6 +89,10 @@ def _batch_view(conn: Connection, org_id: int, batch_id: int, cursor: str | None
                 ) -> tuple[batches.Batch, paging.Page[vouchers.Voucher]]:
     b = batches.require(conn, org_id, batch_id)
     return b, _page(conn, vouchers.page, cursor, org_id, now, batch_id=batch_id)
+
+
+SALE_FIELDS = ("customer", "package_id", "method", "reference")
+SALE_METHODS = [("cash", "Cash"), ("mobile_money", "Mobile money"), ("card", "Card"), ("bank", "Bank transfer")]
 
 
 def _active_packages(conn: Connection, org_id: int) -> list[tuple[str, str]]:
@@ -186,10 +193,11 @@ class Vouchers(Section):
             v = yield self.read(vouchers.by_code, who.org_id, code, self.now())
             if v is not None:
                 return self.see_other(request, self.base(request) + f"vouchers/{v.id}")
-        args = lists.ListArgs.from_request(request, filters=("state", "batch", "package"))
+        args = lists.ListArgs.from_request(request, filters=("state", "batch", "package", "customer"))
         f = args.filters
         state = f.get("state") if f.get("state") in vouchers.STATES else None
-        kw = {"batch_id": _int_filter(f.get("batch")), "package_id": _int_filter(f.get("package")), "state": state}
+        kw = {"batch_id": _int_filter(f.get("batch")), "package_id": _int_filter(f.get("package")), "state": state,
+              "customer_id": _int_filter(f.get("customer"))}
         if args.csv:
             rows = yield self.read(_all, vouchers.page, who.org_id, self.now(), **kw)
             return lists.csv_body(request, "vouchers.csv",
@@ -216,6 +224,69 @@ class Vouchers(Section):
         h = yield self.read(vouchers.history, who.org_id, voucher_id, self.now())
         return self.render(request, "admin/vouchers/voucher.html", who, h=h, v=h.voucher,
                            done=webforms.arg(request, "done", 20))
+
+    # -- a counter sale --------------------------------------------------------------------------------------
+
+    def _sell_form(self, request: IRequest, who: Any, options: list[tuple[str, str]], form: dict[str, str],
+                   errors: dict[str, str], sold: Any = None, customer_id: int | None = None) -> bytes:
+        return self.render(request, "admin/vouchers/sell.html", who, options=options, form=form, errors=errors,
+                           methods=SALE_METHODS, sold=sold, customer_id=customer_id)
+
+    @app.route("/vouchers/sell", methods=["GET"])
+    @defer.inlineCallbacks
+    def sell_new(self, request: IRequest) -> Generator[Any, Any, bytes]:
+        """The form to sell a voucher at the counter (``?customer=`` filled in already)."""
+        who = yield self.require(request, "vouchers.sell")
+        options = yield self.read(_active_packages, who.org_id)
+        form = {"customer": webforms.arg(request, "customer", 200), "package_id": webforms.arg(request, "package", 12),
+                "method": "cash", "reference": ""}
+        return self._sell_form(request, who, options, form, {})
+
+    @app.route("/vouchers/sell", methods=["POST"])
+    @defer.inlineCallbacks
+    def sell(self, request: IRequest) -> Generator[Any, Any, bytes]:
+        """Sell a voucher paid at the counter to the customer typed (username, e-mail, phone or id): the page
+        again with its code and password, shown this once, and its card.  The same method and reference
+        again shows the same voucher."""
+        who = yield self.require(request, "vouchers.sell")
+        self.check_csrf(request, who)
+        form = {k: webforms.arg(request, k, 200).strip() for k in SALE_FIELDS}
+        try:
+            if not form["customer"]:
+                raise ValidationError("customer", "Type the customer's username, e-mail, phone or number.")
+            try:
+                customer_id = yield self.read(payments.customer_ref, who.org_id, form["customer"])
+            except NotFound:
+                raise ValidationError("customer", f"No customer {form['customer']!r}: search under Customers.") \
+                    from None
+            package_id = _whole(form, "package_id", 1, 2**31 - 1, "a package")
+            if package_id is None:
+                raise ValidationError("package_id", "Choose the voucher package.")
+            if not form["reference"]:
+                raise ValidationError("reference", "Type the receipt-book number or the mobile-money transaction "
+                                                   "id.")
+            v = yield self.write(request, who, "vouchers.sell", voucher_sales.sell_at_counter, self.deps.login_writer,
+                                 who.org_id, package_id, customer_id, self.now(), method=form["method"],
+                                 reference=form["reference"], target=f"customer {customer_id}")
+        except ValidationError as e:
+            request.setResponseCode(400)
+            options = yield self.read(_active_packages, who.org_id)
+            field = {"customer_id": "customer"}.get(e.field, e.field)
+            return self._sell_form(request, who, options, form, {field if field in SALE_FIELDS else "form": e.message})
+        options = yield self.read(_active_packages, who.org_id)
+        fresh = {"customer": "", "package_id": form["package_id"], "method": form["method"], "reference": ""}
+        return self._sell_form(request, who, options, fresh, {}, sold=v, customer_id=customer_id)
+
+    @app.route("/vouchers/<int:voucher_id>.pdf", methods=["GET"])
+    @defer.inlineCallbacks
+    def voucher_pdf(self, request: IRequest, voucher_id: int) -> Generator[Any, Any, bytes]:
+        """One voucher's printable card (a voucher sold at the counter): the batch cards' layout, one card."""
+        who = yield self.require(request, "vouchers.read")
+        body = yield self.read(cards.voucher_pdf, self.deps.box, who.org_id, voucher_id)
+        set_header(request, "Content-Type", "application/pdf")
+        set_header(request, "Content-Disposition", f'inline; filename="voucher-{voucher_id}.pdf"')
+        set_header(request, "Cache-Control", "no-store")
+        return cast(bytes, body)
 
     @app.route("/vouchers/<int:voucher_id>/revoke", methods=["POST"])
     @defer.inlineCallbacks

@@ -75,6 +75,8 @@ BY_OPERATION: dict[str, str] = {
     "list_contract_signatures": "customers.read",
     "get_contract_signature": "customers.read",
     "get_contract_signature_pdf": "customers.read",
+    # the cashier sells vouchers at the counter (generating batches and packages stay vouchers.write)
+    "sell_voucher": "vouchers.sell",
 }
 
 

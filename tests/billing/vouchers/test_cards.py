@@ -81,3 +81,22 @@ def test_pdf_code_only_logs_in_by_itself(world: World, tmp_path: Path) -> None:
     found, text = _decode(world.read(cards.batch_pdf, world.box, world.org_id, b.id), tmp_path)
     assert found == [f"http://hotspot.lan/login?username={v.code}&password={v.code}"]
     assert "Password" not in text and "2 GB of data" in text
+
+
+def test_one_vouchers_card(world: World) -> None:
+    """A single voucher (one sold at the counter) prints as one card with its code and password, the
+    sheet labelled with the voucher; another org's voucher id is not found."""
+    from aaad.errors import NotFound
+    from billing import customers
+    from tests.billing.vouchers.conftest import vworld
+    p = package(world)
+    cust = world.tx(customers.add, world.org_id, T0, name="Ama Card")
+    v = world.tx(vouchers.sell, world.writer, world.org_id, p.id, T0, customer_id=cust.id)
+    s = world.read(cards.voucher_sheet, world.box, world.org_id, v.id)
+    assert [(c.code, c.password) for c in s.cards] == [(v.code, v.password)] and s.label == f"voucher {v.id}"
+    html = cards.render_html(s)
+    assert v.code in html and str(v.password) in html and f"voucher {v.id}" in html and "batch None" not in html
+    assert world.read(cards.voucher_pdf, world.box, world.org_id, v.id).startswith(b"%PDF")
+    other = vworld(world.engine, "other")
+    with pytest.raises(NotFound):
+        other.read(cards.voucher_sheet, other.box, other.org_id, v.id)

@@ -2,8 +2,9 @@
 
 A voucher is a login owned by the voucher; its state is the login's (unused until its first
 login, active, exhausted, revoked, expired).  Nothing is deleted: a package is retired
-(``active`` false), vouchers and batches are revoked.  Passwords are never in the JSON: a
-batch's cards (``.pdf``) and its ``.csv`` carry them.
+(``active`` false), vouchers and batches are revoked.  Passwords are never in the JSON (a
+batch's cards (``.pdf``) and its ``.csv`` carry them) but once: the answer to a counter
+sale (``POST /vouchers/sell``), for the cashier to hand over.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pydantic import Field
 from sqlalchemy.engine import Connection
 
 from aaad.crypto import SecretBox
+from billing import voucher_sales
 from billing.vouchers import batches, cards, packages, vouchers
 from web.api.declare import Call, Id, In, Instant, ListQuery, Out, Page, Raw, Router
 from web.api.resources._billing import Text
@@ -336,3 +338,30 @@ async def revoke_voucher(call: Call, path: VoucherPath) -> VoucherOut:
                          before=lambda conn: vouchers.get(conn, call.org_id, path.voucher_id))
     return VoucherOut.model_validate(v)
 
+
+
+class VoucherSaleIn(In):
+    package_id: int = Field(ge=1, le=2**31 - 1, description="An active package of the org.")
+    customer_id: int = Field(ge=1, le=2**31 - 1)
+    method: str = Field(min_length=1, max_length=32, description="How it was paid: cash, mobile_money, card...")
+    reference: Text = Field(min_length=1, max_length=128,
+                            description="The receipt-book number or the mobile-money transaction id: once per "
+                                        "method (the same sale again answers the same voucher).")
+
+
+class VoucherSoldOut(VoucherOut):
+    password: str | None = Field(description="The voucher's password (its code if code-only): shown in this "
+                                             "answer only.")
+
+
+@router.post("/vouchers/sell", summary="Sell a voucher at the counter")
+async def sell_voucher(call: Call, body: VoucherSaleIn) -> VoucherSoldOut:
+    """A cashier sells the customer one voucher of an active package, paid there and then: the voucher at the
+    package's price, booked as a sale (cash of ``method`` in, revenue and the VAT inside the price; not
+    customer credit).  The answer carries its code and password.  Once per method and ``reference``: the
+    same sale again answers the voucher already sold; a reference used for another sale or a payment is a
+    422 on ``reference``."""
+    v = await call.write(voucher_sales.sell_at_counter, call.deps.login_writer, call.org_id, body.package_id,
+                         body.customer_id, call.now, method=body.method, reference=body.reference,
+                         target=f"customer {body.customer_id}")
+    return VoucherSoldOut.model_validate(v)
