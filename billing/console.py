@@ -4,7 +4,8 @@ Read-only, every query scoped by the org.  The console's pages (``web/admin``) c
 render; they hold no SQL and decide nothing.
 
 - :func:`figures`: the dashboard — online sessions now, revenue today and this month (payments
-  received, on the org's local calendar), open invoices and arrears, pending registrations,
+  received, on the org's local calendar), voucher sales today and this month (online and at the
+  counter: the cash side of their journal entries), open invoices and arrears, pending registrations,
   placed orders, open tickets, routers down, failed actions and failed messages.  One query per
   table; each :class:`Figure` names the list and the filter that shows its rows, so a page can
   link it.
@@ -43,7 +44,7 @@ from billing.notify import outbox
 from billing.notify.schema import messages as messages_t
 from billing.orders import tickets
 from billing.orders.schema import orders as orders_t
-from billing.schema import billing_settings, journal_entries, products, registrations
+from billing.schema import billing_settings, journal_entries, postings, products, registrations
 from billing.schema import customers as customers_t
 from billing.schema import invoices as invoices_t
 from billing.schema import payments as payments_t
@@ -89,6 +90,8 @@ class Figures:
     online_sessions: Figure
     revenue_today: Figure
     revenue_month: Figure
+    voucher_sales_today: Figure
+    voucher_sales_month: Figure
     open_invoices: Figure
     arrears: Figure
     pending_registrations: Figure
@@ -100,7 +103,8 @@ class Figures:
 
     def all(self) -> list[Figure]:
         """The figures in the dashboard's order."""
-        return [self.online_sessions, self.revenue_today, self.revenue_month, self.open_invoices, self.arrears,
+        return [self.online_sessions, self.revenue_today, self.revenue_month, self.voucher_sales_today,
+                self.voucher_sales_month, self.open_invoices, self.arrears,
                 self.pending_registrations, self.placed_orders, self.open_tickets, self.routers_down,
                 self.failed_actions, self.failed_messages]
 
@@ -138,6 +142,17 @@ def figures(conn: Connection, org_id: int, now: datetime) -> Figures:
                je.posted_on <= today, p.org_id == org_id)).one()
     n_month, amount_month, n_today, amount_today = (int(x) for x in r)
 
+    # Voucher sales (online and at the counter) are sales, not payments: the cash side of their entries.
+    ps = postings.c
+    r = conn.execute(sa.select(
+        sa.func.count(), sa.func.coalesce(sa.func.sum(ps.amount), 0),
+        sa.func.coalesce(sa.func.sum(sa.case((is_today, 1), else_=0)), 0),
+        sa.func.coalesce(sa.func.sum(sa.case((is_today, ps.amount), else_=0)), 0))
+        .select_from(journal_entries.join(postings, ps.entry_id == je.id))
+        .where(je.org_id == org_id, je.kind == "voucher_sale", je.posted_on >= today.replace(day=1),
+               je.posted_on <= today, ps.org_id == org_id, ps.account.like("cash:%"))).one()
+    v_month, v_amount_month, v_today, v_amount_today = (int(x) for x in r)
+
     i = invoices_t.c
     owed = i.total - i.paid
     late = i.due_date < today
@@ -163,6 +178,10 @@ def figures(conn: Connection, org_id: int, now: datetime) -> Figures:
                (("since", _local_midnight(today, tz).isoformat()),)),
         Figure("revenue_month", "Revenue this month", n_month, amount_month, "payments",
                (("since", _local_midnight(today.replace(day=1), tz).isoformat()),)),
+        Figure("voucher_sales_today", "Voucher sales today", v_today, v_amount_today, "vouchers",
+               (("sold_since", _local_midnight(today, tz).isoformat()),)),
+        Figure("voucher_sales_month", "Voucher sales this month", v_month, v_amount_month, "vouchers",
+               (("sold_since", _local_midnight(today.replace(day=1), tz).isoformat()),)),
         Figure("open_invoices", "Open invoices", n_open, amount_open, "invoices", (("state", "open"),)),
         Figure("arrears", "Arrears", n_late, amount_late, "invoices", (("state", "open"), ("due_before", iso))),
         Figure("pending_registrations", "Pending registrations", regs, None, "registrations",

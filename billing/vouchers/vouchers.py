@@ -175,8 +175,8 @@ SORTS: dict[str, sa.ColumnElement[Any]] = {"id": vt.c.id, "code": vt.c.code, "cr
 
 def page(conn: Connection, org_id: int, now: datetime | None = None, *, batch_id: int | None = None,
          package_id: int | None = None, customer_id: int | None = None, state: str | None = None,
-         sold: bool | None = None, sort: str = "id", cursor: str | None = None, limit: int = 50,
-         box: SecretBox | None = None) -> paging.Page[Voucher]:
+         sold: bool | None = None, sold_since: datetime | None = None, sort: str = "id",
+         cursor: str | None = None, limit: int = 50, box: SecretBox | None = None) -> paging.Page[Voucher]:
     """One page of the org's vouchers (see :mod:`aaad.paging`).  ``state`` filters on the login's
     state as stored (a voucher whose validity ran out shows ``expired`` but is found under the
     state its login still has until the login is marked expired)."""
@@ -189,6 +189,8 @@ def page(conn: Connection, org_id: int, now: datetime | None = None, *, batch_id
         q = q.where(vt.c.customer_id == customer_id)
     if sold is not None:
         q = q.where(vt.c.sold_at.isnot(None) if sold else vt.c.sold_at.is_(None))
+    if sold_since is not None:
+        q = q.where(vt.c.sold_at >= sold_since)
     if state is not None:
         if state not in STATES:
             raise ValidationError("state", "one of " + ", ".join(STATES))

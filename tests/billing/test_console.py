@@ -228,6 +228,15 @@ def test_figures(seeded: Seeded) -> None:
         status_store.record(c, a.org_id, ra, RouterStatus(False, error="timeout", checked_at=NOW))
         status_store.record(c, b.org_id, rb, RouterStatus(False, error="timeout", checked_at=NOW))
     a.tx(tickets.open_ticket, a.org_id, seeded.john, "No internet", "Since this morning", NOW)
+    # voucher sales at the counter: two today, one earlier this month, one last month; one in org b
+    from billing import voucher_sales
+    from billing.vouchers import packages
+    for w, cid, ref, when in ((a, seeded.john, "V1", NOW - timedelta(hours=2)), (a, seeded.jane, "V2", NOW),
+                              (a, seeded.kofi, "V3", at(date(2026, 11, 3))),
+                              (a, seeded.kofi, "V0", at(date(2026, 10, 30))),
+                              (b, seeded.john_b, "VB", NOW)):
+        pkg = w.tx(packages.add, w.writer, w.org_id, when, name=f"Day {ref}", price=3_00, validity_hours=24)
+        w.tx(voucher_sales.sell_at_counter, w.writer, w.org_id, pkg.id, cid, when, method="cash", reference=ref)
     t = a.tx(tickets.open_ticket, a.org_id, seeded.jane, "Invoice", "A question", NOW)
     a.tx(tickets.reply, a.org_id, t.ticket.id, "admin", "Answered", NOW)
 
@@ -238,6 +247,8 @@ def test_figures(seeded: Seeded) -> None:
         "online_sessions": (1, None),
         "revenue_today": (1, 10_00),
         "revenue_month": (2, 25_00),
+        "voucher_sales_today": (2, 6_00),
+        "voucher_sales_month": (3, 9_00),
         "open_invoices": (2, 100_00 + 20_00),          # Jane's 40 less the 15 + 5 she paid
         "arrears": (1, 100_00),
         "pending_registrations": (2, None),
@@ -250,8 +261,10 @@ def test_figures(seeded: Seeded) -> None:
     assert f.arrears.query == {"state": "open", "due_before": "2026-11-20"}
     assert f.arrears.href == "/admin/invoices?state=open&due_before=2026-11-20"
     assert f.open_invoices.list == "invoices" and f.failed_messages.query == {"state": "failed"}
+    assert f.voucher_sales_today.list == "vouchers" and set(f.voucher_sales_month.query) == {"sold_since"}
     fb = b.read(console.figures, b.org_id, NOW)
     assert (fb.revenue_today.amount, fb.arrears.amount, fb.online_sessions.count) == (1_00, 998_00, 1)
+    assert (fb.voucher_sales_today.count, fb.voucher_sales_today.amount) == (1, 3_00)
     with pytest.raises(NotFound):
         a.read(console.figures, 9999, NOW)
 

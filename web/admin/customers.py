@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, cast
 
 from klein import Klein
@@ -89,19 +89,6 @@ def _day(text: str, field: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise ValidationError(field, f"{text!r} is not a date like 2026-11-30") from None
-
-
-def _instant(text: str, field: str) -> datetime | None:
-    """An RFC 3339 instant as the dashboard links them (a date alone: its midnight UTC)."""
-    if not text:
-        return None
-    try:
-        d = datetime.fromisoformat(text.replace(" ", "+") if "T" in text else text)
-    except ValueError:
-        raise ValidationError(field, f"{text!r} is not a date and time like 2026-11-30T00:00:00+00:00") from None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=UTC)
-    return d
 
 
 def _customer_id(text: str) -> int:
@@ -554,7 +541,7 @@ class Customers(Section):
         kw: dict[str, Any] = {}
         for key in ("since", "until"):
             try:
-                kw[key] = _instant(args.filters.get(key, ""), key)
+                kw[key] = lists.instant(args.filters.get(key, ""), key)
             except ValidationError as e:
                 errors[key] = e.message
         if "customer_id" in args.filters:

@@ -14,7 +14,7 @@ import io
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -62,6 +62,20 @@ class ListArgs:
             else:
                 values[k] = v
         return "?" + urllib.parse.urlencode(values) if values else ""
+
+
+def instant(text: str, field: str) -> datetime | None:
+    """A list filter's RFC 3339 instant as the dashboard links them (a date alone: its midnight UTC; a
+    ``+`` that a query string turned into a space is put back); None when empty."""
+    if not text:
+        return None
+    try:
+        d = datetime.fromisoformat(text.replace(" ", "+") if "T" in text else text)
+    except ValueError:
+        raise ValidationError(field, f"{text!r} is not a date and time like 2026-11-30T00:00:00+00:00") from None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=UTC)
+    return d
 
 
 def paged(fn: Callable[..., paging.Page[T]], *args: Any, cursor: str | None, **kw: Any) -> paging.Page[T]:

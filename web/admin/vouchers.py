@@ -179,7 +179,8 @@ class Vouchers(Section):
 
     app = Klein()
     paths = ("vouchers",)
-    nav = (Nav("vouchers/batches", "Vouchers", "vouchers.read"),)
+    nav = (Nav("vouchers", "Vouchers", "vouchers.read"),)
+    lists = frozenset({"vouchers"})
 
     # -- vouchers -------------------------------------------------------------------------------------------
 
@@ -193,11 +194,16 @@ class Vouchers(Section):
             v = yield self.read(vouchers.by_code, who.org_id, code, self.now())
             if v is not None:
                 return self.see_other(request, self.base(request) + f"vouchers/{v.id}")
-        args = lists.ListArgs.from_request(request, filters=("state", "batch", "package", "customer"))
+        args = lists.ListArgs.from_request(request, filters=("state", "batch", "package", "customer", "sold_since"))
         f = args.filters
         state = f.get("state") if f.get("state") in vouchers.STATES else None
+        errors: dict[str, str] = {}
+        try:
+            since = lists.instant(f.get("sold_since", ""), "sold_since")
+        except ValidationError as e:
+            since, errors["sold_since"] = None, e.message
         kw = {"batch_id": _int_filter(f.get("batch")), "package_id": _int_filter(f.get("package")), "state": state,
-              "customer_id": _int_filter(f.get("customer"))}
+              "customer_id": _int_filter(f.get("customer")), "sold_since": since}
         if args.csv:
             rows = yield self.read(_all, vouchers.page, who.org_id, self.now(), **kw)
             return lists.csv_body(request, "vouchers.csv",
@@ -213,7 +219,7 @@ class Vouchers(Section):
         found = yield self.read(_page, vouchers.page, args.cursor, who.org_id, self.now(), **kw)
         pkgs = yield self.read(packages.list_packages, who.org_id)
         return self.render(request, "admin/vouchers/vouchers.html", who, args=args, items=found.items,
-                           next_cursor=found.next_cursor, code=code, states=vouchers.STATES,
+                           next_cursor=found.next_cursor, code=code, states=vouchers.STATES, errors=errors,
                            packages=[(str(p.id), p.name) for p in pkgs])
 
     @app.route("/vouchers/<int:voucher_id>", methods=["GET"])
