@@ -110,8 +110,11 @@ class ActionSender:
         d.addCallback(lambda _: self.flush())
         return d
 
-    def kick(self) -> None:
-        """Look at the queue now (after a commit that queued actions)."""
+    def kick(self, rescan: bool = False) -> None:
+        """Look at the queue now (after a commit that queued actions); ``rescan``: the whole queue, not only
+        the rows newer than those taken (a retried action keeps its older id)."""
+        if rescan:
+            self._taken_max = 0
         if self.enabled:
             self.timer.kick()
 
