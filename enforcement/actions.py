@@ -318,7 +318,8 @@ def record(conn: Connection, outcomes: list[Outcome], now: datetime,
 def retry(conn: Connection, org_id: int, action_id: int, now: datetime) -> Action:
     """Send a failed action of the org again: it goes back to pending with a fresh attempt budget (its
     attempts, outcome and timings cleared), the failure it had kept in its detail.  The sender takes it
-    at its next look at the whole queue (:meth:`enforcement.sender.ActionSender.kick` with ``rescan``).
+    at its next look at the whole queue: at once after ``kick(rescan=True)`` (the API and the console),
+    else at its periodic rescan (another process, another instance).
     NotFound outside the org; ValidationError("state") unless it failed."""
     a = get(conn, org_id, action_id)
     if a is None:

@@ -341,3 +341,23 @@ def test_a_retried_action_is_sent_again_on_a_rescan(engine: Any, box: Any, w: Lo
     clock.advance(0)
     [b] = queued(engine)
     assert (b.id, b.state, b.outcome, b.attempts) == (a.id, "done", "ack", 1)
+
+
+def test_an_action_retried_elsewhere_is_found_by_the_periodic_rescan(engine: Any, box: Any, w: LoginWriter) -> None:
+    """Retried by another process (no kick here), the action is sent again at the sender's periodic look at
+    the whole queue (every ``rescan_every``-th look), not before."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "alice", "s-1")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box)
+    s.rescan_every = 3
+    s.start()                                    # look 1
+    client.calls[0][3].callback(TIMEOUT)
+    clock.advance(0)
+    [a] = queued(engine)
+    with engine.begin() as c:
+        q.retry(c, ids["org"], a.id, T0)
+    clock.advance(1.0)                           # look 2: only newer rows
+    assert len(client.calls) == 1
+    clock.advance(1.0)                           # look 3: the whole queue
+    assert len(client.calls) == 2
