@@ -295,6 +295,9 @@ def _service(conn: Connection, org_id: int, service_id: int) -> Any:
                                                   services.c.id == service_id)).one()
 
 
+service_row = _service      # the service's billing columns, for a quote (:func:`quote_plan_change`)
+
+
 def advance(conn: Connection, org_id: int, service_id: int, old: date | None, new: date | None,
             periods: int) -> bool:
     """Move ``billed_through`` from ``old`` to ``new`` and count ``periods`` more, if
@@ -353,23 +356,50 @@ def on_start_moved(conn: Connection, org_id: int, service: Any, old_start: date,
                            invoice_id=_charged_invoice(conn, org_id, svc.id, old_start, new))
 
 
-def on_plan_change(conn: Connection, org_id: int, service: Any, old_product_id: int, on: date,
-                   now: datetime) -> None:
-    """The service moved to ``service.product_id`` from ``old_product_id`` on ``on``:
-    credit the old plan's unused days of the billed periods, invoice the new plan's,
-    both prorated on the same periods (``downgrade`` when the credit is the bigger,
-    ``upgrade`` otherwise).  A new plan with another kind of period starts its
-    periods on ``on``."""
-    svc = _service(conn, org_id, service.id)
-    bt = svc.billed_through
-    if bt is None or on >= bt or old_product_id == svc.product_id:
-        return
-    plans = load_plans(conn, org_id, {old_product_id, svc.product_id})
-    old, new = plans[old_product_id], plans[svc.product_id]
-    if old.period == "once" or new.period == "once":
-        return
+@dataclass(frozen=True)
+class PlanChangeQuote:
+    """What moving a service from one plan to another on ``on`` books, computed without writing: the
+    credit note lines for the old plan's unused billed days and the invoice lines for the new plan's
+    (both empty when nothing is prorated: a service not billed past ``on``, a one-off plan), their totals
+    as the documents will carry them (VAT per the org's settings), and, for a new plan with another kind
+    of period, where its billing restarts (``restart``: the new billed-through day and periods billed)."""
+    service_id: int
+    old_product_id: int
+    new_product_id: int
+    old_name: str
+    new_name: str
+    on: date
+    issue_date: date
+    currency: str
+    kind: str = "upgrade"                        # downgrade when the credit is the bigger
+    credit: tuple[LineIn, ...] = ()
+    charge: tuple[LineIn, ...] = ()
+    credit_total: int = 0
+    charge_total: int = 0
+    restart: tuple[date, int] | None = None
+
+    @property
+    def difference(self) -> int:
+        """The new charge less the credit (negative: the customer is owed money)."""
+        return self.charge_total - self.credit_total
+
+
+def quote_plan_change(conn: Connection, org_id: int, svc: Any, old_product_id: int, new_product_id: int,
+                      on: date, now: datetime) -> PlanChangeQuote:
+    """The proration of moving ``svc`` (a services row: its billed-through day and periods billed) from
+    ``old_product_id`` to ``new_product_id`` on ``on`` (see :class:`PlanChangeQuote`); reads only.
+    :func:`on_plan_change` books exactly this."""
     st = settings.get(conn, org_id)
+    plans = load_plans(conn, org_id, {old_product_id, new_product_id})
+    old, new = plans.get(old_product_id), plans.get(new_product_id)
     today = st.today(now)
+    none = PlanChangeQuote(svc.id, old_product_id, new_product_id, old.name if old else "", new.name if new else "",
+                           on, today, st.currency)
+    bt = svc.billed_through
+    if bt is None or on >= bt or old_product_id == new_product_id or old is None or new is None:
+        return none
+    if old.period == "once" or new.period == "once":
+        return none
     credit = credit_lines(conn, org_id, svc, old, st, on, bt, "upgrade", "Plan change")
     if (old.period, old.period_days) == (new.period, new.period_days):
         periods = billed_periods(new, st.billing_day, on, bt)
@@ -385,14 +415,32 @@ def on_plan_change(conn: Connection, org_id: int, service: Any, old_product_id: 
     credit = [replace(ln, kind=kind) for ln in credit
               if kind == "upgrade" or not _credited(conn, org_id, svc.id, kind, ln.period_start or on)]
     charge = new_lines(conn, org_id, [replace(ln, kind=kind) for ln in charge])
-    if restart is not None and not advance(conn, org_id, svc.id, bt, restart[0], restart[1]):
+
+    def total(lines: list[LineIn]) -> int:
+        return sum(int(invoices.line_values(ln, st.vat_bp, st.prices_include_vat)["total"])  # type: ignore[call-overload]
+                   for ln in lines)
+    return replace(none, kind=kind, credit=tuple(credit), charge=tuple(charge), credit_total=total(credit),
+                   charge_total=total(charge), restart=restart)
+
+
+def on_plan_change(conn: Connection, org_id: int, service: Any, old_product_id: int, on: date,
+                   now: datetime) -> None:
+    """The service moved to ``service.product_id`` from ``old_product_id`` on ``on``:
+    credit the old plan's unused days of the billed periods, invoice the new plan's,
+    both prorated on the same periods (``downgrade`` when the credit is the bigger,
+    ``upgrade`` otherwise).  A new plan with another kind of period starts its
+    periods on ``on``.  What is booked is :func:`quote_plan_change`'s quote."""
+    svc = _service(conn, org_id, service.id)
+    q = quote_plan_change(conn, org_id, svc, old_product_id, svc.product_id, on, now)
+    bt = svc.billed_through
+    if q.restart is not None and not advance(conn, org_id, svc.id, bt, q.restart[0], q.restart[1]):
         return
-    if credit:
-        credit_notes.issue(conn, org_id, svc.customer_id, credit, today, now, kind=kind,
-                           reason=f"service {svc.id}: {old.name} -> {new.name} on {on.isoformat()}",
+    if q.credit:
+        credit_notes.issue(conn, org_id, svc.customer_id, list(q.credit), q.issue_date, now, kind=q.kind,
+                           reason=f"service {svc.id}: {q.old_name} -> {q.new_name} on {on.isoformat()}",
                            invoice_id=_charged_invoice(conn, org_id, svc.id, on, bt))
-    if charge:
-        invoices.issue(conn, org_id, svc.customer_id, charge, today, now)
+    if q.charge:
+        invoices.issue(conn, org_id, svc.customer_id, list(q.charge), q.issue_date, now)
 
 
 def on_cancel(conn: Connection, org_id: int, service: Any, on: date, now: datetime) -> None:

@@ -434,11 +434,9 @@ def resume(conn: Connection, writer: LoginWriter, org_id: int, service_id: int, 
     return svc
 
 
-def change_plan(conn: Connection, writer: LoginWriter, org_id: int, service_id: int, product_id: int,
-                now: datetime, *, on: date | None = None) -> Service:
-    """Move the service to another product of the same type from ``on`` (default: the
-    org's today): the login's profile and data cap follow; a live service's money is
-    prorated (:func:`billing.charges.on_plan_change`)."""
+def _plan_change(conn: Connection, org_id: int, service_id: int, product_id: int, now: datetime,
+                 on: date | None) -> tuple[Service, Product, Product, date]:
+    """The checks of a plan change: the service, its product, the new one and the day it takes effect."""
     _check_day("on", on)
     svc = _require(conn, org_id, service_id)
     if svc.state not in ("pending", "active", "suspended"):
@@ -454,6 +452,27 @@ def change_plan(conn: Connection, writer: LoginWriter, org_id: int, service_id: 
     when = on if on is not None else settings.get(conn, org_id).today(now)
     if svc.start_date is not None and when < svc.start_date:
         raise ValidationError("on", f"before the service's start ({svc.start_date.isoformat()})")
+    return svc, old, new, when
+
+
+def quote_change(conn: Connection, org_id: int, service_id: int, product_id: int, now: datetime, *,
+                 on: date | None = None) -> charges.PlanChangeQuote:
+    """What :func:`change_plan` with the same arguments would book (the credit for the old plan's unused
+    days, the new plan's charge), without changing anything; the same checks, the same errors."""
+    svc, old, new, when = _plan_change(conn, org_id, service_id, product_id, now, on)
+    row = charges.service_row(conn, org_id, svc.id)
+    if svc.state not in LIVE:
+        st = settings.get(conn, org_id)
+        return charges.PlanChangeQuote(svc.id, old.id, new.id, old.name, new.name, when, st.today(now), st.currency)
+    return charges.quote_plan_change(conn, org_id, row, old.id, new.id, when, now)
+
+
+def change_plan(conn: Connection, writer: LoginWriter, org_id: int, service_id: int, product_id: int,
+                now: datetime, *, on: date | None = None) -> Service:
+    """Move the service to another product of the same type from ``on`` (default: the
+    org's today): the login's profile and data cap follow; a live service's money is
+    prorated (:func:`billing.charges.on_plan_change`, as :func:`quote_change` quotes it)."""
+    svc, old, new, when = _plan_change(conn, org_id, service_id, product_id, now, on)
     n = conn.execute(services.update().where(
         services.c.org_id == org_id, services.c.id == svc.id, services.c.state == svc.state,
         services.c.product_id == old.id).values(product_id=new.id, updated_at=now)).rowcount

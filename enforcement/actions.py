@@ -315,6 +315,30 @@ def record(conn: Connection, outcomes: list[Outcome], now: datetime,
     return [o.action_id for o in todo]
 
 
+def retry(conn: Connection, org_id: int, action_id: int, now: datetime) -> Action:
+    """Send a failed action of the org again: it goes back to pending with a fresh attempt budget (its
+    attempts, outcome and timings cleared), the failure it had kept in its detail.  The sender takes it
+    at its next look at the whole queue: at once after ``kick(rescan=True)`` (the API and the console),
+    else at its periodic rescan (another process, another instance).
+    NotFound outside the org; ValidationError("state") unless it failed."""
+    a = get(conn, org_id, action_id)
+    if a is None:
+        raise NotFound("action", action_id)
+    if a.state != "failed":
+        raise ValidationError("state", f"Only a failed action can be retried; action {a.id} is {a.state}.")
+    was = f"{a.outcome or 'failed'} after {a.attempts} attempt(s)" + (f": {a.detail}" if a.detail else "")
+    detail = f"retry asked {now:%Y-%m-%d %H:%M:%S} UTC; before: {was}"[:2000]
+    done = conn.execute(actions.update().where(actions.c.id == a.id, actions.c.org_id == org_id,
+                                               actions.c.state == "failed")
+                        .values(state="pending", attempts=0, outcome=None, error_cause=None, fallback=None,
+                                sent_at=None, done_at=None, rtt_ms=None, detail=detail)).rowcount
+    if done != 1:       # another retry got there first
+        raise ValidationError("state", f"Only a failed action can be retried; action {a.id} is pending.")
+    got = get(conn, org_id, action_id)
+    assert got is not None
+    return got
+
+
 def request_disconnect(conn: Connection, org_id: int, login_id: int, username: str, now: datetime, *,
                        reason: str = "manual") -> int:
     """Queue a Disconnect-Request for each open session of a login (``aaad disconnect``);

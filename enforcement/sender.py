@@ -66,7 +66,7 @@ class ActionSender:
                  in_flight_per_nas: int = 64, routers: Routers | None = None, api_fallback: bool = True,
                  stats: Any = None,
                  on_sessions_closed: Callable[[list[int]], None] | None = None, batch: int = 250,
-                 max_rate: float = 0.0):
+                 max_rate: float = 0.0, rescan_every: int = 60):
         self.db = db
         self.box = box
         self.clock = clock
@@ -80,6 +80,10 @@ class ActionSender:
         self.timer = Timer(self.pump, poll_interval, clock, "enforcement action sender")
         self.in_flight: set[int] = set()
         self._taken_max = 0                # the highest action id taken off the queue
+        # Every rescan_every-th look reads the whole queue: an action retried by another process (or on
+        # another instance) keeps its older id, below _taken_max.
+        self.rescan_every = max(1, rescan_every)
+        self._looks = 0
         self._waiting: dict[int, deque[tuple[q.Action, Nas]]] = {}
         self._busy: dict[int, int] = {}
         self._targets: dict[tuple[str, int, bytes], Target] = {}
@@ -110,8 +114,11 @@ class ActionSender:
         d.addCallback(lambda _: self.flush())
         return d
 
-    def kick(self) -> None:
-        """Look at the queue now (after a commit that queued actions)."""
+    def kick(self, rescan: bool = False) -> None:
+        """Look at the queue now (after a commit that queued actions); ``rescan``: the whole queue, not only
+        the rows newer than those taken (a retried action keeps its older id)."""
+        if rescan:
+            self._taken_max = 0
         if self.enabled:
             self.timer.kick()
 
@@ -123,6 +130,9 @@ class ActionSender:
         ``in_flight_per_nas`` at once; the rest wait in memory for a free slot)."""
         if not self.enabled:
             return 0
+        self._looks += 1
+        if self._looks % self.rescan_every == 0:
+            self._taken_max = 0
         # Only rows above the highest already taken: those below are in flight or finished
         # (a pump must not re-read a mass event's thousands of waiting rows every second).
         after, started = self._taken_max, 0

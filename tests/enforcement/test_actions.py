@@ -291,3 +291,38 @@ def test_disconnect_session_queues_one_disconnect_for_that_session(engine: Any, 
     for org, row in ((ids["org"], theirs), (ids["org"], r1)):
         with engine.begin() as c, pytest.raises(NotFound):
             q.disconnect_session(c, org, row, T0)
+
+
+def test_retry_puts_a_failed_action_back_to_pending(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A failed action goes back to pending with its attempts and outcome cleared and the failure kept in
+    its detail; a pending or done action is refused naming ``state``; another org's is not found."""
+    from aaad.errors import NotFound, ValidationError
+    ids = setup(engine, box, w)
+    other = setup(engine, box, w, "other")
+    open_session(engine, ids, "alice", "s-1")
+    with engine.begin() as c:
+        w.set_state(c, ids["org"], ids["alice"], "suspended", T0)
+    deliver(engine)
+    [a] = queued(engine)
+    later = T0 + timedelta(minutes=5)
+    with engine.begin() as c:
+        with pytest.raises(ValidationError) as e:
+            q.retry(c, ids["org"], a.id, later)
+        assert e.value.field == "state" and "pending" in e.value.message
+        q.record(c, [q.Outcome(a.id, "failed", "timeout", 4, "no answer after 4 attempt(s)", rtt_ms=None)],
+                 T0 + timedelta(seconds=9), {a.id: T0})
+    with engine.begin() as c:
+        with pytest.raises(NotFound):
+            q.retry(c, other["org"], a.id, later)
+        again = q.retry(c, ids["org"], a.id, later)
+    assert (again.state, again.attempts, again.outcome, again.sent_at, again.done_at) == (
+        "pending", 0, None, None, None)
+    assert "retry asked 2026-11-01 08:05:00 UTC" in again.detail and "no answer after 4 attempt(s)" in again.detail
+    with engine.begin() as c:
+        assert [p.id for p in q.pending(c)] == [a.id]
+        with pytest.raises(ValidationError):
+            q.retry(c, ids["org"], a.id, later)
+        q.record(c, [q.Outcome(a.id, "done", "ack", 1, "ACK")], later)
+        with pytest.raises(ValidationError) as e:
+            q.retry(c, ids["org"], a.id, later)
+        assert e.value.field == "state" and "done" in e.value.message

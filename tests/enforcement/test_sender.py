@@ -317,3 +317,47 @@ def test_get_many_reads_any_org(engine: Any, box: Any, w: LoginWriter) -> None:
     with engine.connect() as c:
         got = nas_store.get_many(c, box, [a["nas"], b["nas"]])
     assert {n.org_id for n in got.values()} == {a["org"], b["org"]}
+
+
+def test_a_retried_action_is_sent_again_on_a_rescan(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A failed Disconnect retried (back to pending, its id older than those taken) is not seen by a plain
+    kick but is sent again by ``kick(rescan=True)``, and its new outcome recorded."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "alice", "s-1")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box)
+    s.start()
+    client.calls[0][3].callback(TIMEOUT)
+    clock.advance(0)
+    [a] = queued(engine)
+    assert a.state == "failed"
+    with engine.begin() as c:
+        q.retry(c, ids["org"], a.id, T0)
+    s.kick()
+    assert len(client.calls) == 1
+    s.kick(rescan=True)
+    assert len(client.calls) == 2 and client.calls[1][0] == "disconnect"
+    client.calls[1][3].callback(ACK)
+    clock.advance(0)
+    [b] = queued(engine)
+    assert (b.id, b.state, b.outcome, b.attempts) == (a.id, "done", "ack", 1)
+
+
+def test_an_action_retried_elsewhere_is_found_by_the_periodic_rescan(engine: Any, box: Any, w: LoginWriter) -> None:
+    """Retried by another process (no kick here), the action is sent again at the sender's periodic look at
+    the whole queue (every ``rescan_every``-th look), not before."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "alice", "s-1")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box)
+    s.rescan_every = 3
+    s.start()                                    # look 1
+    client.calls[0][3].callback(TIMEOUT)
+    clock.advance(0)
+    [a] = queued(engine)
+    with engine.begin() as c:
+        q.retry(c, ids["org"], a.id, T0)
+    clock.advance(1.0)                           # look 2: only newer rows
+    assert len(client.calls) == 1
+    clock.advance(1.0)                           # look 3: the whole queue
+    assert len(client.calls) == 2

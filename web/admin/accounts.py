@@ -180,6 +180,7 @@ def disable(conn: Connection, org_id: int | None, account_id: int, now: datetime
 
 
 def enable(conn: Connection, org_id: int | None, account_id: int) -> Account:
+    """Let a disabled account sign in again (with its old password and second factor)."""
     _require(conn, org_id, account_id)
     conn.execute(t.update().where(t.c.id == account_id).values(disabled_at=None))
     return _require(conn, org_id, account_id)
@@ -191,6 +192,29 @@ def set_password(conn: Connection, org_id: int | None, account_id: int, password
     a = _require(conn, org_id, account_id)
     conn.execute(t.update().where(t.c.id == a.id).values(password_hash=_HASHER.hash(password)))
     sessions.end_all(conn, a.id)
+    return a
+
+
+def change_own_password(conn: Connection, org_id: int | None, account_id: int, current: str, new: str,
+                        again: str, keep_session: str | None) -> Account:
+    """The signed-in account changes its own password: ``current`` must be right and ``new`` typed twice
+    alike; its other sessions end (``keep_session``, the one it is changing it in, stays).
+    ValidationError("current" | "password" | "again")."""
+    a = _require(conn, org_id, account_id)
+    stored = conn.execute(sa.select(t.c.password_hash).where(t.c.id == a.id)).scalar_one()
+    try:
+        right = bool(current) and _HASHER.verify(stored, current)
+    except (VerificationError, InvalidHashError):
+        right = False
+    if not right:
+        raise ValidationError("current", "That is not your current password.")
+    check_password_rules(new)
+    if new != again:
+        raise ValidationError("again", "The two new passwords differ; type the same one twice.")
+    if new == current:
+        raise ValidationError("password", "Choose a password other than the current one.")
+    conn.execute(t.update().where(t.c.id == a.id).values(password_hash=_HASHER.hash(new)))
+    sessions.end_others(conn, a.id, keep_session)
     return a
 
 

@@ -7,7 +7,9 @@
                          recovery codes are shown once
     /                    the dashboard: the org's figures (billing.console); a platform admin first chooses
                          the org to act on (POST /org)
-    /accounts            the org's accounts (owner only: accounts.manage): add, disable, reset 2FA
+    /accounts            the org's accounts (owner only: accounts.manage): add, change the role, disable,
+                         enable again, reset 2FA
+    /password            the signed-in account changes its own password (every role; its other sessions end)
     /audit               the audit log (audit.read), newest first, paginated, filtered by actor
     /<segment>/...       a section's pages (web/admin/section.py, listed in web/admin/sections.py)
 
@@ -422,10 +424,11 @@ class Console:
 
     @defer.inlineCallbacks
     def _accounts_page(self, request: IRequest, who: Who, form: dict[str, str],
-                       errors: dict[str, str], notice: str = "") -> Generator[Any, Any, bytes]:
+                       errors: dict[str, str], notice: str = "",
+                       role_errors: dict[int, tuple[str, str]] | None = None) -> Generator[Any, Any, bytes]:
         listed = yield self.read(accounts.page, who.org_id, limit=200)
         return self.render(request, "admin/accounts.html", who, accounts=listed.items, roles=authz.ROLES,
-                           form=form, errors=errors, notice=notice)
+                           form=form, errors=errors, notice=notice, role_errors=role_errors or {})
 
     @app.route("/accounts", methods=["GET"])
     @defer.inlineCallbacks
@@ -454,10 +457,32 @@ class Console:
                                          notice=f"{a.email} added as {a.role}.")
         return page
 
-    @app.route("/accounts/<int:account_id>/<any(disable, 'reset-2fa'):action>", methods=["POST"])
+    @app.route("/accounts/<int:account_id>/role", methods=["POST"])
+    @defer.inlineCallbacks
+    def account_role(self, request: IRequest, account_id: int) -> Generator[Any, Any, bytes]:
+        """Give an account another role (the org's last active owner keeps theirs: the message says why)."""
+        who = yield self.require(request, "accounts.manage")
+        forms.check_csrf(request, who.session.csrf)
+        before = yield self.read(accounts.get, who.org_id, account_id)
+        if before is None:
+            raise NotFound("account", account_id)
+        role = forms.arg(request, "role", 20).strip()
+        try:
+            a = yield self.write(request, who, "accounts.manage", accounts.set_role, who.org_id, account_id, role,
+                                 target=f"account {account_id}", before=before)
+        except ValidationError as e:
+            request.setResponseCode(400)
+            page = yield self._accounts_page(request, who, {"email": "", "name": "", "role": "support"}, {},
+                                             role_errors={account_id: (role, e.message)})
+            return page
+        page = yield self._accounts_page(request, who, {"email": "", "name": "", "role": "support"}, {},
+                                         notice=f"{a.email} is now {a.role}.")
+        return page
+
+    @app.route("/accounts/<int:account_id>/<any(disable, enable, 'reset-2fa'):action>", methods=["POST"])
     @defer.inlineCallbacks
     def account_action(self, request: IRequest, account_id: int, action: str) -> Generator[Any, Any, bytes]:
-        """Disable an account, or reset its two-factor login (a lost phone)."""
+        """Disable an account or enable it again, or reset its two-factor login (a lost phone)."""
         who = yield self.require(request, "accounts.manage")
         forms.check_csrf(request, who.session.csrf)
         before = yield self.read(accounts.get, who.org_id, account_id)
@@ -468,6 +493,10 @@ class Console:
                 a = yield self.write(request, who, "accounts.manage", accounts.disable, who.org_id, account_id,
                                      self._now(), target=f"account {account_id}", before=before)
                 notice = f"{a.email} is disabled; its sessions ended."
+            elif action == "enable":
+                a = yield self.write(request, who, "accounts.manage", accounts.enable, who.org_id, account_id,
+                                     target=f"account {account_id}", before=before)
+                notice = f"{a.email} is enabled again; it signs in with its password and second factor."
             else:
                 a = yield self.write(request, who, "accounts.manage", accounts.reset_totp, who.org_id, account_id,
                                      target=f"account {account_id}", before=before)
@@ -480,6 +509,31 @@ class Console:
         page = yield self._accounts_page(request, who, {"email": "", "name": "", "role": "support"}, {},
                                          notice=notice)
         return page
+
+    # -- the account's own password -------------------------------------------------------------
+
+    @app.route("/password", methods=["GET"])
+    @defer.inlineCallbacks
+    def password_form(self, request: IRequest) -> Generator[Any, Any, bytes]:
+        """The signed-in account's form to change its own password (every role)."""
+        who = yield self.require(request, need_org=False)
+        return self.render(request, "admin/password.html", who, errors={}, done=False)
+
+    @app.route("/password", methods=["POST"])
+    @defer.inlineCallbacks
+    def password_change(self, request: IRequest) -> Generator[Any, Any, bytes]:
+        """Change the account's own password: the current one, the new one twice; its other sessions end."""
+        who = yield self.require(request, need_org=False)
+        forms.check_csrf(request, who.session.csrf)
+        current, new, again = (forms.arg(request, k, 200) for k in ("current", "password", "again"))
+        try:
+            yield self.write(request, who, None, accounts.change_own_password, who.account.org_id, who.account.id,
+                             current, new, again, who.session.public_id, target=f"account {who.account.id}",
+                             after=lambda _: {"password": "changed", "other_sessions": "ended"})
+        except ValidationError as e:
+            request.setResponseCode(400)
+            return self.render(request, "admin/password.html", who, errors={e.field: e.message}, done=False)
+        return self.render(request, "admin/password.html", who, errors={}, done=True)
 
     # -- the audit log --------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""``aaad admin add|list|disable|reset-2fa|passwd``: the console's accounts on the command line.
+"""``aaad admin add|list|role|disable|enable|reset-2fa|passwd``: the console's accounts on the command line.
 
 ``aaad admin add EMAIL --org SLUG --role owner`` creates an org's first owner (``--platform`` a platform
 admin, across orgs); the password is prompted for unless ``--password`` gives it.  An address in several
@@ -110,6 +110,30 @@ def cmd_admin_disable(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_admin_role(args: argparse.Namespace) -> int:
+    from aaad.cli import EXIT_OK, EXIT_USAGE, CliError, Context
+    from aaad.errors import ValidationError
+    from web.admin import accounts
+    ctx = Context(args)
+    a = _account(ctx, args)
+    try:
+        done = ctx.tx(accounts.set_role, a.org_id, a.id, args.role)
+    except ValidationError as e:
+        raise CliError(f"{e.field}: {e.message}", EXIT_USAGE) from None
+    print(f"admin account {done.email} is now {done.role}")
+    return EXIT_OK
+
+
+def cmd_admin_enable(args: argparse.Namespace) -> int:
+    from aaad.cli import EXIT_OK, Context
+    from web.admin import accounts
+    ctx = Context(args)
+    a = _account(ctx, args)
+    ctx.tx(accounts.enable, a.org_id, a.id)
+    print(f"admin account {a.email} enabled; it signs in with its password and second factor")
+    return EXIT_OK
+
+
 def cmd_admin_reset_2fa(args: argparse.Namespace) -> int:
     from aaad.cli import EXIT_OK, Context
     from web.admin import accounts
@@ -142,7 +166,7 @@ def _which(p: Any) -> None:
 
 def register(sub: Any) -> None:
     """Add ``aaad admin`` to the command line."""
-    g = group(sub, "admin", "admin console accounts: add, list, disable, reset-2fa, passwd")
+    g = group(sub, "admin", "admin console accounts: add, list, role, disable, enable, reset-2fa, passwd")
     a = g.add_parser("add", help="create a console account (an org's or, with --platform, a platform admin)")
     a.add_argument("email")
     a.add_argument("--org", help="the org (its slug); optional when there is one org")
@@ -155,9 +179,16 @@ def register(sub: Any) -> None:
     ls.add_argument("--org", help="only this org's accounts")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(fn=cmd_admin_list)
+    ro = g.add_parser("role", help="give an account another role (the org's last active owner keeps theirs)")
+    _which(ro)
+    ro.add_argument("role", choices=authz.ROLES)
+    ro.set_defaults(fn=cmd_admin_role)
     d = g.add_parser("disable", help="disable an account (its sessions end)")
     _which(d)
     d.set_defaults(fn=cmd_admin_disable)
+    en = g.add_parser("enable", help="let a disabled account sign in again")
+    _which(en)
+    en.set_defaults(fn=cmd_admin_enable)
     r = g.add_parser("reset-2fa", help="turn an account's two-factor login off (lost phone); it enrols again")
     _which(r)
     r.set_defaults(fn=cmd_admin_reset_2fa)

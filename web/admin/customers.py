@@ -12,6 +12,7 @@
     /customers/<id>/password        a new portal password, shown once (customers.write)
     /customers/<id>/credentials     e-mail the sign-in details again (customers.write)
     /customers/<id>/services/<sid>/(suspend|resume|change-plan|approve)    (services.write)
+                                 change-plan with ``preview=1``: what it would credit and charge, to confirm
     /customers/<id>/logins/<lid>/disconnect                                (sessions.disconnect)
     /customers/<id>/usage/<lid>.png the login's traffic graph (the API's usage graph, drawn by rrdtool)
     /sessions                       sessions, ?state=open (the dashboard's "online now"); disconnect
@@ -204,9 +205,10 @@ class Customers(Section):
     @defer.inlineCallbacks
     def _customer(self, request: IRequest, who: Any, customer_id: int, *, values: dict[str, dict[str, str]] | None
                   = None, errors: dict[str, dict[str, str]] | None = None, notice: str = "",
-                  password: str = "", sold: Any = None) -> Generator[Any, Any, bytes]:
+                  password: str = "", sold: Any = None,
+                  quotes: dict[int, Any] | None = None) -> Generator[Any, Any, bytes]:
         """The customer's page, with what a refused form typed and its messages (``sold``: the voucher just
-        sold, its password shown this once)."""
+        sold, its password shown this once; ``quotes``: a change-plan preview, by service id)."""
         def read(conn: Connection) -> tuple[console.CustomerPage, str, list[Any], list[Any]]:
             page = console.customer_page(conn, self.deps.box, who.org_id, customer_id, self.now())
             on_sale = (voucher_packages.list_packages(conn, who.org_id, active=True)
@@ -228,6 +230,7 @@ class Customers(Section):
                            password=password, sold=sold,
                            voucher_packages=[(str(vp.id), f"{vp.name} ({vp.price_text})") for vp in on_sale],
                            today=page.today.isoformat(), paid_id=forms.arg(request, "receipt", 20),
+                           quotes=quotes or {},
                            amount_hint=f"In {page.currency}, e.g. {money.format_amount(2500, page.currency)}",
                            money_plain=lambda minor: money.format_amount(minor, page.currency),
                            invoice_options=[(str(i.id), f"{i.number or i.id} ({fmt(i.open_amount)} open)")
@@ -410,6 +413,10 @@ class Customers(Section):
                 if not values["product_id"].isdigit():
                     raise ValidationError("product_id", "Choose the new plan.")
                 on = _day(values["on"], "on")
+                if forms.arg(request, "preview", 5):
+                    page = yield self._plan_quote(request, who, customer_id, service_id, int(values["product_id"]),
+                                                  on, values)
+                    return page
                 try:
                     yield self.write(request, who, "services.write", services.change_plan, writer, who.org_id,
                                      service_id, int(values["product_id"]), now, on=on, target=target, before=before)
@@ -431,6 +438,22 @@ class Customers(Section):
                                        {"product": "product_id", "state": "form"})
             return page
         return self._back(request, customer_id, f"done={done}")
+
+    @defer.inlineCallbacks
+    def _plan_quote(self, request: IRequest, who: Any, customer_id: int, service_id: int, product_id: int,
+                    on: Any, values: dict[str, str]) -> Generator[Any, Any, bytes]:
+        """The change-plan form's preview: what the change would credit and charge
+        (billing.services.quote_change, the same arithmetic the change books), nothing written; the form
+        keeps the choice, to confirm."""
+        try:
+            q = yield self.read(services.quote_change, who.org_id, service_id, product_id, self.now(), on=on)
+        except NotFound as e:
+            if e.what != "product":
+                raise
+            raise ValidationError("product_id", "Choose one of the plans listed.") from None
+        page = yield self._customer(request, who, customer_id, values={f"change-plan-{service_id}": values},
+                                    quotes={service_id: q})
+        return page
 
     # -- sessions -------------------------------------------------------------------------------
 

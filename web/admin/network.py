@@ -10,6 +10,7 @@
     /routers/<id>/sessions/<s>/disconnect   a Disconnect-Request for one open session (POST)
     /actions                         enforcement's action queue (filter: state, kind, router), CSV
     /actions/<id>                    one action: attempts, outcome, Error-Cause, timings
+    /actions/<id>/retry              send a failed action again (POST; network.write, as the API)
     /messages                        the notify outbox (filter: state, channel, kind), CSV (customers.read)
     /messages/<id>                   one message; retry a failed one, cancel a pending one (customers.write)
 
@@ -417,6 +418,35 @@ class Network(Section):
     def action(self, request: IRequest, action_id: int) -> Generator[Any, Any, bytes]:
         """One action: what was sent, how the router answered, when."""
         who = yield self.require(request, "network.read")
+        page = yield self._action(request, who, action_id)
+        return page
+
+    @app.route("/actions/<int:action_id>/retry", methods=["POST"])
+    @defer.inlineCallbacks
+    def action_retry(self, request: IRequest, action_id: int) -> Generator[Any, Any, bytes]:
+        """Send a failed action again (a fresh attempt budget); the sender is woken at once."""
+        who = yield self.require(request, "network.write")
+        self.check_csrf(request, who)
+        before = yield self.read(actions.get, who.org_id, action_id)
+        if before is None:
+            raise NotFound("action", action_id)
+        try:
+            yield self.write(request, who, "network.write", actions.retry, who.org_id, action_id, self.now(),
+                             target=f"action {action_id}", before=before)
+        except ValidationError as e:
+            request.setResponseCode(400)
+            page = yield self._action(request, who, action_id, error=e.message)
+            return page
+        svc = self._service()
+        if svc is not None:
+            svc.sender.kick(rescan=True)
+        page = yield self._action(request, who, action_id,
+                                  notice="Queued to be sent again: the router is asked at once.")
+        return page
+
+    @defer.inlineCallbacks
+    def _action(self, request: IRequest, who: Any, action_id: int, notice: str = "",
+                error: str = "") -> Generator[Any, Any, bytes]:
         box = self.deps.box
 
         def read(conn: Connection) -> tuple[actions.Action, nas.Nas | None]:
@@ -425,7 +455,8 @@ class Network(Section):
                 raise NotFound("action", action_id)
             return a, nas.get(conn, box, who.org_id, a.nas_id)
         a, n = yield self.read(read)
-        return self.render(request, "admin/network/action.html", who, action=a, nas=n, when=when)
+        return self.render(request, "admin/network/action.html", who, action=a, nas=n, when=when, notice=notice,
+                           error=error)
 
     # -- the message outbox ---------------------------------------------------------------------
 

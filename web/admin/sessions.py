@@ -22,7 +22,8 @@ from web.schema import admin_accounts as accounts_t
 from web.schema import admin_sessions as t
 
 COOKIE = "aaad_admin"
-__all__ = ["COOKIE", "Policy", "Session", "Started", "start", "find", "touch", "end", "end_all", "sign_in"]
+__all__ = ["COOKIE", "Policy", "Session", "Started", "start", "find", "touch", "end", "end_all", "end_others",
+           "sign_in"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,14 @@ def end(conn: Connection, public_id: str) -> bool:
 def end_all(conn: Connection, account_id: int) -> int:
     """Delete every session of an account (disabled, password or two-factor login reset)."""
     return conn.execute(t.delete().where(t.c.account_id == account_id)).rowcount
+
+
+def end_others(conn: Connection, account_id: int, keep_public_id: str | None) -> int:
+    """Delete every session of an account but ``keep_public_id`` (its own password changed in that one)."""
+    q = t.delete().where(t.c.account_id == account_id)
+    if keep_public_id is not None:
+        q = q.where(t.c.public_id != keep_public_id)
+    return conn.execute(q).rowcount
 
 
 def sign_in(conn: Connection, old_public_id: str | None, org_id: int | None, account_id: int, mfa_done: bool,

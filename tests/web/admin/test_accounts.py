@@ -190,3 +190,54 @@ def test_sessions_expire_and_sign_in_replaces(engine: Any, two: tuple[int, int])
                 break
             sessions.touch(c, signed.session.public_id, t)
         assert NOW + timedelta(hours=11) < t <= NOW + timedelta(hours=12, minutes=29)
+
+
+def test_last_owner_cannot_demote_themself_and_says_why(engine: Any, two: tuple[int, int]) -> None:
+    """The org's only active owner asking for another role is refused on ``role`` with the reason; a
+    disabled second owner does not count; once the other owner is enabled again it works."""
+    with engine.begin() as c:
+        keep = accounts.add(c, two[0], "keep@alpha.example", "", "owner", PW, NOW)
+        me = accounts.add(c, two[0], "me@alpha.example", "", "owner", PW, NOW)
+        accounts.disable(c, two[0], keep.id, NOW)
+        with pytest.raises(ValidationError) as e:
+            accounts.set_role(c, two[0], me.id, "admin")
+        assert e.value.field == "role" and "last active owner" in e.value.message
+        assert accounts.get(c, two[0], me.id).role == "owner"  # type: ignore[union-attr]
+        assert accounts.enable(c, two[0], keep.id).active
+        assert accounts.set_role(c, two[0], me.id, "admin").role == "admin"
+
+
+def test_enable_brings_a_disabled_account_back(engine: Any, two: tuple[int, int]) -> None:
+    """A disabled account signs in again once enabled; an account of another org is not found."""
+    a, b = two
+    with engine.begin() as c:
+        acc = accounts.add(c, a, "back@alpha.example", "", "support", PW, NOW)
+        accounts.disable(c, a, acc.id, NOW)
+        assert accounts.check_password(c, "back@alpha.example", PW) is None
+        with pytest.raises(NotFound):
+            accounts.enable(c, b, acc.id)
+        assert accounts.enable(c, a, acc.id).active
+        assert accounts.check_password(c, "back@alpha.example", PW) == accounts.get(c, a, acc.id)
+
+
+def test_change_own_password_keeps_this_session_only(engine: Any, two: tuple[int, int]) -> None:
+    """A wrong current password, a short new one and two that differ are refused naming the field; the
+    change keeps the session it was made in and ends the others."""
+    with engine.begin() as c:
+        acc = accounts.add(c, two[0], "self@alpha.example", "", "cashier", PW, NOW)
+        here = sessions.start(c, two[0], acc.id, True, NOW, POLICY)
+        there = sessions.start(c, two[0], acc.id, True, NOW, POLICY)
+        for args, fld in ((("wrong one!", "new password 1", "new password 1"), "current"),
+                          ((PW, "short", "short"), "password"), ((PW, "new password 1", "new password 2"), "again"),
+                          ((PW, PW, PW), "password")):
+            with pytest.raises(ValidationError) as e:
+                accounts.change_own_password(c, two[0], acc.id, *args, here.session.public_id)
+            assert e.value.field == fld
+        with pytest.raises(NotFound):
+            accounts.change_own_password(c, two[1], acc.id, PW, "new password 1", "new password 1", None)
+        accounts.change_own_password(c, two[0], acc.id, PW, "new password 1", "new password 1",
+                                     here.session.public_id)
+        assert sessions.find(c, here.secret, NOW, POLICY) is not None
+        assert sessions.find(c, there.secret, NOW, POLICY) is None
+        assert accounts.check_password(c, "self@alpha.example", PW) is None
+        assert accounts.check_password(c, "self@alpha.example", "new password 1") == acc

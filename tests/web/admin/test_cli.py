@@ -1,4 +1,4 @@
-"""``aaad admin add|list|disable|reset-2fa|passwd`` in process against a fresh SQLite database."""
+"""``aaad admin add|list|role|disable|enable|reset-2fa|passwd`` in process against a fresh SQLite database."""
 from __future__ import annotations
 
 import json
@@ -62,6 +62,25 @@ def test_errors_exit_2_with_the_reason(conf: str, capsys: Any) -> None:
     code, out = run(conf, capsys, "disable", "a@x.example")
     assert code == 2 and "several orgs" in out
     assert run(conf, capsys, "disable", "a@x.example", "--org", "zed")[0] == 0
+
+
+def test_role_and_enable(conf: str, capsys: Any) -> None:
+    """``role EMAIL ROLE`` changes the role (the last active owner is refused with the reason, exit 2) and
+    ``enable EMAIL`` brings a disabled account back; list shows both."""
+    for email, role in (("boss@acme.example", "owner"), ("desk@acme.example", "support")):
+        assert run(conf, capsys, "add", email, "--org", "acme", "--role", role, "--password", "a long password")[0] == 0
+    code, out = run(conf, capsys, "role", "boss@acme.example", "admin")
+    assert code == 2 and "last active owner" in out
+    code, out = run(conf, capsys, "role", "desk@acme.example", "owner")
+    assert code == 0 and "desk@acme.example is now owner" in out
+    assert run(conf, capsys, "role", "boss@acme.example", "cashier")[0] == 0
+    assert run(conf, capsys, "disable", "boss@acme.example")[0] == 0
+    code, out = run(conf, capsys, "enable", "boss@acme.example")
+    assert code == 0 and "enabled" in out
+    rows = {r["email"]: r for r in json.loads(run(conf, capsys, "list", "--json")[1])}
+    assert rows["boss@acme.example"]["role"] == "cashier" and rows["boss@acme.example"]["disabled"] is None
+    assert rows["desk@acme.example"]["role"] == "owner"
+    assert run(conf, capsys, "enable", "nobody@acme.example")[0] == 2
 
 
 def test_demo_adds_the_console_accounts(tmp_path: Path, capsys: Any) -> None:

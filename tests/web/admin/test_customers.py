@@ -247,6 +247,43 @@ def test_change_plan(world: World, as_: Any) -> None:
     assert 'Home 50M <span class="status">active' in b.get(page).text
 
 
+def test_change_plan_preview_shows_what_the_change_books(world: World, as_: Any) -> None:
+    """Preview: the credit for the old plan's unused days and the new plan's charge, nothing written, the
+    choice kept with a Confirm button; confirming books exactly those amounts; a bad plan in the preview
+    gets its message next to the field (400)."""
+    cid, svc = _fresh(world)
+    with world.db.engine.connect() as c:
+        big = catalogue.product_by_name(c, world.demo, "Home 50M")
+        before = (c.execute(sa.select(sa.func.count()).select_from(invoices_t)).scalar_one(),
+                  c.execute(sa.select(sa.func.count()).select_from(credit_notes_t)).scalar_one())
+        q = services.quote_change(c, world.demo, svc.id, big.id, NOW, on=NOW.date()) if big else None
+    assert big is not None and q is not None and q.credit_total > 0 and q.charge_total > 0
+    b = as_("admin")
+    page = f"/admin/customers/{cid}"
+    assert 'name="preview" value="1"' in b.get(page).text
+    r = b.post(f"{page}/services/{svc.id}/change-plan", {"csrf": _csrf(b, page), "product_id": "999999",
+                                                          "on": "", "preview": "1"})
+    assert r.code == 400 and f'id="change-plan-{svc.id}-product_id-error"' in r.text
+    r = b.post(f"{page}/services/{svc.id}/change-plan", {"csrf": _csrf(b, page), "product_id": str(big.id),
+                                                          "on": NOW.date().isoformat(), "preview": "1"})
+    fmt = money.format_amount
+    assert r.code == 200 and f'id="quote-{svc.id}"' in r.text and "Confirm the change" in r.text
+    assert fmt(q.credit_total, q.currency) in r.text and fmt(q.charge_total, q.currency) in r.text
+    assert f'<option value="{big.id}" selected' in r.text
+    assert _service(world, svc.id).product_id == svc.product_id
+    with world.db.engine.connect() as c:
+        assert (c.execute(sa.select(sa.func.count()).select_from(invoices_t)).scalar_one(),
+                c.execute(sa.select(sa.func.count()).select_from(credit_notes_t)).scalar_one()) == before
+    r = b.post(f"{page}/services/{svc.id}/change-plan", {"csrf": _csrf(b, page), "product_id": str(big.id),
+                                                          "on": NOW.date().isoformat()})
+    assert r.code == 303 and _service(world, svc.id).product_id == big.id
+    with world.db.engine.connect() as c:
+        inv = c.execute(sa.select(invoices_t.c.total).where(invoices_t.c.customer_id == cid)
+                        .order_by(invoices_t.c.id.desc())).first()
+        cn = c.execute(sa.select(credit_notes_t.c.total).where(credit_notes_t.c.customer_id == cid)).scalars().all()
+    assert inv is not None and inv.total == q.charge_total and cn == [q.credit_total]
+
+
 def test_approve_a_pending_service_with_a_start_date(world: World, as_: Any) -> None:
     """A pending service: approved from the day chosen (a missing day: 400 by the field)."""
     cid, svc = _fresh(world, state="pending")
@@ -421,6 +458,8 @@ def _writes(ids: Ids) -> dict[str, tuple[str, dict[str, str]]]:
         "suspend": (f"{c}/services/{ids.service}/suspend", {"reason": "x"}),
         "resume": (f"{c}/services/{ids.service}/resume", {"reason": ""}),
         "change-plan": (f"{c}/services/{ids.service}/change-plan", {"product_id": "1", "on": ""}),
+        "change-plan-preview": (f"{c}/services/{ids.service}/change-plan", {"product_id": "1", "on": "",
+                                                                           "preview": "1"}),
         "approve": (f"{c}/services/{ids.service}/approve", {"start": date(2026, 12, 1).isoformat()}),
         "disconnect": (f"{c}/logins/{ids.login}/disconnect", {}),
         "disconnect-session": (f"/admin/sessions/{ids.session}/disconnect", {}),
@@ -429,10 +468,10 @@ def _writes(ids: Ids) -> dict[str, tuple[str, dict[str, str]]]:
 
 FORBIDDEN = "does not have the permission"
 REFUSED = {
-    "cashier": ("credit-note", "password", "credentials", "suspend", "resume", "change-plan", "approve",
-                "disconnect", "disconnect-session"),
+    "cashier": ("credit-note", "password", "credentials", "suspend", "resume", "change-plan",
+                "change-plan-preview", "approve", "disconnect", "disconnect-session"),
     "support": ("payment", "credit-note", "password", "credentials", "suspend", "resume", "change-plan",
-                "approve"),
+                "change-plan-preview", "approve"),
 }
 
 

@@ -114,9 +114,11 @@ class SyncPool:
 class Sender:
     def __init__(self) -> None:
         self.kicks = 0
+        self.rescans = 0
 
-    def kick(self) -> None:
+    def kick(self, rescan: bool = False) -> None:
         self.kicks += 1
+        self.rescans += rescan
 
 
 @pytest.fixture
@@ -350,6 +352,7 @@ def posts(net: Net) -> list[tuple[str, dict[str, str]]]:
         (f"/admin/routers/{nid}/sessions/{net.traffic.open_session}/disconnect", {}),
         (f"/admin/messages/{net.failed_message}/retry", {}),
         (f"/admin/messages/{net.pending_message}/cancel", {}),
+        (f"/admin/actions/{net.failed_action}/retry", {}),
     ]
 
 
@@ -399,3 +402,28 @@ def test_another_orgs_owner_gets_404_for_every_demo_id(console_as: Any, net: Net
     mine: Admin = console_as("owner")
     assert mine.get(f"/admin/actions/{net.other_action}").code == 404
     assert mine.get(f"/admin/messages/{net.other_message}").code == 404
+
+
+def test_retry_a_failed_action(console_as: Any, net: Net, daemon: Any, world: World) -> None:
+    """A failed action's page offers Retry (an admin); it goes back to pending with attempts 0, the sender
+    is woken to look at the whole queue, the audit entry names the admin; retrying it again (pending) is
+    refused on the page (400) with the reason; support sees no Retry button."""
+    with world.db.engine.begin() as c:
+        a = actions.disconnect_session(c, world.demo, net.traffic.open_session, NOW, reason="retry me")
+        actions.record(c, [actions.Outcome(a.id, "failed", "timeout", 4, "no answer after 4 attempt(s)")], NOW)
+    assert f'actions/{a.id}/retry"' not in console_as("support").get(f"/admin/actions/{a.id}").text
+    b: Admin = console_as("admin")
+    page = b.get(f"/admin/actions/{a.id}")
+    assert f'action="../../admin/actions/{a.id}/retry"' in page.text
+    r = b.post(f"/admin/actions/{a.id}/retry", {"csrf": token(b)})
+    assert r.code == 200 and "Queued to be sent again" in r.text and f'actions/{a.id}/retry"' not in r.text
+    assert daemon.sender.rescans == 1
+    with world.db.engine.connect() as c:
+        now = actions.get(c, world.demo, a.id)
+        entry = c.execute(sa.select(audit_t).where(audit_t.c.target == f"action {a.id}")).one()
+    assert now is not None and (now.state, now.attempts, now.outcome) == ("pending", 0, None)
+    assert entry.token_name == "admin:admin@demo.example"
+    r = b.post(f"/admin/actions/{a.id}/retry", {"csrf": token(b)})
+    assert r.code == 400 and "Only a failed action can be retried" in r.text
+    with world.db.engine.begin() as c:         # leave no pending action for the other tests
+        actions.record(c, [actions.Outcome(a.id, "done", "ack", 1, "ACK")], NOW)

@@ -71,9 +71,11 @@ class SyncPool:
 class Sender:
     def __init__(self) -> None:
         self.kicks = 0
+        self.rescans = 0
 
-    def kick(self) -> None:
+    def kick(self, rescan: bool = False) -> None:
         self.kicks += 1
+        self.rescans += rescan
 
 
 @pytest.fixture
@@ -217,6 +219,69 @@ def test_page_actions_is_scoped_by_org(world: World, traffic: Traffic) -> None:
         mine = actions.page_actions(c, world.demo, login_id=traffic.other_alice, limit=500).items
         theirs = actions.page_actions(c, world.other, limit=500).items
     assert mine == [] and all(a.org_id == world.other for a in theirs)
+
+
+# -- retrying a failed action ------------------------------------------------------------------------
+
+
+def failed_action(api: ApiClient, world: World, login_id: int) -> int:
+    """A Disconnect queued through the API and recorded as timed out; its id."""
+    aid = int(api.post("/disconnect", {"login_id": login_id}).json()["actions"][0]["id"])
+    result_of(world.db.write(actions.record, [actions.Outcome(aid, "failed", "timeout", 4,
+                                                              "no answer after 4 attempt(s)")], NOW))
+    return aid
+
+
+def finish(world: World, aid: int) -> None:
+    """Record the action done (no failed action is left for the other tests' lists)."""
+    result_of(world.db.write(actions.record, [actions.Outcome(aid, "done", "ack", 1, "ACK")], NOW))
+
+
+def test_retry_puts_a_failed_action_back_and_rescans(daemon: tuple[ApiClient, Any], world: World,
+                                                     traffic: Traffic) -> None:
+    """POST /actions/{id}/retry: 200, the action pending with attempts 0 and the failure in its detail;
+    the sender looks at the whole queue; the write is audited with before and after."""
+    api, svc = daemon
+    aid = failed_action(api, world, traffic.alice)
+    r = api.post(f"/actions/{aid}/retry", {})
+    assert r.code == 200, r.body
+    a = r.json()
+    assert (a["id"], a["state"], a["attempts"], a["outcome"], a["done_at"]) == (aid, "pending", 0, None, None)
+    assert "no answer after 4 attempt(s)" in a["detail"]
+    assert svc.sender.rescans == 1
+    entry = api.get(f"/audit?target=action {aid}&limit=1").json()["items"][0]
+    assert entry["route"] == "/actions/{action_id}/retry" and entry["before"]["state"] == "failed"
+    assert entry["after"]["state"] == "pending"
+    finish(world, aid)
+
+
+def test_retry_of_a_pending_or_done_action_is_422(api: ApiClient, world: World, traffic: Traffic) -> None:
+    """An action not failed: 422 naming state, unchanged."""
+    aid = int(api.post("/disconnect", {"login_id": traffic.alice}).json()["actions"][0]["id"])
+    r = api.post(f"/actions/{aid}/retry", {})
+    assert r.code == 422 and r.json()["error"]["field"] == "state"
+    finish(world, aid)
+    r = api.post(f"/actions/{aid}/retry", {})
+    assert r.code == 422 and r.json()["error"]["field"] == "state"
+    assert api.get(f"/actions/{aid}").json()["state"] == "done"
+
+
+def test_retry_of_unknown_or_other_orgs_action_is_404(api: ApiClient, world: World, traffic: Traffic) -> None:
+    """Org other's failed action and an unknown id: 404 for org demo; theirs stays failed."""
+    theirs = failed_action(api.as_("other"), world, traffic.other_alice)
+    for aid in (theirs, 999_999):
+        r = api.post(f"/actions/{aid}/retry", {})
+        assert r.code == 404 and r.json()["error"]["code"] == "not_found"
+    assert api.as_("other").get(f"/actions/{theirs}").json()["state"] == "failed"
+    finish(world, theirs)
+
+
+def test_read_only_token_cannot_retry(api: ApiClient, world: World, traffic: Traffic) -> None:
+    """The viewer token gets 403 (network.write) and the action stays failed."""
+    aid = failed_action(api, world, traffic.alice)
+    assert api.as_("demo_ro").post(f"/actions/{aid}/retry", {}).code == 403
+    assert api.get(f"/actions/{aid}").json()["state"] == "failed"
+    finish(world, aid)
 
 
 # -- provisioning ---------------------------------------------------------------------------------------

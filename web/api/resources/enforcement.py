@@ -1,7 +1,8 @@
 """Enforcement: the action queue (CoA and Disconnect-Requests, profile syncs), disconnect now,
 and routers through their RouterOS API (provision, status).
 
-What ``aaad actions``, ``aaad disconnect``, ``aaad nas provision`` and ``aaad nas status`` do.
+What ``aaad actions``, ``aaad disconnect``, ``aaad nas provision`` and ``aaad nas status`` do, and
+retrying a failed action.
 The router calls run on the running daemon's enforcement service (its RouterOS API pool):
 without it they answer 503.
 """
@@ -186,6 +187,19 @@ async def get_action(call: Call, path: ActionPath) -> EnforcementActionOut:
     a = await call.read(actions.get, call.org_id, path.action_id)
     if a is None:
         raise NotFound("action", path.action_id)
+    return out(a)
+
+
+@router.post("/actions/{action_id}/retry", summary="Send a failed action again", status=200)
+async def retry_action(call: Call, path: ActionPath) -> EnforcementActionOut:
+    """A failed action goes back to pending with a fresh attempt budget (its attempts, outcome and timings
+    cleared; the failure kept in its detail); the daemon sends it at once. 422 naming ``state`` for an
+    action that is pending or done."""
+    a = await call.write(actions.retry, call.org_id, path.action_id, call.now, target=f"action {path.action_id}",
+                         before=lambda conn: actions.get(conn, call.org_id, path.action_id))
+    svc = call.deps.services.get("enforcement")
+    if svc is not None:
+        svc.sender.kick(rescan=True)
     return out(a)
 
 
