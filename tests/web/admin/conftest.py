@@ -48,19 +48,24 @@ def world(tmp_path_factory: Any) -> Iterator[World]:
     w.db.engine.dispose()
 
 
-@pytest.fixture(scope="package")
-def people(world: World) -> Console:
+def seat_people(world: World) -> Console:
+    """PEOPLE's accounts in ``world``; "totp" enrolled a few minutes before the tests' clock starts, so codes
+    of NOW are unused."""
     ids: dict[str, int] = {}
     with world.db.engine.begin() as c:
         for key, (org, email, role) in PEOPLE.items():
             ids[key] = accounts.add(c, world.demo if org == "demo" else world.other, email, key.title(), role, PW,
                                     NOW).id
         secret, _ = accounts.begin_totp(c, world.box, world.demo, ids["totp"])
-        # enrolled a few minutes before the tests' clock starts, so codes of NOW are unused
         codes = accounts.confirm_totp(c, world.box, world.demo, ids["totp"],
                                       pyotp.TOTP(secret).at(NOW.timestamp() - 600), datetime.fromtimestamp(
                                           NOW.timestamp() - 600, NOW.tzinfo))
     return Console(world, ids, secret, codes)
+
+
+@pytest.fixture(scope="package")
+def people(world: World) -> Console:
+    return seat_people(world)
 
 
 @pytest.fixture

@@ -8,18 +8,15 @@ import html
 import io
 import re
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
-import pyotp
 import pytest
 import sqlalchemy as sa
 
 from aaad.view import store
 from billing import catalogue
-from tests.web.admin.conftest import PEOPLE, PW, Admin, Console
+from tests.web.admin.conftest import Admin, Console, seat_people
 from tests.web.api.conftest import NOW, World, seed_world
-from web.admin import accounts
 from web.schema import audit as audit_t
 
 
@@ -33,16 +30,7 @@ def world(tmp_path_factory: Any) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def people(world: World) -> Console:
-    ids: dict[str, int] = {}
-    with world.db.engine.begin() as c:
-        for key, (org, email, role) in PEOPLE.items():
-            ids[key] = accounts.add(c, world.demo if org == "demo" else world.other, email, key.title(), role, PW,
-                                    NOW).id
-        secret, _ = accounts.begin_totp(c, world.box, world.demo, ids["totp"])
-        codes = accounts.confirm_totp(c, world.box, world.demo, ids["totp"],
-                                      pyotp.TOTP(secret).at(NOW.timestamp() - 600),
-                                      datetime.fromtimestamp(NOW.timestamp() - 600, NOW.tzinfo))
-    return Console(world, ids, secret, codes)
+    return seat_people(world)
 
 
 def product_id(world: World, org_id: int, name: str) -> int:

@@ -10,11 +10,10 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, cast
 
-import pyotp
 import pytest
 import sqlalchemy as sa
 from twisted.internet import defer
@@ -27,10 +26,9 @@ from enforcement.routeros import RouterAccess, RouterPool, RouterStatus, Timeout
 from enforcement.service import RouterTasks
 from tests.fake_routeros import FakeRouterOS
 from tests.helpers import result_of
-from tests.web.admin.conftest import PEOPLE, PW, Admin, Console
+from tests.web.admin.conftest import Admin, Console, seat_people
 from tests.web.api.conftest import NOW, World, seed_world
 from tests.web.api.traffic import Traffic, seed_traffic
-from web.admin import accounts
 from web.api.app import Deps
 from web.schema import audit as audit_t
 
@@ -50,16 +48,7 @@ def world(tmp_path_factory: Any) -> Iterator[World]:
 
 @pytest.fixture(scope="module")
 def people(world: World) -> Console:
-    ids: dict[str, int] = {}
-    with world.db.engine.begin() as c:
-        for key, (org, email, role) in PEOPLE.items():
-            ids[key] = accounts.add(c, world.demo if org == "demo" else world.other, email, key.title(), role, PW,
-                                    NOW).id
-        secret, _ = accounts.begin_totp(c, world.box, world.demo, ids["totp"])
-        codes = accounts.confirm_totp(c, world.box, world.demo, ids["totp"],
-                                      pyotp.TOTP(secret).at(NOW.timestamp() - 600),
-                                      datetime.fromtimestamp(NOW.timestamp() - 600, NOW.tzinfo))
-    return Console(world, ids, secret, codes)
+    return seat_people(world)
 
 
 @dataclass(frozen=True)
