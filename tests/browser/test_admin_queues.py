@@ -101,6 +101,8 @@ def test_owner_generates_and_prints_a_voucher_batch(driver: Any, demo_daemon: Si
     are audited on the way."""
     owner_signs_in(driver, demo_daemon)
     kit.click(driver, "^Vouchers$")
+    kit.wait_text(driver, "Look up a code")
+    kit.click(driver, "^Batches$")
     kit.wait_text(driver, "Voucher batches")
     kit.audit(driver, "voucher-batches")
     kit.click(driver, "Generate a batch")
