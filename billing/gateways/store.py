@@ -155,6 +155,18 @@ def set_paystack(conn: Connection, box: SecretBox, org_id: int, now: datetime, *
     return got
 
 
+def configure(conn: Connection, box: SecretBox, org_id: int, now: datetime, *, gateway: str | None = None,
+              paystack_key: str | None = None) -> GatewaySettings:
+    """The org's gateway settings written as the API and the console change them: the Paystack key
+    (when given), then the gateway in use (when given)."""
+    st = ensure_settings(conn, box, org_id, now)
+    if paystack_key is not None:
+        st = set_paystack(conn, box, org_id, now, secret_key=paystack_key)
+    if gateway is not None:
+        st = set_gateway(conn, box, org_id, gateway, now)
+    return st
+
+
 def public(st: GatewaySettings | None) -> dict[str, Any]:
     """What may be shown of the org's gateway settings: the gateway, whether a Paystack key is set and
     its mode (test/live), the Paystack base URL; never a secret."""

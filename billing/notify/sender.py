@@ -41,6 +41,18 @@ class Prepared:
     segments: int | None
 
 
+def preview(conn: Connection, org_id: int, kind: str, channel: str, given: dict[str, Any] | None = None
+            ) -> templates.Rendered:
+    """A template rendered with the kind's sample data and the org's branding: the stored one, or with
+    ``given`` (body, subject, html) an unsaved draft of it, checked as when it is saved (the API's and the
+    console's preview)."""
+    unsaved = None
+    if given:
+        t = templates.get(conn, org_id, kind, channel)
+        unsaved = templates.draft(kind, channel, **{"body": t.body, "subject": t.subject, "html": t.html, **given})
+    return templates.preview(conn, org_id, kind, channel, brand(conn, org_id), unsaved=unsaved)
+
+
 def brand(conn: Connection, org_id: int) -> templates.Branding:
     """The org's branding for messages (billing settings' brand, else the org's name)."""
     from aaad import orgs

@@ -324,13 +324,6 @@ def _notify_form(s: notify_settings.NotifySettings) -> dict[str, str]:
                                                  else str(getattr(s, k))) for k in NOTIFY_TEXTS}
 
 
-def _preview(conn: Connection, org_id: int, kind: str, channel: str, given: dict[str, Any]) -> templates.Rendered:
-    """The API's preview: the unsaved text (checked as when saved) or the stored template, with sample data."""
-    t = templates.get(conn, org_id, kind, channel)
-    unsaved = templates.draft(kind, channel, **{"body": t.body, "subject": t.subject, "html": t.html, **given})
-    return templates.preview(conn, org_id, kind, channel, sender.brand(conn, org_id), unsaved=unsaved)
-
-
 def _template_of(conn: Connection, org_id: int, kind: str, channel: str
                  ) -> tuple[templates.Template, notify_settings.Route]:
     return templates.get(conn, org_id, kind, channel), notify_settings.routes(conn, org_id)[kind]
@@ -433,10 +426,7 @@ def _gateway_public(conn: Connection, box: Any, org_id: int) -> dict[str, Any]:
 def _set_gateway(conn: Connection, box: Any, org_id: int, gateway: str, key: str | None, now: Any
                  ) -> dict[str, Any]:
     """The API's gateway-settings write; only the public view comes back (and goes to the audit log)."""
-    gateway_store.ensure_settings(conn, box, org_id, now)
-    if key is not None:
-        gateway_store.set_paystack(conn, box, org_id, now, secret_key=key)
-    gateway_store.set_gateway(conn, box, org_id, gateway, now)
+    gateway_store.configure(conn, box, org_id, now, gateway=gateway, paystack_key=key)
     return _gateway_public(conn, box, org_id)
 
 
@@ -672,10 +662,10 @@ class Settings(Section):
             if action == "save":
                 after = yield self.write(request, who, WRITE, templates.put, who.org_id, kind, channel, self.now(),
                                          target=f"template {kind}/{channel}", before=t, **given)
-                shown = yield self.read(_preview, who.org_id, kind, channel, {})
+                shown = yield self.read(sender.preview, who.org_id, kind, channel, {})
                 return self._template(request, who, after, route, form, {},
                                       "Saved: messages of this kind use it from now on.", shown)
-            shown = yield self.read(_preview, who.org_id, kind, channel, given)
+            shown = yield self.read(sender.preview, who.org_id, kind, channel, given)
             return self._template(request, who, t, route, form, {}, "", shown)
         except ValidationError as e:
             request.setResponseCode(400)

@@ -104,12 +104,7 @@ def _gateway_of(conn: Any, box: Any, org_id: int) -> dict[str, Any]:
 def _set(conn: Any, box: Any, org_id: int, gateway: str | None, paystack_key: str | None,
          now: datetime) -> dict[str, Any]:
     # Only the public view comes back (and goes to the audit log): the gateway's secrets never leave billing.
-    st = store.ensure_settings(conn, box, org_id, now)
-    if paystack_key is not None:
-        st = store.set_paystack(conn, box, org_id, now, secret_key=paystack_key)
-    if gateway is not None:
-        st = store.set_gateway(conn, box, org_id, gateway, now)
-    return _public(st)
+    return _public(store.configure(conn, box, org_id, now, gateway=gateway, paystack_key=paystack_key))
 
 
 @router.get("/gateway-transactions", summary="List gateway transactions")

@@ -231,15 +231,6 @@ def template_out(t: templates.Template) -> TemplateOut:
     return TemplateOut.model_validate(t)
 
 
-def _preview(conn: Connection, org_id: int, kind: str, channel: str, given: dict[str, Any]) -> templates.Rendered:
-    unsaved = None
-    if given:
-        t = templates.get(conn, org_id, kind, channel)
-        parts: dict[str, Any] = {"body": t.body, "subject": t.subject, "html": t.html, **given}
-        unsaved = templates.draft(kind, channel, **parts)
-    return templates.preview(conn, org_id, kind, channel, sender.brand(conn, org_id), unsaved=unsaved)
-
-
 @router.get("/templates", summary="List templates")
 async def list_templates(call: Call, query: TemplateQuery) -> Page[TemplateOut]:
     """Every kind's template for every channel: the org's own, else the shipped default."""
@@ -278,7 +269,7 @@ async def preview_template(call: Call, path: TemplatePath, body: PreviewIn) -> P
     """The template rendered with the kind's sample data and the org's branding: the stored one, or the
     unsaved text sent (checked as when saved: 422 naming the field and the line).  Stores nothing."""
     given = body.model_dump(exclude_unset=True)
-    r = await call.read(_preview, call.org_id, path.kind, path.channel, given)
+    r = await call.read(sender.preview, call.org_id, path.kind, path.channel, given)
     sms = None
     if path.channel != "email":
         n = segments.segments(r.text)
