@@ -523,3 +523,14 @@ def _prune(api: RosApi, step: Prune, send: Any) -> None:
         value = str(r.get(step.key, ""))
         if value.startswith(step.prefix) and value not in step.keep:
             send(Command("remove", step.menu, {}, {step.key: value}, (str(r[".id"]),)))
+
+
+def plan_of(conn: Any, org_id: int, nas: Nas, settings: ProvisionSettings) -> list[Any]:
+    """:func:`plan` for one of the org's routers, read in ``conn`` (the org's slug and profiles): what the
+    API and the console preview and apply."""
+    from aaad import orgs
+    from aaad.view import store as view_store
+    org = orgs.get(conn, org_id)
+    if org is None:
+        raise LookupError(f"no org {org_id}")
+    return plan(nas, org.slug, view_store.list_profiles(conn, org_id), settings)

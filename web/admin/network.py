@@ -31,9 +31,8 @@ from sqlalchemy.engine import Connection
 from twisted.internet import defer
 from twisted.web.iweb import IRequest
 
-from aaad import nas, orgs
+from aaad import nas
 from aaad.errors import NotFound, ValidationError
-from aaad.view import store as view_store
 from accounting import store as acct_store
 from billing.notify import outbox
 from billing.notify.channels import CHANNELS
@@ -79,12 +78,6 @@ def _router_page(conn: Connection, box: Any, org_id: int, nas_id: int, cursor: s
     live = paged(acct_store.page_sessions, conn, org_id, cursor=cursor, is_open=True, nas_id=nas_id,
                       limit=SESSIONS_SHOWN)
     return n, status_store.last(conn, org_id, nas_id), live
-
-
-def _plan(conn: Connection, org_id: int, n: nas.Nas, settings: provision.ProvisionSettings) -> list[Any]:
-    org = orgs.get(conn, org_id)
-    assert org is not None
-    return provision.plan(n, org.slug, view_store.list_profiles(conn, org_id), settings)
 
 
 def _router_filters(args: ListArgs) -> dict[str, Any]:
@@ -322,7 +315,7 @@ class Network(Section):
         warnings = [] if self.deps.conf.web.public_url else [
             f"[web] public_url is not set: the walled garden redirects to {settings.public_url}, which the "
             "router's customers may not reach."]
-        steps = yield self.read(_plan, who.org_id, n, settings)
+        steps = yield self.read(provision.plan_of, who.org_id, n, settings)
         access = RouterAccess.from_nas(n)
         if access is None:
             if not dry_run:

@@ -14,11 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, IPvAnyAddress
 
-from aaad import orgs
 from aaad.errors import NotFound, ValidationError
 from aaad.nas import Nas
 from aaad.nas import get as get_nas
-from aaad.view import store as view_store
 from enforcement import actions, provision, status_store
 from enforcement.routeros import RouterAccess, RouterError, RouterStatus
 from web.api.app import ApiError
@@ -248,11 +246,7 @@ async def provision_nas(call: Call, path: RouterPath, body: ProvisionIn) -> Prov
         f"[web] public_url is not set: the walled garden redirects to {settings.public_url}, which the "
         "router's customers may not reach"]
 
-    def plan(conn: Any) -> list[Any]:
-        org = orgs.get(conn, call.org_id)
-        assert org is not None
-        return provision.plan(n, org.slug, view_store.list_profiles(conn, call.org_id), settings)
-    steps = await call.read(plan)
+    steps = await call.read(provision.plan_of, call.org_id, n, settings)
     access = RouterAccess.from_nas(n)
     if access is None:
         if not body.dry_run:
