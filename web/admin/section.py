@@ -34,6 +34,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 
 from web import forms
+from web.errors import set_header
 from web.pages import remount
 
 if TYPE_CHECKING:
@@ -103,6 +104,14 @@ class Section:
 
     def render(self, request: IRequest, template: str, who: Who, **context: Any) -> bytes:
         return self.console.render(request, template, who, **context)
+
+    @staticmethod
+    def download(request: IRequest, body: bytes, content_type: str, filename: str, *, inline: bool = False) -> bytes:
+        """A file as the answer (a PDF to show, a CSV to save), never cached."""
+        set_header(request, "Content-Type", content_type)
+        set_header(request, "Content-Disposition", f'{"inline" if inline else "attachment"}; filename="{filename}"')
+        set_header(request, "Cache-Control", "no-store")
+        return body
 
     def see_other(self, request: IRequest, location: str) -> bytes:
         return self.console._see_other(request, location)

@@ -41,7 +41,6 @@ from web import forms as webforms
 from web.admin import lists
 from web.admin.section import Nav, Section
 from web.api.resources.vouchers import MAX_BATCH
-from web.errors import set_header
 
 PAGE = 50
 MB = 10**6
@@ -289,10 +288,7 @@ class Vouchers(Section):
         """One voucher's printable card (a voucher sold at the counter): the batch cards' layout, one card."""
         who = yield self.require(request, "vouchers.read")
         body = yield self.read(cards.voucher_pdf, self.deps.box, who.org_id, voucher_id)
-        set_header(request, "Content-Type", "application/pdf")
-        set_header(request, "Content-Disposition", f'inline; filename="voucher-{voucher_id}.pdf"')
-        set_header(request, "Cache-Control", "no-store")
-        return cast(bytes, body)
+        return self.download(request, cast(bytes, body), "application/pdf", f"voucher-{voucher_id}.pdf", inline=True)
 
     @app.route("/vouchers/<int:voucher_id>/revoke", methods=["POST"])
     @defer.inlineCallbacks
@@ -476,10 +472,7 @@ class Vouchers(Section):
         """The batch's printable cards: the same PDF the API serves."""
         who = yield self.require(request, "vouchers.read")
         body = yield self.read(_pdf, self.deps.box, who.org_id, batch_id)
-        set_header(request, "Content-Type", "application/pdf")
-        set_header(request, "Content-Disposition", f'inline; filename="vouchers-{batch_id}.pdf"')
-        set_header(request, "Cache-Control", "no-store")
-        return cast(bytes, body)
+        return self.download(request, cast(bytes, body), "application/pdf", f"vouchers-{batch_id}.pdf", inline=True)
 
     @app.route("/vouchers/batches/<int:batch_id>.csv", methods=["GET"])
     @defer.inlineCallbacks
@@ -487,10 +480,8 @@ class Vouchers(Section):
         """The batch's codes and passwords as CSV: the same file the API serves."""
         who = yield self.require(request, "vouchers.read")
         text = yield self.read(cards.batch_csv, self.deps.box, who.org_id, batch_id, self.now())
-        set_header(request, "Content-Type", "text/csv; charset=utf-8")
-        set_header(request, "Content-Disposition", f'attachment; filename="vouchers-{batch_id}.csv"')
-        set_header(request, "Cache-Control", "no-store")
-        return cast(str, text).encode("utf-8")
+        return self.download(request, cast(str, text).encode("utf-8"), "text/csv; charset=utf-8",
+                             f"vouchers-{batch_id}.csv")
 
     @app.route("/vouchers/batches/<int:batch_id>/revoke", methods=["POST"])
     @defer.inlineCallbacks
