@@ -140,6 +140,18 @@ def test_search_by_login_name(seeded: Seeded) -> None:
     assert "jsmith-ppp" in hits[0].detail
 
 
+def test_search_by_whole_identifier_lists_only_its_owner(seeded: Seeded) -> None:
+    """A login or username with a digit, typed whole and found, is an exact form: no name scan
+    adds the customers whose name merely contains it; a part of it still finds them by name."""
+    a = seeded.a
+    owner = _customer(a, "Ama Owusu", 40)
+    _service(a, owner, a.internet_product("Site 20M"), "cpe-1001")
+    other = _customer(a, "cpe-1001 annex", 41)
+    assert _ids(_search(a, "cpe-1001")) == [owner]
+    assert _ids(_search(a, "cpe-100")) == [other]
+    assert _ids(_search(a, "annex")) == [other]
+
+
 @pytest.mark.parametrize("form", ["0541234567", "+233541234567", "233 54 123 4567", "054-123-4567"])
 def test_search_by_phone_in_any_form(seeded: Seeded, form: str) -> None:
     """The phone number however it is typed (national, international, spaced, dashed)."""
@@ -168,14 +180,12 @@ def test_search_by_ip_open_recent_and_fixed(seeded: Seeded) -> None:
 
 
 def test_exact_matches_come_first(seeded: Seeded) -> None:
-    """A customer whose username is exactly the text comes before names containing it."""
+    """A customer whose login is exactly the text comes before names containing it."""
     a = seeded.a
-    other = _customer(a, "Ama Owusu", 40)
-    uname = a.read(customers.get, a.org_id, other).username
-    _customer(a, f"Mr {uname} Junior", 41)           # the text inside a name
-    hits = _search(a, uname)
-    assert hits[0].id == other and hits[0].exact
-    assert len(hits) == 2 and not hits[1].exact
+    fan = _customer(a, "Mr jdoe-ppp Junior", 41)           # the text inside a name
+    hits = _search(a, "jdoe-ppp")
+    assert hits[0].id == seeded.john and hits[0].exact
+    assert [h.id for h in hits[1:]] == [fan] and not hits[1].exact
 
 
 def test_search_never_finds_another_orgs_customers(seeded: Seeded) -> None:
