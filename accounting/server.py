@@ -230,7 +230,7 @@ class AcctProtocol(RadiusListener):
                 self.tracker.apply(outcome)
             for kind in outcome.anomalies:
                 self.st.anomalies[kind] += 1
-        proxy = p.get_all(PROXY_STATE)
+        proxy = p.get_all(PROXY_STATE) if p.get(PROXY_STATE) is not None else ()   # rare: no scan without one
         reply = codec.encode_reply(ACCOUNTING_RESPONSE, p.ident, p.authenticator, b"", secret,
                                    False, proxy)
         self.dedup.answered(key, reply)
