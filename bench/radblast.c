@@ -1331,6 +1331,9 @@ static int client_main(int argc, char **argv) {
     o.timeout = 2; o.expect = ACCESS_ACCEPT; o.acct_mix = "start,interim,stop"; o.run_id = ""; o.cpu = -1;
     int inflight_given = 0, rate_given = 0;
     int c;
+    /* SIGINT, SIGTERM, SIGUSR1: stop sending, wait for what is outstanding, print the summary */
+    int sigs[] = {SIGINT, SIGTERM, SIGUSR1};
+    catch_signals(sigs, 3);
     optind = 1;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -1440,8 +1443,6 @@ static int client_main(int argc, char **argv) {
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     if (epfd < 0) die("epoll_create1: %s", strerror(errno));
     open_sockets(epfd);
-    int sigs[] = {SIGINT, SIGTERM, SIGUSR1};
-    catch_signals(sigs, 3);
     double cpu = run_load(epfd);
     summary(cpu);
     fflush(stdout);
