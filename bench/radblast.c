@@ -1116,7 +1116,7 @@ static double run_load(int epfd) {
         }
         if (stop_sending && (total_out() == 0 || now >= drain_until)) break;
         if (now >= hard_stop) break;
-        int64_t wait = 50000000LL;
+        int64_t wait = 10000000LL;
         if (!stop_sending) {
             if (o.rate > 0) {
                 int64_t due = (int64_t)((double)(now - t0) / ns_per_req) + 1 - (int64_t)scheduled;
@@ -1151,10 +1151,9 @@ static double run_load(int epfd) {
                 }
             }
         }
-        if (dl_cnt) {
-            int64_t w = dl[dl_head].t - now;
-            if (w < wait) wait = w;
-        }
+        /* timeouts are checked after every wake-up, at least every 10 ms: waking for each
+           deadline would mean a wake-up per request once the first ones come due */
+        if (wait > 10000000LL) wait = 10000000LL;
         if (next_tick - now < wait) wait = next_tick - now;
         if (stop_sending && drain_until - now < wait) wait = drain_until - now;
         int n;
