@@ -1417,6 +1417,8 @@ static int client_main(int argc, char **argv) {
             fprintf(stderr, "radblast: warning: acct mode keeps one request per user outstanding; "
                             "--users below --inflight limits the load\n");
     }
+    if (o.table && o.mode != M_MSCHAPV2)
+        fprintf(stderr, "radblast: --table is read in mschapv2 mode only (CHAP is computed per request)\n");
     if (o.mode == M_MSCHAPV2) {
         if (!o.table) die("--mode mschapv2 needs --table (bench/radblast.py writes it with radload's encoders)");
         load_table(o.table);
