@@ -23,13 +23,14 @@ RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached
 # /usr/bin/chromedriver, never a downloaded browser or driver).
 TEST_PKGS := $(RUN_PKGS) postgresql poppler-utils zbar-tools freeradius chromium chromium-driver
 
-.PHONY: run stop test bench sys-run sys-test venv venv-test demo-config wrapper clean help
+.PHONY: run stop test bench radblast sys-run sys-test venv venv-test demo-config wrapper clean help
 
 help:
 	@echo "make run    install everything and start the demo daemon (SQLite, demo data)"
 	@echo "make stop   stop the demo daemon"
 	@echo "make test   install what the tests need, run ruff, mypy and the whole suite"
 	@echo "make bench  run the benchmarks (see bench/README.md)"
+	@echo "make radblast  build build/radblast, the C RADIUS load generator and null server (bench/radblast.c)"
 
 # -- system packages (only what is missing; service start-up blocked while installing) --
 define apt_install
@@ -101,7 +102,15 @@ test: venv-test
 	$(PY) -m mypy
 	$(PY) -m pytest
 
-bench: venv-test
+# The C load generator (bench/radblast.c: libc only). bench/radblast.py's ensure_built() uses the same flags.
+RADBLAST_CFLAGS := -std=c11 -O2 -Wall -Wextra
+radblast: build/radblast
+
+build/radblast: bench/radblast.c
+	@mkdir -p build
+	gcc $(RADBLAST_CFLAGS) -o $@ $<
+
+bench: venv-test radblast
 	$(PY) bench/bench_codec.py 3
 	$(PY) bench/bench_mschap.py
 	bash bench/run_auth_bench.sh
