@@ -23,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
+import bench_compare as bc  # noqa: E402
 import freeradius_conf as frc  # noqa: E402
 from radload import mschapv2_authenticator_response, mschapv2_nt_response  # noqa: E402
 
@@ -149,3 +150,39 @@ def test_bench_compare_smoke() -> None:
             assert number and float(number.group(1).replace(",", "")) > 0, (c, row)
     assert "The generator alone (null server), open loop at 1,000/s" in r.stdout
     assert "[pap round 1] FreeRADIUS + SQLite" in r.stderr
+
+
+def fake(figure: str, server: str, ok_per_s: float, rnd: int = 1, **kw: Any) -> bc.Measurement:
+    """A measurement with a generator summary's keys: sent = answered = ok over 1 s unless ``kw`` says otherwise."""
+    sm: dict[str, Any] = {"sent": int(ok_per_s), "answered": int(ok_per_s), "ok": int(ok_per_s), "lost": 0, "bad": 0,
+                          "bad_reasons": {}, "ok_per_s": ok_per_s, "elapsed_seconds": 1.0,
+                          "generator_cpu_seconds": 0.5, "requests_per_generator_cpu_second": 90_000.0,
+                          "max_send_lag_ms": 1.0, "latency_ms": {"p50": 1.0, "p99": 4.0}}
+    sm.update(kw)
+    return bc.Measurement(figure, server, rnd, sm, 0.5, problems=bc.problems(sm, server != "null"))
+
+
+def test_problems_flag_what_the_brief_says() -> None:
+    assert bc.problems(fake("pap", "aaad", 1000).summary) == []
+    assert "3 lost of 1000" in bc.problems(fake("pap", "aaad", 1000, lost=3).summary)[0]
+    assert bc.problems(fake("pap", "aaad", 1000, lost=1).summary) == []          # within 0.1%
+    assert "2 bad (unexpected_reject 2)" in bc.problems(
+        fake("pap", "aaad", 1000, bad=2, bad_reasons={"unexpected_reject": 2}).summary)[0]
+    busy = fake("pap", "aaad", 1000, generator_cpu_seconds=0.95).summary
+    assert "on CPU 95%" in bc.problems(busy)[0] and bc.problems(busy, generator_bound=False) == []
+    assert "fell behind" in bc.problems(fake("open", "aaad", 900).summary, rate=1000)[0]
+
+
+def test_table_medians_ratios_ceiling_and_notes() -> None:
+    o = bc.parse_args(["--only", "pap,acct,ceiling", "--rounds", "3"])
+    results = [fake("pap", "aaad", v, r) for r, v in enumerate((20_000, 22_000, 30_000), 1)]
+    results += [fake("pap", "fr_files", v, r) for r, v in enumerate((40_000, 44_000, 10_000), 1)]
+    results += [fake("pap", "fr_sqlite", 5_000, 1, lost=500, sent=5_500), fake("pap", "null", 30_000)]
+    results += [fake("acct", s, 1_000) for s in ("aaad", "fr_files", "fr_sqlite", "null")]
+    table = bc.render(results, o, None, {})
+    assert "| PAP Access-Requests/s | 22,000 | 40,000 | 5,000 [1] | 0.55x |" in table
+    assert "[1] FreeRADIUS + SQLite, pap round 1: 500 lost of 5500 (9.1%)" in table
+    assert ("| generator ceiling vs null server, PAP (cells: ceiling ÷ that figure) | 4.1x | 2.2x (<3x) | 18.0x | "
+            "ceiling 90,000/s per generator CPU-s (null server: 30,000/s) |") in table
+    assert "| durable accounting p99, ms (closed loop, 64 in flight) | 4.00 | 4.00 | 4.00 | 1.00x |" in table
+    assert bc.half_max(results, "fr_files") == 20_000
