@@ -325,6 +325,11 @@ def half_max(results: list[Measurement], server: str) -> float:
     return fr_max / 2
 
 
+def cpu_per_request(m: Measurement) -> float:
+    """The server's CPU time (all its threads) per request answered during the measurement, in µs."""
+    return m.server_cpu_s / max(1, m.summary["answered"]) * 1e6
+
+
 def latency(p: str) -> Callable[[Measurement], float]:
     """The latency percentile ``p`` (p50, p99, ...) of a measurement, in ms."""
     return lambda m: m.latency(p)
@@ -409,6 +414,14 @@ def render(results: list[Measurement], o: argparse.Namespace, open_rate: float |
             rows.append([f"generator ceiling vs null server, {MODE_NAMES[figure]} (cells: ceiling ÷ that figure)",
                          *heads, f"ceiling {ceiling:,.0f}/s per generator CPU-s (null server: "
                                  f"{answered:,.0f}/s){flag(null)}"])
+    cpu = []
+    for figure in (f for f in (*CLOSED, "open") if f in o.items):
+        per = [(SERVER_LABELS[s], median(of(figure, s), cpu_per_request)) for s in COLUMNS]
+        cpu.append(f"{'open loop' if figure == 'open' else MODE_NAMES[figure]} "
+                   + " / ".join(f"{label} {v:.0f}" for label, v in per if v is not None))
+    if cpu:
+        after.append("Server CPU per request, µs (medians; less sensitive to other load than the rates): "
+                     + "; ".join(cpu) + ".")
     head = ["figure", "aaad", "FreeRADIUS files", "FreeRADIUS + SQLite", "ratio aaad / FR files"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]

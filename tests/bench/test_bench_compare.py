@@ -185,4 +185,5 @@ def test_table_medians_ratios_ceiling_and_notes() -> None:
     assert ("| generator ceiling vs null server, PAP (cells: ceiling ÷ that figure) | 4.1x | 2.2x (<3x) | 18.0x | "
             "ceiling 90,000/s per generator CPU-s (null server: 30,000/s) |") in table
     assert "| durable accounting p99, ms (closed loop, 64 in flight) | 4.00 | 4.00 | 4.00 | 1.00x |" in table
+    assert "accounting aaad 500 / FreeRADIUS files 500 / FreeRADIUS + SQLite 500." in table   # 0.5 s CPU / 1000
     assert bc.half_max(results, "fr_files") == 20_000
