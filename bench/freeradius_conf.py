@@ -19,14 +19,14 @@ of the tests), optionally pinned with ``taskset``:
   Debian's ``acct_unique`` policy does and writes ``radacct`` through ``sql``.
 
 Both as a new user's install has them: Debian's ``radiusd.conf`` thread pool,
-``max_requests`` and ``cleanup_delay``, the log in a file with no
-per-request auth logging (``auth = no``). What differs from Debian's defaults,
-and why: the client 127.0.0.1 has ``require_message_authenticator = yes``
-(what NASes send since Blast-RADIUS; aaad requires it by default too);
+``max_requests``, ``cleanup_delay`` and ``reject_delay``, the log in a file
+with no per-request auth logging (``auth = no``). What differs from Debian's
+defaults, and why: the client 127.0.0.1 has ``require_message_authenticator =
+yes`` (what NASes send since Blast-RADIUS; aaad requires it by default too);
 Access-Accept and Access-Reject carry a Message-Authenticator, first (see
-``radiusd_conf``); ``recv_buff`` 4 MiB on the
-listeners (aaad's default socket buffer), so a burst is not lost in the kernel
-for one server and kept for the other; no ``status_server``, no proxying.
+``radiusd_conf``); ``recv_buff`` 4 MiB on the listeners (aaad's default socket
+buffer), so a burst is not lost in the kernel for one server and kept for the
+other; no ``status_server``, no proxying.
 """
 from __future__ import annotations
 
