@@ -23,13 +23,14 @@ RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached
 # /usr/bin/chromedriver, never a downloaded browser or driver).
 TEST_PKGS := $(RUN_PKGS) postgresql poppler-utils zbar-tools freeradius chromium chromium-driver
 
-.PHONY: run stop test bench radblast sys-run sys-test venv venv-test demo-config wrapper clean help
+.PHONY: run stop test bench bench-compare radblast sys-run sys-test venv venv-test demo-config wrapper clean help
 
 help:
 	@echo "make run    install everything and start the demo daemon (SQLite, demo data)"
 	@echo "make stop   stop the demo daemon"
 	@echo "make test   install what the tests need, run ruff, mypy and the whole suite"
 	@echo "make bench  run the benchmarks (see bench/README.md)"
+	@echo "make bench-compare  aaad side by side with FreeRADIUS 3.2 (ARGS=\"--rounds 2 --duration 5\")"
 	@echo "make radblast  build build/radblast, the C RADIUS load generator and null server (bench/radblast.c)"
 
 # -- system packages (only what is missing; service start-up blocked while installing) --
@@ -116,6 +117,11 @@ bench: venv-test radblast
 	bash bench/run_auth_bench.sh
 	$(PY) bench/bench_acct.py --logins 100000 --inflight 256
 	$(PY) bench/bench_acct.py --only server --postgres --logins 100000 --inflight 256
+
+# aaad and FreeRADIUS (installed from Debian by sys-test, its service not started) side by side in one
+# run, pinned to one core each in turn; the table on stdout. Options: ARGS="--rounds 2 --duration 5 ...".
+bench-compare: venv-test radblast
+	$(PY) bench/bench_compare.py $(ARGS)
 
 clean:
 	@if grep -qs '$(WRAPPER_MARK) $(CURDIR):' $(WRAPPER); then rm -f $(WRAPPER); echo "removed $(WRAPPER)"; fi

@@ -110,6 +110,55 @@ def _check_name(name: str) -> str:
     return name
 
 
+def start_foreground(cmd: list[str], log_path: Path, log: list[str], timeout: float,
+                     name: str = "freeradius") -> subprocess.Popen[str] | None:
+    """Start FreeRADIUS in the foreground with its log on stdout (``-f -l stdout`` or ``-X``).
+
+    A thread drains its output into ``log`` (a list, appended to while it
+    runs) and appends it to ``log_path``. Returns the process once it logs
+    READY_LINE; None if it exited first (why is in ``log``, e.g. "Address
+    already in use"). Not ready within ``timeout`` s: stopped, AssertionError.
+    Shared by FreeRadiusNas and bench/freeradius_conf.py (FreeRADIUS as the
+    server under test).
+    """
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors="replace")
+    logf = log_path.open("a")
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        with logf:
+            for line in proc.stdout:
+                log.append(line)
+                logf.write(line)
+                logf.flush()
+                lines.put(line)
+        lines.put("")  # EOF
+
+    threading.Thread(target=pump, name=name, daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+            raise AssertionError(f"FreeRADIUS not ready in {timeout} s:\n{''.join(log)}")
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            continue
+        if line == "":
+            proc.wait(5)
+            return None
+        if READY_LINE in line:
+            return proc
+
+
 class FreeRadiusNas:
     """A private FreeRADIUS answering CoA/Disconnect on 127.0.0.1:``port``; a context manager."""
 
@@ -138,7 +187,6 @@ class FreeRadiusNas:
         self.proc: subprocess.Popen[str] | None = None
         self.log_path = self.dir / "radiusd.log"
         self.received_path = self.dir / "received.log"
-        self._lines: queue.Queue[str] = queue.Queue()
         self._log: list[str] = []
 
     # -- life cycle -------------------------------------------------------------------
@@ -162,41 +210,10 @@ class FreeRadiusNas:
     def _run(self, binary: str, timeout: float) -> bool:
         args = [binary, "-X"] if self.debug else [binary, "-f", "-t", "-l", "stdout"]
         self.received_path.unlink(missing_ok=True)
-        self._lines = queue.Queue()
         self._log = []
-        proc = subprocess.Popen([*args, "-d", str(self.dir), "-n", "radiusd"], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace")
-        self.proc = proc
-        logf = self.log_path.open("a")
-        lines, log = self._lines, self._log
-
-        def pump() -> None:
-            assert proc.stdout is not None
-            with logf:
-                for line in proc.stdout:
-                    log.append(line)
-                    logf.write(line)
-                    logf.flush()
-                    lines.put(line)
-            lines.put("")  # EOF
-
-        threading.Thread(target=pump, name=f"freeradius-{self.port}", daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self.stop()
-                raise AssertionError(f"FreeRADIUS not ready in {timeout} s:\n{self.log_text()}")
-            try:
-                line = lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line == "":
-                proc.wait(5)
-                return False
-            if READY_LINE in line:
-                return True
+        self.proc = start_foreground([*args, "-d", str(self.dir), "-n", "radiusd"], self.log_path, self._log,
+                                     timeout, name=f"freeradius-{self.port}")
+        return self.proc is not None
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop FreeRADIUS (TERM, then KILL)."""
