@@ -76,7 +76,7 @@ SECRET = bench_acct.SECRET           # the NAS secret bench_acct.load_logins giv
 USER_FORMAT, PASSWORD_FORMAT = "user%06d", "pass%06d"   # bench/load_logins.py's logins
 ITEMS = ("pap", "chap", "mschapv2", "acct", "open", "ceiling")
 CLOSED = ("pap", "chap", "mschapv2", "acct")
-DEFAULT_GENERATOR = "radload"        # the lead switches this to "radblast" (bench/radblast.c) when it lands
+DEFAULT_GENERATOR = "radblast"       # bench/radblast.c; "radload" (Python) for a machine without gcc
 LOST_LIMIT = 0.001                   # a measurement losing more than this share of what it sent is flagged
 GENERATOR_BUSY = 0.9                 # ... and one where the generator was on CPU more than this share of the time
 SEND_LAG_MS = 10.0                   # open loop: the generator's latencies include its own delays past this
@@ -100,8 +100,12 @@ def generator(name: str) -> Generator:
         radblast = importlib.import_module("radblast")   # bench/radblast.py: builds bench/radblast.c
         radblast.ensure_built()
         wrapper = str(BENCH / "radblast.py")
-        return Generator("radblast", [py, wrapper],
-                         lambda port, secret, users: [py, wrapper, "null", "--port", str(port), "--secret", secret])
+
+        def null(port: int, secret: str, users: int) -> list[str]:
+            # The MS-CHAPv2 table, so the null server answers with the MS-CHAP2-Success the client checks.
+            return [py, wrapper, "null", "--port", str(port), "--secret", secret,
+                    "--table", str(radblast.table_for(users))]
+        return Generator("radblast", [py, wrapper, "client"], null)
     if name == "radload":
         return Generator("radload", [py, str(BENCH / "radload.py")],
                          lambda port, secret, users: [py, str(BENCH / "nullserver.py"), "--port", str(port),
