@@ -243,7 +243,8 @@ class AuthController:
         if tpl is None or mac is None or raw is None or normal_mac(raw.decode("latin-1")) != mac:
             req.reason = policy.UNKNOWN_USER
             return Rcode.NOTFOUND
-        req.login = dataclasses.replace(tpl, username=name, password=name.encode(), nt_hash=None)
+        req.login = dataclasses.replace(tpl, username=name, password=name.encode(), nt_hash=None,
+                                        nt_hash_hash=None)
         req.trial_mac = mac
         return Rcode.OK
 
@@ -279,9 +280,11 @@ class AuthController:
                 req.method = "mschapv2"
                 if lg.nt_hash is None:
                     lg.nt_hash = mschap.nt_password_hash(lg.password)
+                if lg.nt_hash_hash is None:   # at its first MS-CHAPv2 login (a bytes object: no GC work)
+                    lg.nt_hash_hash = mschap.hash_nt_password_hash(lg.nt_hash)
                 assert req.username is not None  # set by find_login
                 res = mschap.check_v2(req.username.encode(), lg.password, ms_challenge, resp2,
-                                      lg.nt_hash)
+                                      lg.nt_hash, nt_hash_hash=lg.nt_hash_hash)
                 return self._mschap_result(req, res)
             resp1 = p.vsa(VENDOR_MICROSOFT, MS_CHAP_RESPONSE)
             if resp1 is not None:

@@ -314,12 +314,14 @@ def check_v2(
     nt_hash: bytes | None = None,
     *,
     retry_challenge: bytes | None = None,
+    nt_hash_hash: bytes | None = None,
 ) -> MschapResult:
     """Verify an MS-CHAP2-Response (RFC 2759, RFC 2548 §2.3.2).
 
     ``ms_chap2_response`` is the 50-octet value Ident(1) Flags(1)
     Peer-Challenge(16) Reserved(8) NT-Response(24); ``authenticator_challenge``
-    is the 16-octet MS-CHAP-Challenge. ``nt_hash`` skips MD4 of the password.
+    is the 16-octet MS-CHAP-Challenge. ``nt_hash`` skips MD4 of the password, and
+    ``nt_hash_hash`` (with it: MD4 of ``nt_hash``, cached per login) the MD4 of the success.
     On success the reply holds MS-CHAP2-Success, the PLAIN MPPE send/receive
     keys (the server salt-encrypts them) and the encryption policy and types.
     On failure it holds MS-CHAP-Error ``E=691 R=0``; its ``C=`` field names
@@ -343,7 +345,8 @@ def check_v2(
     if not hmac.compare_digest(expected, nt_response):
         return _failure_v2(ident, authenticator_challenge, retry_challenge)
 
-    password_hash_hash = hash_nt_password_hash(password_hash)
+    password_hash_hash = (nt_hash_hash if nt_hash is not None and nt_hash_hash is not None
+                          else hash_nt_password_hash(password_hash))
     authenticator_response = _authenticator_response(
         password_hash_hash, nt_response, challenge
     )

@@ -105,7 +105,8 @@ class AAAView:
         if old is not None and (old.org_id, old.username) != (lg.org_id, lg.username):
             self.logins.pop((old.org_id, old.username), None)
         if old is not None and old.password == lg.password:
-            lg.nt_hash = old.nt_hash  # same password: keep the prepared NT hash
+            lg.nt_hash = old.nt_hash  # same password: keep the prepared NT hash and its hash
+            lg.nt_hash_hash = old.nt_hash_hash
         self._notify("login", old, lg)  # listeners prepare it before the hot path sees it
         self.logins[(lg.org_id, lg.username)] = lg
         self._by_id[lg.id] = lg

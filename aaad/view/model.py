@@ -32,7 +32,7 @@ class Profile:
 class Login:
     """A login as the auth server sees it (password decrypted, in memory only).
 
-    ``compiled`` and ``nt_hash`` are cache slots the auth server fills when
+    ``compiled``, ``nt_hash`` and ``nt_hash_hash`` are cache slots the auth server fills when
     the login is loaded or applied from the change feed, never on the hot
     path; a change to the login or its profile makes a new object.
     """
@@ -62,6 +62,7 @@ class Login:
     bound_mac: str | None = None        # system-managed: the first device, set at the claim
     compiled: Any = field(default=None, repr=False)
     nt_hash: bytes | None = field(default=None, repr=False)
+    nt_hash_hash: bytes | None = field(default=None, repr=False)   # MD4 of nt_hash (MS-CHAPv2's success)
 
     def effective_expiry(self) -> datetime | None:
         """When the login stops being valid: the earlier of expires_at and first use + validity."""

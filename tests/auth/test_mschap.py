@@ -115,6 +115,18 @@ def test_check_v2_precomputed_hash_same_result() -> None:
     assert with_hash == mschap.check_v2(USER, PASSWORD, AUTH_CHALLENGE, v2_response())
 
 
+def test_check_v2_cached_hash_of_the_hash_same_result() -> None:
+    """The per-login cached MD4 of the NT hash gives the RFC's success string, as computing it does;
+    without nt_hash it is ignored (it belongs to the hash it was computed from)."""
+    cached = mschap.hash_nt_password_hash(PASSWORD_HASH)
+    fast = mschap.check_v2(USER, b"ignored", AUTH_CHALLENGE, v2_response(), nt_hash=PASSWORD_HASH,
+                           nt_hash_hash=cached)
+    assert fast == mschap.check_v2(USER, PASSWORD, AUTH_CHALLENGE, v2_response())
+    assert dict(fast.reply)[mschap.MS_CHAP2_SUCCESS] == b"\x07" + AUTHENTICATOR_RESPONSE
+    stray = mschap.check_v2(USER, PASSWORD, AUTH_CHALLENGE, v2_response(), nt_hash_hash=b"\0" * 16)
+    assert stray == mschap.check_v2(USER, PASSWORD, AUTH_CHALLENGE, v2_response())
+
+
 def test_check_v2_strips_domain() -> None:
     """A "DOMAIN\\" prefix on the User-Name is not part of the challenge hash."""
     result = mschap.check_v2(b"ACME\\User", PASSWORD, AUTH_CHALLENGE, v2_response())
