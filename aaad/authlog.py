@@ -60,14 +60,35 @@ def clean_entry(entry: Entry) -> Entry:
     return entry if out is None else tuple(out)
 
 
+class _SqliteTime:
+    """UTCDateTime's storage format on SQLite (naive UTC, ISO with a space, microseconds) of a
+    POSIX time, as ``datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")`` gives it,
+    with the date and time of day formatted once per second: a batch's rows share a few seconds,
+    and formatting a datetime per row cost more than SQLite's insert of it."""
+
+    __slots__ = ("sec", "prefix")
+
+    def __init__(self) -> None:
+        self.sec = -1
+        self.prefix = ""
+
+    def __call__(self, ts: float) -> str:
+        sec = int(ts // 1)
+        us = round((ts - sec) * 1e6)        # round half even, as datetime.fromtimestamp does
+        if us >= 1_000_000:
+            sec, us = sec + 1, us - 1_000_000
+        if sec != self.sec:
+            self.sec = sec
+            self.prefix = datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%d %H:%M:%S.")
+        return f"{self.prefix}{us:06d}"
+
+
 def _insert(conn: Connection, rows: list[Entry]) -> tuple[int, int]:
     """One multi-row INSERT through the driver (SQLAlchemy's per-row parameter
     processing cost more than SQLite itself at thousands of rows a second).
     Returns the rows written and how many of them had to be cleaned."""
     if conn.dialect.name == "sqlite":
-        # UTCDateTime's storage format on SQLite: naive UTC, ISO with a space.
-        fmt: Callable[[float], str | datetime] = (  # noqa: E731
-            lambda ts: datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
+        fmt: Callable[[float], str | datetime] = _SqliteTime()
         marks = ", ".join("?" * 9)
     else:
         fmt = lambda ts: datetime.fromtimestamp(ts, UTC)  # noqa: E731

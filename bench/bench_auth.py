@@ -38,6 +38,9 @@ BENCH = ROOT / "bench"
 SECRET = "bench-secret-123"
 
 
+_SPY_EXT = {"flamegraph": "svg", "raw": "txt", "speedscope": "json"}
+
+
 def venv_bin(name: str) -> str:
     p = Path(sys.executable).parent / name
     return str(p) if p.exists() else name
@@ -58,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep", action="store_true", help="keep the temp dir (printed)")
     p.add_argument("--ready-timeout", type=float, default=60.0)
     p.add_argument("--py-spy", metavar="DIR", help="record a py-spy flame graph per run into DIR")
+    p.add_argument("--py-spy-format", choices=("flamegraph", "raw", "speedscope"), default="flamegraph",
+                   help="py-spy's output: an SVG flame graph, or raw collapsed stacks (one line per stack, "
+                        "for grep and sort)")
     p.add_argument("--json", action="store_true", help="print the results as JSON too")
     return p.parse_args(argv)
 
@@ -172,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
                 Path(o.py_spy).mkdir(parents=True, exist_ok=True)
                 spy = subprocess.Popen([venv_bin("py-spy"), "record", "--pid", str(pid), "--rate", "250",
                                         "--duration", str(int(o.duration)), "--nonblocking",
-                                        "-o", str(Path(o.py_spy) / f"{name}.svg")],
+                                        "--format", o.py_spy_format,
+                                        "-o", str(Path(o.py_spy) / f"{name}.{_SPY_EXT[o.py_spy_format]}")],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             c0 = cpu_seconds(pid)
             sm = radload(o, info["auth"], mode, extra)

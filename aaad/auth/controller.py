@@ -77,6 +77,10 @@ class Rcode(enum.Enum):
     INVALID = "invalid"
     USERLOCK = "userlock"
 
+    # Members are singletons compared by identity: hash them the same way, in C (Enum's own
+    # __hash__ is Python code, and the driver tests every stage's result against _STOP).
+    __hash__ = object.__hash__
+
 
 _STOP = frozenset({Rcode.REJECT, Rcode.FAIL, Rcode.NOTFOUND, Rcode.INVALID, Rcode.USERLOCK,
                    Rcode.HANDLED})
