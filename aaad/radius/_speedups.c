@@ -304,12 +304,16 @@ static PyObject *malformed_type;        /* codec.MalformedPacket */
 static PyObject *default_tiled;         /* codec.DEFAULT_TILED_VENDORS */
 static unsigned char known_codes[256];  /* codec.KNOWN_CODES as a table */
 
-/* Offsets of Packet's slots, read from its member descriptors. */
+/* Offsets of Packet's slots, read from its member descriptors: the six that decode fills,
+ * then up to MAX_EXTRA others (caches such as Packet._first) that start as None, as
+ * Packet.__init__ leaves them (tests/radius/test_speedups.py compares every slot). */
 enum { P_CODE, P_IDENT, P_AUTHENTICATOR, P_ATTRS, P_RAW, P_MA_OFFSET, P_NSLOTS };
 static const char *const packet_slots[P_NSLOTS] = {
     "code", "ident", "authenticator", "attrs", "raw", "ma_offset",
 };
-static Py_ssize_t slot_offset[P_NSLOTS];
+#define MAX_EXTRA 8
+static Py_ssize_t slot_offset[P_NSLOTS + MAX_EXTRA];
+static int n_extra;
 
 #define SLOT(obj, i) (*(PyObject **)((char *)(obj) + slot_offset[i]))
 
@@ -609,6 +613,8 @@ sp_decode(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         /* What Packet.__init__ does: each slot set once, on a fresh object. */
         for (int i = 0; i < P_NSLOTS; i++)
             SLOT(p, i) = vals[i];
+        for (int i = P_NSLOTS; i < P_NSLOTS + n_extra; i++)
+            SLOT(p, i) = Py_NewRef(Py_None);
         attrs = raw = NULL;          /* references moved into the packet */
         result = p;
     } else {
@@ -984,26 +990,57 @@ sp_init(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
         PyErr_SetString(PyExc_TypeError, "init(): python must be a dict of the Python implementations");
         return NULL;
     }
-    /* decode fills Packet's slots directly: each must be a plain object slot. */
+    /* decode fills Packet's slots directly: each must be a plain object slot, the class a
+     * direct subclass of object with __slots__ (a tuple of names) and no __dict__. */
     PyTypeObject *type = (PyTypeObject *)cls;
-    Py_ssize_t offsets[P_NSLOTS];
-    for (int i = 0; i < P_NSLOTS; i++) {
-        PyObject *d = PyDict_GetItemString(type->tp_dict, packet_slots[i]);
-        if (d == NULL || !Py_IS_TYPE(d, &PyMemberDescr_Type)) {
-            PyErr_Format(PyExc_TypeError, "init(): %s.%s is not a __slots__ member", type->tp_name, packet_slots[i]);
+    Py_ssize_t offsets[P_NSLOTS + MAX_EXTRA];
+    int extra = 0;
+    PyObject *names = PyDict_GetItemString(type->tp_dict, "__slots__");
+    if (names == NULL || !PyTuple_Check(names) || type->tp_base != &PyBaseObject_Type
+        || type->tp_dictoffset != 0 || type->tp_alloc == NULL) {
+        PyErr_Format(PyExc_TypeError, "init(): %s must be a __slots__ class (a tuple) without a base", type->tp_name);
+        return NULL;
+    }
+    for (int i = 0; i < P_NSLOTS; i++)
+        offsets[i] = -1;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(names); k++) {
+        PyObject *name = PyTuple_GET_ITEM(names, k);
+        if (!PyUnicode_Check(name)) {
+            PyErr_SetString(PyExc_TypeError, "init(): __slots__ holds a non-string");
+            return NULL;
+        }
+        /* (a "__private" slot is stored under its mangled name: not found, refused) */
+        PyObject *d = PyDict_GetItemWithError(type->tp_dict, name);
+        if (d == NULL && PyErr_Occurred())
+            return NULL;
+        if (d != NULL && !Py_IS_TYPE(d, &PyMemberDescr_Type))
+            d = NULL;
+        if (d == NULL) {
+            PyErr_Format(PyExc_TypeError, "init(): %s.%U is not a __slots__ member", type->tp_name, name);
             return NULL;
         }
         PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
         if (m->type != T_OBJECT_EX || (m->flags & READONLY)) {
-            PyErr_Format(PyExc_TypeError, "init(): %s.%s is not a writable object slot",
-                         type->tp_name, packet_slots[i]);
+            PyErr_Format(PyExc_TypeError, "init(): %s.%U is not a writable object slot", type->tp_name, name);
             return NULL;
         }
-        offsets[i] = m->offset;
+        int i = 0;
+        while (i < P_NSLOTS && PyUnicode_CompareWithASCIIString(name, packet_slots[i]) != 0)
+            i++;
+        if (i < P_NSLOTS) {
+            offsets[i] = m->offset;
+        } else if (extra < MAX_EXTRA) {
+            offsets[P_NSLOTS + extra++] = m->offset;
+        } else {
+            PyErr_Format(PyExc_TypeError, "init(): %s has more than %d extra slots", type->tp_name, MAX_EXTRA);
+            return NULL;
+        }
     }
-    if (type->tp_alloc == NULL || type->tp_dictoffset != 0) {
-        PyErr_Format(PyExc_TypeError, "init(): %s must be a __slots__ class", type->tp_name);
-        return NULL;
+    for (int i = 0; i < P_NSLOTS; i++) {
+        if (offsets[i] < 0) {
+            PyErr_Format(PyExc_TypeError, "init(): %s has no slot %s", type->tp_name, packet_slots[i]);
+            return NULL;
+        }
     }
     PyObject *fs[PY_NFUNCS];
     for (int i = 0; i < PY_NFUNCS; i++) {
@@ -1044,6 +1081,7 @@ sp_init(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
         Py_XSETREF(py_funcs[i], fs[i]);
     }
     memcpy(slot_offset, offsets, sizeof slot_offset);
+    n_extra = extra;
     memcpy(known_codes, table, sizeof known_codes);
     Py_RETURN_NONE;
 }

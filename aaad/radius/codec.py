@@ -184,6 +184,8 @@ class Packet:
     ``attrs`` again gives back the exact bytes of ``raw``.
     """
 
+    # The C decode (aaad/radius/_speedups.c) fills the first six slots without calling __init__
+    # and sets any other slot to None: __init__ must leave the others None.
     __slots__ = ("code", "ident", "authenticator", "attrs", "raw", "ma_offset", "_first")
 
     def __init__(self, code: int, ident: int, authenticator: bytes,
@@ -530,13 +532,15 @@ pap_unhide = _py_pap_unhide
 _hmac_md5 = _py_hmac_md5
 IMPLEMENTATION = "python"
 """Which implementation the public functions are: "c" (the _speedups extension) or "python"."""
+_SPEEDUPS_UNUSABLE = ""
+"""Why the extension is not there: not built (no compiler at install time) or refused Packet."""
 
 try:
     from aaad.radius import _speedups as _speedups
-except ImportError:     # not built (no compiler at install time): the Python functions
-    _speedups = None  # type: ignore[assignment]
-else:
     _speedups.init(Packet, MalformedPacket, KNOWN_CODES, DEFAULT_TILED_VENDORS, _PY_FUNCTIONS)
+except (ImportError, TypeError) as e:
+    _speedups = None  # type: ignore[assignment]
+    _SPEEDUPS_UNUSABLE = f"{type(e).__name__}: {e}"
 
 if _speedups is not None and os.environ.get("AAAD_PURE_PYTHON", "") in ("", "0"):
     decode = _speedups.decode

@@ -42,7 +42,8 @@ def python_side_in_python() -> Iterator[None]:
 
 def c_module() -> Any:
     if codec._speedups is None:
-        pytest.fail("aaad.radius._speedups is not built: `pip install -e .` builds it (gcc and python3-dev)")
+        pytest.fail("aaad.radius._speedups is not usable (`pip install -e .` builds it with gcc and python3-dev): "
+                    + codec._SPEEDUPS_UNUSABLE)
     return codec._speedups
 
 
@@ -62,9 +63,9 @@ def outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, ...
         return ("raise", codec.MalformedPacket, e.reason, str(e))
     except Exception as e:  # any exception: both sides must raise the same
         return ("raise", type(e))
-    if isinstance(r, codec.Packet):
-        return ("ok", type(r), r.code, r.ident, r.authenticator, r.attrs, r.raw, r.ma_offset,
-                [type(v) for _, v in r.attrs], type(r.raw), type(r.authenticator))
+    if isinstance(r, codec.Packet):     # every slot, and the types of the values
+        fields = {name: getattr(r, name, "unset") for name in codec.Packet.__slots__}
+        return ("ok", type(r), fields, [type(v) for _, v in r.attrs], type(r.raw), type(r.authenticator))
     return ("ok", type(r), r)
 
 
@@ -107,15 +108,29 @@ def test_environment_selects_implementation(env: str | None, want: str) -> None:
         assert out[0] == "c" and out[2] == "verify_message_authenticator"
 
 
-def test_init_refuses_a_class_without_the_slots() -> None:
-    """init() checks Packet's slots before decode writes them."""
-    class NotAPacket:
-        pass
+class NoSlots:
+    pass
 
+
+class SlotMissing:
+    __slots__ = ("code", "ident", "authenticator", "attrs", "raw")
+
+
+class SubPacket(codec.Packet):
+    __slots__ = ("extra",)
+
+
+class PrivateSlot:
+    __slots__ = ("code", "ident", "authenticator", "attrs", "raw", "ma_offset", "__private")
+
+
+@pytest.mark.parametrize("cls", [NoSlots, SlotMissing, SubPacket, PrivateSlot, int])
+def test_init_refuses_a_class_it_cannot_fill(cls: type) -> None:
+    """init() checks Packet's slots before decode writes them; a refused class leaves codec.Packet bound."""
     with pytest.raises(TypeError):
-        c_module().init(NotAPacket, codec.MalformedPacket, codec.KNOWN_CODES, codec.DEFAULT_TILED_VENDORS,
+        c_module().init(cls, codec.MalformedPacket, codec.KNOWN_CODES, codec.DEFAULT_TILED_VENDORS,
                         codec._PY_FUNCTIONS)
-    assert C("decode")(b"\x01\x00\x00\x14" + bytes(16)).code == 1   # still bound to codec.Packet
+    assert type(C("decode")(b"\x01\x00\x00\x14" + bytes(16))) is codec.Packet
 
 
 # --- MD5 (RFC 1321) and HMAC-MD5 (RFC 2104, vectors of RFC 2202) ----------------
@@ -332,11 +347,13 @@ def test_decoded_packet_is_a_whole_packet() -> None:
     data = codec.encode_request(1, 9, codec.encode_attr(1, b"bob") + codec.encode_vsa(14988, 8, b"1M"), b"s")
     p = C("decode")(data)
     assert type(p) is codec.Packet and p.raw is data
-    assert p.get(1) == b"bob" and p.vsa(14988, 8) == b"1M" and p.ma_offset == 22
-    assert "code=1" in repr(p)
     p.attrs.append((18, b"x"))          # slots stay writable
     p.code = 2
-    assert p.get(18) == b"x" and p.code == 2
+    assert p.get(1) == b"bob" and p.get(18) == b"x" and p.get(2) is None and p.get_all(18) == [b"x"]
+    assert p.vsa(14988, 8) == b"1M" and p.ma_offset == 22
+    assert "code=2" in repr(p)
+    fresh = C("decode")(data)
+    assert [getattr(fresh, n) for n in codec.Packet.__slots__[6:]] == [None] * (len(codec.Packet.__slots__) - 6)
 
 
 # --- authenticators -------------------------------------------------------------
