@@ -56,7 +56,8 @@ $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip wheel
 
-$(VENV)/.installed: $(VENV)/bin/activate setup.cfg pyproject.toml
+# setup.py builds the optional C extension aaad/radius/_speedups.c in place: a change to it reinstalls.
+$(VENV)/.installed: $(VENV)/bin/activate setup.cfg pyproject.toml setup.py aaad/radius/_speedups.c
 	$(PY) -m pip install -q -e .
 	touch $@
 
@@ -125,4 +126,4 @@ bench-compare: venv-test radblast
 
 clean:
 	@if grep -qs '$(WRAPPER_MARK) $(CURDIR):' $(WRAPPER); then rm -f $(WRAPPER); echo "removed $(WRAPPER)"; fi
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info aaad/radius/_speedups.*.so

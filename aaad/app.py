@@ -32,6 +32,7 @@ from aaad.events import Dispatcher, RetryPolicy
 from aaad.health import HealthCheck, check_data_dir
 from aaad.jobs import Job, JobContext, LeaderLock, Scheduler
 from aaad.metrics import Stats
+from aaad.radius import codec
 from aaad.radius.server import AuthServer, RadiusConfig
 from aaad.shutdown import BoundedStop
 from aaad.view.cycle_reset import start_cycles_chunk
@@ -313,7 +314,8 @@ class App:
                 json.dump(ready, f)
             os.replace(tmp, self.conf.server.ready_file)
         print("aaad ready " + json.dumps(ready), flush=True)
-        log.info("aaad ready: web {web}, auth {auth}, acct {acct}", **ready)
+        log.info("aaad ready: web {web}, auth {auth}, acct {acct}, RADIUS codec {codec}", codec=codec.IMPLEMENTATION,
+                 **ready)
 
     @defer.inlineCallbacks
     def stop(self):  # type: ignore[no-untyped-def]

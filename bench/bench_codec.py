@@ -72,11 +72,16 @@ def main(argv: list[str]) -> None:
     encode_reply = codec.encode_reply
     auth = packet.authenticator
 
+    hidden = packet.get(codec.USER_PASSWORD) or b""
+    pap_unhide = codec.pap_unhide
+
+    print(f"implementation: {codec.IMPLEMENTATION} (AAAD_PURE_PYTHON=1 selects the Python one)")
     print(f"request: {len(request)} octets, {len(packet.attrs)} attributes")
     print(f"decode:               {rate(lambda: decode(request), seconds):>12,.0f} /s")
     print(f"decode + verify MA:   {rate(lambda: verify(decode(request), SECRET), seconds):>12,.0f} /s")
     print(f"encode_reply (4 attrs, MA): "
           f"{rate(lambda: encode_reply(2, 7, auth, attrs, SECRET), seconds):>12,.0f} /s")
+    print(f"pap_unhide:           {rate(lambda: pap_unhide(hidden, SECRET, auth), seconds):>12,.0f} /s")
 
 
 if __name__ == "__main__":

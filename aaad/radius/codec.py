@@ -23,6 +23,12 @@ stable ``reason`` slug (used as a metrics label):
   sub-attributes with length < 2 or that don't tile the value exactly.
 - ``bad_message_authenticator_length`` / ``duplicate_message_authenticator``:
   Message-Authenticator (80) must be 18 octets long and appear at most once.
+
+Two implementations of the hot functions (``decode``, the ``verify_*``
+functions, ``encode_reply``, ``pap_hide``/``pap_unhide``, ``_hmac_md5``): the
+Python ones below (``_py_decode`` ...), the reference, and the C extension
+``aaad/radius/_speedups.c``, used when it is built unless the environment sets
+``AAAD_PURE_PYTHON=1``.  :data:`IMPLEMENTATION` says which one is in use.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 # Packet codes.
 ACCESS_REQUEST = 1
@@ -138,7 +145,7 @@ _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
-def _hmac_md5(secret: bytes, msg: bytes) -> bytes:
+def _py_hmac_md5(secret: bytes, msg: bytes) -> bytes:
     """HMAC-MD5 with the key's inner and outer pads hashed once per secret.
 
     The hot path computes two HMACs per request with a handful of secrets;
@@ -177,6 +184,8 @@ class Packet:
     ``attrs`` again gives back the exact bytes of ``raw``.
     """
 
+    # The C decode (aaad/radius/_speedups.c) fills the first six slots without calling __init__
+    # and sets any other slot to None: __init__ must leave the others None.
     __slots__ = ("code", "ident", "authenticator", "attrs", "raw", "ma_offset", "_first")
 
     def __init__(self, code: int, ident: int, authenticator: bytes,
@@ -224,7 +233,7 @@ class Packet:
         return None
 
 
-def decode(data: bytes, tiled_vendors: frozenset[int] = DEFAULT_TILED_VENDORS) -> Packet:
+def _py_decode(data: bytes, tiled_vendors: frozenset[int] = DEFAULT_TILED_VENDORS) -> Packet:
     """Validate a datagram and split it into a :class:`Packet`.
 
     Raises :class:`MalformedPacket` (and nothing else) for any input that
@@ -293,7 +302,7 @@ def _check_vsa(value: bytes, tiled_vendors: frozenset[int]) -> None:
         pos += sub_len
 
 
-def verify_message_authenticator(packet: Packet, secret: bytes,
+def _py_verify_message_authenticator(packet: Packet, secret: bytes,
                                  authenticator: bytes | None = None) -> bool:
     """Check the Message-Authenticator (RFC 3579 section 3.2); False if absent.
 
@@ -312,14 +321,14 @@ def verify_message_authenticator(packet: Packet, secret: bytes,
     return _compare(_hmac_md5(secret, msg), raw[ma:ma + 16])
 
 
-def verify_request_authenticator(packet: Packet, secret: bytes) -> bool:
+def _py_verify_request_authenticator(packet: Packet, secret: bytes) -> bool:
     """Check the MD5 Request Authenticator of Accounting/CoA/Disconnect requests."""
     raw = packet.raw
     expected = _md5(raw[:4] + _ZERO16 + raw[20:] + secret).digest()
     return _compare(expected, packet.authenticator)
 
 
-def verify_response_authenticator(reply: Packet, secret: bytes,
+def _py_verify_response_authenticator(reply: Packet, secret: bytes,
                                   request_authenticator: bytes) -> bool:
     """Check a reply's Response Authenticator against the request it answers."""
     raw = reply.raw
@@ -360,7 +369,7 @@ def _proxy_state_attrs(proxy_states: Iterable[bytes]) -> bytes:
     return b"".join([encode_attr(PROXY_STATE, ps) for ps in proxy_states])
 
 
-def encode_reply(code: int, ident: int, request_authenticator: bytes, attrs: bytes,
+def _py_encode_reply(code: int, ident: int, request_authenticator: bytes, attrs: bytes,
                  secret: bytes, message_authenticator: bool = True,
                  proxy_states: Iterable[bytes] = ()) -> bytes:
     """Encode a reply from pre-encoded attributes.
@@ -425,7 +434,7 @@ def _xor16(a: bytes, b: bytes) -> bytes:
     return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(16, "big")
 
 
-def pap_hide(password: bytes, secret: bytes, authenticator: bytes) -> bytes:
+def _py_pap_hide(password: bytes, secret: bytes, authenticator: bytes) -> bytes:
     """Hide a User-Password (RFC 2865 section 5.2); at most 128 octets."""
     n = len(password)
     if n > 128:
@@ -439,7 +448,7 @@ def pap_hide(password: bytes, secret: bytes, authenticator: bytes) -> bytes:
     return b"".join(out)
 
 
-def pap_unhide(hidden: bytes, secret: bytes, authenticator: bytes) -> bytes | None:
+def _py_pap_unhide(hidden: bytes, secret: bytes, authenticator: bytes) -> bytes | None:
     """Recover a User-Password; None if its length is not 16..128 in steps of 16."""
     n = len(hidden)
     if n == 0 or n % 16 or n > 128:
@@ -491,3 +500,55 @@ def salt_decrypt(value: bytes, secret: bytes, request_authenticator: bytes) -> b
     if inner > len(plain) - 1:
         return None
     return plain[1:1 + inner]
+
+
+# -- implementation selection ---------------------------------------------------
+#
+# The public names below are the Python functions above, or the C versions of
+# aaad/radius/_speedups.c when that extension is built (setup.py builds it when a
+# compiler is there; it is optional) and AAAD_PURE_PYTHON is not set to 1.  The C
+# functions have the same semantics (tests/radius/test_speedups.py compares them);
+# they hand every call they don't handle natively (unusual argument types, calls
+# that raise ValueError) to the Python function in _PY_FUNCTIONS.
+
+_PY_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "decode": _py_decode,
+    "verify_message_authenticator": _py_verify_message_authenticator,
+    "verify_request_authenticator": _py_verify_request_authenticator,
+    "verify_response_authenticator": _py_verify_response_authenticator,
+    "encode_reply": _py_encode_reply,
+    "pap_hide": _py_pap_hide,
+    "pap_unhide": _py_pap_unhide,
+    "_hmac_md5": _py_hmac_md5,
+}
+
+decode = _py_decode
+verify_message_authenticator = _py_verify_message_authenticator
+verify_request_authenticator = _py_verify_request_authenticator
+verify_response_authenticator = _py_verify_response_authenticator
+encode_reply = _py_encode_reply
+pap_hide = _py_pap_hide
+pap_unhide = _py_pap_unhide
+_hmac_md5 = _py_hmac_md5
+IMPLEMENTATION = "python"
+"""Which implementation the public functions are: "c" (the _speedups extension) or "python"."""
+_SPEEDUPS_UNUSABLE = ""
+"""Why the extension is not there: not built (no compiler at install time) or refused Packet."""
+
+try:
+    from aaad.radius import _speedups as _speedups
+    _speedups.init(Packet, MalformedPacket, KNOWN_CODES, DEFAULT_TILED_VENDORS, _PY_FUNCTIONS)
+except (ImportError, TypeError) as e:
+    _speedups = None  # type: ignore[assignment]
+    _SPEEDUPS_UNUSABLE = f"{type(e).__name__}: {e}"
+
+if _speedups is not None and os.environ.get("AAAD_PURE_PYTHON", "") in ("", "0"):
+    decode = _speedups.decode
+    verify_message_authenticator = _speedups.verify_message_authenticator
+    verify_request_authenticator = _speedups.verify_request_authenticator
+    verify_response_authenticator = _speedups.verify_response_authenticator
+    encode_reply = _speedups.encode_reply
+    pap_hide = _speedups.pap_hide
+    pap_unhide = _speedups.pap_unhide
+    _hmac_md5 = _speedups._hmac_md5
+    IMPLEMENTATION = "c"

@@ -18,6 +18,16 @@ from aaad.radius.dictionary import RadiusDictionary, load_dictionary
 SECRET = b"testing123"
 REQ_AUTH = bytes(range(16))
 
+# Every test here runs with the C extension's functions and with the pure-Python ones (conftest.py).
+pytestmark = pytest.mark.usefixtures("codec_impl")
+
+
+def test_runs_with_the_implementation(codec_impl: str) -> None:
+    """The fixture bound codec's functions, and this module's decode, to the implementation under test."""
+    want = codec._PY_FUNCTIONS["decode"] if codec_impl == "python" else codec._speedups.decode
+    assert codec.decode is want and decode is want
+    assert (codec.encode_reply is codec._py_encode_reply) == (codec_impl == "python")
+
 
 @pytest.fixture(scope="module")
 def rd() -> RadiusDictionary:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import struct
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -13,6 +14,9 @@ from aaad.radius.codec import MalformedPacket, decode
 
 SECRET = b"fuzz-secret"
 AUTH = bytes(range(16))
+# Every property here holds for the C extension's functions and for the pure-Python ones (conftest.py).
+pytestmark = pytest.mark.usefixtures("codec_impl")
+
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
