@@ -601,3 +601,27 @@ def test_no_memory_growth() -> None:
     finally:
         tracemalloc.stop()
     assert grown < 64 * 1024, grown
+
+
+# -- DES (MS-CHAP's DesEncrypt) -----------------------------------------------------------------------
+
+@given(st.binary(min_size=8, max_size=8), st.binary(min_size=7, max_size=7))
+def test_des_same_block_as_openssl(clear: bytes, key7: bytes) -> None:
+    """The C DES gives OpenSSL's block (cryptography's Triple-DES with three equal keys) for any key."""
+    from aaad.auth import mschap
+    assert C("des_encrypt")(clear, key7) == mschap._py_des_encrypt(clear, key7)
+
+
+def test_des_known_answer_and_lengths() -> None:
+    """RFC 2759 section 9.2's ChallengeResponse through the C DES; wrong lengths are a ValueError."""
+    from aaad.auth import mschap
+    _speedups = c_module()
+    z = bytes.fromhex("44EBBA8D5312B8D611474411F56989AE") + bytes(5)
+    challenge = bytes.fromhex("D02E4386BCE91226")
+    got = b"".join(_speedups.des_encrypt(challenge, z[i:i + 7]) for i in (0, 7, 14))
+    assert got == bytes.fromhex("82309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF")
+    assert mschap.challenge_response(challenge, z[:16]) == got
+    with pytest.raises(ValueError):
+        _speedups.des_encrypt(b"1234567", bytes(7))
+    with pytest.raises(ValueError):
+        _speedups.des_encrypt(bytes(8), bytes(8))
