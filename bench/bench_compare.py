@@ -97,11 +97,17 @@ class Generator:
 def generator(name: str) -> Generator:
     py = sys.executable
     if name == "radblast":
-        radblast = importlib.import_module("radblast")   # bench/radblast.py: builds bench/radblast.c
+        radblast = importlib.import_module("radblast")   # bench/radblast.py: builds and drives bench/radblast.c
         radblast.ensure_built()
         wrapper = str(BENCH / "radblast.py")
-        return Generator("radblast", [py, wrapper],
-                         lambda port, secret, users: [py, wrapper, "null", "--port", str(port), "--secret", secret])
+
+        def null(port: int, secret: str, users: int) -> list[str]:
+            # the MS-CHAPv2 table (challenges and expected MS-CHAP2-Success per user) is the one the client
+            # picks for the same users: table_for caches it by users and formats
+            table = radblast.table_for(users, 0, USER_FORMAT, PASSWORD_FORMAT)
+            return [py, wrapper, "null", "--port", str(port), "--secret", secret, "--max-seconds", str(7 * 86400),
+                    "--table", str(table)]
+        return Generator("radblast", [py, wrapper, "client"], null)
     if name == "radload":
         return Generator("radload", [py, str(BENCH / "radload.py")],
                          lambda port, secret, users: [py, str(BENCH / "nullserver.py"), "--port", str(port),
