@@ -97,14 +97,16 @@ class Generator:
 def generator(name: str) -> Generator:
     py = sys.executable
     if name == "radblast":
-        radblast = importlib.import_module("radblast")   # bench/radblast.py: builds bench/radblast.c
+        radblast = importlib.import_module("radblast")   # bench/radblast.py: builds and drives bench/radblast.c
         radblast.ensure_built()
         wrapper = str(BENCH / "radblast.py")
 
         def null(port: int, secret: str, users: int) -> list[str]:
-            # The MS-CHAPv2 table, so the null server answers with the MS-CHAP2-Success the client checks.
-            return [py, wrapper, "null", "--port", str(port), "--secret", secret,
-                    "--table", str(radblast.table_for(users))]
+            # the MS-CHAPv2 table (challenges and expected MS-CHAP2-Success per user) is the one the client
+            # picks for the same users: table_for caches it by users and formats
+            table = radblast.table_for(users, 0, USER_FORMAT, PASSWORD_FORMAT)
+            return [py, wrapper, "null", "--port", str(port), "--secret", secret, "--max-seconds", str(7 * 86400),
+                    "--table", str(table)]
         return Generator("radblast", [py, wrapper, "client"], null)
     if name == "radload":
         return Generator("radload", [py, str(BENCH / "radload.py")],
