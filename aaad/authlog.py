@@ -163,7 +163,16 @@ def page(conn: Connection, org_id: int, *, username: str | None = None, result: 
 
 
 class AuthLog:
-    def __init__(self, db: Any, clock: Any, interval: float = 1.0, max_batch: int = 2000,
+    """The RADIUS path's buffer of decisions, written every ``interval`` seconds or every
+    ``max_batch`` entries, whichever comes first.
+
+    ``max_batch`` bounds the writer thread's work per batch, and that is what sets auth's tail
+    latency: the writer shares the daemon's core and the GIL with the reactor, and 2,000 rows
+    at a time (building the rows, one executemany) held requests long enough to give PAP at
+    18,700/s open loop a p99 of 14 ms against FreeRADIUS's 1.0 (with no auth log at all: 1.4 ms).
+    250 rows at a time brought it to 2-3 ms; the commits it adds cost under 1% of the core."""
+
+    def __init__(self, db: Any, clock: Any, interval: float = 1.0, max_batch: int = 250,
                  max_buffer: int = 100_000):
         self.db = db
         self.clock = clock
