@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import radload  # noqa: E402  (the bench's own encoders, independent of aaad's)
 import sqlalchemy as sa  # noqa: E402
 from bench_acct import SECRET, load_logins, write_config  # noqa: E402
+from bench_auth_path import Clock, Transport  # noqa: E402  (the same wall clock and counting transport)
 from twisted.internet import defer  # noqa: E402
 
 from aaad import app  # noqa: E402
@@ -46,20 +47,6 @@ from accounting.server import AcctProtocol, AcctStats  # noqa: E402
 from accounting.store import apply_batch  # noqa: E402
 
 ADDR = ("127.0.0.1", 41000)
-
-
-class Clock:
-    seconds = staticmethod(time.time)
-
-
-class Transport:
-    def __init__(self) -> None:
-        self.n = 0
-        self.last = b""
-
-    def write(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.n += 1
-        self.last = data
 
 
 def main(argv: list[str] | None = None) -> int:
