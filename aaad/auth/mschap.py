@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import struct
 from dataclasses import dataclass, field
 
 from Crypto.Hash import MD4
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+from aaad.radius import codec
 
 try:
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -193,12 +194,8 @@ def _des_encrypt(clear8: bytes, key7: bytes) -> bytes:
 
 
 _py_des_encrypt = _des_encrypt
-try:        # DES in C (aaad/radius/_speedups.c): 1.5 us a block, where OpenSSL's set-up costs 6
-    from aaad.radius import _speedups
-    if os.environ.get("AAAD_PURE_PYTHON", "") in ("", "0"):
-        _des_encrypt = _speedups.des_encrypt   # noqa: F811  (same semantics; tests compare them)
-except ImportError:      # built without a compiler: OpenSSL's, above
-    pass
+if codec.IMPLEMENTATION == "c":   # the codec's one choice (built, AAAD_PURE_PYTHON not set): its C DES
+    _des_encrypt = codec._speedups.des_encrypt   # noqa: F811  (same semantics; tests compare them)
 
 
 def challenge_response(challenge: bytes, password_hash: bytes) -> bytes:
