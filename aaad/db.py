@@ -70,6 +70,23 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+def sqlite_time(v: datetime | None) -> str | None:
+    """A :class:`UTCDateTime` column's value as SQLite stores it: naive UTC text with microseconds
+    (what UTCDateTime and SQLAlchemy's SQLite DATETIME give; naive datetimes refused alike)."""
+    if v is None:
+        return None
+    if v.tzinfo is None:
+        raise ValueError(f"naive datetime {v!r}: pass an aware (UTC) datetime")
+    if v.utcoffset():
+        v = v.astimezone(UTC)
+    return v.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def sqlite_parse_time(v: str | None) -> datetime | None:
+    """The aware (UTC) datetime of a UTCDateTime column's SQLite text."""
+    return None if v is None else datetime.fromisoformat(v).replace(tzinfo=UTC)
+
+
 # Per-transaction notes, kept in ``conn.info[TX]`` (a dict) and reset at the
 # start of every transaction the writer runs (also each re-run of a failed
 # batch's parts), so nothing noted by a rolled-back attempt survives:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from aaad import fup, paging
 from aaad.cycles import cycle_of, zone
+from aaad.db import sqlite_parse_time, sqlite_time
 from aaad.events import publish
 from aaad.schema import logins as logins_t
 from aaad.schema import nas as nas_t
@@ -114,23 +115,6 @@ _UPDATE_SQL = (f"UPDATE {sessions_t.name} SET {', '.join(f + ' = ?' for f in _MU
 _MUTABLE_TIMES = tuple(i for i, f in enumerate(_MUTABLE) if f in _TIMES)
 _SESSION_TIMES = tuple(i for i, f in enumerate(SESSION_FIELDS) if f in _TIMES)
 _I_IN, _I_OUT, _I_LAST = (_MUTABLE.index(f) for f in ("input_octets", "output_octets", "last_update"))
-
-
-def sqlite_time(v: datetime | None) -> str | None:
-    """A UTCDateTime column's value as SQLite stores it: naive UTC text with microseconds
-    (what UTCDateTime and SQLAlchemy's SQLite DATETIME give; naive datetimes refused alike)."""
-    if v is None:
-        return None
-    if v.tzinfo is None:
-        raise ValueError(f"naive datetime {v!r}: pass an aware (UTC) datetime")
-    if v.utcoffset():
-        v = v.astimezone(UTC)
-    return v.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def sqlite_parse_time(v: str | None) -> datetime | None:
-    """The aware (UTC) datetime of a UTCDateTime column's SQLite text."""
-    return None if v is None else datetime.fromisoformat(v).replace(tzinfo=UTC)
 
 
 def _mutable_row(cur: sm.Session) -> list[Any]:

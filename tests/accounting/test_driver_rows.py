@@ -10,8 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
-from aaad.db import UTCDateTime
-from accounting.store import sqlite_parse_time, sqlite_time
+from aaad.db import UTCDateTime, sqlite_parse_time, sqlite_time
 
 _DIALECT = sqlite.dialect()
 _BIND = sqlite.DATETIME().bind_processor(_DIALECT)
