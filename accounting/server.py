@@ -192,7 +192,7 @@ class AcctProtocol(RadiusListener):
         if p.ma_offset >= 0 and not codec.verify_message_authenticator(p, secret, _ZERO16):
             st.drops["bad_message_authenticator"] += 1
             return
-        key = (addr[0], addr[1], p.ident, p.authenticator)
+        key = codec.request_key(addr[0], addr[1], p.ident, p.authenticator)
         if self.is_duplicate(key, addr):
             return
         login_id = interim = None

@@ -56,3 +56,6 @@ class SyncDB:
             return defer.succeed(result)
         except Exception:
             return defer.fail()
+
+    def write_background(self, fn: Callable, *a: Any) -> defer.Deferred:
+        return self.write(fn, *a)

@@ -454,3 +454,48 @@ def test_poison_fault_hook(wengine: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     drain(w)
     assert [outcome(d) for d in ds][::2] == ["ok:a", "ok:c"]
     assert "poisoned" in str(outcome(ds[1]))
+
+
+def own_nice(conn: Any) -> int:
+    """The nice value of the thread running the operation (the writer thread)."""
+    import os
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_background_only_batches_run_nicer_others_at_the_threads_own_priority(wengine: Any) -> None:
+    """The auth log's batches (nobody waits on them) run ``background_nice`` nicer; a batch with
+    anything else in it (accounting, billing: answered after commit) runs at the thread's own
+    priority, and the thread gets that back after a background batch."""
+    import os
+    if not hasattr(os, "setpriority") or os.geteuid() != 0:
+        pytest.skip("switching a thread's nice value back needs root")
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    r = QueueReactor()
+    w = Writer(wengine, r, background_nice=7)
+    gate = threading.Event()
+    w.run(lambda conn: gate.wait(10))
+    w.start()
+    bg = w.run_background(own_nice)           # queued behind the gate: one batch of its own
+    gate.set()
+    r.run_until(lambda: bg.called)
+    mixed = [w.run_background(own_nice), w.run(own_nice)]
+    r.run_until(lambda: all(d.called for d in mixed))
+    after = w.run(own_nice)
+    r.run_until(lambda: after.called)
+    stopped = w.stop(timeout=10)
+    r.run_until(lambda: stopped.called)
+    assert outcome(bg) == min(base + 7, 19)
+    assert [outcome(d) for d in mixed] in ([base, base], [min(base + 7, 19), base])
+    assert outcome(after) == base
+
+
+def test_background_priority_off_at_zero(wengine: Any) -> None:
+    r = QueueReactor()
+    w = Writer(wengine, r, background_nice=0)
+    w.start()
+    d = w.run_background(own_nice)
+    r.run_until(lambda: d.called)
+    stopped = w.stop(timeout=10)
+    r.run_until(lambda: stopped.called)
+    import os
+    assert outcome(d) == os.getpriority(os.PRIO_PROCESS, 0)

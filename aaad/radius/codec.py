@@ -502,6 +502,12 @@ def salt_decrypt(value: bytes, secret: bytes, request_authenticator: bytes) -> b
     return plain[1:1 + inner]
 
 
+def _py_request_key(host: str, port: int, ident: int, authenticator: bytes) -> tuple[str, int, int, bytes]:
+    """The duplicate cache's key for a request (RFC 5080 section 2.2.2).  The C version returns the
+    same tuple, untracked by the cycle collector (see aaad.radius.dedup)."""
+    return (host, port, ident, authenticator)
+
+
 # -- implementation selection ---------------------------------------------------
 #
 # The public names below are the Python functions above, or the C versions of
@@ -520,6 +526,7 @@ _PY_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "pap_hide": _py_pap_hide,
     "pap_unhide": _py_pap_unhide,
     "_hmac_md5": _py_hmac_md5,
+    "request_key": _py_request_key,
 }
 
 decode = _py_decode
@@ -530,6 +537,7 @@ encode_reply = _py_encode_reply
 pap_hide = _py_pap_hide
 pap_unhide = _py_pap_unhide
 _hmac_md5 = _py_hmac_md5
+request_key = _py_request_key
 IMPLEMENTATION = "python"
 """Which implementation the public functions are: "c" (the _speedups extension) or "python"."""
 _SPEEDUPS_UNUSABLE = ""
@@ -551,4 +559,5 @@ if _speedups is not None and os.environ.get("AAAD_PURE_PYTHON", "") in ("", "0")
     pap_hide = _speedups.pap_hide
     pap_unhide = _speedups.pap_unhide
     _hmac_md5 = _speedups._hmac_md5
+    request_key = _speedups.request_key
     IMPLEMENTATION = "c"

@@ -121,7 +121,7 @@ class AuthProtocol(RadiusListener):
         elif p.get(PROXY_STATE) is not None:  # Blast-RADIUS: never without MA
             st.drops["proxy_state_without_message_authenticator"] += 1
             return
-        key = (addr[0], addr[1], p.ident, p.authenticator)
+        key = codec.request_key(addr[0], addr[1], p.ident, p.authenticator)
         if self.is_duplicate(key, addr):
             return
         st.requests["access_request" if code == ACCESS_REQUEST else "status_server"] += 1
