@@ -342,10 +342,11 @@ class DatabaseConfig:
     writer_queue_max: int = setting(20000, "Most write operations waiting for the writer. Beyond it new writes fail at"
                                            " once (new accounting is not answered, so NASes retransmit): a database "
                                            "outage cannot grow memory without bound.", positive)
-    writer_background_nice: int = setting(
-        10, "Linux: how much nicer (lower CPU priority) the writer thread runs while it writes only what no "
-            "request waits on (the auth log), so on a busy core RADIUS requests get the CPU first. 0: off. Needs "
-            "root or CAP_SYS_NICE to switch back (without, it stays off).", nice_step)
+    background_nice: int = setting(
+        10, "Linux: how much nicer (lower CPU priority) the database threads run while doing what no RADIUS request "
+            "waits on: the read threads (the API, the console, jobs, the change poll) always, the writer while it "
+            "writes only the auth log, so on a busy core RADIUS requests get the CPU first. 0: off. The writer "
+            "needs root or CAP_SYS_NICE to switch back (without, its part stays off).", nice_step)
     writer_stall_seconds: float = setting(10.0, "/healthz reports unhealthy when one writer transaction has been "
                                                 "running this long (a hung database).", positive)
     connect_timeout: int = setting(10, "PostgreSQL: seconds to wait for a connection before failing (TCP keepalives "

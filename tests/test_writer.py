@@ -499,3 +499,20 @@ def test_background_priority_off_at_zero(wengine: Any) -> None:
     r.run_until(lambda: stopped.called)
     import os
     assert outcome(d) == os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_read_threads_run_nicer(tmp_path: Any) -> None:
+    """The read pool's threads (the API, the console, jobs, the change poll: nothing a RADIUS
+    request waits on) run ``background_nice`` nicer than the process."""
+    import os
+    if not hasattr(os, "setpriority"):
+        pytest.skip("no per-thread nice values here")
+    r = QueueReactor()
+    d = dbmod.Database(f"sqlite:///{tmp_path / 'nice.db'}", r, background_nice=3)
+    d.pool.start()
+    try:
+        got = d.read(own_nice)
+        r.run_until(lambda: got.called)
+    finally:
+        d.pool.stop()
+    assert outcome(got) == min(os.getpriority(os.PRIO_PROCESS, 0) + 3, 19)
