@@ -474,7 +474,7 @@ class Writer:
                 self._settle([op], _failure(exc))
 
     def _loop(self) -> None:
-        self._nice = _ThreadNice(self.background_nice)
+        nice = _ThreadNice(self.background_nice)
         stopping = False
         down = 0  # consecutive batches that failed for a database-wide reason
         while not stopping:
@@ -492,7 +492,7 @@ class Writer:
                     break
                 batch.append(nxt)
             self._busy_since = self.reactor.seconds()
-            self._nice.set(all(op.background for op in batch))
+            nice.set(all(op.background for op in batch))
             try:
                 self._run_batch(batch)
             except Exception:  # never lose the thread (and every later write with it)

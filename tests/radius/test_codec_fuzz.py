@@ -120,15 +120,20 @@ mutations = st.one_of(
 
 
 def _mutate(raw: bytes, mutation: tuple[str, int, int]) -> bytes:
-    """Apply one mutation to a packet."""
+    """Apply one mutation to a packet (also the C codec's tests' mutator): flip a bit, truncate,
+    set the Length field, insert a byte, or set one; an empty packet becomes one byte."""
     kind, a, b = mutation
     buf = bytearray(raw)
+    if not buf:
+        return b"\x01"
     if kind == "flip":
         buf[a % len(buf)] ^= 1 << b
     elif kind == "truncate":
         del buf[a % len(buf):]
     elif kind == "length":
         buf[2:4] = a.to_bytes(2, "big")
+    elif kind == "insert":
+        buf.insert(a % len(buf), b)
     else:
         buf[a % len(buf)] = b
     return bytes(buf)

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aaad.radius import codec
+from tests.radius.test_codec_fuzz import _mutate
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -265,22 +266,6 @@ mutations = st.one_of(
 )
 
 
-def _mutate(raw: bytes, mutation: tuple[str, int, int]) -> bytes:
-    kind, a, b = mutation
-    buf = bytearray(raw)
-    if not buf:
-        return b"\x01"
-    if kind == "flip":
-        buf[a % len(buf)] ^= 1 << b
-    elif kind == "truncate":
-        del buf[a % len(buf):]
-    elif kind == "length":
-        buf[2:4] = a.to_bytes(2, "big")
-    elif kind == "insert":
-        buf.insert(a % len(buf), b)
-    else:
-        buf[a % len(buf)] = b
-    return bytes(buf)
 
 
 valid_attrs = st.lists(st.one_of(
