@@ -24,7 +24,7 @@ def fake() -> Iterator[FakeRouterOS]:
 def conf(tmp_path: Path, fake: FakeRouterOS) -> str:
     p = tmp_path / "aaad.toml"
     p.write_text(f'[server]\ndata_dir = "{tmp_path}"\n[accounting]\nrrd_enabled = false\n'
-                 '[web]\npublic_url = "https://portal.example.net"\n[enforcement]\napi_timeout = 1.0\n')
+                 '[web]\npublic_url = "https://portal.example.net"\n[enforcement]\napi_timeout = 3.0\n')
     c = str(p)
     assert cli.main(["-c", c, "org", "add", "acme"]) == 0
     assert cli.main(["-c", c, "profile", "add", "gold", "--rate-limit", "10M/10M"]) == 0
