@@ -316,6 +316,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=5000, help="rows per executemany while loading")
     p.add_argument("--daemon-cpu", default="0")
     p.add_argument("--load-cpu", default="1")
+    bb.add_generator_arg(p)
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (database, logs)")
     p.add_argument("--json-out", metavar="FILE", help="also write the results as JSON here")
     o = p.parse_args(argv)
