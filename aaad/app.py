@@ -48,8 +48,6 @@ from billing.service import BillingService
 from enforcement.component import PACKAGE as ENFORCEMENT
 from enforcement.service import EnforcementService
 from web.component import PACKAGE as WEB
-from web.root import build_root
-from web.service import ApiService
 
 log = Logger()
 
@@ -243,6 +241,10 @@ class App:
         # reactor get it back within 0.5 ms instead of 5, or a thread's busy
         # stretch shows up as RADIUS latency.
         sys.setswitchinterval(0.0005)
+        # The web app is imported here, not at the top: the CLI (``aaad jobs run``, ``aaad user
+        # suspend``, ...) builds an App without serving it, and importing the admin console, the
+        # portal and the API cost each command about a second.
+        from web.root import build_root
         c = self.conf
         health = HealthCheck(self.db, self.clock, c.server.data_dir, min_free_mb=c.server.min_free_mb,
                              stall_seconds=c.database.writer_stall_seconds,
@@ -305,6 +307,7 @@ class App:
         return auth, acct, enforcement, billing
 
     def _build_components(self) -> None:
+        from web.service import ApiService
         auth, acct, enforcement, billing = self.services()
         acct.load()
         acct.listen()
