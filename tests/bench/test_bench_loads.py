@@ -1,0 +1,39 @@
+"""bench_billing.Load, the RADIUS load every bench beside auth shares: radblast (the default) and
+radload take the same options and their summaries read the same (bench_billing.summary), and a
+load stopped early (SIGUSR1, as the benches do when the measured work ends) still reports."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_billing as bb  # noqa: E402
+import radblast  # noqa: E402
+
+
+@pytest.mark.parametrize("generator", bb.GENERATORS)
+def test_load_runs_each_generator_against_a_null_server(generator: str) -> None:
+    o = argparse.Namespace(generator=generator, load_cpu=None, customers=50)
+    with radblast.NullServer(secret=bb.SECRET) as null:
+        ld = bb.Load(o, null.port, "pap", ["--rate", "400", "--expect", "accept"], duration=0.5)
+        ld.wait_started()
+        sm = bb.summary(ld.stop())
+    assert ld.cmd[0].endswith("radblast") == (generator == "radblast")
+    assert sm["sent"] > 0
+    assert sm["ok"] == sm["answered"] == sm["sent"]
+    assert sm["lost"] == sm["bad"] == 0
+    assert 0 < sm["p50_ms"] <= sm["p99_ms"] <= sm["max_ms"]
+
+
+def test_generator_is_radblast_unless_asked() -> None:
+    p = argparse.ArgumentParser()
+    bb.add_generator_arg(p)
+    assert p.parse_args([]).generator == "radblast"
+    assert p.parse_args(["--generator", "radload"]).generator == "radload"
+    with pytest.raises(SystemExit):
+        p.parse_args(["--generator", "other"])
