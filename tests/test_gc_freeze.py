@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import write_config
+
 PROBE = r"""
 import gc, json, sys
 from twisted.internet import reactor
@@ -36,21 +38,7 @@ print(json.dumps(out))
 
 def test_start_up_objects_are_frozen(tmp_path: Path) -> None:
     conf = tmp_path / "aaad.toml"
-    conf.write_text(f"""
-[server]
-data_dir = "{tmp_path / 'data'}"
-log_level = "warn"
-[web]
-address = "127.0.0.1"
-port = 0
-[radius]
-address = "127.0.0.1"
-auth_port = 0
-[accounting]
-address = "127.0.0.1"
-port = 0
-rrd_enabled = false
-""")
+    write_config(conf, tmp_path / "data")
     r = subprocess.run([sys.executable, "-c", PROBE, str(conf)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     got = json.loads(r.stdout.strip().splitlines()[-1])
