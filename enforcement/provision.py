@@ -49,6 +49,11 @@ too (``D`` is the hotspot HTML directory, ``hotspot`` by default; the files are
         e.g. a payment gateway's checkout; hosts no longer given are removed)
     /tool fetch url=<public_url>/<org>/portal/hotspot/FILE dst-path=D/FILE   (one per file)
 
+aaad's firewall filter and NAT rules go above every other rule of theirs (RouterOS takes the
+first rule that matches): new ones are added with ``place-before`` the first rule that is not
+aaad's, and aaad's rules found below another rule are moved above it, in their order.  The pasted
+script (:func:`script`, for a router without API credentials) appends them: put them first there.
+
 A fetch is sent on every run (the router cannot say whether its copy is the current one), so a run
 with ``--hotspot`` always reports those as changes.  The hotspot server itself (interface, address
 pool, a server profile with ``use-radius=yes`` and ``html-directory=D``) is the operator's, made with
@@ -128,19 +133,33 @@ class Prune:
 
 
 @dataclass(frozen=True)
+class Ahead:
+    """The records of ``menu`` whose ``key`` starts with ``prefix`` (aaad's) come before every other one.
+
+    RouterOS evaluates firewall rules from the top down, first match wins: an operator's rule that
+    accepts the customers' traffic, above the walled garden's drop, would let a suspended login
+    out.  Where aaad's records are not all above the others they are moved there, keeping their
+    order (``move numbers=.. destination=..``), and the steps of this menu that follow add their
+    records before the first other one (``place-before``), not at the end."""
+    menu: str
+    prefix: str
+    key: str = "comment"
+
+
+@dataclass(frozen=True)
 class Fetch:
     """A file the router downloads (``/tool fetch url=... dst-path=...``); always sent."""
     url: str
     dst_path: str
 
 
-Plan = Sequence[Step | Prune | Fetch]
+Plan = Sequence[Step | Prune | Fetch | Ahead]
 
 
 @dataclass(frozen=True)
 class Command:
     """One write sent (or, in a dry run, that would be sent) to the router."""
-    action: str                        # add, set, unset, remove
+    action: str                        # add, set, unset, remove, move
     menu: str
     attrs: Mapping[str, str] = field(default_factory=dict)
     find: Mapping[str, str] = field(default_factory=dict)   # how the CLI finds the record
@@ -342,9 +361,10 @@ def hotspot_steps(org_slug: str, settings: ProvisionSettings) -> list[Step | Pru
 
 
 def plan(nas: Nas, org_slug: str, profiles: Iterable[Profile], settings: ProvisionSettings
-         ) -> list[Step | Prune | Fetch]:
+         ) -> list[Step | Prune | Fetch | Ahead]:
     """Everything a router needs for aaad (see the module docstring), in order."""
     secret = nas.secret.decode()
+    wg = f"{MANAGED}: walled garden: "
     return [
         Step("/radius", {"comment": MANAGED}, {
             "service": "ppp,hotspot", "address": settings.radius_address, "secret": secret,
@@ -353,6 +373,8 @@ def plan(nas: Nas, org_slug: str, profiles: Iterable[Profile], settings: Provisi
         Step("/ppp/aaa", {}, {"use-radius": "yes", "accounting": "yes",
                               "interim-update": duration(settings.interim_update)}),
         *profile_steps(profiles),
+        Ahead("/ip/firewall/filter", wg),
+        Ahead("/ip/firewall/nat", wg),
         *walled_garden_steps(org_slug, settings),
         *(hotspot_steps(org_slug, settings) if settings.hotspot else []),
     ]
@@ -363,7 +385,7 @@ def script(steps: Plan) -> list[Command]:
     to paste, or to show when the NAS has no API credentials); prunes are left out."""
     out = []
     for s in steps:
-        if isinstance(s, Prune):
+        if isinstance(s, (Prune, Ahead)):
             continue
         if isinstance(s, Fetch):
             out.append(_fetch(s))
@@ -459,6 +481,7 @@ def apply_steps(api: RosApi, steps: Plan, dry_run: bool = False) -> ApplyResult:
     goes on; a lost connection or a timeout raises.
     """
     result = ApplyResult(dry_run)
+    before: dict[str, str] = {}     # menu -> the .id aaad's new records go before (Ahead)
 
     def send(cmd: Command) -> None:
         result.commands.append(cmd)
@@ -478,8 +501,10 @@ def apply_steps(api: RosApi, steps: Plan, dry_run: bool = False) -> ApplyResult:
         try:
             if isinstance(step, Prune):
                 _prune(api, step, send)
+            elif isinstance(step, Ahead):
+                _ahead(api, step, send, before)
             else:
-                _apply_step(api, step, send)
+                _apply_step(api, step, send, before.get(step.menu))
         except Exception as e:
             if not _is_trap(e):
                 raise
@@ -491,7 +516,7 @@ def _fetch(step: Fetch) -> Command:
     return Command("fetch", "/tool", {"url": step.url, "dst-path": step.dst_path})
 
 
-def _apply_step(api: RosApi, step: Step, send: Any) -> None:
+def _apply_step(api: RosApi, step: Step, send: Any, place_before: str | None = None) -> None:
     if not step.match:  # a single-record menu
         rows = list(api.rawCmd(f"{step.menu}/print", f"=.proplist={','.join(step.attrs)}"))
         current = rows[0] if rows else {}
@@ -504,7 +529,8 @@ def _apply_step(api: RosApi, step: Step, send: Any) -> None:
     rows = _print(api, step.menu, step.match, step.attrs)
     if not rows:
         values = {k: v for k, v in step.attrs.items() if v is not None}
-        send(Command("add", step.menu, {**step.match, **values}))
+        where = {"place-before": place_before} if place_before else {}
+        send(Command("add", step.menu, {**step.match, **values, **where}))
         return
     first, extra = rows[0], rows[1:]
     rid = str(first[".id"])
@@ -515,6 +541,26 @@ def _apply_step(api: RosApi, step: Step, send: Any) -> None:
         send(Command("unset", step.menu, {k: ""}, step.match, (rid,)))
     if extra:
         send(Command("remove", step.menu, {}, step.match, tuple(str(r[".id"]) for r in extra)))
+
+
+def _ahead(api: RosApi, step: Ahead, send: Any, before: dict[str, str]) -> None:
+    rows = list(api.rawCmd(f"{step.menu}/print", f"=.proplist=.id,{step.key}"))
+    mine = [str(r.get(step.key, "")).startswith(step.prefix) for r in rows]
+    ours = [r for r, m in zip(rows, mine, strict=True) if m]
+    others = [r for r, m in zip(rows, mine, strict=True) if not m]
+    if not others:
+        return
+    first_other = str(others[0][".id"])
+    before[step.menu] = first_other
+    if all(mine[:len(ours)]):
+        return
+    # One at a time, last first, each before the one moved before it: the same on every RouterOS
+    # version, whatever a multi-item move does with its items' order.
+    anchor = first_other
+    for r in reversed(ours):
+        rid = str(r[".id"])
+        send(Command("move", step.menu, {"numbers": rid, "destination": anchor}))
+        anchor = rid
 
 
 def _prune(api: RosApi, step: Prune, send: Any) -> None:

@@ -9,7 +9,9 @@ ended by an empty word; the post-6.43 plain login (``/login =name= =password=``
 (``?name``, ``?-name``, ``?=name=v``, ``?name=v``, ``?<``, ``?>``, ``?#|&!.``) in
 ``print``; ``.id`` as ``*1``, ``*2``, … (hexadecimal, like RouterOS).
 
-State is kept per menu: tables (print/add/set/remove, e.g. ``/ppp/profile``)
+State is kept per menu: tables (print/add/set/remove/move, e.g. ``/ppp/profile``; ``add`` takes
+``place-before=<.id>``, ``move`` takes ``numbers=<.id,...>`` and ``destination=<.id>``, before
+which the items go in the order given, or at the end without it)
 and single-record menus (print/set, e.g. ``/radius/incoming``), pre-populated
 like a fresh RouterOS 7 (identity, resource with version and board-name,
 ``/ppp/aaa``, ``/radius/incoming``, ``/ip/proxy``, the default PPP and hotspot
@@ -405,8 +407,8 @@ class FakeRouterOS:
         return [s.command for s in self.received if conn is None or s.conn == conn]
 
     def writes(self) -> list[Sentence]:
-        """Sentences that change state: add, set, unset, remove (login excluded)."""
-        return [s for s in self.received if _split(s.command)[1] in ("add", "set", "unset", "remove")]
+        """Sentences that change state: add, set, unset, remove, move (login excluded)."""
+        return [s for s in self.received if _split(s.command)[1] in ("add", "set", "unset", "remove", "move")]
 
     def wait_received(self, count: int = 1, timeout: float = 10.0) -> bool:
         """Wait (bounded) until at least ``count`` sentences have arrived."""
@@ -590,9 +592,29 @@ class FakeRouterOS:
                         raise Trap("failure: name must be set", 1)
                     if any(r.get("name") == attrs["name"] for r in table):
                         raise Trap("failure: entry already exists", 1)
+                where = attrs.pop("place-before", None)
+                at = len(table)
+                if where is not None:
+                    at = next((i for i, r in enumerate(table) if r[".id"] == where), -1)
+                    if at < 0:
+                        raise Trap("no such item", 1)
                 rid = st.new_id()
-                table.append({".id": rid, **{k: _normalise(v) for k, v in attrs.items()}})
+                table.insert(at, {".id": rid, **{k: _normalise(v) for k, v in attrs.items()}})
                 return [], rid
+            if verb == "move":    # numbers=ids [destination=id]: before destination, else at the end
+                ids = (attrs.get("numbers") or "").split(",")
+                moving = [r for i in ids for r in table if r[".id"] == i]
+                dest = attrs.get("destination")
+                if not ids[0] or len(moving) != len(ids) or (
+                        dest is not None and not any(r[".id"] == dest for r in table)):
+                    raise Trap("no such item", 1)
+                if dest in ids:
+                    return [], None
+                for r in moving:
+                    table.remove(r)
+                at = next((i for i, r in enumerate(table) if r[".id"] == dest), len(table))
+                table[at:at] = moving
+                return [], None
             if verb in ("set", "remove", "unset"):
                 ids = (attrs.pop(".id", None) or attrs.pop("numbers", None) or "").split(",")
                 found = [r for i in ids for r in table if r[".id"] == i]

@@ -159,6 +159,31 @@ def test_add_set_remove(fake: FakeRouterOS) -> None:
     api.close()
 
 
+def test_place_before_and_move(fake: FakeRouterOS) -> None:
+    """add place-before=<.id> inserts above that item; move numbers=.. destination=.. puts the items, in
+    the order given, above the destination, or at the end without one; unknown ids trap."""
+    api = connect(fake)
+    filt = api.path("ip", "firewall", "filter")
+    a = filt.add(chain="forward", comment="a")
+    b = filt.add(chain="forward", comment="b")
+    c = filt.add(chain="forward", comment="c", **{"place-before": a})
+
+    def order() -> list[str]:
+        return [r["comment"] for r in fake.table("/ip/firewall/filter")]
+    assert order() == ["c", "a", "b"]
+    assert "place-before" not in fake.table("/ip/firewall/filter")[0]
+    list(api.rawCmd("/ip/firewall/filter/move", f"=numbers={b},{a}", f"=destination={c}"))
+    assert order() == ["b", "a", "c"]
+    list(api.rawCmd("/ip/firewall/filter/move", f"=numbers={b}"))
+    assert order() == ["a", "c", "b"]
+    with pytest.raises(TrapError, match="no such item"):
+        filt.add(chain="forward", **{"place-before": "*99"})
+    with pytest.raises(TrapError, match="no such item"):
+        list(api.rawCmd("/ip/firewall/filter/move", f"=numbers={a}", "=destination=*99"))
+    assert order() == ["a", "c", "b"]
+    api.close()
+
+
 def test_single_record_menus(fake: FakeRouterOS) -> None:
     """/radius/incoming and /ppp/aaa print one record and set without an .id."""
     api = connect(fake)

@@ -8,7 +8,7 @@ import pytest
 from aaad.nas import Nas
 from aaad.view.model import Profile
 from enforcement import provision, routeros
-from enforcement.provision import Command, Fetch, ProvisionSettings, Prune, Step
+from enforcement.provision import Ahead, Command, Fetch, ProvisionSettings, Prune, Step
 from enforcement.routeros import RouterAccess, Timeouts
 from tests.fake_routeros import FakeRouterOS
 
@@ -34,7 +34,7 @@ def access(fake: FakeRouterOS) -> RouterAccess:
     return RouterAccess("127.0.0.1", fake.port, "admin", "pw")
 
 
-def steps(profiles: list[Profile] | None = None, coa_port: int = 3799) -> list[Step | Prune | Fetch]:
+def steps(profiles: list[Profile] | None = None, coa_port: int = 3799) -> list[Step | Prune | Fetch | Ahead]:
     return provision.plan(nas(coa_port), "acme", [GOLD, SILVER] if profiles is None else profiles, SETTINGS)
 
 
@@ -157,6 +157,77 @@ def test_profile_sync_updates_adds_and_prunes(fake: FakeRouterOS) -> None:
     fake.clear_received()
     assert routeros.apply(access(fake), provision.profile_steps([gold_no_timeout, bronze]), TIMEOUTS).commands == []
     assert fake.writes() == []
+
+
+WG = "aaad: walled garden: "
+WG_FILTER = [WG + c for c in ("DNS (udp)", "DNS (tcp)", "portal", "web proxy", "drop the rest")]
+
+
+def operator_firewall(fake: FakeRouterOS) -> None:
+    """A router's own rules, as RouterOS's default configuration and an operator leave them: the
+    last filter rule would accept a suspended login's traffic if the walled garden came after it."""
+    fake.seed("/ip/firewall/filter", chain="forward", action="accept", connection_state="established,related",
+              comment="defconf: accept established,related")
+    fake.seed("/ip/firewall/filter", chain="forward", action="drop", connection_state="invalid",
+              comment="defconf: drop invalid")
+    fake.seed("/ip/firewall/filter", chain="forward", action="accept", src_address="10.0.0.0/8",
+              comment="operator: customers out")
+    fake.seed("/ip/firewall/nat", chain="srcnat", action="masquerade", out_interface="ether1",
+              comment="defconf: masquerade")
+
+
+def comments(fake: FakeRouterOS, menu: str) -> list[str]:
+    return [r.get("comment", "") for r in fake.table(menu)]
+
+
+def test_walled_garden_goes_above_the_operators_rules(fake: FakeRouterOS) -> None:
+    """On a router with its own firewall, aaad's rules are added above the first of the operator's
+    (place-before), in their order, in the filter and the NAT tables; a second run sends nothing."""
+    operator_firewall(fake)
+    first_filter = fake.table("/ip/firewall/filter")[0][".id"]
+    first_nat = fake.table("/ip/firewall/nat")[0][".id"]
+    result = routeros.apply(access(fake), steps(), TIMEOUTS)
+    assert result.ok
+    assert comments(fake, "/ip/firewall/filter") == [
+        *WG_FILTER, "defconf: accept established,related", "defconf: drop invalid", "operator: customers out"]
+    assert comments(fake, "/ip/firewall/nat") == [WG + "web to the suspension page", "defconf: masquerade"]
+    adds = [c for c in result.commands if c.action == "add" and c.menu.startswith("/ip/firewall/")
+            and c.menu != "/ip/firewall/address-list"]
+    assert [c.attrs["place-before"] for c in adds] == [first_filter] * 5 + [first_nat]
+    fake.clear_received()
+    assert routeros.apply(access(fake), steps(), TIMEOUTS).commands == []
+    assert fake.writes() == []
+
+
+def test_walled_garden_found_below_a_rule_is_moved_back_up(fake: FakeRouterOS) -> None:
+    """A rule put above aaad's after provisioning (by hand, or by a script that appends and then
+    moves) is overtaken: aaad's rules are moved above it in their order, nothing else changes."""
+    routeros.apply(access(fake), steps(), TIMEOUTS)
+    top = fake.seed("/ip/firewall/filter", chain="forward", action="accept", comment="operator: added later")
+    with fake.state.lock:
+        table = fake.state.tables["/ip/firewall/filter"]
+        table.insert(0, table.pop())
+    assert comments(fake, "/ip/firewall/filter") == ["operator: added later", *WG_FILTER]
+    fake.clear_received()
+    dry = routeros.apply(access(fake), steps(), TIMEOUTS, dry_run=True)
+    assert fake.writes() == []
+    assert [line.split(" numbers=")[0] for line in dry.cli()] == ["/ip firewall filter move"] * 5
+    assert dry.cli()[0].endswith(f" destination={top}")
+    result = routeros.apply(access(fake), steps(), TIMEOUTS)
+    assert result.ok and [c.action for c in result.commands] == ["move"] * 5
+    assert comments(fake, "/ip/firewall/filter") == [*WG_FILTER, "operator: added later"]
+    fake.clear_received()
+    assert routeros.apply(access(fake), steps(), TIMEOUTS).commands == []
+
+
+def test_dry_run_beside_the_operators_rules_shows_where_they_go(fake: FakeRouterOS) -> None:
+    """A dry run reads the operator's rules and prints the adds with place-before, sending nothing."""
+    operator_firewall(fake)
+    first_filter = fake.table("/ip/firewall/filter")[0][".id"]
+    result = routeros.apply(access(fake), steps(), TIMEOUTS, dry_run=True)
+    assert fake.writes() == []
+    assert ('/ip firewall filter add comment="aaad: walled garden: drop the rest" chain=forward '
+            f"src-address-list=suspended action=drop place-before={first_filter}") in result.cli()
 
 
 def test_refused_command_is_recorded_and_the_rest_applied(fake: FakeRouterOS) -> None:
