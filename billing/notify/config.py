@@ -35,6 +35,10 @@ class NotifyConfig:
                                           "at the first pass after the org's reminders_at local time, an expiry "
                                           "warning at most this long after its rule's lead time is reached.",
                                      positive)
+    reminder_catch_up_days: int = setting(3, "Days back that due-date reminders missed while the daemon was down "
+                                             "at reminders_at are still sent, late, at the next pass (their "
+                                             "wording counts from the day they go out); older missed days are "
+                                             "skipped with a warning. 0: only today's.", non_negative)
     otp_minutes: int = setting(10, "Minutes a one-time code works.", positive)
     otp_attempts: int = setting(5, "Wrong tries after which a one-time code is dead.", positive)
     otp_resend_seconds: int = setting(60, "Seconds before another code may be sent to the same number.",

@@ -155,10 +155,22 @@ def _days_words(days: int, locale: str) -> str:
                             locale=locale)
 
 
+def days_to_remind(done: date | None, today: date, catch_up_days: int) -> list[date]:
+    """The org's local dates whose due-date reminders are still to go out, oldest first: ``today``
+    and the days missed since the last finished pass (``done``: the daemon was down at
+    reminders_at), at most ``catch_up_days`` back.  Before the first pass ever, today only."""
+    if done is not None and done >= today:
+        return []
+    first = today if done is None else max(done + timedelta(days=1), today - timedelta(days=catch_up_days))
+    return [first + timedelta(days=i) for i in range((today - first).days + 1)]
+
+
 def due_drafts(conn: Connection, org_id: int, today: date, f: OrgFacts, after_invoice: int = 0,
-               limit: int = 2000) -> tuple[list[Draft], int | None]:
+               limit: int = 2000, as_of: date | None = None) -> tuple[list[Draft], int | None]:
     """Due-date reminders for ``today`` (the org's local date) for up to ``limit`` invoices
-    by id after ``after_invoice``: the drafts, and the id to continue after (None: done)."""
+    by id after ``after_invoice``: the drafts, and the id to continue after (None: done).
+    ``as_of``: the local date they go out on, when later than ``today`` (a missed day caught
+    up): their wording ("in 2 days") counts from it."""
     rules = [r for r in list_rules(conn, org_id, DUE) if r.enabled]
     if not rules:
         return [], None
@@ -171,7 +183,7 @@ def due_drafts(conn: Connection, org_id: int, today: date, f: OrgFacts, after_in
     drafts: list[Draft] = []
     for r in rows:
         rule = by_due[r.due_date]
-        days = (today - r.due_date).days
+        days = ((as_of or today) - r.due_date).days
         inv = invoice_fields(r.number, r.total, r.total - r.paid, r.currency, r.due_date, r.issue_date, f.locale)
         drafts.append(Draft(DUE, f"due:{rule.id}:{r.id}", r.customer_id,
                             {"invoice": inv, "days": days, "when": _days_words(-days, f.locale)}))

@@ -76,11 +76,21 @@ class NotifyService:
         today: date | None = reminders.due_time_reached(facts, now)
         if today is not None:
             done = yield ctx.db.read(reminders.done_today, ctx.org_id)
-            after = int(ctx.progress or 0) if done != today else None
-            while after is not None:
-                n, after = yield ctx.checkpoint_after(_due_chunk, self.core.box, ctx.org_id, today, facts, after,
-                                                      now, progress=lambda r: str(r[1] or 0))
-                queued["due"] += n
+            days = reminders.days_to_remind(done, today, self.conf.reminder_catch_up_days)
+            if days and done is not None and (days[0] - done).days > 1:
+                log.warn("due-date reminders of {n} missed day(s) from {first} to {last} are not sent: older than "
+                         "[notify] reminder_catch_up_days ({k})", n=(days[0] - done).days - 1,
+                         first=done + timedelta(days=1), last=days[0] - timedelta(days=1),
+                         k=self.conf.reminder_catch_up_days)
+            # the progress of a pass cut short belongs to the first day not done (its later days start at 0)
+            resume = bool(days) and (done is None or days[0] == done + timedelta(days=1))
+            after: int | None = int(ctx.progress or 0) if resume else 0
+            for day in days:
+                while after is not None:
+                    n, after = yield ctx.checkpoint_after(_due_chunk, self.core.box, ctx.org_id, day, facts, after,
+                                                          now, today, progress=lambda r: str(r[1] or 0))
+                    queued["due"] += n
+                after = 0
         n = yield ctx.db.write(_expiry_pass, self.core.box, ctx.org_id, facts, now)
         queued["expiry"] = n
         if queued["due"] or queued["expiry"]:
@@ -111,13 +121,14 @@ class NotifyService:
 CHUNK = 2000
 
 
-def _due_chunk(conn: Any, box: Any, org_id: int, today: date, facts: outbox.OrgFacts, after: int,
-               now: Any) -> tuple[int, int | None]:
-    """One chunk of the day's due-date reminders, queued; the last chunk marks the day done."""
-    drafts, more = reminders.due_drafts(conn, org_id, today, facts, after, CHUNK)
+def _due_chunk(conn: Any, box: Any, org_id: int, day: date, facts: outbox.OrgFacts, after: int,
+               now: Any, today: date | None = None) -> tuple[int, int | None]:
+    """One chunk of ``day``'s due-date reminders, queued (worded as of ``today``, when ``day`` is a
+    missed one caught up); the last chunk marks the day done."""
+    drafts, more = reminders.due_drafts(conn, org_id, day, facts, after, CHUNK, as_of=today)
     n = len(outbox.queue(conn, box, org_id, drafts, now, facts=facts))
     if more is None:
-        reminders.mark_done(conn, org_id, today, now)
+        reminders.mark_done(conn, org_id, day, now)
     return n, more
 
 

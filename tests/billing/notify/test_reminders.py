@@ -3,7 +3,9 @@ reminders across a simulated week (re-runs and restarts add none); expiry warnin
 take the closest rule once; rules and offsets are checked."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,11 +13,13 @@ import sqlalchemy as sa
 
 from aaad.errors import ValidationError
 from aaad.schema import logins as login_t
-from billing.notify import outbox, reminders
+from billing.notify import reminders
 from billing.notify import settings as ns
-from billing.notify.service import _due_chunk, _expiry_pass
+from billing.notify.config import NotifyConfig
+from billing.notify.service import NotifyService
 from tests.billing import fixtures_c
 from tests.billing.notify.harness import Notify, make
+from tests.helpers import SyncDB
 
 T0 = fixtures_c.T0
 DAY = 1440
@@ -26,18 +30,32 @@ def n(engine: Any) -> Notify:
     return make(engine, channels=("email",))
 
 
-def _pass(n: Notify, now: datetime) -> int:
-    """One reminder job pass at ``now`` (what NotifyService._reminders does)."""
+@dataclass
+class _Ctx:
+    """The part of a JobContext the reminder job uses: the org, its progress, the database, and
+    checkpoints (each chunk and its progress in one transaction, as the scheduler's)."""
+    org_id: int
+    db: SyncDB
+    progress: str | None = None
+
+    def checkpoint_after(self, fn: Any, *args: Any, progress: Any) -> Any:
+        def note(r: Any) -> Any:
+            self.progress = progress(r)
+            return r
+        return self.db.write(fn, *args).addCallback(note)
+
+
+def _pass(n: Notify, now: datetime, catch_up_days: int = 3) -> int:
+    """One reminder job pass at ``now``: NotifyService._reminders itself, on SyncDB."""
     n.set_time(now)
-    facts = n.w.read(outbox.org_facts, n.org_id, "https://isp.example")
-    queued = 0
-    today = reminders.due_time_reached(facts, now)
-    if today is not None and n.w.read(reminders.done_today, n.org_id) != today:
-        after: int | None = 0
-        while after is not None:
-            k, after = n.w.tx(_due_chunk, n.w.box, n.org_id, today, facts, after, now)
-            queued += k
-    return queued + int(n.w.tx(_expiry_pass, n.w.box, n.org_id, facts, now))
+    service = SimpleNamespace(conf=NotifyConfig(reminder_catch_up_days=catch_up_days),
+                              core=SimpleNamespace(box=n.w.box, clock=n.clock),
+                              base_url=lambda: "https://isp.example", sender=SimpleNamespace(kick=lambda: None))
+    d = NotifyService._reminders(service, _Ctx(n.org_id, n.db))  # type: ignore[arg-type]
+    got: list[dict[str, int]] = []
+    d.addCallback(got.append)
+    assert got, d
+    return got[0]["due"] + got[0]["expiry"]
 
 
 def test_a_week_of_due_reminders(n: Notify) -> None:
@@ -81,6 +99,52 @@ def test_a_rerun_after_a_crash_queues_nothing_twice(n: Notify) -> None:
     n.w.tx(lambda c: c.execute(sa.text("UPDATE notify_settings SET reminders_done_on = NULL")))
     assert _pass(n, now) == 0
     assert len(n.messages(kind="invoice.due_reminder")) == 1
+
+
+def test_days_to_remind() -> None:
+    """Today, and the missed days since the last finished pass, at most catch_up_days back; before
+    any pass, today only; nothing once today is done."""
+    d = date(2026, 11, 10)
+    assert reminders.days_to_remind(None, d, 3) == [d]
+    assert reminders.days_to_remind(d, d, 3) == []
+    assert reminders.days_to_remind(d - timedelta(days=1), d, 3) == [d]
+    assert reminders.days_to_remind(d - timedelta(days=3), d, 3) == [d - timedelta(days=2), d - timedelta(days=1), d]
+    assert reminders.days_to_remind(d - timedelta(days=9), d, 2) == [d - timedelta(days=2), d - timedelta(days=1), d]
+    assert reminders.days_to_remind(d - timedelta(days=9), d, 0) == [d]
+
+
+def test_a_missed_day_is_caught_up_at_the_next_pass(n: Notify) -> None:
+    """Rules -3d and 0; no pass runs on Nov 1 (the daemon was down): the Nov 2 pass sends Nov 1's
+    3-day reminder, worded from Nov 2 ("in 2 days"), then Nov 4's reminder comes on its day;
+    nothing is sent twice."""
+    for off in (-3 * DAY, 0):
+        n.w.tx(reminders.add_rule, n.org_id, reminders.DUE, off, T0)
+    cid = n.w.customer("ama", "Ama Mensah")
+    n.contact(cid, email="ama@example.com")
+    n.w.invoice(cid, 100_00, date(2026, 10, 20), due=date(2026, 11, 4))
+    n.w.tx(reminders.mark_done, n.org_id, date(2026, 10, 31), T0)   # the last pass before the outage
+    got = []
+    for day in (2, 3, 4, 5):
+        for hour in (9, 15):
+            _pass(n, datetime(2026, 11, day, hour, tzinfo=UTC))
+            n.pump()
+        got = [(m.created_at.day, m.vars["days"], m.vars["when"]) for m in n.messages(kind="invoice.due_reminder")]
+    assert got == [(2, -2, "in 2 days"), (4, 0, "today")]
+    assert n.w.read(reminders.done_today, n.org_id) == date(2026, 11, 5)
+
+
+def test_missed_days_beyond_the_catch_up_window_are_skipped(n: Notify) -> None:
+    """Down for a week with a 2-day window: only the last two missed days and today are looked at."""
+    n.w.tx(reminders.add_rule, n.org_id, reminders.DUE, 0, T0)
+    cid = n.w.customer("ama", "Ama Mensah")
+    n.contact(cid, email="ama@example.com")
+    inv = {due.day: n.w.invoice(cid, 10_00, date(2026, 10, 20), due=due)
+           for due in (date(2026, 11, 3), date(2026, 11, 8), date(2026, 11, 10))}
+    n.w.tx(reminders.mark_done, n.org_id, date(2026, 11, 1), T0)
+    assert _pass(n, datetime(2026, 11, 10, 9, tzinfo=UTC), catch_up_days=2) == 2
+    n.pump()
+    got = {m.vars["invoice"]["number"]: m.vars["days"] for m in n.messages(kind="invoice.due_reminder")}
+    assert got == {inv[8].number: 2, inv[10].number: 0}
 
 
 def test_reminders_at_is_local_time(engine: Any) -> None:
