@@ -66,8 +66,10 @@ def test_operator_flow_as_separate_processes(conf: str) -> None:
                       "--field", "ghana_card=GHA-1", "--json"))
     assert (c["phone"], c["email"], c["custom_fields"]) == ("+233244123456", "ama@example.com",
                                                             {"ghana_card": "GHA-1"})
-    s = json.loads(ok(conf, "service", "add", "244123456", "Home 10M", "--start", "2026-11-01", "--json"))
-    assert (s["state"], s["username"], s["start_date"]) == ("active", c["username"], "2026-11-01")
+    # from the 1st of this month (the org is in Accra, UTC+0): activation bills the setup fee and this month
+    start = datetime.now(UTC).date().replace(day=1).isoformat()
+    s = json.loads(ok(conf, "service", "add", "244123456", "Home 10M", "--start", start, "--json"))
+    assert (s["state"], s["username"], s["start_date"]) == ("active", c["username"], start)
     assert len(s["password"]) == 10
     assert "suspended" in ok(conf, "service", "suspend", str(s["id"]), "--reason", "unpaid")
     e = sync_engine(app.database_url(app.load_config(conf)))
@@ -81,7 +83,7 @@ def test_operator_flow_as_separate_processes(conf: str) -> None:
     listed = json.loads(ok(conf, "service", "list", "--customer", c["username"], "--json"))
     assert [(x["id"], x["state"]) for x in listed] == [(s["id"], "active")]
     shown = json.loads(ok(conf, "customer", "show", "ama@example.com", "--json"))
-    # the activation invoice (part b's charges): setup fee 50.00 + November 25.00
+    # the activation invoice (part b's charges): setup fee 50.00 + this month's 25.00
     assert (shown["customer"]["id"], shown["balance"], shown["currency"]) == (c["id"], "75.00", "GHS")
     assert [x["product"] for x in shown["services"]] == ["Home 10M"]
     text = ok(conf, "customer", "show", c["username"])
