@@ -21,13 +21,27 @@ def test_load_runs_each_generator_against_a_null_server(generator: str) -> None:
     o = argparse.Namespace(generator=generator, load_cpu=None, customers=50)
     with radblast.NullServer(secret=bb.SECRET) as null:
         ld = bb.Load(o, null.port, "pap", ["--rate", "400", "--expect", "accept"], duration=0.5)
-        ld.wait_started()
+        ld.proc.wait(timeout=60)            # runs its half second out
         sm = bb.summary(ld.stop())
     assert ld.cmd[0].endswith("radblast") == (generator == "radblast")
     assert sm["sent"] > 0
     assert sm["ok"] == sm["answered"] == sm["sent"]
     assert sm["lost"] == sm["bad"] == 0
     assert 0 < sm["p50_ms"] <= sm["p99_ms"] <= sm["max_ms"]
+
+
+@pytest.mark.parametrize("generator", bb.GENERATORS)
+def test_a_load_stopped_early_still_reports(generator: str) -> None:
+    """SIGUSR1 (what the benches send when the measured work ends) ends an hour-long load at once
+    with its summary of what it sent so far."""
+    o = argparse.Namespace(generator=generator, load_cpu=None, customers=50)
+    with radblast.NullServer(secret=bb.SECRET) as null:
+        ld = bb.Load(o, null.port, "pap", ["--rate", "400", "--expect", "accept"], duration=3600)
+        ld.wait_started()
+        sm = bb.summary(ld.stop())          # communicate() gives up after 60 s: a hang fails
+    assert ld.proc.returncode is not None
+    assert sm["ok"] == sm["answered"] == sm["sent"]
+    assert sm["lost"] == sm["bad"] == 0
 
 
 def test_generator_is_radblast_unless_asked() -> None:
