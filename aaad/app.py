@@ -283,7 +283,7 @@ class App:
         every component) out of the cycle collector's reach, then use Python's own thresholds.
 
         A full collection walks every tracked object outside the frozen generation while
-        holding the GIL: with the web app built after the freeze (about 50,000 objects),
+        holding the GIL: with the web app built after the freeze (about 42,000 objects),
         each one paused RADIUS for 25-50 ms.  Young collections every 700 net allocations
         walk a few thousand objects (well under 1 ms); 50,000 made each a 5-12 ms pause."""
         gc.collect()
