@@ -146,7 +146,7 @@ class App:
                            batch_max=d.writer_batch_max, queue_max=d.writer_queue_max,
                            connect_timeout=d.connect_timeout,
                            statement_timeout_ms=int(d.statement_timeout * 1000),
-                           background_nice=d.background_nice)
+                           background_nice=d.background_nice, background_sched=d.background_sched)
         self.view = AAAView()
         self.login_writer = LoginWriter(self.box)
         self.db.writer.on_changes.append(self.view.apply_local)

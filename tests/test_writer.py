@@ -462,16 +462,29 @@ def own_nice(conn: Any) -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
+def own_policy(conn: Any) -> int:
+    """The scheduling policy of the thread running the operation (the writer thread)."""
+    import os
+    return os.sched_getscheduler(0)
+
+
+def needs_root_sched() -> None:
+    import os
+    if not hasattr(os, "SCHED_IDLE") or os.geteuid() != 0:
+        pytest.skip("switching a thread back from SCHED_IDLE needs root")
+
+
 def test_background_only_batches_run_nicer_others_at_the_threads_own_priority(wengine: Any) -> None:
-    """The auth log's batches (nobody waits on them) run ``background_nice`` nicer; a batch with
-    anything else in it (accounting, billing: answered after commit) runs at the thread's own
-    priority, and the thread gets that back after a background batch."""
+    """With ``background_sched="nice"``, the auth log's batches (nobody waits on them) run
+    ``background_nice`` nicer; a batch with anything else in it (accounting, billing: answered
+    after commit) runs at the thread's own priority, and the thread gets that back after a
+    background batch."""
     import os
     if not hasattr(os, "setpriority") or os.geteuid() != 0:
         pytest.skip("switching a thread's nice value back needs root")
     base = os.getpriority(os.PRIO_PROCESS, 0)
     r = QueueReactor()
-    w = Writer(wengine, r, background_nice=7)
+    w = Writer(wengine, r, background_nice=7, background_sched="nice")
     gate = threading.Event()
     w.run(lambda conn: gate.wait(10))
     w.start()
@@ -489,16 +502,90 @@ def test_background_only_batches_run_nicer_others_at_the_threads_own_priority(we
     assert outcome(after) == base
 
 
+def test_background_only_batches_run_sched_idle_by_default(wengine: Any) -> None:
+    """By default a background-only batch runs under SCHED_IDLE (a RADIUS request that arrives
+    preempts it at once), and the next batch someone waits on is back under SCHED_OTHER."""
+    import os
+    needs_root_sched()
+    r = QueueReactor()
+    w = Writer(wengine, r, background_nice=10)
+    w.start()
+    bg = w.run_background(own_policy)
+    r.run_until(lambda: bg.called)
+    fg = w.run(own_policy)
+    r.run_until(lambda: fg.called)
+    stopped = w.stop(timeout=10)
+    r.run_until(lambda: stopped.called)
+    assert outcome(bg) == os.SCHED_IDLE
+    assert outcome(fg) == os.SCHED_OTHER
+
+
+def test_a_waited_on_write_raises_a_running_background_batch_at_once(wengine: Any) -> None:
+    """A background batch holds the database's write lock: when a write someone waits on is
+    queued behind it, the writer thread is raised back to SCHED_OTHER by the enqueue itself,
+    before the batch ends (starved under SCHED_IDLE on a full core, it would stall accounting)."""
+    import os
+    needs_root_sched()
+    r = QueueReactor()
+    w = Writer(wengine, r, background_nice=10)
+    gate, inside = threading.Event(), threading.Event()
+    tid: list[int] = []
+
+    def held(conn: Any) -> int:
+        tid.append(threading.get_native_id())
+        inside.set()
+        gate.wait(10)
+        return os.sched_getscheduler(0)
+    w.start()
+    bg = w.run_background(held)
+    assert inside.wait(10)
+    before = os.sched_getscheduler(tid[0])
+    fg = w.run(own_policy)
+    during = os.sched_getscheduler(tid[0])
+    gate.set()
+    r.run_until(lambda: bg.called and fg.called)
+    stopped = w.stop(timeout=10)
+    r.run_until(lambda: stopped.called)
+    assert (before, during) == (os.SCHED_IDLE, os.SCHED_OTHER)
+    assert outcome(bg) == os.SCHED_OTHER   # what the batch saw after the raise
+    assert outcome(fg) == os.SCHED_OTHER
+
+
+def test_a_background_batch_taken_while_a_waited_on_write_is_queued_runs_at_full_priority(
+        wengine: Any) -> None:
+    """With room for one operation a batch, a background operation taken while a write someone
+    waits on is queued behind it runs at the thread's own priority (the queued write would wait
+    for it)."""
+    import os
+    needs_root_sched()
+    r = QueueReactor()
+    w = Writer(wengine, r, batch_max=1, background_nice=10)
+    gate = threading.Event()
+    w.run(lambda conn: gate.wait(10))
+    w.start()
+    bg = w.run_background(own_policy)
+    fg = w.run(own_policy)
+    late_bg = w.run_background(own_policy)   # nothing waited on behind it: idle again
+    gate.set()
+    r.run_until(lambda: late_bg.called)
+    stopped = w.stop(timeout=10)
+    r.run_until(lambda: stopped.called)
+    assert [outcome(d) for d in (bg, fg, late_bg)] == [os.SCHED_OTHER, os.SCHED_OTHER, os.SCHED_IDLE]
+
+
 def test_background_priority_off_at_zero(wengine: Any) -> None:
     r = QueueReactor()
     w = Writer(wengine, r, background_nice=0)
     w.start()
     d = w.run_background(own_nice)
     r.run_until(lambda: d.called)
+    p = w.run_background(own_policy)
+    r.run_until(lambda: p.called)
     stopped = w.stop(timeout=10)
     r.run_until(lambda: stopped.called)
     import os
     assert outcome(d) == os.getpriority(os.PRIO_PROCESS, 0)
+    assert outcome(p) == os.sched_getscheduler(0)
 
 
 def test_read_threads_run_nicer(tmp_path: Any) -> None:

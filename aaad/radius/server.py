@@ -270,6 +270,9 @@ class AuthServer:
                         lambda: self.authlog.cleaned)
         core.stats.gauge("radius_auth_log_dropped", "Auth-log rows lost (buffer full or a failed write), since start.",
                         lambda: self.authlog.dropped)
+        core.stats.gauge("radius_auth_log_promoted", "Auth-log batches written at full priority because the writer "
+                                                     "had fallen behind (a core kept full), since start.",
+                        lambda: self.authlog.promoted)
         if conf.auth_log_retention:
             core.scheduler.add(Job(PRUNE_LOG, 3600, self.prune_log))
 
