@@ -44,6 +44,7 @@ sessions = sa.Table(
     sa.Column("terminate_cause", sa.Integer),
     sa.Column("interim_interval", sa.Integer),
     sa.Column("class_attr", sa.String(512)),                           # Class echoed by the NAS
+    sa.Column("nas_ip", sa.String(64)),          # the address the NAS sent from (CoA target of a NAS network)
     sa.Column("agg_input_octets", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("agg_output_octets", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("agg_at", UTCDateTime),   # last_update of the counters last aggregated (the free-hours split)

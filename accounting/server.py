@@ -105,8 +105,11 @@ def _int(v: bytes | None, reason: str) -> int | None:
 
 def parse_record(p: codec.Packet, nas_id: int, now: float,
                  default_interim: int | None = None, bounds: preacct.Bounds = _BOUNDS,
-                 notes: list[str] | None = None) -> sm.AcctRecord:
+                 notes: list[str] | None = None, nas_ip: str | None = None) -> sm.AcctRecord:
     """Turn a validated Accounting-Request into an :class:`AcctRecord`; BadRequest if unusable.
+
+    ``nas_ip`` is the address the request came from, kept with the session: Dynamic
+    Authorization goes there when the NAS is known only by a network.
 
     ``default_interim`` stands in for a missing Acct-Interim-Interval.
     Values beyond ``bounds`` or beyond what the database can store are
@@ -155,7 +158,7 @@ def parse_record(p: codec.Packet, nas_id: int, now: float,
         terminate_cause=preacct.int32(_int(p.get(codec.ACCT_TERMINATE_CAUSE), "bad_terminate_cause"),
                                       notes),
         interim_interval=interim or default_interim,
-        class_attr=preacct.class_text(p.get(codec.CLASS)),
+        class_attr=preacct.class_text(p.get(codec.CLASS)), nas_ip=nas_ip,
         in_32bit=in_lo is not None and in_hi is None,
         out_32bit=out_lo is not None and out_hi is None,
     )
@@ -209,7 +212,7 @@ class AcctProtocol(RadiusListener):
                         interim = prof.interim_interval
         notes: list[str] = []
         try:
-            rec = parse_record(p, nas.id, self.clock.seconds(), interim, self.bounds, notes)
+            rec = parse_record(p, nas.id, self.clock.seconds(), interim, self.bounds, notes, addr[0])
         except BadRequest as e:
             st.drops[e.reason] += 1
             self.dedup.forget(key)

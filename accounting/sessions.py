@@ -65,7 +65,7 @@ stop_time and terminate_cause
     count); keep the stale grace generous.
 
 Descriptive fields (nas_port, nas_port_id, framed_ip, calling_station,
-called_station)
+called_station, nas_ip)
     Constant over a session on every NAS we know of, but not always present
     in every packet (a Start may lack Framed-IP-Address). A non-``None``
     value fills a ``None``; between two different values the greater one
@@ -148,6 +148,7 @@ class AcctRecord:
     terminate_cause: int | None = None
     interim_interval: int | None = None
     class_attr: str | None = None     # the Class echoed by the NAS (text, see server)
+    nas_ip: str | None = None         # the address the request came from (where CoA goes for a NAS network)
     epoch: int = 0                    # the NAS's epoch the packet belongs to (store sets it)
     in_32bit: bool = False            # input_octets came without Acct-Input-Gigawords
     out_32bit: bool = False           # output_octets came without Acct-Output-Gigawords
@@ -177,6 +178,7 @@ class Session:
     terminate_cause: int | None
     interim_interval: int | None
     class_attr: str | None = None
+    nas_ip: str | None = None   # the address the NAS sent from: Dynamic Authorization goes there
 
 
 def session_key(nas_id: int, session_id: str, username: str, class_attr: str | None = None,
@@ -365,6 +367,7 @@ def merge(a: Session, b: Session) -> Session:
         terminate_cause=terminate_cause,
         interim_interval=_greatest(a.interim_interval, b.interim_interval),
         class_attr=_greatest(a.class_attr, b.class_attr),
+        nas_ip=_greatest(a.nas_ip, b.nas_ip),
     )
 
 
@@ -437,6 +440,7 @@ def _from_record(rec: AcctRecord, key: str | None = None) -> Session:
         terminate_cause=rec.terminate_cause if stopped else None,
         interim_interval=rec.interim_interval,
         class_attr=rec.class_attr,
+        nas_ip=rec.nas_ip,
     )
 
 

@@ -44,7 +44,7 @@ _SESSION_COLS = [sessions_t.c.session_key if f == "key" else sessions_t.c[f] for
 _MUTABLE = ("nas_port", "nas_port_id", "framed_ip", "calling_station", "called_station",
             "start_time", "last_update", "stop_time", "input_octets", "output_octets",
             "input_packets", "output_packets", "session_time", "terminate_cause",
-            "interim_interval", "class_attr")
+            "interim_interval", "class_attr", "nas_ip")
 _IN_CHUNK = 500  # keys per IN (...) list
 
 NAS_RESET = (sm.STATUS_ACCOUNTING_ON, sm.STATUS_ACCOUNTING_OFF)

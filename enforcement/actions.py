@@ -71,6 +71,7 @@ class Action:
     session_row: int
     acct_session_id: str
     framed_ip: str | None
+    nas_ip: str | None
     attrs: dict[str, Any]
     reason: str
     state: str
@@ -99,6 +100,7 @@ class OpenSession:
     nas_id: int
     acct_session_id: str
     framed_ip: str | None
+    nas_ip: str | None = None   # the address the NAS sent the session's accounting from
 
 
 def open_sessions(conn: Connection, org_id: int, login_ids: Iterable[int]) -> list[OpenSession]:
@@ -107,11 +109,11 @@ def open_sessions(conn: Connection, org_id: int, login_ids: Iterable[int]) -> li
     out: list[OpenSession] = []
     s = sessions
     for i in range(0, len(ids), 500):
-        q = (sa.select(s.c.id, s.c.login_id, s.c.username, s.c.nas_id, s.c.session_id, s.c.framed_ip)
+        q = (sa.select(s.c.id, s.c.login_id, s.c.username, s.c.nas_id, s.c.session_id, s.c.framed_ip, s.c.nas_ip)
              # org_id + 0: by the logins' index, not a walk of the org's every session (SQLite)
              .where(s.c.org_id + 0 == org_id, s.c.login_id.in_(ids[i:i + 500]), s.c.stop_time.is_(None))
              .order_by(s.c.id))
-        out += [OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5]) for r in conn.execute(q)]
+        out += [OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6]) for r in conn.execute(q)]
     return out
 
 
@@ -127,12 +129,12 @@ def queue(conn: Connection, org_id: int, kind: str, cause: str, event_id: int | 
             actions.c.event_id == event_id, actions.c.kind == kind))}
         targets = [t for t in targets if (t.nas_id, t.row) not in have]
     got = attrs or {}
-    rows = [(t.login_id, t.username, t.nas_id, t.row, t.acct_session_id, t.framed_ip,
+    rows = [(t.login_id, t.username, t.nas_id, t.row, t.acct_session_id, t.framed_ip, t.nas_ip,
              json.dumps(got.get(t.row, {}), sort_keys=True)) for t in targets]
     # Through the driver (aaad.bulk): a mass event's 10,000 rows in one statement, not 10,000
     # parameter sets through SQLAlchemy on the writer (its GIL time is RADIUS latency).
     bulk.insert_rows(conn, actions, ("login_id", "username", "nas_id", "session_row", "acct_session_id",
-                                     "framed_ip", "attrs"), rows,
+                                     "framed_ip", "nas_ip", "attrs"), rows,
                      org_id=org_id, kind=kind, cause=cause, event_id=event_id, reason=reason, state="pending",
                      attempts=0, detail="", created_at=now)
     return len(rows)
@@ -385,13 +387,14 @@ def disconnect_session(conn: Connection, org_id: int, session_row: int, now: dat
     :func:`disconnect_login` does for each of a login's; the action queued.  NotFound if the org has
     no such open session."""
     s = sessions
-    r = conn.execute(sa.select(s.c.id, s.c.login_id, s.c.username, s.c.nas_id, s.c.session_id, s.c.framed_ip)
+    r = conn.execute(sa.select(s.c.id, s.c.login_id, s.c.username, s.c.nas_id, s.c.session_id, s.c.framed_ip,
+                               s.c.nas_ip)
                      .where(s.c.org_id == org_id, s.c.id == session_row, s.c.stop_time.is_(None))).first()
     if r is None:
         raise NotFound("session", session_row)
     before = conn.execute(sa.select(sa.func.max(actions.c.id)).where(actions.c.org_id == org_id)).scalar()
     queue(conn, org_id, DISCONNECT, "manual", None,
-          [OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5])], now, reason=reason)
+          [OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6])], now, reason=reason)
     a = conn.execute(sa.select(actions).where(actions.c.org_id == org_id, actions.c.session_row == session_row,
                                               actions.c.id > (before or 0))
                      .order_by(actions.c.id.desc())).first()

@@ -32,6 +32,7 @@ actions = sa.Table(
     sa.Column("session_row", sa.BigInteger, nullable=False),     # acct_sessions.id (0: none known)
     sa.Column("acct_session_id", sa.String(253), nullable=False, server_default=""),
     sa.Column("framed_ip", sa.String(64)),
+    sa.Column("nas_ip", sa.String(64)),          # the session's NAS address (where a NAS network's CoA goes)
     sa.Column("attrs", sa.Text, nullable=False, server_default="{}"),   # JSON: extra attributes (rate limit)
     sa.Column("reason", sa.Text, nullable=False, server_default=""),    # why: the change that caused it
     sa.Column("state", sa.String(12), nullable=False, server_default="pending"),  # pending | done | failed

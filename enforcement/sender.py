@@ -22,6 +22,7 @@ Outcomes:
 """
 from __future__ import annotations
 
+import ipaddress
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -38,6 +39,22 @@ from enforcement import actions as q
 from enforcement.coa import SESSION_NOT_FOUND, ClientStopped, Result, Target, identity_attrs
 
 log = Logger()
+
+
+def session_address(network: str, ip: str | None) -> str | None:
+    """``ip`` (where a session's accounting came from) when it lies inside ``network`` (a NAS known
+    by a network, e.g. a fleet of hotspot routers sharing one secret), as the plain literal a
+    reply comes back from (an IPv4-mapped IPv6 address unwrapped); else None."""
+    if not ip:
+        return None
+    try:
+        addr = ipaddress.ip_address(ip)
+        net = ipaddress.ip_network(network, strict=False)
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return str(addr) if addr.version == net.version and addr in net else None
 
 
 class DynAuth(Protocol):
@@ -158,9 +175,12 @@ class ActionSender:
         if a.kind == q.SYNC:
             self._sync(a, nas)
             return
-        if "/" in nas.address:
+        if "/" in nas.address and session_address(nas.address, a.nas_ip) is None:
+            why = ("its accounting never said which router sent it" if not a.nas_ip
+                   else f"its router's address {a.nas_ip} is outside it")
             self._finish(a, q.Outcome(a.id, "failed", "error", 0,
-                                      f"NAS {nas.name} is a network ({nas.address}): no address to send to"))
+                                      f"NAS {nas.name} is a network ({nas.address}) and {why}: no address to "
+                                      "send to"))
             return
         self._waiting.setdefault(nas.id, deque()).append((a, nas))
         self._drain()
@@ -206,16 +226,19 @@ class ActionSender:
                 self._send(a, nas)
                 sent = True
 
-    def _target(self, nas: Nas) -> Target:
-        key = (nas.address, nas.coa_port, nas.secret)
+    def _target(self, nas: Nas, a: q.Action) -> Target:
+        host = nas.address
+        if "/" in host:    # a NAS network: the router the session's accounting came from (checked in _take)
+            host = session_address(host, a.nas_ip) or host
+        key = (host, nas.coa_port, nas.secret)
         t = self._targets.get(key)
         if t is None:
-            t = self._targets[key] = Target(nas.address, nas.coa_port, nas.secret)
+            t = self._targets[key] = Target(host, nas.coa_port, nas.secret)
         return t
 
     def _send(self, a: q.Action, nas: Nas) -> None:
         self._busy[nas.id] = self._busy.get(nas.id, 0) + 1
-        target = self._target(nas)
+        target = self._target(nas, a)
         attrs = identity_attrs(a.username, a.acct_session_id, a.framed_ip)
         attrs += sorted(a.attrs.items())
         sent_at = utcnow(self.clock)
@@ -352,6 +375,6 @@ def _record(conn: Any, todo: list[_Done], now: datetime) -> tuple[list[int], int
                 closed.append(lid)
         if t.then_disconnect:
             followups += q.queue(conn, a.org_id, q.DISCONNECT, "coa.nak", a.event_id, [q.OpenSession(
-                a.session_row, a.login_id, a.username, a.nas_id, a.acct_session_id, a.framed_ip)], now,
+                a.session_row, a.login_id, a.username, a.nas_id, a.acct_session_id, a.framed_ip, a.nas_ip)], now,
                 reason=f"CoA not applied ({t.outcome.detail}): {a.reason}")
     return closed, followups

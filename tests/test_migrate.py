@@ -18,10 +18,10 @@ from aaad import migrate
 from aaad.db import metadata, sync_engine
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
-ACCOUNTING_HEAD = "a0007"
+ACCOUNTING_HEAD = "a0008"
 BILLING_HEAD = "b0015"
 WEB_HEAD = "w0004"
-ENFORCEMENT_HEAD = "e0001"
+ENFORCEMENT_HEAD = "e0002"
 
 
 def test_each_package_has_its_branch_head() -> None:

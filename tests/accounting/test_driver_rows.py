@@ -62,9 +62,9 @@ def test_a_row_written_through_the_driver_reads_the_same_through_core(tmp_path: 
                   nas_port=None, nas_port_id=None, framed_ip=None, calling_station=None, called_station=None,
                   start_time=sqlite_time(t0), last_update=sqlite_time(t0 + timedelta(seconds=300)), stop_time=None,
                   input_octets=5, output_octets=6, input_packets=0, output_packets=0, session_time=300,
-                  terminate_cause=None, interim_interval=300, class_attr=None)
+                  terminate_cause=None, interim_interval=300, class_attr=None, nas_ip="10.0.0.7")
     with engine.begin() as conn:
         conn.exec_driver_sql(_INSERT_SQL, [tuple(values[f] for f in _INSERT_FIELDS)])
         r = conn.execute(sa.select(sessions_t)).one()
     assert r.start_time == t0 and r.last_update == t0 + timedelta(seconds=300) and r.stop_time is None
-    assert (r.input_octets, r.output_octets, r.session_time) == (5, 6, 300)
+    assert (r.input_octets, r.output_octets, r.session_time, r.nas_ip) == (5, 6, 300, "10.0.0.7")

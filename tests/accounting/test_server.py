@@ -180,6 +180,7 @@ def test_record_fields_and_gigawords() -> None:
     assert r.input_octets == (2 << 32) + 5 and r.output_octets == 7
     assert r.framed_ip == "10.1.2.3" and r.session_time == 60 and r.terminate_cause == 1
     assert r.event_time == datetime.fromtimestamp(1_800_000_000 - 10, UTC)
+    assert r.nas_ip == NAS_ADDR[0]   # where the request came from: CoA goes there for a NAS network
 
 
 def test_accounting_on_and_missing_session_id() -> None:

@@ -287,11 +287,11 @@ def test_descriptive_none_is_filled() -> None:
 
 def test_descriptive_conflict_is_order_independent() -> None:
     """Two different values for a field resolve to the same one in any order."""
-    a = start(framed_ip="10.0.0.10", called_station="hs1", nas_port=3)
-    b = interim(300, (1, 1), framed_ip="10.0.0.9", called_station="hs2", nas_port=1)
+    a = start(framed_ip="10.0.0.10", called_station="hs1", nas_port=3, nas_ip="192.0.2.7")
+    b = interim(300, (1, 1), framed_ip="10.0.0.9", called_station="hs2", nas_port=1, nas_ip="192.0.2.10")
     ab, ba = fold([a, b]), fold([b, a])
     assert ab == ba
-    assert (ab.framed_ip, ab.called_station, ab.nas_port) == ("10.0.0.9", "hs2", 3)
+    assert (ab.framed_ip, ab.called_station, ab.nas_port, ab.nas_ip) == ("10.0.0.9", "hs2", 3, "192.0.2.7")
 
 
 def test_interim_interval_keeps_maximum() -> None:
@@ -490,6 +490,7 @@ arbitrary_records = st.builds(
     framed_ip=optional_text,
     calling_station=optional_text,
     called_station=optional_text,
+    nas_ip=st.none() | st.sampled_from(["10.0.0.1", "10.0.0.2"]),
     input_octets=optional_int,
     output_octets=optional_int,
     input_packets=optional_int,

@@ -92,6 +92,22 @@ def test_cli_suspension_disconnects_within_a_second(daemon_factory: Any, nas: Fr
     assert d.metric("aaad_enforcement_actions_total", 'result="disconnect_ack"') == 1
 
 
+def test_a_nas_known_by_a_network_gets_the_disconnect_where_the_session_came_from(
+        daemon_factory: Any, nas: FreeRadiusNas) -> None:
+    """A NAS known only by a network (routers sharing one secret): the session's accounting came
+    from 127.0.0.1, so its Disconnect goes there (FreeRADIUS, at the NAS's CoA port)."""
+    d = daemon_factory(extra=FAST)
+    point_at(d, nas)
+    d.cli("nas", "set", "loopback", "--address", "127.0.0.0/8")
+    start_session(d, "alice", "e2e-net1")
+    d.cli("user", "suspend", "alice", "--reason", "e2e")
+    [r] = nas.wait_received(1, timeout=2.0)
+    assert (r["code"], r["User-Name"], r["Acct-Session-Id"], r["answer"]) == (
+        "Disconnect-Request", "alice", "e2e-net1", "ack")
+    [a] = wait_actions(d, 1, "--login", "alice")
+    assert (a["outcome"], a["state"]) == ("ack", "done")
+
+
 def test_resumption_and_plan_change(daemon_factory: Any, nas: FreeRadiusNas) -> None:
     """Resuming disconnects the walled-garden session; a profile change is a CoA with the new rate."""
     d = daemon_factory(extra=FAST)

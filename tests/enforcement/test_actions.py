@@ -36,11 +36,13 @@ def setup(engine: Any, box: Any, w: LoginWriter, slug: str = "isp") -> dict[str,
     return {"org": o.id, "nas": n.id, "p": p.id, "p2": p2.id, "alice": a.id, "bob": b.id}
 
 
-def open_session(engine: Any, ids: dict[str, int], user: str, sid: str, ip: str | None = None) -> int:
+def open_session(engine: Any, ids: dict[str, int], user: str, sid: str, ip: str | None = None,
+                 nas_ip: str | None = None) -> int:
     with engine.begin() as c:
         key = c.execute(sessions.insert().values(
             session_key=f"k-{ids['org']}-{sid}", org_id=ids["org"], nas_id=ids["nas"], session_id=sid,
-            login_id=ids[user], username=user, framed_ip=ip, start_time=T0, last_update=T0)).inserted_primary_key
+            login_id=ids[user], username=user, framed_ip=ip, nas_ip=nas_ip, start_time=T0,
+            last_update=T0)).inserted_primary_key
     assert key is not None
     return int(key[0])
 

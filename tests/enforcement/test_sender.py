@@ -18,7 +18,7 @@ from aaad.view.write import LoginWriter
 from accounting.schema import sessions
 from enforcement import actions as q
 from enforcement.coa import ClientStopped, Result, Target
-from enforcement.sender import ActionSender
+from enforcement.sender import ActionSender, session_address
 from tests.enforcement.test_actions import deliver, open_session, queued, setup
 from tests.helpers import SyncDB
 
@@ -260,19 +260,68 @@ def test_not_leader_sends_nothing(engine: Any, box: Any, w: LoginWriter) -> None
     assert client.calls == []
 
 
-def test_network_nas_fails_with_a_reason(engine: Any, box: Any, w: LoginWriter) -> None:
-    """A NAS known only by a network has no address to send to: the action fails, saying so."""
+def test_network_nas_sends_to_the_router_each_session_came_from(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A NAS known only by a network (a fleet of routers sharing one secret): each session's
+    Disconnect goes to the address its accounting came from, at the NAS's CoA port."""
     ids = setup(engine, box, w)
     with engine.begin() as c:
         c.execute(sa.text("UPDATE nas SET address='10.9.0.0/24'"))
-    open_session(engine, ids, "alice", "s-1")
+    open_session(engine, ids, "alice", "s-1", nas_ip="10.9.0.7")
+    open_session(engine, ids, "alice", "s-2", nas_ip="10.9.0.12")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box)
+    s.start()
+    clock.advance(0)
+    assert sorted((c[1].host, c[1].port) for c in client.calls) == [("10.9.0.12", 3799), ("10.9.0.7", 3799)]
+    for c in client.calls:
+        c[3].callback(ACK)
+    clock.advance(0)   # the outcomes' write
+    assert [(a.state, a.nas_ip) for a in queued(engine)] == [("done", "10.9.0.7"), ("done", "10.9.0.12")]
+
+
+@pytest.mark.parametrize("nas_ip, why", [(None, "never said which router"), ("10.8.0.7", "outside it")])
+def test_network_nas_without_a_usable_session_address_fails_with_a_reason(
+        engine: Any, box: Any, w: LoginWriter, nas_ip: str | None, why: str) -> None:
+    """No address recorded (a session from before it was), or one outside the NAS's network:
+    nothing is sent anywhere, the action fails and says why."""
+    ids = setup(engine, box, w)
+    with engine.begin() as c:
+        c.execute(sa.text("UPDATE nas SET address='10.9.0.0/24'"))
+    open_session(engine, ids, "alice", "s-1", nas_ip=nas_ip)
     suspend(engine, w, ids)
     s, client, clock, _ = make(engine, box)
     s.start()
     clock.advance(0)
     [a] = queued(engine)
     assert client.calls == [] and (a.state, a.outcome) == ("failed", "error")
-    assert "is a network" in a.detail
+    assert "is a network" in a.detail and why in a.detail
+
+
+def test_a_single_address_nas_is_sent_to_its_own_address(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A NAS with one address gets its requests there, whatever source the accounting showed
+    (a router behind NAT sends from another address than the one configured)."""
+    ids = setup(engine, box, w)
+    open_session(engine, ids, "alice", "s-1", nas_ip="192.0.2.99")
+    suspend(engine, w, ids)
+    s, client, clock, _ = make(engine, box)
+    s.start()
+    clock.advance(0)
+    with engine.connect() as c:
+        address = c.execute(sa.text("SELECT address FROM nas")).scalar()
+    assert [c[1].host for c in client.calls] == [address]
+
+
+@pytest.mark.parametrize("network, ip, want", [
+    ("10.9.0.0/24", "10.9.0.7", "10.9.0.7"),
+    ("10.9.0.0/24", "10.9.1.7", None),
+    ("10.9.0.0/24", "::ffff:10.9.0.7", "10.9.0.7"),
+    ("2001:db8::/64", "2001:db8::5", "2001:db8::5"),
+    ("2001:db8::/64", "10.9.0.7", None),
+    ("10.9.0.0/24", "not an address", None),
+    ("10.9.0.0/24", None, None),
+])
+def test_session_address(network: str, ip: str | None, want: str | None) -> None:
+    assert session_address(network, ip) == want
 
 
 def with_api(engine: Any, box: Any) -> None:

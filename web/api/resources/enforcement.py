@@ -44,6 +44,8 @@ class EnforcementActionOut(Out):
     session_id: int | None = Field(description="The accounting session acted on (null: a router-wide action).")
     acct_session_id: str
     framed_ip: str | None
+    nas_ip: str | None = Field(description="The session's NAS address: where the request went when the NAS is "
+                                           "known by a network (else the NAS's own address).")
     attrs: dict[str, Any] = Field(description="Attributes sent besides the session's identity (the rate limit).")
     reason: str
     state: State

@@ -39,6 +39,8 @@ class SessionOut(Out):
     nas_port: int | None
     nas_port_id: str | None
     interim_interval: int | None
+    nas_ip: str | None = Field(description="The address the NAS sent this session's accounting from (where "
+                                           "Disconnect and CoA go when the NAS is known by a network).")
 
 
 class SessionQuery(ListQuery):
@@ -64,7 +66,7 @@ def out(s: store.StoredSession) -> SessionOut:
         session_time=x.session_time, input_octets=x.input_octets, output_octets=x.output_octets,
         input_packets=x.input_packets, output_packets=x.output_packets, terminate_cause=x.terminate_cause,
         framed_ip=x.framed_ip, calling_station=x.calling_station, called_station=x.called_station,
-        nas_port=x.nas_port, nas_port_id=x.nas_port_id, interim_interval=x.interim_interval)
+        nas_port=x.nas_port, nas_port_id=x.nas_port_id, interim_interval=x.interim_interval, nas_ip=x.nas_ip)
 
 
 @router.get("/sessions", summary="List sessions")
