@@ -6,7 +6,11 @@ auth (account SID and auth token; otherwise 401 and Twilio's error JSON, code
 20003) and a form body: ``To`` (E.164, or ``whatsapp:+E.164``; else 400, 21211;
 missing, 21604), ``From`` or ``MessagingServiceSid`` (neither: 21603; a
 WhatsApp ``To`` with an SMS ``From``: 21910), ``Body`` (missing: 21602; over
-1600 characters: 21617), ``StatusCallback``. It answers 201 with the Message
+1600 characters: 21617), ``StatusCallback``; or, instead of ``Body``, a Content template:
+``ContentSid`` (HX + 32 hex and one of ``content``, the account's approved templates; else
+21655) with ``ContentVariables`` (a JSON object of non-empty strings covering the template's
+``{{n}}`` placeholders; else 21656; without ``ContentSid``: 21654), the message's ``body`` then
+being the template filled in. It answers 201 with the Message
 resource in the shape of Twilio's documented example (``sid`` "SM" + 32 hex,
 ``status`` "queued", or "accepted" through a Messaging Service, ``num_segments``,
 ``date_created`` in RFC 2822, ``uri``, ``subresource_uris``, ``error_code``
@@ -259,6 +263,7 @@ class FakeTwilio(_Fake):
         self.callback_error_code: int | None = None     # e.g. 30003 with "undelivered"
         self.callback_delay = 0.0
         self.callbacks: list[tuple[str, dict[str, str], str, int | str]] = []  # url, params, signature, answer
+        self.content: dict[str, str] = {}   # approved Content templates: HX sid -> text with {{1}}, {{2}}...
         self._cb_threads: list[threading.Thread] = []
 
     def stop(self) -> None:
@@ -339,6 +344,17 @@ class FakeTwilio(_Fake):
         if from_ and wa != from_.startswith("whatsapp:"):
             return 400, _error(400, 21910, "Invalid From and To pair. From and To should be of the same "
                                "channel"), {}
+        content_sid, content_vars = field_("ContentSid"), field_("ContentVariables")
+        if content_vars and not content_sid:
+            return 400, _error(400, 21654, "A ContentSid must be specified if ContentVariables are provided in "
+                                           "the request."), {}
+        if content_sid:
+            if not re.match(r"^HX[0-9a-fA-F]{32}$", content_sid) or content_sid not in self.content:
+                return 400, _error(400, 21655, "The ContentSid is Invalid"), {}
+            filled = self._fill(self.content[content_sid], content_vars)
+            if filled is None:
+                return 400, _error(400, 21656, "The ContentVariables Parameter is invalid"), {}
+            body = filled
         if not body:
             return 400, _error(400, 21602, "Message body is required."), {}
         if len(body) > 1600:
@@ -366,6 +382,21 @@ class FakeTwilio(_Fake):
             self._cb_threads.append(t)
             t.start()
         return 201, msg, {}
+
+    @staticmethod
+    def _fill(template: str, variables: str) -> str | None:
+        """The Content template with its placeholders filled from the ContentVariables JSON, or None
+        when that is not a JSON object of non-empty strings covering every placeholder."""
+        try:
+            values = json.loads(variables) if variables else {}
+        except ValueError:
+            return None
+        if not isinstance(values, dict) or not all(isinstance(v, str) and v for v in values.values()):
+            return None
+        names = re.findall(r"\{\{\s*([^{}\s]+)\s*\}\}", template)
+        if any(n not in values for n in names):
+            return None
+        return re.sub(r"\{\{\s*([^{}\s]+)\s*\}\}", lambda m: str(values[m.group(1)]), template)
 
     def _post_callbacks(self, url: str, msg: dict[str, Any]) -> None:
         for status in self.callback_statuses:

@@ -9,8 +9,9 @@ refused, bad credentials, a 4xx HTTP error).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from twisted.internet import defer
 
@@ -39,6 +40,8 @@ class Outgoing:
     html: str | None = None    # email only
     attachments: tuple[Attachment, ...] = ()
     from_name: str = ""        # the org's display name (email From: "Name <address>")
+    kind: str = ""             # the message kind (customer.welcome, ...): WhatsApp's Content template
+    variables: Mapping[str, Any] | None = field(default=None, repr=False)  # WhatsApp: its ContentVariables
 
 
 @dataclass(frozen=True)

@@ -457,6 +457,9 @@ def _channel_error(e: ValidationError, given: dict[str, Any], secrets: dict[str,
         return f"--secret {field}: {e.message}"
     if field in given:
         return f"--set {field}: {e.message}"
+    top = field.split(".", 1)[0]
+    if top in given:        # inside a JSON value: whatsapp_templates.invoice.issued.variables.1
+        return f"--set {top}: {field}: {e.message}"
     if e.field in ("provider", "channel"):
         return f"--{e.field}: {e.message}"
     if e.field.startswith("secrets.") or field in secret_fields:
@@ -859,8 +862,11 @@ Providers, their settings and [secrets]:
             [password, token, api_key]
   sms       twilio: account_sid, from_number, messaging_service_sid,
             status_callback, base_url [auth_token]
-  whatsapp  twilio: account_sid, whatsapp_from, status_callback, base_url
-            [auth_token]
+  whatsapp  twilio: account_sid, whatsapp_from, status_callback, base_url,
+            whatsapp_templates (JSON: {"KIND": {"content_sid": "HX...",
+            "variables": {"1": "{{ customer.first_name }}"}}}: the kind goes
+            as that approved Content template, which WhatsApp delivers
+            outside the customer's 24-hour window) [auth_token]
   any       file (each message written to a folder instead of sent: for trying
             templates and rules, or handing messages to another system):
             directory, from_address (email)

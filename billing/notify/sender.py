@@ -29,7 +29,7 @@ from billing import documents
 from billing import settings as billing_settings
 from billing.notify import kinds, outbox, providers, segments, templates
 from billing.notify import settings as ns
-from billing.notify.channels import EMAIL, Attachment, Channel, Outgoing, SendError, Sent
+from billing.notify.channels import EMAIL, WHATSAPP, Attachment, Channel, Outgoing, SendError, Sent
 
 log = Logger()
 
@@ -88,7 +88,8 @@ def prepare(conn: Connection, due: outbox.Due, *, pdf: bool = True) -> Prepared:
     atts = tuple(_attachment(conn, m.org_id, a) for a in m.attachments) if (pdf and m.channel == EMAIL) else ()
     seg = None if m.channel == EMAIL else segments.segments(r.text).segments
     return Prepared(Outgoing(m.id, m.org_id, m.channel, m.recipient, r.subject, r.text, r.html, atts,
-                             from_name=branding.name), shown, seg)
+                             from_name=branding.name, kind=m.kind,
+                             variables=full if m.channel == WHATSAPP else None), shown, seg)
 
 
 class ChannelCache:

@@ -48,6 +48,7 @@ from twisted.web.iweb import IResponse
 
 from aaad.clock import Clock
 from aaad.errors import ValidationError
+from billing.notify import kinds, templates
 from billing.notify.channels import SMS, WHATSAPP, Outgoing, SendError, Sent
 
 DEFAULT_TIMEOUT = 10.0
@@ -572,9 +573,63 @@ def balance_low(settings: GenericSettings, balance: float) -> bool:
 # -- Twilio: settings -----------------------------------------------------------------------------
 
 TWILIO_KEYS = ("provider", "account_sid", "from_number", "messaging_service_sid", "whatsapp_from",
-               "status_callback", "base_url")
+               "status_callback", "base_url", "whatsapp_templates")
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+_CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+#: Twilio takes up to 100 ContentVariables pairs a request.
+MAX_CONTENT_VARIABLES = 100
+
+
+@dataclass(frozen=True)
+class ContentTemplate:
+    """A WhatsApp-approved Content template (Twilio's Content API) that one message kind is sent as:
+    WhatsApp delivers only approved templates outside the 24 hours after the customer last wrote.
+    ``variables`` maps each placeholder of the template ("1", "2", ...) to a Jinja expression over
+    the kind's variables, e.g. ``{"1": "{{ customer.first_name }}", "2": "{{ invoice.total }}"}``."""
+    content_sid: str
+    variables: tuple[tuple[str, str], ...] = ()
+
+
+def _content_templates(value: Any) -> dict[str, ContentTemplate]:
+    """``whatsapp_templates``: {kind: {"content_sid": "HX…", "variables": {"1": "{{ … }}", …}}}, each
+    placeholder's expression checked like a template of that kind (unknown variable, syntax)."""
+    field_ = "whatsapp_templates"
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(field_, 'must be an object: {"invoice.issued": {"content_sid": "HX…", '
+                                      '"variables": {"1": "{{ customer.first_name }}"}}}')
+    out: dict[str, ContentTemplate] = {}
+    for kind, spec in value.items():
+        here = f"{field_}.{kind}"
+        if not isinstance(kind, str) or kind not in kinds.KINDS:
+            raise ValidationError(field_, f"{kind!r} is not a message kind (aaad notify template list shows them)")
+        if not isinstance(spec, Mapping):
+            raise ValidationError(here, "must be an object with content_sid and variables")
+        extra = set(spec) - {"content_sid", "variables"}
+        if extra:
+            raise ValidationError(here, f"unknown key {sorted(extra)[0]!r} (content_sid, variables)")
+        sid = spec.get("content_sid")
+        if not isinstance(sid, str) or not _CONTENT_SID.match(sid):
+            raise ValidationError(f"{here}.content_sid", "must be HX followed by 32 hexadecimal digits (the "
+                                                         "Content template's SID in Twilio's console)")
+        variables = spec.get("variables") or {}
+        if not isinstance(variables, Mapping):
+            raise ValidationError(f"{here}.variables", "must be an object of placeholder: expression")
+        if len(variables) > MAX_CONTENT_VARIABLES:
+            raise ValidationError(f"{here}.variables", f"at most {MAX_CONTENT_VARIABLES} placeholders")
+        pairs = []
+        for name, source in variables.items():
+            where = f"{here}.variables.{name}"
+            if not isinstance(name, str) or not name or len(name) > 64:
+                raise ValidationError(f"{here}.variables", "placeholder names are 1 to 64 characters")
+            if not isinstance(source, str):
+                raise ValidationError(where, 'must be text, e.g. "{{ customer.first_name }}"')
+            templates.check(kind, where, source)
+            pairs.append((name, source))
+        out[kind] = ContentTemplate(sid, tuple(pairs))
+    return out
 
 
 @dataclass(frozen=True)
@@ -587,6 +642,7 @@ class TwilioSettings:
     whatsapp_from: str = ""             # E.164 of the WhatsApp sender; sent as whatsapp:+…
     status_callback: str = ""           # the delivery-receipt URL (the lead fills it from [web] public_url)
     base_url: str = TWILIO_API
+    whatsapp_templates: Mapping[str, ContentTemplate] = field(default_factory=dict)  # by message kind
 
 
 def parse_twilio(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> TwilioSettings:
@@ -594,8 +650,9 @@ def parse_twilio(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> Twi
 
     Keys: ``account_sid`` (AC + 32 hex, required), ``from_number`` (E.164 or an alphanumeric
     sender ID), ``messaging_service_sid`` (MG + 32 hex), ``whatsapp_from`` (E.164),
-    ``status_callback`` (URL), ``base_url`` (default https://api.twilio.com). At least one
-    sender. Secret: ``auth_token``.
+    ``status_callback`` (URL), ``base_url`` (default https://api.twilio.com),
+    ``whatsapp_templates`` (see :class:`ContentTemplate`). At least one sender. Secret:
+    ``auth_token``.
     """
     if not isinstance(settings, Mapping):
         raise ValidationError("settings", "must be an object")
@@ -625,8 +682,10 @@ def parse_twilio(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> Twi
                               "or whatsapp_from")
     callback = _url(settings, "status_callback")
     base = _url(settings, "base_url", default=TWILIO_API).rstrip("/")
+    content = _content_templates(settings.get("whatsapp_templates"))
     return TwilioSettings(account_sid=sid, auth_token=token, from_number=from_number,
-                          messaging_service_sid=mg, whatsapp_from=wa, status_callback=callback, base_url=base)
+                          messaging_service_sid=mg, whatsapp_from=wa, status_callback=callback, base_url=base,
+                          whatsapp_templates=content)
 
 
 def parse_sms_settings(settings: Mapping[str, Any], secrets: Mapping[str, Any]) -> GenericSettings | TwilioSettings:
@@ -644,7 +703,9 @@ def public_settings(s: GenericSettings | TwilioSettings) -> dict[str, Any]:
     if isinstance(s, TwilioSettings):
         return {"provider": "twilio", "account_sid": s.account_sid, "from_number": s.from_number,
                 "messaging_service_sid": s.messaging_service_sid, "whatsapp_from": s.whatsapp_from,
-                "status_callback": s.status_callback, "base_url": s.base_url, "has_auth_token": bool(s.auth_token)}
+                "status_callback": s.status_callback, "base_url": s.base_url, "has_auth_token": bool(s.auth_token),
+                "whatsapp_templates": {k: {"content_sid": t.content_sid, "variables": dict(t.variables)}
+                                       for k, t in s.whatsapp_templates.items()}}
     return {"provider": "generic", "url": s.url, "method": s.method, "body": s.body, "params": dict(s.params),
             "headers": dict(s.headers), "sender": s.sender, "auth": s.auth, "auth_username": s.auth_username,
             "auth_name": s.auth_name, "success_path": s.success_path, "success_value": s.success_value,
@@ -685,9 +746,12 @@ class _TwilioChannel:
     def send(self, msg: Outgoing) -> defer.Deferred[Sent]:
         return defer.ensureDeferred(self._send(msg))
 
+    def _content(self, msg: Outgoing) -> dict[str, str]:
+        return {"Body": msg.text}
+
     async def _send(self, msg: Outgoing) -> Sent:
         s = self.settings
-        form = {"To": self._to(msg), **self._sender(), "Body": msg.text}
+        form = {"To": self._to(msg), **self._sender(), **self._content(msg)}
         if s.status_callback:
             form["StatusCallback"] = s.status_callback
         reply = await _exchange(self._http, self._reactor, self._timeout, "POST", messages_url(s),
@@ -743,6 +807,20 @@ class TwilioWhatsAppChannel(_TwilioChannel):
 
     def _to(self, msg: Outgoing) -> str:
         return msg.to if msg.to.startswith("whatsapp:") else f"whatsapp:{msg.to}"
+
+    def _content(self, msg: Outgoing) -> dict[str, str]:
+        """The kind's approved Content template when one is set (``ContentSid``, and
+        ``ContentVariables`` rendered from the message's variables), else the text as ``Body``
+        (which WhatsApp delivers only within 24 hours of the customer's last message).  A placeholder
+        that renders empty is sent as "-": Twilio refuses an empty value (error 21656)."""
+        t = self.settings.whatsapp_templates.get(msg.kind) if msg.kind else None
+        if t is None or msg.variables is None:
+            return {"Body": msg.text}
+        out = {"ContentSid": t.content_sid}
+        if t.variables:
+            values = {name: templates.render_text(source, dict(msg.variables)) or "-" for name, source in t.variables}
+            out["ContentVariables"] = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
+        return out
 
 
 def build_channel(channel: str, settings: GenericSettings | TwilioSettings, *, http: Http | None,

@@ -235,6 +235,11 @@ def _compiled(html: bool, source: str) -> Any:
     return (_HTML if html else _TEXT).from_string(source)
 
 
+def render_text(source: str, variables: dict[str, Any]) -> str:
+    """One text template (a WhatsApp Content template's placeholder) rendered, stripped."""
+    return str(_compiled(False, source).render(variables)).strip()
+
+
 def render(t: Template, variables: dict[str, Any], brand: Branding) -> Rendered:
     """Render a template with a message's variables (raises on a broken template: the
     message fails with the error; templates are checked when saved, so only a stored

@@ -3,7 +3,8 @@
 pytest runs no reactor, so the real-socket tests run the channels here, in a
 subprocess: ``python -m tests.billing.notify.sms_run < SPEC_JSON``. The spec:
 ``{"jobs": [{"channel": "sms"|"whatsapp", "settings": {...}, "secrets": {...}, "timeout": seconds,
-"concurrent": bool, "messages": [{"to", "text", "message_id"?, "org_id"?}, ...], "balance": bool}, ...],
+"concurrent": bool, "messages": [{"to", "text", "message_id"?, "org_id"?, "kind"?, "variables"?}, ...],
+"balance": bool}, ...],
 "parallel": bool}``;
 a job's messages go one after another, or all at once when ``concurrent``; the jobs likewise, or all at
 once when ``parallel``. Prints one JSON line:
@@ -41,7 +42,8 @@ async def run_job(reactor: Any, http: TreqHttp, job: dict[str, Any]) -> dict[str
     timeout = float(job.get("timeout", 5.0))
     channel = build_channel(job.get("channel", "sms"), settings, http=http, reactor=reactor, timeout=timeout)
     msgs = [Outgoing(message_id=m.get("message_id", 100 + i), org_id=m.get("org_id", 1), channel=channel.name,
-                     to=m["to"], subject="", text=m["text"]) for i, m in enumerate(job.get("messages", []))]
+                     to=m["to"], subject="", text=m["text"], kind=m.get("kind", ""), variables=m.get("variables"))
+            for i, m in enumerate(job.get("messages", []))]
     if job.get("concurrent"):
         results = list(await defer.gatherResults([defer.ensureDeferred(send_one(channel, m)) for m in msgs]))
     else:

@@ -217,6 +217,26 @@ def test_retry_without_a_daemon_says_when_it_goes(conf: str, capsys: Any) -> Non
 
 # -- channels --------------------------------------------------------------------------------
 
+def test_whatsapp_templates_set_as_json_and_refused_naming_the_placeholder(conf: str, capsys: Any) -> None:
+    """A kind's WhatsApp Content template is set with --set whatsapp_templates=JSON; an unknown variable in
+    a placeholder is refused naming it, and nothing is stored."""
+    w = world(conf)
+    sid, hx = "AC" + "0" * 32, "HX" + "1" * 32
+    good = json.dumps({"invoice.issued": {"content_sid": hx, "variables": {"1": "{{ invoice.total }}"}}})
+    rc, out = run(conf, "notify", "channel", "set", "whatsapp", "--provider", "twilio", "--set", f"account_sid={sid}",
+                  "--set", "whatsapp_from=+14155238886", "--secret", "auth_token=tok",
+                  "--set", f"whatsapp_templates={good}", capsys=capsys)
+    assert rc == 0, out
+    cfg = w.read(ns.get_channel, w.box, 1, "whatsapp")
+    assert cfg.settings["whatsapp_templates"]["invoice.issued"]["content_sid"] == hx
+    bad = good.replace("invoice.total", "balance")
+    rc, out = run(conf, "notify", "channel", "set", "whatsapp", "--set", f"whatsapp_templates={bad}", capsys=capsys)
+    assert rc == 2 and "--set whatsapp_templates: whatsapp_templates.invoice.issued.variables.1: line 1: unknown " \
+        "variable 'balance'" in out, out
+    cfg = w.read(ns.get_channel, w.box, 1, "whatsapp")
+    assert cfg.settings["whatsapp_templates"]["invoice.issued"]["variables"] == {"1": "{{ invoice.total }}"}
+
+
 def test_channel_set_show_remove_never_print_secrets(conf: str, capsys: Any, monkeypatch: Any) -> None:
     """Channels are set up with --set (JSON or text) and --secret (also from stdin), changed
     piecemeal, shown with has_x flags only, disabled and removed; each mistake names its flag."""

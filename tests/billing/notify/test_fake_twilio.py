@@ -123,6 +123,39 @@ def test_official_library_sends_through_the_fake(fake: FakeTwilio) -> None:
     assert wa.to == "whatsapp:+233540000001"
 
 
+CONTENT_SID = "HX" + "0a" * 16
+
+
+def test_official_library_sends_a_content_template_through_the_fake(fake: FakeTwilio) -> None:
+    """The library's content_sid and content_variables arrive as ContentSid and ContentVariables (a JSON
+    string); no Body is needed, and the message's body is the approved template filled in."""
+    fake.content[CONTENT_SID] = "Hi {{1}}, {{2}} is due."
+    client, http = client_for(fake)
+    msg = client.messages.create(to="whatsapp:+233540000001", from_="whatsapp:+14155238886",
+                                 content_sid=CONTENT_SID, content_variables=json.dumps({"1": "Ama", "2": "GH₵120"}))
+    assert msg.body == "Hi Ama, GH₵120 is due."
+    (create,) = http.sent
+    assert create["data"] == {"To": "whatsapp:+233540000001", "From": "whatsapp:+14155238886",
+                              "ContentSid": CONTENT_SID, "ContentVariables": '{"1": "Ama", "2": "GH\\u20b5120"}'}
+
+
+@pytest.mark.parametrize(("kwargs", "code"), [
+    ({"content_variables": '{"1": "Ama"}', "body": "x"}, 21654),              # variables without a template
+    ({"content_sid": "HX" + "ff" * 16}, 21655),                               # not one of the account's
+    ({"content_sid": "HXnot-a-sid"}, 21655),
+    ({"content_sid": CONTENT_SID, "content_variables": '{"1": "Ama"}'}, 21656),          # {{2}} missing
+    ({"content_sid": CONTENT_SID, "content_variables": '{"1": "Ama", "2": ""}'}, 21656),  # empty value
+    ({"content_sid": CONTENT_SID, "content_variables": "not json"}, 21656),
+])
+def test_content_template_refusals_have_twilios_codes(fake: FakeTwilio, kwargs: dict[str, Any], code: int) -> None:
+    fake.content[CONTENT_SID] = "Hi {{1}}, {{2}} is due."
+    client, _ = client_for(fake)
+    with pytest.raises(TwilioRestException) as e:
+        client.messages.create(to="whatsapp:+233540000001", from_="whatsapp:+14155238886", **kwargs)
+    assert (e.value.status, e.value.code) == (400, code)
+    assert not fake.messages
+
+
 @pytest.mark.parametrize(("kwargs", "status", "code"), [
     ({"to": "+1", "from_": "+15005550006", "body": "x"}, 400, 21211),
     ({"to": "+233540000001", "from_": "+15005550006"}, 400, 21602),

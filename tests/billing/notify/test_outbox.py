@@ -87,6 +87,24 @@ def test_sender_sends_renders_and_records(n: Notify) -> None:
     assert rows[1].segments == 1 and "Welcome to ISP!" in (rows[1].rendered or "")
 
 
+def test_whatsapp_messages_carry_their_kind_and_variables_secrets_filled_in(engine: Any) -> None:
+    """A WhatsApp message reaches its channel with its kind and its variables, secrets filled in (for a
+    Content template's placeholders); an SMS carries no variables."""
+    n = make(engine, channels=("sms", "whatsapp"))
+    n.w.tx(ns.set_route, n.org_id, "service.activated", ["sms", "whatsapp"], T0)
+    pid = n.w.internet_product()
+    cid, _ = n.w.subscriber("kofi", pid)
+    n.contact(cid, phone="0540000002")
+    n.deliver()
+    n.pump()
+    [wa] = [s for s in n.channels["whatsapp"].sent if s.kind == "service.activated"]
+    [sms] = [s for s in n.channels["sms"].sent if s.kind == "service.activated"]
+    assert wa.to == "+233540000002" and wa.variables is not None
+    assert "pw" in repr(dict(wa.variables)) and "kofi" in repr(dict(wa.variables))
+    assert sms.variables is None
+    assert "variables" not in repr(wa)     # kept out of logs
+
+
 def test_retryable_failure_backs_off_then_fails_at_the_bound(n: Notify) -> None:
     """A retryable error waits 30 s, then 60 s; the third failure (max_attempts 3) is final."""
     n.w.tx(ns.set_route, n.org_id, "customer.welcome", ["email"], T0)

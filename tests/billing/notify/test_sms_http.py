@@ -72,6 +72,39 @@ def test_twilio_over_http() -> None:
         assert len(tw.messages) == 2
 
 
+CONTENT_SID = "HX" + "b5" * 16
+APPROVED = "Hello {{1}}, invoice {{2}} for {{3}} is due on {{4}}. Pay: {{5}}"
+
+
+def test_whatsapp_content_template_over_http() -> None:
+    """A kind with a WhatsApp Content template goes as ContentSid and ContentVariables (its placeholders
+    rendered from the message's variables; an empty one as "-"), not Body, and Twilio fills the
+    approved text in; a kind without one still goes as Body."""
+    from billing.notify import kinds
+    sample = kinds.get("invoice.issued").sample_vars()
+    sample["customer"]["first_name"] = ""
+    content = {"invoice.issued": {"content_sid": CONTENT_SID, "variables": {
+        "1": "{{ customer.first_name }}", "2": "{{ invoice.number }}", "3": "{{ invoice.total }}",
+        "4": "{{ invoice.due_date }}", "5": "{{ portal_url }}"}}}
+    with FakeTwilio() as tw:
+        tw.callback_statuses = []
+        tw.content[CONTENT_SID] = APPROVED
+        to = "+233540000001"
+        [job] = run_jobs(twilio_job(tw, [
+            {"to": to, "text": "the rendered text", "kind": "invoice.issued", "variables": sample},
+            {"to": to, "text": "Karibu", "kind": "customer.welcome", "variables": sample}],
+            channel="whatsapp", settings={"whatsapp_templates": content}))
+        templated, plain = job["results"]
+        assert templated["provider_id"].startswith("SM") and plain["provider_id"].startswith("SM"), job
+        first, second = tw.requests()
+        assert "Body" not in first.form and first.one("ContentSid") == CONTENT_SID
+        assert json.loads(first.one("ContentVariables")) == {
+            "1": "-", "2": "INV-000123", "3": "GH₵120.00", "4": "Dec 14, 2026", "5": "https://isp.example/demo/portal"}
+        assert tw.messages[templated["provider_id"]]["body"] == \
+            "Hello -, invoice INV-000123 for GH₵120.00 is due on Dec 14, 2026. Pay: https://isp.example/demo/portal"
+        assert second.one("Body") == "Karibu" and "ContentSid" not in second.form
+
+
 def test_slow_gateway_does_not_stall_the_others() -> None:
     """While sends wait on a slow gateway, other sends complete at once; the slow ones time out, retryable."""
     with FakeTwilio() as tw, FakeGateway() as slow:

@@ -103,6 +103,44 @@ def test_twilio_parses_and_rejects() -> None:
     assert parse_twilio({"account_sid": SID, "messaging_service_sid": MG, "from_number": "AcmeNet"}, token)
 
 
+HX = "HX" + "0123456789abcdef" * 2
+
+
+def bad(settings: dict[str, Any]) -> tuple[str, str]:
+    with pytest.raises(ValidationError) as e:
+        parse_twilio(settings, {"auth_token": "tok"})
+    return e.value.field, e.value.message
+
+
+def test_whatsapp_templates_parse_and_are_refused_naming_where() -> None:
+    """``whatsapp_templates`` maps message kinds to a Content SID and placeholder expressions, each checked as a
+    template of its kind would be: a bad kind, SID, shape or expression is refused with where it is."""
+    ok: dict[str, Any] = {"account_sid": SID, "whatsapp_from": "+14155238886"}
+    s = parse_twilio({**ok, "whatsapp_templates": {"invoice.issued": {
+        "content_sid": HX, "variables": {"1": "{{ customer.first_name }}", "2": "{{ invoice.total }}"}}}},
+        {"auth_token": "tok"})
+    t = s.whatsapp_templates["invoice.issued"]
+    assert (t.content_sid, t.variables) == (HX, (("1", "{{ customer.first_name }}"), ("2", "{{ invoice.total }}")))
+    assert public_settings(s)["whatsapp_templates"] == {"invoice.issued": {
+        "content_sid": HX, "variables": {"1": "{{ customer.first_name }}", "2": "{{ invoice.total }}"}}}
+    assert parse_twilio({**ok, "whatsapp_templates": {"otp.code": {"content_sid": HX}}},
+                        {"auth_token": "t"}).whatsapp_templates["otp.code"].variables == ()
+    wt = "whatsapp_templates"
+    assert bad({**ok, wt: ["x"]})[0] == wt
+    assert bad({**ok, wt: {"no.such.kind": {"content_sid": HX}}})[0] == wt
+    assert bad({**ok, wt: {"invoice.issued": {"content_sid": "HX12"}}})[0] == f"{wt}.invoice.issued.content_sid"
+    assert bad({**ok, wt: {"invoice.issued": {"content_sid": HX, "body": "x"}}})[0] == f"{wt}.invoice.issued"
+    assert bad({**ok, wt: {"invoice.issued": {"content_sid": HX, "variables": ["a"]}}})[0] == \
+        f"{wt}.invoice.issued.variables"
+    field, message = bad({**ok, wt: {"invoice.issued": {"content_sid": HX, "variables": {"1": "{{ balance }}"}}}})
+    assert field == f"{wt}.invoice.issued.variables.1" and "unknown variable 'balance'" in message
+    field, message = bad({**ok, wt: {"invoice.issued": {"content_sid": HX, "variables": {"1": "{{ invoice.total"}}}})
+    assert field == f"{wt}.invoice.issued.variables.1" and "line 1" in message
+    many = {str(i): "{{ org.name }}" for i in range(101)}
+    assert bad({**ok, wt: {"invoice.issued": {"content_sid": HX, "variables": many}}})[0] == \
+        f"{wt}.invoice.issued.variables"
+
+
 def test_parse_sms_settings_dispatches() -> None:
     """``provider`` picks the parser; anything else is refused on ``provider``."""
     assert isinstance(parse_sms_settings(GENERIC, {"token": "t"}), GenericSettings)
