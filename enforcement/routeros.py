@@ -286,12 +286,15 @@ def error_status(e: RouterError) -> RouterStatus:
 ACTIVE_MENUS = (("/ppp/active", "name"), ("/ip/hotspot/active", "user"))
 
 
-def remove_active_api(api: Api, username: str) -> int:
-    """Remove ``username``'s PPP and hotspot sessions; how many were removed."""
+def remove_active_api(api: Api, username: str, address: str | None = None) -> int:
+    """Remove ``username``'s PPP and hotspot sessions, only the one at ``address`` (the session's
+    Framed-IP-Address, the entry's ``address`` in both menus) when it is known, so a login with
+    several sessions keeps the others; how many were removed."""
     removed = 0
+    where = [f"?=address={address}"] if address else []
     for menu, key in ACTIVE_MENUS:
         try:
-            rows = list(api.rawCmd(f"{menu}/print", "=.proplist=.id", f"?={key}={username}"))
+            rows = list(api.rawCmd(f"{menu}/print", "=.proplist=.id", f"?={key}={username}", *where))
         except TrapError as e:
             if "no such command" in str(e):  # no hotspot on this router
                 continue
@@ -312,9 +315,11 @@ def remove_active_many_api(api: Api, usernames: Iterable[str]) -> dict[str, int]
 
 
 def remove_active(access: RouterAccess, username: str, timeouts: Timeouts,
-                  tls_context: ssl.SSLContext | None = None, sockets: _Sockets | None = None) -> int:
-    """Disconnect a login through the API (the CoA fallback); sessions removed."""
-    return call(access, timeouts, remove_active_api, username, tls_context=tls_context, sockets=sockets)
+                  tls_context: ssl.SSLContext | None = None, sockets: _Sockets | None = None,
+                  address: str | None = None) -> int:
+    """Disconnect a login's sessions, or its one at ``address``, through the API (the CoA fallback);
+    sessions removed."""
+    return call(access, timeouts, remove_active_api, username, address, tls_context=tls_context, sockets=sockets)
 
 
 def apply(access: RouterAccess, steps: Plan, timeouts: Timeouts, dry_run: bool = False,
@@ -372,10 +377,11 @@ class RouterPool:
         d.addBoth(stamp)
         return d
 
-    def remove_active(self, access: RouterAccess, username: str) -> defer.Deferred[int]:
-        """Remove ``username``'s sessions (``/ppp/active``, ``/ip/hotspot/active``); fires with the count,
-        or fails with RouterError."""
-        return self._submit(access, remove_active, access, username, self.timeouts, self._tls, self._sockets)
+    def remove_active(self, access: RouterAccess, username: str, address: str | None = None) -> defer.Deferred[int]:
+        """Remove ``username``'s sessions (``/ppp/active``, ``/ip/hotspot/active``), or only its one at
+        ``address``; fires with the count, or fails with RouterError."""
+        return self._submit(access, remove_active, access, username, self.timeouts, self._tls, self._sockets,
+                            address)
 
     def remove_active_many(self, access: RouterAccess, usernames: Iterable[str]) -> defer.Deferred[dict[str, int]]:
         """Several logins' sessions over one connection (a burst of fallbacks to one router):

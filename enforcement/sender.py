@@ -16,8 +16,9 @@ Outcomes:
   our accounting session row is closed (the NAS no longer has it).
 - NAK for another reason, or no answer within the bounded retransmissions:
   a Disconnect falls back to the RouterOS API when the NAS has credentials
-  (``fallback``: the user's /ppp/active and /ip/hotspot/active entries
-  removed), else it failed; a CoA is followed by a Disconnect of the same
+  (``fallback``: the user's /ppp/active and /ip/hotspot/active entry at the
+  session's Framed-IP-Address removed, or all the user's entries when the
+  session's address is unknown), else it failed; a CoA is followed by a Disconnect of the same
   session (cause ``coa.nak``), so the customer reconnects at the new rate.
 """
 from __future__ import annotations
@@ -68,8 +69,9 @@ class DynAuth(Protocol):
 class Routers(Protocol):
     """What the sender asks of routers' RouterOS APIs (:class:`enforcement.service.RouterTasks`)."""
 
-    def remove_user_sessions(self, nas: Nas, username: str) -> defer.Deferred[int]:
-        """Remove the user's /ppp/active and /ip/hotspot/active entries; how many."""
+    def remove_user_sessions(self, nas: Nas, username: str, address: str | None = None) -> defer.Deferred[int]:
+        """Remove the user's /ppp/active and /ip/hotspot/active entries, only the one at ``address``
+        when given; how many."""
 
     def sync_profiles(self, nas: Nas) -> defer.Deferred[str]:
         """Make the router's aaad-* PPP and hotspot profiles the org's; what changed, in words."""
@@ -288,7 +290,8 @@ class ActionSender:
             if r.outcome == "timeout":
                 self.routers.check_status(nas)
             if self.api_fallback:
-                d = self.routers.remove_user_sessions(nas, a.username)
+                # only this session when its address is known: the login's other sessions stay up
+                d = self.routers.remove_user_sessions(nas, a.username, a.framed_ip)
                 d.addCallback(lambda n: self._finish(a, q.Outcome(
                     a.id, "done", "fallback", r.attempts, f"{why}; removed {n} session(s) through the RouterOS API",
                     r.error_cause, rtt, fallback="api"), sent_at))

@@ -44,8 +44,8 @@ class RouterTasks:
             raise RouterError("login", f"NAS {nas.name} has no RouterOS API credentials")
         return access
 
-    def remove_user_sessions(self, nas: Nas, username: str) -> defer.Deferred[int]:
-        return defer.maybeDeferred(lambda: self.pool.remove_active(self._access(nas), username))
+    def remove_user_sessions(self, nas: Nas, username: str, address: str | None = None) -> defer.Deferred[int]:
+        return defer.maybeDeferred(lambda: self.pool.remove_active(self._access(nas), username, address))
 
     @defer.inlineCallbacks
     def sync_profiles(self, nas: Nas):  # type: ignore[no-untyped-def]

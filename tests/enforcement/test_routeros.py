@@ -142,6 +142,22 @@ def test_remove_active(fake: FakeRouterOS) -> None:
     assert [s.command for s in fake.writes()] == ["/ppp/active/remove"] * 2 + ["/ip/hotspot/active/remove"]
 
 
+def test_remove_active_at_an_address_removes_that_session_only(fake: FakeRouterOS) -> None:
+    """With the session's address, only the login's entry there goes (PPP or hotspot); its other sessions
+    and another login at that address stay."""
+    fake.seed("/ppp/active", name="alice", address="10.0.0.2")
+    fake.seed("/ppp/active", name="alice", address="10.0.0.4")
+    fake.seed("/ppp/active", name="bob", address="10.0.0.9")
+    fake.seed("/ip/hotspot/active", user="alice", address="10.5.0.2")
+    fake.seed("/ip/hotspot/active", user="carol", address="10.0.0.4")
+    assert routeros.remove_active(access(fake), "alice", FAST, address="10.0.0.4") == 1
+    assert [(r["name"], r["address"]) for r in fake.table("/ppp/active")] == [
+        ("alice", "10.0.0.2"), ("bob", "10.0.0.9")]
+    assert routeros.remove_active(access(fake), "alice", FAST, address="10.5.0.2") == 1
+    assert [r["user"] for r in fake.table("/ip/hotspot/active")] == ["carol"]
+    assert routeros.remove_active(access(fake), "alice", FAST, address="10.0.0.77") == 0   # gone already
+
+
 def test_remove_active_refused_and_unreachable(fake: FakeRouterOS) -> None:
     """A refused remove and an unreachable router raise RouterError with their kind."""
     fake.seed("/ppp/active", name="alice")

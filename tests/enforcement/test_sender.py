@@ -49,10 +49,12 @@ class FakeRouters:
     def __init__(self, fail: bool = False) -> None:
         self.calls: list[tuple[str, str]] = []
         self.checked: list[str] = []
+        self.addresses: list[str | None] = []
         self.fail = fail
 
-    def remove_user_sessions(self, nas: Nas, username: str) -> defer.Deferred[int]:
+    def remove_user_sessions(self, nas: Nas, username: str, address: str | None = None) -> defer.Deferred[int]:
         self.calls.append((nas.name, username))
+        self.addresses.append(address)
         return defer.fail(RuntimeError("connection refused")) if self.fail else defer.succeed(2)
 
     def sync_profiles(self, nas: Nas) -> defer.Deferred[str]:
@@ -142,8 +144,26 @@ def test_timeout_falls_back_to_the_router_api(engine: Any, box: Any, w: LoginWri
     [a] = queued(engine)
     assert (a.state, a.outcome, a.fallback, a.attempts) == ("done", "fallback", "api", 4)
     assert "removed 2 session(s)" in a.detail
-    assert fb.calls == [("isp-r1", "alice")]
+    assert fb.calls == [("isp-r1", "alice")] and fb.addresses == [None]     # no address known: all alice's
     assert fb.checked == ["isp-r1"], "a router that timed out gets a status check"
+
+
+def test_the_fallback_removes_only_the_session_at_its_address(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A login with two sessions: each session's fallback names its own Framed-IP-Address, so removing one
+    through the API leaves the other."""
+    ids = setup(engine, box, w)
+    deliver(engine)
+    with_api(engine, box)
+    open_session(engine, ids, "alice", "s-1", ip="10.0.0.2")
+    open_session(engine, ids, "alice", "s-2", ip="10.0.0.4")
+    suspend(engine, w, ids)
+    fb = FakeRouters()
+    s, client, clock, _ = make(engine, box, routers=fb)
+    s.start()
+    for c in client.calls:
+        c[3].callback(NAK)
+    clock.advance(0)
+    assert sorted(a for a in fb.addresses if a) == ["10.0.0.2", "10.0.0.4"] and len(fb.addresses) == 2
 
 
 def test_failed_fallback_and_no_credentials_fail(engine: Any, box: Any, w: LoginWriter) -> None:
