@@ -64,7 +64,7 @@ def cmd_provision(args: argparse.Namespace) -> int:
     conf = ctx.conf
     settings = provision.settings_from(conf, radius_address(conf, args.radius_address), args.proxy_port,
                                        hotspot=args.hotspot, hotspot_directory=args.hotspot_dir,
-                                       hotspot_hosts=args.walled_garden or ())
+                                       hotspot_hosts=args.walled_garden or (), hotspot_profile=args.hotspot_profile)
     if not conf.web.public_url:
         print(f"aaad: warning: [web] public_url is not set; the walled garden will redirect to "
               f"{settings.public_url}, which the router's customers cannot reach", file=sys.stderr)
@@ -136,6 +136,10 @@ def register(sub: Any) -> None:
                         "(/tool fetch) into --hotspot-dir, and the portal's host joins the hotspot walled garden")
     p.add_argument("--hotspot-dir", default="hotspot",
                    help="the hotspot server profile's html-directory on the router (default hotspot)")
+    p.add_argument("--hotspot-profile", default="hsprof1",
+                   help="with --hotspot, the hotspot server profile set to use aaad for RADIUS authentication "
+                        "and accounting with --hotspot-dir as its pages (default hsprof1, the one /ip hotspot "
+                        "setup makes; added if missing: then point your hotspot server at it)")
     p.add_argument("--walled-garden", action="append", metavar="HOST",
                    help="with --hotspot, another host devices may reach before login besides the portal's "
                         "(e.g. the payment gateway's checkout; repeatable; hosts no longer given are removed)")

@@ -39,10 +39,14 @@ the list aaad's policy puts walled-garden logins in; ``P`` is the proxy port,
     /ip proxy access add action=deny redirect-to=<public_url>/<org>/portal/suspended
         comment="aaad: walled garden: suspension page"
 
-With ``--hotspot`` (``ProvisionSettings.hotspot``) the org's hotspot login pages are installed
-too (``D`` is the hotspot HTML directory, ``hotspot`` by default; the files are
-:data:`aaad.urls.HOTSPOT_FILES`, served by aaad's portal at :func:`aaad.urls.hotspot_file_url`)::
+With ``--hotspot`` (``ProvisionSettings.hotspot``) the hotspot server profile ``S`` asks aaad
+(``hsprof1`` by default, the one ``/ip hotspot setup`` makes; added if missing) and the org's
+hotspot login pages are installed too (``D`` is the hotspot HTML directory, ``hotspot`` by
+default; the files are :data:`aaad.urls.HOTSPOT_FILES`, served by aaad's portal at
+:func:`aaad.urls.hotspot_file_url`)::
 
+    /ip hotspot profile set [find name=S] use-radius=yes radius-accounting=yes
+        radius-interim-update=5m html-directory=D
     /ip hotspot walled-garden add dst-host=H action=allow comment="aaad: hotspot: H"
     /ip hotspot walled-garden ip add dst-host=H action=accept comment="aaad: hotspot: H"
         (dst-address=H when H is an address; the same for each extra host given,
@@ -56,8 +60,9 @@ script (:func:`script`, for a router without API credentials) appends them: put 
 
 A fetch is sent on every run (the router cannot say whether its copy is the current one), so a run
 with ``--hotspot`` always reports those as changes.  The hotspot server itself (interface, address
-pool, a server profile with ``use-radius=yes`` and ``html-directory=D``) is the operator's, made with
-``/ip hotspot setup``.
+pool, which server profile it uses) is the operator's, made with ``/ip hotspot setup``; the
+profile's login methods (``login-by``) are left as they are: the pages do HTTP CHAP, and HTTP PAP
+when the router offers no CHAP challenge.
 
 Why a redirect through the router's web proxy rather than a dst-nat to the
 portal: a dst-nat only changes the address, so the portal would receive
@@ -98,7 +103,8 @@ PPP_PROFILE = "/ppp/profile"
 HOTSPOT_PROFILE = "/ip/hotspot/user/profile"
 
 #: Attributes compared as durations (``300``, ``5m``, ``00:05:00`` are equal).
-DURATION_KEYS = frozenset({"session-timeout", "interim-update", "idle-timeout", "keepalive-timeout"})
+DURATION_KEYS = frozenset({"session-timeout", "interim-update", "idle-timeout", "keepalive-timeout",
+                           "radius-interim-update"})
 #: Attributes compared as unordered comma-separated sets.
 SET_KEYS = frozenset({"service"})
 #: Attributes masked in printed commands unless asked.
@@ -229,6 +235,7 @@ class ProvisionSettings:
     interim_update: int = 300           # /ppp/aaa interim-update, seconds
     hotspot: bool = False               # install the org's hotspot login pages and their walled garden
     hotspot_directory: str = "hotspot"  # the hotspot server profile's html-directory
+    hotspot_profile: str = "hsprof1"    # the hotspot server profile set to use aaad (made if missing)
     hotspot_hosts: tuple[str, ...] = ()  # walled-garden hosts besides the portal's (a gateway's checkout)
 
 
@@ -248,7 +255,8 @@ def default_radius_address(conf: Any) -> str | None:
 
 
 def settings_from(conf: Any, radius_address: str, proxy_port: int = 8080, hotspot: bool = False,
-                  hotspot_directory: str = "hotspot", hotspot_hosts: Iterable[str] = ()) -> ProvisionSettings:
+                  hotspot_directory: str = "hotspot", hotspot_hosts: Iterable[str] = (),
+                  hotspot_profile: str = "hsprof1") -> ProvisionSettings:
     """The provisioning settings of a config (``aaad nas provision`` and the API)."""
     return ProvisionSettings(
         radius_address=radius_address,
@@ -260,7 +268,8 @@ def settings_from(conf: Any, radius_address: str, proxy_port: int = 8080, hotspo
         interim_update=conf.accounting.default_interim,
         hotspot=hotspot,
         hotspot_directory=hotspot_directory.strip("/") or "hotspot",
-        hotspot_hosts=tuple(dict.fromkeys(h.strip() for h in hotspot_hosts if h.strip())))
+        hotspot_hosts=tuple(dict.fromkeys(h.strip() for h in hotspot_hosts if h.strip())),
+        hotspot_profile=hotspot_profile.strip() or "hsprof1")
 
 
 def router_profile_name(profile_name: str) -> str:
@@ -333,16 +342,21 @@ def walled_garden_steps(org_slug: str, settings: ProvisionSettings) -> list[Step
 
 
 HOTSPOT_COMMENT = f"{MANAGED}: hotspot: "
+HOTSPOT_SERVER_PROFILE = "/ip/hotspot/profile"
 WALLED_GARDEN = "/ip/hotspot/walled-garden"
 WALLED_GARDEN_IP = "/ip/hotspot/walled-garden/ip"
 
 
 def hotspot_steps(org_slug: str, settings: ProvisionSettings) -> list[Step | Prune | Fetch]:
-    """The walled garden the hotspot pages' links need (the portal's host and any extra hosts; hosts
-    no longer wanted pruned) and the fetch of each page."""
+    """The hotspot server profile asking aaad (RADIUS authentication and accounting, the pages'
+    directory), the walled garden the hotspot pages' links need (the portal's host and any extra
+    hosts; hosts no longer wanted pruned) and the fetch of each page."""
     portal = urllib.parse.urlsplit(settings.public_url).hostname or ""
     hosts = list(dict.fromkeys([portal, *settings.hotspot_hosts]))
-    steps: list[Step | Prune | Fetch] = []
+    steps: list[Step | Prune | Fetch] = [Step(HOTSPOT_SERVER_PROFILE, {"name": settings.hotspot_profile}, {
+        "use-radius": "yes", "radius-accounting": "yes",
+        "radius-interim-update": duration(settings.interim_update),
+        "html-directory": settings.hotspot_directory})]
     for host in hosts:
         try:
             ipaddress.ip_address(host)

@@ -179,7 +179,7 @@ def _fresh_tables() -> dict[str, list[dict[str, str]]]:
          "default": "true"},
     ]
     tables["/ip/hotspot/user/profile"] = [{".id": "*0", "name": "default", "shared-users": "1", "default": "true"}]
-    tables["/ip/hotspot/profile"] = [{".id": "*1", "name": "default", "use-radius": "false", "default": "true"}]
+    tables["/ip/hotspot/profile"] = [{".id": "*FFFFFFFD", "name": "default", "use-radius": "false", "default": "true"}]
     return tables
 
 

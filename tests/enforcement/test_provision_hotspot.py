@@ -84,6 +84,30 @@ def test_plan_with_hotspot_fetches_every_page_and_opens_the_portal() -> None:
     assert next(s for s in by_ip if isinstance(s, Fetch)).dst_path == "flash/hotspot/login.html"
 
 
+def test_the_hotspot_server_profile_is_set_to_ask_aaad(fake: FakeRouterOS, files: Files) -> None:
+    """The server profile /ip hotspot setup made (use-radius=false) is set to use RADIUS for authentication and
+    accounting with the pages' directory; its other settings (login-by) stay; a second run sends nothing to it;
+    a named profile that does not exist is added."""
+    fake.seed("/ip/hotspot/profile", name="hsprof1", use_radius="false", login_by="cookie,http-chap",
+              html_directory="flash/hotspot", radius_interim_update="received")
+    settings = replace(HOTSPOT, public_url=files.url)
+    first = routeros.apply(access(fake), provision.plan(nas(), "acme", [GOLD], settings), TIMEOUTS)
+    assert first.ok, first.errors
+    prof = {r["name"]: r for r in fake.table("/ip/hotspot/profile")}
+    assert {k: prof["hsprof1"][k] for k in ("use-radius", "radius-accounting", "radius-interim-update",
+                                             "html-directory", "login-by")} == {
+        "use-radius": "true", "radius-accounting": "true", "radius-interim-update": "5m", "html-directory": "hotspot",
+        "login-by": "cookie,http-chap"}
+    assert prof["default"]["use-radius"] == "false"     # the router's own default profile: untouched
+    fake.clear_received()
+    second = routeros.apply(access(fake), provision.plan(nas(), "acme", [GOLD], settings), TIMEOUTS)
+    assert second.ok and not [c for c in second.commands if c.menu == "/ip/hotspot/profile"]
+    named = replace(settings, hotspot_profile="aaad-hs")
+    assert routeros.apply(access(fake), provision.plan(nas(), "acme", [GOLD], named), TIMEOUTS).ok
+    assert {r["name"]: r.get("use-radius") for r in fake.table("/ip/hotspot/profile")} == {
+        "default": "false", "hsprof1": "true", "aaad-hs": "true"}
+
+
 def test_script_lists_the_fetches_in_terminal_syntax() -> None:
     """Without API credentials the script shows each /tool fetch as an operator would type it."""
     lines = [c.cli() for c in provision.script(provision.plan(nas(), "acme", [GOLD], HOTSPOT))]

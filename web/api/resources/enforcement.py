@@ -103,6 +103,10 @@ class ProvisionIn(In):
                                              "run) and the portal's host in the hotspot walled garden.")
     hotspot_dir: str = Field("hotspot", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$",
                              description="The hotspot server profile's html-directory on the router.")
+    hotspot_profile: str = Field("hsprof1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                                 description="With hotspot, the hotspot server profile set to use RADIUS (aaad) "
+                                             "for authentication and accounting, with hotspot_dir as its pages; "
+                                             "added if missing (hsprof1 is the one /ip hotspot setup makes).")
     walled_garden: list[Annotated[str, Field(min_length=1, max_length=253, pattern=HOST)]] = Field(
         [], max_length=50, description="With hotspot, hosts devices may reach before login besides the "
                                        "portal's (e.g. the payment gateway's checkout); hosts no longer given "
@@ -243,7 +247,8 @@ async def provision_nas(call: Call, path: RouterPath, body: ProvisionIn) -> Prov
         raise ValidationError("radius_address", "cannot tell which address the router reaches aaad's RADIUS "
                                                 "at ([radius] address is a wildcard): give it")
     settings = provision.settings_from(conf, address, body.proxy_port, hotspot=body.hotspot,
-                                       hotspot_directory=body.hotspot_dir, hotspot_hosts=body.walled_garden)
+                                       hotspot_directory=body.hotspot_dir, hotspot_hosts=body.walled_garden,
+                                       hotspot_profile=body.hotspot_profile)
     warnings = [] if conf.web.public_url else [
         f"[web] public_url is not set: the walled garden redirects to {settings.public_url}, which the "
         "router's customers may not reach"]
