@@ -35,6 +35,7 @@ from twisted.logger import Logger
 from aaad import nas as nas_store
 from aaad.clock import utcnow
 from aaad.nas import Nas
+from aaad.pacing import TokenBucket
 from aaad.timer import Timer
 from enforcement import actions as q
 from enforcement.coa import SESSION_NOT_FOUND, ClientStopped, Result, Target, identity_attrs
@@ -109,9 +110,7 @@ class ActionSender:
         # Pacing (a token bucket over all NAS): a mass event's thousands of requests are spread
         # so RADIUS keeps its latency; 0 sends as fast as the in-flight caps allow.
         self.max_rate = max_rate
-        self._burst = max(1.0, max_rate * 0.02)
-        self._tokens = self._burst
-        self._refilled = clock.seconds()
+        self._bucket = TokenBucket(clock, max_rate, 0.02)
         self._drain_call: Any = None
         self._draining = False
         self._drain_again = False
@@ -205,11 +204,6 @@ class ActionSender:
         if self._drain_call is not None and self._drain_call.active():
             self._drain_call.cancel()
         self._drain_call = None
-        rate = self.max_rate
-        if rate:
-            now = self.clock.seconds()
-            self._tokens = min(self._burst, self._tokens + (now - self._refilled) * rate)
-            self._refilled = now
         sent = True
         while sent:
             sent = False
@@ -219,12 +213,11 @@ class ActionSender:
                     continue
                 if self._busy.get(nas_id, 0) >= self.per_nas:
                     continue
-                if rate and self._tokens < 0.999:   # clock floats: 0.0999999 s is a whole token
-                    # at least 1 ms: a float shy of a whole token must not spin on a due call
-                    self._drain_call = self.clock.callLater(max(0.001, (0.999 - self._tokens) / rate), self._drain)
+                wait = self._bucket.take()
+                if wait:
+                    self._drain_call = self.clock.callLater(wait, self._drain)
                     return
                 a, nas = waiting.popleft()
-                self._tokens -= 1
                 self._send(a, nas)
                 sent = True
 

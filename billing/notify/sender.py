@@ -24,6 +24,7 @@ from twisted.logger import Logger
 from aaad.clock import utcnow
 from aaad.crypto import SecretBox
 from aaad.faults import fault_point
+from aaad.pacing import TokenBucket
 from aaad.timer import Timer
 from billing import documents
 from billing import settings as billing_settings
@@ -158,9 +159,7 @@ class MessageSender:
         # Pacing (a token bucket over all channels): 10,000 reminders are spread so RADIUS keeps its
         # latency; 0 sends as fast as the per-channel caps allow.
         self.max_rate = max_rate
-        self._burst = max(1.0, max_rate * 0.05)
-        self._tokens = self._burst
-        self._refilled = clock.seconds()
+        self._bucket = TokenBucket(clock, max_rate, 0.05)
         self._drain_call: Any = None
         self._more = False                  # the last pump filled its batch: more rows may be due
         from aaad.metrics import Stats
@@ -224,17 +223,12 @@ class MessageSender:
         if self._drain_call is not None and self._drain_call.active():
             self._drain_call.cancel()
         self._drain_call = None
-        rate = self.max_rate
-        if rate:
-            now = self.clock.seconds()
-            self._tokens = min(self._burst, self._tokens + (now - self._refilled) * rate)
-            self._refilled = now
         for channel, waiting in self._waiting.items():
             while waiting and self._busy.get(channel, 0) < self.per_channel:
-                if rate and self._tokens < 0.999:
-                    self._drain_call = self.clock.callLater(max(0.001, (0.999 - self._tokens) / rate), self._drain)
+                wait = self._bucket.take()
+                if wait:
+                    self._drain_call = self.clock.callLater(wait, self._drain)
                     return
-                self._tokens -= 1
                 d = waiting.pop(0)
                 self._busy[channel] = self._busy.get(channel, 0) + 1
                 sending = self._send(d)
