@@ -502,22 +502,27 @@ def test_background_only_batches_run_nicer_others_at_the_threads_own_priority(we
     assert outcome(after) == base
 
 
+def in_turn(r: QueueReactor, w: Writer, *ops: tuple[bool, Callable[[Any], Any]]) -> list[Any]:
+    """Start ``w``, run each (background?, fn) alone, one after the other, stop it; their outcomes."""
+    w.start()
+    out = []
+    for background, fn in ops:
+        d = w.run_background(fn) if background else w.run(fn)
+        r.run_until(lambda: d.called)  # noqa: B023  (called at once, in this iteration)
+        out.append(outcome(d))
+    stopped = w.stop(timeout=10)
+    r.run_until(lambda: stopped.called)
+    return out
+
+
 def test_background_only_batches_run_sched_idle_by_default(wengine: Any) -> None:
     """By default a background-only batch runs under SCHED_IDLE (a RADIUS request that arrives
     preempts it at once), and the next batch someone waits on is back under SCHED_OTHER."""
     import os
     needs_root_sched()
     r = QueueReactor()
-    w = Writer(wengine, r, background_nice=10)
-    w.start()
-    bg = w.run_background(own_policy)
-    r.run_until(lambda: bg.called)
-    fg = w.run(own_policy)
-    r.run_until(lambda: fg.called)
-    stopped = w.stop(timeout=10)
-    r.run_until(lambda: stopped.called)
-    assert outcome(bg) == os.SCHED_IDLE
-    assert outcome(fg) == os.SCHED_OTHER
+    got = in_turn(r, Writer(wengine, r, background_nice=10), (True, own_policy), (False, own_policy))
+    assert got == [os.SCHED_IDLE, os.SCHED_OTHER]
 
 
 def test_a_waited_on_write_raises_a_running_background_batch_at_once(wengine: Any) -> None:
@@ -574,18 +579,10 @@ def test_a_background_batch_taken_while_a_waited_on_write_is_queued_runs_at_full
 
 
 def test_background_priority_off_at_zero(wengine: Any) -> None:
-    r = QueueReactor()
-    w = Writer(wengine, r, background_nice=0)
-    w.start()
-    d = w.run_background(own_nice)
-    r.run_until(lambda: d.called)
-    p = w.run_background(own_policy)
-    r.run_until(lambda: p.called)
-    stopped = w.stop(timeout=10)
-    r.run_until(lambda: stopped.called)
     import os
-    assert outcome(d) == os.getpriority(os.PRIO_PROCESS, 0)
-    assert outcome(p) == os.sched_getscheduler(0)
+    r = QueueReactor()
+    got = in_turn(r, Writer(wengine, r, background_nice=0), (True, own_nice), (True, own_policy))
+    assert got == [os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0)]
 
 
 def test_read_threads_run_nicer(tmp_path: Any) -> None:
