@@ -333,7 +333,14 @@ class _ThreadPriority:
 
     def set(self, low: bool) -> None:
         if self.on and low != self.low:
-            self._apply(low)
+            try:
+                self._apply(low)
+            except OSError as e:   # never fail a write (or the writer thread) over its priority
+                self.on = False
+                with contextlib.suppress(OSError):
+                    self._apply(False)
+                log.warn("database writer: background priority off ({err})", err=e)
+                return
             self.low = low
 
 
@@ -359,8 +366,8 @@ class Writer:
     to the reactor the moment a RADIUS request arrives instead of after the
     writer's time slice.  Nice +10 still left the auth log's SQLite work
     holding the core for a few ms at a time: open-loop PAP p99 at 19,000/s
-    was 2.2-2.6 ms against FreeRADIUS's 1.6; under SCHED_IDLE it was
-    1.2-1.4 ms against 1.3.  Any other batch runs at the thread's own
+    was 2.2-2.6 ms against FreeRADIUS's 1.6-1.7; under SCHED_IDLE 1.1-2.0
+    (median 1.3) against 1.1-1.4.  Any other batch runs at the thread's own
     priority: accounting, billing and events are answered only after their
     commit and keep their full share.  A write of that kind queued while a
     background batch runs raises the thread back at once (the batch holds

@@ -600,3 +600,18 @@ def test_read_threads_run_nicer(tmp_path: Any) -> None:
     finally:
         d.pool.stop()
     assert outcome(got) == min(os.getpriority(os.PRIO_PROCESS, 0) + 3, 19)
+
+
+def test_a_priority_switch_that_fails_later_turns_it_off_and_fails_no_write(monkeypatch: Any) -> None:
+    """Should switching the thread's priority fail after start (a capability dropped), the switch is off
+    from then on and neither the write nor the writer thread fails."""
+    import os
+    prio = dbmod._ThreadPriority(0)        # off: nothing to switch
+    prio.set(True)
+    assert (prio.on, prio.low) == (False, False)
+    prio = dbmod._ThreadPriority(5, dbmod.NICE)
+    if not prio.on:
+        pytest.skip("no per-thread priority to switch here")
+    monkeypatch.setattr(os, "setpriority", lambda *a: (_ for _ in ()).throw(PermissionError(1, "denied")))
+    prio.set(True)
+    assert (prio.on, prio.low) == (False, False)
