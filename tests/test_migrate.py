@@ -90,3 +90,20 @@ def test_app_migrates_the_packages_it_composes() -> None:
     from aaad import app
     assert app.migrating() == migrate.PACKAGES
     assert [p.migrations for p in app.PACKAGES] == migrate.version_locations(app.migrating())
+
+
+def test_the_nas_ip_columns_go_back_down(db_url: str) -> None:
+    """e0002 and a0008 (each session's and action's NAS address) downgrade and upgrade again."""
+    from alembic import command
+    e = sync_engine(db_url)
+    try:
+        migrate.upgrade(e)
+        cfg = migrate.alembic_config(e)
+        command.downgrade(cfg, "e0001")
+        command.downgrade(cfg, "a0007")
+        cols = lambda t: {c["name"] for c in sa.inspect(e).get_columns(t)}  # noqa: E731
+        assert "nas_ip" not in cols("acct_sessions") and "nas_ip" not in cols("enforcement_actions")
+        migrate.upgrade(e)
+        assert "nas_ip" in cols("acct_sessions") and "nas_ip" in cols("enforcement_actions")
+    finally:
+        e.dispose()

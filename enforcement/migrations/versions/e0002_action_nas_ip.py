@@ -19,4 +19,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_column('enforcement_actions', 'nas_ip')
+    with op.batch_alter_table('enforcement_actions', schema=None) as batch_op:
+        batch_op.drop_column('nas_ip')
