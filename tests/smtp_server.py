@@ -103,6 +103,10 @@ class _Handler:
         envelope.mail_options.extend(mail_options)
         return "250 OK"
 
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        self.server.quits += 1
+        return "221 Bye"
+
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,  # noqa: N802
                           address: str, rcpt_options: list[str]) -> str:
         if address in self.server.reject:
@@ -155,6 +159,7 @@ class SmtpServer:
         self.mail_from: list[tuple[str, bool]] = []
         self.auth_attempts: list[tuple[str, str, bool]] = []     # (mechanism, login, accepted)
         self.connections = 0
+        self.quits = 0                   # QUITs received (a client closing politely)
         self.port = 0
         self._arrived = threading.Condition()
         self._dir = Path(tempfile.mkdtemp(prefix="aaad-smtp-"))

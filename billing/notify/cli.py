@@ -852,8 +852,9 @@ reads the value from the terminal without echo (or one line of standard input).
 
 Providers, their settings and [secrets]:
   email     smtp: host, port, security (starttls | tls | none), username,
-            from_address, reply_to, timeout, verify_tls, ca_file, helo_name
-            [password]
+            from_address, reply_to, timeout, verify_tls, ca_file, helo_name,
+            keep_open (seconds a connection waits for the next message,
+            default 5; 0: one connection per message) [password]
   sms       generic (your own HTTP gateway): url, method (GET | POST), body
             (form | json), params (name -> template using {to} {to_local}
             {to_digits} {text} {sender} {message_id}), headers, sender, auth

@@ -54,8 +54,10 @@ SECURITIES = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 SECRET_FIELDS = ("password",)
 SETTINGS_FIELDS = ("host", "port", "security", "username", "from_address", "reply_to", "timeout",
-                   "verify_tls", "ca_file", "helo_name")
+                   "verify_tls", "ca_file", "helo_name", "keep_open")
 MAX_TIMEOUT = 600.0
+#: Most seconds a connection may wait for the next message (RFC 5321 servers wait 5 minutes).
+MAX_KEEP_OPEN = 120.0
 
 # Every part 7-bit clean (quoted-printable or base64 where needed), CRLF line ends: the message passes
 # any relay, 8BITMIME or not.
@@ -80,6 +82,7 @@ class SmtpSettings:
     verify_tls: bool = True
     ca_file: str | None = None            # PEM bundle trusted instead of the system's roots
     helo_name: str = ""                   # the name in EHLO; "" = this machine's FQDN
+    keep_open: float = 5.0                # seconds a connection waits for the next message (0: one per message)
 
     @property
     def domain(self) -> str:
@@ -160,16 +163,22 @@ def parse_settings(settings: dict[str, Any], secrets: dict[str, Any]) -> SmtpSet
     if not isinstance(helo_name, str) or (helo_name and not _valid_host(helo_name)):
         raise ValidationError("helo_name", "must be a host name")
 
+    keep_open = settings.get("keep_open", 5.0)
+    if isinstance(keep_open, bool) or not isinstance(keep_open, int | float) or not math.isfinite(keep_open) \
+            or not 0 <= keep_open <= MAX_KEEP_OPEN:
+        raise ValidationError("keep_open", f"must be a number of seconds from 0 (a connection per message) to "
+                                           f"{MAX_KEEP_OPEN:g}")
+
     return SmtpSettings(host=host, port=port, security=security, username=username, password=password,
                         from_address=from_address, reply_to=reply_to, timeout=float(timeout),
-                        verify_tls=verify_tls, ca_file=ca_file, helo_name=helo_name)
+                        verify_tls=verify_tls, ca_file=ca_file, helo_name=helo_name, keep_open=float(keep_open))
 
 
 def public_settings(s: SmtpSettings) -> dict[str, Any]:
     """What the API may show: every setting but the secrets, and whether a password is set."""
     return {"host": s.host, "port": s.port, "security": s.security, "username": s.username,
             "from_address": s.from_address, "reply_to": s.reply_to, "timeout": s.timeout,
-            "verify_tls": s.verify_tls, "ca_file": s.ca_file, "helo_name": s.helo_name,
+            "verify_tls": s.verify_tls, "ca_file": s.ca_file, "helo_name": s.helo_name, "keep_open": s.keep_open,
             "has_password": bool(s.password)}
 
 
@@ -271,21 +280,126 @@ def build_message(settings: SmtpSettings, msg: Outgoing, *, domain: str, now: fl
 # -- sending ----------------------------------------------------------------------------
 
 
+@dataclass(eq=False)
+class _Job:
+    """One message on its way: what the server is told, and who waits for the outcome."""
+    message_id: str
+    body: bytes                         # LF line ends: Twisted's client writes CRLF and dot-stuffs
+    rcpt: str
+    result: defer.Deferred[Any]         # fired by Twisted's sender mixin: (numOk, addresses) or a failure
+    reply: tuple[int, bytes] = (0, b"")
+    proto: _Sender | None = None        # the connection carrying it, once it started
+
+
 class _Sender(smtp.ESMTPSender):
-    """Twisted's sender, speaking PLAIN then LOGIN (no CRAM-MD5) and keeping the DATA reply."""
+    """Twisted's sender, speaking PLAIN then LOGIN (no CRAM-MD5) and keeping the DATA reply, and sending
+    one message after another over its connection.
+
+    From the moment a message's outcome is known the connection is available to the channel (the next
+    send, made from that outcome's callbacks, finds it); after the RSET Twisted's client sends, it takes
+    the message handed over, or waits ``keep_open`` seconds for one before QUIT."""
+
+    _idle_call: Any = None
+    _parked = False                     # between messages, after the RSET: waiting for one
 
     def _registerAuthenticators(self) -> None:
         self.registerAuthenticator(smtp.PLAINAuthenticator(self.username))  # type: ignore[no-untyped-call]
         self.registerAuthenticator(smtp.LOGINAuthenticator(self.username))  # type: ignore[no-untyped-call]
 
     def sentMail(self, code: int, resp: bytes, numOk: int, addresses: Any, log: Any) -> None:  # noqa: N803
-        cast(_SenderFactory, self.factory).reply = (code, resp)
+        f = cast(_SenderFactory, self.factory)
+        if f.job is not None:
+            f.job.reply = (code, resp)
+        f.job = None
+        if f.keep_open > 0 and self not in f.channel._idle:
+            f.channel._idle.append(self)    # before the outcome's callbacks: the next send may come from them
         super().sentMail(code, resp, numOk, addresses, log)  # type: ignore[no-untyped-call]
+        # Until the next message: a late error (a timeout on RSET or QUIT) goes nowhere, not to a
+        # Deferred that already fired.
+        f.result = defer.Deferred()
+        f.result.addErrback(lambda _: None)
+
+    def smtpState_from(self, code: int, resp: bytes) -> None:  # noqa: N802
+        f = cast(_SenderFactory, self.factory)
+        self._cancel_idle()
+        job, f.pending = f.pending, None
+        if job is None:
+            if f.keep_open > 0 and self.transport is not None and self.transport.connected:
+                self.setTimeout(None)   # type: ignore[no-untyped-call]
+                self._idle_call = f.reactor.callLater(f.keep_open, self._idle_over)
+                self._parked = True
+                if self not in f.channel._idle:
+                    f.channel._idle.append(self)
+                return
+            self._forget()
+            super().smtpState_from(code, resp)  # type: ignore[no-untyped-call]   # no message: QUIT
+            return
+        self._forget()
+        job.proto = self
+        f.job = job
+        # as Twisted's factory keeps them: the From an Address, the recipients ASCII bytes
+        f.fromEmail = smtp.Address(f.from_address)  # type: ignore[no-untyped-call]
+        f.toEmail, f.file, f.result = [job.rcpt.encode("ascii")], io.BytesIO(job.body), job.result
+        f.sendFinished = False
+        self.done = 0               # the sender mixin's "this connection's message was taken"
+        super().smtpState_from(code, resp)  # type: ignore[no-untyped-call]
+
+    def take(self, job: _Job) -> None:
+        """Send ``job`` next over this connection: now if it waits, else after the RSET's reply."""
+        self._forget()
+        f = cast(_SenderFactory, self.factory)
+        f.pending = job
+        job.proto = self
+        if self._parked:
+            self.setTimeout(self.timeout)   # type: ignore[no-untyped-call]
+            self.smtpState_from(250, b"")
+
+    def _idle_over(self) -> None:
+        self._idle_call = None
+        self._parked = False
+        self._forget()
+        self.setTimeout(self.timeout)   # type: ignore[no-untyped-call]
+        self._disconnectFromServer()  # type: ignore[no-untyped-call]   # QUIT
+
+    def _cancel_idle(self) -> None:
+        if self._idle_call is not None and self._idle_call.active():
+            self._idle_call.cancel()
+        self._idle_call = None
+        self._parked = False
+
+    def _forget(self) -> None:
+        idle = cast(_SenderFactory, self.factory).channel._idle
+        if self in idle:
+            idle.remove(self)
+
+    def connectionLost(self, reason: Any = None) -> None:  # noqa: N802
+        self._cancel_idle()
+        self._forget()
+        f = cast(_SenderFactory, self.factory)
+        job, f.pending = f.pending, None
+        super().connectionLost(reason)  # type: ignore[no-untyped-call]
+        # Handed over to this connection and never started (the server went away between messages); the
+        # first message of a connection is the factory's, which reports why the connection failed.
+        if job is not None and not job.result.called and job.result is not getattr(f, "result", None):
+            job.result.errback(smtp.SMTPConnectError(  # type: ignore[no-untyped-call]
+                -1, b"the connection closed before the message was sent"))
 
 
 class _SenderFactory(smtp.ESMTPSenderFactory):
     protocol = _Sender
-    reply: tuple[int, bytes] = (0, b"")
+    job: _Job | None = None             # the message being sent
+    pending: _Job | None = None         # the message to send next
+
+    def __init__(self, channel: EmailChannel, first: _Job, **kw: Any):
+        s = channel.settings
+        super().__init__(  # type: ignore[no-untyped-call]
+            s.username.encode("utf-8") if s.username else b"", s.password.encode("utf-8") if s.username else None,
+            s.from_address, [first.rcpt], io.BytesIO(first.body), first.result, **kw)
+        self.channel = channel
+        self.reactor = channel.reactor
+        self.from_address = s.from_address
+        self.keep_open = s.keep_open
+        self.pending = first
 
 
 def _text(b: bytes | str | None) -> str:
@@ -337,8 +451,11 @@ def classify(f: Failure) -> SendError:
 class EmailChannel:
     """One org's email channel: :meth:`send` submits a message to its SMTP server, once per call.
 
+    A connection whose message is done waits ``keep_open`` seconds for the next one (after an RSET),
+    so a burst (a day's invoices, the reminders) pays for the TCP and TLS handshakes and the AUTH
+    once per connection, not once per message; sends that overlap open connections of their own.
     Twisted's own retries are off (the outbox decides when to try again); the Deferred may be
-    cancelled, which drops the connection.
+    cancelled, which drops the connection carrying it.
     """
 
     name = EMAIL
@@ -349,6 +466,8 @@ class EmailChannel:
         self._tls: Any = None
         if settings.security != "none":
             self._tls = _tls_options(settings)
+        self._idle: list[_Sender] = []       # connected, between messages, waiting for one
+        self.connections = 0                 # opened, since start (reuse shows as fewer than messages)
 
     def send(self, msg: Outgoing) -> defer.Deferred[Sent]:
         """Submit ``msg``: Sent(provider_id=Message-ID, detail=the DATA reply) or SendError."""
@@ -359,30 +478,37 @@ class EmailChannel:
         except ValueError as e:
             return defer.fail(SendError(f"cannot build the message: {e}", retryable=False))
 
-        connector: list[Any] = []          # IConnector
-        outer: defer.Deferred[Sent] = defer.Deferred(lambda _: connector[0].disconnect() if connector else None)
-        inner: defer.Deferred[Any] = defer.Deferred()
+        connector: list[Any] = []          # IConnector, for a new connection
         # Twisted's client turns LF into CRLF (and dot-stuffs) on the wire itself.
-        body = io.BytesIO(raw.replace(b"\r\n", b"\n"))
-        factory = _SenderFactory(  # type: ignore[no-untyped-call]
-            s.username.encode("utf-8") if s.username else b"",
-            s.password.encode("utf-8") if s.username else None,
-            s.from_address, [rcpt], body, inner, retries=0, timeout=s.timeout,
-            contextFactory=self._tls, heloFallback=s.security == "none" and not s.username,
-            requireAuthentication=bool(s.username), requireTransportSecurity=s.security != "none")
-        if s.helo_name:
-            factory.domain = s.helo_name.encode("ascii")
+        job = _Job(mid, raw.replace(b"\r\n", b"\n"), rcpt, defer.Deferred())
+
+        def cancel(_: object) -> None:
+            if job.proto is not None and job.proto.transport is not None:
+                cast(Any, job.proto.transport).loseConnection()
+            elif connector:
+                connector[0].disconnect()
+        outer: defer.Deferred[Sent] = defer.Deferred(cancel)
 
         def done(_: object) -> None:
             if not outer.called:
-                code, resp = factory.reply
+                code, resp = job.reply
                 outer.callback(Sent(provider_id=mid, detail=f"{code} {_text(resp)}".strip()))
 
         def failed(f: Failure) -> None:
             if not outer.called:
                 outer.errback(classify(f))
 
-        inner.addCallbacks(done, failed)
+        job.result.addCallbacks(done, failed)
+        if self._idle:
+            self._idle.pop().take(job)
+            return outer
+        factory = _SenderFactory(
+            self, job, retries=0, timeout=s.timeout, contextFactory=self._tls,
+            heloFallback=s.security == "none" and not s.username, requireAuthentication=bool(s.username),
+            requireTransportSecurity=s.security != "none")
+        if s.helo_name:
+            factory.domain = s.helo_name.encode("ascii")
+        self.connections += 1
         if s.security == "tls":
             connector.append(self.reactor.connectSSL(s.host, s.port, factory, self._tls, timeout=s.timeout))
         else:

@@ -3,8 +3,11 @@
 pytest runs no reactor, so the SMTP tests run the real client here, in a subprocess:
 ``python -m tests.billing.notify.email_run < SPEC_JSON``. The spec: ``{"sends": [{"settings": {...},
 "secrets": {...}, "message": {Outgoing fields; "attachments": [{"filename", "content_type",
-"data_b64"}]}}, ...]}``. Prints one JSON line: ``{"results": [{"provider_id", "detail", "elapsed"} |
-{"error", "retryable", "elapsed"}, ...]}`` (elapsed: seconds from the send to its outcome).
+"data_b64"}]}}, ...], "shared": bool, "sequential": bool, "linger": seconds}``: with ``shared`` every send
+goes through one channel (the first send's settings), with ``sequential`` each after the previous one's
+outcome, and ``linger`` keeps the reactor running that long after the last. Prints one JSON line:
+``{"results": [{"provider_id", "detail", "elapsed"} | {"error", "retryable", "elapsed"}, ...],
+"connections": [per channel]}`` (elapsed: seconds from the send to its outcome).
 """
 from __future__ import annotations
 
@@ -29,8 +32,15 @@ def outgoing(m: dict[str, Any]) -> Outgoing:
 
 
 async def run(reactor: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    channels: list[EmailChannel] = []
+
+    def channel_for(send: dict[str, Any]) -> EmailChannel:
+        if not (spec.get("shared") and channels):
+            channels.append(EmailChannel(reactor, parse_settings(send["settings"], send.get("secrets", {}))))
+        return channels[-1]
+
     def one(send: dict[str, Any]) -> defer.Deferred[dict[str, Any]]:
-        channel = EmailChannel(reactor, parse_settings(send["settings"], send.get("secrets", {})))
+        channel = channel_for(send)
         start = reactor.seconds()
 
         def outcome(r: Sent | Failure) -> dict[str, Any]:
@@ -43,8 +53,13 @@ async def run(reactor: Any, spec: dict[str, Any]) -> dict[str, Any]:
             return {"error": f"not a SendError: {r.type.__name__ if r.type else r}: {r.getErrorMessage()}",
                     "retryable": None, "elapsed": elapsed}
         return channel.send(outgoing(send["message"])).addBoth(outcome)
-    results = await defer.gatherResults([one(s) for s in spec["sends"]])
-    return {"results": results}
+    if spec.get("sequential"):
+        results = [await one(s) for s in spec["sends"]]
+    else:
+        results = await defer.gatherResults([one(s) for s in spec["sends"]])
+    if spec.get("linger"):
+        await task.deferLater(reactor, float(spec["linger"]), lambda: None)
+    return {"results": results, "connections": [c.connections for c in channels]}
 
 
 def main(reactor: Any, spec_json: str) -> defer.Deferred[None]:

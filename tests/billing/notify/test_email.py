@@ -58,12 +58,18 @@ def wire(msg: Outgoing) -> dict[str, Any]:
 
 def run_sends(*sends: tuple[tuple[dict[str, Any], dict[str, Any]], Outgoing]) -> list[dict[str, Any]]:
     """Send each (settings and secrets, message) with the real EmailChannel, all at once, in a subprocess."""
-    spec = {"sends": [{"settings": s, "secrets": sec, "message": wire(m)} for (s, sec), m in sends]}
+    results: list[dict[str, Any]] = run_spec(sends)["results"]
+    return results
+
+
+def run_spec(sends: Any, **options: Any) -> dict[str, Any]:
+    """Run email_run.py with ``sends`` and the spec's ``options`` (shared, sequential, linger); its output."""
+    spec = {"sends": [{"settings": s, "secrets": sec, "message": wire(m)} for (s, sec), m in sends], **options}
     p = subprocess.run([sys.executable, "-m", "tests.billing.notify.email_run"], input=json.dumps(spec),
                        capture_output=True, text=True, timeout=30, cwd=str(ROOT))
     assert p.returncode == 0, p.stdout + p.stderr
-    results: list[dict[str, Any]] = json.loads(p.stdout.strip().splitlines()[-1])["results"]
-    return results
+    out: dict[str, Any] = json.loads(p.stdout.strip().splitlines()[-1])
+    return out
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -107,7 +113,7 @@ def test_public_settings_hide_the_password() -> None:
     pub = public_settings(s)
     assert pub == {"host": "smtp.example.com", "port": 587, "security": "starttls", "username": "u",
                    "from_address": "billing@isp.example", "reply_to": "help@isp.example", "timeout": 30.0,
-                   "verify_tls": True, "ca_file": None, "helo_name": "", "has_password": True}
+                   "verify_tls": True, "ca_file": None, "helo_name": "", "keep_open": 5.0, "has_password": True}
     assert "hunter2" not in repr(s) and "hunter2" not in json.dumps(pub)
     # what the API shows, given back with the secrets, parses to the same settings
     back = {k: v for k, v in pub.items() if k != "has_password"}
@@ -373,3 +379,34 @@ def test_no_server_no_answer_slow_server_are_retryable() -> None:
     assert [x.get("retryable") for x in r] == [True, True, True], r
     assert "cannot connect" in r[0]["error"] and "timeout" in r[1]["error"] and "timeout" in r[2]["error"]
     assert 0.5 <= r[1]["elapsed"] < 2.5 and 0.5 <= r[2]["elapsed"] < 2.5
+
+
+def test_one_connection_carries_a_burst_and_closes_when_idle(server: SmtpServer) -> None:
+    """Messages sent one after another through one channel go over one connection (one STARTTLS and AUTH),
+    each with its own envelope and Message-ID; a refused recipient fails only its message; the connection
+    says QUIT once ``keep_open`` passes without a message."""
+    srv = server
+    srv.reject = {"gone@example.com"}
+    settings = srv.settings(keep_open=0.5)
+    out = run_spec([(settings, outgoing(message_id=i, to=to)) for i, to in
+                    enumerate(["a@example.com", "gone@example.com", "b@example.com", "c@example.com"], 1)],
+                   shared=True, sequential=True, linger=1.5)
+    ok1, gone, ok2, ok3 = out["results"]
+    assert gone["retryable"] is False and "gone@example.com refused: 550" in gone["error"]
+    assert [r["provider_id"].split(".")[2].split("@")[0] for r in (ok1, ok2, ok3)] == ["1", "3", "4"]
+    assert out["connections"] == [1] and srv.connections == 1 and srv.quits == 1
+    got = srv.wait_for(3)
+    assert [m.rcpt_tos for m in got] == [["a@example.com"], ["b@example.com"], ["c@example.com"]]
+    assert len({m.peer for m in got}) == 1 and all(m.tls and m.login == "alice" for m in got)
+    assert [a for a in srv.auth_attempts if a[1] == "alice"] == [("PLAIN", "alice", True)]
+
+
+def test_keep_open_zero_and_overlapping_sends_use_connections_of_their_own(server: SmtpServer) -> None:
+    """keep_open 0 closes after each message; sends that overlap each get a connection."""
+    srv = server
+    one_each = run_spec([(srv.settings(keep_open=0), outgoing(message_id=i)) for i in (1, 2)],
+                        shared=True, sequential=True, linger=0.5)
+    assert one_each["connections"] == [2] and srv.quits == 2
+    overlapping = run_spec([(srv.settings(), outgoing(message_id=i)) for i in (3, 4, 5)], shared=True)
+    assert overlapping["connections"] == [3]
+    assert len(srv.wait_for(5)) == 5
