@@ -12,6 +12,7 @@ tickets, voucher expiry).
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +53,9 @@ class Kind:
                 else {"org": _COMMON["org"], **self.variables})
 
     def sample_vars(self) -> dict[str, Any]:
+        """The kind's sample data, a copy of its own: a caller may change it (a preview's overrides)."""
         base = _COMMON_SAMPLE if self.audience == CUSTOMER else {"org": _ORG}
-        return {**base, **self.sample}
+        return copy.deepcopy({**base, **self.sample})
 
 
 _INVOICE = {"number": "INV-000123", "total": "GH₵120.00", "amount_due": "GH₵120.00",

@@ -223,3 +223,12 @@ def test_twilio_receipt_checks_the_signature() -> None:
     with pytest.raises(ValidationError) as e:
         twilio_receipt("tok", url, {**form, "MessageStatus": "failed"}, good)
     assert e.value.field == "X-Twilio-Signature"
+
+
+def test_sample_vars_are_a_copy_each_time() -> None:
+    """Changing one caller's sample data (a test, a preview's overrides) changes no one else's."""
+    from billing.notify import kinds
+    a = kinds.get("invoice.issued").sample_vars()
+    a["customer"]["first_name"] = ""
+    assert kinds.get("invoice.issued").sample_vars()["customer"]["first_name"] == "Ama"
+    assert kinds.get("payment.received").sample_vars()["customer"]["first_name"] == "Ama"
