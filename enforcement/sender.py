@@ -104,12 +104,11 @@ class ActionSender:
         # another instance) keeps its older id, below _taken_max.
         self.rescan_every = max(1, rescan_every)
         self._looks = 0
-        self._waiting: dict[int, deque[tuple[q.Action, Nas]]] = {}
+        self._waiting: dict[int, deque[tuple[q.Action, Nas, Target]]] = {}
         self._busy: dict[int, int] = {}
         self._targets: dict[tuple[str, int, bytes], Target] = {}
         # Pacing (a token bucket over all NAS): a mass event's thousands of requests are spread
         # so RADIUS keeps its latency; 0 sends as fast as the in-flight caps allow.
-        self.max_rate = max_rate
         self._bucket = TokenBucket(clock, max_rate, 0.02)
         self._drain_call: Any = None
         self._draining = False
@@ -176,14 +175,18 @@ class ActionSender:
         if a.kind == q.SYNC:
             self._sync(a, nas)
             return
-        if "/" in nas.address and session_address(nas.address, a.nas_ip) is None:
-            why = ("its accounting never said which router sent it" if not a.nas_ip
-                   else f"its router's address {a.nas_ip} is outside it")
-            self._finish(a, q.Outcome(a.id, "failed", "error", 0,
-                                      f"NAS {nas.name} is a network ({nas.address}) and {why}: no address to "
-                                      "send to"))
-            return
-        self._waiting.setdefault(nas.id, deque()).append((a, nas))
+        host = nas.address
+        if "/" in nas.address:   # a NAS network: the router the session's accounting came from
+            found = session_address(nas.address, a.nas_ip)
+            if found is None:
+                why = ("its accounting never said which router sent it" if not a.nas_ip
+                       else f"its router's address {a.nas_ip} is outside it")
+                self._finish(a, q.Outcome(a.id, "failed", "error", 0,
+                                          f"NAS {nas.name} is a network ({nas.address}) and {why}: no address to "
+                                          "send to"))
+                return
+            host = found
+        self._waiting.setdefault(nas.id, deque()).append((a, nas, self._target(nas, host)))
         self._drain()
 
     def _drain(self) -> None:
@@ -217,23 +220,19 @@ class ActionSender:
                 if wait:
                     self._drain_call = self.clock.callLater(wait, self._drain)
                     return
-                a, nas = waiting.popleft()
-                self._send(a, nas)
+                a, nas, target = waiting.popleft()
+                self._send(a, nas, target)
                 sent = True
 
-    def _target(self, nas: Nas, a: q.Action) -> Target:
-        host = nas.address
-        if "/" in host:    # a NAS network: the router the session's accounting came from (checked in _take)
-            host = session_address(host, a.nas_ip) or host
+    def _target(self, nas: Nas, host: str) -> Target:
         key = (host, nas.coa_port, nas.secret)
         t = self._targets.get(key)
         if t is None:
             t = self._targets[key] = Target(host, nas.coa_port, nas.secret)
         return t
 
-    def _send(self, a: q.Action, nas: Nas) -> None:
+    def _send(self, a: q.Action, nas: Nas, target: Target) -> None:
         self._busy[nas.id] = self._busy.get(nas.id, 0) + 1
-        target = self._target(nas, a)
         attrs = identity_attrs(a.username, a.acct_session_id, a.framed_ip)
         attrs += sorted(a.attrs.items())
         sent_at = utcnow(self.clock)

@@ -283,7 +283,6 @@ def build_message(settings: SmtpSettings, msg: Outgoing, *, domain: str, now: fl
 @dataclass(eq=False)
 class _Job:
     """One message on its way: what the server is told, and who waits for the outcome."""
-    message_id: str
     body: bytes                         # LF line ends: Twisted's client writes CRLF and dot-stuffs
     rcpt: str
     result: defer.Deferred[Any]         # fired by Twisted's sender mixin: (numOk, addresses) or a failure
@@ -299,8 +298,7 @@ class _Sender(smtp.ESMTPSender):
     send, made from that outcome's callbacks, finds it); after the RSET Twisted's client sends, it takes
     the message handed over, or waits ``keep_open`` seconds for one before QUIT."""
 
-    _idle_call: Any = None
-    _parked = False                     # between messages, after the RSET: waiting for one
+    _idle_call: Any = None              # set while parked: between messages, after the RSET, waiting for one
 
     def _registerAuthenticators(self) -> None:
         self.registerAuthenticator(smtp.PLAINAuthenticator(self.username))  # type: ignore[no-untyped-call]
@@ -311,7 +309,7 @@ class _Sender(smtp.ESMTPSender):
         if f.job is not None:
             f.job.reply = (code, resp)
         f.job = None
-        if f.keep_open > 0 and self not in f.channel._idle:
+        if f.channel.settings.keep_open > 0 and self not in f.channel._idle:
             f.channel._idle.append(self)    # before the outcome's callbacks: the next send may come from them
         super().sentMail(code, resp, numOk, addresses, log)  # type: ignore[no-untyped-call]
         # Until the next message: a late error (a timeout on RSET or QUIT) goes nowhere, not to a
@@ -324,10 +322,10 @@ class _Sender(smtp.ESMTPSender):
         self._cancel_idle()
         job, f.pending = f.pending, None
         if job is None:
-            if f.keep_open > 0 and self.transport is not None and self.transport.connected:
+            keep_open = f.channel.settings.keep_open
+            if keep_open > 0 and self.transport is not None and self.transport.connected:
                 self.setTimeout(None)   # type: ignore[no-untyped-call]
-                self._idle_call = f.reactor.callLater(f.keep_open, self._idle_over)
-                self._parked = True
+                self._idle_call = f.channel.reactor.callLater(keep_open, self._idle_over)
                 if self not in f.channel._idle:
                     f.channel._idle.append(self)
                 return
@@ -338,7 +336,7 @@ class _Sender(smtp.ESMTPSender):
         job.proto = self
         f.job = job
         # as Twisted's factory keeps them: the From an Address, the recipients ASCII bytes
-        f.fromEmail = smtp.Address(f.from_address)  # type: ignore[no-untyped-call]
+        f.fromEmail = smtp.Address(f.channel.settings.from_address)  # type: ignore[no-untyped-call]
         f.toEmail, f.file, f.result = [job.rcpt.encode("ascii")], io.BytesIO(job.body), job.result
         f.sendFinished = False
         self.done = 0               # the sender mixin's "this connection's message was taken"
@@ -350,13 +348,12 @@ class _Sender(smtp.ESMTPSender):
         f = cast(_SenderFactory, self.factory)
         f.pending = job
         job.proto = self
-        if self._parked:
+        if self._idle_call is not None:   # parked: start it now
             self.setTimeout(self.timeout)   # type: ignore[no-untyped-call]
             self.smtpState_from(250, b"")
 
     def _idle_over(self) -> None:
         self._idle_call = None
-        self._parked = False
         self._forget()
         self.setTimeout(self.timeout)   # type: ignore[no-untyped-call]
         self._disconnectFromServer()  # type: ignore[no-untyped-call]   # QUIT
@@ -365,7 +362,6 @@ class _Sender(smtp.ESMTPSender):
         if self._idle_call is not None and self._idle_call.active():
             self._idle_call.cancel()
         self._idle_call = None
-        self._parked = False
 
     def _forget(self) -> None:
         idle = cast(_SenderFactory, self.factory).channel._idle
@@ -396,9 +392,6 @@ class _SenderFactory(smtp.ESMTPSenderFactory):
             s.username.encode("utf-8") if s.username else b"", s.password.encode("utf-8") if s.username else None,
             s.from_address, [first.rcpt], io.BytesIO(first.body), first.result, **kw)
         self.channel = channel
-        self.reactor = channel.reactor
-        self.from_address = s.from_address
-        self.keep_open = s.keep_open
         self.pending = first
 
 
@@ -480,7 +473,7 @@ class EmailChannel:
 
         connector: list[Any] = []          # IConnector, for a new connection
         # Twisted's client turns LF into CRLF (and dot-stuffs) on the wire itself.
-        job = _Job(mid, raw.replace(b"\r\n", b"\n"), rcpt, defer.Deferred())
+        job = _Job(raw.replace(b"\r\n", b"\n"), rcpt, defer.Deferred())
 
         def cancel(_: object) -> None:
             if job.proto is not None and job.proto.transport is not None:

@@ -158,7 +158,6 @@ class MessageSender:
         self._sending: set[defer.Deferred[Any]] = set()
         # Pacing (a token bucket over all channels): 10,000 reminders are spread so RADIUS keeps its
         # latency; 0 sends as fast as the per-channel caps allow.
-        self.max_rate = max_rate
         self._bucket = TokenBucket(clock, max_rate, 0.05)
         self._drain_call: Any = None
         self._more = False                  # the last pump filled its batch: more rows may be due

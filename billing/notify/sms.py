@@ -818,7 +818,8 @@ class TwilioWhatsAppChannel(_TwilioChannel):
             return {"Body": msg.text}
         out = {"ContentSid": t.content_sid}
         if t.variables:
-            values = {name: templates.render_text(source, dict(msg.variables)) or "-" for name, source in t.variables}
+            variables = dict(msg.variables)
+            values = {name: templates.render_text(source, variables) or "-" for name, source in t.variables}
             out["ContentVariables"] = json.dumps(values, ensure_ascii=False, separators=(",", ":"))
         return out
 
