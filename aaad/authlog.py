@@ -5,7 +5,9 @@ batch to the writer thread as one multi-row INSERT.  Secrets never reach
 it: only the user name, NAS, method, result, reason and latency.  Text is
 made storable on the writer thread, off the hot path (``clean_entry``), so
 a NUL in one User-Name cannot lose the batch.  Rows older than the
-retention are deleted in chunks (``prune``).
+retention are deleted in chunks (``prune``).  An accept that repeats one
+logged less than ``repeat_seconds`` before (same user name, NAS and
+Calling-Station-Id) is counted instead of written (see :class:`AuthLog`).
 """
 from __future__ import annotations
 
@@ -177,10 +179,17 @@ class AuthLog:
     That priority can starve them on a core that RADIUS keeps full (SCHED_IDLE gets almost
     nothing then): once ``max_waiting`` batches wait for the writer, the next one goes as an
     ordinary write, which raises the writer and takes the waiting ones with it, so the log falls
-    behind by a bounded amount instead of filling its buffer and dropping decisions."""
+    behind by a bounded amount instead of filling its buffer and dropping decisions.
+
+    ``repeat_seconds``: an accept of the same user name from the same NAS and Calling-Station-Id
+    as an accept logged less than that long before is counted in :attr:`repeats`, not logged (a
+    device that re-authenticates every few seconds would otherwise fill the log with copies, and
+    each row costs the database an insert into the per-user index, the log's largest cost).
+    Rejects are always logged, and do not start a window.  The logged accepts are remembered in
+    two generations of ``repeat_seconds`` each, so memory holds at most two windows of devices."""
 
     def __init__(self, db: Any, clock: Any, interval: float = 1.0, max_batch: int = 250,
-                 max_buffer: int = 100_000, max_waiting: int = 8):
+                 max_buffer: int = 100_000, max_waiting: int = 8, repeat_seconds: float = 0.0):
         self.db = db
         self.clock = clock
         self.interval = interval
@@ -195,8 +204,36 @@ class AuthLog:
         self.written = 0
         self.errors = RateLimited(log, clock)
         self.cleaned = 0   # rows whose text had to be cut or had NUL replaced
+        self.repeat_seconds = repeat_seconds
+        self.repeats = 0   # accepts not logged: they repeated one logged less than repeat_seconds before
+        self._seen: dict[tuple[Any, ...], float] = {}       # (nas_id, username, calling station) -> logged at
+        self._seen_before: dict[tuple[Any, ...], float] = {}
+        self._rotate_at = 0.0
+
+    def remembered(self) -> int:
+        """How many logged accepts are remembered to recognise repeats (both generations)."""
+        return len(self._seen) + len(self._seen_before)
+
+    def _repeat(self, entry: Entry) -> bool:
+        """True if ``entry`` (an accept) repeats one logged less than ``repeat_seconds`` before;
+        otherwise remember it as logged."""
+        ts = entry[0]
+        if ts >= self._rotate_at:      # a new generation: what is older than one window is let go
+            self._seen_before, self._seen = self._seen, {}
+            self._rotate_at = ts + self.repeat_seconds
+        key = (entry[2], entry[3], entry[7])
+        last = self._seen.get(key)
+        if last is None:
+            last = self._seen_before.get(key)
+        if last is not None and 0 <= ts - last < self.repeat_seconds:   # (a clock set back: not a repeat)
+            self.repeats += 1
+            return True
+        self._seen[key] = ts
+        return False
 
     def add(self, entry: Entry) -> None:
+        if self.repeat_seconds > 0 and entry[5] == "accept" and self._repeat(entry):
+            return
         buf = self._buf
         if len(buf) >= self.max_buffer:  # the database is stuck: keep the daemon alive
             self.dropped += 1

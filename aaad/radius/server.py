@@ -61,6 +61,10 @@ class RadiusConfig:
                                                       "come back and re-check.", positive)
     auth_log_interval: float = setting(0.2, "Seconds between auth-log batch writes (small batches keep the writer's "
                                             "busy stretches short).", positive)
+    auth_log_repeat_seconds: float = setting(60.0, "An accept of the same user name from the same NAS and "
+                                                   "Calling-Station-Id within this many seconds of the last one "
+                                                   "logged is counted (radius_auth_log_repeats), not logged again; "
+                                                   "rejects are always logged. 0 logs every accept.", non_negative)
     auth_log_retention: int = setting(30, "Days auth-log rows are kept (about 1 GB a day at 100 rejects/s); 0 keeps "
                                           "them for ever. Pruned hourly, a few thousand rows per transaction.",
                                       non_negative)
@@ -252,7 +256,8 @@ class AuthServer:
         self.conf = conf
         self.dictionary = load_dictionary(conf.dictionary or None)
         self.stats = RadiusStats(core.stats)
-        self.authlog = AuthLog(core.db, core.clock, conf.auth_log_interval)
+        self.authlog = AuthLog(core.db, core.clock, conf.auth_log_interval,
+                               repeat_seconds=conf.auth_log_repeat_seconds)
         settings = policy.PolicySettings(conf.walled_garden_address_list,
                                          conf.walled_garden_rate_limit,
                                          conf.walled_garden_session_timeout)
@@ -270,6 +275,9 @@ class AuthServer:
                         lambda: self.authlog.cleaned)
         core.stats.gauge("radius_auth_log_dropped", "Auth-log rows lost (buffer full or a failed write), since start.",
                         lambda: self.authlog.dropped)
+        core.stats.gauge("radius_auth_log_repeats", "Accepts not logged because the same user name, NAS and "
+                         "Calling-Station-Id had an accept logged less than auth_log_repeat_seconds before.",
+                         lambda: self.authlog.repeats)
         core.stats.gauge("radius_auth_log_promoted", "Auth-log batches written at full priority because the writer "
                                                      "had fallen behind (a core kept full), since start.",
                         lambda: self.authlog.promoted)

@@ -38,7 +38,9 @@ class AuthLogQuery(ListQuery):
 @router.get("/auth-log", summary="List the auth log")
 async def list_auth_log(call: Call, query: AuthLogQuery) -> Page[AuthLogOut]:
     """The org's authentication decisions, newest first, filtered by user name, result, NAS and time.
-    Decisions are written in batches about a second after they are made."""
+    Decisions are written in batches about a second after they are made.  Every reject is logged; an
+    accept repeating one logged less than ``[radius] auth_log_repeat_seconds`` (60) before, with the
+    same user name, NAS and Calling-Station-Id, is only counted (``radius_auth_log_repeats``)."""
     p = await call.read(authlog.page, call.org_id, username=query.username, result=query.result,
                         nas_id=query.nas_id, since=query.since, until=query.until, sort=query.sort,
                         cursor=query.cursor, limit=query.limit)
