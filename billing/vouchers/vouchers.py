@@ -106,8 +106,9 @@ def _select(box: SecretBox | None = None) -> sa.Select[Any]:
 class _Reader:
     """Rows to Vouchers with the org's money format, the secret box and the clock."""
 
-    def __init__(self, conn: Connection, org_id: int, now: datetime | None, box: SecretBox | None):
-        st = settings.get(conn, org_id)
+    def __init__(self, conn: Connection, org_id: int, now: datetime | None, box: SecretBox | None,
+                 st: settings.Settings | None = None):
+        st = st or settings.get(conn, org_id)
         self.currency, self.locale, self.now, self.box = st.currency, _locale(st.locale), now, box
 
     def __call__(self, r: Any) -> Voucher:
@@ -214,6 +215,12 @@ def portal_packages(conn: Connection, org_id: int) -> list[Package]:
     return packages.list_packages(conn, org_id, portal_only=True)
 
 
+def portal_package_count(conn: Connection, org_id: int) -> int:
+    """How many packages :func:`portal_packages` lists (one count, no rows)."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(pk).where(
+        pk.c.org_id == org_id, pk.c.active == sa.true(), pk.c.on_portal == sa.true())).scalar_one())
+
+
 def sell(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, now: datetime, *,
          customer_id: int, transaction_id: int | None = None, price: int | None = None) -> Voucher:
     """One new voucher of the package, sold to the customer now (publishes ``voucher.sold``), with its
@@ -244,10 +251,11 @@ def sell(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, no
 
 
 def of_customer(conn: Connection, org_id: int, customer_id: int, now: datetime | None = None, *,
-                box: SecretBox | None = None) -> list[VoucherView]:
+                box: SecretBox | None = None, st: settings.Settings | None = None) -> list[VoucherView]:
     """The customer's vouchers, newest first: code, password (with ``box``; a code-only voucher's is
-    its code), package, price, state (expiry derived at ``now``), sold at, time and data left."""
-    read = _Reader(conn, org_id, now, box)
+    its code), package, price, state (expiry derived at ``now``), sold at, time and data left.
+    ``st``: the org's billing settings when the caller has them (saves reading them)."""
+    read = _Reader(conn, org_id, now, box, st)
     return [read(r) for r in conn.execute(_select(box).where(vt.c.org_id == org_id, vt.c.customer_id == customer_id)
                                           .order_by(vt.c.id.desc()))]
 

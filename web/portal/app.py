@@ -43,7 +43,7 @@ from aaad import orgs
 from aaad.clock import utcnow
 from aaad.errors import NotFound, ValidationError
 from aaad.urls import SUSPENSION_REASONS, public_url
-from billing import documents, voucher_sales
+from billing import documents
 from web import forms
 from web.errors import HttpError, Redirect, apply, classify, set_header
 from web.forms import CsrfError
@@ -280,9 +280,8 @@ class Portal:
             page = yield self._render(request, "portal/index.html", can_sign_in=self.deps is not None)
             return page
         v = Visitor(org, s.customer_id, s.csrf, s.public_id)
-        data = yield self.read(accounts.dashboard, self.deps.box, org.id, s.customer_id, self._now(),
-                               st=self.settings)
-        figures = yield self.read(voucher_sales.figures, self.deps.box, org.id, s.customer_id, self._now())
+        data, figures = yield self.read(accounts.dashboard_page, self.deps.box, org.id, s.customer_id,
+                                        self._now(), st=self.settings)
         page = yield self._render(request, "portal/dashboard.html", v, d=data, money=self._money(data),
                                   vf=figures, duration=duration, size=size, states=STATE_LABELS,
                                   tickets=data.tickets, cart_count=data.cart_count,
@@ -440,7 +439,8 @@ class Portal:
         data, v = None, None
         if s is not None and s.customer_id is not None:
             v = Visitor(org, s.customer_id, s.csrf, s.public_id)
-            data = yield self.read(accounts.dashboard, self.deps.box, org.id, s.customer_id, self._now())
+            data = yield self.read(accounts.dashboard, self.deps.box, org.id, s.customer_id, self._now(),
+                                   st=self.settings)
         page = yield self._render(request, "portal/suspended.html", v, reason=SUSPENSION_REASONS.get(code), d=data,
                                   money=self._money(data) if data else None,
                                   can_sign_in=self.deps is not None)
