@@ -92,21 +92,29 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             print(f"[{kind}] auth benchmark rate {bench_rate:,.0f}/s: offering {rate:,.0f}/s", flush=True)
             # warm the API (first queries load pages into the caches)
             bb.HttpLoad(o, ports["web"], KINDS, o.api_rate, 2.0, token=token, ids=(lo, hi)).result()
+            cpu = bb.CpuMeter(proc.pid)
             ld = bb.auth_load(o, ports, rate)
             time.sleep(o.seconds)
-            res["auth_alone"] = bb.summary(ld.stop())
-            print(f"[{kind}] auth alone: p99 {res['auth_alone']['p99_ms']} ms", flush=True)
-            res["api_alone"] = bb.http_figures(
+            res["auth_alone"] = al = bb.summary(ld.stop())
+            cpu.stop()
+            al["daemon_busy"], al["daemon_cpu_us_per_request"] = cpu.busy, round(1000 * cpu.per(al["answered"]), 1)
+            print(f"[{kind}] auth alone: p99 {al['p99_ms']} ms, daemon CPU {cpu.busy:.0%} of its core, "
+                  f"{al['daemon_cpu_us_per_request']} us a request", flush=True)
+            cpu = bb.CpuMeter(proc.pid)
+            res["api_alone"] = a = bb.http_figures(
                 bb.HttpLoad(o, ports["web"], KINDS, o.api_rate, o.seconds, token=token, ids=(lo, hi)).result())
-            print(f"[{kind}] API alone at {o.api_rate:g}/s: p50 {res['api_alone']['p50_ms']} ms, "
-                  f"p99 {res['api_alone']['p99_ms']} ms", flush=True)
+            cpu.stop()
+            a["daemon_busy"], a["daemon_cpu_ms_per_request"] = cpu.busy, cpu.per(a["requests"])
+            print(f"[{kind}] API alone at {o.api_rate:g}/s: p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms, "
+                  f"daemon CPU {a['daemon_cpu_ms_per_request']} ms a request", flush=True)
+            cpu = bb.CpuMeter(proc.pid)
             ld = bb.auth_load(o, ports, rate)
             api_res = bb.HttpLoad(o, ports["web"], KINDS, o.api_rate, o.seconds, token=token,
                                   ids=(lo, hi)).result()
-            res["together"] = {"auth": bb.summary(ld.stop()), "api": bb.http_figures(api_res)}
-            t = res["together"]
+            res["together"] = t = {"auth": bb.summary(ld.stop()), "api": bb.http_figures(api_res)}
+            t["daemon_busy"] = cpu.stop().busy
             print(f"[{kind}] together: API p99 {t['api']['p99_ms']} ms, auth p99 {t['auth']['p99_ms']} ms "
-                  f"(alone {res['auth_alone']['p99_ms']} ms)", flush=True)
+                  f"(alone {res['auth_alone']['p99_ms']} ms), daemon CPU {t['daemon_busy']:.0%}", flush=True)
             res["daemon_rss_mib"] = round(bb.proc_kib(proc.pid, "VmRSS") / 1024, 1)
     finally:
         if pg is not None:

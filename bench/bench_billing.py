@@ -67,6 +67,37 @@ TERMS, GRACE = 14, 3
 
 # -- processes ---------------------------------------------------------------------------------
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the process has used, all its threads; 0.0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """The daemon's CPU over a phase: ``busy`` (CPU seconds a wall second: 1.0 is its whole core)
+    and ``per(n)``, milliseconds of CPU per one of ``n`` requests served meanwhile."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.cpu0, self.t0 = proc_cpu(pid), time.monotonic()
+        self.cpu = self.wall = 0.0
+
+    def stop(self) -> CpuMeter:
+        self.cpu, self.wall = proc_cpu(self.pid) - self.cpu0, time.monotonic() - self.t0
+        return self
+
+    @property
+    def busy(self) -> float:
+        return round(self.cpu / self.wall, 3) if self.wall else 0.0
+
+    def per(self, n: int) -> float:
+        return round(1000 * self.cpu / n, 3) if n else 0.0
+
+
 def proc_kib(pid: int, key: str) -> int:
     """A kB field of /proc/PID/status (VmRSS, VmHWM); 0 once the process is gone."""
     try:

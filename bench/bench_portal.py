@@ -256,19 +256,28 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             res["auth_benchmark_rate"], res["auth_offered_rate"] = round(bench_rate), round(rate)
             print(f"[{kind}] auth benchmark rate {bench_rate:,.0f}/s: offering {rate:,.0f}/s", flush=True)
             dashboard(o, ports["web"], path, cookie, 2.0)                   # warm the caches
+            cpu = bb.CpuMeter(proc.pid)
             ld = bb.auth_load(o, ports, rate)
             time.sleep(o.seconds)
-            res["auth_alone"] = bb.summary(ld.stop())
-            print(f"[{kind}] auth alone: p99 {res['auth_alone']['p99_ms']} ms", flush=True)
-            res["dashboard_alone"] = dashboard(o, ports["web"], path, cookie, o.seconds)
-            a = res["dashboard_alone"]
+            res["auth_alone"] = al = bb.summary(ld.stop())
+            cpu.stop()
+            al["daemon_busy"], al["daemon_cpu_us_per_request"] = cpu.busy, round(1000 * cpu.per(al["answered"]), 1)
+            print(f"[{kind}] auth alone: p99 {al['p99_ms']} ms, daemon CPU {cpu.busy:.0%} of its core, "
+                  f"{al['daemon_cpu_us_per_request']} us a request", flush=True)
+            cpu = bb.CpuMeter(proc.pid)
+            res["dashboard_alone"] = a = dashboard(o, ports["web"], path, cookie, o.seconds)
+            cpu.stop()
+            a["daemon_busy"], a["daemon_cpu_ms_per_request"] = cpu.busy, cpu.per(a["requests"])
             print(f"[{kind}] dashboard alone at {o.rate:g}/s: p50 {a['p50_ms']} ms, p99 {a['p99_ms']} ms, "
-                  f"errors {a['errors']}", flush=True)
+                  f"errors {a['errors']}, daemon CPU {a['daemon_cpu_ms_per_request']} ms a page", flush=True)
+            cpu = bb.CpuMeter(proc.pid)
             ld = bb.auth_load(o, ports, rate)
             dash = dashboard(o, ports["web"], path, cookie, o.seconds)
             res["together"] = t = {"auth": bb.summary(ld.stop()), "dashboard": dash}
+            t["daemon_busy"] = cpu.stop().busy
             print(f"[{kind}] together: dashboard p99 {dash['p99_ms']} ms (errors {dash['errors']}), auth p99 "
-                  f"{t['auth']['p99_ms']} ms (alone {res['auth_alone']['p99_ms']} ms)", flush=True)
+                  f"{t['auth']['p99_ms']} ms (alone {res['auth_alone']['p99_ms']} ms), daemon CPU "
+                  f"{t['daemon_busy']:.0%}", flush=True)
             res["daemon_rss_mib"] = round(bb.proc_kib(proc.pid, "VmRSS") / 1024, 1)
     finally:
         if pg is not None:

@@ -214,3 +214,28 @@ def test_dashboard_lists_the_customers_own_tickets(ama: Browser, world: World) -
     page = ama.get("/demo/portal/").text
     assert "Router blinks red" in page and f'tickets/{mine.ticket.id}"' in page and "waiting for us" in page
     assert "Yaw's secret question" not in page
+
+
+def test_the_dashboard_read_runs_a_bounded_number_of_statements(world: World) -> None:
+    """The portal's busiest page reads everything in one transaction: the customer, services, logins,
+    products, usage, money, documents, tickets, the cart and the voucher figures, in at most 18
+    statements (each one costs the daemon's core some 150 us of SQLAlchemy), and the org's settings
+    are not read again when the caller has them."""
+    from sqlalchemy import event
+
+    from web.portal import accounts
+    cid = customer_id(world, world.demo, "ama@example.com")
+    statements: list[str] = []
+
+    def count(_conn: object, _cur: object, stmt: str, *_a: object) -> None:
+        statements.append(stmt)
+    with world.db.engine.connect() as c:
+        st = settings.get(c, world.demo)
+        event.listen(world.db.engine, "before_cursor_execute", count)
+        try:
+            d, figures = accounts.dashboard_page(c, world.box, world.demo, cid, NOW, st=st)
+        finally:
+            event.remove(world.db.engine, "before_cursor_execute", count)
+    assert d.customer.id == cid and d.services and figures.on_sale >= 0
+    assert len(statements) <= 18, statements
+    assert not any("FROM billing_settings" in s for s in statements)
