@@ -32,7 +32,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -92,14 +91,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             print(f"[{kind}] auth benchmark rate {bench_rate:,.0f}/s: offering {rate:,.0f}/s", flush=True)
             # warm the API (first queries load pages into the caches)
             bb.HttpLoad(o, ports["web"], KINDS, o.api_rate, 2.0, token=token, ids=(lo, hi)).result()
-            cpu = bb.CpuMeter(proc.pid)
-            ld = bb.auth_load(o, ports, rate)
-            time.sleep(o.seconds)
-            res["auth_alone"] = al = bb.summary(ld.stop())
-            cpu.stop()
-            al["daemon_busy"], al["daemon_cpu_us_per_request"] = cpu.busy, round(1000 * cpu.per(al["answered"]), 1)
-            print(f"[{kind}] auth alone: p99 {al['p99_ms']} ms, daemon CPU {cpu.busy:.0%} of its core, "
-                  f"{al['daemon_cpu_us_per_request']} us a request", flush=True)
+            res["auth_alone"] = bb.auth_alone(o, ports, rate, proc.pid, kind)
             cpu = bb.CpuMeter(proc.pid)
             res["api_alone"] = a = bb.http_figures(
                 bb.HttpLoad(o, ports["web"], KINDS, o.api_rate, o.seconds, token=token, ids=(lo, hi)).result())

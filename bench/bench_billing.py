@@ -67,27 +67,17 @@ TERMS, GRACE = 14, 3
 
 # -- processes ---------------------------------------------------------------------------------
 
-def proc_cpu(pid: int) -> float:
-    """CPU seconds (user + system) the process has used, all its threads; 0.0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class CpuMeter:
     """The daemon's CPU over a phase: ``busy`` (CPU seconds a wall second: 1.0 is its whole core)
     and ``per(n)``, milliseconds of CPU per one of ``n`` requests served meanwhile."""
 
     def __init__(self, pid: int):
         self.pid = pid
-        self.cpu0, self.t0 = proc_cpu(pid), time.monotonic()
+        self.cpu0, self.t0 = proc_cpu_s(pid), time.monotonic()
         self.cpu = self.wall = 0.0
 
     def stop(self) -> CpuMeter:
-        self.cpu, self.wall = proc_cpu(self.pid) - self.cpu0, time.monotonic() - self.t0
+        self.cpu, self.wall = proc_cpu_s(self.pid) - self.cpu0, time.monotonic() - self.t0
         return self
 
     @property
@@ -96,6 +86,20 @@ class CpuMeter:
 
     def per(self, n: int) -> float:
         return round(1000 * self.cpu / n, 3) if n else 0.0
+
+
+def auth_alone(o: argparse.Namespace, ports: dict, rate: float, pid: int, kind: str) -> dict[str, Any]:
+    """Auth alone at ``rate`` for ``o.seconds`` (the benches beside auth: their "before"), with the
+    daemon's share of its core and CPU per request; printed as it ends."""
+    cpu = CpuMeter(pid)
+    ld = auth_load(o, ports, rate)
+    time.sleep(o.seconds)
+    al = summary(ld.stop())
+    cpu.stop()
+    al["daemon_busy"], al["daemon_cpu_us_per_request"] = cpu.busy, round(1000 * cpu.per(al["answered"]), 1)
+    print(f"[{kind}] auth alone: p99 {al['p99_ms']} ms, daemon CPU {cpu.busy:.0%} of its core, "
+          f"{al['daemon_cpu_us_per_request']} us a request", flush=True)
+    return al
 
 
 def proc_kib(pid: int, key: str) -> int:

@@ -256,14 +256,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             res["auth_benchmark_rate"], res["auth_offered_rate"] = round(bench_rate), round(rate)
             print(f"[{kind}] auth benchmark rate {bench_rate:,.0f}/s: offering {rate:,.0f}/s", flush=True)
             dashboard(o, ports["web"], path, cookie, 2.0)                   # warm the caches
-            cpu = bb.CpuMeter(proc.pid)
-            ld = bb.auth_load(o, ports, rate)
-            time.sleep(o.seconds)
-            res["auth_alone"] = al = bb.summary(ld.stop())
-            cpu.stop()
-            al["daemon_busy"], al["daemon_cpu_us_per_request"] = cpu.busy, round(1000 * cpu.per(al["answered"]), 1)
-            print(f"[{kind}] auth alone: p99 {al['p99_ms']} ms, daemon CPU {cpu.busy:.0%} of its core, "
-                  f"{al['daemon_cpu_us_per_request']} us a request", flush=True)
+            res["auth_alone"] = bb.auth_alone(o, ports, rate, proc.pid, kind)
             cpu = bb.CpuMeter(proc.pid)
             res["dashboard_alone"] = a = dashboard(o, ports["web"], path, cookie, o.seconds)
             cpu.stop()
