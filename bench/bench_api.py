@@ -103,7 +103,8 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             ld = bb.auth_load(o, ports, rate)
             api_res = bb.HttpLoad(o, ports["web"], KINDS, o.api_rate, o.seconds, token=token,
                                   ids=(lo, hi)).result()
-            res["together"] = t = {"auth": bb.summary(ld.stop()), "api": bb.http_figures(api_res)}
+            t: dict[str, Any] = {"auth": bb.summary(ld.stop()), "api": bb.http_figures(api_res)}
+            res["together"] = t
             t["daemon_busy"] = cpu.stop().busy
             print(f"[{kind}] together: API p99 {t['api']['p99_ms']} ms, auth p99 {t['auth']['p99_ms']} ms "
                   f"(alone {res['auth_alone']['p99_ms']} ms), daemon CPU {t['daemon_busy']:.0%}", flush=True)

@@ -266,7 +266,8 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             cpu = bb.CpuMeter(proc.pid)
             ld = bb.auth_load(o, ports, rate)
             dash = dashboard(o, ports["web"], path, cookie, o.seconds)
-            res["together"] = t = {"auth": bb.summary(ld.stop()), "dashboard": dash}
+            t: dict[str, Any] = {"auth": bb.summary(ld.stop()), "dashboard": dash}
+            res["together"] = t
             t["daemon_busy"] = cpu.stop().busy
             print(f"[{kind}] together: dashboard p99 {dash['p99_ms']} ms (errors {dash['errors']}), auth p99 "
                   f"{t['auth']['p99_ms']} ms (alone {res['auth_alone']['p99_ms']} ms), daemon CPU "
