@@ -166,16 +166,29 @@ def find(conn: Connection, org_id: int, key: str) -> Package:
     return p
 
 
+def _which(org_id: int, active: bool | None, portal_only: bool) -> list[sa.ColumnElement[bool]]:
+    """The conditions of :func:`list_packages` and :func:`count_packages`."""
+    where = [pk.c.org_id == org_id]
+    if active is not None:
+        where.append(pk.c.active == active)
+    if portal_only:
+        where += [pk.c.active == sa.true(), pk.c.on_portal == sa.true()]
+    return where
+
+
 def list_packages(conn: Connection, org_id: int, *, active: bool | None = None,
                   portal_only: bool = False) -> list[Package]:
     """The org's packages by price then name (``portal_only``: active ones shown on the portal)."""
-    q = _select().where(pk.c.org_id == org_id)
-    if active is not None:
-        q = q.where(pk.c.active == active)
-    if portal_only:
-        q = q.where(pk.c.active == sa.true(), pk.c.on_portal == sa.true())
+    q = _select().where(*_which(org_id, active, portal_only))
     cur, loc = _money(conn, org_id)
     return [_row(r, cur, loc) for r in conn.execute(q.order_by(pk.c.price, pk.c.name, pk.c.id))]
+
+
+def count_packages(conn: Connection, org_id: int, *, active: bool | None = None,
+                   portal_only: bool = False) -> int:
+    """How many packages :func:`list_packages` lists with the same filters (one count, no rows)."""
+    return int(conn.execute(sa.select(sa.func.count()).select_from(pk)
+                            .where(*_which(org_id, active, portal_only))).scalar_one())
 
 
 SORTS: dict[str, sa.ColumnElement[Any]] = {"id": pk.c.id, "name": pk.c.name, "price": pk.c.price,

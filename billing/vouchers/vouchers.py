@@ -217,8 +217,7 @@ def portal_packages(conn: Connection, org_id: int) -> list[Package]:
 
 def portal_package_count(conn: Connection, org_id: int) -> int:
     """How many packages :func:`portal_packages` lists (one count, no rows)."""
-    return int(conn.execute(sa.select(sa.func.count()).select_from(pk).where(
-        pk.c.org_id == org_id, pk.c.active == sa.true(), pk.c.on_portal == sa.true())).scalar_one())
+    return packages.count_packages(conn, org_id, portal_only=True)
 
 
 def sell(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, now: datetime, *,

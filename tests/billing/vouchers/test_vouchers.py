@@ -184,6 +184,10 @@ def test_portal_packages_and_by_code(world: World) -> None:
     gone = package(world, name="Gone", price=1_00)
     world.tx(packages.update, world.org_id, gone.id, T0, active=False)
     assert [p.name for p in world.read(vouchers.portal_packages, world.org_id)] == ["Hour", "Day"]
+    assert world.read(vouchers.portal_package_count, world.org_id) == 2
+    for active in (None, True, False):       # the count and the listing filter alike
+        assert (world.read(packages.count_packages, world.org_id, active=active)
+                == len(world.read(packages.list_packages, world.org_id, active=active)))
     hour = world.read(packages.find, world.org_id, "Hour")
     v = world.tx(vouchers.sell, world.writer, world.org_id, hour.id, T0, customer_id=world.customer().id)
     typed = " ".join([v.code[:4].lower(), v.code[4:]])
