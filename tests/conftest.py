@@ -52,12 +52,12 @@ def db_url(request: Any, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def engine(db_url: str) -> Iterator[Any]:
-    """A migrated engine on both databases."""
-    from aaad import migrate
+def engine(request: Any, db_url: str) -> Iterator[Any]:
+    """A migrated engine on both databases (a copy of a template migrated once: tests/dbtemplate.py)."""
     from aaad.db import sync_engine
-    e = sync_engine(db_url)
-    migrate.upgrade(e)
+    from tests.dbtemplate import migrated
+    pg = request.getfixturevalue("pg_cluster") if not db_url.startswith("sqlite") else None
+    e = sync_engine(migrated(db_url, pg))
     yield e
     e.dispose()
 

@@ -15,12 +15,11 @@ import pytest
 import sqlalchemy as sa
 from twisted.internet import task
 
-from aaad import migrate, nas, orgs
+from aaad import nas, orgs
 from aaad.auth.controller import AuthController
 from aaad.component import Core
 from aaad.config import load
 from aaad.crypto import SecretBox
-from aaad.db import sync_engine
 from aaad.jobs import Job, Scheduler
 from aaad.metrics import Stats
 from aaad.radius.server import AuthProtocol, RadiusConfig, RadiusStats
@@ -47,9 +46,8 @@ class Fup:
     """A migrated database with an org, a NAS, a tiered profile and a login; the AAA view
     with the auth protocol over it; accounting's jobs on the scheduler; a fake clock."""
 
-    def __init__(self, db_url: str, tz: str = "UTC", **profile: Any):
-        self.engine = sync_engine(db_url)
-        migrate.upgrade(self.engine)
+    def __init__(self, engine: Any, tz: str = "UTC", **profile: Any):
+        self.engine = engine   # the root conftest's migrated engine (disposed by that fixture)
         self.box = SecretBox(os.urandom(32))
         self.writer = LoginWriter(self.box)
         with self.engine.begin() as conn:
@@ -134,9 +132,9 @@ TIERS = [(100 * G, "5M/5M"), (200 * G, "1M/1M")]
 
 
 @pytest.fixture
-def f(db_url: str) -> Iterator[Fup]:
+def f(engine: Any) -> Iterator[Fup]:
     """Profile 'home': 10M/10M, after 100G 5M/5M, after 200G 1M/1M; alice uses it."""
-    world = Fup(db_url, fup_tiers=TIERS)
+    world = Fup(engine, fup_tiers=TIERS)
     yield world
     world.engine.dispose()
 
@@ -219,10 +217,10 @@ def test_profile_losing_its_tiers_lifts_the_throttle_at_the_next_pass(f: Fup) ->
     assert f.level() == 0 and f.events()[-1] == throttled(1, 0, f)
 
 
-def test_legacy_fup_rate_limit_is_a_tier_at_the_data_cap(db_url: str) -> None:
+def test_legacy_fup_rate_limit_is_a_tier_at_the_data_cap(engine: Any) -> None:
     """Without tiers, fup_rate_limit applies once the login's data cap is reached (level 1),
     decided by the pass like any tier."""
-    f = Fup(db_url, fup_rate_limit="1M/1M")
+    f = Fup(engine, fup_rate_limit="1M/1M")
     try:
         result_of(f.db.write(f.writer.set_profile, f.org, f.alice, T0, data_cap=50 * G))
         f.acct(sm.STATUS_START, T0)
@@ -237,11 +235,11 @@ def test_legacy_fup_rate_limit_is_a_tier_at_the_data_cap(db_url: str) -> None:
         f.engine.dispose()
 
 
-def test_free_hours_traffic_does_not_count(db_url: str) -> None:
+def test_free_hours_traffic_does_not_count(engine: Any) -> None:
     """With free hours 00:00-06:00 (org time, Berlin: 23:00-05:00 UTC in March), night
     traffic adds nothing to the cycle usage; a delta across 06:00 counts for its daytime
     part only, proportionally by time; the tier is crossed by counted octets alone."""
-    f = Fup(db_url, tz="Europe/Berlin", fup_tiers=[(100 * G, "5M/5M")], free_hours="00:00-06:00")
+    f = Fup(engine, tz="Europe/Berlin", fup_tiers=[(100 * G, "5M/5M")], free_hours="00:00-06:00")
     try:
         night = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)   # 02:00 in Berlin
         f.acct(sm.STATUS_START, night)
@@ -266,10 +264,10 @@ def test_free_hours_traffic_does_not_count(db_url: str) -> None:
         f.engine.dispose()
 
 
-def test_session_start_to_first_interim_is_the_first_span(db_url: str) -> None:
+def test_session_start_to_first_interim_is_the_first_span(engine: Any) -> None:
     """Before its first aggregation a session's octets span from its start: a session
     started at 05:00 UTC (free until 06:00) reporting at 07:00 counts half."""
-    f = Fup(db_url, fup_tiers=[(100 * G, "5M/5M")], free_hours="00:00-06:00")
+    f = Fup(engine, fup_tiers=[(100 * G, "5M/5M")], free_hours="00:00-06:00")
     try:
         f.acct(sm.STATUS_START, datetime(2026, 3, 10, 5, 0, tzinfo=UTC))
         f.interim(datetime(2026, 3, 10, 7, 0, tzinfo=UTC), 80 * G)

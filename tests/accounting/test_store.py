@@ -12,9 +12,8 @@ import pytest
 import sqlalchemy as sa
 from twisted.internet import task
 
-from aaad import migrate, nas, orgs
+from aaad import nas, orgs
 from aaad.crypto import SecretBox
-from aaad.db import sync_engine
 from aaad.schema import events
 from aaad.view.memory import AAAView
 from aaad.view.store import load_snapshot
@@ -48,10 +47,8 @@ class World:
 
 
 @pytest.fixture
-def w(db_url: str) -> Iterator[World]:
+def w(engine: Any) -> Iterator[World]:
     """A migrated database with an org, two NAS and three logins, on SQLite and PostgreSQL."""
-    engine = sync_engine(db_url)
-    migrate.upgrade(engine)
     box = SecretBox(os.urandom(32))
     with engine.begin() as conn:
         o = orgs.add(conn, "isp", "ISP", T0)

@@ -15,13 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aaad import cli, migrate
+from aaad import cli
 from aaad.db import sync_engine
 from aaad.errors import NotFound
 from billing import cli_documents, documents
 from billing.invoices import LineIn
 from billing.schema import invoices as invoices_t
 from tests.billing import fixtures_d as F
+from tests.dbtemplate import migrated
 
 needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None,
                                      reason="pdftotext (poppler-utils) not installed: make test installs it")
@@ -42,8 +43,7 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Any:
-    e = sync_engine(f"sqlite:///{tmp_path / 'docs.db'}")
-    migrate.upgrade(e)
+    e = sync_engine(migrated(f"sqlite:///{tmp_path / 'docs.db'}"))
     yield e
     e.dispose()
 

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from aaad import migrate
 from aaad.db import CHANGES, begin_tx, sync_engine
 from aaad.errors import ValidationError
 from aaad.schema import aaa_changes, logins
@@ -25,6 +24,7 @@ from billing import catalogue, services
 from billing.schema import customers, service_log
 from billing.schema import services as services_t
 from tests.billing.fixtures_c import D0, T0, World, at, make_world
+from tests.dbtemplate import migrated
 
 NOW = at(D0.replace(day=20), 2)
 
@@ -36,9 +36,8 @@ def twins(db_url: str, tmp_path: Path, request: Any) -> Iterator[tuple[Any, Any]
         other = f"sqlite:///{tmp_path / 'twin.db'}"
     else:
         other = request.getfixturevalue("pg_cluster").new_database()
-    engines = (sync_engine(db_url), sync_engine(other))
-    for e in engines:
-        migrate.upgrade(e)
+    pg = None if db_url.startswith("sqlite") else request.getfixturevalue("pg_cluster")
+    engines = (sync_engine(migrated(db_url, pg)), sync_engine(migrated(other, pg)))
     yield engines
     for e in engines:
         e.dispose()

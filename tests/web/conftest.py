@@ -13,11 +13,12 @@ from treq.testing import StubTreq
 from twisted.internet import defer, task
 from twisted.web.resource import IResource
 
-from aaad import migrate, orgs
+from aaad import orgs
 from aaad.db import sync_engine
 from aaad.health import HealthCheck
 from aaad.metrics import Stats
 from aaad.web import CoreWeb
+from tests.dbtemplate import migrated
 from tests.helpers import SyncDB, result_of
 from web.root import build_root
 
@@ -90,8 +91,7 @@ class FakeView:
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: Any) -> Iterator[SyncDB]:
     """A migrated SQLite database with orgs isp-a ("Alpha <Net>") and isp-b ("Bravo Wireless")."""
-    e = sync_engine(f"sqlite:///{tmp_path_factory.mktemp('web') / 'web.db'}")
-    migrate.upgrade(e)
+    e = sync_engine(migrated(f"sqlite:///{tmp_path_factory.mktemp('web') / 'web.db'}"))
     with e.begin() as c:
         orgs.add(c, "isp-a", "Alpha <Net>", T0)
         orgs.add(c, "isp-b", "Bravo Wireless", T0)

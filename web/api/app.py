@@ -11,6 +11,7 @@ client: an unexpected failure is logged with an id the 500 carries.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -163,12 +164,17 @@ class Api:
             endpoints = all_endpoints()
         for ep in endpoints:
             self._mount(ep)
-        from web.api import openapi
-        self.document = openapi.document(self.endpoints, aaad_version)
         self.app.route("/openapi.json", methods=["GET"])(self.openapi_json)
         self.app.route("/docs", methods=["GET"])(self.docs)
         self.docs_path = "api/v1/docs"
         self._docs_html: bytes | None = None
+
+    @functools.cached_property
+    def document(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the mounted routes, built on first use: pydantic's schema
+        generation takes 0.1-0.2 s, which start-up (and every test building a web root) need not pay."""
+        from web.api import openapi
+        return openapi.document(self.endpoints, self.aaad_version)
 
     # -- the fixed routes ----------------------------------------------------------------
 

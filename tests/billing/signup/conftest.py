@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from aaad import migrate
 from aaad.crypto import SecretBox
 from aaad.db import sync_engine
 from aaad.view.write import LoginWriter
 from billing import catalogue, customers
 from tests.billing import fixtures_d as F
+from tests.dbtemplate import migrated
 
 T0 = F.T0
 
@@ -27,8 +27,7 @@ def signup_engine(request: Any, tmp_path_factory: Any) -> Iterator[Engine]:
         url = f"sqlite:///{Path(tmp_path_factory.mktemp('signup')) / 'signup.db'}"
     else:
         url = request.getfixturevalue("pg_cluster").new_database()
-    e = sync_engine(url)
-    migrate.upgrade(e)
+    e = sync_engine(migrated(url, request.getfixturevalue("pg_cluster") if request.param != "sqlite" else None))
     yield e
     e.dispose()
 

@@ -10,15 +10,14 @@ import pytest
 
 from billing.vouchers import packages
 from tests.billing.fixtures_a import T0, World, make_world
+from tests.dbtemplate import migrated
 
 
 @pytest.fixture
 def vengine(tmp_path: Path) -> Iterator[Any]:
     """A migrated SQLite database."""
-    from aaad import migrate
     from aaad.db import sync_engine
-    e = sync_engine(f"sqlite:///{tmp_path / 'v.db'}")
-    migrate.upgrade(e)
+    e = sync_engine(migrated(f"sqlite:///{tmp_path / 'v.db'}"))
     yield e
     e.dispose()
 

@@ -19,6 +19,7 @@ import pytest
 from aaad.urls import HOTSPOT_FILES
 from billing.vouchers import hotspot
 from tests.billing.vouchers.routeros_pages import chap_literals, fill, js_string, octal, router_values
+from tests.dbtemplate import migrated
 
 HERE = Path(__file__).resolve().parent
 BRAND = hotspot.HotspotBrand("cafe", "Kofi's Café", "#0a7cff", None, "https://wifi.example.net")
@@ -94,11 +95,10 @@ def test_operator_text_cannot_become_a_routeros_variable() -> None:
 
 def test_logo_only_from_safe_sources(tmp_path: Path) -> None:
     """A data: logo is kept, a path on aaad becomes a public URL, anything else is left out."""
-    from aaad import migrate, orgs
+    from aaad import orgs
     from aaad.db import sync_engine
     from billing import settings
-    e = sync_engine(f"sqlite:///{tmp_path / 'h.db'}")
-    migrate.upgrade(e)
+    e = sync_engine(migrated(f"sqlite:///{tmp_path / 'h.db'}"))
     now = datetime(2026, 1, 1, tzinfo=UTC)
     with e.begin() as conn:
         org = orgs.add(conn, "cafe", "Cafe Org", now)

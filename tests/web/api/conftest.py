@@ -8,19 +8,24 @@ tests/e2e/test_api_e2e.py.
 """
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 from treq.testing import StubTreq
 from twisted.internet import task
 
-from aaad import app, migrate, orgs
+from aaad import app, orgs
 from aaad.crypto import SecretBox
 from aaad.db import sync_engine
 from aaad.health import HealthCheck
@@ -28,6 +33,7 @@ from aaad.metrics import Stats
 from aaad.schema import orgs as orgs_table
 from aaad.view.write import LoginWriter
 from aaad.web import CoreWeb
+from tests.dbtemplate import migrated
 from tests.helpers import SyncDB, result_of
 from tests.web.conftest import STARTED, FakeHealth, FakeView, Reply, _StubTreqApi
 from web import tokens
@@ -35,6 +41,7 @@ from web.api.app import Deps
 from web.root import build_root
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+BOX_KEY = b"k" * 32           # the world's secret box (fixed: a seeded template is copied)
 
 
 @dataclass
@@ -47,12 +54,32 @@ class World:
     tokens: dict[str, str]         # demo, demo_ro, demo_admin/cashier/support, other, platform -> secret
 
 
+_SEEDED: tuple[Path, int, int, dict[str, str]] | None = None
+
+
 def seed_world(url: str) -> World:
+    """A fresh SQLite database at ``url`` holding the world: the first call in the process seeds a
+    template (3 s: the demo and the billing demo twice), later ones copy it and get the same ids and
+    token secrets."""
+    global _SEEDED
+    dest = Path(make_url(url).database or "")
+    assert url.startswith("sqlite:///") and not dest.exists(), url
+    if _SEEDED is None:
+        d = Path(tempfile.mkdtemp(prefix="aaad-world-"))
+        atexit.register(shutil.rmtree, d, True)
+        w = _seed_world(f"sqlite:///{d / 'world.db'}")
+        w.db.engine.dispose()   # the WAL checkpointed into the file
+        _SEEDED = (d / "world.db", w.demo, w.other, w.tokens)
+    template, demo, other, secrets = _SEEDED
+    shutil.copyfile(template, dest)
+    return World(SyncDB(sync_engine(url)), SecretBox(BOX_KEY), demo, other, dict(secrets))
+
+
+def _seed_world(url: str) -> World:
     from aaad.demo import seed
     from billing.demo import seed as seed_billing
-    e = sync_engine(url)
-    migrate.upgrade(e)
-    box = SecretBox(b"k" * 32)
+    e = sync_engine(migrated(url))
+    box = SecretBox(BOX_KEY)
     for _ in seed(e, box, NOW):
         pass
     for _ in seed_billing(e, box, NOW):

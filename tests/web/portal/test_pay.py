@@ -19,7 +19,7 @@ from twisted.web.resource import IResource, Resource
 from werkzeug.exceptions import Forbidden
 from werkzeug.routing import RequestRedirect
 
-from aaad import app, migrate
+from aaad import app
 from aaad.db import sync_engine
 from aaad.health import HealthCheck
 from aaad.metrics import Stats
@@ -28,6 +28,7 @@ from billing.gateways import store
 from billing.gateways import test as test_gw
 from billing.gateways.schema import gateway_transactions
 from tests.billing.gateways.world import OWED, Suspended, suspended_world
+from tests.dbtemplate import migrated
 from tests.helpers import result_of
 from tests.web.conftest import STARTED, FakeHealth, FakeView, Reply, _StubTreqApi
 from web.api.app import Deps
@@ -136,8 +137,7 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Any) -> Iterator[Env]:
-    e = sync_engine(f"sqlite:///{tmp_path / 'pay.db'}")
-    migrate.upgrade(e)
+    e = sync_engine(migrated(f"sqlite:///{tmp_path / 'pay.db'}"))
     a = suspended_world(e, "isp", "ann")
     b = suspended_world(e, "isp-b", "bob")
     b.clock = a.clock
