@@ -23,7 +23,7 @@ RUN_PKGS := python3-venv python3-dev gcc pkg-config librrd-dev rrdtool rrdcached
 # /usr/bin/chromedriver, never a downloaded browser or driver).
 TEST_PKGS := $(RUN_PKGS) postgresql poppler-utils zbar-tools freeradius chromium chromium-driver
 
-.PHONY: run stop test bench bench-compare radblast sys-run sys-test venv venv-test demo-config wrapper clean help
+.PHONY: pyc run stop test bench bench-compare radblast sys-run sys-test venv venv-test demo-config wrapper clean help
 
 help:
 	@echo "make run    install everything and start the demo daemon (SQLite, demo data)"
@@ -65,8 +65,15 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-venv: sys-run $(VENV)/.installed
-venv-test: sys-test $(VENV)/.installed-test
+# Bytecode of this checkout's packages, written ahead (compileall writes it even under
+# PYTHONDONTWRITEBYTECODE=1, and only for files that changed): every `aaad` command and every
+# daemon the tests start would otherwise compile them again, about 0.4 s a process.
+PKG_DIRS := aaad accounting enforcement billing web tests bench
+pyc: $(VENV)/.installed
+	@$(PY) -m compileall -q -j0 $(PKG_DIRS) > /dev/null
+
+venv: sys-run $(VENV)/.installed pyc
+venv-test: sys-test $(VENV)/.installed-test pyc
 
 $(DEMO_CONF):
 	mkdir -p $(DEMO_DIR)

@@ -2,12 +2,15 @@
 cluster, and database URLs for tests that must pass on both databases."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import queue
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -197,6 +200,42 @@ def start_daemon(config_path: Path, data_dir: Path, timeout: float = 60) -> Daem
             return Daemon(proc, config_path, data_dir, ports, lines, log)
 
 
+# A demo on SQLite (`aaad demo --no-billing`, 2-3 s) is kept for a while and copied into the next data
+# directory configured with the same extra config: its database and key, byte for byte.  Not for
+# long: the demo's times are relative to when it ran.
+DEMO_REUSE_SECONDS = 120.0
+_DEMOS: dict[str, tuple[Path, float]] = {}   # extra config -> (a copy of the demo's data dir, when made)
+_NOT_DATA = {"aaad.toml", "ready.json"}
+
+
+def _copy_demo(extra: str, data_dir: Path) -> bool:
+    kept = _DEMOS.get(extra)
+    if kept is None or time.monotonic() - kept[1] > DEMO_REUSE_SECONDS:
+        return False
+    for f in kept[0].iterdir():
+        shutil.copyfile(f, data_dir / f.name)
+    return True
+
+
+def _keep_demo(extra: str, data_dir: Path) -> None:
+    files = [f for f in data_dir.iterdir() if f.name not in _NOT_DATA and not f.name.endswith("-shm")]
+    if any(not f.is_file() or (f.name.endswith("-wal") and f.stat().st_size) for f in files):
+        return   # a directory, or a WAL not checkpointed: not what this copy knows how to take
+    old = _DEMOS.pop(extra, None)
+    if old is not None:
+        shutil.rmtree(old[0], ignore_errors=True)
+    d = Path(tempfile.mkdtemp(prefix="aaad-demo-"))
+    for f in files:
+        shutil.copyfile(f, d / f.name)
+    _DEMOS[extra] = (d, time.monotonic())
+
+
+@atexit.register
+def _forget_demos() -> None:
+    for d, _ in _DEMOS.values():
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class DaemonFactory:
     def __init__(self, tmp: Path):
         self.tmp = tmp
@@ -209,11 +248,13 @@ class DaemonFactory:
         data_dir.mkdir(parents=True)
         conf = data_dir / "aaad.toml"
         write_config(conf, data_dir, db_url, extra)
-        if demo:
+        if demo and not (db_url is None and "[database]" not in extra and _copy_demo(extra, data_dir)):
             # The billing demo replays six weeks of billing; tests that need billing data make their own.
             r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "demo", "--no-billing"],
                                capture_output=True, text=True, timeout=120)
             assert r.returncode == 0, r.stdout + r.stderr
+            if db_url is None and "[database]" not in extra:
+                _keep_demo(extra, data_dir)
         return conf, data_dir
 
     def start(self, conf: Path, data_dir: Path) -> Daemon:
