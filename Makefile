@@ -106,10 +106,14 @@ stop:
 	rm -f $(DEMO_DIR)/aaad.pid
 
 # Lint and type-check first (configured in pyproject.toml), then the suite; any failure fails.
+# The suite runs in TEST_JOBS pytest-xdist workers, each test file in one worker (its module fixtures
+# shared); TEST_JOBS=0 runs it in this process.  Default: one worker per CPU, at least 2 (much of the
+# suite waits on daemons, browsers and subprocesses).
+TEST_JOBS ?= $(shell n=$$(nproc); [ $$n -lt 2 ] && n=2; echo $$n)
 test: venv-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15
 
 # The C load generator (bench/radblast.c: libc only). bench/radblast.py's ensure_built() uses the same flags.
 RADBLAST_CFLAGS := -std=c11 -O2 -Wall -Wextra
