@@ -21,12 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from aaad import events, paging
+from aaad import events, paging, passwords
 from aaad.errors import NotFound, ValidationError
 from billing import settings
 from billing.events import CustomerClosed, CustomerCreated
@@ -36,7 +34,6 @@ if TYPE_CHECKING:
     from aaad.view.write import LoginWriter
 
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_HASHER = PasswordHasher()
 _UNSET: Any = object()
 
 
@@ -268,7 +265,7 @@ def set_password(conn: Connection, org_id: int, customer_id: int, password: str,
         raise ValidationError("password", "8 to 200 characters")
     _require(conn, org_id, customer_id)
     conn.execute(customers.update().where(customers.c.org_id == org_id, customers.c.id == customer_id)
-                 .values(password_hash=_HASHER.hash(password), updated_at=now))
+                 .values(password_hash=passwords.hash_password(password), updated_at=now))
 
 
 def verify_password(conn: Connection, org_id: int, customer_id: int, password: str) -> bool:
@@ -277,10 +274,7 @@ def verify_password(conn: Connection, org_id: int, customer_id: int, password: s
         customers.c.org_id == org_id, customers.c.id == customer_id)).first()
     if r is None or r.password_hash is None or r.status == "closed":
         return False
-    try:
-        return _HASHER.verify(r.password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    return passwords.verify(r.password_hash, password)
 
 
 # -- reads ----------------------------------------------------------------------------

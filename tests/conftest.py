@@ -29,6 +29,19 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """In-process tests hash people's passwords with argon2id at 1 MiB and one pass instead of the
+    daemon's 64 MiB and three (tests/test_passwords.py checks the daemon's); daemons the tests start
+    keep theirs."""
+    from argon2 import PasswordHasher
+
+    from aaad import passwords
+    old = passwords.use(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    passwords.use(old)
+
+
 # -- PostgreSQL --------------------------------------------------------------------
 
 from tests.pg import PgCluster, pg_bin, start_cluster  # noqa: E402

@@ -27,10 +27,9 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
 from sqlalchemy.engine import Connection
 
-from aaad import events, paging
+from aaad import events, paging, passwords
 from aaad.errors import NotFound, ValidationError
 from billing import catalogue, customers, services, settings
 from billing.events import (
@@ -53,7 +52,6 @@ OPEN = ("pending", "info_requested")
 DUPLICATE = ("These details cannot be used for a new registration. If you already have an account, "
              "sign in, or use \u201cforgot password\u201d.")
 INFO_DAYS = 14
-_HASHER = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -197,7 +195,7 @@ def submit(conn: Connection, writer: LoginWriter, org_id: int, form: forms.Clean
     check_unique(conn, org_id, form.email, form.phone)
     key = conn.execute(reg_t.insert().values(
         org_id=org_id, status="pending", name=form.name, email=form.email, phone=form.phone, address=form.address,
-        password_hash=_HASHER.hash(form.password), fields=json.dumps(form.custom, sort_keys=True),
+        password_hash=passwords.hash_password(form.password), fields=json.dumps(form.custom, sort_keys=True),
         product_id=product_id, zone=zone, ip=ip[:64], user_agent=user_agent[:400], created_at=now,
         updated_at=now, **_document_values(document))).inserted_primary_key
     assert key is not None
@@ -266,7 +264,7 @@ def resubmit(conn: Connection, org_id: int, token: str, form: forms.Clean, now: 
         reg_t.c.org_id == org_id, reg_t.c.id == reg.id, reg_t.c.status == "info_requested",
         reg_t.c.info_token_hash == _token_hash(token)).values(
         status="pending", name=form.name, email=form.email, phone=form.phone, address=form.address,
-        password_hash=_HASHER.hash(form.password), fields=json.dumps(form.custom, sort_keys=True),
+        password_hash=passwords.hash_password(form.password), fields=json.dumps(form.custom, sort_keys=True),
         info_token_hash=None, info_expires_at=None, ip=ip[:64], user_agent=user_agent[:400], updated_at=now,
         **_document_values(document))).rowcount
     if n != 1:
@@ -407,7 +405,8 @@ def seed_one(conn: Connection, org_id: int, now: datetime, document: Document | 
                        secrets.token_urlsafe(12))
     key = conn.execute(reg_t.insert().values(
         org_id=org_id, status="pending", name=form.name, email=form.email, address=form.address,
-        password_hash=_HASHER.hash(form.password), created_at=now, updated_at=now, **_document_values(document))
+        password_hash=passwords.hash_password(form.password), created_at=now, updated_at=now,
+        **_document_values(document))
     ).inserted_primary_key
     assert key is not None
     reg = _require(conn, org_id, key[0])

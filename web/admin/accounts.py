@@ -16,7 +16,6 @@ belong to (None: a platform account), so an admin of org A never reaches an acco
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import secrets
@@ -25,11 +24,9 @@ from datetime import datetime
 
 import pyotp
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.engine import Connection
 
-from aaad import authz, paging
+from aaad import authz, paging, passwords
 from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from billing.customers import normalise_email
@@ -43,7 +40,6 @@ ISSUER = "aaad"
 STEP = 30                        # seconds per TOTP step
 RECOVERY_CODES = 10
 PASSWORD_MIN = 10
-_HASHER = PasswordHasher()
 
 
 @dataclass(frozen=True)
@@ -101,7 +97,7 @@ def add(conn: Connection, org_id: int | None, email: str, name: str, role: str, 
         raise ValidationError("email", "An account with this e-mail address exists already.")
     new_id = conn.execute(t.insert().values(
         org_id=org_id, org_key=org_id or 0, email=addr, name=name or addr.split("@")[0], role=role,
-        password_hash=_HASHER.hash(password), created_at=now)).inserted_primary_key[0]  # type: ignore[index]
+        password_hash=passwords.hash_password(password), created_at=now)).inserted_primary_key[0]  # type: ignore[index]
     a = get(conn, org_id, int(new_id))
     assert a is not None
     return a
@@ -190,7 +186,7 @@ def set_password(conn: Connection, org_id: int | None, account_id: int, password
     """A new password; the account's sessions end."""
     check_password_rules(password)
     a = _require(conn, org_id, account_id)
-    conn.execute(t.update().where(t.c.id == a.id).values(password_hash=_HASHER.hash(password)))
+    conn.execute(t.update().where(t.c.id == a.id).values(password_hash=passwords.hash_password(password)))
     sessions.end_all(conn, a.id)
     return a
 
@@ -202,37 +198,16 @@ def change_own_password(conn: Connection, org_id: int | None, account_id: int, c
     ValidationError("current" | "password" | "again")."""
     a = _require(conn, org_id, account_id)
     stored = conn.execute(sa.select(t.c.password_hash).where(t.c.id == a.id)).scalar_one()
-    try:
-        right = bool(current) and _HASHER.verify(stored, current)
-    except (VerificationError, InvalidHashError):
-        right = False
-    if not right:
+    if not passwords.verify(stored, current):
         raise ValidationError("current", "That is not your current password.")
     check_password_rules(new)
     if new != again:
         raise ValidationError("again", "The two new passwords differ; type the same one twice.")
     if new == current:
         raise ValidationError("password", "Choose a password other than the current one.")
-    conn.execute(t.update().where(t.c.id == a.id).values(password_hash=_HASHER.hash(new)))
+    conn.execute(t.update().where(t.c.id == a.id).values(password_hash=passwords.hash_password(new)))
     sessions.end_others(conn, a.id, keep_session)
     return a
-
-
-class _Dummy:
-    """An argon2 hash to verify against when no account matches (the same work, so the time taken does not
-    tell a stranger that an address has an account)."""
-
-    def __init__(self) -> None:
-        self.hash: str | None = None
-
-    def verify(self, password: str) -> None:
-        if self.hash is None:
-            self.hash = _HASHER.hash(secrets.token_urlsafe(16))
-        with contextlib.suppress(VerificationError):
-            _HASHER.verify(self.hash, password or "x")
-
-
-_DUMMY = _Dummy()
 
 
 def check_password(conn: Connection, email: str, password: str) -> Account | None:
@@ -242,14 +217,11 @@ def check_password(conn: Connection, email: str, password: str) -> Account | Non
     rows = conn.execute(sa.select(*_COLS, t.c.password_hash).where(t.c.email == addr, t.c.disabled_at.is_(None))
                         .order_by(t.c.id)).all()
     if not rows or not password:
-        _DUMMY.verify(password)
+        passwords.same_work(password)
         return None
     for r in rows:
-        try:
-            if _HASHER.verify(r.password_hash, password):
-                return _row(r)
-        except (VerificationError, InvalidHashError):
-            continue
+        if passwords.verify(r.password_hash, password):
+            return _row(r)
     return None
 
 

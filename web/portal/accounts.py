@@ -14,7 +14,6 @@ Every function takes the caller's connection and the org; none decides money.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
 import secrets
@@ -22,13 +21,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
 from sqlalchemy.dialects import postgresql as pg_dml
 from sqlalchemy.dialects import sqlite as sqlite_dml
 from sqlalchemy.engine import Connection
 
-from aaad import orgs
+from aaad import orgs, passwords
 from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
 from aaad.view import store as view_store
@@ -157,26 +154,9 @@ def check_password(conn: Connection, org_id: int, text: str, password: str) -> i
     _, c = identifier(conn, org_id, text)
     if c is None or c.status == "closed" or not c.has_password or not password:
         # The same work as a real check, so a stranger cannot tell a customer exists by the time taken.
-        _DUMMY.verify(password)
+        passwords.same_work(password)
         return None
     return c.id if customers.verify_password(conn, org_id, c.id, password) else None
-
-
-class _Dummy:
-    """An argon2 hash to verify against when there is no customer (constant work)."""
-
-    def __init__(self) -> None:
-        self.hash: str | None = None
-
-    def verify(self, password: str) -> None:
-        h = PasswordHasher()
-        if self.hash is None:
-            self.hash = h.hash(secrets.token_urlsafe(16))
-        with contextlib.suppress(VerificationError):
-            h.verify(self.hash, password or "x")
-
-
-_DUMMY = _Dummy()
 
 
 # -- password reset ----------------------------------------------------------------------
