@@ -29,6 +29,18 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return s.getsockname()[1]
 
 
+# The slowest directories first: under pytest-xdist (make test) each file goes to the next free
+# worker in collection order, so long files started last would leave the other workers idle at the end.
+SLOW_FIRST = ("tests/browser/", "tests/e2e/")
+
+
+def pytest_collection_modifyitems(items: list[Any]) -> None:
+    def rank(item: Any) -> int:
+        path = Path(str(item.fspath)).relative_to(ROOT).as_posix()
+        return next((i for i, d in enumerate(SLOW_FIRST) if path.startswith(d)), len(SLOW_FIRST))
+    items.sort(key=rank)   # stable: the order within a rank is kept
+
+
 @pytest.fixture(scope="session", autouse=True)
 def cheap_password_hashes() -> Iterator[None]:
     """In-process tests hash people's passwords with argon2id at 1 MiB and one pass instead of the
