@@ -108,12 +108,17 @@ stop:
 # Lint and type-check first (configured in pyproject.toml), then the suite; any failure fails.
 # The suite runs in TEST_JOBS pytest-xdist workers, each test file in one worker (its module fixtures
 # shared); TEST_JOBS=0 runs it in this process.  Default: one worker per CPU, at least 2 (much of the
-# suite waits on daemons, browsers and subprocesses).
+# suite waits on daemons, browsers and subprocesses).  Tests marked `alone` (a throughput compared with
+# one measured in the same run) run after that, one at a time.
+# pytest keeps its rewritten test modules as bytecode only where bytecode may be written: under
+# PYTHONDONTWRITEBYTECODE=1 every worker rewrote all 500 test modules again (about 15 s of CPU each).
+TEST_ENV := env -u PYTHONDONTWRITEBYTECODE
 TEST_JOBS ?= $(shell n=$$(nproc); [ $$n -lt 2 ] && n=2; echo $$n)
 test: venv-test
 	$(PY) -m ruff check .
 	$(PY) -m mypy
-	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile --durations=15
+	$(TEST_ENV) $(PY) -m pytest -n $(TEST_JOBS) --dist loadfile -m "not alone" --durations=15
+	$(TEST_ENV) $(PY) -m pytest -m alone
 
 # The C load generator (bench/radblast.c: libc only). bench/radblast.py's ensure_built() uses the same flags.
 RADBLAST_CFLAGS := -std=c11 -O2 -Wall -Wextra

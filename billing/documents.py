@@ -19,13 +19,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, format_percent, get_currency_precision
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.engine import Connection
 
 from aaad import orgs
@@ -33,6 +32,9 @@ from aaad.errors import NotFound
 from billing import invoices, settings
 from billing.schema import allocations, credit_note_lines, credit_notes, customers, payments
 from billing.schema import invoices as invoices_t
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 DEFAULT_COLOUR = "#1f4e79"
@@ -264,6 +266,7 @@ def payment_id_by_receipt(conn: Connection, org_id: int, receipt_number: str) ->
 
 @cache
 def _env() -> Environment:
+    from jinja2 import Environment, FileSystemLoader, select_autoescape  # here: the CLI need not load jinja2
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
                       trim_blocks=True, lstrip_blocks=True)
     return env

@@ -375,6 +375,7 @@ def test_postgresql_stopped_and_hung(tmp_path: Path, own_cluster: Any, daemon_fa
         nas.close()
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_poisoned_request_does_not_slow_other_nases(tmp_path: Path, daemon_factory: DaemonFactory,
                                                     backend: str, request: Any,
