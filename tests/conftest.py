@@ -273,12 +273,13 @@ class DaemonFactory:
         data_dir.mkdir(parents=True)
         conf = data_dir / "aaad.toml"
         write_config(conf, data_dir, db_url, extra)
-        if demo and not (db_url is None and "[database]" not in extra and _copy_demo(extra, data_dir)):
+        reusable = db_url is None and "[database]" not in extra    # the demo's database is in data_dir
+        if demo and not (reusable and _copy_demo(extra, data_dir)):
             # The billing demo replays six weeks of billing; tests that need billing data make their own.
             r = subprocess.run([sys.executable, "-m", "aaad", "-c", str(conf), "demo", "--no-billing"],
                                capture_output=True, text=True, timeout=120)
             assert r.returncode == 0, r.stdout + r.stderr
-            if db_url is None and "[database]" not in extra:
+            if reusable:
                 _keep_demo(extra, data_dir)
         return conf, data_dir
 
