@@ -50,8 +50,10 @@ def settled(d: Daemon, timeout: float = 10) -> None:
     from aaad import wake
     wake.send(wake.address(str(d.data_dir)))
     deadline = time.monotonic() + timeout
-    while any(s["lag"] for s in json.loads(d.cli("events", "--json").stdout)["subscribers"]) or \
-            not json.loads(d.cli("events", "--json").stdout)["subscribers"]:
+    while True:
+        subscribers = json.loads(d.cli("events", "--json").stdout)["subscribers"]   # one CLI call: ~1 s
+        if subscribers and not any(s["lag"] for s in subscribers):
+            return
         assert time.monotonic() < deadline, d.cli("events").stdout
         time.sleep(0.05)
 
