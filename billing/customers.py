@@ -272,9 +272,7 @@ def verify_password(conn: Connection, org_id: int, customer_id: int, password: s
     """True if ``password`` is the customer's portal password (False if none is set or closed)."""
     r = conn.execute(sa.select(customers.c.password_hash, customers.c.status).where(
         customers.c.org_id == org_id, customers.c.id == customer_id)).first()
-    if r is None or r.password_hash is None or r.status == "closed":
-        return False
-    return passwords.verify(r.password_hash, password)
+    return r is not None and r.status != "closed" and passwords.verify(r.password_hash, password)
 
 
 # -- reads ----------------------------------------------------------------------------

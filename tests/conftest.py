@@ -84,8 +84,7 @@ def engine(request: Any, db_url: str) -> Iterator[Any]:
     """A migrated engine on both databases (a copy of a template migrated once: tests/dbtemplate.py)."""
     from aaad.db import sync_engine
     from tests.dbtemplate import migrated
-    pg = request.getfixturevalue("pg_cluster") if not db_url.startswith("sqlite") else None
-    e = sync_engine(migrated(db_url, pg))
+    e = sync_engine(migrated(db_url, request))
     yield e
     e.dispose()
 

@@ -12,43 +12,53 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.engine import make_url
 
-_SQLITE_TEMPLATE: Path | None = None
+T = TypeVar("T")
+
+_TEMPLATES: dict[str, tuple[Path, Any]] = {}   # name -> (the template file, what its build returned)
 
 
-def _sqlite_template() -> Path:
-    global _SQLITE_TEMPLATE
-    if _SQLITE_TEMPLATE is None:
-        from aaad import migrate
-        from aaad.db import sync_engine
-        d = Path(tempfile.mkdtemp(prefix="aaad-template-"))
+def copy_of(name: str, build: Callable[[str], T], dest: Path) -> T:
+    """Copy into ``dest`` (an SQLite file that must not exist yet) the database ``build(url)`` made,
+    built once per process under ``name``; return what that build returned.  ``build`` closes its
+    connections, so the template is one file with no WAL."""
+    assert not dest.exists(), f"{dest} exists: a template fills a fresh database only"
+    if name not in _TEMPLATES:
+        d = Path(tempfile.mkdtemp(prefix=f"aaad-{name}-"))
         atexit.register(shutil.rmtree, d, True)
-        path = d / "migrated.db"
-        e = sync_engine(f"sqlite:///{path}")
-        migrate.upgrade(e)
-        e.dispose()   # the last connection closed: the WAL is checkpointed into the file and removed
-        assert not Path(f"{path}-wal").exists(), "template still has a WAL after dispose"
-        _SQLITE_TEMPLATE = path
-    return _SQLITE_TEMPLATE
+        path = d / f"{name}.db"
+        made = build(f"sqlite:///{path}")
+        assert not Path(f"{path}-wal").exists(), f"template {name} still has a WAL: close its engine"
+        _TEMPLATES[name] = (path, made)
+    path, made = _TEMPLATES[name]
+    shutil.copyfile(path, dest)
+    return cast(T, made)
 
 
-def migrated(url: str, pg_cluster: Any = None) -> str:
+def _migrate(url: str) -> None:
+    from aaad import migrate
+    from aaad.db import sync_engine
+    e = sync_engine(url)
+    migrate.upgrade(e)
+    e.dispose()
+
+
+def migrated(url: str, request: Any = None) -> str:
     """Make the fresh database at ``url`` a migrated one (every head); return ``url``.
 
-    SQLite: ``url``'s file must not exist yet.  PostgreSQL: ``url`` names an empty database of
-    ``pg_cluster`` (from ``new_database``); it is recreated from the cluster's migrated template.
+    SQLite: ``url``'s file must not exist yet.  PostgreSQL: ``url`` names an empty database of the
+    session's cluster (``pg_cluster``, from the pytest ``request``), recreated from its migrated template.
     """
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         assert u.database, url
-        dest = Path(u.database)
-        assert not dest.exists(), f"{dest} exists: migrated() fills a fresh database only"
-        shutil.copyfile(_sqlite_template(), dest)
-        return url
-    assert pg_cluster is not None, "a PostgreSQL URL needs its cluster"
-    pg_cluster.recreate_migrated(u.database)
+        copy_of("migrated", _migrate, Path(u.database))
+    else:
+        assert request is not None, "a PostgreSQL URL needs the test's request (for pg_cluster)"
+        request.getfixturevalue("pg_cluster").recreate_migrated(u.database)
     return url

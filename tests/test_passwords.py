@@ -1,6 +1,9 @@
 """aaad.passwords: argon2id hashes of people's passwords."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from argon2 import PasswordHasher
 
 from aaad import passwords
@@ -35,3 +38,10 @@ def test_same_work_verifies_against_a_hash_of_the_current_parameters() -> None:
     passwords.same_work("anything")
     passwords.same_work("")
     assert passwords._dummy is not None and passwords._dummy.startswith("$argon2id$")
+
+
+def test_a_fresh_process_hashes_at_the_library_defaults() -> None:
+    """What the daemon uses: nothing replaced the hasher in a new process."""
+    out = subprocess.run([sys.executable, "-c", "from aaad import passwords; print(passwords.hash_password('x'))"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith("$argon2id$") and "$m=65536,t=3,p=4$" in out

@@ -36,8 +36,7 @@ def twins(db_url: str, tmp_path: Path, request: Any) -> Iterator[tuple[Any, Any]
         other = f"sqlite:///{tmp_path / 'twin.db'}"
     else:
         other = request.getfixturevalue("pg_cluster").new_database()
-    pg = None if db_url.startswith("sqlite") else request.getfixturevalue("pg_cluster")
-    engines = (sync_engine(migrated(db_url, pg)), sync_engine(migrated(other, pg)))
+    engines = (sync_engine(migrated(db_url, request)), sync_engine(migrated(other, request)))
     yield engines
     for e in engines:
         e.dispose()

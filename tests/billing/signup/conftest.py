@@ -27,7 +27,7 @@ def signup_engine(request: Any, tmp_path_factory: Any) -> Iterator[Engine]:
         url = f"sqlite:///{Path(tmp_path_factory.mktemp('signup')) / 'signup.db'}"
     else:
         url = request.getfixturevalue("pg_cluster").new_database()
-    e = sync_engine(migrated(url, request.getfixturevalue("pg_cluster") if request.param != "sqlite" else None))
+    e = sync_engine(migrated(url, request))
     yield e
     e.dispose()
 

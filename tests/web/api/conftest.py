@@ -8,10 +8,7 @@ tests/e2e/test_api_e2e.py.
 """
 from __future__ import annotations
 
-import atexit
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,7 +30,7 @@ from aaad.metrics import Stats
 from aaad.schema import orgs as orgs_table
 from aaad.view.write import LoginWriter
 from aaad.web import CoreWeb
-from tests.dbtemplate import migrated
+from tests.dbtemplate import copy_of, migrated
 from tests.helpers import SyncDB, result_of
 from tests.web.conftest import STARTED, FakeHealth, FakeView, Reply, _StubTreqApi
 from web import tokens
@@ -54,24 +51,17 @@ class World:
     tokens: dict[str, str]         # demo, demo_ro, demo_admin/cashier/support, other, platform -> secret
 
 
-_SEEDED: tuple[Path, int, int, dict[str, str]] | None = None
-
-
 def seed_world(url: str) -> World:
     """A fresh SQLite database at ``url`` holding the world: the first call in the process seeds a
     template (3 s: the demo and the billing demo twice), later ones copy it and get the same ids and
     token secrets."""
-    global _SEEDED
-    dest = Path(make_url(url).database or "")
-    assert url.startswith("sqlite:///") and not dest.exists(), url
-    if _SEEDED is None:
-        d = Path(tempfile.mkdtemp(prefix="aaad-world-"))
-        atexit.register(shutil.rmtree, d, True)
-        w = _seed_world(f"sqlite:///{d / 'world.db'}")
-        w.db.engine.dispose()   # the WAL checkpointed into the file
-        _SEEDED = (d / "world.db", w.demo, w.other, w.tokens)
-    template, demo, other, secrets = _SEEDED
-    shutil.copyfile(template, dest)
+    assert url.startswith("sqlite:///"), url
+
+    def build(template_url: str) -> tuple[int, int, dict[str, str]]:
+        w = _seed_world(template_url)
+        w.db.engine.dispose()
+        return w.demo, w.other, w.tokens
+    demo, other, secrets = copy_of("world", build, Path(make_url(url).database or ""))
     return World(SyncDB(sync_engine(url)), SecretBox(BOX_KEY), demo, other, dict(secrets))
 
 
