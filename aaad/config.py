@@ -323,6 +323,10 @@ class ServerConfig:
                                                "failing during a database outage) is logged at most once per this "
                                                "many seconds, with a count of those held back (0: log every one).",
                                          non_negative)
+    switch_interval_ms: float = setting(
+        0.5, "How long a busy thread (a web page's database read, the writer, a job) may keep Python's "
+             "interpreter lock while the reactor waits for it (sys.setswitchinterval, in ms; Python's default is 5). "
+             "Every RADIUS request that arrives while such a thread runs waits up to this long.", positive)
 
 
 @dataclass(frozen=True)
