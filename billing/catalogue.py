@@ -227,13 +227,16 @@ def get_product(conn: Connection, org_id: int, product_id: int) -> Product | Non
     return None if r is None else _product(r)
 
 
+_BY_IDS = sa.select(products).where(products.c.org_id == sa.bindparam("org_id"),
+                                    products.c.id.in_(sa.bindparam("ids", expanding=True)))   # built once
+
+
 def products_by_id(conn: Connection, org_id: int, ids: Iterable[int]) -> list[Product]:
     """The org's products among ``ids`` (unknown ids and other orgs' absent), in one query."""
     wanted = sorted(set(ids))
     if not wanted:
         return []
-    return [_product(r) for r in conn.execute(sa.select(products).where(products.c.org_id == org_id,
-                                                                         products.c.id.in_(wanted)))]
+    return [_product(r) for r in conn.execute(_BY_IDS, {"org_id": org_id, "ids": wanted})]
 
 
 def _require(conn: Connection, org_id: int, product_id: int) -> Product:

@@ -35,14 +35,20 @@ def profile_row(r: Any) -> Profile:
                    fup.tiers_from_column(r.fup_tiers), fup.free_hours_from_column(r.free_hours))
 
 
-def _logins(conn: Connection, box: SecretBox, *where: Any, limit: int | None = None) -> list[Login]:
-    q = sa.select(*_LOGIN_COLS).where(*where).order_by(logins.c.id)
-    if limit:
-        q = q.limit(limit)
+def _logins(conn: Connection, box: SecretBox, *where: Any, limit: int | None = None,
+            prebuilt: tuple[Any, dict[str, Any]] | None = None) -> list[Login]:
+    """The logins matching ``where`` (or ``prebuilt``: a statement built once and its parameters), by id."""
+    q: Any
+    if prebuilt is not None:
+        q, params = prebuilt
+    else:
+        q, params = sa.select(*_LOGIN_COLS).where(*where).order_by(logins.c.id), {}
+        if limit:
+            q = q.limit(limit)
     decrypt = box.decrypt
     return [Login(r[0], r[1], r[2], decrypt(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
                   r[12], r[13], r[14], r[15], r[16], r[17] or 0, r[18], r[19], bool(r[20]), r[21] or 0,
-                  r[22] or 0, r[23]) for r in conn.execute(q)]
+                  r[22] or 0, r[23]) for r in conn.execute(q, params)]
 
 
 # -- profiles -------------------------------------------------------------------
@@ -130,14 +136,20 @@ def get_login(conn: Connection, box: SecretBox, org_id: int, login_id: int) -> L
     return found[0] if found else None
 
 
+# get_logins' statement, built once (every portal dashboard runs it).  org_id + 0: by the ids, not the org's
+# whole (org_id, username) index (SQLite, no statistics).
+_BY_IDS = (sa.select(*_LOGIN_COLS).where(logins.c.org_id + 0 == sa.bindparam("org_id"),
+                                         logins.c.id.in_(sa.bindparam("ids", expanding=True)))
+           .order_by(logins.c.id))
+
+
 def get_logins(conn: Connection, box: SecretBox, org_id: int, login_ids: Iterable[int]) -> list[Login]:
     """The org's logins among ``login_ids`` (ordered by id; missing ones left out), read
     in one query per 5,000 ids, each secret decrypted once."""
     ids = sorted(set(login_ids))
     out: list[Login] = []
     for i in range(0, len(ids), 5000):
-        # org_id + 0: by the ids, not the org's whole (org_id, username) index (SQLite, no statistics)
-        out += _logins(conn, box, logins.c.org_id + 0 == org_id, logins.c.id.in_(ids[i:i + 5000]))
+        out += _logins(conn, box, prebuilt=(_BY_IDS, {"org_id": org_id, "ids": ids[i:i + 5000]}))
     return out
 
 

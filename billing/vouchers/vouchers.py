@@ -91,12 +91,13 @@ def _expiry(r: Any) -> datetime | None:
     return min(cands) if cands else None
 
 
-def _select(box: SecretBox | None = None) -> sa.Select[Any]:
+def _select(secrets: bool = False) -> sa.Select[Any]:
+    """Vouchers with their package and login; ``secrets``: with the login's encrypted secret too."""
     cols: list[Any] = [vt, pk.c.name.label("package_name"), pk.c.code_only, logins.c.state.label("l_state"),
                        logins.c.first_used_at, logins.c.expires_at.label("l_expires_at"),
                        logins.c.validity_seconds, logins.c.time_limit, logins.c.data_limit, logins.c.time_used,
                        logins.c.octets_used, logins.c.bound_mac]
-    if box is not None:
+    if secrets:
         cols.append(logins.c.secret_enc)
     return sa.select(*cols).select_from(
         vt.join(pk, pk.c.id == vt.c.package_id)
@@ -129,7 +130,7 @@ class _Reader:
 
 def get(conn: Connection, org_id: int, voucher_id: int, now: datetime | None = None, *,
         box: SecretBox | None = None) -> Voucher | None:
-    r = conn.execute(_select(box).where(vt.c.org_id == org_id, vt.c.id == voucher_id)).first()
+    r = conn.execute(_select(box is not None).where(vt.c.org_id == org_id, vt.c.id == voucher_id)).first()
     return None if r is None else _Reader(conn, org_id, now, box)(r)
 
 
@@ -144,7 +145,7 @@ def require(conn: Connection, org_id: int, voucher_id: int, now: datetime | None
 def by_code(conn: Connection, org_id: int, code: str, now: datetime | None = None, *,
             box: SecretBox | None = None) -> Voucher | None:
     """The voucher with this code (as typed: case and spaces do not matter)."""
-    r = conn.execute(_select(box).where(vt.c.org_id == org_id, vt.c.code == codes.normalise(code))).first()
+    r = conn.execute(_select(box is not None).where(vt.c.org_id == org_id, vt.c.code == codes.normalise(code))).first()
     return None if r is None else _Reader(conn, org_id, now, box)(r)
 
 
@@ -167,8 +168,8 @@ def list_for_batch(conn: Connection, org_id: int, batch_id: int, now: datetime |
                    box: SecretBox | None = None) -> list[Voucher]:
     """Every voucher of a batch, by id (cards, CSV)."""
     read = _Reader(conn, org_id, now, box)
-    return [read(r) for r in conn.execute(_select(box).where(vt.c.org_id == org_id, vt.c.batch_id == batch_id)
-                                          .order_by(vt.c.id))]
+    q = _select(box is not None).where(vt.c.org_id == org_id, vt.c.batch_id == batch_id).order_by(vt.c.id)
+    return [read(r) for r in conn.execute(q)]
 
 
 SORTS: dict[str, sa.ColumnElement[Any]] = {"id": vt.c.id, "code": vt.c.code, "created_at": vt.c.created_at}
@@ -181,7 +182,7 @@ def page(conn: Connection, org_id: int, now: datetime | None = None, *, batch_id
     """One page of the org's vouchers (see :mod:`aaad.paging`).  ``state`` filters on the login's
     state as stored (a voucher whose validity ran out shows ``expired`` but is found under the
     state its login still has until the login is marked expired)."""
-    q = _select(box).where(vt.c.org_id == org_id)
+    q = _select(box is not None).where(vt.c.org_id == org_id)
     if batch_id is not None:
         q = q.where(vt.c.batch_id == batch_id)
     if package_id is not None:
@@ -249,14 +250,20 @@ def sell(conn: Connection, writer: LoginWriter, org_id: int, package_id: int, no
     return require(conn, org_id, vid, now, box=writer.box)
 
 
+#: of_customer's statements (every dashboard load), built once: without and with the logins' secrets.
+_OF_CUSTOMER = {secrets: _select(secrets)
+                .where(vt.c.org_id == sa.bindparam("org_id"), vt.c.customer_id == sa.bindparam("customer_id"))
+                .order_by(vt.c.id.desc()) for secrets in (False, True)}
+
+
 def of_customer(conn: Connection, org_id: int, customer_id: int, now: datetime | None = None, *,
                 box: SecretBox | None = None, st: settings.Settings | None = None) -> list[VoucherView]:
     """The customer's vouchers, newest first: code, password (with ``box``; a code-only voucher's is
     its code), package, price, state (expiry derived at ``now``), sold at, time and data left.
     ``st``: the org's billing settings when the caller has them (saves reading them)."""
     read = _Reader(conn, org_id, now, box, st)
-    return [read(r) for r in conn.execute(_select(box).where(vt.c.org_id == org_id, vt.c.customer_id == customer_id)
-                                          .order_by(vt.c.id.desc()))]
+    return [read(r) for r in conn.execute(_OF_CUSTOMER[box is not None],
+                                          {"org_id": org_id, "customer_id": customer_id})]
 
 
 # -- history -------------------------------------------------------------------------------
