@@ -68,6 +68,18 @@ def test_minor_units_convert_exactly(minor: int, currency: str) -> None:
     assert d * (10 ** get_currency_precision(currency)) == minor
 
 
+@given(st.integers(min_value=-10**12, max_value=10**12), st.sampled_from(["USD", "JPY", "KWD", "GHS", "EUR"]),
+       st.sampled_from(["en_US", "de_DE", "en_GH", "ja_JP", "fr_FR"]))
+def test_remembered_amounts_read_as_babel_formats_them(minor: int, currency: str, locale: str) -> None:
+    """format_money remembers what it formatted (FORMAT_CACHE amounts): the first and the remembered answer
+    are babel's, for any amount, currency and locale."""
+    from babel.numbers import format_currency
+    expect = format_currency(documents.money_decimal(minor, currency), currency, locale=locale)
+    assert documents.format_money(minor, currency, locale) == expect
+    assert documents.format_money(minor, currency, locale) == expect
+    assert documents.format_money.cache_info().maxsize == documents.FORMAT_CACHE
+
+
 def test_rates_and_dates_follow_the_locale() -> None:
     """VAT rates print as percentages and dates in the locale's medium format."""
     assert documents.format_rate(1500, "en_US") == "15%"
