@@ -55,10 +55,15 @@ class Pages:
                            back=(root + back) or "./")
 
 
-def json_body(request: IRequest, value: Any) -> bytes:
-    """``value`` as a JSON response body."""
+def json_headers(request: IRequest) -> None:
+    """The headers of a JSON response."""
     set_header(request, "Content-Type", "application/json")
     set_header(request, "X-Content-Type-Options", "nosniff")
+
+
+def json_body(request: IRequest, value: Any) -> bytes:
+    """``value`` as a JSON response body."""
+    json_headers(request)
     return json.dumps(value).encode("utf-8")
 
 

@@ -34,7 +34,7 @@ from aaad.errors import NotFound, ValidationError
 from web import apistore, tokens
 from web.api.declare import Call, Endpoint, Raw
 from web.errors import HttpError, classify, set_header
-from web.pages import json_body
+from web.pages import json_body, json_headers
 
 API_VERSION = "v1"
 ORG_HEADER = "X-Aaad-Org"
@@ -184,9 +184,15 @@ class Api:
                                    "aaad_version": self.aaad_version, "docs": self.docs_path,
                                    "openapi": "api/v1/openapi.json" if self.deps else None})
 
+    @functools.cached_property
+    def document_json(self) -> bytes:
+        """:attr:`document` as JSON, encoded once (600 KB: 10 ms of the reactor a request otherwise)."""
+        return json.dumps(self.document).encode("utf-8")
+
     def openapi_json(self, request: IRequest) -> bytes:
         """The OpenAPI 3.1 document, generated from the route declarations."""
-        return json_body(request, self.document)
+        json_headers(request)
+        return self.document_json
 
     def docs(self, request: IRequest) -> bytes:
         """A readable reference of every route (no script, nothing from elsewhere)."""

@@ -224,6 +224,9 @@ def test_openapi_document_is_3_1_and_lists_every_route(api: ApiClient) -> None:
     r = api.as_("").get("/openapi.json")
     doc = r.json()
     assert r.code == 200 and doc["openapi"] == "3.1.0"
+    assert r.header("Content-Type") == "application/json" and r.header("X-Content-Type-Options") == "nosniff"
+    again = api.as_("").get("/openapi.json")          # encoded once, served again as it was
+    assert again.code == 200 and again.json() == doc and again.header("Content-Type") == "application/json"
     op = doc["paths"]["/customers"]["post"]
     assert op["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("CustomerIn")
     assert set(op["responses"]) >= {"201", "401", "403", "409", "422"}
