@@ -166,8 +166,10 @@ def find(conn: Connection, org_id: int, key: str) -> Package:
     return p
 
 
-def _which(org_id: int, active: bool | None, portal_only: bool) -> list[sa.ColumnElement[bool]]:
-    """The conditions of :func:`list_packages` and :func:`count_packages`."""
+def _which(org_id: int | sa.BindParameter[int], active: bool | None,
+           portal_only: bool) -> list[sa.ColumnElement[bool]]:
+    """The conditions of :func:`list_packages` and :func:`count_packages` (``org_id`` a value, or a parameter
+    of a statement built once)."""
     where = [pk.c.org_id == org_id]
     if active is not None:
         where.append(pk.c.active == active)
@@ -184,8 +186,8 @@ def list_packages(conn: Connection, org_id: int, *, active: bool | None = None,
     return [_row(r, cur, loc) for r in conn.execute(q.order_by(pk.c.price, pk.c.name, pk.c.id))]
 
 
-_PORTAL_COUNT = sa.select(sa.func.count()).select_from(pk).where(
-    pk.c.org_id == sa.bindparam("org_id"), pk.c.active == sa.true(), pk.c.on_portal == sa.true())
+# count_packages' portal count (every dashboard), built once from the same conditions as the listing's.
+_PORTAL_COUNT = sa.select(sa.func.count()).select_from(pk).where(*_which(sa.bindparam("org_id"), None, True))
 
 
 def count_packages(conn: Connection, org_id: int, *, active: bool | None = None,
