@@ -32,12 +32,13 @@ def _plans(conn: Any, fn: Any) -> list[str]:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-@pytest.mark.parametrize("read", ["open_sessions", "page_sessions", "logins_usage"])
+@pytest.mark.parametrize("read", ["open_sessions", "page_sessions", "logins_usage", "login_usage_one"])
 def test_a_logins_sessions_are_read_by_the_logins_index(engine: Any, read: str) -> None:
     calls = {
         "open_sessions": lambda c: actions.open_sessions(c, 1, [5, 6]),
         "page_sessions": lambda c: store.page_sessions(c, 1, login_id=5),
-        "logins_usage": lambda c: c.execute(store._USAGE_PENDING, {"org_id": 1, "ids": [5, 6]}),
+        "logins_usage": lambda c: c.execute(store._USAGE_MANY.pending, {"org_id": 1, "ids": [5, 6]}),
+        "login_usage_one": lambda c: c.execute(store._USAGE_ONE.pending, {"org_id": 1, "id": 5}),
     }
     with engine.connect() as conn:
         plans = _plans(conn, calls[read])

@@ -321,6 +321,22 @@ def test_usage_summary(w: World) -> None:
     assert u.unaggregated == (50, 60)
 
 
+def test_usage_of_several_logins_is_each_ones_usage(w: World) -> None:
+    """logins_usage over several logins (IN lists) gives each login what it gives that login alone (the
+    single-login statements), and leaves out ids of other orgs and unknown ids."""
+    apply(w, start(), interim(300, 100, 200), start("b", "bob"), interim(300, 7, 9, sid="b", user="bob"))
+    agg_all(w, SLOT)
+    apply(w, interim(600, 150, 260))
+    at = SLOT + timedelta(minutes=10)
+    both = w.tx(store.logins_usage, w.org, [w.bob, w.alice, w.alice, 10**9], at)
+    assert set(both) == {w.alice, w.bob}
+    for login in (w.alice, w.bob):
+        assert both[login] == w.tx(store.logins_usage, w.org, [login], at)[login]
+        assert both[login] == w.tx(store.login_usage, w.org, login, at)
+    assert both[w.bob].total == (7, 9) and both[w.alice].unaggregated == (50, 60)
+    assert w.tx(store.logins_usage, w.org + 1, [w.alice, w.bob], at) == {}
+
+
 def test_prune(w: World) -> None:
     """Pruning deletes only buckets of that level older than the cut-off."""
     apply(w, start(), interim(300, 1, 1))
