@@ -4,8 +4,7 @@
  * Drop-in replacements for the pure-Python functions of aaad/radius/codec.py
  * (which stays the reference and the fallback): decode, verify_message_authenticator,
  * verify_request_authenticator, verify_response_authenticator, encode_reply,
- * pap_hide, pap_unhide and _hmac_md5, plus md5 for the tests; and recv_many, the
- * listeners' read of queued datagrams in one recvmmsg(2) (see aaad/radius/listener.py).  codec.py calls init()
+ * pap_hide, pap_unhide and _hmac_md5, plus md5 for the tests.  codec.py calls init()
  * with its Packet and MalformedPacket classes and its Python functions, then
  * rebinds its public names to these.
  *
@@ -24,11 +23,6 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
-#include <errno.h>
-#include <sys/types.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 
 /* ------------------------------------------------------------------------- */
 /* MD5 (RFC 1321)                                                            */
@@ -1235,139 +1229,7 @@ sp_request_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return t;
 }
 
-/* ------------------------------------------------------------------------- */
-/* recv_many: queued datagrams in one system call                            */
-/* ------------------------------------------------------------------------- */
-
-/* Buffers for one recvmmsg call.  Static: the function never releases the GIL (the socket
- * is non-blocking, so the call never waits), so two calls never overlap. */
-#define RECV_MAX_VLEN 64
-#define RECV_MAX_SIZE 4096
-static unsigned char recv_bufs[RECV_MAX_VLEN][RECV_MAX_SIZE];
-static struct sockaddr_storage recv_addrs[RECV_MAX_VLEN];
-
-/* The host strings of recent IPv4 peers (a NAS sends thousands of requests a second from one
- * address): one str each instead of a new one per datagram. */
-#define HOST_CACHE 256
-static uint32_t host_keys[HOST_CACHE];
-static PyObject *host_strs[HOST_CACHE];
-
-static PyObject *
-peer_tuple(const struct sockaddr_storage *ss)
-{
-    char text[INET6_ADDRSTRLEN];
-    PyObject *host;
-    unsigned int port;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        uint32_t key = a->sin_addr.s_addr;
-        unsigned int slot = (key ^ (key >> 8) ^ (key >> 16) ^ (key >> 24)) & (HOST_CACHE - 1);
-        if (host_strs[slot] != NULL && host_keys[slot] == key) {
-            host = host_strs[slot];
-            Py_INCREF(host);
-        } else {
-            if (inet_ntop(AF_INET, &a->sin_addr, text, sizeof text) == NULL)
-                return PyErr_SetFromErrno(PyExc_OSError);
-            host = PyUnicode_FromString(text);
-            if (host == NULL)
-                return NULL;
-            Py_XSETREF(host_strs[slot], host);
-            Py_INCREF(host);
-            host_keys[slot] = key;
-        }
-        port = ntohs(a->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        if (inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text) == NULL)
-            return PyErr_SetFromErrno(PyExc_OSError);
-        host = PyUnicode_FromString(text);
-        if (host == NULL)
-            return NULL;
-        port = ntohs(a->sin6_port);
-    } else {
-        PyErr_Format(PyExc_OSError, "recv_many: address family %d", (int)ss->ss_family);
-        return NULL;
-    }
-    PyObject *p = PyLong_FromUnsignedLong(port);
-    if (p == NULL) {
-        Py_DECREF(host);
-        return NULL;
-    }
-    PyObject *t = PyTuple_New(2);
-    if (t == NULL) {
-        Py_DECREF(host);
-        Py_DECREF(p);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(t, 0, host);
-    PyTuple_SET_ITEM(t, 1, p);
-    return t;
-}
-
-static PyObject *
-sp_recv_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "recv_many() takes 3 arguments (%zd given)", nargs);
-        return NULL;
-    }
-    int fd = PyObject_AsFileDescriptor(args[0]);
-    if (fd < 0)
-        return NULL;
-    Py_ssize_t vlen = PyLong_AsSsize_t(args[1]);
-    if (vlen == -1 && PyErr_Occurred())
-        return NULL;
-    Py_ssize_t size = PyLong_AsSsize_t(args[2]);
-    if (size == -1 && PyErr_Occurred())
-        return NULL;
-    if (vlen < 1 || vlen > RECV_MAX_VLEN || size < 1 || size > RECV_MAX_SIZE) {
-        PyErr_Format(PyExc_ValueError, "recv_many: count must be 1..%d and size 1..%d", RECV_MAX_VLEN,
-                     RECV_MAX_SIZE);
-        return NULL;
-    }
-    struct mmsghdr msgs[RECV_MAX_VLEN];
-    struct iovec iov[RECV_MAX_VLEN];
-    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)vlen);
-    for (Py_ssize_t i = 0; i < vlen; i++) {
-        iov[i].iov_base = recv_bufs[i];
-        iov[i].iov_len = (size_t)size;
-        msgs[i].msg_hdr.msg_iov = &iov[i];
-        msgs[i].msg_hdr.msg_iovlen = 1;
-        msgs[i].msg_hdr.msg_name = &recv_addrs[i];
-        msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
-    }
-    int n = recvmmsg(fd, msgs, (unsigned int)vlen, MSG_DONTWAIT, NULL);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-            return PyList_New(0);
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
-    PyObject *out = PyList_New(n);
-    if (out == NULL)
-        return NULL;
-    for (int i = 0; i < n; i++) {
-        PyObject *data = PyBytes_FromStringAndSize((const char *)recv_bufs[i], (Py_ssize_t)msgs[i].msg_len);
-        PyObject *peer = data ? peer_tuple(&recv_addrs[i]) : NULL;
-        PyObject *item = peer ? PyTuple_New(2) : NULL;
-        if (item == NULL) {
-            Py_XDECREF(data);
-            Py_XDECREF(peer);
-            Py_DECREF(out);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(item, 0, data);
-        PyTuple_SET_ITEM(item, 1, peer);
-        PyList_SET_ITEM(out, i, item);
-    }
-    return out;
-}
-
 static PyMethodDef methods[] = {
-    {"recv_many", (PyCFunction)(void (*)(void))sp_recv_many, METH_FASTCALL,
-     "recv_many(sock, count, size)\n--\n\n"
-     "Up to count queued datagrams of a non-blocking socket, each as (data, (host, port)) with data cut\n"
-     "at size octets, in one recvmmsg(2) that never waits: [] when none is queued.  OSError for other\n"
-     "errors."},
     {"request_key", (PyCFunction)(void (*)(void))sp_request_key, METH_FASTCALL,
      "request_key(host, port, ident, authenticator)\n--\n\n"
      "The duplicate cache's key: (host, port, ident, authenticator), not tracked by the cycle\n"

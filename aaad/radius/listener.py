@@ -100,38 +100,9 @@ READ_BUDGET = 16 * 1024
 MAX_READ_BUDGET = 256 * 1024
 
 
-#: Datagrams one system call reads (recvmmsg in the C version).
-RECV_BATCH = 64
-
-
-def _py_recv_many(sock: socket.socket, count: int, size: int) -> list[tuple[bytes, tuple[str, int]]]:
-    """Up to ``count`` queued datagrams of the non-blocking ``sock``, each ``(data, (host, port))`` with
-    ``data`` cut at ``size`` octets; ``[]`` when none is queued.  An error after some datagrams is left
-    for the next call, as recvmmsg(2) does.  The C version (``_speedups.recv_many``) reads them in one
-    system call and, at one datagram, saves the failing read that finds the socket empty."""
-    out: list[tuple[bytes, tuple[str, int]]] = []
-    for _ in range(count):
-        try:
-            data, addr = sock.recvfrom(size)
-        except OSError as e:
-            if out or e.args[0] in udp._sockErrReadIgnore:
-                break
-            raise
-        out.append((data, addr[:2]))
-    return out
-
-
-recv_many = _py_recv_many
-if codec.IMPLEMENTATION == "c":
-    recv_many = getattr(codec._speedups, "recv_many", _py_recv_many)
-
-
 class BudgetedPort(udp.Port):
-    """Twisted's UDP port reading at most ``budget`` bytes per wake-up (give or take one batch of
-    :data:`RECV_BATCH` datagrams), the budget doubling while the socket stays backed up and back to
-    :data:`READ_BUDGET` once it is drained.  A batch shorter than :data:`RECV_BATCH` means the socket
-    was empty: the wake-up ends there, and the next datagram wakes the reactor again (epoll is
-    level-triggered), so a lone request costs one read, not two."""
+    """Twisted's UDP port reading at most ``budget`` bytes per wake-up, the budget doubling while the
+    socket stays backed up and back to :data:`READ_BUDGET` once it is drained."""
 
     budget = READ_BUDGET
 
@@ -139,20 +110,22 @@ class BudgetedPort(udp.Port):
         read, budget = 0, self.budget
         while read < budget:
             try:
-                batch = recv_many(self.socket, RECV_BATCH, self.maxPacketSize)
+                data, addr = self.socket.recvfrom(self.maxPacketSize)
             except OSError as se:
-                if se.args[0] in udp._sockErrReadRefuse:
+                no = se.args[0]
+                if no in udp._sockErrReadIgnore:         # drained (EAGAIN, EINTR)
+                    self.budget = READ_BUDGET
+                    return
+                if no in udp._sockErrReadRefuse:
                     return
                 raise
-            for data, addr in batch:
-                read += len(data)
-                try:
-                    self.protocol.datagramReceived(data, addr)
-                except BaseException:
-                    log.failure("datagramReceived")
-            if len(batch) < RECV_BATCH:     # drained
-                self.budget = READ_BUDGET
-                return
+            read += len(data)
+            if self.addressFamily == socket.AF_INET6:
+                addr = addr[:2]
+            try:
+                self.protocol.datagramReceived(data, addr)
+            except BaseException:
+                log.failure("datagramReceived")
         self.budget = min(budget * 2, MAX_READ_BUDGET)
 
 

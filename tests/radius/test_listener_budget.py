@@ -2,18 +2,16 @@
 page's database answer, timers, the other port) while requests keep up; when a wake-up spends its budget
 with requests still queued the next may read twice as much, up to MAX_READ_BUDGET (RADIUS keeps priority
 under overload), and a wake-up that empties the socket goes back to READ_BUDGET.  On a real socket with
-Twisted's UDP port, reading through the C recv_many (recvmmsg) and through the pure-Python one."""
+Twisted's UDP port."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from twisted.internet import reactor as _reactor
 from twisted.internet.protocol import DatagramProtocol
 
-from aaad.radius import codec, listener
+from aaad.radius import listener
 
 SIZE = 100
 
@@ -26,44 +24,8 @@ class Counting(DatagramProtocol):
         self.got += 1
 
 
-@pytest.fixture(autouse=True, params=["c", "python"])
-def implementation(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Each test with both reads of the socket."""
-    if request.param == "c":
-        if codec._speedups is None:
-            pytest.fail("aaad.radius._speedups is not built: " + codec._SPEEDUPS_UNUSABLE)
-        fn = codec._speedups.recv_many
-    else:
-        fn = listener._py_recv_many
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(listener, "recv_many", fn)
-        yield request.param
-
-
 def per_wake_up(budget: int) -> int:
-    """Datagrams one wake-up reads: whole batches until the budget is spent."""
-    datagrams = -(-budget // SIZE)
-    return -(-datagrams // listener.RECV_BATCH) * listener.RECV_BATCH
-
-
-def test_a_lone_datagram_is_read_by_one_call_that_ends_the_wake_up() -> None:
-    proto = Counting()
-    port = listener.listen_udp(_reactor, 0, proto, "127.0.0.1", 8 * 1024 * 1024)  # type: ignore[arg-type]
-    calls: list[int] = []
-    real = listener.recv_many
-
-    def counted(sock: Any, count: int, size: int) -> Any:
-        got = real(sock, count, size)
-        calls.append(len(got))
-        return got
-    try:
-        with pytest.MonkeyPatch.context() as mp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            mp.setattr(listener, "recv_many", counted)
-            s.sendto(b"x" * SIZE, ("127.0.0.1", port.getHost().port))
-            port.doRead()
-        assert proto.got == 1 and calls == [1]      # no second read to find the socket empty
-    finally:
-        port.stopListening()
+    return -(-budget // SIZE)                    # it reads until the budget is spent
 
 
 def test_the_budget_grows_while_backed_up_and_resets_once_drained() -> None:
