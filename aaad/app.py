@@ -238,8 +238,8 @@ class App:
             if prepare is not None:
                 prepare()
         # The writer and pool threads share the GIL with the reactor: let the
-        # reactor get it back within 0.5 ms instead of 5, or a thread's busy
-        # stretch shows up as RADIUS latency.
+        # reactor get it back within [server] switch_interval_ms (0.5 ms by
+        # default, Python's is 5), or a thread's busy stretch shows up as RADIUS latency.
         sys.setswitchinterval(self.conf.server.switch_interval_ms / 1000)
         # The web app is imported here, not at the top: the CLI (``aaad jobs run``, ``aaad user
         # suspend``, ...) builds an App without serving it, and importing the admin console, the

@@ -35,20 +35,18 @@ def profile_row(r: Any) -> Profile:
                    fup.tiers_from_column(r.fup_tiers), fup.free_hours_from_column(r.free_hours))
 
 
-def _logins(conn: Connection, box: SecretBox, *where: Any, limit: int | None = None,
-            prebuilt: tuple[Any, dict[str, Any]] | None = None) -> list[Login]:
-    """The logins matching ``where`` (or ``prebuilt``: a statement built once and its parameters), by id."""
-    q: Any
-    if prebuilt is not None:
-        q, params = prebuilt
-    else:
-        q, params = sa.select(*_LOGIN_COLS).where(*where).order_by(logins.c.id), {}
-        if limit:
-            q = q.limit(limit)
+def _logins(conn: Connection, box: SecretBox, *where: Any, limit: int | None = None) -> list[Login]:
+    """The logins matching ``where``, by id."""
+    q = sa.select(*_LOGIN_COLS).where(*where).order_by(logins.c.id)
+    return _login_rows(conn, box, q.limit(limit) if limit else q)
+
+
+def _login_rows(conn: Connection, box: SecretBox, q: Any, params: dict[str, Any] | None = None) -> list[Login]:
+    """Logins from a statement selecting ``_LOGIN_COLS`` (with ``params`` when it was built once)."""
     decrypt = box.decrypt
     return [Login(r[0], r[1], r[2], decrypt(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
                   r[12], r[13], r[14], r[15], r[16], r[17] or 0, r[18], r[19], bool(r[20]), r[21] or 0,
-                  r[22] or 0, r[23]) for r in conn.execute(q, params)]
+                  r[22] or 0, r[23]) for r in conn.execute(q, params or {})]
 
 
 # -- profiles -------------------------------------------------------------------
@@ -149,7 +147,7 @@ def get_logins(conn: Connection, box: SecretBox, org_id: int, login_ids: Iterabl
     ids = sorted(set(login_ids))
     out: list[Login] = []
     for i in range(0, len(ids), 5000):
-        out += _logins(conn, box, prebuilt=(_BY_IDS, {"org_id": org_id, "ids": ids[i:i + 5000]}))
+        out += _login_rows(conn, box, _BY_IDS, {"org_id": org_id, "ids": ids[i:i + 5000]})
     return out
 
 

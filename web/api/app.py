@@ -167,7 +167,6 @@ class Api:
         self.app.route("/openapi.json", methods=["GET"])(self.openapi_json)
         self.app.route("/docs", methods=["GET"])(self.docs)
         self.docs_path = "api/v1/docs"
-        self._docs_html: bytes | None = None
 
     @functools.cached_property
     def document(self) -> dict[str, Any]:
@@ -194,15 +193,18 @@ class Api:
         json_headers(request)
         return self.document_json
 
+    @functools.cached_property
+    def docs_html(self) -> bytes:
+        """The reference page of :attr:`document`, rendered once."""
+        from web.api import openapi
+        return openapi.render_docs(self.document)
+
     def docs(self, request: IRequest) -> bytes:
         """A readable reference of every route (no script, nothing from elsewhere)."""
-        from web.api import openapi
-        if self._docs_html is None:
-            self._docs_html = openapi.render_docs(self.document)
         set_header(request, "Content-Type", "text/html; charset=utf-8")
         set_header(request, "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
         set_header(request, "X-Content-Type-Options", "nosniff")
-        return self._docs_html
+        return self.docs_html
 
     def error(self, request: Any, failure: Failure) -> bytes:
         """Routing errors (no such path, method not allowed) and anything the fixed routes raise."""
