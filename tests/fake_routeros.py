@@ -215,11 +215,19 @@ class Sentence:
 
 @dataclass
 class Connection:
-    """A connection the fake accepted (for tests that count overlap)."""
+    """A connection the fake accepted (for tests that count overlap).
+
+    ``heard`` is when its first sentence arrived and ``answered`` when its last reply started out:
+    a client that waits for one call's reply before starting the next cannot make two of these
+    spans overlap, whichever thread the scheduler runs first (``closed`` is stamped when the
+    fake's thread gets round to seeing EOF, which can come after the client's next connection).
+    """
     number: int
     opened: float
     closed: float | None = None
     logged_in: bool = False
+    heard: float | None = None
+    answered: float | None = None
 
 
 class _State:
@@ -420,11 +428,16 @@ class FakeRouterOS:
             self._received.clear()
 
     def max_overlap(self) -> int:
-        """The most connections that were open at the same time."""
+        """The most connections that were in conversation at the same time.
+
+        A connection's span runs from its first sentence (or its opening, if it sent none) to the
+        start of its last reply (or its closing, if it got none).
+        """
         events = []
         for c in self.connections:
-            events.append((c.opened, 1))
-            events.append((c.closed if c.closed is not None else float("inf"), -1))
+            events.append((c.heard if c.heard is not None else c.opened, 1))
+            end = c.answered if c.answered is not None else c.closed
+            events.append((end if end is not None else float("inf"), -1))
         best = cur = 0
         for _, d in sorted(events, key=lambda e: (e[0], e[1])):
             cur += d
@@ -477,14 +490,18 @@ class FakeRouterOS:
             words = read_sentence(sock)
             if not words:
                 continue  # an empty sentence is ignored, as RouterOS does
+            now = time.monotonic()
+            if conn.heard is None:
+                conn.heard = now
             with self._lock:
-                self._received.append(Sentence(conn.number, time.monotonic(), tuple(words)))
+                self._received.append(Sentence(conn.number, now, tuple(words)))
                 self._arrived.notify_all()
             if self.mode == "silent":
                 continue
             if self.delay and self._stopping.wait(self.delay):
                 return
             replies, close = self._answer(words, conn)
+            conn.answered = time.monotonic()
             sock.sendall(b"".join(encode_sentence(r) for r in replies))
             if close:
                 return
