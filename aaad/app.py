@@ -56,12 +56,22 @@ CYCLE_JOB = "aaad.cycles"
 
 class ApiQuietSite(Site):
     """The web root's HTTP server. A request under /api/ is logged by the API itself (one line with
-    the token's name, the route, the status and the latency), not again in the access-log format."""
+    the token's name, the route, the status and the latency), not again in the access-log format.
+    The access log is an info line: with ``access_log`` false (``[server] log_level`` warn or error,
+    which would drop it) it is not formatted at all (about 3% of a portal page's CPU)."""
+
+    access_log = True
 
     def log(self, request: Any) -> None:
-        if request.path.startswith(b"/api/"):
+        if not self.access_log or request.path.startswith(b"/api/"):
             return
         super().log(request)
+
+
+def logs_info(level: str) -> bool:
+    """True if ``[server] log_level`` lets info lines (the access log) through."""
+    from twisted.logger import LogLevel
+    return bool(LogLevel.levelWithName(level) <= LogLevel.info)
 
 
 def _aaad_cli(sub: Any) -> None:
@@ -253,6 +263,7 @@ class App:
             CoreWeb(self.db, self.stats, self.view, self.started, health), self.db.read, self.clock, self.started,
             self.api.deps))
         site.displayTracebacks = False
+        site.access_log = logs_info(c.server.log_level)
         w = self.conf.web
         if w.tls_cert or w.tls_key:
             from twisted.internet import ssl

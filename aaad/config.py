@@ -310,7 +310,9 @@ class ServerConfig:
     """Process-wide settings."""
     data_dir: str = setting("var/aaad", "Directory for the SQLite database, the secret key, RRD files and journals. "
                                         "Created if missing.")
-    log_level: str = setting("info", "Minimum level logged to stdout: debug, info, warn, error.",
+    log_level: str = setting("info", "Minimum level logged to stdout: debug, info, warn, error. info includes the web "
+                                      "server's access log (one line a page; /api/ logs its own); warn and error leave "
+                                      "it out.",
                              one_of("debug", "info", "warn", "error"))
     ready_file: str = setting("", "If set, write the bound ports as JSON to this file once every listener is up (tests"
                                   " and supervisors use it).")

@@ -353,6 +353,18 @@ def dashboard_page(conn: Connection, box: SecretBox, org_id: int, customer_id: i
             voucher_sales.figures(conn, box, org_id, customer_id, now, st=st))
 
 
+def session_dashboard(conn: Connection, box: SecretBox, org_id: int, secret: str, now: datetime,
+                      policy: sessions.Policy, st: settings.Settings | None = None
+                      ) -> tuple[sessions.Session | None, tuple[Dashboard, voucher_sales.Figures] | None]:
+    """The cookie's live session (``sessions.find``) and, if it is signed in, :func:`dashboard_page`:
+    the start page's one read for a returning customer (one hop to a database thread, one
+    transaction, instead of one for the session and another for the page)."""
+    s = sessions.find(conn, org_id, secret, now, policy)
+    if s is None or s.customer_id is None:
+        return s, None
+    return s, dashboard_page(conn, box, org_id, s.customer_id, now, st=st)
+
+
 def owns_login(conn: Connection, org_id: int, customer_id: int, login_id: int) -> bool:
     """True if one of the customer's services (in this org) owns the login."""
     return any(s.customer_id == customer_id for s in services.services_of_login(conn, org_id, login_id))

@@ -194,14 +194,26 @@ class Portal:
             return self._session
         org = yield self._org()
         self._session_read = True
-        cookie = cast(Any, request).getCookie(sessions.COOKIE.encode())
+        cookie = self._cookie(request)
         if cookie:
             now = self._now()
-            s = yield self.read(sessions.find, org.id, cookie.decode("ascii", "replace"), now, self.policy)
-            if s is not None and s.needs_touch(now):
-                yield self.deps.db.write(sessions.touch, org.id, s.public_id, now)
-            self._session = s
+            s = yield self.read(sessions.find, org.id, cookie, now, self.policy)
+            yield self._found(s, now)
         return self._session
+
+    @staticmethod
+    def _cookie(request: IRequest) -> str | None:
+        cookie = cast(Any, request).getCookie(sessions.COOKIE.encode())
+        return cookie.decode("ascii", "replace") if cookie else None
+
+    @defer.inlineCallbacks
+    def _found(self, s: sessions.Session | None, now: datetime) -> Generator[Any, Any, None]:
+        """Remember the request's session as read at ``now`` (its activity recorded)."""
+        assert self.org is not None
+        self._session_read = True
+        if s is not None and s.needs_touch(now):
+            yield self.deps.db.write(sessions.touch, self.org.id, s.public_id, now)
+        self._session = s
 
     @defer.inlineCallbacks
     def visitor(self, request: IRequest) -> Generator[Any, Any, Visitor]:
@@ -275,13 +287,22 @@ class Portal:
     def index(self, request: IRequest) -> Generator[Any, Any, bytes]:
         """The start page for visitors, the dashboard for a signed-in customer."""
         org = yield self._org()
-        s = yield self.current(request)
+        cookie = self._cookie(request) if self.deps is not None and not self._session_read else None
+        if cookie:     # a returning visitor: the session and, if signed in, the dashboard in one read
+            now = self._now()
+            s, found = yield self.read(accounts.session_dashboard, self.deps.box, org.id, cookie, now,
+                                       self.policy, st=self.settings)
+            yield self._found(s, now)
+        else:
+            s, found = (yield self.current(request)), None
         if s is None or s.customer_id is None:
             page = yield self._render(request, "portal/index.html", can_sign_in=self.deps is not None)
             return page
         v = Visitor(org, s.customer_id, s.csrf, s.public_id)
-        data, figures = yield self.read(accounts.dashboard_page, self.deps.box, org.id, s.customer_id,
-                                        self._now(), st=self.settings)
+        if found is None:
+            found = yield self.read(accounts.dashboard_page, self.deps.box, org.id, s.customer_id, self._now(),
+                                    st=self.settings)
+        data, figures = found
         page = yield self._render(request, "portal/dashboard.html", v, d=data, money=self._money(data),
                                   vf=figures, duration=duration, size=size, states=STATE_LABELS,
                                   tickets=data.tickets, cart_count=data.cart_count,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -239,3 +240,23 @@ def test_the_dashboard_read_runs_a_bounded_number_of_statements(world: World) ->
     assert d.customer.id == cid and d.services and figures.on_sale >= 0
     assert len(statements) <= 18, statements
     assert not any("FROM billing_settings" in s for s in statements)
+
+
+def test_a_returning_customers_dashboard_is_one_read(world: World, clock: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session behind the cookie and the dashboard are read together: one hop to a database thread
+    (the page's commonest request); a visitor without a cookie gets the start page."""
+    from tests.web.api.conftest import make_api
+    reads: list[str] = []
+    real = world.db.read
+
+    def counting(fn: Any, *a: Any, **kw: Any) -> Any:
+        reads.append(fn.__name__)
+        return real(fn, *a, **kw)
+    monkeypatch.setattr(world.db, "read", counting)
+    browser = Browser(make_api(world, clock)[0])
+    assert browser.login("demo", "ama@example.com").code == 303
+    reads.clear()
+    page = browser.get("/demo/portal/").text
+    assert "Hello" in page and "Home 50M" in page
+    assert [r for r in reads if r != "portal_org"] == ["session_dashboard"]
