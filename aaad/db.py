@@ -138,7 +138,13 @@ def make_engine(url: str, *, write: bool = False, synchronous: str = "NORMAL",
 
     PostgreSQL: a connect timeout and TCP keepalives, so a database host that
     vanished fails a connection instead of hanging its thread for ever, and
-    optionally a statement timeout.
+    optionally a statement timeout.  A reader (``write`` false) runs in
+    autocommit: under READ COMMITTED each statement sees its own snapshot
+    with or without a transaction, so BEGIN and ROLLBACK were two round
+    trips a read for nothing; and it pings a pooled connection only when it
+    has been idle :data:`PING_IDLE_SECONDS` (a busy connection is alive, and
+    a disconnect found in use invalidates the whole pool anyway): a read of
+    N statements is N round trips instead of N + 3.
     """
     if is_sqlite(url):
         engine = sa.create_engine(
@@ -164,8 +170,35 @@ def make_engine(url: str, *, write: bool = False, synchronous: str = "NORMAL",
                             "keepalives_interval": 5, "keepalives_count": 3}
     if statement_timeout_ms:
         args["options"] = f"-c statement_timeout={int(statement_timeout_ms)}"
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                            pool_timeout=max(connect_timeout, 1), connect_args=args)
+    if write:
+        return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                                pool_timeout=max(connect_timeout, 1), connect_args=args)
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, isolation_level="AUTOCOMMIT",
+                              pool_timeout=max(connect_timeout, 1), connect_args=args)
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A reader's pooled connection idle this long is pinged before use (``SELECT 1``).
+PING_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection at checkout if it was checked in more than :data:`PING_IDLE_SECONDS` ago; a
+    failed ping makes the pool replace it (SQLAlchemy's pessimistic disconnect handling)."""
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:
+            raise sa.exc.DisconnectionError(f"stale connection: {e}") from e
 
 
 # -- failures: which ones a re-run or a bisection can help ----------------------
