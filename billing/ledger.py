@@ -82,9 +82,17 @@ def _sum(conn: Connection, org_id: int, customer_id: int, accounts: tuple[str, .
                                    "accounts": list(accounts)}).scalar_one())
 
 
+#: :func:`balance`'s statement, bound by ``org_id`` and ``customer_id`` (a read that wants the balance
+#: with other figures uses it as a scalar subquery); the accounts are constants, not an expanding IN,
+#: whose SQL SQLAlchemy would render again on every execution.
+BALANCE = sa.select(sa.func.coalesce(sa.func.sum(postings.c.amount), 0)).where(
+    postings.c.org_id == sa.bindparam("org_id"), postings.c.customer_id == sa.bindparam("customer_id"),
+    sa.or_(*(postings.c.account == a for a in CUSTOMER_ACCOUNTS)))
+
+
 def balance(conn: Connection, org_id: int, customer_id: int) -> int:
     """What the customer owes (negative: the org owes them)."""
-    return _sum(conn, org_id, customer_id, CUSTOMER_ACCOUNTS)
+    return int(conn.execute(BALANCE, {"org_id": org_id, "customer_id": customer_id}).scalar_one())
 
 
 def credit_available(conn: Connection, org_id: int, customer_id: int) -> int:

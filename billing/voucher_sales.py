@@ -175,14 +175,16 @@ USABLE = ("unused", "active")
 
 
 def figures(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime,
-            st: settings.Settings | None = None) -> Figures:
+            st: settings.Settings | None = None, on_sale: int | None = None) -> Figures:
     """The customer's voucher figures (the portal's dashboard: one read, a few queries); ``st``: the
-    org's billing settings when the caller has them."""
+    org's billing settings when the caller has them; ``on_sale``: the packages on the portal when the
+    caller has counted them."""
     mine = vouchers.of_customer(conn, org_id, customer_id, now, box=box, st=st)
     usage = acct_store.logins_usage(conn, org_id, [v.login_id for v in mine if v.login_id is not None], now)
     today = sum(sum(u.today) + sum(u.unaggregated) for u in usage.values())
     total = sum(sum(u.total) + sum(u.unaggregated) for u in usage.values())
-    on_sale = vouchers.portal_package_count(conn, org_id)
+    if on_sale is None:
+        on_sale = vouchers.portal_package_count(conn, org_id)
     return Figures(len(mine), [v for v in mine if v.state in USABLE], today, total, on_sale)
 
 

@@ -85,17 +85,19 @@ def items(conn: Connection, org_id: int, customer_id: int) -> list[Item]:
     return out
 
 
-_COUNT = sa.select(sa.func.count()).select_from(
+#: :func:`count`'s statement, bound by ``org_id`` and ``customer_id`` (built once: every signed-in page
+#: counts; the dashboard reads it with other figures as a scalar subquery).
+COUNT = sa.select(sa.func.count()).select_from(
     cart_t.join(products_t, sa.and_(products_t.c.id == cart_t.c.product_id,
                                     products_t.c.org_id == cart_t.c.org_id))).where(
     cart_t.c.org_id == sa.bindparam("org_id"), cart_t.c.customer_id == sa.bindparam("customer_id"),
-    products_t.c.active.is_(True), products_t.c.on_portal.is_(True))     # built once: every signed-in page counts
+    products_t.c.active.is_(True), products_t.c.on_portal.is_(True))
 
 
 def count(conn: Connection, org_id: int, customer_id: int) -> int:
     """How many items the cart holds (for the cart link in the header; as :func:`items`, products no longer
     sold on the portal do not count)."""
-    return int(conn.execute(_COUNT, {"org_id": org_id, "customer_id": customer_id}).scalar_one())
+    return int(conn.execute(COUNT, {"org_id": org_id, "customer_id": customer_id}).scalar_one())
 
 
 def add(conn: Connection, org_id: int, customer_id: int, product_id: int, now: datetime) -> Item:

@@ -186,15 +186,16 @@ def list_packages(conn: Connection, org_id: int, *, active: bool | None = None,
     return [_row(r, cur, loc) for r in conn.execute(q.order_by(pk.c.price, pk.c.name, pk.c.id))]
 
 
-# count_packages' portal count (every dashboard), built once from the same conditions as the listing's.
-_PORTAL_COUNT = sa.select(sa.func.count()).select_from(pk).where(*_which(sa.bindparam("org_id"), None, True))
+#: count_packages' portal count (every dashboard), built once from the same conditions as the listing's,
+#: bound by ``org_id`` (the dashboard reads it with other figures as a scalar subquery).
+PORTAL_COUNT = sa.select(sa.func.count()).select_from(pk).where(*_which(sa.bindparam("org_id"), None, True))
 
 
 def count_packages(conn: Connection, org_id: int, *, active: bool | None = None,
                    portal_only: bool = False) -> int:
     """How many packages :func:`list_packages` lists with the same filters (one count, no rows)."""
     if portal_only and active is None:              # the portal's (every dashboard): prebuilt
-        return int(conn.execute(_PORTAL_COUNT, {"org_id": org_id}).scalar_one())
+        return int(conn.execute(PORTAL_COUNT, {"org_id": org_id}).scalar_one())
     return int(conn.execute(sa.select(sa.func.count()).select_from(pk)
                             .where(*_which(org_id, active, portal_only))).scalar_one())
 

@@ -19,6 +19,7 @@ import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dml
@@ -33,6 +34,7 @@ from accounting import store as acct_store
 from billing import catalogue, customers, invoices, ledger, payments, services, settings, voucher_sales
 from billing.notify import otp
 from billing.orders import cart, tickets
+from billing.vouchers import packages
 from web.portal import sessions
 from web.schema import portal_login_throttle as throttle_t
 from web.schema import portal_reset_tokens as reset_t
@@ -297,6 +299,13 @@ class Dashboard:
     cart_count: int = 0
 
 
+#: The dashboard's three counts in one statement (one round trip instead of three), bound by ``org_id``
+#: and ``customer_id``: the balance, the cart's items and the packages on sale.
+_COUNTS = sa.select(ledger.BALANCE.scalar_subquery().label("balance"),
+                    cart.COUNT.scalar_subquery().label("cart_count"),
+                    packages.PORTAL_COUNT.scalar_subquery().label("on_sale"))
+
+
 def _reasons(conn: Connection, org_id: int, customer_id: int) -> dict[int, str]:
     """Each service's reason for its current suspension (the latest suspension in the service log)."""
     out: dict[int, str] = {}
@@ -307,10 +316,12 @@ def _reasons(conn: Connection, org_id: int, customer_id: int) -> dict[int, str]:
 
 
 def dashboard(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime,
-              recent: int = 10, st: settings.Settings | None = None) -> Dashboard:
+              recent: int = 10, st: settings.Settings | None = None,
+              counts: Any = None) -> Dashboard:
     """Everything the dashboard shows for one customer of the org (NotFound if not the org's);
-    ``st``: the org's billing settings when the caller has them.  About ten queries whatever
-    the number of services (the page is the portal's busiest)."""
+    ``st``: the org's billing settings when the caller has them; ``counts``: a row of :data:`_COUNTS`
+    when the caller has read it.  About ten queries whatever the number of services (the page is
+    the portal's busiest)."""
     c = customers.get(conn, org_id, customer_id)
     if c is None:
         raise NotFound("customer", customer_id)
@@ -337,11 +348,13 @@ def dashboard(conn: Connection, box: SecretBox, org_id: int, customer_id: int, n
                                  lg.password.decode("utf-8", "replace") if lg else None, usage,
                                  reasons.get(s.id, "")))
     opened = ledger.open_invoices(conn, org_id, customer_id)
-    return Dashboard(c, st.currency, st.locale, ledger.balance(conn, org_id, customer_id),
+    if counts is None:
+        counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).one()
+    return Dashboard(c, st.currency, st.locale, int(counts.balance),
                      min((i.due_date for i in opened), default=None), sum(i.open_amount for i in opened), views,
                      invoices.list_invoices(conn, org_id, customer_id=customer_id, limit=recent),
                      payments.list_payments(conn, org_id, customer_id=customer_id, limit=recent),
-                     tickets.of_customer(conn, org_id, customer_id, limit=5), cart.count(conn, org_id, customer_id))
+                     tickets.of_customer(conn, org_id, customer_id, limit=5), int(counts.cart_count))
 
 
 def dashboard_page(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime,
@@ -349,8 +362,9 @@ def dashboard_page(conn: Connection, box: SecretBox, org_id: int, customer_id: i
     """The dashboard and the customer's voucher figures, in one read: one hop to a database thread
     and back, one transaction, the org's settings read at most once."""
     st = st or settings.get(conn, org_id)
-    return (dashboard(conn, box, org_id, customer_id, now, st=st),
-            voucher_sales.figures(conn, box, org_id, customer_id, now, st=st))
+    counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).one()
+    return (dashboard(conn, box, org_id, customer_id, now, st=st, counts=counts),
+            voucher_sales.figures(conn, box, org_id, customer_id, now, st=st, on_sale=int(counts.on_sale)))
 
 
 def session_dashboard(conn: Connection, box: SecretBox, org_id: int, secret: str, now: datetime,
