@@ -153,6 +153,7 @@ class App:
         d = conf.database
         self.db = Database(url, reactor, synchronous=d.sqlite_synchronous,
                            busy_timeout_ms=d.busy_timeout_ms, read_pool_size=d.read_pool_size,
+                           portal_read_pool_size=d.portal_read_pool_size,
                            batch_max=d.writer_batch_max, queue_max=d.writer_queue_max,
                            connect_timeout=d.connect_timeout,
                            statement_timeout_ms=int(d.statement_timeout * 1000),
@@ -261,7 +262,7 @@ class App:
                              job_failures=c.jobs.unhealthy_after_failures)
         site = ApiQuietSite(build_root(  # type: ignore[no-untyped-call]  # Site() is unannotated in Twisted
             CoreWeb(self.db, self.stats, self.view, self.started, health), self.db.read, self.clock, self.started,
-            self.api.deps))
+            self.api.deps, portal_read=self.db.portal_read))
         site.displayTracebacks = False
         site.access_log = logs_info(c.server.log_level)
         w = self.conf.web
@@ -393,7 +394,8 @@ def serve(conf: cfg.Config) -> int:
     except Exception as e:
         log.failure("start-up failed")
         print(f"aaad: cannot start: {e}", file=sys.stderr)
-        app.db.pool.stop()  # its threads would keep the process alive
+        app.db.pool.stop()  # their threads would keep the process alive
+        app.db.portal_pool.stop()
         return 1
     stop = BoundedStop(reactor, app.stop, conf.server.stop_timeout + 1)
     reactor.addSystemEventTrigger("before", "shutdown", stop)

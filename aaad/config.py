@@ -342,7 +342,10 @@ class DatabaseConfig:
         one_of("NORMAL", "FULL"))
     busy_timeout_ms: int = setting(10000, "How long a SQLite writer waits for the lock held by another process (e.g. "
                                           "the CLI) before failing.", positive)
-    read_pool_size: int = setting(4, "Threads that run database reads.", positive)
+    read_pool_size: int = setting(4, "Threads that run database reads (the console, the API, jobs).", positive)
+    portal_read_pool_size: int = setting(
+        2, "Threads that run the customer portal's reads. They keep the daemon's CPU priority (the other read "
+           "threads run background_nice nicer), so a customer's page is not starved by RADIUS load.", positive)
     writer_batch_max: int = setting(1000, "Most write operations the writer thread commits in one transaction (group "
                                           "commit).", positive)
     writer_queue_max: int = setting(20000, "Most write operations waiting for the writer. Beyond it new writes fail at"
@@ -350,7 +353,8 @@ class DatabaseConfig:
                                            "outage cannot grow memory without bound.", positive)
     background_nice: int = setting(
         10, "Linux: how much nicer (lower CPU priority) the database threads run while doing what no RADIUS request "
-            "waits on: the read threads (the API, the console, jobs, the change poll) always, the writer while it "
+            "waits on: the read threads (the API, the console, jobs, the change poll; not the portal's) always, the "
+            "writer while it "
             "writes only the auth log, so on a busy core RADIUS requests get the CPU first. 0: off. The writer "
             "needs root or CAP_SYS_NICE to switch back (without, its part stays off).", nice_step)
     background_sched: str = setting(

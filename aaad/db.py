@@ -728,7 +728,8 @@ class Database:
     """The app's handle on the database: reads on a pool, writes on the writer."""
 
     def __init__(self, url: str, reactor: Any, *, synchronous: str = "NORMAL",
-                 busy_timeout_ms: int = 10000, read_pool_size: int = 4, batch_max: int = 1000,
+                 busy_timeout_ms: int = 10000, read_pool_size: int = 4, portal_read_pool_size: int = 2,
+                 batch_max: int = 1000,
                  queue_max: int = 20000, connect_timeout: int = 10, statement_timeout_ms: int = 0,
                  background_nice: int = 0, background_sched: str = IDLE):
         self.url = url
@@ -737,23 +738,31 @@ class Database:
         kw: dict[str, Any] = {"synchronous": synchronous, "busy_timeout_ms": busy_timeout_ms,
                               "connect_timeout": connect_timeout,
                               "statement_timeout_ms": statement_timeout_ms}
-        self.read_engine = make_engine(url, pool_size=read_pool_size, **kw)
+        self.read_engine = make_engine(url, pool_size=read_pool_size + portal_read_pool_size, **kw)
         self.write_engine = make_engine(url, write=True, pool_size=2, **kw)
         self.pool = ThreadPool(minthreads=1, maxthreads=read_pool_size, name="aaad-db-read")
         self.pool.threadFactory = nicer_threads(background_nice)  # type: ignore[assignment]  # a factory, as Twisted calls it
+        # The customer portal's reads: a person waits for each page, so these threads keep the
+        # daemon's priority (the others run background_nice nicer and lose the core to RADIUS).
+        self.portal_pool = ThreadPool(minthreads=1, maxthreads=portal_read_pool_size, name="aaad-db-portal")
         self.writer = Writer(self.write_engine, reactor, batch_max, queue_max, background_nice=background_nice,
                              background_sched=background_sched)
 
     def start(self) -> None:
         self.pool.start()
+        self.portal_pool.start()
         self.writer.start()
 
     @defer.inlineCallbacks
     def stop(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
-        """Drain the writer, then the read pool; with ``timeout``, give up on
+        """Drain the writer, then the read pools; with ``timeout``, give up on
         each after that long (a hung database) instead of waiting for ever."""
         yield self.writer.stop(timeout)
-        hung = yield join_thread(self.reactor, threading.Thread(target=self.pool.stop, daemon=True,
+
+        def stop_pools() -> None:
+            self.pool.stop()
+            self.portal_pool.stop()
+        hung = yield join_thread(self.reactor, threading.Thread(target=stop_pools, daemon=True,
                                                                 name="aaad-db-read-stop"), timeout,
                                  start=True)
         if hung or self.writer.stop_timed_out:
@@ -763,13 +772,22 @@ class Database:
 
     def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
         """Run ``fn(conn, ...)`` on the read pool; the connection is returned after."""
+        return self._read_on(self.pool, fn, args, kwargs)
+
+    def portal_read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
+        """Like :meth:`read`, on the portal's pool (threads at the daemon's priority: a customer is
+        waiting for the page)."""
+        return self._read_on(self.portal_pool, fn, args, kwargs)
+
+    def _read_on(self, pool: ThreadPool, fn: Callable[..., T], args: tuple[Any, ...],
+                 kwargs: dict[str, Any]) -> defer.Deferred[T]:
         def thd() -> T:
             with self.read_engine.connect() as conn:
                 try:
                     return fn(conn, *args, **kwargs)
                 finally:
                     conn.rollback()
-        return threads.deferToThreadPool(self.reactor, self.pool, thd)
+        return threads.deferToThreadPool(self.reactor, pool, thd)
 
     def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
         """Run ``fn(conn, ...)`` in the writer's next batch transaction."""

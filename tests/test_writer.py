@@ -602,6 +602,27 @@ def test_read_threads_run_nicer(tmp_path: Any) -> None:
     assert outcome(got) == min(os.getpriority(os.PRIO_PROCESS, 0) + 3, 19)
 
 
+def test_portal_reads_keep_the_processs_priority(tmp_path: Any) -> None:
+    """The portal's pool (a customer waits for each page) runs at the process's own nice value while the
+    other read threads run ``background_nice`` nicer; both read the same database."""
+    import os
+    if not hasattr(os, "setpriority"):
+        pytest.skip("no per-thread nice values here")
+    r = QueueReactor()
+    d = dbmod.Database(f"sqlite:///{tmp_path / 'nice.db'}", r, background_nice=3, portal_read_pool_size=1)
+    d.pool.start()
+    d.portal_pool.start()
+    try:
+        got = [d.portal_read(own_nice), d.read(own_nice), d.portal_read(lambda c: c.exec_driver_sql("SELECT 7")
+                                                                        .scalar_one())]
+        r.run_until(lambda: all(g.called for g in got))
+    finally:
+        d.pool.stop()
+        d.portal_pool.stop()
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    assert [outcome(g) for g in got] == [base, min(base + 3, 19), 7]
+
+
 def test_a_priority_switch_that_fails_later_turns_it_off_and_fails_no_write(monkeypatch: Any) -> None:
     """Should switching the thread's priority fail after start (a capability dropped), the switch is off
     from then on and neither the write nor the writer thread fails."""

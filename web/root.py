@@ -169,10 +169,12 @@ class Root:
         return self.pages.error(request, err, "aaad", "")
 
 
-def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float, api: Deps | None = None) -> IResource:
+def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float, api: Deps | None = None,
+               portal_read: Reader | None = None) -> IResource:
     """The web root from the core's routes and the database reader
     (``Database.read``); ``started`` is the clock's time at start-up; ``api``:
-    what the admin API's handlers use (without it the API answers only its index)."""
+    what the admin API's handlers use (without it the API answers only its index);
+    ``portal_read``: the customer portal's reader (``Database.portal_read``; default ``read``)."""
     pages = Pages()
     version = aaad_version()
     api_app = Api(version, api)
@@ -180,7 +182,7 @@ def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float, api: D
     orgs_cache = OrgCache(clock)
 
     def portal(slug: str) -> KleinRenderable:
-        return resource_of(Portal(read, pages, slug, api, orgs_cache).app)
+        return resource_of(Portal(portal_read or read, pages, slug, api, orgs_cache).app)
 
     def admin() -> KleinRenderable:
         return resource_of(Console(read, pages, api).app)

@@ -117,11 +117,11 @@ class PayPages(PortalPages):
         visitor = yield self._customer(request)
         org = visitor.org
         assert visitor.customer_id is not None
-        tx = yield self.deps.db.read(store.get_for_customer, org.id, visitor.customer_id, reference)
+        tx = yield self.portal.read(store.get_for_customer, org.id, visitor.customer_id, reference)
         if tx.status == "pending":
             tx = yield self.gateways.check(org, tx, source="return")
-        after: store.AfterPayment = yield self.deps.db.read(store.after_payment, org.id, tx)
-        order = None if tx.order_id is None else (yield self.deps.db.read(orders.get, org.id, tx.order_id))
+        after: store.AfterPayment = yield self.portal.read(store.after_payment, org.id, tx)
+        order = None if tx.order_id is None else (yield self.portal.read(orders.get, org.id, tx.order_id))
         set_header(request, "Cache-Control", "no-store")
         return self.pages.render(
             request, "portal/pay_return.html", brand=org.name, heading=_HEADINGS[tx.status], status=tx.status,

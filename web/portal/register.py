@@ -81,14 +81,14 @@ class RegisterPages(PortalPages):
 
     @defer.inlineCallbacks
     def _render(self, request: IRequest, v: Visitor, template: str, **context: Any) -> Generator[Any, Any, bytes]:
-        b = yield self.deps.db.read(accounts.brand, v.org.id, v.org.name)
+        b = yield self.portal.read(accounts.brand, v.org.id, v.org.name)
         set_header(request, "Cache-Control", "no-store")
         return self.pages.render(request, template, brand=b.name, logo=b.logo, portal=self._base(request),
                                  visitor=v, **context)
 
     @defer.inlineCallbacks
     def _spec(self, v: Visitor) -> Generator[Any, Any, forms.FormSpec]:
-        spec: forms.FormSpec = yield self.deps.db.read(forms.spec, v.org.id)
+        spec: forms.FormSpec = yield self.portal.read(forms.spec, v.org.id)
         if not spec.settings.enabled:
             raise NotFound("page", "register")
         return spec
@@ -98,7 +98,7 @@ class RegisterPages(PortalPages):
         """The product chosen in the coverage step (None: none chosen, or not one on the portal)."""
         if not text.isdigit() or len(text) > 12:
             return None
-        p = yield self.deps.db.read(catalogue.get_product, v.org.id, int(text))
+        p = yield self.portal.read(catalogue.get_product, v.org.id, int(text))
         return p if p is not None and p.active and p.on_portal else None
 
     def _form(self, request: IRequest, v: Visitor, spec: forms.FormSpec, *, values: dict[str, str],
@@ -243,7 +243,7 @@ class RegisterPages(PortalPages):
         """The visitor, the form and the registration the link names (None once used or expired)."""
         v = yield self.portal.visitor(request)
         spec = yield self._spec(v)
-        reg = yield self.deps.db.read(registrations.by_token, v.org.id, token, self._now())
+        reg = yield self.portal.read(registrations.by_token, v.org.id, token, self._now())
         return v, spec, reg
 
     @defer.inlineCallbacks

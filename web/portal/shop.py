@@ -195,7 +195,7 @@ class ShopPages(PortalPages):
         return v
 
     def _read(self, fn: Callable[..., Any], *args: Any) -> defer.Deferred[Any]:
-        return cast("defer.Deferred[Any]", self.deps.db.read(fn, *args))
+        return cast("defer.Deferred[Any]", self.portal.read(fn, *args))
 
     def _write(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> defer.Deferred[Any]:
         return cast("defer.Deferred[Any]", self.deps.db.write(fn, *args, **kw))

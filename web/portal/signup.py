@@ -118,7 +118,7 @@ class SignupPages(PortalPages):
     @defer.inlineCallbacks
     def _render(self, request: IRequest, template: str, visitor: Visitor,
                 **context: Any) -> Generator[Any, Any, bytes]:
-        b = yield self.deps.db.read(accounts.brand, visitor.org.id, visitor.org.name)
+        b = yield self.portal.read(accounts.brand, visitor.org.id, visitor.org.name)
         self.brand = b.name
         set_header(request, "Cache-Control", "no-store")
         return self.pages.render(request, template, brand=b.name, logo=b.logo, portal=self._base(request),
@@ -170,7 +170,7 @@ class SignupPages(PortalPages):
         v = yield self._visitor(request)
         errors: dict[str, str] = {}
         place, typed = self._place(request, errors)
-        offer = yield self.deps.db.read(_offer, v.org.id, place)
+        offer = yield self.portal.read(_offer, v.org.id, place)
         if errors:
             request.setResponseCode(400)
         page = yield self._render(request, "portal/signup.html", v, offer=offer, typed=typed, errors=errors,
@@ -194,7 +194,7 @@ class SignupPages(PortalPages):
             yield self.deps.db.write(leads.add, v.org.id, self._now(), name=lead["name"], email=lead["email"],
                                      phone=lead["phone"], note=lead["note"], place=place or Place())
         except ValidationError as e:
-            offer = yield self.deps.db.read(_offer, v.org.id, place)
+            offer = yield self.portal.read(_offer, v.org.id, place)
             request.setResponseCode(400)
             page = yield self._render(request, "portal/signup.html", v, offer=offer, typed=typed, errors=errors,
                                       lead=lead, lead_errors={e.field: e.message})
@@ -209,7 +209,7 @@ class SignupPages(PortalPages):
     def contract(self, request: IRequest) -> Generator[Any, Any, bytes]:
         """The current contract to read and sign (none, or signed already: on to paying)."""
         v = yield self._customer(request)
-        c = yield self.deps.db.read(contracts.to_sign, v.org.id, v.customer_id)
+        c = yield self.portal.read(contracts.to_sign, v.org.id, v.customer_id)
         if c is None:
             return self._see_other(request, "signup/pay")
         page = yield self._render(request, "portal/signup_contract.html", v, contract=c, full_name="",
@@ -234,13 +234,13 @@ class SignupPages(PortalPages):
         errors: dict[str, str] = {}
         try:
             name = contracts.check_signature(full_name, agreed)
-            cur = yield self.deps.db.read(contracts.current, v.org.id)
+            cur = yield self.portal.read(contracts.current, v.org.id)
             if cur is None:
                 return self._see_other(request, "signup/pay")
             if cur.id != contract_id:
                 raise ValidationError("contract", "The contract has changed since you opened it: read this "
                                                   "version and sign again.")
-            pdf = yield self.deps.db.read(contracts.signed_pdf, v.org.id, contract_id, v.customer_id,
+            pdf = yield self.portal.read(contracts.signed_pdf, v.org.id, contract_id, v.customer_id,
                                           full_name=name, signed_at=now, ip=ip, user_agent=agent)
             yield self.deps.db.write(contracts.sign, v.org.id, v.customer_id, contract_id, now, full_name=name,
                                      agreed=agreed, ip=ip, user_agent=agent, pdf=pdf)
@@ -248,7 +248,7 @@ class SignupPages(PortalPages):
             errors[e.field] = e.message
         if not errors:
             return self._see_other(request, "signup/pay")
-        c = yield self.deps.db.read(contracts.to_sign, v.org.id, v.customer_id)
+        c = yield self.portal.read(contracts.to_sign, v.org.id, v.customer_id)
         if c is None:
             return self._see_other(request, "signup/pay")
         request.setResponseCode(400)
@@ -263,7 +263,7 @@ class SignupPages(PortalPages):
     def pay(self, request: IRequest) -> Generator[Any, Any, bytes]:
         """The order waiting for payment: pay now through the gateway, or be invoiced."""
         v = yield self._customer(request)
-        step: PayStep = yield self.deps.db.read(_pay_step, self.deps.box, v.org.id, v.customer_id)
+        step: PayStep = yield self.portal.read(_pay_step, self.deps.box, v.org.id, v.customer_id)
         if step.to_sign:
             return self._see_other(request, "signup/contract")
         page = yield self._render(request, "portal/signup_pay.html", v, step=step)
@@ -279,7 +279,7 @@ class SignupPages(PortalPages):
             order_id = int(_arg(request, "order", 20))
         except ValueError:
             raise NotFound("order", _arg(request, "order", 20)) from None
-        order: orders.Order | None = yield self.deps.db.read(orders.get, v.org.id, order_id)
+        order: orders.Order | None = yield self.portal.read(orders.get, v.org.id, order_id)
         if order is None or order.customer_id != v.customer_id:
             raise NotFound("order", order_id)
         if order.status == "placed" and order.method != "invoice":

@@ -9,13 +9,16 @@ the CSRF check every POST runs first (403 without a valid token).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from twisted.internet import defer
 from twisted.web.iweb import IRequest
 
 from aaad import orgs
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,10 @@ class Visitor:
 
 
 class VisitorSource(Protocol):
+    def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> defer.Deferred[T]:
+        """Run ``fn(conn, ...)`` on the portal's reader (``Database.portal_read``: threads at the
+        daemon's priority, since a customer waits for each page)."""
+
     def visitor(self, request: IRequest) -> defer.Deferred[Visitor]:
         """The visitor of this request (a session cookie is set if it had none)."""
 

@@ -151,7 +151,7 @@ class VoucherPages(PortalPages):
     def packages(self, request: IRequest) -> Generator[Any, Any, bytes]:
         """The packages on sale as cards; "Buy" for the signed-in."""
         v = yield self.portal.visitor(request)
-        shop: Shop = yield self.deps.db.read(shop_view, v.org.id)
+        shop: Shop = yield self.portal.read(shop_view, v.org.id)
         page = yield self._render(request, "portal/vouchers.html", v, shop=shop, money=shop.money, error="")
         return page
 
@@ -195,7 +195,7 @@ class VoucherPages(PortalPages):
 
     @defer.inlineCallbacks
     def _error_page(self, request: IRequest, v: Visitor, message: str) -> Generator[Any, Any, bytes]:
-        shop: Shop = yield self.deps.db.read(shop_view, v.org.id)
+        shop: Shop = yield self.portal.read(shop_view, v.org.id)
         page = yield self._render(request, "portal/vouchers.html", v, shop=shop, money=shop.money, error=message)
         return page
 
@@ -206,11 +206,11 @@ class VoucherPages(PortalPages):
     def bought(self, request: IRequest, reference: str) -> Generator[Any, Any, bytes]:
         """The purchase's outcome (the gateway asked while pending): the voucher once paid."""
         v: Visitor = yield self.portal.require_customer(request)
-        b: Bought = yield self.deps.db.read(bought_view, self.deps.box, v.org.id, v.customer_id, reference[:64],
+        b: Bought = yield self.portal.read(bought_view, self.deps.box, v.org.id, v.customer_id, reference[:64],
                                             self.portal._now())
         if b.tx.status == "pending":
             yield self.gateways.check(v.org, b.tx, source="return")
-            b = yield self.deps.db.read(bought_view, self.deps.box, v.org.id, v.customer_id, reference[:64],
+            b = yield self.portal.read(bought_view, self.deps.box, v.org.id, v.customer_id, reference[:64],
                                         self.portal._now())
         set_header(request, "Cache-Control", "no-store")
         page = yield self._render(request, "portal/voucher_bought.html", v, b=b, money=b.money,
@@ -222,7 +222,7 @@ class VoucherPages(PortalPages):
     def history(self, request: IRequest) -> Generator[Any, Any, bytes]:
         """Every voucher of the customer, newest first."""
         v: Visitor = yield self.portal.require_customer(request)
-        money, items = yield self.deps.db.read(history_view, self.deps.box, v.org.id, v.customer_id,
+        money, items = yield self.portal.read(history_view, self.deps.box, v.org.id, v.customer_id,
                                                self.portal._now())
         set_header(request, "Cache-Control", "no-store")
         page = yield self._render(request, "portal/voucher_history.html", v, money=money, items=items)

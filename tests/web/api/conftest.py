@@ -144,15 +144,17 @@ class ApiClient:
         return self.request("DELETE", path, **kw)
 
 
-def make_api(world: World, clock: task.Clock, stats: Stats | None = None, **api_conf: Any) -> tuple[Any, Deps]:
-    """The web root with the API on ``world``; ``api_conf`` overrides [api] keys."""
+def make_api(world: World, clock: task.Clock, stats: Stats | None = None, portal_read: Any = None,
+             **api_conf: Any) -> tuple[Any, Deps]:
+    """The web root with the API on ``world``; ``api_conf`` overrides [api] keys; ``portal_read``: the
+    portal's reader (default ``world.db.read``, as everything else)."""
     conf = app.load_config(None, environ={}).replace("api", **{"rate": 0.0, **api_conf})
     stats = stats or Stats()
     core = SimpleNamespace(db=world.db, clock=clock, box=world.box, login_writer=LoginWriter(world.box),
                            stats=stats, conf=conf)
     deps = Deps(core, conf, {})
     web_core = CoreWeb(world.db, stats, FakeView(), STARTED, cast(HealthCheck, FakeHealth()))
-    return build_root(web_core, world.db.read, clock, STARTED, deps), deps
+    return build_root(web_core, world.db.read, clock, STARTED, deps, portal_read=portal_read), deps
 
 
 @pytest.fixture

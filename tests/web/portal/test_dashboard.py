@@ -245,18 +245,23 @@ def test_the_dashboard_read_runs_a_bounded_number_of_statements(world: World) ->
 def test_a_returning_customers_dashboard_is_one_read(world: World, clock: Any,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The session behind the cookie and the dashboard are read together: one hop to a database thread
-    (the page's commonest request); a visitor without a cookie gets the start page."""
+    (the page's commonest request), on the portal's reader (``Database.portal_read``), not the read
+    pool the console and the API share."""
     from tests.web.api.conftest import make_api
     reads: list[str] = []
+    others: list[str] = []
     real = world.db.read
 
-    def counting(fn: Any, *a: Any, **kw: Any) -> Any:
-        reads.append(fn.__name__)
-        return real(fn, *a, **kw)
-    monkeypatch.setattr(world.db, "read", counting)
-    browser = Browser(make_api(world, clock)[0])
+    def reader(seen: list[str]) -> Any:
+        def read(fn: Any, *a: Any, **kw: Any) -> Any:
+            seen.append(fn.__name__)
+            return real(fn, *a, **kw)
+        return read
+    monkeypatch.setattr(world.db, "read", reader(others))
+    browser = Browser(make_api(world, clock, portal_read=reader(reads))[0])
     assert browser.login("demo", "ama@example.com").code == 303
     reads.clear()
     page = browser.get("/demo/portal/").text
     assert "Hello" in page and "Home 50M" in page
     assert [r for r in reads if r != "portal_org"] == ["session_dashboard"]
+    assert others == []

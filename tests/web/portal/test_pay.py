@@ -45,8 +45,9 @@ class StubPortal:
     """The VisitorSource seam until the Portal's sessions land: the signed-in customer is
     named by a test header; the CSRF token is 'tok-<customer id>'."""
 
-    def __init__(self, org: Any):
+    def __init__(self, org: Any, read: Any):
         self.org = org
+        self.read = read
 
     def visitor(self, request: IRequest) -> defer.Deferred[Visitor]:
         raw = cast(Any, request).getHeader(CUSTOMER_HEADER)
@@ -84,7 +85,7 @@ class Harness(Resource):
         if len(segs) >= 3 and segs[1:3] == [b"portal", b"pay"] and segs[0].decode() in self.orgs:
             slug = segs[0].decode()
             request.prepath, request.postpath = segs[:3], segs[3:]
-            portal = StubPortal(self.orgs[slug])
+            portal = StubPortal(self.orgs[slug], self.deps.db.read)
             if self.portal_error is not None:
                 portal.error = self.portal_error  # type: ignore[attr-defined]
             pay = PayPages(portal, self.deps, self.pages, slug)
