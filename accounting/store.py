@@ -699,53 +699,70 @@ _S = sessions_t.c
 _ORG: sa.BindParameter[Any] = sa.bindparam("org_id")
 
 
+def _login_is(one: bool) -> Callable[[Any], Any]:
+    """A login column's condition: ``= :id`` for one login, ``IN :ids`` (expanding) for several."""
+    return (lambda col: col == sa.bindparam("id")) if one else (
+        lambda col: col.in_(sa.bindparam("ids", expanding=True)))
+
+
+def _usage_logins(one: bool) -> sa.Select[Any]:
+    """Each login's id, cycle anchor and org timezone."""
+    return (sa.select(logins_t.c.id, logins_t.c.cycle_anchor, orgs_t.c.timezone)
+            .join(orgs_t, orgs_t.c.id == logins_t.c.org_id)
+            .where(logins_t.c.org_id == _ORG, _login_is(one)(logins_t.c.id)))
+
+
+def _usage_sums(one: bool) -> sa.Select[Any]:
+    """The daily buckets' octets today (``:today``) and ever, without a GROUP BY."""
+    today = _U.start >= sa.bindparam("today", type_=usage_t.c.start.type)
+    return sa.select(sa.func.coalesce(sa.func.sum(sa.case((today, _U.octets_in), else_=0)), 0).label("t_in"),
+                     sa.func.coalesce(sa.func.sum(sa.case((today, _U.octets_out), else_=0)), 0).label("t_out"),
+                     sa.func.coalesce(sa.func.sum(_U.octets_in), 0).label("a_in"),
+                     sa.func.coalesce(sa.func.sum(_U.octets_out), 0).label("a_out")).where(
+        _U.org_id == _ORG, _login_is(one)(_U.login_id), _U.level == "day")
+
+
+def _usage_pending(one: bool) -> sa.Select[Any]:
+    """The open sessions' octets not yet in buckets, without a GROUP BY."""
+    return sa.select(sa.func.coalesce(sa.func.sum(_S.input_octets - _S.agg_input_octets), 0).label("p_in"),
+                     sa.func.coalesce(sa.func.sum(_S.output_octets - _S.agg_output_octets), 0).label("p_out")).where(
+        # org_id + 0: SQLite would otherwise walk the org's index (every session of the org) rather than the
+        # logins' (ix_acct_sessions_login_start)
+        _S.org_id + 0 == _ORG, _login_is(one)(_S.login_id), sa.text(f"({UNAGGREGATED})"))
+
+
 @dataclass(frozen=True)
 class _UsageStatements:
-    logins: sa.Select[Any]      # id, cycle_anchor and the org's timezone of each login
-    sums: sa.Select[Any]        # for one login: sums, pending octets and the cycle's octets in one row
-    pending: sa.Select[Any] | None = None
-    cycles: sa.Select[Any] | None = None
+    """:func:`logins_usage`'s four statements for several logins (``:ids``, ``:today``, ``:starts``)."""
+    logins: sa.Select[Any]
+    sums: sa.Select[Any]
+    pending: sa.Select[Any]
+    cycles: sa.Select[Any]
 
 
-def _usage_statements(one: bool) -> _UsageStatements:
-    """:func:`logins_usage`'s statements; ``one``: for a single login (``:id``, ``:today``, ``:start``),
-    two statements, rather than lists (``:ids``, ``:today``, ``:starts``), four."""
-    def login_is(col: Any) -> Any:
-        return col == sa.bindparam("id") if one else col.in_(sa.bindparam("ids", expanding=True))
-    start_t = usage_cycles.c.cycle_start.type
-    today = _U.start >= sa.bindparam("today", type_=usage_t.c.start.type)
-    logins = (sa.select(logins_t.c.id, logins_t.c.cycle_anchor, orgs_t.c.timezone)
-              .join(orgs_t, orgs_t.c.id == logins_t.c.org_id)
-              .where(logins_t.c.org_id == _ORG, login_is(logins_t.c.id)))
-    sums = [sa.func.coalesce(sa.func.sum(sa.case((today, _U.octets_in), else_=0)), 0).label("t_in"),
-            sa.func.coalesce(sa.func.sum(sa.case((today, _U.octets_out), else_=0)), 0).label("t_out"),
-            sa.func.coalesce(sa.func.sum(_U.octets_in), 0).label("a_in"),
-            sa.func.coalesce(sa.func.sum(_U.octets_out), 0).label("a_out")]
-    sums_where = (_U.org_id == _ORG, login_is(_U.login_id), _U.level == "day")
-    pending = [sa.func.coalesce(sa.func.sum(_S.input_octets - _S.agg_input_octets), 0).label("p_in"),
-               sa.func.coalesce(sa.func.sum(_S.output_octets - _S.agg_output_octets), 0).label("p_out")]
-    # org_id + 0: SQLite would otherwise walk the org's index (every session of the org) rather than the
-    # logins' (ix_acct_sessions_login_start)
-    pending_where = (_S.org_id + 0 == _ORG, login_is(_S.login_id), sa.text(f"({UNAGGREGATED})"))
-    if one:     # aggregates without GROUP BY: one row each, whatever is stored
-        cycle = sa.select(usage_cycles.c.octets).where(
-            usage_cycles.c.org_id == _ORG, login_is(usage_cycles.c.login_id),
-            usage_cycles.c.cycle_start == sa.bindparam("start", type_=start_t))
-        one_sums = sa.select(*sums).where(*sums_where).subquery("sums")
-        one_pending = sa.select(*pending).where(*pending_where).subquery("pending")
-        return _UsageStatements(logins, sa.select(one_sums, one_pending, cycle.scalar_subquery().label("cycle"))
-                                .select_from(one_sums.join(one_pending, sa.true())))
-    return _UsageStatements(
-        logins,
-        sa.select(_U.login_id, *sums).where(*sums_where).group_by(_U.login_id),
-        sa.select(_S.login_id, *pending).where(*pending_where).group_by(_S.login_id),
-        sa.select(usage_cycles.c.login_id, usage_cycles.c.cycle_start, usage_cycles.c.octets).where(
-            usage_cycles.c.org_id == _ORG, login_is(usage_cycles.c.login_id),
-            usage_cycles.c.cycle_start.in_(sa.bindparam("starts", expanding=True, type_=start_t))))
+_USAGE_MANY = _UsageStatements(
+    _usage_logins(False),
+    _usage_sums(False).add_columns(_U.login_id).group_by(_U.login_id),
+    _usage_pending(False).add_columns(_S.login_id).group_by(_S.login_id),
+    sa.select(usage_cycles.c.login_id, usage_cycles.c.cycle_start, usage_cycles.c.octets).where(
+        usage_cycles.c.org_id == _ORG, _login_is(False)(usage_cycles.c.login_id),
+        usage_cycles.c.cycle_start.in_(sa.bindparam("starts", expanding=True,
+                                                    type_=usage_cycles.c.cycle_start.type))))
 
 
-_USAGE_MANY = _usage_statements(one=False)
-_USAGE_ONE = _usage_statements(one=True)
+def _one_login_row() -> sa.Select[Any]:
+    """For one login (``:id``, ``:today``, ``:start``): the sums, the pending octets and the cycle's octets in
+    one row (aggregates without GROUP BY give one row each, whatever is stored)."""
+    sums, pending = _usage_sums(True).subquery("sums"), _usage_pending(True).subquery("pending")
+    cycle = sa.select(usage_cycles.c.octets).where(
+        usage_cycles.c.org_id == _ORG, usage_cycles.c.login_id == sa.bindparam("id"),
+        usage_cycles.c.cycle_start == sa.bindparam("start", type_=usage_cycles.c.cycle_start.type))
+    return (sa.select(sums, pending, cycle.scalar_subquery().label("cycle"))
+            .select_from(sums.join(pending, sa.true())))
+
+
+_ONE_LOGIN = _usage_logins(True)
+_ONE_LOGIN_ROW = _one_login_row()
 
 
 def logins_usage(conn: Connection, org_id: int, login_ids: Sequence[int],
@@ -758,7 +775,6 @@ def logins_usage(conn: Connection, org_id: int, login_ids: Sequence[int],
     if len(ids) == 1:
         return _one_login_usage(conn, org_id, ids[0], now)
     q = _USAGE_MANY
-    assert q.pending is not None and q.cycles is not None
     lgs = conn.execute(q.logins, {"org_id": org_id, "ids": ids}).all()
     if not lgs:
         return {}
@@ -782,12 +798,12 @@ def logins_usage(conn: Connection, org_id: int, login_ids: Sequence[int],
 
 
 def _one_login_usage(conn: Connection, org_id: int, login_id: int, now: datetime) -> dict[int, UsageSummary]:
-    lg = conn.execute(_USAGE_ONE.logins, {"org_id": org_id, "id": login_id}).first()
+    lg = conn.execute(_ONE_LOGIN, {"org_id": org_id, "id": login_id}).first()
     if lg is None:
         return {}
     tz = zone(lg.timezone)
     start, end = cycle_of(lg.cycle_anchor, tz, now)
-    r = conn.execute(_USAGE_ONE.sums, {"org_id": org_id, "id": login_id, "today": um.day_start(now, tz),
+    r = conn.execute(_ONE_LOGIN_ROW, {"org_id": org_id, "id": login_id, "today": um.day_start(now, tz),
                                        "start": start}).one()
     return {login_id: UsageSummary(login_id, (int(r.t_in), int(r.t_out)), int(r.cycle or 0), start, end,
                                    (int(r.a_in), int(r.a_out)), (int(r.p_in), int(r.p_out)))}

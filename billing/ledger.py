@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -71,28 +72,30 @@ def post(conn: Connection, org_id: int, kind: str, lines: list[Posting], posted_
     return entry_id
 
 
-# _sum's statement, built once (every page showing a balance runs it).
-_SUM = sa.select(sa.func.coalesce(sa.func.sum(postings.c.amount), 0)).where(
-    postings.c.org_id == sa.bindparam("org_id"), postings.c.customer_id == sa.bindparam("customer_id"),
-    postings.c.account.in_(sa.bindparam("accounts", expanding=True)))
+def _sum_of(accounts: tuple[str, ...]) -> sa.Select[Any]:
+    """The sum of a customer's postings to ``accounts``, bound by ``org_id`` and ``customer_id``; the
+    accounts are constants, not an expanding IN, whose SQL SQLAlchemy would render on every execution."""
+    return sa.select(sa.func.coalesce(sa.func.sum(postings.c.amount), 0)).where(
+        postings.c.org_id == sa.bindparam("org_id"), postings.c.customer_id == sa.bindparam("customer_id"),
+        sa.or_(*(postings.c.account == a for a in accounts)))
+
+
+# _sum's statements, built once (every page showing a balance runs one).
+_SUMS: dict[tuple[str, ...], sa.Select[Any]] = {
+    accounts: _sum_of(accounts) for accounts in (CUSTOMER_ACCOUNTS, (CREDIT,), (RECEIVABLE,))}
+
+#: :func:`balance`'s statement (a read that wants the balance with other figures uses it as a scalar
+#: subquery).
+BALANCE = _SUMS[CUSTOMER_ACCOUNTS]
 
 
 def _sum(conn: Connection, org_id: int, customer_id: int, accounts: tuple[str, ...]) -> int:
-    return int(conn.execute(_SUM, {"org_id": org_id, "customer_id": customer_id,
-                                   "accounts": list(accounts)}).scalar_one())
-
-
-#: :func:`balance`'s statement, bound by ``org_id`` and ``customer_id`` (a read that wants the balance
-#: with other figures uses it as a scalar subquery); the accounts are constants, not an expanding IN,
-#: whose SQL SQLAlchemy would render again on every execution.
-BALANCE = sa.select(sa.func.coalesce(sa.func.sum(postings.c.amount), 0)).where(
-    postings.c.org_id == sa.bindparam("org_id"), postings.c.customer_id == sa.bindparam("customer_id"),
-    sa.or_(*(postings.c.account == a for a in CUSTOMER_ACCOUNTS)))
+    return int(conn.execute(_SUMS[accounts], {"org_id": org_id, "customer_id": customer_id}).scalar_one())
 
 
 def balance(conn: Connection, org_id: int, customer_id: int) -> int:
     """What the customer owes (negative: the org owes them)."""
-    return int(conn.execute(BALANCE, {"org_id": org_id, "customer_id": customer_id}).scalar_one())
+    return _sum(conn, org_id, customer_id, CUSTOMER_ACCOUNTS)
 
 
 def credit_available(conn: Connection, org_id: int, customer_id: int) -> int:

@@ -174,17 +174,15 @@ class Figures:
 USABLE = ("unused", "active")
 
 
-def figures(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime,
-            st: settings.Settings | None = None, on_sale: int | None = None) -> Figures:
-    """The customer's voucher figures (the portal's dashboard: one read, a few queries); ``st``: the
-    org's billing settings when the caller has them; ``on_sale``: the packages on the portal when the
-    caller has counted them."""
+def figures(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime, on_sale: int,
+            st: settings.Settings | None = None) -> Figures:
+    """The customer's voucher figures (the portal's dashboard: one read, a few queries); ``on_sale``: the
+    packages the portal sells (the dashboard counts them with its other figures,
+    ``packages.PORTAL_COUNT``); ``st``: the org's billing settings when the caller has them."""
     mine = vouchers.of_customer(conn, org_id, customer_id, now, box=box, st=st)
     usage = acct_store.logins_usage(conn, org_id, [v.login_id for v in mine if v.login_id is not None], now)
     today = sum(sum(u.today) + sum(u.unaggregated) for u in usage.values())
     total = sum(sum(u.total) + sum(u.unaggregated) for u in usage.values())
-    if on_sale is None:
-        on_sale = vouchers.portal_package_count(conn, org_id)
     return Figures(len(mine), [v for v in mine if v.state in USABLE], today, total, on_sale)
 
 

@@ -41,7 +41,7 @@ def test_a_logins_sessions_are_read_by_the_logins_index(engine: Any, read: str) 
         "open_sessions": lambda c: actions.open_sessions(c, 1, [5, 6]),
         "page_sessions": lambda c: store.page_sessions(c, 1, login_id=5),
         "logins_usage": lambda c: c.execute(store._USAGE_MANY.pending, {"org_id": 1, "ids": [5, 6]}),
-        "login_usage_one": lambda c: c.execute(store._USAGE_ONE.sums, {"org_id": 1, "id": 5, "today": NOW,
+        "login_usage_one": lambda c: c.execute(store._ONE_LOGIN_ROW, {"org_id": 1, "id": 5, "today": NOW,
                                                                        "start": NOW}),
     }
     with engine.connect() as conn:

@@ -364,7 +364,7 @@ def dashboard_page(conn: Connection, box: SecretBox, org_id: int, customer_id: i
     st = st or settings.get(conn, org_id)
     counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).one()
     return (dashboard(conn, box, org_id, customer_id, now, st=st, counts=counts),
-            voucher_sales.figures(conn, box, org_id, customer_id, now, st=st, on_sale=int(counts.on_sale)))
+            voucher_sales.figures(conn, box, org_id, customer_id, now, int(counts.on_sale), st=st))
 
 
 def session_dashboard(conn: Connection, box: SecretBox, org_id: int, secret: str, now: datetime,
