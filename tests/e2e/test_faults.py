@@ -16,6 +16,7 @@ import select
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -420,13 +421,15 @@ def test_poisoned_request_does_not_slow_other_nases(tmp_path: Path, daemon_facto
         nas.close()
         return 2000 / secs
 
-    # Alternate, and compare the best of each: this machine's speed varies from second to second.
+    # Alternate, and compare each poisoned round with the clean round just before it, taking the
+    # median of those ratios: this machine's speed varies from second to second, and one round
+    # that ran at twice the others' speed (seen in CI, clean or poisoned) must not decide it.
     rates = {False: [], True: []}  # type: dict[bool, list[float]]
     for i in range(3):
         for poisoned in (False, True):
             rates[poisoned].append(rate(f"r{i}-{poisoned}-", poisoned))
     failures = d.metric("acct_write_failures_total")
-    ratio = max(rates[True]) / max(rates[False])
+    ratio = statistics.median(p / c for p, c in zip(rates[True], rates[False], strict=True))
     print(f"{backend}: clean {rates[False]}/s, with poison {rates[True]}/s (ratio {ratio:.2f}), "
           f"poison failures {failures:.0f}")
     assert failures > 10, "the poison was not retried under load"
