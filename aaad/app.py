@@ -20,7 +20,6 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.logger import Logger
-from twisted.web.server import Site
 
 from aaad import changes, events, migrate, urls, wake
 from aaad import config as cfg
@@ -52,26 +51,6 @@ from web.component import PACKAGE as WEB
 log = Logger()
 
 CYCLE_JOB = "aaad.cycles"
-
-
-class ApiQuietSite(Site):
-    """The web root's HTTP server. A request under /api/ is logged by the API itself (one line with
-    the token's name, the route, the status and the latency), not again in the access-log format.
-    The access log is an info line: with ``access_log`` false (``[server] log_level`` warn or error,
-    which would drop it) it is not formatted at all (about 3% of a portal page's CPU)."""
-
-    access_log = True
-
-    def log(self, request: Any) -> None:
-        if not self.access_log or request.path.startswith(b"/api/"):
-            return
-        super().log(request)
-
-
-def logs_info(level: str) -> bool:
-    """True if ``[server] log_level`` lets info lines (the access log) through."""
-    from twisted.logger import LogLevel
-    return bool(LogLevel.levelWithName(level) <= LogLevel.info)
 
 
 def _aaad_cli(sub: Any) -> None:
@@ -127,7 +106,7 @@ def prepare_storage(conf: cfg.Config, upgrade: bool = True) -> str:
     if upgrade:
         engine = sync_engine(url, conf.database.busy_timeout_ms)
         try:
-            migrate.upgrade(engine, packages=migrating())
+            migrate.upgrade_if_behind(engine, packages=migrating())
         finally:
             engine.dispose()
     return url
@@ -255,6 +234,7 @@ class App:
         # The web app is imported here, not at the top: the CLI (``aaad jobs run``, ``aaad user
         # suspend``, ...) builds an App without serving it, and importing the admin console, the
         # portal and the API cost each command about a second.
+        from aaad.site import ApiQuietSite, logs_info
         from web.root import build_root
         c = self.conf
         health = HealthCheck(self.db, self.clock, c.server.data_dir, min_free_mb=c.server.min_free_mb,

@@ -8,7 +8,7 @@ import pytest
 from twisted.web import http
 from twisted.web.resource import Resource
 
-from aaad.app import ApiQuietSite, logs_info
+from aaad.site import ApiQuietSite, logs_info
 
 
 class _Request:

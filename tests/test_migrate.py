@@ -107,3 +107,71 @@ def test_the_nas_ip_columns_go_back_down(db_url: str) -> None:
         assert "nas_ip" in cols("acct_sessions") and "nas_ip" in cols("enforcement_actions")
     finally:
         e.dispose()
+
+
+def test_the_heads_read_from_the_files_are_what_the_database_records(db_url: str) -> None:
+    """``file_heads`` (no Alembic) names exactly the version table's rows after an upgrade to every
+    head, for the whole history and for the core alone; ``upgrade_if_behind`` then does nothing, and
+    upgrades a database left behind."""
+    e = sync_engine(db_url)
+    try:
+        assert migrate.recorded(e) == frozenset()
+        assert migrate.upgrade_if_behind(e, ("aaad",)) is True
+        assert migrate.recorded(e) == migrate.file_heads(("aaad",)) == frozenset(migrate.heads(("aaad",)))
+        assert migrate.upgrade_if_behind(e, ("aaad",)) is False
+        assert migrate.upgrade_if_behind(e) is True              # the other packages' branches come in
+        assert migrate.recorded(e) == migrate.file_heads() and migrate.is_current(e)
+        assert migrate.upgrade_if_behind(e) is False
+        from alembic import command
+        command.downgrade(migrate.alembic_config(e), "b0014")    # one revision behind on billing's branch
+        assert not migrate.is_current(e) and migrate.upgrade_if_behind(e) is True
+        assert migrate.is_current(e) and migrate.recorded(e) == migrate.file_heads()
+    finally:
+        e.dispose()
+
+
+def _history(tmp_path: Any, monkeypatch: Any, files: dict[str, str]) -> frozenset[str] | None:
+    for name, body in files.items():
+        (tmp_path / name).write_text(body)
+    monkeypatch.setattr(migrate, "version_locations", lambda packages: [str(tmp_path)])
+    return migrate.file_heads(("x",))
+
+
+def test_file_heads_leaves_what_it_cannot_read_to_alembic(tmp_path: Any, monkeypatch: Any) -> None:
+    """Heads are the revisions nothing builds on (down_revision or depends_on); a file that does not
+    state its links as literals on lines of their own, or a link to a branch label, gives None."""
+    rev = "revision = {!r}\ndown_revision = {}\nbranch_labels = None\ndepends_on = {}\n"
+    base = {"1.py": rev.format("r1", "None", "None"), "2.py": rev.format("r2", "'r1'", "None"),
+            "3.py": rev.format("s1", "None", "('r1',)"), "__init__.py": ""}
+    assert _history(tmp_path, monkeypatch, base) == frozenset({"r2", "s1"})
+    more = {**base, "4.py": rev.format("r3", "'r2'", "'s1'")}
+    assert _history(tmp_path, monkeypatch, more) == frozenset({"r3"})
+    for bad in (rev.format("r4", "(\n    'r3',\n)", "None"),      # down_revision over several lines
+                rev.format("r4", "'r3'", "'billing@head'"),          # a branch label, not a revision
+                rev.format("r4", "NAME", "None"),                   # not a literal
+                "revision = 'r4'\n",                                 # no down_revision line
+                rev.format("r2", "'r3'", "None")):                  # a revision id twice
+        assert _history(tmp_path, monkeypatch, {**more, "5.py": bad}) is None, bad
+
+
+def test_a_cli_command_on_a_current_database_does_not_import_alembic(tmp_path: Any) -> None:
+    """Every command that opens the database checks its schema first; on a current one that costs a
+    read of the revision files and the version table, not Alembic's import (about 0.1 s)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import ROOT, write_config
+    conf = tmp_path / "aaad.toml"
+    write_config(conf, tmp_path, None, "")
+    code = ("import sys\nfrom aaad import cli\nrc = cli.main(['-c', sys.argv[1], 'nas', 'list'])\n"
+            "print('alembic' in sys.modules, rc)")
+    first = subprocess.run([sys.executable, "-c", code, str(conf)], capture_output=True, text=True, cwd=str(ROOT),
+                           timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split()[-2:] == ["True", "0"]          # an empty database: Alembic creates the schema
+    again = subprocess.run([sys.executable, "-c", code, str(conf)], capture_output=True, text=True,
+                           cwd=str(ROOT), timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split()[-2:] == ["False", "0"]
+    assert Path(tmp_path / "aaad.db").exists()

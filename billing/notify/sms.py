@@ -33,23 +33,23 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 from urllib.parse import urlsplit
 
 import phonenumbers
-import treq
-from treq.client import HTTPClient
 from twisted.internet import defer
 from twisted.internet.error import ConnectError, ConnectionClosed, DNSLookupError
 from twisted.python.failure import Failure
-from twisted.web import client as web_client
-from twisted.web.client import ResponseFailed
-from twisted.web.iweb import IResponse
 
 from aaad.clock import Clock
 from aaad.errors import ValidationError
 from billing.notify import kinds, templates
 from billing.notify.channels import SMS, WHATSAPP, Outgoing, SendError, Sent
+
+# treq and Twisted's HTTP client (with pyOpenSSL and the TLS endpoints, about 0.1 s to import) are
+# imported where a channel first talks HTTP: every CLI command imports this module.
+if TYPE_CHECKING:
+    from twisted.web.iweb import IResponse
 
 DEFAULT_TIMEOUT = 10.0
 TWILIO_API = "https://api.twilio.com"
@@ -73,6 +73,8 @@ class TreqHttp:
     """treq on ``reactor`` with its own connection pool (persistent connections to each gateway)."""
 
     def __init__(self, reactor: Any, *, persistent: bool = True):
+        from treq.client import HTTPClient
+        from twisted.web import client as web_client
         web: Any = web_client      # untyped
         self._pool = web.HTTPConnectionPool(reactor, persistent=persistent)
         self._client = HTTPClient(web.Agent(reactor, pool=self._pool))
@@ -81,6 +83,7 @@ class TreqHttp:
         return cast("defer.Deferred[IResponse]", self._client.request(method, url, **kwargs))
 
     def content(self, response: IResponse) -> defer.Deferred[bytes]:
+        import treq
         return treq.content(response)
 
     def close(self) -> defer.Deferred[None]:
@@ -109,6 +112,7 @@ class _Reply:
 
 def _describe(err: BaseException, timeout: float) -> str:
     """A short human reason for a failed HTTP exchange."""
+    from twisted.web.client import ResponseFailed
     if isinstance(err, defer.CancelledError | defer.TimeoutError):
         return f"no answer within {timeout:g} s"
     if isinstance(err, ResponseFailed):
