@@ -72,11 +72,11 @@ def upgrade_if_behind(engine: Engine, packages: Sequence[str] = PACKAGES) -> boo
     Every CLI command that opens the database makes sure of its schema first.  Alembic costs
     about 0.1 s to import and some more to read its history, so the heads are first read
     straight from the revision files (:func:`file_heads`) and compared with the database's
-    version table; anything else than an exact match, or a file read that way can't be sure of,
+    version table; anything but an exact match, or a file that cannot be read that way,
     goes to Alembic, which decides.
     """
     heads = file_heads(packages)
-    if heads is not None and heads == recorded(engine):
+    if heads is not None and heads == recorded_heads(engine):
         return False
     upgrade(engine, packages=packages)
     return True
@@ -115,7 +115,7 @@ def file_heads(packages: Sequence[str] = PACKAGES) -> frozenset[str] | None:
     return frozenset(revisions - below)
 
 
-def recorded(engine: Engine) -> frozenset[str]:
+def recorded_heads(engine: Engine) -> frozenset[str]:
     """The revisions the database's ``alembic_version`` table records (none before the first upgrade)."""
     with engine.connect() as conn:
         if not sa.inspect(conn).has_table("alembic_version"):

@@ -115,17 +115,17 @@ def test_the_heads_read_from_the_files_are_what_the_database_records(db_url: str
     upgrades a database left behind."""
     e = sync_engine(db_url)
     try:
-        assert migrate.recorded(e) == frozenset()
+        assert migrate.recorded_heads(e) == frozenset()
         assert migrate.upgrade_if_behind(e, ("aaad",)) is True
-        assert migrate.recorded(e) == migrate.file_heads(("aaad",)) == frozenset(migrate.heads(("aaad",)))
+        assert migrate.recorded_heads(e) == migrate.file_heads(("aaad",)) == frozenset(migrate.heads(("aaad",)))
         assert migrate.upgrade_if_behind(e, ("aaad",)) is False
         assert migrate.upgrade_if_behind(e) is True              # the other packages' branches come in
-        assert migrate.recorded(e) == migrate.file_heads() and migrate.is_current(e)
+        assert migrate.recorded_heads(e) == migrate.file_heads() and migrate.is_current(e)
         assert migrate.upgrade_if_behind(e) is False
         from alembic import command
         command.downgrade(migrate.alembic_config(e), "b0014")    # one revision behind on billing's branch
         assert not migrate.is_current(e) and migrate.upgrade_if_behind(e) is True
-        assert migrate.is_current(e) and migrate.recorded(e) == migrate.file_heads()
+        assert migrate.is_current(e) and migrate.recorded_heads(e) == migrate.file_heads()
     finally:
         e.dispose()
 
