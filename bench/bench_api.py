@@ -77,6 +77,9 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
         if kind == "postgresql":
             from tests.pg import start_cluster
             pg = start_cluster()
+            if o.pg_cpu:
+                bb.pin_cluster(pg.datadir, o.pg_cpu)
+                res["pg_cpu"] = o.pg_cpu
             db_url = pg.new_database()
         conf = bb.write_config(d, db_url)
         with open(conf, "a") as f:
@@ -154,6 +157,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=5000, help="rows per executemany while loading")
     p.add_argument("--daemon-cpu", default="0")
     p.add_argument("--load-cpu", default="1")
+    bb.add_pg_cpu_arg(p)
     bb.add_generator_arg(p)
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (database, logs)")
     p.add_argument("--json-out", metavar="FILE", help="also write the results as JSON here")

@@ -353,6 +353,23 @@ def daemon(conf: Path, d: Path, cpu: str | None, timeout: float = 180) -> Iterat
                 proc.wait(5)
 
 
+def pin_cluster(datadir: Path, cpus: str) -> None:
+    """Pin a running PostgreSQL cluster to ``cpus``: the postmaster and the processes it has forked
+    (the backends forked later inherit its affinity)."""
+    postmaster = int((datadir / "postmaster.pid").read_text().split()[0])
+    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    for pid in [str(postmaster), *children]:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, pid], check=True, capture_output=True)
+
+
+def add_pg_cpu_arg(p: argparse.ArgumentParser) -> None:
+    """``--pg-cpu``: where the benches beside auth pin their PostgreSQL cluster (:func:`pin_cluster`)."""
+    p.add_argument("--pg-cpu", default="",
+                   help="pin the PostgreSQL cluster to these CPUs, e.g. the load's: 1 (default: not pinned, so "
+                        "its backends also run on the daemon's CPU, where the kernel tends to wake a backend next "
+                        "to the thread that sent it a query)")
+
+
 GENERATORS = ("radblast", "radload")
 
 

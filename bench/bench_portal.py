@@ -37,7 +37,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -227,15 +226,6 @@ def dashboard(o: argparse.Namespace, port: int, path: str, cookie: str | None, s
                                        headers=(f"Cookie: {cookie}",) if cookie else ()).result())
 
 
-def pin_cluster(datadir: Path, cpus: str) -> None:
-    """Pin a running PostgreSQL cluster to ``cpus``: the postmaster and the processes it has forked
-    (the backends forked later inherit its affinity)."""
-    postmaster = int((datadir / "postmaster.pid").read_text().split()[0])
-    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
-    for pid in [str(postmaster), *children]:
-        subprocess.run(["taskset", "-a", "-p", "-c", cpus, pid], check=True, capture_output=True)
-
-
 def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
     d = Path(tempfile.mkdtemp(prefix=f"aaad-bench-portal-{kind}-"))
     pg = None
@@ -246,7 +236,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             from tests.pg import start_cluster
             pg = start_cluster()
             if o.pg_cpu:
-                pin_cluster(pg.datadir, o.pg_cpu)
+                bb.pin_cluster(pg.datadir, o.pg_cpu)
                 res["pg_cpu"] = o.pg_cpu
             db_url = pg.new_database()
         conf = bb.write_config(d, db_url)
@@ -333,10 +323,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=5000, help="rows per executemany while loading")
     p.add_argument("--daemon-cpu", default="0")
     p.add_argument("--load-cpu", default="1")
-    p.add_argument("--pg-cpu", default="",
-                   help="pin the PostgreSQL cluster to these CPUs, e.g. the load's: 1 (default: not pinned, so "
-                        "its backends also run on the daemon's CPU, where the kernel tends to wake a backend next "
-                        "to the thread that sent it a query)")
+    bb.add_pg_cpu_arg(p)
     bb.add_generator_arg(p)
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (database, logs)")
     p.add_argument("--json-out", metavar="FILE", help="also write the results as JSON here")
