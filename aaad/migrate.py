@@ -102,11 +102,13 @@ def file_heads(packages: Sequence[str] = PACKAGES) -> frozenset[str] | None:
                 continue
             text = f.read_text(encoding="utf-8")
             found = [rx.search(text) for rx in _FIELDS.values()]
+            if None in found:
+                return None
             try:
-                rev_id, down, deps = (ast.literal_eval(m.group(1)) if m else ... for m in found)
+                rev_id, down, deps = (ast.literal_eval(m.group(1)) for m in found if m is not None)
             except (ValueError, SyntaxError):
                 return None
-            if not isinstance(rev_id, str) or rev_id in revisions or down is ... or deps is ...:
+            if not isinstance(rev_id, str) or rev_id in revisions:
                 return None
             revisions.add(rev_id)
             below.update(_tuple(down), _tuple(deps))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.logger import LogLevel
 from twisted.web.server import Site
 
 
@@ -26,5 +27,4 @@ class ApiQuietSite(Site):
 
 def logs_info(level: str) -> bool:
     """True if ``[server] log_level`` lets info lines (the access log) through."""
-    from twisted.logger import LogLevel
     return bool(LogLevel.levelWithName(level) <= LogLevel.info)

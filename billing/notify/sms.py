@@ -73,18 +73,19 @@ class TreqHttp:
     """treq on ``reactor`` with its own connection pool (persistent connections to each gateway)."""
 
     def __init__(self, reactor: Any, *, persistent: bool = True):
+        import treq
         from treq.client import HTTPClient
         from twisted.web import client as web_client
         web: Any = web_client      # untyped
         self._pool = web.HTTPConnectionPool(reactor, persistent=persistent)
         self._client = HTTPClient(web.Agent(reactor, pool=self._pool))
+        self._content = treq.content
 
     def request(self, method: str, url: str, **kwargs: Any) -> defer.Deferred[IResponse]:
         return cast("defer.Deferred[IResponse]", self._client.request(method, url, **kwargs))
 
     def content(self, response: IResponse) -> defer.Deferred[bytes]:
-        import treq
-        return treq.content(response)
+        return self._content(response)
 
     def close(self) -> defer.Deferred[None]:
         """Close the idle connections (at shutdown)."""
