@@ -708,6 +708,15 @@ class WriterUnavailable(Exception):
     parts; this part was never tried."""
 
 
+def refused(exc: BaseException) -> bool:
+    """True if a write failed for its own operation: the writer isolated it
+    (a value the database refuses, a broken constraint, a bug in its
+    handler), so running it again now fails again.  False if the database
+    or the writer failed it (down, busy, full, stopping): then a retry may
+    well succeed."""
+    return not isinstance(exc, (WriterFull, WriterStopped, WriterUnavailable)) and classify(exc) == OPERATION
+
+
 def join_thread(reactor: Any, t: threading.Thread, timeout: float | None,
                 start: bool = False) -> defer.Deferred[bool]:
     """Join ``t`` (after starting it, with ``start``) from a daemon thread of its

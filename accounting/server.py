@@ -14,7 +14,10 @@ Accounting-Response is sent only once that transaction has committed.  A
 retransmission arriving meanwhile is dropped; one arriving after the reply,
 within ``dedup_window``, gets the same reply byte for byte.  Retransmissions
 outside the window are applied again, which is harmless: applying a request
-twice changes nothing (see ``accounting.sessions``).
+twice changes nothing (see ``accounting.sessions``).  A record the database
+refuses (not a database that is down) is held back: its retransmissions
+are dropped for a short, growing while (:class:`Refusals`), so one bad
+record retransmitted fast cannot slow every other NAS down.
 
 The Accounting-Response carries no Message-Authenticator: RFC 2866 does not
 define one, and implementations disagree on its HMAC input (FreeRADIUS 3
@@ -44,6 +47,7 @@ from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
 from aaad.component import Core
+from aaad.db import refused
 from aaad.metrics import Stats
 from aaad.radius import codec
 from aaad.radius.codec import ACCOUNTING_REQUEST, ACCOUNTING_RESPONSE, PROXY_STATE
@@ -164,6 +168,68 @@ def parse_record(p: codec.Packet, nas_id: int, now: float,
     )
 
 
+RecordKey = tuple[int, int, str, int | None, int | None, int | None]
+
+
+def record_key(rec: sm.AcctRecord) -> RecordKey:
+    """What names one accounting record across retransmissions, whatever
+    their Identifier and Acct-Delay-Time (RFC 2866 section 5.2: a NAS that
+    updates the delay sends a new Identifier, so a new request key)."""
+    return (rec.nas_id, rec.status, rec.session_id, rec.session_time, rec.input_octets, rec.output_octets)
+
+
+class Refusals:
+    """Records the database refused, held back a while before the next try.
+
+    A record the database refuses (a value it cannot store, a constraint
+    it breaks, a bug in handling it) fails again on every retransmission,
+    and each failure rolls back the batch it rode in and costs the writer
+    about 2·log2(n) transactions to isolate it: a NAS retransmitting one
+    such record fast would halve every other NAS's throughput.  After a
+    refusal, retransmissions of the record are dropped for ``first``
+    seconds, doubling with each further refusal up to ``most``, so one
+    record costs at most one isolation per ``most`` seconds and is still
+    tried again (a NAS retransmits every few seconds; a fix to the
+    database is picked up within ``most``).  Failures of the database
+    itself (down, busy, full) hold nothing back.  At most ``size``
+    records are held; beyond that a refused record is simply retried.
+    """
+
+    def __init__(self, clock: Any, first: float = 0.05, most: float = 1.0, size: int = 10_000):
+        self.clock = clock
+        self.first = first
+        self.most = most
+        self.size = size
+        self.held: dict[RecordKey, tuple[float, float]] = {}   # record -> (held until, last wait)
+
+    def holds(self, key: RecordKey) -> bool:
+        """True if ``key`` was refused and its wait has not run out."""
+        h = self.held.get(key)
+        return h is not None and self.clock.seconds() < h[0]
+
+    def refused(self, key: RecordKey) -> None:
+        """The database refused ``key``: hold it, twice as long as last time."""
+        now = self.clock.seconds()
+        h = self.held.get(key)
+        if h is None and len(self.held) >= self.size:
+            self.prune(now)
+            if len(self.held) >= self.size:
+                return
+        wait = self.first if h is None else min(h[1] * 2, self.most)
+        self.held[key] = (now + wait, wait)
+
+    def stored(self, key: RecordKey) -> None:
+        """``key`` was written after all: forget it."""
+        self.held.pop(key, None)
+
+    def prune(self, now: float) -> None:
+        """Forget records whose wait ran out long enough ago that a NAS
+        still retransmitting them would be on its next try anyway."""
+        stale = now - 4 * self.most
+        for key in [k for k, (until, _) in self.held.items() if until < stale]:
+            del self.held[key]
+
+
 class AcctProtocol(RadiusListener):
     """Validates Accounting-Requests, submits them, answers after commit.
 
@@ -185,6 +251,7 @@ class AcctProtocol(RadiusListener):
         self.tracker = tracker
         self.pending = 0
         self.errors = RateLimited(log, clock)
+        self.refusals = Refusals(clock)
 
     def request(self, p: codec.Packet, nas: Any, addr: tuple[str, int]) -> None:
         st = self.st
@@ -217,17 +284,23 @@ class AcctProtocol(RadiusListener):
             st.drops[e.reason] += 1
             self.dedup.forget(key)
             return
+        if self.refusals.held and self.refusals.holds(record_key(rec)):
+            st.drops["held_after_refusal"] += 1
+            self.dedup.forget(key)
+            return
         for kind in notes:
             st.anomalies[kind] += 1
         st.requests[_STATUS_NAMES[rec.status]] += 1
         self.pending += 1
         d = self.submit(AcctItem(rec, nas.org_id, login_id, limited))
-        d.addCallbacks(self._committed, self._failed, callbackArgs=(key, p, secret, addr),
-                       errbackArgs=(key,))
+        d.addCallbacks(self._committed, self._failed, callbackArgs=(key, p, secret, addr, rec),
+                       errbackArgs=(key, rec))
 
     def _committed(self, outcome: Outcome | None, key: RequestKey, p: codec.Packet, secret: bytes,
-                   addr: tuple[str, int]) -> None:
+                   addr: tuple[str, int], rec: sm.AcctRecord) -> None:
         self.pending -= 1
+        if self.refusals.held:
+            self.refusals.stored(record_key(rec))
         if outcome is not None:
             if self.tracker is not None:
                 self.tracker.apply(outcome)
@@ -240,10 +313,12 @@ class AcctProtocol(RadiusListener):
         self.st.responses[""] += 1
         self.send(reply, addr)
 
-    def _failed(self, f: Any, key: RequestKey) -> None:
+    def _failed(self, f: Any, key: RequestKey, rec: sm.AcctRecord) -> None:
         self.pending -= 1
         self.st.write_failures[""] += 1
         self.dedup.forget(key)
+        if refused(f.value):
+            self.refusals.refused(record_key(rec))
         # Not answered: the NAS retransmits.  In an outage every request lands
         # here (the database is down, or the writer's queue is full), so one
         # line per interval with a count, not a traceback per request.

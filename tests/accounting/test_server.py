@@ -1,6 +1,7 @@
 """The accounting datagram protocol: validation, drops, answer only after commit."""
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -8,10 +9,11 @@ from twisted.internet import defer, task
 from twisted.internet.interfaces import IUDPTransport
 from twisted.internet.testing import FakeDatagramTransport
 
+from aaad.db import WriterFull, WriterUnavailable
 from aaad.metrics import Stats
 from aaad.radius import codec
 from accounting import sessions as sm
-from accounting.server import AcctProtocol, AcctStats
+from accounting.server import AcctProtocol, AcctStats, Refusals
 from accounting.store import AcctItem, Outcome
 from accounting.tracker import Tracker
 
@@ -161,10 +163,66 @@ def test_failed_write_is_not_answered() -> None:
     h = Harness()
     data = acct(sm.STATUS_STOP)
     h.send(data)
-    h.submitted[0][1].errback(RuntimeError("disk full"))
+    h.submitted[0][1].errback(WriterUnavailable("disk full"))
     assert h.transport.written == [] and h.st.write_failures[""] == 1
     h.send(data)  # the retransmission is tried again
     assert len(h.submitted) == 2
+
+
+def test_refused_record_is_held_back_with_growing_waits() -> None:
+    """A record the database refuses is not resubmitted on every retransmission: it waits
+    0.05 s, then twice as long after each refusal up to 1 s; a database failure holds nothing."""
+    h = Harness()
+    data = acct(sm.STATUS_STOP)
+    tries: list[float] = []
+    for _ in range(2000):  # retransmitted every 5 ms for 10 s, refused each time it is tried
+        before = len(h.submitted)
+        h.send(data)
+        if len(h.submitted) > before:
+            tries.append(h.clock.seconds())
+            h.submitted[-1][1].errback(ValueError("value out of range"))
+        h.clock.advance(0.005)
+    waits = [round(b - a, 3) for a, b in itertools.pairwise(tries)]
+    assert waits[:5] == [0.05, 0.1, 0.2, 0.4, 0.8] and set(waits[5:]) == {1.0}, waits
+    assert h.st.drops["held_after_refusal"] == 2000 - len(tries)
+    assert h.st.write_failures[""] == len(tries) and h.transport.written == []
+    # Stored after all: forgotten, so its next refusal starts again at 0.05 s.
+    h.clock.advance(1)
+    h.send(data)
+    h.submitted[-1][1].callback(Outcome())
+    assert h.proto.refusals.held == {}
+    # Another record, and a failure of the database itself, are not held.
+    other = acct(sm.STATUS_START, ident=2)
+    h.send(other)
+    h.submitted[-1][1].errback(WriterFull())
+    n = len(h.submitted)
+    h.send(other)
+    assert len(h.submitted) == n + 1
+
+
+def test_held_record_is_named_by_content_not_identifier() -> None:
+    """A NAS that updates Acct-Delay-Time sends a new Identifier (RFC 2866 section 5.2); the
+    record is still the same one, held; a record with other counters is not."""
+    h = Harness()
+    h.send(acct(sm.STATUS_INTERIM, ident=1))
+    h.submitted[-1][1].errback(ValueError("refused"))
+    h.send(acct(sm.STATUS_INTERIM, ident=2, delay=1))
+    assert len(h.submitted) == 1 and h.st.drops["held_after_refusal"] == 1
+    h.send(acct(sm.STATUS_INTERIM, ident=3, extra=codec.encode_int(codec.ACCT_SESSION_TIME, 60)))
+    assert len(h.submitted) == 2
+
+
+def test_refusals_are_bounded() -> None:
+    """At most ``size`` records are held; long-expired ones make room, else a new one is not held."""
+    clock = task.Clock()
+    r = Refusals(clock, size=2)
+    r.refused((1, 2, "a", None, None, None))
+    r.refused((1, 2, "b", None, None, None))
+    r.refused((1, 2, "c", None, None, None))
+    assert not r.holds((1, 2, "c", None, None, None)) and len(r.held) == 2
+    clock.advance(5)
+    r.refused((1, 2, "c", None, None, None))
+    assert r.holds((1, 2, "c", None, None, None)) and len(r.held) == 1
 
 
 def test_record_fields_and_gigawords() -> None:
