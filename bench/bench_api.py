@@ -75,12 +75,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
     try:
         db_url = None
         if kind == "postgresql":
-            from tests.pg import start_cluster
-            pg = start_cluster()
-            if o.pg_cpu:
-                bb.pin_cluster(pg.datadir, o.pg_cpu)
-                res["pg_cpu"] = o.pg_cpu
-            db_url = pg.new_database()
+            pg, db_url = bb.start_postgres(o, res)
         conf = bb.write_config(d, db_url)
         with open(conf, "a") as f:
             f.write("[api]\nrate = 0.0\n")

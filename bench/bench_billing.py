@@ -362,6 +362,17 @@ def pin_cluster(datadir: Path, cpus: str) -> None:
         subprocess.run(["taskset", "-a", "-p", "-c", cpus, pid], check=True, capture_output=True)
 
 
+def start_postgres(o: argparse.Namespace, res: dict[str, Any], fsync: bool = False) -> tuple[Any, str]:
+    """A private PostgreSQL cluster (``tests/pg.py``) for one bench and a new database in it: the
+    cluster, pinned as ``--pg-cpu`` says (noted in ``res``), and the database's URL."""
+    from tests.pg import start_cluster
+    pg = start_cluster(fsync=fsync)
+    if getattr(o, "pg_cpu", ""):
+        pin_cluster(pg.datadir, o.pg_cpu)
+        res["pg_cpu"] = o.pg_cpu
+    return pg, pg.new_database()
+
+
 def add_pg_cpu_arg(p: argparse.ArgumentParser) -> None:
     """``--pg-cpu``: where the benches beside auth pin their PostgreSQL cluster (:func:`pin_cluster`)."""
     p.add_argument("--pg-cpu", default="",
@@ -595,9 +606,7 @@ def bench_database(o: argparse.Namespace, kind: str, run_date: date) -> dict[str
     try:
         db_url = None
         if kind == "postgresql":
-            from tests.pg import start_cluster
-            pg = start_cluster(fsync=not o.pg_fsync_off)
-            db_url = pg.new_database()
+            pg, db_url = start_postgres(o, res, fsync=not o.pg_fsync_off)
         conf = write_config(d, db_url)
         print(f"[{kind}] loading {o.customers} customers into {d} ...", flush=True)
         res["load"] = load(conf, o.customers, run_date, o.batch)
@@ -724,6 +733,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--load-cpu", default="1")
     p.add_argument("--job-cpu", default="", help="pin the job process (default: not pinned)")
     add_generator_arg(p)
+    add_pg_cpu_arg(p)
     p.add_argument("--pg-fsync-off", action="store_true", help="PostgreSQL with fsync off (default: on)")
     p.add_argument("--control-seconds", type=float, default=10.0,
                    help="the loads with a CPU burner in the job's place (pinned like it) first; 0: skip")

@@ -92,9 +92,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
     try:
         db_url = None
         if kind == "postgresql":
-            from tests.pg import start_cluster
-            pg = start_cluster()
-            db_url = pg.new_database()
+            pg, db_url = bb.start_postgres(o, res)
         conf = bb.write_config(d, db_url)
         print(f"[{kind}] loading {o.customers} customers into {d} ...", flush=True)
         res["load"] = bb.load(conf, o.customers, datetime.now(UTC).date(), o.batch, log=lambda *_: None,
@@ -172,6 +170,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--daemon-cpu", default="0")
     p.add_argument("--load-cpu", default="1")
     bb.add_generator_arg(p)
+    bb.add_pg_cpu_arg(p)
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (database, logs)")
     p.add_argument("--json-out", metavar="FILE", help="also write the results as JSON here")
     o = p.parse_args(argv)

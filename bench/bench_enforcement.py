@@ -202,12 +202,11 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
     from tests.nas_freeradius import FreeRadiusNas
     d = Path(tempfile.mkdtemp(prefix=f"aaad-bench-enforcement-{kind}-"))
     pg = None
+    res: dict[str, Any] = {"database": kind}
     try:
         db_url = None
         if kind == "postgresql":
-            from tests.pg import start_cluster
-            pg = start_cluster()
-            db_url = pg.new_database()
+            pg, db_url = bb.start_postgres(o, res)
         # This process (polling the NAS's log) and the FreeRADIUS NAS run beside the load generator,
         # off the daemon's CPU: unpinned, they land on it and their CPU shows up as the daemon's latency.
         if o.load_cpu and hasattr(os, "sched_setaffinity"):
@@ -230,8 +229,9 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
                     mass = mass_event(o, conf, ports, tail, info["org_id"], info["profile_id"], auth_rate)
                 print(f"[{kind}] latency: {o.suspensions} suspensions one by one")
                 lat = latency(o, conf, tail, info["org_id"])
-        return {"database": kind, "logins": o.logins, "load": info, "auth_rate": round(auth_rate),
-                "auth_before": base["auth"], "mass": mass, "latency": lat}
+        res.update(logins=o.logins, load=info, auth_rate=round(auth_rate), auth_before=base["auth"], mass=mass,
+                   latency=lat)
+        return res
     finally:
         if pg is not None:
             pg.stop()
@@ -266,6 +266,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--daemon-cpu", default="0")
     p.add_argument("--load-cpu", default="1")
     bb.add_generator_arg(p)
+    bb.add_pg_cpu_arg(p)
     p.add_argument("--keep", action="store_true")
     p.add_argument("--verbose", action="store_true", help="print each suspension slower than 100 ms")
     p.add_argument("--skip-mass", action="store_true", help="only the latency phase")

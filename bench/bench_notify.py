@@ -356,9 +356,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
     try:
         db_url = None
         if kind == "postgresql":
-            from tests.pg import start_cluster
-            pg = start_cluster(fsync=not o.pg_fsync_off)
-            db_url = pg.new_database()
+            pg, db_url = bb.start_postgres(o, res, fsync=not o.pg_fsync_off)
         jobs, extra = notify_config(o)
         conf = bb.write_config(d, db_url, jobs=jobs, extra=extra)
         today = datetime.now(UTC).date()
@@ -514,6 +512,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--daemon-cpu", default="0")
     p.add_argument("--load-cpu", default="1")
     bb.add_generator_arg(p)
+    bb.add_pg_cpu_arg(p)
     p.add_argument("--job-cpu", default="", help="pin the reminder pass's process (default: not pinned)")
     p.add_argument("--pg-fsync-off", action="store_true", help="PostgreSQL with fsync off (default: on)")
     p.add_argument("--keep", action="store_true", help="keep the temp dirs (database, daemon log, outbox files)")

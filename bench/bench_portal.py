@@ -233,12 +233,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
     try:
         db_url = None
         if kind == "postgresql":
-            from tests.pg import start_cluster
-            pg = start_cluster()
-            if o.pg_cpu:
-                bb.pin_cluster(pg.datadir, o.pg_cpu)
-                res["pg_cpu"] = o.pg_cpu
-            db_url = pg.new_database()
+            pg, db_url = bb.start_postgres(o, res)
         conf = bb.write_config(d, db_url)
         print(f"[{kind}] loading {o.customers} customers into {d} ...", flush=True)
         res["load"] = bb.load(conf, o.customers, datetime.now(UTC).date(), o.batch, log=lambda *_: None)

@@ -38,8 +38,6 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote, urlsplit
 
 from twisted.internet import defer
-from twisted.internet.error import ConnectError, ConnectionClosed, DNSLookupError
-from twisted.python.failure import Failure
 
 from aaad.errors import ValidationError
 from billing.gateways.base import (
@@ -52,6 +50,7 @@ from billing.gateways.base import (
     Transaction,
     WebhookEvent,
 )
+from billing.http_failure import describe as describe_failure
 
 if TYPE_CHECKING:
     from twisted.web.iweb import IResponse
@@ -110,22 +109,6 @@ class _Reply:
     body: bytes
 
 
-def _describe(err: BaseException, timeout: float) -> str:
-    from twisted.web.client import ResponseFailed  # not at the top: 0.1 s for every CLI command
-    if isinstance(err, defer.CancelledError | defer.TimeoutError):
-        return f"no answer within {timeout:g} s"
-    if isinstance(err, ResponseFailed):
-        reasons = [r.value for r in err.reasons if isinstance(r, Failure)]
-        if any(isinstance(r, defer.CancelledError) for r in reasons):
-            return f"no answer within {timeout:g} s"
-        return "the connection was lost before a complete answer"
-    if isinstance(err, DNSLookupError):
-        return "DNS lookup failed"
-    if isinstance(err, ConnectError | ConnectionClosed):
-        return f"cannot connect ({type(err).__name__})"
-    return f"{type(err).__name__}: {err}"
-
-
 class PaystackGateway:
     """One org's Paystack account (see the module docstring).
 
@@ -169,7 +152,7 @@ class PaystackGateway:
         try:
             reply = await d
         except Exception as e:
-            raise GatewayError(f"Paystack {path.split('/')[2]}: {_describe(e, self.timeout)}") from None
+            raise GatewayError(f"Paystack {path.split('/')[2]}: {describe_failure(e, self.timeout)}") from None
         what = f"Paystack {path.split('/')[2]}"
         try:
             answer = json.loads(reply.body.decode("utf-8"))

@@ -38,11 +38,10 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 from twisted.internet import defer
-from twisted.internet.error import ConnectError, ConnectionClosed, DNSLookupError
-from twisted.python.failure import Failure
 
 from aaad.clock import Clock
 from aaad.errors import ValidationError
+from billing.http_failure import describe as describe_failure
 from billing.notify import kinds, templates
 from billing.notify.channels import SMS, WHATSAPP, Outgoing, SendError, Sent
 
@@ -111,24 +110,6 @@ class _Reply:
         return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _describe(err: BaseException, timeout: float) -> str:
-    """A short human reason for a failed HTTP exchange."""
-    from twisted.web.client import ResponseFailed
-    if isinstance(err, defer.CancelledError | defer.TimeoutError):
-        return f"no answer within {timeout:g} s"
-    if isinstance(err, ResponseFailed):
-        reasons = [r.value for r in err.reasons if isinstance(r, Failure)]
-        if any(isinstance(r, defer.CancelledError) for r in reasons):
-            return f"no answer within {timeout:g} s"
-        inner = "; ".join(f"{type(r).__name__}: {r}" for r in reasons) or type(err).__name__
-        return f"connection lost before a complete answer ({inner})"
-    if isinstance(err, DNSLookupError):
-        return f"DNS lookup failed ({err})"
-    if isinstance(err, ConnectError | ConnectionClosed):
-        return f"cannot connect ({type(err).__name__}: {err})"
-    return f"{type(err).__name__}: {err}"
-
-
 async def _exchange(http: Http, reactor: Clock, timeout: float, method: str, url: str,
                     **kwargs: Any) -> _Reply:
     """One request and its whole body within ``timeout``; a network failure is a retryable SendError."""
@@ -149,7 +130,7 @@ async def _exchange(http: Http, reactor: Clock, timeout: float, method: str, url
     try:
         return await d
     except Exception as e:
-        raise SendError(f"{host}: {_describe(e, timeout)}", retryable=True) from e
+        raise SendError(f"{host}: {describe_failure(e, timeout)}", retryable=True) from e
 
 
 def _retryable_status(code: int) -> bool:
