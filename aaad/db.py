@@ -404,7 +404,9 @@ class Writer:
     priority: accounting, billing and events are answered only after their
     commit and keep their full share.  A write of that kind queued while a
     background batch runs raises the thread back at once (the batch holds
-    the database's write lock, and a starved holder would stall it).
+    the database's write lock, and a starved holder would stall it).  An
+    operation doing bulk work nobody waits on now (a mass event's delivery)
+    may lower the rest of its batch the same way (:func:`bulk_work`).
     """
 
     _STOP = object()
@@ -418,6 +420,7 @@ class Writer:
         self.background_sched = background_sched
         self._prio: _ThreadPriority | None = None   # the writer thread's, once it runs
         self._waited_on = 0  # queued operations someone waits on (not background), not yet taken
+        self._batch_waited = 0  # of the running batch's operations, those someone waits on
         self.reactor = reactor
         self.batch_max = batch_max
         self.queue_max = queue_max
@@ -542,7 +545,17 @@ class Writer:
                 n += 1
                 self._settle([op], _failure(exc))
 
+    def lower_priority(self) -> None:
+        """On the writer thread, inside an operation: run the rest of this batch at the background
+        priority if this operation is the batch's only one someone waits on and none waits in the
+        queue (a write queued later raises the thread back, as for a background batch)."""
+        with self._lock:
+            prio = self._prio
+            if prio is not None and self._batch_waited <= 1 and self._waited_on == 0:
+                prio.set(True)
+
     def _loop(self) -> None:
+        _on_writer.writer = self
         prio = _ThreadPriority(self.background_nice, self.background_sched)
         with self._lock:
             self._prio = prio
@@ -566,6 +579,7 @@ class Writer:
             waited_on = sum(1 for op in batch if not op.background)
             with self._lock:  # against _enqueue: a write queued meanwhile must find the thread raised
                 self._waited_on -= waited_on
+                self._batch_waited = waited_on
                 prio.set(waited_on == 0 and self._waited_on == 0)
             try:
                 self._run_batch(batch)
@@ -701,6 +715,19 @@ class Writer:
                 cb()
             except Exception:
                 log.failure("after-commit callback failed")
+
+
+_on_writer = threading.local()   # .writer: the Writer whose thread this is
+
+
+def bulk_work() -> None:
+    """Say, inside a write operation about to do bulk work nobody waits on now (a mass event's
+    thousands of rows), that the rest of its batch may run at the writer's background priority
+    (:meth:`Writer.lower_priority`): on a core shared with the reactor the kernel then hands
+    the CPU to RADIUS first.  Elsewhere (another thread, a plain engine) it does nothing."""
+    w = getattr(_on_writer, "writer", None)
+    if w is not None:
+        w.lower_priority()
 
 
 class WriterUnavailable(Exception):

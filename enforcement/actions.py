@@ -37,9 +37,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad import bulk, paging
+from aaad.db import bulk_work
 from aaad.errors import NotFound, ValidationError
 from aaad.events import Event
-from aaad.schema import logins, nas
+from aaad.schema import logins, nas, profiles
 from aaad.view.events import (
     LoginProfileChanged,
     LoginRemoved,
@@ -47,7 +48,7 @@ from aaad.view.events import (
     LoginThrottled,
     ProfileChanged,
 )
-from aaad.view.throttle import reply_rates
+from aaad.view.throttle import RateRule, reply_rates
 from accounting.schema import sessions
 from enforcement.schema import UTCDateTime, actions
 
@@ -129,8 +130,16 @@ def queue(conn: Connection, org_id: int, kind: str, cause: str, event_id: int | 
             actions.c.event_id == event_id, actions.c.kind == kind))}
         targets = [t for t in targets if (t.nas_id, t.row) not in have]
     got = attrs or {}
+    texts: dict[tuple[tuple[str, Any], ...], str] = {}   # a mass event's rows mostly share their attributes
+
+    def text(a: dict[str, Any]) -> str:
+        key = tuple(sorted(a.items()))
+        t = texts.get(key)
+        if t is None:
+            t = texts[key] = json.dumps(a, sort_keys=True)
+        return t
     rows = [(t.login_id, t.username, t.nas_id, t.row, t.acct_session_id, t.framed_ip, t.nas_ip,
-             json.dumps(got.get(t.row, {}), sort_keys=True)) for t in targets]
+             text(got.get(t.row, {}))) for t in targets]
     # Through the driver (aaad.bulk): a mass event's 10,000 rows in one statement, not 10,000
     # parameter sets through SQLAlchemy on the writer (its GIL time is RADIUS latency).
     bulk.insert_rows(conn, actions, ("login_id", "username", "nas_id", "session_row", "acct_session_id",
@@ -180,6 +189,30 @@ def _coa_rate(conn: Connection, ev: Event, login_ids: list[int], reason: str) ->
     return queue(conn, ev.org_id, COA, ev.type, ev.id, keep, _now(ev), reason=reason, attrs=attrs)
 
 
+def _profile_sessions(conn: Connection, org_id: int, profile_id: int) -> tuple[list[OpenSession], dict[int, str]]:
+    """The open sessions of a profile's active logins that take its rate (no override of
+    their own), with the rate each one's next Access-Accept carries (by session row; None
+    left out): what :func:`_coa_rate` finds for those logins, in one statement instead of
+    two IN-lists per 500 logins (a profile edit touches thousands)."""
+    s, c, p = sessions.c, logins.c, profiles.c
+    q = (sa.select(s.id, s.login_id, s.username, s.nas_id, s.session_id, s.framed_ip, s.nas_ip,
+                   p.fup_tiers, p.fup_rate_limit, c.data_cap, c.throttle_level, c.rate_limit, p.rate_limit)
+         .select_from(logins.join(sessions, s.login_id == c.id)
+                      .join(profiles, sa.and_(p.id == c.profile_id, p.org_id == c.org_id)))
+         .where(c.org_id == org_id, c.profile_id == profile_id, c.rate_limit.is_(None), c.state == "active",
+                # org_id + 0: by the logins' index, not a walk of the org's every session (SQLite)
+                s.org_id + 0 == org_id, s.stop_time.is_(None))
+         .order_by(s.id))
+    rule = RateRule()
+    targets, rates = [], {}
+    for r in conn.execute(q):
+        rate = rule(r[7], r[8], r[9], r[10], r[11], r[12])
+        if rate:
+            targets.append(OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6]))
+            rates[int(r[0])] = rate
+    return targets, rates
+
+
 def on_profile_changed(conn: Connection, ev: Event) -> None:
     p: LoginProfileChanged = ev.payload
     if p.fields and not {"profile_id", "rate_limit"} & set(p.fields):
@@ -202,10 +235,10 @@ def on_profile_edited(conn: Connection, ev: Event) -> None:
     queue(conn, ev.org_id, SYNC, ev.type, ev.id, routers, _now(ev), reason=f"profile {p.name} {p.op}")
     if p.op != "updated":
         return
-    ids = list(conn.execute(sa.select(logins.c.id).where(
-        logins.c.org_id == ev.org_id, logins.c.profile_id == p.profile_id,
-        logins.c.rate_limit.is_(None), logins.c.state == "active")).scalars())
-    _coa_rate(conn, ev, ids, f"profile {p.name} edited")
+    bulk_work()   # thousands of sessions may use the profile: RADIUS keeps the core first
+    targets, rates = _profile_sessions(conn, ev.org_id, p.profile_id)
+    queue(conn, ev.org_id, COA, ev.type, ev.id, targets, _now(ev), reason=f"profile {p.name} edited",
+          attrs={row: {RATE_ATTR: rate} for row, rate in rates.items()})
 
 
 SUBSCRIPTIONS = (

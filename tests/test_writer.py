@@ -636,3 +636,45 @@ def test_a_priority_switch_that_fails_later_turns_it_off_and_fails_no_write(monk
     monkeypatch.setattr(os, "setpriority", lambda *a: (_ for _ in ()).throw(PermissionError(1, "denied")))
     prio.set(True)
     assert (prio.on, prio.low) == (False, False)
+
+
+def bulk_then_policy(conn: Any) -> int:
+    """An operation that says it is bulk work (``aaad.db.bulk_work``), then the policy it runs under."""
+    import os
+
+    from aaad.db import bulk_work
+    bulk_work()
+    return os.sched_getscheduler(0)
+
+
+def test_bulk_work_lowers_an_operation_alone_in_its_batch(wengine: Any) -> None:
+    """An operation that calls ``bulk_work`` (a mass event's delivery) runs the rest of its batch
+    under SCHED_IDLE when it is the batch's only write someone waits on; the next batch is back
+    under SCHED_OTHER; outside the writer thread ``bulk_work`` does nothing."""
+    import os
+
+    from aaad.db import bulk_work
+    needs_root_sched()
+    bulk_work()
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    r = QueueReactor()
+    got = in_turn(r, Writer(wengine, r, background_nice=10), (False, bulk_then_policy), (False, own_policy))
+    assert got == [os.SCHED_IDLE, os.SCHED_OTHER]
+
+
+def test_bulk_work_keeps_full_priority_beside_other_waited_on_writes(wengine: Any) -> None:
+    """In a batch with another write someone waits on (accounting's, say), or with one queued
+    behind it, ``bulk_work`` leaves the thread at its own priority."""
+    import os
+    needs_root_sched()
+    r = QueueReactor()
+    w = Writer(wengine, r, background_nice=10)
+    gate = threading.Event()
+    w.run(lambda conn: gate.wait(10))
+    w.start()
+    together = [w.run(bulk_then_policy), w.run(own_policy)]   # queued behind the gate: one batch
+    gate.set()
+    r.run_until(lambda: all(d.called for d in together))
+    stopped = w.stop(timeout=10)
+    r.run_until(lambda: stopped.called)
+    assert [outcome(d) for d in together] == [os.SCHED_OTHER, os.SCHED_OTHER]

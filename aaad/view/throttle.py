@@ -107,8 +107,27 @@ def reply_rates(conn: Connection, org_id: int, login_ids: Iterable[int]) -> dict
                    p.fup_rate_limit, p.fup_tiers)
          .select_from(logins.outerjoin(profiles, sa.and_(profiles.c.id == c.profile_id,
                                                          profiles.c.org_id == c.org_id))))
+    rate = RateRule()
     for i in range(0, len(ids), _IN_MAX):
         for r in conn.execute(q.where(c.org_id == org_id, c.id.in_(ids[i:i + _IN_MAX]))):
-            tiers = fup.effective_tiers(fup.tiers_from_column(r.fup_tiers), r.fup_rate_limit, r.data_cap)
-            out[r.id] = (r.state, fup.tier_rate(tiers, r.throttle_level or 0) or r.rate_limit or r.prof_rate)
+            out[r.id] = (r.state, rate(r.fup_tiers, r.fup_rate_limit, r.data_cap, r.throttle_level, r.rate_limit,
+                                       r.prof_rate))
     return out
+
+
+class RateRule:
+    """The Mikrotik-Rate-Limit of a login's next Access-Accept from its columns (see
+    :func:`reply_rates`), each distinct set of FUP columns parsed once per instance: a
+    mass event asks for thousands of logins that share a profile."""
+
+    def __init__(self) -> None:
+        self._tiers: dict[tuple[str | None, str | None, int | None], tuple[Tier, ...]] = {}
+
+    def __call__(self, fup_tiers: str | None, fup_rate_limit: str | None, data_cap: int | None,
+                 throttle_level: int | None, rate_limit: str | None, profile_rate: str | None) -> str | None:
+        key = (fup_tiers, fup_rate_limit, data_cap)
+        tiers = self._tiers.get(key)
+        if tiers is None:
+            tiers = self._tiers[key] = fup.effective_tiers(fup.tiers_from_column(fup_tiers), fup_rate_limit,
+                                                           data_cap)
+        return fup.tier_rate(tiers, throttle_level or 0) or rate_limit or profile_rate

@@ -237,6 +237,32 @@ def test_sending_is_paced_at_max_rate(engine: Any, box: Any, w: LoginWriter) -> 
     assert [a.outcome for a in queued(engine)] == ["ack"] * 5
 
 
+def test_a_mass_event_is_read_as_it_goes_out(engine: Any, box: Any, w: LoginWriter) -> None:
+    """Rows wait in memory only about two seconds' worth at max_rate (reads of ``batch`` rows
+    continue as they go out), and every action is still sent exactly once."""
+    ids = setup(engine, box, w)
+    for i in range(12):
+        open_session(engine, ids, "alice", f"s-{i}")
+    suspend(engine, w, ids)
+    clock = task.Clock()
+    clock.advance(T0.timestamp())
+    client = FakeClient()
+    s = ActionSender(SyncDB(engine), box, clock, client, poll_interval=60.0, batch=2, max_rate=2)
+    assert s.max_waiting == 4
+    s.start()
+    most = 0
+    for _ in range(40):
+        most = max(most, s.waiting())
+        for c in client.calls:
+            if not c[3].called:
+                c[3].callback(ACK)
+        clock.advance(0.25)
+    sent = [dict(c[2])["Acct-Session-Id"] for c in client.calls]
+    assert sorted(sent) == sorted(f"s-{i}" for i in range(12)), "each sent once"
+    assert most <= s.max_waiting + 1, most   # checked before each read of 2 rows
+    assert [a.outcome for a in queued(engine)] == ["ack"] * 12
+
+
 def test_stop_leaves_unfinished_actions_pending(engine: Any, box: Any, w: LoginWriter) -> None:
     """A request cut short by a stop stays pending, and a new sender (the restart) sends it."""
     ids = setup(engine, box, w)
