@@ -195,7 +195,7 @@ def test_nakd_coa_is_followed_by_a_disconnect(engine: Any, box: Any, w: LoginWri
     clock.advance(0)
     assert [c[0] for c in client.calls] == ["coa", "disconnect"]
     client.calls[1][3].callback(ACK)
-    clock.advance(0)
+    clock.advance(s.flush_every)   # outcomes written at most every flush_every
     coa, disc = queued(engine)
     assert (coa.kind, coa.state, coa.outcome) == ("coa", "failed", "nak")
     assert (disc.kind, disc.cause, disc.state, disc.outcome) == ("disconnect", "coa.nak", "done", "ack")
@@ -261,6 +261,39 @@ def test_a_mass_event_is_read_as_it_goes_out(engine: Any, box: Any, w: LoginWrit
     assert sorted(sent) == sorted(f"s-{i}" for i in range(12)), "each sent once"
     assert most <= s.max_waiting + 1, most   # checked before each read of 2 rows
     assert [a.outcome for a in queued(engine)] == ["ack"] * 12
+
+
+def test_outcomes_of_a_stream_of_answers_are_written_together(engine: Any, box: Any, w: LoginWriter) -> None:
+    """A lone answer's outcome is written at once; answers that keep coming are written at most
+    every ``flush_every`` seconds, many to a transaction."""
+    ids = setup(engine, box, w)
+    for i in range(20):
+        open_session(engine, ids, "alice", f"s-{i}")
+    suspend(engine, w, ids)
+    clock = task.Clock()
+    clock.advance(T0.timestamp())
+    client = FakeClient()
+    db = SyncDB(engine)
+    writes: list[int] = []
+    write = db.write
+
+    def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if fn.__name__ == "_record":
+            writes.append(len(args[0]))
+        return write(fn, *args, **kwargs)
+    db.write = counted  # type: ignore[method-assign]
+    s = ActionSender(db, box, clock, client, poll_interval=60.0)
+    s.start()
+    assert len(client.calls) == 20
+    client.calls[0][3].callback(ACK)
+    clock.advance(0)
+    assert writes == [1], "a lone answer is written at once"
+    for c in client.calls[1:]:       # then one answer every 10 ms
+        clock.advance(0.01)
+        c[3].callback(ACK)
+    clock.advance(s.flush_every)
+    assert sum(writes) == 20 and len(writes) <= 1 + 19 * 0.01 / s.flush_every + 1, writes
+    assert [a.outcome for a in queued(engine)] == ["ack"] * 20
 
 
 def test_stop_leaves_unfinished_actions_pending(engine: Any, box: Any, w: LoginWriter) -> None:
@@ -433,7 +466,7 @@ def test_a_retried_action_is_sent_again_on_a_rescan(engine: Any, box: Any, w: Lo
     s.kick(rescan=True)
     assert len(client.calls) == 2 and client.calls[1][0] == "disconnect"
     client.calls[1][3].callback(ACK)
-    clock.advance(0)
+    clock.advance(s.flush_every)   # outcomes written at most every flush_every
     [b] = queued(engine)
     assert (b.id, b.state, b.outcome, b.attempts) == (a.id, "done", "ack", 1)
 
