@@ -238,6 +238,7 @@ def job(core: Core, conf: BillingConfig) -> Job:
     def run(ctx: JobContext) -> Generator[Any, Any, int]:
         # Progress: "<customer id>" while suspending, "resume:<customer id>" while resuming.
         now = utcnow(core.clock)
+        size = conf.chunk_for(core.db.sqlite)
         today = date.fromisoformat(ctx.period)
         progress = ctx.progress or "0"
         suspended = resumed = 0
@@ -246,19 +247,19 @@ def job(core: Core, conf: BillingConfig) -> Job:
             while True:
                 t0 = ctx.clock.seconds()
                 chunk = yield ctx.checkpoint_after(dunning_chunk, core.login_writer, ctx.org_id, today, after,
-                                                   conf.chunk, now, progress=lambda c: str(c.last_customer_id))
+                                                   size, now, progress=lambda c: str(c.last_customer_id))
                 after, suspended = chunk.last_customer_id, suspended + len(chunk.suspended)
-                if chunk.scanned < conf.chunk:
+                if chunk.scanned < size:
                     break
                 yield writer_break(ctx, ctx.clock.seconds() - t0)
             progress = RESUMING + "0"
         after = int(progress[len(RESUMING):])
         while True:
             t0 = ctx.clock.seconds()
-            rc = yield ctx.checkpoint_after(resume_chunk, core.login_writer, ctx.org_id, after, conf.chunk, now,
+            rc = yield ctx.checkpoint_after(resume_chunk, core.login_writer, ctx.org_id, after, size, now,
                                             progress=lambda c: f"{RESUMING}{c.last_customer_id}")
             after, resumed = rc.last_customer_id, resumed + len(rc.resumed)
-            if rc.scanned < conf.chunk:
+            if rc.scanned < size:
                 break
             yield writer_break(ctx, ctx.clock.seconds() - t0)
         if suspended or resumed:

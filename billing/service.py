@@ -31,7 +31,8 @@ class BillingService:
         core.scheduler.add(self.gateways.job())
 
     def _run(self, ctx: JobContext) -> Any:
-        return run.run_job(ctx, self.core.login_writer, self.conf.chunk, self.run_progress)
+        return run.run_job(ctx, self.core.login_writer, self.conf.chunk_for(self.core.db.sqlite),
+                           self.run_progress)
 
     def start(self) -> None:
         self.notify.start()

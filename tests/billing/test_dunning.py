@@ -173,7 +173,8 @@ def test_daily_job_runs_in_chunks_once_per_day(engine: Any, monkeypatch: pytest.
     clock = task.Clock()
     clock.advance(datetime(2026, 11, 19, 1, 0, tzinfo=UTC).timestamp())
     sched = jobs.Scheduler(SyncDB(engine), clock)
-    core = cast(Any, SimpleNamespace(clock=clock, login_writer=w.writer))
+    core = cast(Any, SimpleNamespace(clock=clock, login_writer=w.writer,
+                                     db=SimpleNamespace(sqlite=engine.dialect.name == "sqlite")))
     job = dunning.job(core, BillingConfig(chunk=2))
     assert job.name == "billing.dunning" and job.per_org and job.plan.describe() == "daily at 01:00 local"
     sched.add(job)

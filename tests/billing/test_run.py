@@ -327,3 +327,11 @@ def test_two_concurrent_runners_bill_each_period_once(engine: Any) -> None:
     assert len(all_invoices(w)) == first + 6
     with engine.connect() as c:
         assert ledger.check(c, w.org_id) == []
+
+
+def test_chunk_default_depends_on_the_database() -> None:
+    """``[billing] chunk = 0`` (the default): 300 customers a transaction on SQLite, where a chunk holds
+    the write lock the daemon's accounting waits for, 1,000 on PostgreSQL; a value set is kept on both."""
+    from billing.config import BillingConfig
+    assert (BillingConfig().chunk_for(True), BillingConfig().chunk_for(False)) == (300, 1000)
+    assert (BillingConfig(chunk=50).chunk_for(True), BillingConfig(chunk=50).chunk_for(False)) == (50, 50)
