@@ -358,7 +358,8 @@ class DatabaseConfig:
             "writes only the auth log, so on a busy core RADIUS requests get the CPU first. 0: off. The writer "
             "needs root or CAP_SYS_NICE to switch back (without, its part stays off).", nice_step)
     background_sched: str = setting(
-        "idle", "Linux: how the writer lowers itself while it writes only the auth log. idle: SCHED_IDLE, so a "
+        "idle", "Linux: how the writer lowers itself while it writes only the auth log, or bulk work nobody waits "
+                "on now (a mass event's delivery). idle: SCHED_IDLE, so a "
                 "RADIUS request that arrives takes the core at once (open-loop auth p99 at half the maximum rate "
                 "about halved); nice: by background_nice only. Either way a write someone waits on (accounting, "
                 "billing) raises it back at once, and the auth log's batches go at full priority once 4 of them "

@@ -110,12 +110,6 @@ class ActionSender:
         # Pacing (a token bucket over all NAS): a mass event's thousands of requests are spread
         # so RADIUS keeps its latency; 0 sends as fast as the in-flight caps allow.
         self._bucket = TokenBucket(clock, max_rate, 0.02)
-        # Rows taken off the queue wait in memory for their send: at most about two seconds'
-        # worth (or four reads unpaced), the rest read as these go out.  Reading a mass event's
-        # 10,000 rows at once cost a read thread half a second of the daemon's core right after
-        # the commit, and RADIUS's latency with it.
-        self.max_waiting = max(batch, int(2 * max_rate)) if max_rate > 0 else 4 * batch
-        self._more = False                 # a pump stopped at max_waiting with rows left to read
         self._drain_call: Any = None
         self._draining = False
         self._drain_again = False
@@ -164,9 +158,6 @@ class ActionSender:
         # (a pump must not re-read a mass event's thousands of waiting rows every second).
         after, started = self._taken_max, 0
         while True:
-            if self.waiting() >= self.max_waiting:
-                self._more = True          # _drain_pass pumps again when these have gone out
-                return started
             rows = yield self.db.read(q.pending, after, self.batch)
             new = [a for a in rows if a.id not in self.in_flight]
             if new:
@@ -178,7 +169,6 @@ class ActionSender:
                 after = rows[-1].id
                 self._taken_max = max(self._taken_max, after)
             if len(rows) < self.batch:
-                self._more = False
                 return started
 
     def _take(self, a: q.Action, nas: Nas | None) -> None:
@@ -203,10 +193,6 @@ class ActionSender:
         self._waiting.setdefault(nas.id, deque()).append((a, nas, self._target(nas, host)))
         self._drain()
 
-    def waiting(self) -> int:
-        """Actions taken off the queue and not yet sent (waiting for a NAS slot or the rate)."""
-        return sum(len(w) for w in self._waiting.values())
-
     def _drain(self) -> None:
         """Send what waits, one per NAS in turn, while NAS slots and the rate allow."""
         if self._draining:               # a send answered at once and freed a slot: loop again
@@ -225,9 +211,6 @@ class ActionSender:
         if self._drain_call is not None and self._drain_call.active():
             self._drain_call.cancel()
         self._drain_call = None
-        if self._more and self.waiting() < self.max_waiting // 2:
-            self._more = False             # half gone out: read the next rows
-            self.timer.kick()
         sent = True
         while sent:
             sent = False
