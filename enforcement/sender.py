@@ -165,6 +165,7 @@ class ActionSender:
                 for a in new:
                     self._take(a, nas.get(a.nas_id))
                     started += 1
+                self._drain()              # once per read: not a timer rescheduled per row
             if rows:
                 after = rows[-1].id
                 self._taken_max = max(self._taken_max, after)
@@ -191,7 +192,6 @@ class ActionSender:
                 return
             host = found
         self._waiting.setdefault(nas.id, deque()).append((a, nas, self._target(nas, host)))
-        self._drain()
 
     def _drain(self) -> None:
         """Send what waits, one per NAS in turn, while NAS slots and the rate allow."""
