@@ -9,6 +9,9 @@ sent twice by one process; a crash between the NAS's answer and the
 recorded outcome sends it again after the restart (a Disconnect of a session
 already gone is answered "session context not found", which counts as done).
 
+Each router's waiting actions go out Disconnects first, then the rest, each in
+queue order: a suspension is not held behind a mass event's rate changes.
+
 Outcomes:
 
 - ACK: done (``ack``).
@@ -104,7 +107,7 @@ class ActionSender:
         # another instance) keeps its older id, below _taken_max.
         self.rescan_every = max(1, rescan_every)
         self._looks = 0
-        self._waiting: dict[int, deque[tuple[q.Action, Nas, Target]]] = {}
+        self._waiting: dict[int, _Line] = {}
         self._busy: dict[int, int] = {}
         self._targets: dict[tuple[str, int, bytes], Target] = {}
         # Pacing (a token bucket over all NAS): a mass event's thousands of requests are spread
@@ -191,7 +194,10 @@ class ActionSender:
                                           "send to"))
                 return
             host = found
-        self._waiting.setdefault(nas.id, deque()).append((a, nas, self._target(nas, host)))
+        line = self._waiting.get(nas.id)
+        if line is None:
+            line = self._waiting[nas.id] = _Line()
+        line.append((a, nas, self._target(nas, host)), urgent=a.kind == q.DISCONNECT)
 
     def _drain(self) -> None:
         """Send what waits, one per NAS in turn, while NAS slots and the rate allow."""
@@ -345,6 +351,25 @@ class ActionSender:
             self.on_sessions_closed(closed)
         if followups:
             self.kick()
+
+
+class _Line:
+    """One router's actions waiting for a slot: Disconnects first (a suspension is not held
+    behind a mass event's rate changes), each kind in the order it was queued."""
+    __slots__ = ("urgent", "rest")
+
+    def __init__(self) -> None:
+        self.urgent: deque[tuple[q.Action, Nas, Target]] = deque()
+        self.rest: deque[tuple[q.Action, Nas, Target]] = deque()
+
+    def append(self, item: tuple[q.Action, Nas, Target], urgent: bool) -> None:
+        (self.urgent if urgent else self.rest).append(item)
+
+    def popleft(self) -> tuple[q.Action, Nas, Target]:
+        return self.urgent.popleft() if self.urgent else self.rest.popleft()
+
+    def __len__(self) -> int:
+        return len(self.urgent) + len(self.rest)
 
 
 class _Done:

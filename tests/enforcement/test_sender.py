@@ -255,6 +255,29 @@ def test_another_nas_is_not_held_behind_one_nas_backlog(engine: Any, box: Any, w
     assert sorted(c[1].host for c in client.calls) == ["127.0.0.1", "127.0.0.2"]
 
 
+def test_a_suspension_goes_before_the_rate_changes_waiting_for_its_router(engine: Any, box: Any,
+                                                                         w: LoginWriter) -> None:
+    """A Disconnect queued after a mass event's CoAs for the same router is sent at the router's
+    next free slot, before the CoAs still waiting; the CoAs then follow in their order."""
+    ids = setup(engine, box, w)
+    for i in range(3):
+        open_session(engine, ids, "alice", f"a-{i}")
+    open_session(engine, ids, "bob", "b-1")
+    with engine.begin() as c:
+        w.set_profile(c, ids["org"], ids["alice"], T0, profile_id=ids["p2"])
+    deliver(engine)
+    s, client, clock, _ = make(engine, box, per_nas=1)
+    s.start()                        # a-0 in flight, a-1 and a-2 waiting for the slot
+    suspend(engine, w, ids, "bob")
+    s.kick()                         # as after the suspension's commit
+    for _ in range(4):
+        client.calls[-1][3].callback(ACK)
+    clock.advance(s.flush_every)
+    assert [(c[0], dict(c[2])["Acct-Session-Id"]) for c in client.calls] == [
+        ("coa", "a-0"), ("disconnect", "b-1"), ("coa", "a-1"), ("coa", "a-2")]
+    assert [a.outcome for a in queued(engine)] == ["ack"] * 4
+
+
 def test_outcomes_of_a_stream_of_answers_are_written_together(engine: Any, box: Any, w: LoginWriter) -> None:
     """A lone answer's outcome is written at once; answers that keep coming are written at most
     every ``flush_every`` seconds, many to a transaction."""
