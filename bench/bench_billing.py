@@ -367,7 +367,7 @@ def start_postgres(o: argparse.Namespace, res: dict[str, Any], fsync: bool = Fal
     cluster, pinned as ``--pg-cpu`` says (noted in ``res``), and the database's URL."""
     from tests.pg import start_cluster
     pg = start_cluster(fsync=fsync)
-    if getattr(o, "pg_cpu", ""):
+    if o.pg_cpu:
         pin_cluster(pg.datadir, o.pg_cpu)
         res["pg_cpu"] = o.pg_cpu
     return pg, pg.new_database()

@@ -190,27 +190,31 @@ def on_removed(conn: Connection, ev: Event) -> None:
           reason="login removed")
 
 
+def _queue_coas(conn: Connection, ev: Event, picked: list[tuple[OpenSession, str]], reason: str) -> int:
+    """A CoA carrying its rate for each (session, rate)."""
+    return queue(conn, ev.org_id, COA, ev.type, ev.id, [t for t, _ in picked], _now(ev), reason=reason,
+                 attrs={t.row: {RATE_ATTR: rate} for t, rate in picked})
+
+
 def _coa_rate(conn: Connection, ev: Event, login_ids: list[int], reason: str) -> int:
     """A CoA with each login's rate now on its open sessions (active logins only)."""
     targets = open_sessions(conn, ev.org_id, login_ids)
     if not targets:
         return 0
     rates = reply_rates(conn, ev.org_id, {t.login_id for t in targets if t.login_id is not None})
-    keep, attrs = [], {}
+    picked = []
     for t in targets:
         state, rate = rates.get(t.login_id or 0, ("gone", None))
-        if state != "active" or not rate:
-            continue
-        keep.append(t)
-        attrs[t.row] = {RATE_ATTR: rate}
-    return queue(conn, ev.org_id, COA, ev.type, ev.id, keep, _now(ev), reason=reason, attrs=attrs)
+        if state == "active" and rate:
+            picked.append((t, rate))
+    return _queue_coas(conn, ev, picked, reason)
 
 
-def _profile_sessions(conn: Connection, org_id: int, profile_id: int) -> tuple[list[OpenSession], dict[int, str]]:
+def _profile_sessions(conn: Connection, org_id: int, profile_id: int) -> list[tuple[OpenSession, str]]:
     """The open sessions of a profile's active logins that take its rate (no override of
-    their own), with the rate each one's next Access-Accept carries (by session row; None
-    left out): what :func:`_coa_rate` finds for those logins, in one statement instead of
-    two IN-lists per 500 logins (a profile edit touches thousands)."""
+    their own), each with the rate its next Access-Accept carries (None left out): what
+    :func:`_coa_rate` picks for those logins, in one statement instead of two IN-lists per
+    500 logins (a profile edit touches thousands)."""
     s, c, p = sessions.c, logins.c, profiles.c
     q = (sa.select(s.id, s.login_id, s.username, s.nas_id, s.session_id, s.framed_ip, s.nas_ip,
                    p.fup_tiers, p.fup_rate_limit, c.data_cap, c.throttle_level, c.rate_limit, p.rate_limit)
@@ -221,13 +225,12 @@ def _profile_sessions(conn: Connection, org_id: int, profile_id: int) -> tuple[l
                 s.org_id + 0 == org_id, s.stop_time.is_(None))
          .order_by(s.id))
     rule = RateRule()
-    targets, rates = [], {}
+    picked = []
     for r in conn.execute(q):
         rate = rule(r[7], r[8], r[9], r[10], r[11], r[12])
         if rate:
-            targets.append(OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6]))
-            rates[int(r[0])] = rate
-    return targets, rates
+            picked.append((OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6]), rate))
+    return picked
 
 
 def on_profile_changed(conn: Connection, ev: Event) -> None:
@@ -253,9 +256,7 @@ def on_profile_edited(conn: Connection, ev: Event) -> None:
     if p.op != "updated":
         return
     bulk_work()   # thousands of sessions may use the profile: RADIUS keeps the core first
-    targets, rates = _profile_sessions(conn, ev.org_id, p.profile_id)
-    queue(conn, ev.org_id, COA, ev.type, ev.id, targets, _now(ev), reason=f"profile {p.name} edited",
-          attrs={row: {RATE_ATTR: rate} for row, rate in rates.items()})
+    _queue_coas(conn, ev, _profile_sessions(conn, ev.org_id, p.profile_id), f"profile {p.name} edited")
 
 
 SUBSCRIPTIONS = (
