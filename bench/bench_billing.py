@@ -353,6 +353,14 @@ def daemon(conf: Path, d: Path, cpu: str | None, timeout: float = 180) -> Iterat
                 proc.wait(5)
 
 
+def pin_self(cpus: str | None) -> None:
+    """Pin every thread of this process (the bench's own polling, an in-process fake such as the SMS
+    gateway) to ``cpus``, the load generator's: off the daemon's core, whose p99 is being measured.
+    Threads started later inherit it; processes started later with :func:`pinned` get their own."""
+    if cpus and shutil.which("taskset"):
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(os.getpid())], check=True, capture_output=True)
+
+
 def pin_cluster(datadir: Path, cpus: str) -> None:
     """Pin a running PostgreSQL cluster to ``cpus``: the postmaster and the processes it has forked
     (the backends forked later inherit its affinity)."""
