@@ -260,31 +260,39 @@ class Outcome:
     segments: int | None = None
 
 
+_SENT = (msg_t.update().where(msg_t.c.id == sa.bindparam("m_id"), msg_t.c.state == "pending")
+         .values(attempts=msg_t.c.attempts + 1, updated_at=sa.bindparam("m_now"), state="sent",
+                 provider_id=sa.bindparam("m_provider_id"), error=None, sent_at=sa.bindparam("m_now"),
+                 secrets_enc=None, rendered=sa.bindparam("m_rendered"), segments=sa.bindparam("m_segments")))
+
+
 def record(conn: Connection, outcomes: list[Outcome], now: datetime, *, max_attempts: int,
            backoff: float, backoff_max: float) -> dict[str, int]:
     """Write the sender's outcomes: sent; or pending again after a back-off (a retryable
     failure within the bound); or failed.  Secrets are cleared once a row is finished.
     Only rows still ``pending`` change (an operator may have cancelled one meanwhile)."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
+    sent = [{"m_id": o.message_id, "m_now": now, "m_provider_id": (o.provider_id or "")[:120],
+             "m_rendered": o.rendered, "m_segments": o.segments} for o in outcomes if o.ok]
+    if sent:            # one statement for all (the common case, one a message at the sender's pace)
+        conn.execute(_SENT, sent)
+        counts["sent"] = len(sent)
     for o in outcomes:
-        where = sa.and_(msg_t.c.id == o.message_id, msg_t.c.state == "pending")
         if o.ok:
-            vals: dict[str, Any] = {"state": "sent", "provider_id": (o.provider_id or "")[:120], "error": None,
-                                    "sent_at": now, "secrets_enc": None, "rendered": o.rendered,
-                                    "segments": o.segments}
-            counts["sent"] += 1
+            continue
+        where = sa.and_(msg_t.c.id == o.message_id, msg_t.c.state == "pending")
+        attempts = conn.execute(sa.select(msg_t.c.attempts).where(where)).scalar()
+        if attempts is None:
+            continue
+        vals: dict[str, Any]
+        if o.retryable and attempts + 1 < max_attempts:
+            delay = min(backoff * (2 ** attempts), backoff_max)
+            vals = {"error": o.detail[:2000], "not_before": now + timedelta(seconds=delay)}
+            counts["retry"] += 1
         else:
-            attempts = conn.execute(sa.select(msg_t.c.attempts).where(where)).scalar()
-            if attempts is None:
-                continue
-            if o.retryable and attempts + 1 < max_attempts:
-                delay = min(backoff * (2 ** attempts), backoff_max)
-                vals = {"error": o.detail[:2000], "not_before": now + timedelta(seconds=delay)}
-                counts["retry"] += 1
-            else:
-                vals = {"state": "failed", "error": o.detail[:2000], "done_at": now, "secrets_enc": None,
-                        "rendered": o.rendered}
-                counts["failed"] += 1
+            vals = {"state": "failed", "error": o.detail[:2000], "done_at": now, "secrets_enc": None,
+                    "rendered": o.rendered}
+            counts["failed"] += 1
         conn.execute(msg_t.update().where(where).values(attempts=msg_t.c.attempts + 1, updated_at=now, **vals))
     return counts
 

@@ -13,6 +13,7 @@ slow SMS gateway delays only SMS.
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -77,11 +78,51 @@ def _attachment(conn: Connection, org_id: int, spec: dict[str, Any]) -> Attachme
     raise ValueError(f"unknown attachment {spec!r}")
 
 
-def prepare(conn: Connection, due: outbox.Due, *, pdf: bool = True) -> Prepared:
+class Looks:
+    """Each org's templates and branding for messages, read at most once per ``ttl`` seconds: four
+    queries a message otherwise, the larger part of preparing an SMS.  A template saved in this
+    process (the API, the console) is used by the next message; a change made elsewhere (another
+    process, the branding) within ``ttl``.  Shared by the read threads (plain dict operations)."""
+
+    GRACE = 1.0        # what was read this soon after a local edit may predate its commit: not kept
+
+    def __init__(self, ttl: float = 2.0, now: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self._now = now
+        self._templates: dict[tuple[int, str, str], tuple[float, templates.Template]] = {}
+        self._brands: dict[int, tuple[float, templates.Branding]] = {}
+
+    def _fresh(self, at: float, now: float) -> bool:
+        return now - at < self.ttl and at > templates.edited_at + self.GRACE
+
+    def template(self, conn: Connection, org_id: int, kind: str, channel: str) -> templates.Template:
+        now = self._now()
+        hit = self._templates.get((org_id, kind, channel))
+        if hit is not None and self._fresh(hit[0], now):
+            return hit[1]
+        t = templates.get(conn, org_id, kind, channel)
+        self._templates[(org_id, kind, channel)] = (now, t)
+        return t
+
+    def brand(self, conn: Connection, org_id: int) -> templates.Branding:
+        now = self._now()
+        hit = self._brands.get(org_id)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        b = brand(conn, org_id)
+        self._brands[org_id] = (now, b)
+        return b
+
+
+def prepare(conn: Connection, due: outbox.Due, *, pdf: bool = True, looks: Looks | None = None) -> Prepared:
     """Render a due row (on a read thread): the message to send and what the row keeps."""
     m = due.message
-    t = templates.get(conn, m.org_id, m.kind, m.channel)
-    branding = brand(conn, m.org_id)
+    if looks is None:
+        t = templates.get(conn, m.org_id, m.kind, m.channel)
+        branding = brand(conn, m.org_id)
+    else:
+        t = looks.template(conn, m.org_id, m.kind, m.channel)
+        branding = looks.brand(conn, m.org_id)
     full = {**m.vars, **due.secrets}
     r = templates.render(t, full, branding)
     masked = templates.render(t, templates.redacted(m.kind, full), branding) if kinds.get(m.kind).secrets else r
@@ -149,6 +190,7 @@ class MessageSender:
         self.enabled = False                # True once started on the leader (never in a CLI process)
         self.stop_timeout = 30.0            # seconds stop() waits for sends the providers have not answered
         self.timer = Timer(self.pump, poll_interval, clock, "notify sender")
+        self.looks = Looks()
         self.in_flight: set[int] = set()
         self._busy: dict[str, int] = {}
         self._waiting: dict[str, list[outbox.Due]] = {}
@@ -244,7 +286,7 @@ class MessageSender:
     def _send(self, d: outbox.Due):  # type: ignore[no-untyped-def]
         m = d.message
         try:
-            p: Prepared = yield self.db.read(prepare, d)
+            p: Prepared = yield self.db.read(prepare, d, looks=self.looks)
         except Exception as e:  # noqa: BLE001 - a broken template or document fails the message
             log.failure("preparing message {id} ({kind}) failed", id=m.id, kind=m.kind)
             self._done(outbox.Outcome(m.id, False, False, detail=f"could not render: {type(e).__name__}: {e}"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import html as _html
 import re
+import time
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
@@ -203,10 +204,21 @@ def draft(kind: str, channel: str, *, body: str, subject: str = "", html: str | 
     return Template(kind, channel, subject, body, html, True)
 
 
+#: When (``time.monotonic()``) this process last called :func:`put` or :func:`reset`: the sender's
+#: cache of templates (:class:`billing.notify.sender.Looks`) trusts nothing it read until a moment after.
+edited_at = -1e9
+
+
+def _edited() -> None:
+    global edited_at
+    edited_at = time.monotonic()
+
+
 def put(conn: Connection, org_id: int, kind: str, channel: str, now: datetime, *, body: str,
         subject: str = "", html: str | None = None) -> Template:
     """Store the org's template for (kind, channel), after :func:`check` of each part."""
     t = draft(kind, channel, body=body, subject=subject, html=html)
+    _edited()
     values = {"subject": t.subject, "body": t.body, "html": t.html, "updated_at": now}
     n = conn.execute(tpl_t.update().where(tpl_t.c.org_id == org_id, tpl_t.c.kind == kind,
                                           tpl_t.c.channel == channel).values(**values)).rowcount
@@ -218,6 +230,7 @@ def put(conn: Connection, org_id: int, kind: str, channel: str, now: datetime, *
 def reset(conn: Connection, org_id: int, kind: str, channel: str) -> Template:
     """Drop the org's template: the shipped default applies again."""
     _check_kind_channel(kind, channel)
+    _edited()
     conn.execute(tpl_t.delete().where(tpl_t.c.org_id == org_id, tpl_t.c.kind == kind, tpl_t.c.channel == channel))
     return default(kind, channel)
 

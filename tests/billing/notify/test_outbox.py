@@ -358,3 +358,65 @@ def test_pacing_spreads_sends_and_urgent_messages_go_first(engine: Any) -> None:
     for _ in range(10):
         n.clock.advance(0.1)
     assert len(sent) == 7
+
+
+def test_templates_and_branding_are_read_once_per_ttl_and_a_local_edit_at_once(n: Notify, monkeypatch: Any
+                                                                               ) -> None:
+    """The sender reads an org's template and branding once per ``Looks.ttl`` (four queries a message
+    otherwise); a template saved in this process is used by the very next message, and one changed
+    elsewhere (the row written directly, as another process would) once the ttl has passed."""
+    import time
+
+    from billing.notify import sender as sender_mod
+    now = [time.monotonic()]        # a local edit stamps the real monotonic time
+    n.sender.looks = sender_mod.Looks(now=lambda: now[0])
+    monkeypatch.setattr(templates, "edited_at", -1e9)
+    reads = {"template": 0, "brand": 0}
+    real_get, real_brand = templates.get, sender_mod.brand
+
+    def counted_get(*a: Any) -> Any:
+        reads["template"] += 1
+        return real_get(*a)
+
+    def counted_brand(*a: Any) -> Any:
+        reads["brand"] += 1
+        return real_brand(*a)
+    monkeypatch.setattr(templates, "get", counted_get)
+    monkeypatch.setattr(sender_mod, "brand", counted_brand)
+    n.w.tx(ns.set_route, n.org_id, "customer.welcome", ["sms"], T0)
+    for i in range(3):
+        _customer(n, f"Ama Mensah {i}", email=None, phone=f"05400000{10 + i}")
+    n.deliver()
+    n.pump()
+    sent = n.channels["sms"].sent
+    assert len(sent) == 3 and reads == {"template": 1, "brand": 1}
+
+    n.w.tx(templates.put, n.org_id, "customer.welcome", "sms", T0, body="Hi {{ customer.first_name }}, edited.")
+    _customer(n, "Kofi Boateng", email=None, phone="0540000020")
+    n.deliver()
+    n.pump()
+    assert sent[-1].text.startswith("Hi Kofi, edited.")    # at once, within the ttl
+
+    now[0] = templates.edited_at + sender_mod.Looks.GRACE + 0.1    # the edit is past: what is read is kept
+    from billing.notify.schema import templates as tpl_t
+    with n.w.engine.begin() as c:                # "another process" changes the template
+        c.execute(tpl_t.update().where(tpl_t.c.org_id == n.org_id).values(body="Elsewhere {{ customer.first_name }}."))
+    _customer(n, "Yaw Owusu", email=None, phone="0540000021")
+    n.deliver()
+    n.pump()                                     # read (and kept): the grace had passed
+    _customer(n, "Esi Asante", email=None, phone="0540000022")
+    n.deliver()
+    n.pump()
+    assert sent[-1].text.startswith("Elsewhere Esi.")
+    reads_before = reads["template"]
+    with n.w.engine.begin() as c:
+        c.execute(tpl_t.update().where(tpl_t.c.org_id == n.org_id).values(body="Later {{ customer.first_name }}."))
+    _customer(n, "Akua Addo", email=None, phone="0540000023")
+    n.deliver()
+    n.pump()
+    assert sent[-1].text.startswith("Elsewhere Akua.") and reads["template"] == reads_before   # cached
+    now[0] += sender_mod.Looks().ttl
+    _customer(n, "Kwame Mensah", email=None, phone="0540000024")
+    n.deliver()
+    n.pump()
+    assert sent[-1].text.startswith("Later Kwame.")
