@@ -30,7 +30,8 @@ bearer, a header or a query parameter (else 401).
 Both record every request (:class:`Seen`) and have failure modes: ``mode`` is
 "ok", "500", "503", "429" (with ``Retry-After``), "400" (the gateway's error
 JSON or Twilio's), "drop" (reads the request and closes the connection) or
-"silent" (never answers), and for the gateway "refuse" (HTTP 200 with
+"silent" (never answers), "no-length" (a success without Content-Length, ended
+by closing the connection), and for the gateway "refuse" (HTTP 200 with
 ``{"status": "error", "message": ...}``); ``modes`` is a queue of modes for the next requests,
 after which ``mode`` applies; ``delay`` is seconds before each answer.
 
@@ -213,6 +214,15 @@ class _Fake:
             return
         if mode == "429":
             self._reply(h, 429, self._rate_limited(), {"Retry-After": str(self.retry_after)})
+            return
+        if mode == "no-length":          # as an HTTP/1.0 server answers: no length, the end is the close
+            code, doc, extra = self._answer(seen, "ok")
+            h.close_connection = True
+            h.send_response(code)
+            h.send_header("Content-Type", "application/json; charset=utf-8")
+            h.send_header("Connection", "close")
+            h.end_headers()
+            h.wfile.write(json.dumps(doc).encode())
             return
         code, doc, extra = self._answer(seen, mode)
         self._reply(h, code, doc, extra)

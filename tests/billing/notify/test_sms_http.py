@@ -131,7 +131,7 @@ def test_generic_gateway_over_http() -> None:
     with FakeGateway(auth=("basic", "isp", "s3cret")) as basic, FakeGateway(auth=("query", "key", "k1")) as query, \
             FakeGateway(auth=("bearer", "t0k")) as bearer, FakeGateway(auth=("header", "X-Api-Key", "k2")) as header:
         basic.reply = {"status": "ok", "data": {"messageId": "{id}"}}
-        basic.modes.extend(["ok", "refuse", "400"])
+        basic.modes.extend(["ok", "refuse", "400", "no-length"])
         basic.error_message = "insufficient credit"
         query.balance = "17.25"
         header.balance = 3
@@ -141,7 +141,8 @@ def test_generic_gateway_over_http() -> None:
                           "params": {"to": "{to_digits}", "msg": "{text}", "from": "{sender}"}, "auth": "basic",
                           "auth_username": "isp", "id_path": "data.messageId", **rule},
              "secrets": {"password": "s3cret"},
-             "messages": [{"to": to, "text": TEXT}, {"to": to, "text": "b"}, {"to": to, "text": "c"}]},
+             "messages": [{"to": to, "text": TEXT}, {"to": to, "text": "b"}, {"to": to, "text": "c"},
+                          {"to": to, "text": "d"}]},
             {"settings": {"provider": "generic", "url": query.url + "/cgi-bin/sendsms?smsc=mtn", "method": "GET",
                           "params": {"to": "{to_local}", "text": "{text}"}, "auth": "query", "auth_name": "key",
                           "id_path": "id", "balance_url": query.url + "/balance", "balance_path": "balance.amount"},
@@ -160,6 +161,7 @@ def test_generic_gateway_over_http() -> None:
         assert not b["results"][1]["retryable"] and "status is error, not ok" in b["results"][1]["error"]
         assert "insufficient credit" in b["results"][1]["error"]
         assert not b["results"][2]["retryable"] and "HTTP 400" in b["results"][2]["error"]
+        assert b["results"][3]["provider_id"] == "gw-2"       # no Content-Length: the body ends at the close
         assert q["results"][0]["provider_id"] == "gw-1" and q["balance"] == 17.25
         assert j["results"][0]["provider_id"] == "gw-1"
         assert not h["results"][0]["retryable"] and "HTTP 401" in h["results"][0]["error"]
