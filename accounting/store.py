@@ -11,9 +11,12 @@ count.
 """
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import compress
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,22 +102,35 @@ def _values(s: sm.Session) -> dict[str, Any]:
 # SQLAlchemy's per-row parameter and result processing (a type decorator per time column, the
 # expanding IN list compiled again for every length) cost the writer more than SQLite's own work
 # at thousands of Accounting-Requests a second.  On SQLite (the default) apply_batch's SELECT,
-# INSERT and UPDATE are therefore fixed SQL texts run with the driver's executemany on plain
-# tuples, times converted as UTCDateTime stores them (naive UTC text, SQLAlchemy's DATETIME
-# format); PostgreSQL keeps the Core statements (its dialect batches INSERTs itself).
+# INSERT and UPDATEs are therefore SQL texts run with the driver's executemany on plain tuples
+# (an UPDATE per set of fields that changed, see _update_sql), times converted as UTCDateTime
+# stores them (naive UTC text, SQLAlchemy's DATETIME format); PostgreSQL keeps the Core
+# statements (its dialect batches INSERTs itself, and it leaves an index alone when the value
+# of its columns did not change).
 
 _TIMES = frozenset({"start_time", "last_update", "stop_time"})    # the UTCDateTime fields of Session
 _SESSION_SQL_COLS = ", ".join(c.name for c in _SESSION_COLS)
 _INSERT_FIELDS = ("session_key", "org_id", "nas_id", "session_id", "username", "login_id") + _MUTABLE
 _INSERT_SQL = (f"INSERT INTO {sessions_t.name} ({', '.join(_INSERT_FIELDS)}) "
                f"VALUES ({', '.join('?' * len(_INSERT_FIELDS))})")
-# agg_at: as _update_session_stmt (the SET's expressions read the row as it was).
-_UPDATE_SQL = (f"UPDATE {sessions_t.name} SET {', '.join(f + ' = ?' for f in _MUTABLE)}, login_id = ?, "
-               "agg_at = CASE WHEN agg_input_octets >= ? AND agg_output_octets >= ? THEN ? ELSE agg_at END "
-               "WHERE id = ?")
-_MUTABLE_TIMES = tuple(i for i, f in enumerate(_MUTABLE) if f in _TIMES)
+_MUTABLE_TIMES = frozenset(i for i, f in enumerate(_MUTABLE) if f in _TIMES)
+_MUTABLE_RANGE = range(len(_MUTABLE))
+_I_LAST = _MUTABLE.index("last_update")
+_get_mutable = operator.attrgetter(*_MUTABLE)      # a Session's _MUTABLE fields, as a tuple
+
+
+@functools.lru_cache(maxsize=256)
+def _update_sql(changed: tuple[int, ...], login: bool) -> str:
+    """The UPDATE of a session row that sets only the :data:`_MUTABLE` fields ``changed`` (their
+    indexes) and, if ``login``, login_id.  SQLite rewrites every index that holds a column the SET
+    names, whether its value changed or not: setting all the fields made each Interim-Update
+    rewrite six of the table's seven indexes, where its counters and last_update touch two.
+    agg_at: as _update_session_stmt (the SET's expressions read the row as it was)."""
+    sets = [f"{_MUTABLE[i]} = ?" for i in changed] + (["login_id = ?"] if login else [])
+    return (f"UPDATE {sessions_t.name} SET {', '.join(sets)}, "
+            "agg_at = CASE WHEN agg_input_octets >= ? AND agg_output_octets >= ? THEN ? ELSE agg_at END "
+            "WHERE id = ?")
 _SESSION_TIMES = tuple(i for i, f in enumerate(SESSION_FIELDS) if f in _TIMES)
-_I_IN, _I_OUT, _I_LAST = (_MUTABLE.index(f) for f in ("input_octets", "output_octets", "last_update"))
 
 
 def _mutable_row(cur: sm.Session) -> list[Any]:
@@ -230,7 +246,8 @@ def apply_batch(conn: Connection, items: list[AcctItem], usage: UsageSink | None
         lite = conn.dialect.name == "sqlite"
         existing = _select_by_keys(conn, list(groups))
         inserts: list[Any] = []     # dicts for the Core statements, tuples for the driver on SQLite
-        updates: list[Any] = []
+        updates: list[Any] = []     # PostgreSQL
+        by_sql: dict[str, list[Any]] = {}      # SQLite: the UPDATEs, by the fields they set
         used: list[tuple[int, int, int, int, datetime]] = []
         for key, (recs, org_id, login_id, idx, limited) in groups.items():
             ex = existing.get(key)
@@ -267,8 +284,16 @@ def apply_batch(conn: Connection, items: list[AcctItem], usage: UsageSink | None
             new_login = old_login if old_login is not None else login_id
             if cur != old or new_login != old_login:
                 if lite:
-                    m = _mutable_row(cur)
-                    updates.append((*m, new_login, m[_I_IN], m[_I_OUT], m[_I_LAST], row_id))
+                    now_v = _get_mutable(cur)
+                    changed = tuple(compress(_MUTABLE_RANGE, map(operator.ne, now_v, _get_mutable(old))))
+                    login = new_login != old_login
+                    last = sqlite_time(cur.last_update)
+                    vals = [last if i == _I_LAST else sqlite_time(now_v[i]) if i in _MUTABLE_TIMES else now_v[i]
+                            for i in changed]
+                    if login:
+                        vals.append(new_login)
+                    vals += (cur.input_octets, cur.output_octets, last, row_id)
+                    by_sql.setdefault(_update_sql(changed, login), []).append(tuple(vals))
                 else:
                     u = {"b_" + f: getattr(cur, f) for f in _MUTABLE}
                     u["b_login_id"] = new_login
@@ -281,11 +306,10 @@ def apply_batch(conn: Connection, items: list[AcctItem], usage: UsageSink | None
                 conn.exec_driver_sql(_INSERT_SQL, inserts)
             else:
                 conn.execute(sessions_t.insert(), inserts)
+        for sql, rows in by_sql.items():       # SQLite: one statement per set of changed fields
+            conn.exec_driver_sql(sql, rows)
         if updates:
-            if lite:
-                conn.exec_driver_sql(_UPDATE_SQL, updates)
-            else:
-                conn.execute(_update_session_stmt(), updates)
+            conn.execute(_update_session_stmt(), updates)
         if usage is not None:
             for org_id, lid, dt, do, at in used:
                 usage(conn, org_id, lid, dt, do, at)
