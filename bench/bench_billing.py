@@ -357,8 +357,9 @@ def pin_self(cpus: str | None) -> None:
     """Pin every thread of this process (the bench's own polling, an in-process fake such as the SMS
     gateway) to ``cpus``, the load generator's: off the daemon's core, whose p99 is being measured.
     Threads started later inherit it; processes started later with :func:`pinned` get their own."""
-    if cpus and shutil.which("taskset"):
-        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(os.getpid())], check=True, capture_output=True)
+    if cpus and hasattr(os, "sched_setaffinity"):
+        for tid in os.listdir("/proc/self/task"):
+            os.sched_setaffinity(int(tid), {int(c) for c in cpus.split(",")})
 
 
 def pin_cluster(datadir: Path, cpus: str) -> None:

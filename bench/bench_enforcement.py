@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -209,8 +208,7 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             pg, db_url = bb.start_postgres(o, res)
         # This process (polling the NAS's log) and the FreeRADIUS NAS run beside the load generator,
         # off the daemon's CPU: unpinned, they land on it and their CPU shows up as the daemon's latency.
-        if o.load_cpu and hasattr(os, "sched_setaffinity"):
-            os.sched_setaffinity(0, {int(c) for c in o.load_cpu.split(",")})
+        bb.pin_self(o.load_cpu)
         conf = bb.write_config(d, db_url)
         # Events must be dispatched (the leader does it): jobs on, billing's off (no billing data here).
         conf.write_text(conf.read_text().replace("[jobs]\nenabled = false\n",

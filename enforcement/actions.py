@@ -100,13 +100,11 @@ def _action(r: Any, parsed: dict[str, dict[str, Any]] | None = None) -> Action:
     attributes' JSON across rows (a mass event's rows share it; each row gets its own dict)."""
     v = list(r)
     raw = v[_ATTRS] or "{}"
-    if parsed is None:
-        v[_ATTRS] = json.loads(raw)
-    else:
-        got = parsed.get(raw)
-        if got is None:
-            got = parsed[raw] = json.loads(raw)
-        v[_ATTRS] = dict(got)
+    cache = {} if parsed is None else parsed
+    got = cache.get(raw)
+    if got is None:
+        got = cache[raw] = json.loads(raw)
+    v[_ATTRS] = dict(got)
     return Action(*v)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 from twisted.internet import defer
@@ -34,6 +34,7 @@ from billing.notify import settings as ns
 from billing.notify.channels import EMAIL, WHATSAPP, Attachment, Channel, Outgoing, SendError, Sent
 
 log = Logger()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -84,45 +85,42 @@ class Looks:
     process (the API, the console) is used by the next message; a change made elsewhere (another
     process, the branding) within ``ttl``.  Shared by the read threads (plain dict operations)."""
 
-    GRACE = 1.0        # what was read this soon after a local edit may predate its commit: not kept
+    GRACE = 1.0        # seconds after a local template edit in which what is read is not trusted
 
     def __init__(self, ttl: float = 2.0, now: Callable[[], float] = time.monotonic):
         self.ttl = ttl
         self._now = now
-        self._templates: dict[tuple[int, str, str], tuple[float, templates.Template]] = {}
-        self._brands: dict[int, tuple[float, templates.Branding]] = {}
-
-    def _fresh(self, at: float, now: float) -> bool:
-        return now - at < self.ttl and at > templates.edited_at + self.GRACE
+        self._templates: dict[Any, tuple[float, templates.Template]] = {}
+        self._brands: dict[Any, tuple[float, templates.Branding]] = {}
 
     def template(self, conn: Connection, org_id: int, kind: str, channel: str) -> templates.Template:
-        now = self._now()
-        hit = self._templates.get((org_id, kind, channel))
-        if hit is not None and self._fresh(hit[0], now):
-            return hit[1]
-        t = templates.get(conn, org_id, kind, channel)
-        self._templates[(org_id, kind, channel)] = (now, t)
-        return t
+        # What was read this soon after a local edit may predate its commit: read again.
+        return self._cached(self._templates, (org_id, kind, channel), templates.edited_at + self.GRACE,
+                            lambda: templates.get(conn, org_id, kind, channel))
 
     def brand(self, conn: Connection, org_id: int) -> templates.Branding:
+        return self._cached(self._brands, org_id, float("-inf"), lambda: brand(conn, org_id))
+
+    def _cached(self, store: dict[Any, tuple[float, T]], key: Any, not_before: float, read: Callable[[], T]) -> T:
+        """``store[key]`` if read within ``ttl`` and after ``not_before``, else ``read()`` kept there."""
         now = self._now()
-        hit = self._brands.get(org_id)
-        if hit is not None and now - hit[0] < self.ttl:
+        hit = store.get(key)
+        if hit is not None and now - hit[0] < self.ttl and hit[0] > not_before:
             return hit[1]
-        b = brand(conn, org_id)
-        self._brands[org_id] = (now, b)
-        return b
+        value = read()
+        store[key] = (now, value)
+        return value
 
 
-def prepare(conn: Connection, due: outbox.Due, *, pdf: bool = True, looks: Looks | None = None) -> Prepared:
+#: What the CLI's preview uses: nothing kept (a ttl of 0 never hits).
+UNCACHED = Looks(ttl=0.0)
+
+
+def prepare(conn: Connection, due: outbox.Due, *, pdf: bool = True, looks: Looks = UNCACHED) -> Prepared:
     """Render a due row (on a read thread): the message to send and what the row keeps."""
     m = due.message
-    if looks is None:
-        t = templates.get(conn, m.org_id, m.kind, m.channel)
-        branding = brand(conn, m.org_id)
-    else:
-        t = looks.template(conn, m.org_id, m.kind, m.channel)
-        branding = looks.brand(conn, m.org_id)
+    t = looks.template(conn, m.org_id, m.kind, m.channel)
+    branding = looks.brand(conn, m.org_id)
     full = {**m.vars, **due.secrets}
     r = templates.render(t, full, branding)
     masked = templates.render(t, templates.redacted(m.kind, full), branding) if kinds.get(m.kind).secrets else r
