@@ -28,7 +28,10 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 from twisted.internet import defer, threads
 from twisted.logger import Logger
 from twisted.python import failure
@@ -69,6 +72,39 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class _InIds(sa.sql.expression.ColumnElement[bool]):
+    """``column IN (:name)`` for a list bound at execution: see :func:`in_list`."""
+    inherit_cache = True
+    type: Any = sa.types.NullType()   # not Boolean: SQLite would get "IN (...) = 1"
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("name", InternalTraversal.dp_string)]
+
+    def __init__(self, column: sa.ColumnElement[Any], name: str) -> None:
+        self.column = column
+        self.name = name
+
+
+def in_list(column: sa.ColumnElement[Any], name: str = "ids") -> sa.ColumnElement[bool]:
+    """``column`` is one of the list bound as ``name`` when the statement runs.
+
+    On PostgreSQL it is ``column = ANY(:name)`` with the list sent as one array parameter, so the
+    statement's text is the same for every list (psycopg converts it once and prepares it after a
+    few runs, the server parses and plans it once); elsewhere SQLAlchemy's expanding IN, whose text
+    is rendered anew for each list length.  Build statements with it once, at import."""
+    return _InIds(column, name)
+
+
+@compiles(_InIds)
+def _in_expanding(el: _InIds, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(el.column.in_(sa.bindparam(el.name, expanding=True, type_=el.column.type)), **kw))
+
+
+@compiles(_InIds, "postgresql")
+def _in_any(el: _InIds, compiler: Any, **kw: Any) -> str:
+    array = sa.bindparam(el.name, type_=postgresql.ARRAY(el.column.type))
+    return str(compiler.process(el.column == sa.any_(array), **kw))
 
 
 def sqlite_time(v: datetime | None) -> str | None:

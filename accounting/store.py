@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 
 from aaad import fup, paging
 from aaad.cycles import cycle_of, zone
-from aaad.db import sqlite_parse_time, sqlite_time
+from aaad.db import in_list, sqlite_parse_time, sqlite_time
 from aaad.events import publish
 from aaad.schema import logins as logins_t
 from aaad.schema import nas as nas_t
@@ -726,7 +726,7 @@ _ORG: sa.BindParameter[Any] = sa.bindparam("org_id")
 def _login_is(one: bool) -> Callable[[Any], Any]:
     """A login column's condition: ``= :id`` for one login, ``IN :ids`` (expanding) for several."""
     return (lambda col: col == sa.bindparam("id")) if one else (
-        lambda col: col.in_(sa.bindparam("ids", expanding=True)))
+        lambda col: in_list(col, "ids"))
 
 
 def _usage_logins(one: bool) -> sa.Select[Any]:
@@ -770,8 +770,7 @@ _USAGE_MANY = _UsageStatements(
     _usage_pending(False).add_columns(_S.login_id).group_by(_S.login_id),
     sa.select(usage_cycles.c.login_id, usage_cycles.c.cycle_start, usage_cycles.c.octets).where(
         usage_cycles.c.org_id == _ORG, _login_is(False)(usage_cycles.c.login_id),
-        usage_cycles.c.cycle_start.in_(sa.bindparam("starts", expanding=True,
-                                                    type_=usage_cycles.c.cycle_start.type))))
+        in_list(usage_cycles.c.cycle_start, "starts")))
 
 
 def _one_login_row() -> sa.Select[Any]:

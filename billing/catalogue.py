@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad import paging
+from aaad.db import in_list
 from aaad.errors import NotFound, ValidationError
 from billing.schema import PERIODS, PRODUCT_TYPES, discounts, products, services
 
@@ -228,7 +229,7 @@ def get_product(conn: Connection, org_id: int, product_id: int) -> Product | Non
 
 
 _BY_IDS = sa.select(products).where(products.c.org_id == sa.bindparam("org_id"),
-                                    products.c.id.in_(sa.bindparam("ids", expanding=True)))   # built once
+                                    in_list(products.c.id, "ids"))   # built once
 
 
 def products_by_id(conn: Connection, org_id: int, ids: Iterable[int]) -> list[Product]:

@@ -46,6 +46,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from aaad.db import in_list
 from billing import credit_notes, invoices, money, settings
 from billing.invoices import LineIn
 from billing.schema import credit_note_lines, discounts, invoice_lines, products, services
@@ -92,10 +93,10 @@ def load_plans(conn: Connection, org_id: int, product_ids: set[int]) -> dict[int
 
 
 _RULES = sa.select(discounts).where(discounts.c.org_id == sa.bindparam("org_id"),
-                                    discounts.c.product_id.in_(sa.bindparam("ids", expanding=True))
+                                    in_list(discounts.c.product_id, "ids")
                                     ).order_by(discounts.c.id)
 _PLANS = sa.select(products).where(products.c.org_id == sa.bindparam("org_id"),
-                                   products.c.id.in_(sa.bindparam("ids", expanding=True)))
+                                   in_list(products.c.id, "ids"))
 
 
 def discount_share(plan: Plan, index: int, period_start: date) -> Fraction:
@@ -206,7 +207,7 @@ def charge_lines(plan: Plan, service_id: int, segs: list[Segment], first_index: 
 
 _BILLED = sa.select(invoice_lines.c.service_id, invoice_lines.c.kind, invoice_lines.c.period_start).where(
     invoice_lines.c.org_id == sa.bindparam("org_id"),
-    invoice_lines.c.service_id.in_(sa.bindparam("ids", expanding=True)))
+    in_list(invoice_lines.c.service_id, "ids"))
 _BILLED_SINCE = _BILLED.where(invoice_lines.c.period_start >= sa.bindparam("since"))
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 
 from aaad import orgs
 from aaad.crypto import SecretBox
+from aaad.db import in_list
 from aaad.errors import NotFound, ValidationError
 from aaad.schema import logins
 from aaad.view import store as view_store
@@ -420,7 +421,7 @@ _S = sessions_t.c
 # every session by its (org, start) index for the order).
 _LIVE = (sa.select(_S.id, _S.login_id, _S.username, _S.nas_id, _S.framed_ip, _S.calling_station, _S.start_time,
                    _S.last_update, _S.input_octets, _S.output_octets, _S.session_time)
-         .where(_S.login_id.in_(sa.bindparam("ids", expanding=True)), _S.stop_time.is_(None),
+         .where(in_list(_S.login_id, "ids"), _S.stop_time.is_(None),
                 _S.org_id + 0 == sa.bindparam("org_id"))
          .order_by(_S.start_time.desc(), _S.id.desc()))
 

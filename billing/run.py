@@ -30,6 +30,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from aaad.clock import utcnow
+from aaad.db import in_list
 from billing import charges, invoices, ledger, settings
 from billing.schema import invoices as invoices_t
 from billing.schema import postings, products, services
@@ -98,7 +99,7 @@ def _chunk_rows() -> Any:
 # The chunk's statements, built once (their compiled form is cached).
 _CHUNK_ROWS = _chunk_rows()
 _ADVANCE = (services.update().where(_unindexed(services.c.org_id) == sa.bindparam("org"),
-                                    services.c.id.in_(sa.bindparam("ids", expanding=True)),
+                                    in_list(services.c.id, "ids"),
                                     sa.func.coalesce(services.c.billed_through, NEVER) == sa.bindparam("old"))
             .values(billed_through=sa.bindparam("new"), periods_billed=services.c.periods_billed + sa.bindparam("n"))
             .returning(services.c.id))

@@ -100,3 +100,36 @@ class Slotted:
 def test_payload_json_is_sorted_asdict(payload: Any) -> None:
     """The fast serializer gives the bytes json.dumps(asdict(p), sort_keys=True) gave."""
     assert events._payload_json(payload) == json.dumps(dataclasses.asdict(payload), sort_keys=True)
+
+
+def test_in_list_matches_the_listed_values_and_keeps_one_text(engine: Any, pair: tuple[sa.Table, sa.Table]) -> None:
+    """aaad.db.in_list: the rows whose column is in the bound list (integers, dates, aware timestamps in
+    any zone, an empty list, lists of any length), the same as SQLAlchemy's expanding IN; on PostgreSQL
+    one statement text (an array parameter) whatever the list's length."""
+    from aaad.db import in_list
+    core, _ = pair
+    east = timezone(timedelta(hours=3))
+    with engine.begin() as conn:
+        conn.execute(core.insert(), [{"org_id": 1, "n": i, "d": date(2026, 1, 1) + timedelta(days=i),
+                                      "at": T0 + timedelta(hours=i)} for i in range(1, 9)])
+    q = sa.select(core.c.n).where(in_list(core.c.n, "ns"), in_list(core.c.d, "ds"), in_list(core.c.at, "ats"),
+                                  core.c.org_id == sa.bindparam("org")).order_by(core.c.n)
+    texts = set()
+
+    def seen(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        texts.add(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with engine.connect() as conn:
+            def run(ns: list[int], days: list[int], hours: list[int]) -> list[int]:
+                return list(conn.execute(q, {"org": 1, "ns": ns, "ds": [date(2026, 1, 1) + timedelta(days=d) for d in days],
+                                             "ats": [(T0 + timedelta(hours=h)).astimezone(east) for h in hours]}
+                                         ).scalars())
+            assert run([1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5]) == [3, 4]
+            assert run(list(range(1000)), list(range(9)), [7]) == [7]
+            assert run([], [1], [1]) == [] and run([2], [], [2]) == [] and run([5], [5], [5]) == [5]
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    if engine.dialect.name == "postgresql":
+        assert len(texts) == 1 and "ANY" in next(iter(texts))

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from aaad import changes, fup, paging
 from aaad.crypto import SecretBox
+from aaad.db import in_list
 from aaad.nas import Nas
 from aaad.nas import _row as _nas_row
 from aaad.schema import logins, profiles
@@ -137,7 +138,7 @@ def get_login(conn: Connection, box: SecretBox, org_id: int, login_id: int) -> L
 # get_logins' statement, built once (every portal dashboard runs it).  org_id + 0: by the ids, not the org's
 # whole (org_id, username) index (SQLite, no statistics).
 _BY_IDS = (sa.select(*_LOGIN_COLS).where(logins.c.org_id + 0 == sa.bindparam("org_id"),
-                                         logins.c.id.in_(sa.bindparam("ids", expanding=True)))
+                                         in_list(logins.c.id, "ids"))
            .order_by(logins.c.id))
 
 
