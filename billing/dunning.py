@@ -30,6 +30,7 @@ from twisted.logger import Logger
 
 from aaad.bulk import insert_rows
 from aaad.clock import utcnow
+from aaad.db import in_list
 from aaad.jobs import Job, JobContext
 from aaad.schedules import Daily
 from aaad.view.write import LoginWriter
@@ -114,12 +115,13 @@ def dunning_chunk(conn: Connection, writer: LoginWriter, org_id: int, today: dat
     oldest: dict[int, Overdue] = {}
     for r in conn.execute(sa.select(invoices.c.customer_id, invoices.c.id, invoices.c.number,
                                     invoices.c.due_date, invoices.c.total, invoices.c.paid)
-                          .where(*_arrears(org_id, before, by_customer=True), invoices.c.customer_id.in_(ids))
-                          .order_by(invoices.c.customer_id, invoices.c.due_date, invoices.c.seq, invoices.c.id)):
+                          .where(*_arrears(org_id, before, by_customer=True), in_list(invoices.c.customer_id))
+                          .order_by(invoices.c.customer_id, invoices.c.due_date, invoices.c.seq, invoices.c.id),
+                          {"ids": ids}):
         oldest.setdefault(r.customer_id, Overdue(r.id, r.number, r.due_date, r.total - r.paid))
     active = conn.execute(sa.select(services_t.c.id, services_t.c.customer_id).where(
-        services_t.c.org_id + 0 == org_id, services_t.c.customer_id.in_(ids), services_t.c.state == "active")
-        .order_by(services_t.c.customer_id, services_t.c.id)).all()
+        services_t.c.org_id + 0 == org_id, in_list(services_t.c.customer_id), services_t.c.state == "active")
+        .order_by(services_t.c.customer_id, services_t.c.id), {"ids": ids}).all()
     rows: list[tuple[int, int, int, str]] = []      # customer, service, invoice, reason
     for sid, cid in active:
         inv = oldest[cid]

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad import events, paging
+from aaad.db import in_list
 from aaad.errors import NotFound, ValidationError
 from aaad.schema import logins
 from aaad.view.write import Actor
@@ -367,8 +368,8 @@ def suspend_many(conn: Connection, writer: LoginWriter, org_id: int, items: list
     for i in range(0, len(ids), _IN_MAX):
         part = ids[i:i + _IN_MAX]
         n = conn.execute(services.update().where(
-            services.c.org_id == org_id, services.c.id.in_(part), services.c.state == "active")
-            .values(state="suspended", updated_at=now)).rowcount
+            services.c.org_id == org_id, in_list(services.c.id), services.c.state == "active")
+            .values(state="suspended", updated_at=now), {"ids": part}).rowcount
         if n != len(part):
             raise ValidationError("state", f"{len(part) - n} of services {part} changed meanwhile "
                                            "(no longer active)")
@@ -395,7 +396,7 @@ def _services_in(conn: Connection, org_id: int, ids: list[int]) -> list[Service]
     for i in range(0, len(ids), _IN_MAX):
         # org_id + 0: by the ids, not the org's whole (org_id, state) index (SQLite, no statistics)
         out += [_row(r) for r in conn.execute(sa.select(services).where(
-            services.c.org_id + 0 == org_id, services.c.id.in_(ids[i:i + _IN_MAX])))]
+            services.c.org_id + 0 == org_id, in_list(services.c.id)), {"ids": ids[i:i + _IN_MAX]})]
     return out
 
 
@@ -406,17 +407,16 @@ def _sync_customers(conn: Connection, org_id: int, customer_ids: list[int], now:
     live: dict[int, set[str]] = {}
     for i in range(0, len(customer_ids), _IN_MAX):
         for cid, state in conn.execute(sa.select(services.c.customer_id, services.c.state).where(
-                services.c.org_id + 0 == org_id, services.c.customer_id.in_(customer_ids[i:i + _IN_MAX]),
-                services.c.state.in_(LIVE))):
+                services.c.org_id + 0 == org_id, in_list(services.c.customer_id), services.c.state.in_(LIVE)),
+                {"ids": customer_ids[i:i + _IN_MAX]}):
             live.setdefault(cid, set()).add(state)
     to_suspend = [cid for cid in customer_ids if live.get(cid) == {"suspended"}]
     to_activate = [cid for cid in customer_ids if "active" in live.get(cid, ())]
     for target, cids, when in (("suspended", to_suspend, customers_t.c.status.not_in(("suspended", "closed"))),
                                ("active", to_activate, customers_t.c.status.in_(("suspended", "pending")))):
         for i in range(0, len(cids), _IN_MAX):
-            conn.execute(customers_t.update().where(customers_t.c.org_id + 0 == org_id,
-                                                    customers_t.c.id.in_(cids[i:i + _IN_MAX]), when)
-                         .values(status=target, updated_at=now))
+            conn.execute(customers_t.update().where(customers_t.c.org_id + 0 == org_id, in_list(customers_t.c.id), when)
+                         .values(status=target, updated_at=now), {"ids": cids[i:i + _IN_MAX]})
 
 
 def resume(conn: Connection, writer: LoginWriter, org_id: int, service_id: int, now: datetime, *,

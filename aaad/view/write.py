@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 
 from aaad import bulk, changes, events
 from aaad.crypto import SecretBox
+from aaad.db import in_list
 from aaad.orgs import ValidationError
 from aaad.schema import logins, profiles
 from aaad.view import model, store
@@ -221,7 +222,8 @@ class LoginWriter:
                                               logins.c.suspend_mode,
                                               logins.c.owner_type, logins.c.owner_id)
                                     # org_id + 0: by the ids, not the org's whole index (SQLite)
-                                    .where(logins.c.org_id + 0 == org_id, logins.c.id.in_(ids[i:i + _IN_MAX]))):
+                                    .where(logins.c.org_id + 0 == org_id, in_list(logins.c.id)),
+                                    {"ids": ids[i:i + _IN_MAX]}):
                 rows[row.id] = row
         changed: list[int] = []
         seen: set[int] = set()
@@ -242,9 +244,9 @@ class LoginWriter:
             for i in range(0, len(group), _IN_MAX):
                 part = group[i:i + _IN_MAX]
                 n = conn.execute(logins.update().where(
-                    logins.c.org_id + 0 == org_id, logins.c.id.in_(part), logins.c.state == old_state,
+                    logins.c.org_id + 0 == org_id, in_list(logins.c.id), logins.c.state == old_state,
                     logins.c.suspend_mode == old_mode)
-                    .values(state=state, suspend_mode=suspend_mode or old_mode, updated_at=now)).rowcount
+                    .values(state=state, suspend_mode=suspend_mode or old_mode, updated_at=now), {"ids": part}).rowcount
                 if n != len(part):
                     raise ValidationError("state", f"{len(part) - n} of logins {part} changed meanwhile")
         new = {lg.id: lg for lg in store.get_logins(conn, self.box, org_id, ids)}
