@@ -123,9 +123,9 @@ def test_in_list_matches_the_listed_values_and_keeps_one_text(engine: Any, pair:
     try:
         with engine.connect() as conn:
             def run(ns: list[int], days: list[int], hours: list[int]) -> list[int]:
-                return list(conn.execute(q, {"org": 1, "ns": ns, "ds": [date(2026, 1, 1) + timedelta(days=d) for d in days],
-                                             "ats": [(T0 + timedelta(hours=h)).astimezone(east) for h in hours]}
-                                         ).scalars())
+                ds = [date(2026, 1, 1) + timedelta(days=d) for d in days]
+                ats = [(T0 + timedelta(hours=h)).astimezone(east) for h in hours]
+                return list(conn.execute(q, {"org": 1, "ns": ns, "ds": ds, "ats": ats}).scalars())
             assert run([1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5]) == [3, 4]
             assert run(list(range(1000)), list(range(9)), [7]) == [7]
             assert run([], [1], [1]) == [] and run([2], [], [2]) == [] and run([5], [5], [5]) == [5]
