@@ -129,7 +129,7 @@ def table(results: list[dict[str, Any]], o: argparse.Namespace) -> str:
     for r in results:
         t, a = r["together"], r["api_alone"]
         k = t["api"]["by_kind"]
-        rows.append([r["database"], o.customers, f"{t['api']['offered_per_s']:.0f}",
+        rows.append([bb.db_label(r), o.customers, f"{t['api']['offered_per_s']:.0f}",
                      f"{a['p50_ms']} / {a['p99_ms']}",
                      f"{t['api']['p99_ms']} ({k['first']['p99_ms']}/{k['filtered']['p99_ms']}/{k['detail']['p99_ms']})",
                      t["api"]["errors"], r["auth_offered_rate"],

@@ -376,18 +376,37 @@ def start_postgres(o: argparse.Namespace, res: dict[str, Any], fsync: bool = Fal
     cluster, pinned as ``--pg-cpu`` says (noted in ``res``), and the database's URL."""
     from tests.pg import start_cluster
     pg = start_cluster(fsync=fsync)
-    if o.pg_cpu:
-        pin_cluster(pg.datadir, o.pg_cpu)
-        res["pg_cpu"] = o.pg_cpu
+    cpus = pg_cpus(o)
+    res["pg_cpu"] = cpus or "unpinned"
+    if cpus:
+        pin_cluster(pg.datadir, cpus)
     return pg, pg.new_database()
+
+
+def pg_cpus(o: argparse.Namespace) -> str:
+    """The CPUs ``--pg-cpu`` pins the cluster to: ``load`` (the default) is ``--load-cpu``'s; ``none``
+    (or empty) leaves it unpinned."""
+    v = str(getattr(o, "pg_cpu", "load") or "none")
+    if v == "load":
+        return str(getattr(o, "load_cpu", "1"))
+    return "" if v == "none" else v
+
+
+def db_label(res: dict[str, Any]) -> str:
+    """The database of a result as the tables print it, with where its PostgreSQL cluster ran."""
+    cpus = res.get("pg_cpu")
+    if not cpus:
+        return str(res["database"])
+    return f"{res['database']} ({'unpinned' if cpus == 'unpinned' else 'cluster on CPU ' + cpus})"
 
 
 def add_pg_cpu_arg(p: argparse.ArgumentParser) -> None:
     """``--pg-cpu``: where the benches beside auth pin their PostgreSQL cluster (:func:`pin_cluster`)."""
-    p.add_argument("--pg-cpu", default="",
-                   help="pin the PostgreSQL cluster to these CPUs, e.g. the load's: 1 (default: not pinned, so "
-                        "its backends also run on the daemon's CPU, where the kernel tends to wake a backend next "
-                        "to the thread that sent it a query)")
+    p.add_argument("--pg-cpu", default="load",
+                   help="pin the PostgreSQL cluster to these CPUs: 'load' (the default) is --load-cpu's, off the "
+                        "daemon's core, as the README tells operators who pin the daemon to do; 'none' leaves it "
+                        "unpinned, so the kernel wakes its backends next to the daemon's thread that sent them a "
+                        "query, on the pinned daemon's core (the misconfiguration the README warns about)")
 
 
 GENERATORS = ("radblast", "radload")
@@ -693,14 +712,14 @@ def table(results: list[dict[str, Any]], o: argparse.Namespace) -> str:
         for phase in ("run", "dunning"):
             r = res.get(phase, {})
             if "skipped" in r or not r:
-                rows.append([res["database"], phase, o.customers, "-", "-", "-", "-", "-", "-", "-",
+                rows.append([db_label(res), phase, o.customers, "-", "-", "-", "-", "-", "-", "-",
                              "job not registered", "skipped"])
                 continue
             after = r["after"]
             what = (f"{after['invoices_on_run_date']} invoices" if phase == "run"
                     else f"{after['services_suspended']} suspended")
             acct = r["acct"]
-            rows.append([res["database"], phase, o.customers, f"{r['seconds']} ({after['job_work_s']})",
+            rows.append([db_label(res), phase, o.customers, f"{r['seconds']} ({after['job_work_s']})",
                          r["rss_peak_mib"],
                          f"{r['auth']['p99_ms']} ({b['auth']['p99_ms']})", r["auth"]["lost"],
                          f"{acct['p99_ms']} ({b['acct']['p99_ms']})" if acct else "-",
@@ -708,7 +727,7 @@ def table(results: list[dict[str, Any]], o: argparse.Namespace) -> str:
                          what if r["exit"] == 0 else f"exit {r['exit']}", verdict(res, phase, o)])
         c = res.get("control")
         if c:
-            rows.append([res["database"], "control", "-", f"{o.control_seconds:g} (CPU burner, no job)", "-",
+            rows.append([db_label(res), "control", "-", f"{o.control_seconds:g} (CPU burner, no job)", "-",
                          f"{c['auth']['p99_ms']} ({b['auth']['p99_ms']})", c["auth"]["lost"],
                          f"{c['acct']['p99_ms']} ({b['acct']['p99_ms']})" if c["acct"] else "-",
                          f"{c['acct']['answered_per_s']:.0f}" if c["acct"] else "-",

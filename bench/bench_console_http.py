@@ -144,9 +144,9 @@ def table(results: list[dict[str, Any]], o: argparse.Namespace) -> str:
         t, a = r["together"], r["console_alone"]
         for k, v in sorted(t["console"]["by_kind"].items()):
             al = a["by_kind"].get(k, {})
-            rows.append([r["database"], o.customers, k, f"{al.get('p50_ms')} / {al.get('p99_ms')}", v["p99_ms"],
+            rows.append([bb.db_label(r), o.customers, k, f"{al.get('p50_ms')} / {al.get('p99_ms')}", v["p99_ms"],
                          v["errors"], "", "", ""])
-        rows.append([r["database"], o.customers, "all", f"{a['p50_ms']} / {a['p99_ms']}", t["console"]["p99_ms"],
+        rows.append([bb.db_label(r), o.customers, "all", f"{a['p50_ms']} / {a['p99_ms']}", t["console"]["p99_ms"],
                      t["console"]["errors"], r["auth_offered_rate"],
                      f"{r['auth_alone']['p99_ms']} -> {t['auth']['p99_ms']}", verdict(r, o)])
     return bb.format_table(head, rows)

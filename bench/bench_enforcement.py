@@ -243,7 +243,7 @@ def table(results: list[dict[str, Any]]) -> str:
     for r in results:
         lat, m = r["latency"], r["mass"] or {"coa_received": "-", "last_coa_after_commit_s": "-", "coa_per_s": "-",
                                              "auth_during": {"p99_ms": "-"}}
-        out.append(f"| {r['database']} | {lat['p50_ms']} / {lat['p99_ms']} / {lat['max_ms']} "
+        out.append(f"| {bb.db_label(r)} | {lat['p50_ms']} / {lat['p99_ms']} / {lat['max_ms']} "
                    f"({lat['received']}/{lat['suspensions']}) | {m['coa_received']}, {m['last_coa_after_commit_s']}, "
                    f"{m['coa_per_s']} | {r['auth_before']['p99_ms']} → {m['auth_during']['p99_ms']} |")
     return "\n".join(out)

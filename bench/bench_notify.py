@@ -465,7 +465,7 @@ def table(results: list[dict[str, Any]], o: argparse.Namespace) -> str:
     rows: list[list[Any]] = []
     for res in results:
         v = verdicts(res, o)
-        db = res["database"]
+        db = bb.db_label(res)
         for k, label in (("pass", "reminder pass"), ("again", "again (done)"), ("again_forced", "again (forced)")):
             r = res.get(k)
             if r:

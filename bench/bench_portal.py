@@ -290,7 +290,7 @@ def table(results: list[dict[str, Any]], o: argparse.Namespace) -> str:
     rows = []
     for r in results:
         t, a, y = r["together"], r["dashboard_alone"], r["year"]["rows"]
-        db = r["database"] + (f" (cpu {r['pg_cpu']})" if r.get("pg_cpu") else "")
+        db = bb.db_label(r)
         rows.append([db, o.customers, f"{y['slot']}/{y['hour']}/{y['day']}",
                      f"{t['dashboard']['offered_per_s']:.0f}", f"{a['p50_ms']} / {a['p99_ms']}",
                      t["dashboard"]["p99_ms"], t["dashboard"]["errors"], r["auth_offered_rate"],

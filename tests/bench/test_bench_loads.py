@@ -51,3 +51,18 @@ def test_generator_is_radblast_unless_asked() -> None:
     assert p.parse_args(["--generator", "radload"]).generator == "radload"
     with pytest.raises(SystemExit):
         p.parse_args(["--generator", "other"])
+
+
+def test_the_cluster_goes_off_the_daemons_core_unless_asked() -> None:
+    """--pg-cpu: the load's CPU by default (as the README tells operators who pin the daemon), 'none'
+    unpinned; the tables say which."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--load-cpu", default="1")
+    bb.add_pg_cpu_arg(p)
+    assert bb.pg_cpus(p.parse_args([])) == "1"
+    assert bb.pg_cpus(p.parse_args(["--load-cpu", "2-3"])) == "2-3"
+    assert bb.pg_cpus(p.parse_args(["--pg-cpu", "none"])) == ""
+    assert bb.pg_cpus(p.parse_args(["--pg-cpu", "0,1"])) == "0,1"
+    assert bb.db_label({"database": "postgresql", "pg_cpu": "1"}) == "postgresql (cluster on CPU 1)"
+    assert bb.db_label({"database": "postgresql", "pg_cpu": "unpinned"}) == "postgresql (unpinned)"
+    assert bb.db_label({"database": "sqlite"}) == "sqlite"
