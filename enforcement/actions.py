@@ -38,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad import bulk, paging
-from aaad.db import bulk_work
+from aaad.db import bulk_work, in_list
 from aaad.errors import NotFound, ValidationError
 from aaad.events import Event
 from aaad.schema import logins, nas, profiles
@@ -119,17 +119,21 @@ class OpenSession:
     nas_ip: str | None = None   # the address the NAS sent the session's accounting from
 
 
+_OPEN_SESSIONS = (sa.select(sessions.c.id, sessions.c.login_id, sessions.c.username, sessions.c.nas_id,
+                            sessions.c.session_id, sessions.c.framed_ip, sessions.c.nas_ip)
+                  # org_id + 0: by the logins' index, not a walk of the org's every session (SQLite)
+                  .where(sessions.c.org_id + 0 == sa.bindparam("org_id"), in_list(sessions.c.login_id),
+                         sessions.c.stop_time.is_(None))
+                  .order_by(sessions.c.id))
+
+
 def open_sessions(conn: Connection, org_id: int, login_ids: Iterable[int]) -> list[OpenSession]:
     """The open accounting sessions of some logins (any NAS of the org)."""
     ids = list(login_ids)
     out: list[OpenSession] = []
-    s = sessions
     for i in range(0, len(ids), 500):
-        q = (sa.select(s.c.id, s.c.login_id, s.c.username, s.c.nas_id, s.c.session_id, s.c.framed_ip, s.c.nas_ip)
-             # org_id + 0: by the logins' index, not a walk of the org's every session (SQLite)
-             .where(s.c.org_id + 0 == org_id, s.c.login_id.in_(ids[i:i + 500]), s.c.stop_time.is_(None))
-             .order_by(s.c.id))
-        out += [OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6]) for r in conn.execute(q)]
+        out += [OpenSession(int(r[0]), r[1], r[2], int(r[3]), r[4], r[5], r[6])
+                for r in conn.execute(_OPEN_SESSIONS, {"org_id": org_id, "ids": ids[i:i + 500]})]
     return out
 
 
@@ -347,6 +351,9 @@ _RECORD = (actions.update().where(actions.c.id == sa.bindparam("b_id"))
                    sent_at=sa.func.coalesce(actions.c.sent_at, sa.bindparam("b_sent", type_=UTCDateTime))))
 
 
+_STILL_PENDING = sa.select(actions.c.id).where(in_list(actions.c.id), actions.c.state == "pending")
+
+
 def record(conn: Connection, outcomes: list[Outcome], now: datetime,
            sent_at: dict[int, datetime] | None = None) -> list[int]:
     """Write outcomes of pending actions (an action already finished is left alone)
@@ -356,8 +363,7 @@ def record(conn: Connection, outcomes: list[Outcome], now: datetime,
     ids = [o.action_id for o in outcomes]
     still: set[int] = set()
     for i in range(0, len(ids), 500):
-        still.update(conn.execute(sa.select(actions.c.id).where(actions.c.id.in_(ids[i:i + 500]),
-                                                                actions.c.state == "pending")).scalars())
+        still.update(conn.execute(_STILL_PENDING, {"ids": ids[i:i + 500]}).scalars())
     todo = [o for o in outcomes if o.action_id in still]
     if todo:
         conn.execute(_RECORD, [{"b_id": o.action_id, "b_state": o.state, "b_outcome": o.outcome,
