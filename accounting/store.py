@@ -789,13 +789,18 @@ _ONE_LOGIN_ROW = _one_login_row()
 
 
 def logins_usage(conn: Connection, org_id: int, login_ids: Sequence[int],
-                 now: datetime) -> dict[int, UsageSummary]:
+                 now: datetime, *, known: tuple[dict[int, datetime | None], str] | None = None
+                 ) -> dict[int, UsageSummary]:
     """:func:`login_usage` of up to 500 logins of ``org_id`` in four queries whatever their
-    number, two for one login (the portal's dashboard); logins not in the org are absent."""
+    number, two for one login (the portal's dashboard); logins not in the org are absent.
+    ``known``: each login's cycle anchor and the org's timezone, when the caller has read them
+    (logins of the org, read in this transaction): one query for one login instead of two."""
     ids = sorted(set(login_ids))[:_IN_CHUNK]
     if not ids:
         return {}
     if len(ids) == 1:
+        if known is not None and ids[0] in known[0]:
+            return _usage_of_one(conn, org_id, ids[0], known[0][ids[0]], zone(known[1]), now)
         return _one_login_usage(conn, org_id, ids[0], now)
     q = _USAGE_MANY
     lgs = conn.execute(q.logins, {"org_id": org_id, "ids": ids}).all()
@@ -824,8 +829,12 @@ def _one_login_usage(conn: Connection, org_id: int, login_id: int, now: datetime
     lg = conn.execute(_ONE_LOGIN, {"org_id": org_id, "id": login_id}).first()
     if lg is None:
         return {}
-    tz = zone(lg.timezone)
-    start, end = cycle_of(lg.cycle_anchor, tz, now)
+    return _usage_of_one(conn, org_id, login_id, lg.cycle_anchor, zone(lg.timezone), now)
+
+
+def _usage_of_one(conn: Connection, org_id: int, login_id: int, anchor: datetime | None, tz: Any,
+                   now: datetime) -> dict[int, UsageSummary]:
+    start, end = cycle_of(anchor, tz, now)
     r = conn.execute(_ONE_LOGIN_ROW, {"org_id": org_id, "id": login_id, "today": um.day_start(now, tz),
                                        "start": start}).one()
     return {login_id: UsageSummary(login_id, (int(r.t_in), int(r.t_out)), int(r.cycle or 0), start, end,

@@ -154,6 +154,14 @@ _OPEN = (sa.select(invoices.c.id, invoices.c.number, invoices.c.due_date, invoic
          .order_by(invoices.c.due_date, invoices.c.seq, invoices.c.id))
 
 
+_OPEN_WHERE = (invoices.c.org_id == sa.bindparam("org_id"), invoices.c.customer_id == sa.bindparam("customer_id"),
+               invoices.c.state == "open")
+#: The customer's open invoices' next due date (None: none open) and open amount, as scalar selects bound by
+#: ``org_id`` and ``customer_id`` (the portal's dashboard reads them with its other figures in one statement).
+NEXT_DUE = sa.select(sa.func.min(invoices.c.due_date)).where(*_OPEN_WHERE)
+OPEN_AMOUNT = sa.select(sa.func.coalesce(sa.func.sum(invoices.c.total - invoices.c.paid), 0)).where(*_OPEN_WHERE)
+
+
 def open_invoices(conn: Connection, org_id: int, customer_id: int) -> list[OpenInvoice]:
     """The customer's open invoices, oldest first (due date, then number)."""
     rows = conn.execute(_OPEN, {"org_id": org_id, "customer_id": customer_id}).all()

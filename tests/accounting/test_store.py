@@ -14,7 +14,8 @@ from twisted.internet import task
 
 from aaad import nas, orgs
 from aaad.crypto import SecretBox
-from aaad.schema import events
+from aaad.schema import events, logins
+from aaad.schema import orgs as orgs_t
 from aaad.view.memory import AAAView
 from aaad.view.store import load_snapshot
 from aaad.view.write import LoginWriter
@@ -366,6 +367,11 @@ def test_usage_of_several_logins_is_each_ones_usage(w: World) -> None:
     for login in (w.alice, w.bob):
         assert both[login] == w.tx(store.logins_usage, w.org, [login], at)[login]
         assert both[login] == w.tx(store.login_usage, w.org, login, at)
+        # the caller's cycle anchor and timezone (the portal's dashboard has read them): the same answer
+        anchor = w.tx(lambda c, i: c.execute(sa.select(logins.c.cycle_anchor).where(logins.c.id == i)).scalar_one(),
+                      login)
+        tz = w.tx(lambda c: c.execute(sa.select(orgs_t.c.timezone).where(orgs_t.c.id == w.org)).scalar_one())
+        assert both[login] == w.tx(store.logins_usage, w.org, [login], at, known=({login: anchor}, tz))[login]
     assert both[w.bob].total == (7, 9) and both[w.alice].unaggregated == (50, 60)
     assert w.tx(store.logins_usage, w.org + 1, [w.alice, w.bob], at) == {}
 

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 from aaad import orgs, passwords
 from aaad.crypto import SecretBox
 from aaad.errors import NotFound, ValidationError
+from aaad.schema import orgs as orgs_t
 from aaad.view import store as view_store
 from accounting import store as acct_store
 from billing import catalogue, customers, invoices, ledger, payments, services, settings, voucher_sales
@@ -299,11 +300,16 @@ class Dashboard:
     cart_count: int = 0
 
 
-#: The dashboard's three counts in one statement (one round trip instead of three), bound by ``org_id``
-#: and ``customer_id``: the balance, the cart's items and the packages on sale.
+#: The dashboard's figures in one statement (one round trip instead of five), bound by ``org_id``
+#: and ``customer_id``: the balance, the cart's items, the packages on sale, the open invoices' next
+#: due date and open amount, and the org's timezone (for the usage cycle).
 _COUNTS = sa.select(ledger.BALANCE.scalar_subquery().label("balance"),
                     cart.COUNT.scalar_subquery().label("cart_count"),
-                    packages.PORTAL_COUNT.scalar_subquery().label("on_sale"))
+                    packages.PORTAL_COUNT.scalar_subquery().label("on_sale"),
+                    ledger.NEXT_DUE.scalar_subquery().label("next_due"),
+                    ledger.OPEN_AMOUNT.scalar_subquery().label("open_amount"),
+                    sa.select(orgs_t.c.timezone).where(orgs_t.c.id == sa.bindparam("org_id"))
+                    .scalar_subquery().label("timezone"))
 
 
 def _reasons(conn: Connection, org_id: int, customer_id: int) -> dict[int, str]:
@@ -333,7 +339,10 @@ def dashboard(conn: Connection, box: SecretBox, org_id: int, customer_id: int, n
     wanted = {s.product_id for s in svcs}
     products = {p.id: p for p in catalogue.products_by_id(conn, org_id, wanted)} if wanted else {}
     reasons = _reasons(conn, org_id, customer_id) if any(s.state == "suspended" for s in svcs) else {}
-    usages = acct_store.logins_usage(conn, org_id, list(logins), now)
+    if counts is None:
+        counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).one()
+    usages = acct_store.logins_usage(conn, org_id, list(logins), now,
+                                     known=({i: lg.cycle_anchor for i, lg in logins.items()}, counts.timezone))
     views = []
     for s in svcs:
         p = products.get(s.product_id)
@@ -347,11 +356,7 @@ def dashboard(conn: Connection, box: SecretBox, org_id: int, customer_id: int, n
                                  s.login_id, lg.username if lg else s.username,
                                  lg.password.decode("utf-8", "replace") if lg else None, usage,
                                  reasons.get(s.id, "")))
-    opened = ledger.open_invoices(conn, org_id, customer_id)
-    if counts is None:
-        counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).one()
-    return Dashboard(c, st.currency, st.locale, int(counts.balance),
-                     min((i.due_date for i in opened), default=None), sum(i.open_amount for i in opened), views,
+    return Dashboard(c, st.currency, st.locale, int(counts.balance), counts.next_due, int(counts.open_amount), views,
                      invoices.list_invoices(conn, org_id, customer_id=customer_id, limit=recent),
                      payments.list_payments(conn, org_id, customer_id=customer_id, limit=recent),
                      tickets.of_customer(conn, org_id, customer_id, limit=5), int(counts.cart_count))
