@@ -62,7 +62,9 @@ assert _COLUMNS == ("id", "org_id", "username", "name", "email", "phone", "addre
                     "password_hash", "custom_fields", "created_at", "updated_at", "closed_at"), _COLUMNS
 
 
-def _row(r: Any) -> Customer:
+def from_row(r: Any) -> Customer:
+    """The Customer of a row whose first columns are the customers table's, in order (a select of the
+    table, perhaps with more columns after them)."""
     (id_, org_id, username, name, email, phone, address, zone, status, password_hash, custom_fields,
      created_at, updated_at, closed_at) = r[:14]
     fields = {} if custom_fields in ("{}", None, "") else json.loads(custom_fields)
@@ -282,7 +284,7 @@ _GET = sa.select(customers).where(customers.c.org_id == sa.bindparam("org_id"), 
 
 def get(conn: Connection, org_id: int, customer_id: int) -> Customer | None:
     r = conn.execute(_GET, {"org_id": org_id, "id": customer_id}).first()
-    return None if r is None else _row(r)
+    return None if r is None else from_row(r)
 
 
 def _require(conn: Connection, org_id: int, customer_id: int) -> Customer:
@@ -295,7 +297,7 @@ def _require(conn: Connection, org_id: int, customer_id: int) -> Customer:
 def by_username(conn: Connection, org_id: int, username: str) -> Customer | None:
     r = conn.execute(sa.select(customers).where(customers.c.org_id == org_id,
                                                 customers.c.username == username)).first()
-    return None if r is None else _row(r)
+    return None if r is None else from_row(r)
 
 
 def find(conn: Connection, org_id: int, key: str | int) -> Customer | None:
@@ -317,7 +319,7 @@ def find(conn: Connection, org_id: int, key: str | int) -> Customer | None:
         except ValidationError:
             return None
     r = conn.execute(sa.select(customers).where(customers.c.org_id == org_id, col == value)).first()
-    return None if r is None else _row(r)
+    return None if r is None else from_row(r)
 
 
 SORTS = {"id": customers.c.id, "name": customers.c.name, "username": customers.c.username,
@@ -345,7 +347,7 @@ def page(conn: Connection, org_id: int, *, status: str | None = None, q: str | N
     """One page of the org's customers (see :mod:`aaad.paging`), filtered like
     :func:`list_customers` and by zone; ``sort`` is a key of :data:`SORTS`, ``-`` for descending."""
     return paging.page(conn, _query(org_id, status, q, zone), sort=sort, columns=SORTS, id_col=customers.c.id,
-                       cursor=cursor, limit=limit, row=_row)
+                       cursor=cursor, limit=limit, row=from_row)
 
 
 def list_customers(conn: Connection, org_id: int, status: str | None = None, q: str | None = None,
@@ -353,4 +355,4 @@ def list_customers(conn: Connection, org_id: int, status: str | None = None, q: 
     """The org's customers by id, optionally of one status and matching ``q`` (a part of
     the name, username, e-mail or phone)."""
     query = _query(org_id, status, q)
-    return [_row(r) for r in conn.execute(query.order_by(customers.c.id).limit(limit).offset(offset))]
+    return [from_row(r) for r in conn.execute(query.order_by(customers.c.id).limit(limit).offset(offset))]

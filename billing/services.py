@@ -43,7 +43,7 @@ from billing.events import (
     ServiceSuspended,
 )
 from billing.schema import customers as customers_t
-from billing.schema import service_log, services
+from billing.schema import products, service_log, services
 
 if TYPE_CHECKING:
     from aaad.view.write import LoginWriter
@@ -116,6 +116,22 @@ def _require(conn: Connection, org_id: int, service_id: int) -> Service:
 _OF_CUSTOMER = (sa.select(services).where(services.c.org_id == sa.bindparam("org_id"),
                                           services.c.customer_id == sa.bindparam("customer_id"))
                 .order_by(services.c.id))
+
+
+_OF_CUSTOMER_PRODUCTS = (
+    sa.select(services, products.c.name.label("product_name"), products.c.type.label("product_type"))
+    .select_from(services.outerjoin(products, sa.and_(products.c.id == services.c.product_id,
+                                                      products.c.org_id == services.c.org_id)))
+    .where(services.c.org_id == sa.bindparam("org_id"), services.c.customer_id == sa.bindparam("customer_id"))
+    .order_by(services.c.id))
+
+
+def of_customer_with_products(conn: Connection, org_id: int, customer_id: int
+                              ) -> list[tuple[Service, str | None, str | None]]:
+    """The customer's services by id, each with its product's name and type (None: no such product in
+    the org), in one statement."""
+    return [(_row(r), r.product_name, r.product_type)
+            for r in conn.execute(_OF_CUSTOMER_PRODUCTS, {"org_id": org_id, "customer_id": customer_id})]
 
 
 def list_services(conn: Connection, org_id: int, customer_id: int | None = None,

@@ -32,9 +32,10 @@ from aaad.errors import NotFound, ValidationError
 from aaad.schema import orgs as orgs_t
 from aaad.view import store as view_store
 from accounting import store as acct_store
-from billing import catalogue, customers, invoices, ledger, payments, services, settings, voucher_sales
+from billing import customers, invoices, ledger, payments, services, settings, voucher_sales
 from billing.notify import otp
 from billing.orders import cart, tickets
+from billing.schema import customers as customers_t
 from billing.vouchers import packages
 from web.portal import sessions
 from web.schema import portal_login_throttle as throttle_t
@@ -300,16 +301,19 @@ class Dashboard:
     cart_count: int = 0
 
 
-#: The dashboard's figures in one statement (one round trip instead of five), bound by ``org_id``
-#: and ``customer_id``: the balance, the cart's items, the packages on sale, the open invoices' next
-#: due date and open amount, and the org's timezone (for the usage cycle).
-_COUNTS = sa.select(ledger.BALANCE.scalar_subquery().label("balance"),
+#: The dashboard's customer and figures in one statement (one round trip instead of six), bound by
+#: ``org_id`` and ``customer_id``: the customer's row (no row: not the org's), the balance, the cart's
+#: items, the packages on sale, the open invoices' next due date and open amount, and the org's
+#: timezone (for the usage cycle).
+_COUNTS = sa.select(customers_t,
+                    ledger.BALANCE.scalar_subquery().label("balance"),
                     cart.COUNT.scalar_subquery().label("cart_count"),
                     packages.PORTAL_COUNT.scalar_subquery().label("on_sale"),
                     ledger.NEXT_DUE.scalar_subquery().label("next_due"),
                     ledger.OPEN_AMOUNT.scalar_subquery().label("open_amount"),
                     sa.select(orgs_t.c.timezone).where(orgs_t.c.id == sa.bindparam("org_id"))
-                    .scalar_subquery().label("timezone"))
+                    .scalar_subquery().label("timezone")).where(
+    customers_t.c.org_id == sa.bindparam("org_id"), customers_t.c.id == sa.bindparam("customer_id"))
 
 
 def _reasons(conn: Connection, org_id: int, customer_id: int) -> dict[int, str]:
@@ -325,34 +329,31 @@ def dashboard(conn: Connection, box: SecretBox, org_id: int, customer_id: int, n
               recent: int = 10, st: settings.Settings | None = None,
               counts: Any = None) -> Dashboard:
     """Everything the dashboard shows for one customer of the org (NotFound if not the org's);
-    ``st``: the org's billing settings when the caller has them; ``counts``: a row of :data:`_COUNTS`
-    when the caller has read it.  About ten queries whatever the number of services (the page is
-    the portal's busiest)."""
-    c = customers.get(conn, org_id, customer_id)
-    if c is None:
+    ``st``: the org's billing settings when the caller has them; ``counts``: the row of :data:`_COUNTS`
+    when the caller has read it (None: not the org's customer).  Nine statements whatever the number
+    of services (the page is the portal's busiest), a tenth if one is suspended."""
+    if counts is None:
+        counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).first()
+    if counts is None:
         raise NotFound("customer", customer_id)
+    c = customers.from_row(counts)
     st = st or settings.get(conn, org_id)
-    svcs = [s for s in services.list_services(conn, org_id, customer_id=customer_id)
+    svcs = [(s, name, type_) for s, name, type_ in services.of_customer_with_products(conn, org_id, customer_id)
             if s.state not in ("cancelled", "rejected")]
     logins = {lg.id: lg for lg in view_store.get_logins(conn, box, org_id,
-                                                         [s.login_id for s in svcs if s.login_id is not None])}
-    wanted = {s.product_id for s in svcs}
-    products = {p.id: p for p in catalogue.products_by_id(conn, org_id, wanted)} if wanted else {}
-    reasons = _reasons(conn, org_id, customer_id) if any(s.state == "suspended" for s in svcs) else {}
-    if counts is None:
-        counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).one()
+                                                         [s.login_id for s, _, _ in svcs if s.login_id is not None])}
+    reasons = _reasons(conn, org_id, customer_id) if any(s.state == "suspended" for s, _, _ in svcs) else {}
     usages = acct_store.logins_usage(conn, org_id, list(logins), now,
                                      known=({i: lg.cycle_anchor for i, lg in logins.items()}, counts.timezone))
     views = []
-    for s in svcs:
-        p = products.get(s.product_id)
+    for s, product_name, product_type in svcs:
         lg = logins.get(s.login_id) if s.login_id is not None else None
         usage = None
         u = usages.get(lg.id) if lg is not None else None
         if u is not None:
             usage = Usage(sum(u.today) + sum(u.unaggregated), u.cycle + sum(u.unaggregated),
                           sum(u.total) + sum(u.unaggregated), u.cycle_end)
-        views.append(ServiceView(s.id, p.name if p else "?", p.type if p else "", s.state, s.start_date,
+        views.append(ServiceView(s.id, product_name or "?", product_type or "", s.state, s.start_date,
                                  s.login_id, lg.username if lg else s.username,
                                  lg.password.decode("utf-8", "replace") if lg else None, usage,
                                  reasons.get(s.id, "")))
@@ -367,7 +368,9 @@ def dashboard_page(conn: Connection, box: SecretBox, org_id: int, customer_id: i
     """The dashboard and the customer's voucher figures, in one read: one hop to a database thread
     and back, one transaction, the org's settings read at most once."""
     st = st or settings.get(conn, org_id)
-    counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).one()
+    counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).first()
+    if counts is None:
+        raise NotFound("customer", customer_id)
     return (dashboard(conn, box, org_id, customer_id, now, st=st, counts=counts),
             voucher_sales.figures(conn, box, org_id, customer_id, now, int(counts.on_sale), st=st))
 
