@@ -400,13 +400,16 @@ def db_label(res: dict[str, Any]) -> str:
     return f"{res['database']} ({'unpinned' if cpus == 'unpinned' else 'cluster on CPU ' + cpus})"
 
 
-def add_pg_cpu_arg(p: argparse.ArgumentParser) -> None:
-    """``--pg-cpu``: where the benches beside auth pin their PostgreSQL cluster (:func:`pin_cluster`)."""
-    p.add_argument("--pg-cpu", default="load",
-                   help="pin the PostgreSQL cluster to these CPUs: 'load' (the default) is --load-cpu's, off the "
-                        "daemon's core, as the README tells operators who pin the daemon to do; 'none' leaves it "
-                        "unpinned, so the kernel wakes its backends next to the daemon's thread that sent them a "
-                        "query, on the pinned daemon's core (the misconfiguration the README warns about)")
+def add_pg_cpu_arg(p: argparse.ArgumentParser, default: str = "load") -> None:
+    """``--pg-cpu``: where the benches beside auth pin their PostgreSQL cluster (:func:`pin_cluster`).
+    ``load`` for the benches whose queries come from the daemon; ``none`` for those whose work is a job
+    in its own process pinned to the load's CPU (billing, notify): pinned there too, the cluster would
+    share one core with the job and the load while the daemon's core has room."""
+    p.add_argument("--pg-cpu", default=default,
+                   help="pin the PostgreSQL cluster to these CPUs: 'load' is --load-cpu's, off the daemon's core, "
+                        "as the README tells operators who pin the daemon to do; 'none' leaves it unpinned, so "
+                        "the kernel wakes its backends next to the thread that sent them a query, the daemon's "
+                        "on the pinned daemon's core")
 
 
 GENERATORS = ("radblast", "radload")
@@ -761,7 +764,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--load-cpu", default="1")
     p.add_argument("--job-cpu", default="", help="pin the job process (default: not pinned)")
     add_generator_arg(p)
-    add_pg_cpu_arg(p)
+    add_pg_cpu_arg(p, default="none")   # the job runs on the load's CPU (--job-cpu)
     p.add_argument("--pg-fsync-off", action="store_true", help="PostgreSQL with fsync off (default: on)")
     p.add_argument("--control-seconds", type=float, default=10.0,
                    help="the loads with a CPU burner in the job's place (pinned like it) first; 0: skip")

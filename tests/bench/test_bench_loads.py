@@ -55,7 +55,8 @@ def test_generator_is_radblast_unless_asked() -> None:
 
 def test_the_cluster_goes_off_the_daemons_core_unless_asked() -> None:
     """--pg-cpu: the load's CPU by default (as the README tells operators who pin the daemon), 'none'
-    unpinned; the tables say which."""
+    unpinned (the default of the benches whose work is a job pinned to the load's CPU); the tables
+    say which."""
     p = argparse.ArgumentParser()
     p.add_argument("--load-cpu", default="1")
     bb.add_pg_cpu_arg(p)
@@ -63,6 +64,10 @@ def test_the_cluster_goes_off_the_daemons_core_unless_asked() -> None:
     assert bb.pg_cpus(p.parse_args(["--load-cpu", "2-3"])) == "2-3"
     assert bb.pg_cpus(p.parse_args(["--pg-cpu", "none"])) == ""
     assert bb.pg_cpus(p.parse_args(["--pg-cpu", "0,1"])) == "0,1"
+    jobs = argparse.ArgumentParser()        # billing's and notify's: the job is on the load's CPU
+    bb.add_pg_cpu_arg(jobs, default="none")
+    assert bb.pg_cpus(jobs.parse_args([])) == ""
+    assert bb.pg_cpus(bb.parse_args([])) == ""
     assert bb.db_label({"database": "postgresql", "pg_cpu": "1"}) == "postgresql (cluster on CPU 1)"
     assert bb.db_label({"database": "postgresql", "pg_cpu": "unpinned"}) == "postgresql (unpinned)"
     assert bb.db_label({"database": "sqlite"}) == "sqlite"
