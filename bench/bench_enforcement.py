@@ -125,8 +125,9 @@ def load(conf: Path, n: int, coa_port: int) -> dict[str, Any]:
 
 
 def mass_event(o: argparse.Namespace, conf: Path, ports: dict, tail: Tail, org_id: int, profile_id: int,
-               auth_rate: float) -> dict[str, Any]:
-    """One profile edit for every login: time to the last CoA, under auth load."""
+               auth_rate: float, pid: int) -> dict[str, Any]:
+    """One profile edit for every login: time to the last CoA, under auth load; the daemon's (``pid``)
+    share of its core meanwhile."""
     from aaad import app, wake
     from aaad.db import sync_engine
     from aaad.view.write import LoginWriter
@@ -136,6 +137,7 @@ def mass_event(o: argparse.Namespace, conf: Path, ports: dict, tail: Tail, org_i
     before = tail.poll()
     auth, _acct = bb.loads(o, ports, auth_rate, "accept")
     time.sleep(1.0)                         # the load settles before the event
+    cpu = bb.CpuMeter(pid)
     t0 = time.time()
     with engine.begin() as c:
         LoginWriter(app.secret_box(cfg)).update_profile(c, org_id, profile_id, datetime.now(UTC),
@@ -147,13 +149,15 @@ def mass_event(o: argparse.Namespace, conf: Path, ports: dict, tail: Tail, org_i
     first = min((r["time"] for r in got), default=committed)
     time.sleep(0.5)
     during = bb.summary(auth.stop())
+    cpu.stop()
     engine.dispose()
     coas = [r for r in got if r["code"] == "CoA-Request" and r["Mikrotik-Rate-Limit"] == "20M/20M"]
     span = last - committed
     return {"coa_received": len(coas), "complete": ok and len(coas) >= o.logins,
             "commit_s": round(committed - t0, 3), "first_coa_after_commit_ms": round((first - committed) * 1000, 1),
             "last_coa_after_commit_s": round(span, 3),
-            "coa_per_s": round(len(coas) / span, 1) if span > 0 else None, "auth_during": during}
+            "coa_per_s": round(len(coas) / span, 1) if span > 0 else None, "auth_during": during,
+            "daemon_busy": cpu.busy}
 
 
 def latency(o: argparse.Namespace, conf: Path, tail: Tail, org_id: int) -> dict[str, Any]:
@@ -217,17 +221,22 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             print(f"[{kind}] FreeRADIUS NAS on 127.0.0.1:{nas.port}; loading {o.logins} logins with open sessions")
             info = load(conf, o.logins, nas.port)
             tail = Tail(nas.received_path)
-            with bb.daemon(conf, d, o.daemon_cpu) as (_proc, ports):
+            with bb.daemon(conf, d, o.daemon_cpu) as (proc, ports):
                 auth_rate = bb.calibrate(o, ports) / 2
                 print(f"[{kind}] auth offered at {auth_rate:.0f}/s; baseline {o.baseline_seconds:g} s")
+                cpu = bb.CpuMeter(proc.pid)
                 base = bb.baseline(o, ports, auth_rate)
+                base["daemon_busy"] = cpu.stop().busy
                 mass = None
                 if not o.skip_mass:
                     print(f"[{kind}] mass event: one profile edit for {o.logins} logins")
-                    mass = mass_event(o, conf, ports, tail, info["org_id"], info["profile_id"], auth_rate)
+                    mass = mass_event(o, conf, ports, tail, info["org_id"], info["profile_id"], auth_rate, proc.pid)
+                    print(f"[{kind}] daemon's core: {base['daemon_busy']:.0%} before, {mass['daemon_busy']:.0%} "
+                          "during the event", flush=True)
                 print(f"[{kind}] latency: {o.suspensions} suspensions one by one")
                 lat = latency(o, conf, tail, info["org_id"])
-        res.update(logins=o.logins, load=info, auth_rate=round(auth_rate), auth_before=base["auth"], mass=mass,
+        res.update(logins=o.logins, load=info, auth_rate=round(auth_rate), auth_before=base["auth"],
+                   daemon_busy_before=base["daemon_busy"], mass=mass,
                    latency=lat)
         return res
     finally:
