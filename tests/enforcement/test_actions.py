@@ -185,6 +185,37 @@ def test_outcome_recorded_once(engine: Any, box: Any, w: LoginWriter) -> None:
         "done", "ack", 1, 3, sent, T0 + timedelta(seconds=2))
 
 
+def test_many_outcomes_at_once_each_on_its_own_action(engine: Any, box: Any, w: LoginWriter) -> None:
+    """Several outcomes in one call (a flush of the sender: one statement on PostgreSQL) land each on its
+    own action with every field; one finished meanwhile is left alone and not returned; the ids come
+    back in the outcomes' order; an id given twice (the general path) adds both attempts."""
+    ids = setup(engine, box, w)
+    for sid in ("s-1", "s-2", "s-3", "s-4"):
+        open_session(engine, ids, "alice", sid)
+    with engine.begin() as c:
+        w.set_state(c, ids["org"], ids["alice"], "suspended", T0)
+    deliver(engine)
+    a, b, c_, d = queued(engine)
+    sent = T0 + timedelta(seconds=1)
+    with engine.begin() as c:
+        assert q.record(c, [q.Outcome(c_.id, "done", "ack", 1, "ACK")], T0) == [c_.id]
+        got = q.record(c, [q.Outcome(b.id, "failed", "nak", 2, "NAK: no session", error_cause=503, rtt_ms=7),
+                           q.Outcome(c_.id, "failed", "timeout", 4),
+                           q.Outcome(a.id, "done", "fallback", 3, "removed", fallback="api", rtt_ms=None)],
+                       T0 + timedelta(seconds=2), {a.id: sent})
+        assert got == [b.id, a.id]
+        assert q.record(c, [q.Outcome(d.id, "failed", "timeout", 1), q.Outcome(d.id, "failed", "timeout", 2)],
+                        T0 + timedelta(seconds=3)) == [d.id, d.id]
+    rows = {r.id: r for r in queued(engine)}
+    assert (rows[b.id].state, rows[b.id].outcome, rows[b.id].attempts, rows[b.id].detail, rows[b.id].error_cause,
+            rows[b.id].rtt_ms, rows[b.id].sent_at, rows[b.id].done_at) == (
+        "failed", "nak", 2, "NAK: no session", 503, 7, None, T0 + timedelta(seconds=2))
+    assert (rows[a.id].outcome, rows[a.id].fallback, rows[a.id].attempts, rows[a.id].sent_at) == (
+        "fallback", "api", 3, sent)
+    assert (rows[c_.id].state, rows[c_.id].outcome, rows[c_.id].done_at) == ("done", "ack", T0)   # left alone
+    assert (rows[d.id].state, rows[d.id].attempts) == ("failed", 3)
+
+
 def test_reads_are_scoped_by_org(engine: Any, box: Any, w: LoginWriter) -> None:
     """One org's actions are invisible from another's listing and lookup."""
     a = setup(engine, box, w, "isp")
