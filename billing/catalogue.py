@@ -15,7 +15,6 @@ services, as their owner.  Renaming a product leaves its profile's name.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from aaad import paging
-from aaad.db import in_list
 from aaad.errors import NotFound, ValidationError
 from billing.schema import PERIODS, PRODUCT_TYPES, discounts, products, services
 
@@ -226,18 +224,6 @@ def _live_services(conn: Connection, org_id: int, product_id: int) -> list[tuple
 def get_product(conn: Connection, org_id: int, product_id: int) -> Product | None:
     r = conn.execute(sa.select(products).where(products.c.org_id == org_id, products.c.id == product_id)).first()
     return None if r is None else _product(r)
-
-
-_BY_IDS = sa.select(products).where(products.c.org_id == sa.bindparam("org_id"),
-                                    in_list(products.c.id, "ids"))   # built once
-
-
-def products_by_id(conn: Connection, org_id: int, ids: Iterable[int]) -> list[Product]:
-    """The org's products among ``ids`` (unknown ids and other orgs' absent), in one query."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return []
-    return [_product(r) for r in conn.execute(_BY_IDS, {"org_id": org_id, "ids": wanted})]
 
 
 def _require(conn: Connection, org_id: int, product_id: int) -> Product:

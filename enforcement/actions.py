@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 
 from aaad import bulk, paging
@@ -358,7 +359,6 @@ def _record_arrays() -> Any:
     """PostgreSQL: every outcome in one UPDATE joined to the outcomes as arrays (``unnest``), only
     where the action is still pending, the ids recorded returned: one round trip a flush instead
     of a check and an ``executemany``, one statement text whatever the number."""
-    from sqlalchemy.dialects.postgresql import ARRAY
     p = sa.bindparam
     v = sa.func.unnest(p("ids", type_=ARRAY(sa.BigInteger)), p("states", type_=ARRAY(sa.String)),
                        p("outcomes", type_=ARRAY(sa.String)), p("attempts", type_=ARRAY(sa.Integer)),

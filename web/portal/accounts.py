@@ -305,7 +305,7 @@ class Dashboard:
 #: ``org_id`` and ``customer_id``: the customer's row (no row: not the org's), the balance, the cart's
 #: items, the packages on sale, the open invoices' next due date and open amount, and the org's
 #: timezone (for the usage cycle).
-_COUNTS = sa.select(customers_t,
+_FIGURES = sa.select(customers_t,
                     ledger.BALANCE.scalar_subquery().label("balance"),
                     cart.COUNT.scalar_subquery().label("cart_count"),
                     packages.PORTAL_COUNT.scalar_subquery().label("on_sale"),
@@ -314,6 +314,14 @@ _COUNTS = sa.select(customers_t,
                     sa.select(orgs_t.c.timezone).where(orgs_t.c.id == sa.bindparam("org_id"))
                     .scalar_subquery().label("timezone")).where(
     customers_t.c.org_id == sa.bindparam("org_id"), customers_t.c.id == sa.bindparam("customer_id"))
+
+
+def _figures(conn: Connection, org_id: int, customer_id: int) -> Any:
+    """The row of :data:`_FIGURES`; NotFound if the customer is not the org's."""
+    row = conn.execute(_FIGURES, {"org_id": org_id, "customer_id": customer_id}).first()
+    if row is None:
+        raise NotFound("customer", customer_id)
+    return row
 
 
 def _reasons(conn: Connection, org_id: int, customer_id: int) -> dict[int, str]:
@@ -327,24 +335,22 @@ def _reasons(conn: Connection, org_id: int, customer_id: int) -> dict[int, str]:
 
 def dashboard(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime,
               recent: int = 10, st: settings.Settings | None = None,
-              counts: Any = None) -> Dashboard:
+              figures: Any = None) -> Dashboard:
     """Everything the dashboard shows for one customer of the org (NotFound if not the org's);
-    ``st``: the org's billing settings when the caller has them; ``counts``: the row of :data:`_COUNTS`
-    when the caller has read it (None: not the org's customer).  Nine statements whatever the number
-    of services (the page is the portal's busiest), a tenth if one is suspended."""
-    if counts is None:
-        counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).first()
-    if counts is None:
-        raise NotFound("customer", customer_id)
-    c = customers.from_row(counts)
+    ``st``: the org's billing settings when the caller has them; ``figures``: the row of
+    :data:`_FIGURES` when the caller has read it.  Seven statements whatever the number of services
+    (the page is the portal's busiest), an eighth if one is suspended; :func:`dashboard_page` adds
+    the voucher figures'."""
+    fig = figures if figures is not None else _figures(conn, org_id, customer_id)
+    c = customers.from_row(fig)
     st = st or settings.get(conn, org_id)
-    svcs = [(s, name, type_) for s, name, type_ in services.of_customer_with_products(conn, org_id, customer_id)
-            if s.state not in ("cancelled", "rejected")]
+    svcs = [t for t in services.of_customer_with_products(conn, org_id, customer_id)
+            if t[0].state not in ("cancelled", "rejected")]
     logins = {lg.id: lg for lg in view_store.get_logins(conn, box, org_id,
                                                          [s.login_id for s, _, _ in svcs if s.login_id is not None])}
     reasons = _reasons(conn, org_id, customer_id) if any(s.state == "suspended" for s, _, _ in svcs) else {}
     usages = acct_store.logins_usage(conn, org_id, list(logins), now,
-                                     known=({i: lg.cycle_anchor for i, lg in logins.items()}, counts.timezone))
+                                     known=({i: lg.cycle_anchor for i, lg in logins.items()}, fig.timezone))
     views = []
     for s, product_name, product_type in svcs:
         lg = logins.get(s.login_id) if s.login_id is not None else None
@@ -357,10 +363,10 @@ def dashboard(conn: Connection, box: SecretBox, org_id: int, customer_id: int, n
                                  s.login_id, lg.username if lg else s.username,
                                  lg.password.decode("utf-8", "replace") if lg else None, usage,
                                  reasons.get(s.id, "")))
-    return Dashboard(c, st.currency, st.locale, int(counts.balance), counts.next_due, int(counts.open_amount), views,
+    return Dashboard(c, st.currency, st.locale, int(fig.balance), fig.next_due, int(fig.open_amount), views,
                      invoices.list_invoices(conn, org_id, customer_id=customer_id, limit=recent),
                      payments.list_payments(conn, org_id, customer_id=customer_id, limit=recent),
-                     tickets.of_customer(conn, org_id, customer_id, limit=5), int(counts.cart_count))
+                     tickets.of_customer(conn, org_id, customer_id, limit=5), int(fig.cart_count))
 
 
 def dashboard_page(conn: Connection, box: SecretBox, org_id: int, customer_id: int, now: datetime,
@@ -368,11 +374,9 @@ def dashboard_page(conn: Connection, box: SecretBox, org_id: int, customer_id: i
     """The dashboard and the customer's voucher figures, in one read: one hop to a database thread
     and back, one transaction, the org's settings read at most once."""
     st = st or settings.get(conn, org_id)
-    counts = conn.execute(_COUNTS, {"org_id": org_id, "customer_id": customer_id}).first()
-    if counts is None:
-        raise NotFound("customer", customer_id)
-    return (dashboard(conn, box, org_id, customer_id, now, st=st, counts=counts),
-            voucher_sales.figures(conn, box, org_id, customer_id, now, int(counts.on_sale), st=st))
+    figures = _figures(conn, org_id, customer_id)
+    return (dashboard(conn, box, org_id, customer_id, now, st=st, figures=figures),
+            voucher_sales.figures(conn, box, org_id, customer_id, now, int(figures.on_sale), st=st))
 
 
 def session_dashboard(conn: Connection, box: SecretBox, org_id: int, secret: str, now: datetime,
