@@ -23,7 +23,7 @@ from aaad.view.follower import ChangeFollower
 from aaad.view.memory import AAAView
 from aaad.view.model import Login
 from aaad.view.store import load_snapshot
-from aaad.view.write import SYSTEM, Actor, LoginWriter, OwnedLogin
+from aaad.view.write import OPERATOR, SYSTEM, Actor, LoginWriter, OwnedLogin
 from tests.helpers import SyncDB, result_of
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -235,6 +235,35 @@ def test_follower_does_not_apply_a_local_change_again(engine: Any, w: LoginWrite
     follower.poll()
     new = mem(view, a, "amy")
     assert follower.applied == 1 and new.state == "disabled" and new.nt_hash == b"prepared"
+
+
+def test_follower_applies_a_mass_change_in_bounded_steps(engine: Any, w: LoginWriter) -> None:
+    """Another process changes many logins at once (a dunning pass suspending thousands): the
+    follower applies them all, in steps of at most ``PAGE`` with a database read between each, so
+    the reactor is never held for the whole batch."""
+    from aaad.view import follower as follower_mod
+    a, _b, pa, _pb = two_orgs(engine, w)
+    n = 1007
+    with engine.begin() as c:
+        ids = [w.create(c, a, f"m{i:04d}", "pw", T0, profile_id=pa).id for i in range(n)]
+    db, clock, view = SyncDB(engine), task.Clock(), AAAView()
+    with engine.connect() as c:
+        view.load(load_snapshot(c, w.box))
+    follower = ChangeFollower(db, w.box, view, clock, 0.25)
+    follower.poll()
+    with engine.begin() as c:  # the CLI, in one transaction
+        w.set_state_many(c, a, [(i, OPERATOR) for i in ids], "disabled", T0)
+    steps: list[int] = []
+    apply = view.apply
+
+    def counting(updates: Any) -> int:
+        k = apply(updates)
+        steps.append(k)
+        return k
+    view.apply = counting  # type: ignore[method-assign]
+    follower.poll()
+    assert sum(steps) == n and max(steps) <= follower_mod.PAGE <= 500 and len(steps) >= 3
+    assert all(mem(view, a, f"m{i:04d}").state == "disabled" for i in range(n))
 
 
 def test_an_older_change_never_replaces_a_newer_one(w: LoginWriter) -> None:

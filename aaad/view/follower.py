@@ -25,7 +25,12 @@ from aaad.view.store import FeedPage, load_changes, load_snapshot
 
 log = Logger()
 
-PAGE = 5000
+#: Changes read and applied per step.  Each step's updates are applied on the reactor in one go
+#: (a login's reply is prepared as it goes in: about 10 µs each in a profile of the daemon's
+#: start-up), so this bounds the pause RADIUS sees when another process changes many logins at
+#: once (a dunning pass from ``aaad jobs run`` suspending thousands): some 5 ms at 500, against
+#: some 50 ms at the 5,000 it was.  The read between steps hands the reactor back.
+PAGE = 500
 
 
 class ChangeFollower:
