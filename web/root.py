@@ -188,18 +188,21 @@ def build_root(core: CoreWeb, read: Reader, clock: Clock, started: float, api: D
         return resource_of(Console(read, pages, api).app)
 
     root = resource_of(Root(core, api_app, portal, read, pages, clock, started, version, admin=admin).app)
-    return cast(IResource, Utf8Paths(root))
+    return cast(IResource, Utf8Paths(root, resource_of(api_app.app)))
 
 
 class Utf8Paths(Resource):
     """Answers a path that is not UTF-8 itself (Klein would log an error and answer text): a JSON error under
-    /api/, a plain 400 elsewhere; every other request goes to ``root``."""
+    /api/, a plain 400 elsewhere; every other request goes to ``root``, or, under /api/v1/, straight to
+    ``api`` (the API's own routes, as the root's /api/v1/ branch would hand it on: one routing pass
+    instead of two, some 0.05 ms of the reactor an API call)."""
 
     isLeaf = True
 
-    def __init__(self, root: IResource):
+    def __init__(self, root: IResource, api: IResource | None = None):
         super().__init__()
         self.root = root
+        self.api = api
 
     def render(self, request: IRequest) -> bytes | int:
         try:
@@ -211,4 +214,10 @@ class Utf8Paths(Resource):
                                                      "field": None}})
             set_header(request, "Content-Type", "text/plain; charset=utf-8")
             return b"The path is not UTF-8.\n"
+        r = cast(Any, request)
+        if (self.api is not None and len(r.postpath) > 2 and r.postpath[0] == b"api" and r.postpath[1] == b"v1"
+                and all(r.postpath[2:-1])):   # an empty segment inside: the root redirects (merged slashes)
+            r.prepath.extend(r.postpath[:2])
+            r.postpath = r.postpath[2:]
+            return cast(Any, self.api).render(request)
         return cast(Any, self.root).render(request)

@@ -110,6 +110,11 @@ class _Call(Call):
     def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self.api.db.read(fn, *args, **kwargs)
 
+    def read_out(self, out: Callable[[Any], Any], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        def both(conn: Any) -> Any:
+            return out(fn(conn, *args, **kwargs))
+        return self.api.db.read(both)
+
     def write(self, fn: Callable[..., Any], *args: Any, target: str = "",
               before: Callable[[Any], Any] | None = None, **kwargs: Any) -> Any:
         idem = None if self.claimed else self.idem

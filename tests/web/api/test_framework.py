@@ -245,3 +245,28 @@ def test_nul_and_lone_surrogates_are_422_naming_the_field(api: ApiClient) -> Non
     assert r.code == 400 and r.json()["error"]["field"] == "body"
     r = api.get("/customers?q=a%00b")
     assert r.code == 422 and r.json()["error"]["field"] == "q"
+
+
+def test_api_paths_answer_the_same_through_the_roots_own_routing(world: World, clock: task.Clock) -> None:
+    """The web root hands /api/v1/... straight to the API's routes (one routing pass); taking the
+    root's /api/v1/ branch instead (the path without that shortcut) answers every kind of path the
+    same: the index, a listing, a detail, a missing one, an unknown route, a wrong method, an
+    encoded slash and newline, the bare prefix with and without its slash.  (A newline in the path:
+    the root's branch does not match it and says "Nothing is at this address", the API's route
+    says "No such customer"; both are the same 404 not_found.)"""
+    from web.root import Utf8Paths
+    resource, _ = make_api(world, clock)
+    assert isinstance(resource, Utf8Paths) and resource.api is not None
+    direct = ApiClient(resource, world)
+    via_branch = ApiClient(Utf8Paths(resource.root), world)
+    cases = [("GET", ""), ("GET", "/"), ("GET", "/customers?limit=2"), ("GET", "/customers/1"),
+             ("GET", "/customers/999999"), ("GET", "/nothing-here"), ("PUT", "/customers"),
+             ("GET", "/customers%2F1"), ("GET", "/customers/%0A"), ("GET", "//customers"),
+             ("GET", "/customers/1/"), ("DELETE", "/customers/1/close")]
+    for method, path in cases:
+        a, b = direct.request(method, path), via_branch.request(method, path)
+        if "%0A" in path:
+            assert a.code == b.code == 404 and a.json()["error"]["code"] == b.json()["error"]["code"] == "not_found"
+        else:
+            assert (a.code, a.body) == (b.code, b.body), (method, path)
+        assert a.headers.getRawHeaders("Content-Type") == b.headers.getRawHeaders("Content-Type"), path
