@@ -12,7 +12,8 @@ Issue 10's figures:
   sessions: every session gets a CoA-Request carrying the new Mikrotik-Rate-Limit; the time
   from the commit to the last CoA arriving at the NAS gives the CoA throughput; meanwhile
   PAP auth offered open-loop at half its calibrated rate (``bench_billing.Load``) keeps its
-  p99 (before vs during: at most doubled).
+  p99 (before vs during: at most doubled).  ``--rounds`` events (default 3), each with its own
+  baseline just before it; the table gives the medians and each round's ratio.
 
 Per database (``--databases sqlite,postgresql``): load N logins (``user%06d``) each with
 an open accounting session (bulk insert before the daemon starts), a private FreeRADIUS
@@ -124,10 +125,15 @@ def load(conf: Path, n: int, coa_port: int) -> dict[str, Any]:
     return {"org_id": org_id, "profile_id": pids[0], "load_s": round(time.perf_counter() - t0, 2)}
 
 
+#: The rate limits the mass events set, in turn (each edit changes the profile, so every round's
+#: CoAs carry a rate the previous round's did not).
+RATES = ("20M/20M", "30M/30M")
+
+
 def mass_event(o: argparse.Namespace, conf: Path, ports: dict, tail: Tail, org_id: int, profile_id: int,
-               auth_rate: float, pid: int) -> dict[str, Any]:
-    """One profile edit for every login: time to the last CoA, under auth load; the daemon's (``pid``)
-    share of its core meanwhile."""
+               auth_rate: float, pid: int, rate: str = RATES[0]) -> dict[str, Any]:
+    """One profile edit (to ``rate``) for every login: time to the last CoA, under auth load; the
+    daemon's (``pid``) share of its core meanwhile."""
     from aaad import app, wake
     from aaad.db import sync_engine
     from aaad.view.write import LoginWriter
@@ -141,7 +147,7 @@ def mass_event(o: argparse.Namespace, conf: Path, ports: dict, tail: Tail, org_i
     t0 = time.time()
     with engine.begin() as c:
         LoginWriter(app.secret_box(cfg)).update_profile(c, org_id, profile_id, datetime.now(UTC),
-                                                        rate_limit="20M/20M")
+                                                        rate_limit=rate)
     committed = time.time()
     ok = tail.wait(before + o.logins, o.timeout)
     got = tail.rows[before:]
@@ -151,7 +157,7 @@ def mass_event(o: argparse.Namespace, conf: Path, ports: dict, tail: Tail, org_i
     during = bb.summary(auth.stop())
     cpu.stop()
     engine.dispose()
-    coas = [r for r in got if r["code"] == "CoA-Request" and r["Mikrotik-Rate-Limit"] == "20M/20M"]
+    coas = [r for r in got if r["code"] == "CoA-Request" and r["Mikrotik-Rate-Limit"] == rate]
     span = last - committed
     return {"coa_received": len(coas), "complete": ok and len(coas) >= o.logins,
             "commit_s": round(committed - t0, 3), "first_coa_after_commit_ms": round((first - committed) * 1000, 1),
@@ -224,20 +230,26 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             with bb.daemon(conf, d, o.daemon_cpu) as (proc, ports):
                 auth_rate = bb.calibrate(o, ports) / 2
                 print(f"[{kind}] auth offered at {auth_rate:.0f}/s; baseline {o.baseline_seconds:g} s")
-                cpu = bb.CpuMeter(proc.pid)
-                base = bb.baseline(o, ports, auth_rate)
-                base["daemon_busy"] = cpu.stop().busy
-                mass = None
-                if not o.skip_mass:
-                    print(f"[{kind}] mass event: one profile edit for {o.logins} logins")
-                    mass = mass_event(o, conf, ports, tail, info["org_id"], info["profile_id"], auth_rate, proc.pid)
-                    print(f"[{kind}] daemon's core: {base['daemon_busy']:.0%} before, {mass['daemon_busy']:.0%} "
-                          "during the event", flush=True)
+                rounds = []
+                for i in range(0 if o.skip_mass else o.rounds):
+                    cpu = bb.CpuMeter(proc.pid)
+                    base = bb.baseline(o, ports, auth_rate)
+                    base["daemon_busy"] = cpu.stop().busy
+                    rate = RATES[i % len(RATES)]
+                    print(f"[{kind} round {i + 1}] auth alone p99 {base['auth']['p99_ms']} ms; mass event: one "
+                          f"profile edit ({rate}) for {o.logins} logins", flush=True)
+                    mass = mass_event(o, conf, ports, tail, info["org_id"], info["profile_id"], auth_rate, proc.pid,
+                                      rate)
+                    rounds.append({"auth_before": base["auth"], "daemon_busy_before": base["daemon_busy"],
+                                   "mass": mass})
+                    print(f"[{kind} round {i + 1}] {mass['coa_received']} CoA in {mass['last_coa_after_commit_s']} s "
+                          f"({mass['coa_per_s']}/s); auth p99 {base['auth']['p99_ms']} -> "
+                          f"{mass['auth_during']['p99_ms']} ms ({ratio_of(rounds[-1]):.2f}x); daemon's core "
+                          f"{base['daemon_busy']:.0%} before, {mass['daemon_busy']:.0%} during", flush=True)
                 print(f"[{kind}] latency: {o.suspensions} suspensions one by one")
                 lat = latency(o, conf, tail, info["org_id"])
-        res.update(logins=o.logins, load=info, auth_rate=round(auth_rate), auth_before=base["auth"],
-                   daemon_busy_before=base["daemon_busy"], mass=mass,
-                   latency=lat)
+        res.update(logins=o.logins, load=info, auth_rate=round(auth_rate), rounds=rounds, latency=lat,
+                   **medians(rounds))
         return res
     finally:
         if pg is not None:
@@ -246,15 +258,42 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
             shutil.rmtree(d, ignore_errors=True)
 
 
+def ratio_of(rnd: dict[str, Any]) -> float:
+    """A round's auth p99 during its mass event over the p99 just before it."""
+    return float(rnd["mass"]["auth_during"]["p99_ms"]) / max(float(rnd["auth_before"]["p99_ms"]), 1e-9)
+
+
+def medians(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds' medians (auth p99 before and during, CoA/s, seconds to the last CoA) and each
+    round's ratio; ``{}`` without rounds (``--skip-mass``)."""
+    if not rounds:
+        return {}
+
+    def med(values: list[Any]) -> float | None:
+        vals = [float(v) for v in values if v is not None]
+        return round(statistics.median(vals), 3) if vals else None
+    return {"auth_before_p99_ms": med([r["auth_before"]["p99_ms"] for r in rounds]),
+            "auth_during_p99_ms": med([r["mass"]["auth_during"]["p99_ms"] for r in rounds]),
+            "ratios": [round(ratio_of(r), 2) for r in rounds],
+            "coa_per_s": med([r["mass"]["coa_per_s"] for r in rounds]),
+            "last_coa_after_commit_s": med([r["mass"]["last_coa_after_commit_s"] for r in rounds]),
+            "coa_complete": all(r["mass"]["complete"] for r in rounds)}
+
+
 def table(results: list[dict[str, Any]]) -> str:
     out = ["| database | suspension → Disconnect p50 / p99 / max (ms) | mass CoA: logins, to last (s), CoA/s "
-           "| auth p99 before → during (ms) |", "|---|---|---|---|"]
+           "(medians) | auth p99 before → during (ms, medians) | ratio (rounds) |", "|---|---|---|---|---|"]
     for r in results:
-        lat, m = r["latency"], r["mass"] or {"coa_received": "-", "last_coa_after_commit_s": "-", "coa_per_s": "-",
-                                             "auth_during": {"p99_ms": "-"}}
+        lat = r["latency"]
+        mass = "-" if not r.get("rounds") else (
+            f"{r['logins']}{'' if r['coa_complete'] else ' (incomplete)'}, {r['last_coa_after_commit_s']}, "
+            f"{r['coa_per_s']}")
+        auth = "-" if not r.get("rounds") else f"{r['auth_before_p99_ms']} → {r['auth_during_p99_ms']}"
+        ratios = "-" if not r.get("rounds") else (
+            f"{r['auth_during_p99_ms'] / max(r['auth_before_p99_ms'], 1e-9):.2f}x "
+            f"({', '.join(f'{x:.2f}' for x in r['ratios'])})")
         out.append(f"| {bb.db_label(r)} | {lat['p50_ms']} / {lat['p99_ms']} / {lat['max_ms']} "
-                   f"({lat['received']}/{lat['suspensions']}) | {m['coa_received']}, {m['last_coa_after_commit_s']}, "
-                   f"{m['coa_per_s']} | {r['auth_before']['p99_ms']} → {m['auth_during']['p99_ms']} |")
+                   f"({lat['received']}/{lat['suspensions']}) | {mass} | {auth} | {ratios} |")
     return "\n".join(out)
 
 
@@ -268,7 +307,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                                    "calibrated closed-loop rate)")
     p.add_argument("--acct-rate", type=float, default=0.0, help="accounting requests per second during loads")
     p.add_argument("--calibrate-seconds", type=float, default=5.0)
-    p.add_argument("--baseline-seconds", type=float, default=10.0)
+    p.add_argument("--baseline-seconds", type=float, default=10.0, help="auth alone before each mass event")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="mass events (each one profile edit, alternating the rate), each after its own auth "
+                        "baseline; the table gives medians (this machine's speed drifts within a run)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the mass event's CoAs")
     p.add_argument("--daemon-cpu", default="0")
     p.add_argument("--load-cpu", default="1")
