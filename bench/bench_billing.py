@@ -422,6 +422,21 @@ def add_generator_arg(p: argparse.ArgumentParser) -> None:
                         "CPU-second, so its core stays free for the HTTP load and its p99 is the server's) or "
                         "radload (Python, bench/radload.py: saturates its core near 20,000/s; the figures "
                         "before 2026-12-01 were taken with it)")
+    p.add_argument("--load-priority", choices=("rt", "normal"), default="rt",
+                   help="rt: an open-loop radblast runs under SCHED_FIFO (chrt -f 10; needs root, else normal), "
+                        "so whatever else runs on its CPU (the job, the PostgreSQL cluster, the NAS) cannot delay "
+                        "its sends: delayed, they leave in bursts, and the daemon's queue behind a burst shows up "
+                        "as auth's p99 (with a CPU burner beside it: auth p50 0.31-0.35 ms and sends up to 5.4 ms "
+                        "late; under SCHED_FIFO p50 0.05 ms, at most 0.5 ms late). It sleeps between sends, so it "
+                        "takes no more CPU than before. normal: as before 2026-12-02 noon")
+
+
+def realtime(o: argparse.Namespace, cmd: list[str]) -> list[str]:
+    """``cmd`` under SCHED_FIFO when ``--load-priority rt`` can have it (radblast, root, chrt)."""
+    if (getattr(o, "load_priority", "rt") == "rt" and getattr(o, "generator", "radblast") == "radblast"
+            and os.geteuid() == 0 and shutil.which("chrt")):
+        return ["chrt", "-f", "10", *cmd]
+    return cmd
 
 
 def generator_cmd(o: argparse.Namespace) -> list[str]:
@@ -437,10 +452,12 @@ class Load:
     returns its summary."""
 
     def __init__(self, o: argparse.Namespace, port: int, mode: str, extra: list[str], duration: float = 3600):
-        self.cmd = pinned(o.load_cpu, [*generator_cmd(o), "--server", "127.0.0.1", "--port",
-                                       str(port), "--secret", SECRET, "--mode", mode, "--users",
-                                       str(o.customers), "--duration", str(duration), "--json", "--quiet",
-                                       *extra])
+        cmd = pinned(o.load_cpu, [*generator_cmd(o), "--server", "127.0.0.1", "--port",
+                                  str(port), "--secret", SECRET, "--mode", mode, "--users",
+                                  str(o.customers), "--duration", str(duration), "--json", "--quiet",
+                                  *extra])
+        # open loop only: a closed loop sends when answered, so its pace is the server's anyway
+        self.cmd = realtime(o, cmd) if "--rate" in extra else cmd
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def wait_started(self, timeout: float = 30) -> None:
