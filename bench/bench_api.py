@@ -108,10 +108,12 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
                                       ids=(lo, hi)).result()
                 t: dict[str, Any] = {"auth": bb.summary(ld.stop()), "api": bb.http_figures(api_res)}
                 t["daemon_busy"] = cpu.stop().busy
+                t["steal_ms"] = cpu.steal_ms
                 res["rounds"].append({"auth_alone": alone, "together": t})
                 print(f"[{kind} round {i + 1}] together: API p99 {t['api']['p99_ms']} ms, auth p99 "
                       f"{t['auth']['p99_ms']} ms (alone {alone['p99_ms']} ms: "
-                      f"{t['auth']['p99_ms'] / max(alone['p99_ms'], 1e-9):.2f}x), daemon CPU {t['daemon_busy']:.0%}",
+                      f"{t['auth']['p99_ms'] / max(alone['p99_ms'], 1e-9):.2f}x), daemon CPU {t['daemon_busy']:.0%}, "
+                      f"steal {cpu.steal_ms} ms",
                       flush=True)
             res.update(medians(res["rounds"]))
             res["daemon_rss_mib"] = round(bb.proc_kib(proc.pid, "VmRSS") / 1024, 1)

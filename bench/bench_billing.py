@@ -67,17 +67,31 @@ TERMS, GRACE = 14, 3
 
 # -- processes ---------------------------------------------------------------------------------
 
+def steal_ticks() -> int:
+    """Time the hypervisor gave this machine's CPUs to someone else (all CPUs, clock ticks: the
+    ``steal`` column of /proc/stat's first line); 0 where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) if len(fields) > 8 else 0
+    except OSError:
+        return 0
+
+
 class CpuMeter:
     """The daemon's CPU over a phase: ``busy`` (CPU seconds a wall second: 1.0 is its whole core)
-    and ``per(n)``, milliseconds of CPU per one of ``n`` requests served meanwhile."""
+    and ``per(n)``, milliseconds of CPU per one of ``n`` requests served meanwhile; ``steal_ms``, the
+    machine's CPU time taken by the hypervisor meanwhile (a stall with steal is the host's)."""
 
     def __init__(self, pid: int):
         self.pid = pid
-        self.cpu0, self.t0 = proc_cpu_s(pid), time.monotonic()
+        self.cpu0, self.t0, self.steal0 = proc_cpu_s(pid), time.monotonic(), steal_ticks()
         self.cpu = self.wall = 0.0
+        self.steal_ms = 0
 
     def stop(self) -> CpuMeter:
         self.cpu, self.wall = proc_cpu_s(self.pid) - self.cpu0, time.monotonic() - self.t0
+        self.steal_ms = round((steal_ticks() - self.steal0) * 1000 / os.sysconf("SC_CLK_TCK"))
         return self
 
     @property
@@ -97,8 +111,9 @@ def auth_alone(o: argparse.Namespace, ports: dict, rate: float, pid: int, kind: 
     al = summary(ld.stop())
     cpu.stop()
     al["daemon_busy"], al["daemon_cpu_us_per_request"] = cpu.busy, round(1000 * cpu.per(al["answered"]), 1)
+    al["steal_ms"] = cpu.steal_ms
     print(f"[{kind}] auth alone: p99 {al['p99_ms']} ms, daemon CPU {cpu.busy:.0%} of its core, "
-          f"{al['daemon_cpu_us_per_request']} us a request", flush=True)
+          f"{al['daemon_cpu_us_per_request']} us a request, steal {cpu.steal_ms} ms", flush=True)
     return al
 
 
@@ -415,20 +430,24 @@ def add_pg_cpu_arg(p: argparse.ArgumentParser, default: str = "load") -> None:
 GENERATORS = ("radblast", "radload")
 
 
-def add_generator_arg(p: argparse.ArgumentParser) -> None:
-    """``--generator``: the RADIUS load generator every bench beside auth shares (:class:`Load`)."""
+def add_generator_arg(p: argparse.ArgumentParser, priority: str = "rt") -> None:
+    """``--generator``: the RADIUS load generator every bench beside auth shares (:class:`Load`);
+    ``--load-priority`` (default ``priority``): its scheduling policy in open loop."""
     p.add_argument("--generator", choices=GENERATORS, default="radblast",
                    help="RADIUS load generator: radblast (C, bench/radblast.c: about 240,000 requests per "
                         "CPU-second, so its core stays free for the HTTP load and its p99 is the server's) or "
                         "radload (Python, bench/radload.py: saturates its core near 20,000/s; the figures "
                         "before 2026-12-01 were taken with it)")
-    p.add_argument("--load-priority", choices=("rt", "normal"), default="rt",
+    p.add_argument("--load-priority", choices=("rt", "normal"), default=priority,
                    help="rt: an open-loop radblast runs under SCHED_FIFO (chrt -f 10; needs root, else normal), "
-                        "so whatever else runs on its CPU (the job, the PostgreSQL cluster, the NAS) cannot delay "
-                        "its sends: delayed, they leave in bursts, and the daemon's queue behind a burst shows up "
-                        "as auth's p99 (with a CPU burner beside it: auth p50 0.31-0.35 ms and sends up to 5.4 ms "
-                        "late; under SCHED_FIFO p50 0.05 ms, at most 0.5 ms late). It sleeps between sends, so it "
-                        "takes no more CPU than before. normal: as before 2026-12-02 noon")
+                        "so whatever else runs on its CPU (the PostgreSQL cluster, the NAS) cannot delay its "
+                        "sends: delayed, they leave in bursts, and the daemon's queue behind a burst shows up as "
+                        "auth's p99 (with a CPU burner beside it: auth p50 0.31-0.35 ms and sends up to 5.4 ms "
+                        "late; under SCHED_FIFO p50 0.05 ms, at most 0.5 ms late). normal: the default policy, "
+                        "as before 2026-12-02 08:05 UTC; the default where a job shares the generator's CPU "
+                        "(bench_billing, bench_notify), because a generator that sends each request on time "
+                        "(one at a time, not in late batches) takes more of that CPU: the billing run took "
+                        "34.8 s instead of 21.5-23.3 s")
 
 
 def realtime(o: argparse.Namespace, cmd: list[str]) -> list[str]:
@@ -580,7 +599,7 @@ def run_job(o: argparse.Namespace, conf: Path, job: str, job_args: list[str], ru
     auth, acct = loads(o, ports, auth_rate, expect)
     args = [run_date.isoformat() if a == "DATE" else a for a in job_args]
     cmd = pinned(o.job_cpu, aaad_cmd(conf, "jobs", "run", job, *args))
-    t0 = time.perf_counter()
+    t0, steal0 = time.perf_counter(), steal_ticks()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=str(ROOT))
     samples: list[int] = []
     done = threading.Event()
@@ -605,6 +624,7 @@ def run_job(o: argparse.Namespace, conf: Path, job: str, job_args: list[str], ru
             "seconds": round(elapsed, 2), "rss_peak_mib": round(ru.ru_maxrss / 1024, 1),
             "rss_sampled_max_mib": round(max(samples, default=0) / 1024, 1),
             "rss_samples": len(samples), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+            "steal_ms": round((steal_ticks() - steal0) * 1000 / os.sysconf("SC_CLK_TCK")),
             "auth": summary(a), "acct": summary(c) if c else None}
 
 
@@ -691,7 +711,7 @@ def bench_database(o: argparse.Namespace, kind: str, run_date: date) -> dict[str
                 r["after"] = count_after(conf, run_date, job)
                 res[phase] = r
                 print(f"[{kind}] {phase}: exit {r['exit']} in {r['seconds']} s, peak RSS {r['rss_peak_mib']} MiB, "
-                      f"auth p99 {r['auth']['p99_ms']} ms"
+                      f"steal {r['steal_ms']} ms, auth p99 {r['auth']['p99_ms']} ms"
                       + (f", acct p99 {r['acct']['p99_ms']} ms" if r["acct"] else "")
                       + f"; {r['after']}", flush=True)
                 if r["exit"] != 0:
@@ -780,7 +800,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--daemon-cpu", default="0")
     p.add_argument("--load-cpu", default="1")
     p.add_argument("--job-cpu", default="", help="pin the job process (default: not pinned)")
-    add_generator_arg(p)
+    add_generator_arg(p, priority="normal")   # the job shares the generator's CPU (--job-cpu)
     add_pg_cpu_arg(p, default="none")   # the job runs on the load's CPU (--job-cpu)
     p.add_argument("--pg-fsync-off", action="store_true", help="PostgreSQL with fsync off (default: on)")
     p.add_argument("--control-seconds", type=float, default=10.0,

@@ -163,7 +163,7 @@ def mass_event(o: argparse.Namespace, conf: Path, ports: dict, tail: Tail, org_i
             "commit_s": round(committed - t0, 3), "first_coa_after_commit_ms": round((first - committed) * 1000, 1),
             "last_coa_after_commit_s": round(span, 3),
             "coa_per_s": round(len(coas) / span, 1) if span > 0 else None, "auth_during": during,
-            "daemon_busy": cpu.busy}
+            "daemon_busy": cpu.busy, "steal_ms": cpu.steal_ms}
 
 
 def latency(o: argparse.Namespace, conf: Path, tail: Tail, org_id: int) -> dict[str, Any]:
@@ -235,17 +235,19 @@ def bench_database(o: argparse.Namespace, kind: str) -> dict[str, Any]:
                     cpu = bb.CpuMeter(proc.pid)
                     base = bb.baseline(o, ports, auth_rate)
                     base["daemon_busy"] = cpu.stop().busy
+                    base["steal_ms"] = cpu.steal_ms
                     rate = RATES[i % len(RATES)]
                     print(f"[{kind} round {i + 1}] auth alone p99 {base['auth']['p99_ms']} ms; mass event: one "
                           f"profile edit ({rate}) for {o.logins} logins", flush=True)
                     mass = mass_event(o, conf, ports, tail, info["org_id"], info["profile_id"], auth_rate, proc.pid,
                                       rate)
                     rounds.append({"auth_before": base["auth"], "daemon_busy_before": base["daemon_busy"],
-                                   "mass": mass})
+                                   "steal_ms_before": base["steal_ms"], "mass": mass})
                     print(f"[{kind} round {i + 1}] {mass['coa_received']} CoA in {mass['last_coa_after_commit_s']} s "
                           f"({mass['coa_per_s']}/s); auth p99 {base['auth']['p99_ms']} -> "
                           f"{mass['auth_during']['p99_ms']} ms ({ratio_of(rounds[-1]):.2f}x); daemon's core "
-                          f"{base['daemon_busy']:.0%} before, {mass['daemon_busy']:.0%} during", flush=True)
+                          f"{base['daemon_busy']:.0%} before, {mass['daemon_busy']:.0%} during; steal "
+                          f"{base['steal_ms']} ms before, {mass['steal_ms']} ms during", flush=True)
                 print(f"[{kind}] latency: {o.suspensions} suspensions one by one")
                 lat = latency(o, conf, tail, info["org_id"])
         res.update(logins=o.logins, load=info, auth_rate=round(auth_rate), rounds=rounds, latency=lat,
