@@ -338,6 +338,8 @@ def jobs_app(conf: cfg.Config, reactor: Any) -> App:
     nothing loaded, bound or started: what ``aaad jobs`` lists and runs."""
     app = App(conf, reactor)
     app.components += list(app.services())
+    if app.db.sqlite:   # let the daemon's writer in between two chunks (see [database] job_commit_gap_ms)
+        app.db.writer.commit_gap = conf.database.job_commit_gap_ms / 1000
     return app
 
 

@@ -341,7 +341,12 @@ class DatabaseConfig:
                   "power cut; FULL survives power cuts at some cost in write speed.",
         one_of("NORMAL", "FULL"))
     busy_timeout_ms: int = setting(10000, "How long a SQLite writer waits for the lock held by another process (e.g. "
-                                          "the CLI) before failing.", positive)
+                                          "the CLI) before failing. The daemon's writer asks for it every millisecond "
+                                          "meanwhile.", positive)
+    job_commit_gap_ms: float = setting(
+        5.0, "SQLite: a job run from the command line (aaad jobs run) pauses this long after each chunk it commits, "
+             "so the daemon's writer, which asks for the lock every millisecond, gets it between two chunks: "
+             "accounting waits at most one chunk, not the whole run. 0: no pause.", non_negative)
     read_pool_size: int = setting(4, "Threads that run database reads (the console, the API, jobs).", positive)
     portal_read_pool_size: int = setting(
         2, "Threads that run the customer portal's reads. They keep the daemon's CPU priority (the other read "

@@ -314,6 +314,93 @@ def test_retry_gives_up_after_bounded_attempts(tmp_path: Any) -> None:
     eng.dispose()
 
 
+def begins(eng: Any) -> list[str]:
+    """Every BEGIN the engine's connections send from now on (SQLite's statement trace)."""
+    seen: list[str] = []
+
+    @event.listens_for(eng, "connect")
+    def trace(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith("BEGIN") else None)
+    return seen
+
+
+@pytest.mark.parametrize("poll", [True, False])
+def test_a_polling_writer_asks_for_a_held_lock_every_millisecond(tmp_path: Any, poll: bool) -> None:
+    """While another process holds the write lock, a polling engine's BEGIN IMMEDIATE asks again
+    about every millisecond (SQLite's own handler: once, then sleeps), fails as locked once its
+    busy timeout is up, and afterwards waits its full busy timeout again for statements."""
+    path = tmp_path / "poll.db"
+    eng = make_engine(f"sqlite:///{path}", write=True, busy_timeout_ms=40, lock_poll=poll)
+    seen = begins(eng)
+    meta.create_all(eng)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    seen.clear()
+    with pytest.raises(sa.exc.OperationalError, match="locked"), eng.begin() as conn:
+        insert(conn, "x")
+    tries = len(seen)
+    assert (tries >= 8) if poll else (tries == 1), tries   # 40 ms at ~1 ms a try; or one long wait
+    other.execute("ROLLBACK")
+    with eng.begin() as conn:
+        insert(conn, "y")
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 40
+    assert stored(eng) == ["y"]
+    other.close()
+    eng.dispose()
+
+
+def test_the_daemons_writer_polls_for_the_lock(tmp_path: Any) -> None:
+    """Database's write engine is a polling one on SQLite: it takes the lock in a gap between two
+    transactions of another process, however short its own tries' back-off would have made them."""
+    from aaad.db import Database
+    path = tmp_path / "d.db"
+    d = Database(f"sqlite:///{path}", NowReactor(), busy_timeout_ms=40)
+    seen = begins(d.write_engine)
+    meta.create_all(d.write_engine)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    seen.clear()
+    with pytest.raises(sa.exc.OperationalError), d.write_engine.begin() as conn:
+        insert(conn, "x")
+    assert len(seen) >= 8
+    other.execute("ROLLBACK")
+    other.close()
+    d.write_engine.dispose()
+    d.read_engine.dispose()
+
+
+def fired(d: Any) -> Callable[[], bool]:
+    """Whether ``d`` has fired, as QueueReactor.run_until asks it."""
+    return lambda: bool(d.called)
+
+
+def test_a_commit_gap_pauses_the_thread_after_each_committed_batch(wengine: Any) -> None:
+    """commit_gap (a CLI job on SQLite): after each committed batch the thread sleeps that long, the
+    lock released, before it takes the next batch; 0 (the daemon): never."""
+    for gap, want in ((0.005, [0.005, 0.005]), (0.0, [])):
+        r = QueueReactor()
+        slept: list[float] = []
+        w = Writer(wengine, r, sleep=slept.append, commit_gap=gap)
+        w.start()
+        for v in ("a", "b"):   # one batch each: the second is queued once the first has fired
+            r.run_until(fired(w.run(insert, f"{v}{gap}")))
+        r.run_until(fired(w.stop(timeout=10)))
+        assert slept == want
+
+
+def test_a_cli_jobs_writer_leaves_the_gap_on_sqlite(tmp_path: Any) -> None:
+    """``aaad jobs run``'s app (jobs_app) pauses [database] job_commit_gap_ms after each chunk on SQLite."""
+    from aaad import app
+    conf = app.load_config(None, environ={"AAAD_SERVER__DATA_DIR": str(tmp_path),
+                                          "AAAD_DATABASE__JOB_COMMIT_GAP_MS": "7"})
+    a = app.jobs_app(conf, NowReactor())
+    try:
+        assert a.db.sqlite and a.db.writer.commit_gap == pytest.approx(0.007)
+    finally:
+        a.db.write_engine.dispose()
+        a.db.read_engine.dispose()
+
+
 def test_retry_on_postgresql_serialization_failure(wengine: Any) -> None:
     """A real serialization failure (concurrent update under REPEATABLE READ) is retried and commits."""
     if wengine.dialect.name != "postgresql":
