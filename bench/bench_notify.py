@@ -514,7 +514,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--load-batch", type=int, default=5000, help="rows per executemany while loading")
     p.add_argument("--daemon-cpu", default="0")
     p.add_argument("--load-cpu", default="1")
-    bb.add_generator_arg(p, priority="normal")   # the reminder pass shares the generator's CPU
+    bb.add_generator_arg(p)
     bb.add_pg_cpu_arg(p, default="none")   # the reminder pass is a job on the load's CPU
     p.add_argument("--job-cpu", default="", help="pin the reminder pass's process (default: not pinned)")
     p.add_argument("--pg-fsync-off", action="store_true", help="PostgreSQL with fsync off (default: on)")
