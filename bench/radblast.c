@@ -1306,7 +1306,8 @@ static void client_usage(void) {
           "         [--table FILE] [--duration S] [--count N] [--inflight N | --rate R] [--sockets K]\n"
           "         [--timeout S] [--expect accept|reject|any] [--acct-mix start,interim,stop] [--run-id ID]\n"
           "         [--no-message-authenticator] [--lenient-ma] [--bind ADDR] [--cpu N] [--json] [--quiet]\n"
-          "         [--tick-us T]   (open loop: wake at most every T microseconds, sending what came due)\n",
+          "         [--tick-us T]   (open loop: wake at most every T microseconds, up to 1000, sending what\n"
+          "                          came due meanwhile; 0, the default: a wake-up per request)\n",
           stderr);
 }
 

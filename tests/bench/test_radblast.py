@@ -128,6 +128,16 @@ def test_open_loop_keeps_its_rate(null: radblast.NullServer) -> None:
     assert s["ok"] == s["sent"] and s["bad"] == 0
 
 
+def test_a_coarse_tick_still_sends_every_request_due(null: radblast.NullServer) -> None:
+    """--tick-us 1000 (a wake-up every millisecond at most, the longest tick: the replies are
+    collected at each wake-up): each wake-up sends the two that came due since the last, so 2000/s
+    for 0.5 s is still about 1000 requests, all answered; the latest send is up to a tick late."""
+    s = blast(null.port, "pap", inflight=None, rate=2000, tick_us=1000)
+    assert 900 <= s["sent"] <= 1000, s
+    assert s["ok"] == s["sent"] and s["bad"] == 0
+    assert 0.4 <= s["max_send_lag_ms"] <= 50, s
+
+
 def test_many_in_flight_use_several_sockets(null: radblast.NullServer) -> None:
     """Beyond 256 outstanding requests, one socket's IDs do not suffice: more source ports."""
     s = blast(null.port, "acct", inflight=600, users=2000)
