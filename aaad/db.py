@@ -187,8 +187,8 @@ def begin_polling(dbapi_conn: sqlite3.Connection, begin: str, busy_timeout_ms: i
                 dbapi_conn.execute(begin)
                 return
             except sqlite3.OperationalError as e:
-                if getattr(e, "sqlite_errorcode", sqlite3.SQLITE_BUSY) != sqlite3.SQLITE_BUSY:
-                    raise
+                if getattr(e, "sqlite_errorcode", sqlite3.SQLITE_BUSY) & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise      # not the lock (extended codes such as SQLITE_BUSY_RECOVERY are the lock too)
                 now = time.monotonic()
                 if deadline is None:
                     deadline = now + busy_timeout_ms / 1000

@@ -349,6 +349,36 @@ def test_a_polling_writer_asks_for_a_held_lock_every_millisecond(tmp_path: Any, 
     eng.dispose()
 
 
+class _Locked:
+    """A DB-API connection whose BEGIN fails with ``codes`` in turn (then succeeds); it records
+    what it was asked."""
+
+    def __init__(self, *codes: int) -> None:
+        self.codes = list(codes)
+        self.sent: list[str] = []
+
+    def execute(self, sql: str) -> None:
+        self.sent.append(sql)
+        if sql.startswith("BEGIN") and self.codes:
+            e = sqlite3.OperationalError("database is locked")
+            e.sqlite_errorcode = self.codes.pop(0)
+            raise e
+
+
+def test_begin_polling_retries_the_lock_only() -> None:
+    """SQLITE_BUSY and its extended codes (BUSY_RECOVERY 261, BUSY_TIMEOUT 773) are the lock: asked
+    again; any other error (SQLITE_IOERR 10) is raised at once; either way the connection's own busy
+    timeout is back afterwards."""
+    from aaad.db import LOCK_POLL_MS, begin_polling
+    c = _Locked(5, 261, 773)
+    begin_polling(c, "BEGIN IMMEDIATE", 10_000)  # type: ignore[arg-type]
+    assert c.sent == [f"PRAGMA busy_timeout={LOCK_POLL_MS}", *["BEGIN IMMEDIATE"] * 4, "PRAGMA busy_timeout=10000"]
+    c = _Locked(10)
+    with pytest.raises(sqlite3.OperationalError):
+        begin_polling(c, "BEGIN IMMEDIATE", 10_000)  # type: ignore[arg-type]
+    assert c.sent == [f"PRAGMA busy_timeout={LOCK_POLL_MS}", "BEGIN IMMEDIATE", "PRAGMA busy_timeout=10000"]
+
+
 def test_the_daemons_writer_polls_for_the_lock(tmp_path: Any) -> None:
     """Database's write engine is a polling one on SQLite: it takes the lock in a gap between two
     transactions of another process, however short its own tries' back-off would have made them."""
