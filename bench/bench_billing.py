@@ -79,6 +79,11 @@ def steal_ticks() -> int:
         return 0
 
 
+def steal_ms_since(ticks: int) -> int:
+    """Milliseconds of steal since :func:`steal_ticks` gave ``ticks``."""
+    return round((steal_ticks() - ticks) * 1000 / os.sysconf("SC_CLK_TCK"))
+
+
 class CpuMeter:
     """The daemon's CPU over a phase: ``busy`` (CPU seconds a wall second: 1.0 is its whole core)
     and ``per(n)``, milliseconds of CPU per one of ``n`` requests served meanwhile; ``steal_ms``, the
@@ -92,7 +97,7 @@ class CpuMeter:
 
     def stop(self) -> CpuMeter:
         self.cpu, self.wall = proc_cpu_s(self.pid) - self.cpu0, time.monotonic() - self.t0
-        self.steal_ms = round((steal_ticks() - self.steal0) * 1000 / os.sysconf("SC_CLK_TCK"))
+        self.steal_ms = steal_ms_since(self.steal0)
         return self
 
     @property
@@ -656,7 +661,7 @@ def run_job(o: argparse.Namespace, conf: Path, job: str, job_args: list[str], ru
             "seconds": round(elapsed, 2), "rss_peak_mib": round(ru.ru_maxrss / 1024, 1),
             "rss_sampled_max_mib": round(max(samples, default=0) / 1024, 1),
             "rss_samples": len(samples), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
-            "steal_ms": round((steal_ticks() - steal0) * 1000 / os.sysconf("SC_CLK_TCK")),
+            "steal_ms": steal_ms_since(steal0),
             "auth": summary(a), "acct": summary(c) if c else None}
 
 
